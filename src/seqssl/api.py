@@ -1,0 +1,174 @@
+"""The Python API: every CLI command is a thin shell over these functions."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .config import Config
+from .data.corpus import Corpus, load_corpus
+from .data.dataset import encode_table, read_labels, sequences_of
+from .data.readers import read_table
+from .data.splits import carve_validation, default_split
+from .data.tokenizers import SequenceTokenizer
+from .errors import InputError
+from .io import atomic_write_text, versions
+from .models.encoder import SequenceEncoder, load_encoder
+from .objectives import build_objective
+from .runtime import resolve_device, seed_everything, set_threads
+from .train.loop import run_pretraining
+
+
+def _fasta_default(columns: list[str], path: str) -> list[str]:
+    lower = path.lower().removesuffix(".gz")
+    if not columns and lower.endswith((".fasta", ".fa", ".faa", ".fas")):
+        return ["sequence"]
+    if not columns:
+        raise InputError("no sequence column given", path=path, fix="pass --columns COL[,COL]")
+    return columns
+
+
+def build_pretrained_encoder(corpus: Corpus, cfg: Config, tokenizer: SequenceTokenizer, *,
+                             device: torch.device, seed: int, desc: str = "pretrain"):
+    """Random-init an encoder with ``seed`` and train it with ``cfg.pretrain.objective``."""
+    seed_everything(seed)
+    encoder = SequenceEncoder.build(cfg.model, tokenizer.vocab_size)
+    objective = build_objective(cfg.pretrain.objective, encoder, cfg.pretrain, tokenizer.vocab_size)
+    history = run_pretraining(objective, corpus.encoded, cfg.pretrain, device=device,
+                              precision=cfg.precision, seed=seed, progress=not cfg.quiet, desc=desc)
+    return encoder.cpu(), history
+
+
+def pretrain(cfg: Config) -> Path:
+    """Pretrain an encoder on ``cfg.data.path`` (+ ``cfg.data.pretrain_data``) and save it to ``cfg.out``."""
+    if not cfg.out:
+        raise InputError("no output directory", fix="pass --out DIR")
+    set_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+    tokenizer = SequenceTokenizer(cfg.data.alphabet, cfg.data.unknown_residues)
+    paths = ([cfg.data.path] if cfg.data.path else []) + list(cfg.data.pretrain_data)
+    if not paths:
+        raise InputError("no pretraining data", fix="pass --data PATH")
+    parts = []
+    for path in paths:
+        columns = _fasta_default(cfg.data.columns if path == cfg.data.path else
+                                 (cfg.data.pretrain_columns or cfg.data.columns[:1]), path)
+        parts.append(load_corpus(path, columns, tokenizer, cfg.model.max_length))
+    corpus = Corpus.concat(parts).deduplicated()
+    start = time.time()
+    encoder, history = build_pretrained_encoder(corpus, cfg, tokenizer, device=device, seed=cfg.seed)
+    out = Path(cfg.out)
+    encoder.save(out, tokenizer, meta={"objective": cfg.pretrain.objective, "corpus_size": len(corpus),
+                                       "seconds": time.time() - start, "config": cfg.to_dict()})
+    atomic_write_text(out / "config.yaml", cfg.to_yaml())
+    pd.DataFrame(history).to_csv(out / "pretrain_history.csv", index=False)
+    return out
+
+
+def embed(encoder_dir: str, data: str, columns: list[str], out: str, *, batch_size: int = 512,
+          device: str = "auto", id_column: str | None = None) -> Path:
+    """Pooled embeddings (encoder in eval mode) of every row, written as Parquet: id + emb_0..emb_{H-1}."""
+    from .data.collate import iterate_batches
+    encoder, tokenizer = load_encoder(encoder_dir)
+    dev = resolve_device(device)
+    encoder.to(dev).eval()
+    table = read_table(data)
+    columns = _fasta_default(columns, data)
+    encoded = encode_table(table, columns, tokenizer, encoder.backbone.config.max_position_embeddings - 2)
+    vectors = np.zeros((len(encoded), encoder.hidden_size), dtype=np.float32)
+    with torch.no_grad():
+        for positions, batch in iterate_batches(encoded, batch_size):
+            batch = {k: v.to(dev) for k, v in batch.items()}
+            vectors[positions] = encoder(batch["input_ids"], batch["attention_mask"],
+                                         batch["token_type_ids"]).float().cpu().numpy()
+    if id_column:
+        ids = table.frame[id_column].astype(str).to_numpy()
+    elif "id" in table.frame.columns:
+        ids = table.frame["id"].astype(str).to_numpy()
+    else:
+        ids = np.arange(len(table)).astype(str)
+    frame = pd.DataFrame(vectors, columns=[f"emb_{i}" for i in range(vectors.shape[1])])
+    frame.insert(0, "id", ids)
+    out_path = Path(out)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    frame.to_parquet(tmp, index=False)
+    tmp.replace(out_path)
+    return out_path
+
+
+def labelled_table(cfg: Config):
+    """Read ``cfg.data.path`` and return (table, string rows, encodings, labels), all validated."""
+    if not cfg.data.path:
+        raise InputError("no labelled data", fix="pass --data PATH")
+    if not cfg.data.label_column:
+        raise InputError("no label column", fix="pass --label-column COL")
+    table = read_table(cfg.data.path)
+    columns = _fasta_default(cfg.data.columns, cfg.data.path)
+    if cfg.data.task == "pair-classification" and len(columns) != 2:
+        raise InputError(f"pair-classification needs two --columns, got {columns}",
+                         fix="pass --columns A,B or use --task classification")
+    tokenizer = SequenceTokenizer(cfg.data.alphabet, cfg.data.unknown_residues)
+    rows = sequences_of(table, columns)
+    labels = read_labels(table, cfg.data.label_column, cfg.data.task)
+    encoded = encode_table(table, columns, tokenizer, cfg.model.max_length)
+    encoded.labels = labels
+    return table, rows, encoded, tokenizer
+
+
+def finetune(cfg: Config) -> Path:
+    """Fine-tune an encoder (``cfg.finetune.encoder``-style: a directory or ``none``) on the whole
+    labelled file with a validation split for early stopping; save model, head and metrics."""
+    from safetensors.torch import save_file
+
+    from .evaluate.metrics import task_metrics
+    from .transfer.finetune import fine_tune, predict
+    if not cfg.out:
+        raise InputError("no output directory", fix="pass --out DIR")
+    set_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+    table, rows, encoded, tokenizer = labelled_table(cfg)
+    stratify = cfg.data.task != "regression"
+    groups = table.frame[cfg.data.group_column].astype(str).to_numpy() if cfg.data.group_column else None
+    fit_idx, val_idx = carve_validation(np.arange(len(encoded)), encoded.labels, groups,
+                                        cfg.finetune.val_fraction, cfg.seed, stratify)
+    encoder = encoder_for(cfg, tokenizer)
+    model, info = fine_tune(encoder, encoded.subset(fit_idx), encoded.subset(val_idx), cfg.finetune,
+                            cfg.data.task, device=device, precision=cfg.precision, seed=cfg.seed,
+                            progress=not cfg.quiet)
+    scores = predict(model, encoded.subset(val_idx), cfg.data.task, device)
+    metrics = task_metrics(cfg.data.task, encoded.labels[val_idx], scores)
+    out = Path(cfg.out)
+    model.encoder.save(out / "encoder", tokenizer, meta={"finetuned_on": cfg.data.path})
+    save_file({k: v.contiguous().cpu() for k, v in model.head.state_dict().items()}, str(out / "head.safetensors"))
+    atomic_write_text(out / "config.yaml", cfg.to_yaml())
+    atomic_write_text(out / "metrics.json", json.dumps({"validation": metrics, **info, "versions": versions()},
+                                                       indent=1))
+    return out
+
+
+def encoder_for(cfg: Config, tokenizer: SequenceTokenizer) -> SequenceEncoder:
+    """The encoder named by ``cfg.finetune.encoder``: ``none`` builds a random one with ``cfg.seed``."""
+    source = cfg.finetune.encoder
+    if source in (None, "", "none"):
+        seed_everything(cfg.seed)
+        return SequenceEncoder.build(cfg.model, tokenizer.vocab_size)
+    encoder, saved_tokenizer = load_encoder(source)
+    if saved_tokenizer.vocab != tokenizer.vocab:
+        raise InputError("the encoder's vocabulary differs from --alphabet's", path=source,
+                         fix="pass the --alphabet the encoder was pretrained with")
+    return encoder
+
+
+def crossval(cfg: Config) -> dict:
+    """Cross-validate every arm on the same folds; write results.json, predictions.csv and report.md."""
+    from .evaluate.crossval import run_crossval
+    return run_crossval(cfg)
+
+
+def default_split_for(cfg: Config) -> str:
+    return cfg.crossval.split or default_split(cfg.data.task, cfg.data.group_column is not None)

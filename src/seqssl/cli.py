@@ -1,0 +1,183 @@
+"""Command line: thin typer commands over :mod:`seqssl.api`. Bad input exits 2 with one line."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .config import load_config, nested
+from .errors import InputError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Self-supervised pretraining of sequence encoders, measured honestly.")
+
+Data = Annotated[Optional[str], typer.Option("--data", help="CSV/TSV (.gz ok), FASTA or Parquet file.")]
+Columns = Annotated[Optional[str], typer.Option("--columns", help="Sequence column(s), COL or COL_A,COL_B.")]
+Out = Annotated[Optional[str], typer.Option("--out", help="Output directory.")]
+ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="YAML config; flags override it.")]
+Epochs = Annotated[Optional[int], typer.Option("--epochs", help="Epochs (fine-tuning: the early-stopping cap).")]
+MaxSteps = Annotated[Optional[int], typer.Option("--max-steps", help="Stop after N optimiser steps (smoke runs).")]
+BatchSize = Annotated[Optional[int], typer.Option("--batch-size")]
+Lr = Annotated[Optional[float], typer.Option("--lr", help="Learning rate.")]
+Seed = Annotated[Optional[int], typer.Option("--seed")]
+Device = Annotated[Optional[str], typer.Option("--device", help="auto | cpu | cuda")]
+Precision = Annotated[Optional[str], typer.Option("--precision", help="fp32 | bf16")]
+Alphabet = Annotated[Optional[str], typer.Option("--alphabet", help="protein")]
+Unknown = Annotated[Optional[str], typer.Option("--unknown-residues", help="error | map-to-x")]
+LabelColumn = Annotated[Optional[str], typer.Option("--label-column")]
+Task = Annotated[Optional[str], typer.Option("--task", help="classification | pair-classification | regression")]
+Objective = Annotated[Optional[str], typer.Option("--objective", help="Pretraining objective, e.g. simclr.")]
+Pooling = Annotated[Optional[str], typer.Option("--pooling", help="cls | mean")]
+Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
+
+
+def _cols(text: str | None) -> list[str] | None:
+    return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
+
+
+def _common(data, columns, out, seed, device, precision, alphabet, unknown, pooling, quiet) -> dict:
+    return {"data.path": data, "data.columns": _cols(columns), "out": out, "seed": seed, "device": device,
+            "precision": precision, "data.alphabet": alphabet, "data.unknown_residues": unknown,
+            "model.pooling": pooling, "quiet": True if quiet else None}
+
+
+def _optim(section: str, epochs, max_steps, batch_size, lr) -> dict:
+    return {f"{section}.epochs": epochs, f"{section}.max_steps": max_steps,
+            f"{section}.batch_size": batch_size, f"{section}.lr": lr}
+
+
+@app.command()
+def pretrain(data: Data = None, columns: Columns = None, objective: Objective = None, out: Out = None,
+             config: ConfigFile = None, epochs: Epochs = None, max_steps: MaxSteps = None,
+             batch_size: BatchSize = None, lr: Lr = None, seed: Seed = None, device: Device = None,
+             precision: Precision = None, alphabet: Alphabet = None, unknown_residues: Unknown = None,
+             pooling: Pooling = None,
+             temperature: Annotated[Optional[float], typer.Option(help="NT-Xent temperature.")] = None,
+             mask_tokens: Annotated[Optional[int], typer.Option(help="Tokens masked per view (k).")] = None,
+             checkpoint_every: Annotated[Optional[int], typer.Option(help="Checkpoint every N steps.")] = None,
+             quiet: Quiet = False):
+    """Pretrain an encoder with a self-supervised objective and save it (transformers format)."""
+    from .api import pretrain as run
+    flat = {**_common(data, columns, out, seed, device, precision, alphabet, unknown_residues, pooling, quiet),
+            **_optim("pretrain", epochs, max_steps, batch_size, lr), "pretrain.objective": objective,
+            "pretrain.temperature": temperature, "pretrain.mask_tokens": mask_tokens,
+            "pretrain.checkpoint_every": checkpoint_every}
+    cfg = load_config(config, nested(flat))
+    path = run(cfg)
+    typer.echo(f"encoder saved to {path} (loads with transformers.AutoModel.from_pretrained)")
+
+
+@app.command()
+def finetune(data: Data = None, columns: Columns = None, label_column: LabelColumn = None, task: Task = None,
+             encoder: Annotated[Optional[str], typer.Option(help="Encoder directory, or none.")] = None,
+             mode: Annotated[Optional[str], typer.Option(help="full")] = None, out: Out = None,
+             config: ConfigFile = None, epochs: Epochs = None, max_steps: MaxSteps = None,
+             batch_size: BatchSize = None, lr: Lr = None, seed: Seed = None, device: Device = None,
+             precision: Precision = None, alphabet: Alphabet = None, unknown_residues: Unknown = None,
+             pooling: Pooling = None, group_column: Annotated[Optional[str], typer.Option()] = None,
+             quiet: Quiet = False):
+    """Fine-tune an encoder on labelled data (validation split for early stopping) and save it."""
+    from .api import finetune as run
+    flat = {**_common(data, columns, out, seed, device, precision, alphabet, unknown_residues, pooling, quiet),
+            **_optim("finetune", epochs, max_steps, batch_size, lr), "data.label_column": label_column,
+            "data.task": task, "finetune.encoder": encoder, "finetune.mode": mode,
+            "data.group_column": group_column}
+    cfg = load_config(config, nested(flat))
+    _check_mode(cfg.finetune.mode)
+    typer.echo(f"fine-tuned model saved to {run(cfg)}")
+
+
+def _check_mode(mode: str) -> None:
+    if mode != "full":
+        raise InputError(f"--mode {mode} is not available yet", fix="use --mode full")
+
+
+@app.command()
+def crossval(data: Data = None, columns: Columns = None, label_column: LabelColumn = None, task: Task = None,
+             arms: Annotated[Optional[str], typer.Option(help="Comma-separated: none,kmer,<objectives>.")] = None,
+             folds: Annotated[Optional[int], typer.Option(help="Number of folds.")] = None,
+             group_column: Annotated[Optional[str], typer.Option(help="No group on both sides of a split.")] = None,
+             split: Annotated[Optional[str], typer.Option(help="random | stratified | grouped")] = None,
+             pretrain_data: Annotated[Optional[str], typer.Option(help="Unlabelled corpus file(s), comma-separated.")] = None,
+             pretrain_columns: Annotated[Optional[str], typer.Option(help="Column(s) of the corpus.")] = None,
+             negative_type_column: Annotated[Optional[str], typer.Option(help="Also report metrics per negative type.")] = None,
+             mode: Annotated[Optional[str], typer.Option(help="full")] = None,
+             out: Out = None, config: ConfigFile = None, epochs: Epochs = None, max_steps: MaxSteps = None,
+             batch_size: BatchSize = None, lr: Lr = None,
+             pretrain_epochs: Annotated[Optional[int], typer.Option()] = None,
+             pretrain_lr: Annotated[Optional[float], typer.Option()] = None,
+             seed: Seed = None, device: Device = None, precision: Precision = None, alphabet: Alphabet = None,
+             unknown_residues: Unknown = None, pooling: Pooling = None, quiet: Quiet = False):
+    """Cross-validate pretraining arms against no pretraining and k-mers; write results and report."""
+    from .api import crossval as run
+    from .evaluate.report import print_summary
+    flat = {**_common(data, columns, out, seed, device, precision, alphabet, unknown_residues, pooling, quiet),
+            **_optim("finetune", epochs, None, batch_size, lr), "data.label_column": label_column,
+            "data.task": task, "crossval.arms": _cols(arms), "crossval.folds": folds,
+            "data.group_column": group_column, "crossval.split": split,
+            "data.pretrain_data": _cols(pretrain_data), "data.pretrain_columns": _cols(pretrain_columns),
+            "data.negative_type_column": negative_type_column, "finetune.mode": mode,
+            "pretrain.epochs": pretrain_epochs, "pretrain.lr": pretrain_lr,
+            "pretrain.max_steps": max_steps, "finetune.max_steps": max_steps}
+    cfg = load_config(config, nested(flat))
+    _check_mode(cfg.finetune.mode)
+    results = run(cfg)
+    print_summary(results)
+    typer.echo(f"results: {Path(cfg.out) / 'results.json'}, report: {Path(cfg.out) / 'report.md'}")
+
+
+@app.command()
+def embed(encoder: Annotated[str, typer.Option(help="Encoder directory.")],
+          data: Data = None, columns: Columns = None,
+          out: Annotated[str, typer.Option(help="Output .parquet file.")] = "embeddings.parquet",
+          id_column: Annotated[Optional[str], typer.Option(help="Column used as id.")] = None,
+          device: Annotated[str, typer.Option()] = "auto",
+          batch_size: Annotated[int, typer.Option()] = 512):
+    """Write pooled embeddings (id + emb_0..emb_{H-1}) of every row to Parquet."""
+    from .api import embed as run
+    if data is None:
+        raise InputError("no input data", fix="pass --data PATH")
+    typer.echo(f"embeddings written to {run(encoder, data, _cols(columns) or [], out, batch_size=batch_size, device=device, id_column=id_column)}")
+
+
+@app.command()
+def demo(quick: Annotated[bool, typer.Option("--quick", help="Smoke-sized run (~2 minutes).")] = False,
+         out: Annotated[str, typer.Option(help="Output directory.")] = "demo-out",
+         config: ConfigFile = None, seed: Seed = None, device: Device = None, quiet: Quiet = False):
+    """SimCLR vs no pretraining vs k-mers on bundled TCR–peptide binding data, 5-fold grouped CV."""
+    import time
+
+    from .api import crossval as run
+    from .demo import demo_config
+    from .evaluate.report import print_summary
+    start = time.time()
+    cfg = demo_config(quick, str(config) if config else None,
+                      nested({"out": out, "seed": seed, "device": device, "quiet": True if quiet else None}))
+    results = run(cfg)
+    print_summary(results)
+    typer.echo(f"wall time {time.time() - start:.0f} s; results: {Path(out) / 'results.json'}, "
+               f"report: {Path(out) / 'report.md'}, encoders: {Path(out) / 'encoders'}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: InputError → one line on stderr and exit code 2 (no traceback)."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except InputError as err:
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as err:  # click usage errors
+        import click
+        if isinstance(err, click.exceptions.ClickException):
+            err.show()
+            sys.exit(2)
+        if isinstance(err, click.exceptions.Abort):
+            sys.exit(130)
+        raise

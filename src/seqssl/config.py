@@ -1,0 +1,214 @@
+"""One typed configuration for every command: dataclasses in, YAML (``safe_load``) in and out.
+
+Precedence: defaults < ``--config FILE.yaml`` < command-line flags. Unknown keys and wrong types
+raise :class:`~seqssl.errors.InputError` with the closest valid key.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import InputError
+
+
+@dataclass
+class DataConfig:
+    path: str | None = None
+    columns: list[str] = field(default_factory=list)
+    label_column: str | None = None
+    task: str = "pair-classification"
+    alphabet: str = "protein"
+    unknown_residues: str = "error"  # error | map-to-x
+    pretrain_data: list[str] = field(default_factory=list)  # extra unlabelled corpora (crossval)
+    pretrain_columns: list[str] = field(default_factory=list)  # their sequence column(s); default: columns[0]
+    group_column: str | None = None
+    negative_type_column: str | None = None  # report metrics per negative type (positives in each)
+
+
+@dataclass
+class ModelConfig:
+    architecture: str = "bert"  # bert | esm (transformers configs)
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 4
+    intermediate_size: int = 128
+    dropout: float = 0.1  # hidden-state dropout
+    attention_dropout: float = 0.0  # dropout on attention probabilities (costly on CPU: off by default)
+    attention: str = "eager"  # eager | sdpa (transformers attention implementation; sdpa for GPUs)
+    max_length: int = 64  # tokens including [CLS]/[SEP]
+    pooling: str = "cls"  # cls (first token) | mean (real residues only)
+
+
+@dataclass
+class OptimConfig:
+    optimizer: str = "adamw"  # adamw | sgd (with momentum)
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.01
+    scheduler: str = "cosine"  # cosine | linear | constant (all after linear warm-up)
+    warmup_ratio: float = 0.05
+    grad_clip: float = 1.0  # max gradient norm; 0 disables
+    epochs: int = 1
+    max_steps: int | None = None
+    batch_size: int = 256
+
+
+@dataclass
+class PretrainConfig(OptimConfig):
+    objective: str = "simclr"
+    temperature: float = 0.1
+    mask_tokens: int = 1  # k tokens replaced by [MASK] per view (seed 000)
+    mask_rate: float | None = None  # if set, a fraction of residues instead of k
+    projection_dim: int = 64
+    epochs: int = 1
+    lr: float = 1e-3
+    batch_size: int = 256
+    checkpoint_every: int | None = None
+    log_every: int = 20
+
+
+@dataclass
+class FinetuneConfig(OptimConfig):
+    mode: str = "full"  # full (probe and lora: later)
+    encoder: str | None = "none"  # a seqssl or transformers encoder directory, or none (random init)
+    lr: float = 3e-4
+    batch_size: int = 128
+    epochs: int = 60  # a generous cap: early stopping ends training
+    patience: int = 6  # epochs without validation improvement
+    min_delta: float = 1e-4
+    val_fraction: float = 0.15  # carved from the training fold, grouped like the folds
+    head_hidden: int = 64
+    head_dropout: float = 0.1
+    scheduler: str = "constant"
+
+
+@dataclass
+class CrossvalConfig:
+    arms: list[str] = field(default_factory=lambda: ["none", "simclr", "kmer"])
+    folds: int = 5
+    split: str | None = None  # random | stratified | grouped (default: grouped if a group column)
+    kmer_max_k: int = 3
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    crossval: CrossvalConfig = field(default_factory=CrossvalConfig)
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    precision: str = "fp32"  # fp32 | bf16
+    threads: int | None = None  # torch intra-op threads (None: torch's default)
+    out: str | None = None
+    quiet: bool = False
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def _coerce(value, hint, key: str):
+    """Check/convert a YAML or CLI value against a dataclass field's type hint."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(value, args[0], key)
+    if origin is list:
+        (inner,) = typing.get_args(hint)
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise InputError(f"config key '{key}' expects a list, got {value!r}")
+        return [_coerce(v, inner, key) for v in value]
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("true", "1", "yes"):
+            return True
+        if str(value).lower() in ("false", "0", "no"):
+            return False
+        raise InputError(f"config key '{key}' expects true/false, got {value!r}")
+    if hint in (int, float):
+        if isinstance(value, bool):
+            raise InputError(f"config key '{key}' expects a number, got {value!r}")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise InputError(f"config key '{key}' expects {hint.__name__}, got {value!r}") from None
+        if hint is int:
+            if number != int(number):
+                raise InputError(f"config key '{key}' expects an integer, got {value!r}")
+            return int(number)
+        return number
+    if hint is str:
+        if isinstance(value, (dict, list)):
+            raise InputError(f"config key '{key}' expects text, got {value!r}")
+        return str(value)
+    return value
+
+
+def _apply(obj, values: dict, prefix: str = "") -> None:
+    hints = typing.get_type_hints(type(obj))
+    names = [f.name for f in dataclasses.fields(obj)]
+    for key, value in values.items():
+        dotted = f"{prefix}{key}"
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f"did you mean '{prefix}{close[0]}'?" if close else f"valid keys: {', '.join(names)}"
+            raise InputError(f"unknown config key '{dotted}'", fix=hint)
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise InputError(f"config key '{dotted}' is a section; expected a mapping, got {value!r}")
+            _apply(current, value, prefix=f"{dotted}.")
+        else:
+            setattr(obj, key, _coerce(value, hints[key], dotted))
+
+
+def load_config(path: str | Path | None = None, overrides: dict | None = None) -> Config:
+    """Defaults, then the YAML file, then ``overrides`` (a nested dict, e.g. from CLI flags)."""
+    config = Config()
+    if path is not None:
+        path = Path(path)
+        if not path.exists():
+            raise InputError("config file not found", path=str(path))
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise InputError(f"invalid YAML ({str(err).splitlines()[0]})", path=str(path)) from None
+        if not isinstance(values, dict):
+            raise InputError("config must be a mapping of keys to values", path=str(path))
+        try:
+            _apply(config, values)
+        except InputError as err:
+            err.path = str(path)
+            raise InputError(err.problem, path=str(path), fix=err.fix) from None
+    if overrides:
+        _apply(config, overrides)
+    return config
+
+
+def nested(flat: dict) -> dict:
+    """``{"pretrain.lr": 1e-3}`` to ``{"pretrain": {"lr": 1e-3}}``, dropping ``None`` values."""
+    out: dict = {}
+    for dotted, value in flat.items():
+        if value is None:
+            continue
+        node = out
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out

@@ -1,0 +1,1 @@
+"""Data layer: readers (validated tables), tokenizers, collation, splits, bundled data."""

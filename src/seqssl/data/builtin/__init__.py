@@ -1,0 +1,15 @@
+"""Bundled real data (see DATA.md for provenance and licence)."""
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+BUILTIN = {
+    "mira_binding": "mira_binding_demo.csv.gz",
+    "background_cdr3b": "background_cdr3b_100k.csv.gz",
+}
+
+
+def builtin_path(name: str) -> Path:
+    """Filesystem path of a bundled file, e.g. ``builtin_path("mira_binding")``."""
+    return Path(str(resources.files(__name__).joinpath(BUILTIN[name])))

@@ -1,0 +1,50 @@
+"""Dynamic padding and length-bucketed batching."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .dataset import EncodedDataset
+from .tokenizers import PAD_ID
+
+
+def pad_batch(ids: list[np.ndarray], types: list[np.ndarray]) -> dict[str, torch.Tensor]:
+    """Pad to the longest sequence in the batch (not to a global maximum)."""
+    width = max(len(x) for x in ids)
+    input_ids = np.full((len(ids), width), PAD_ID, dtype=np.int64)
+    token_type_ids = np.zeros((len(ids), width), dtype=np.int64)
+    for row, (x, t) in enumerate(zip(ids, types)):
+        input_ids[row, : len(x)] = x
+        token_type_ids[row, : len(t)] = t
+    input_ids = torch.from_numpy(input_ids)
+    return {"input_ids": input_ids, "token_type_ids": torch.from_numpy(token_type_ids),
+            "attention_mask": (input_ids != PAD_ID).long()}
+
+
+def bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None,
+                     bucket_batches: int = 50, drop_last: bool = False) -> list[np.ndarray]:
+    """Index batches of similar length: shuffle, sort within windows of ``bucket_batches`` batches,
+    cut into batches and shuffle the batches (``rng=None``: keep order, for inference)."""
+    n = len(lengths)
+    order = np.arange(n) if rng is None else rng.permutation(n)
+    window = batch_size * bucket_batches
+    batches = []
+    for start in range(0, n, window):
+        chunk = order[start:start + window]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    if drop_last:
+        batches = [b for b in batches if len(b) == batch_size]
+    if rng is not None:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches
+
+
+def iterate_batches(data: EncodedDataset, batch_size: int, rng: np.random.Generator | None = None,
+                    drop_last: bool = False):
+    """Yield ``(positions, batch dict)``; labels included when the dataset has them."""
+    for positions in bucketed_batches(data.lengths(), batch_size, rng, drop_last=drop_last):
+        batch = pad_batch([data.input_ids[i] for i in positions], [data.token_type_ids[i] for i in positions])
+        if data.labels is not None:
+            batch["labels"] = torch.from_numpy(data.labels[positions])
+        yield positions, batch

@@ -1,0 +1,111 @@
+"""Turn a validated table into token-id examples (and labels) ready for collation."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from .readers import SequenceTable, require_columns
+from .tokenizers import SequenceTokenizer
+
+CLASSIFICATION_TASKS = ("classification", "pair-classification")
+TASKS = ("classification", "pair-classification", "regression")
+
+
+@dataclass
+class EncodedDataset:
+    """Token ids per example (variable length), segment ids, and optional float labels."""
+
+    input_ids: list[np.ndarray]
+    token_type_ids: list[np.ndarray]
+    labels: np.ndarray | None = None
+    meta: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    def lengths(self) -> np.ndarray:
+        return np.fromiter((len(x) for x in self.input_ids), dtype=np.int64, count=len(self.input_ids))
+
+    def subset(self, positions) -> "EncodedDataset":
+        positions = np.asarray(positions, dtype=np.int64)
+        return EncodedDataset([self.input_ids[i] for i in positions],
+                              [self.token_type_ids[i] for i in positions],
+                              None if self.labels is None else self.labels[positions], self.meta)
+
+    @staticmethod
+    def concat(parts: list["EncodedDataset"]) -> "EncodedDataset":
+        ids = [x for p in parts for x in p.input_ids]
+        types = [x for p in parts for x in p.token_type_ids]
+        return EncodedDataset(ids, types, None)
+
+
+def sequences_of(table: SequenceTable, columns: list[str]) -> list[tuple]:
+    """Column values as tuples of strings (stripped), after checking the columns exist."""
+    require_columns(table, columns)
+    cols = [table.frame[c].astype(str).str.strip().tolist() for c in columns]
+    # pandas writes missing values as "nan"/"None" when the column was not read as str
+    for c, values in zip(columns, cols):
+        raw = table.frame[c]
+        missing = raw.isna().to_numpy()
+        if missing.any():
+            i = int(np.argmax(missing))
+            raise InputError("empty sequence", path=table.path, line=table.line_of(i), column=c,
+                             fix="remove the row or fill in the sequence")
+    return list(zip(*cols))
+
+
+def encode_table(table: SequenceTable, columns: list[str], tokenizer: SequenceTokenizer,
+                 max_length: int) -> EncodedDataset:
+    """Tokenise one column (``[CLS] a [SEP]``) or two columns (``[CLS] a [SEP] b [SEP]``)."""
+    if not 1 <= len(columns) <= 2:
+        raise InputError(f"--columns takes one or two column names, got {len(columns)}: {columns}")
+    ids, types = [], []
+    for i, values in enumerate(sequences_of(table, columns)):
+        for c, v in zip(columns, values):
+            if v == "":
+                raise InputError("empty sequence", path=table.path, line=table.line_of(i), column=c,
+                                 fix="remove the row or fill in the sequence")
+        where = {"path": table.path, "line": table.line_of(i), "column": "+".join(columns)}
+        enc = tokenizer.encode(*values, where=where)
+        if len(enc.input_ids) > max_length:
+            raise InputError(f"sequence of {len(enc.input_ids)} tokens (with specials) exceeds the model's "
+                             f"maximum of {max_length}", **where,
+                             fix="raise --max-length (model.max_length) or shorten the sequence")
+        ids.append(enc.input_ids)
+        types.append(enc.token_type_ids)
+    return EncodedDataset(ids, types)
+
+
+def read_labels(table: SequenceTable, label_column: str, task: str) -> np.ndarray:
+    """Labels as float32; classification labels must be exactly 0/1 (or true/false)."""
+    if task not in TASKS:
+        raise InputError(f"unknown task '{task}'", fix=f"use one of {', '.join(TASKS)}")
+    require_columns(table, [label_column])
+    raw = table.frame[label_column]
+    text = raw.astype(str).str.strip()
+    missing = raw.isna().to_numpy() | text.str.lower().isin(["", "nan", "na", "none", "null"]).to_numpy()
+    if missing.any():
+        i = int(np.argmax(missing))
+        raise InputError("missing label", path=table.path, line=table.line_of(i), column=label_column,
+                         fix="fill in the label or drop the row")
+    if task in CLASSIFICATION_TASKS:
+        mapping = {"0": 0.0, "1": 1.0, "0.0": 0.0, "1.0": 1.0, "false": 0.0, "true": 1.0}
+        values = text.str.lower().map(mapping)
+        bad = values.isna().to_numpy()
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InputError(f"label '{text.iloc[i]}' is not binary", path=table.path,
+                             line=table.line_of(i), column=label_column,
+                             fix="classification labels must be 0/1 (or true/false); use --task regression "
+                                 "for numbers")
+        return values.to_numpy(dtype=np.float32)
+    values = pd.to_numeric(text, errors="coerce")
+    bad = values.isna().to_numpy()
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(f"label '{text.iloc[i]}' is not a number", path=table.path,
+                         line=table.line_of(i), column=label_column, fix="regression labels must be numeric")
+    return values.to_numpy(dtype=np.float32)

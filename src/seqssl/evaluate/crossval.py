@@ -1,0 +1,193 @@
+"""K-fold cross-validation of pretraining arms against no pretraining and a k-mer baseline.
+
+Per fold: carve a validation split from the training fold (grouped like the folds), build each
+arm's pretraining corpus without any sequence of the test fold, pretrain, fine-tune to convergence
+(early stopping), and score the untouched test fold. Every arm sees the same folds and seeds.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ..api import _fasta_default, build_pretrained_encoder, default_split_for, labelled_table
+from ..config import Config
+from ..data.corpus import Corpus, load_corpus
+from ..data.splits import carve_validation, make_folds
+from ..errors import InputError
+from ..io import atomic_write_text, versions
+from ..models.encoder import SequenceEncoder
+from ..objectives import OBJECTIVES
+from ..runtime import resolve_device, seed_everything, set_threads
+from ..transfer.finetune import fine_tune, predict
+from ..transfer.kmer import fit_kmer_baseline
+from .metrics import PRIMARY_METRIC, task_metrics
+from .report import write_report
+from .stats import mean_std, paired_comparison
+
+BASELINE_ARMS = ("none", "kmer")
+
+
+def validate_arms(arms: list[str]) -> None:
+    for arm in arms:
+        if arm not in BASELINE_ARMS and arm not in OBJECTIVES:
+            raise InputError(f"unknown arm '{arm}'",
+                             fix=f"use none, kmer or an objective: {', '.join(sorted(OBJECTIVES))}")
+    if len(set(arms)) != len(arms):
+        raise InputError(f"an arm is listed twice in {arms}")
+
+
+def fold_metrics(task: str, y_true, y_score, neg_types: np.ndarray | None) -> dict:
+    """Overall metrics, plus ``METRIC@TYPE`` on positives + negatives of each type."""
+    out = {k: v for k, v in task_metrics(task, y_true, y_score).items() if k not in ("n", "undefined_reason")}
+    if neg_types is not None:
+        for kind in sorted(set(neg_types) - {""}):
+            keep = (neg_types == kind) | (neg_types == "")
+            sub = task_metrics(task, y_true[keep], y_score[keep])
+            out.update({f"{k}@{kind}": v for k, v in sub.items() if k not in ("n", "undefined_reason")})
+    return out
+
+
+def _corpus_extra(cfg: Config, tokenizer) -> Corpus | None:
+    if not cfg.data.pretrain_data:
+        return None
+    columns = cfg.data.pretrain_columns or cfg.data.columns[:1]
+    parts = [load_corpus(p, _fasta_default(columns, p), tokenizer, cfg.model.max_length)
+             for p in cfg.data.pretrain_data]
+    return Corpus.concat(parts)
+
+
+def run_crossval(cfg: Config) -> dict:
+    start_all = time.time()
+    if not cfg.out:
+        raise InputError("no output directory", fix="pass --out DIR")
+    arms = list(cfg.crossval.arms)
+    validate_arms(arms)
+    set_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+    task = cfg.data.task
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.yaml", cfg.to_yaml())
+
+    table, rows, encoded, tokenizer = labelled_table(cfg)
+    labels = encoded.labels
+    stratify = task != "regression"
+    groups = None
+    if cfg.data.group_column:
+        if cfg.data.group_column not in table.frame.columns:
+            raise InputError(f"missing column '{cfg.data.group_column}' (--group-column)", path=table.path)
+        groups = table.frame[cfg.data.group_column].astype(str).str.upper().to_numpy()
+    neg_types = None
+    if cfg.data.negative_type_column:
+        if cfg.data.negative_type_column not in table.frame.columns:
+            raise InputError(f"missing column '{cfg.data.negative_type_column}' (--negative-type-column)",
+                             path=table.path)
+        neg_types = table.frame[cfg.data.negative_type_column].fillna("").astype(str).str.strip().to_numpy()
+    split = default_split_for(cfg)
+    folds = make_folds(cfg.crossval.folds, labels, groups, split, cfg.seed, stratify)
+    extra = _corpus_extra(cfg, tokenizer) if any(a in OBJECTIVES for a in arms) else None
+    if extra is not None:
+        extra = extra.deduplicated()
+
+    per_arm = {arm: [] for arm in arms}
+    runs = {arm: [] for arm in arms}
+    predictions, leakage = [], []
+    progress = not cfg.quiet
+    outer = tqdm(total=len(folds) * len(arms), desc="crossval", disable=not progress, unit="arm")
+    for k, (train_idx, test_idx) in enumerate(folds):
+        seed = cfg.seed + k
+        fit_idx, val_idx = carve_validation(train_idx, labels, groups, cfg.finetune.val_fraction, seed, stratify)
+        fit, val, test = encoded.subset(fit_idx), encoded.subset(val_idx), encoded.subset(test_idx)
+        test_sequences = {s for i in test_idx for s in rows[i]}
+        corpus, removed = None, 0
+        if any(a in OBJECTIVES for a in arms):
+            train_part = Corpus([rows[i] for i in train_idx], encoded.subset(train_idx))
+            parts = [train_part]
+            if extra is not None:
+                clean, removed = extra.without(test_sequences)
+                parts.insert(0, clean)
+            corpus = Corpus.concat(parts).deduplicated()
+        leakage.append({"fold": k, "train": int(len(fit_idx)), "val": int(len(val_idx)),
+                        "test": int(len(test_idx)), "pretrain_corpus": None if corpus is None else len(corpus),
+                        "pretrain_removed_test_sequences": removed})
+        for arm in arms:
+            t0 = time.time()
+            info: dict = {"fold": k}
+            if arm == "kmer":
+                model, details = fit_kmer_baseline([rows[i] for i in fit_idx], labels[fit_idx],
+                                                   [rows[i] for i in val_idx], labels[val_idx], task,
+                                                   cfg.crossval.kmer_max_k, seed)
+                scores = model.predict([rows[i] for i in test_idx])
+                info.update(details)
+            else:
+                if arm == "none":
+                    seed_everything(seed)
+                    encoder = SequenceEncoder.build(cfg.model, tokenizer.vocab_size)
+                else:
+                    arm_cfg = _with_objective(cfg, arm)
+                    encoder, history = build_pretrained_encoder(corpus, arm_cfg, tokenizer, device=device,
+                                                                seed=seed, desc=f"{arm} fold {k}")
+                    info["pretrain_seconds"] = time.time() - t0
+                    info["pretrain_history"] = history
+                    encoder.save(out / "encoders" / arm / f"fold_{k}", tokenizer,
+                                 meta={"objective": arm, "fold": k, "corpus_size": len(corpus),
+                                       "removed_test_sequences": removed})
+                model, details = fine_tune(encoder, fit, val, cfg.finetune, task, device=device,
+                                           precision=cfg.precision, seed=seed, progress=progress,
+                                           desc=f"{arm} fold {k}")
+                scores = predict(model, test, task, device, precision=cfg.precision)
+                info.update(details)
+            info["seconds"] = time.time() - t0
+            per_arm[arm].append(fold_metrics(task, labels[test_idx], scores,
+                                             None if neg_types is None else neg_types[test_idx]))
+            runs[arm].append(info)
+            predictions.append(pd.DataFrame({"row": test_idx, "fold": k, "arm": arm,
+                                             "y_true": labels[test_idx], "y_score": scores}))
+            outer.update(1)
+    outer.close()
+    results = assemble_results(cfg, per_arm, runs, leakage, split, time.time() - start_all)
+    pd.concat(predictions).to_csv(out / "predictions.csv", index=False)
+    atomic_write_text(out / "results.json", json.dumps(results, indent=1))
+    write_report(results, out, pd.concat(predictions))
+    return results
+
+
+def _with_objective(cfg: Config, objective: str) -> Config:
+    import copy
+    arm_cfg = copy.deepcopy(cfg)
+    arm_cfg.pretrain.objective = objective
+    return arm_cfg
+
+
+def assemble_results(cfg: Config, per_arm: dict, runs: dict, leakage: list, split: str, wall: float) -> dict:
+    task = cfg.data.task
+    primary = PRIMARY_METRIC[task]
+    arms_out = {}
+    for arm, folds in per_arm.items():
+        keys = list(dict.fromkeys(k for f in folds for k in f))
+        stats_ = {key: mean_std([f.get(key) for f in folds]) for key in keys}
+        arms_out[arm] = {"folds": folds, "mean": {k: v[0] for k, v in stats_.items()},
+                         "std": {k: v[1] for k, v in stats_.items()},
+                         "runs": [{k: v for k, v in r.items() if k != "pretrain_history"} for r in runs[arm]],
+                         "seconds": float(sum(r["seconds"] for r in runs[arm]))}
+    comparisons = []
+    for baseline in BASELINE_ARMS:
+        if baseline not in per_arm:
+            continue
+        for arm in per_arm:
+            if arm == baseline:
+                continue
+            for metric in arms_out[arm]["mean"]:
+                comp = paired_comparison([f.get(metric) for f in per_arm[arm]],
+                                         [f.get(metric) for f in per_arm[baseline]])
+                comparisons.append({"arm": arm, "baseline": baseline, "metric": metric, **comp})
+    return {"task": task, "primary_metric": primary, "split": split, "n_folds": len(leakage),
+            "arms": arms_out, "comparisons": comparisons, "leakage": leakage,
+            "pretraining": {arm: [{"fold": r["fold"], "history": r.get("pretrain_history", [])} for r in runs[arm]]
+                            for arm in runs if any("pretrain_history" in r for r in runs[arm])},
+            "config": cfg.to_dict(), "versions": versions(), "seed": cfg.seed, "wall_seconds": wall}

@@ -1,0 +1,157 @@
+"""Human-readable output of a cross-validation: the console table, report.md and PNG plots."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..io import atomic_write_text
+
+TABLE_METRICS = {"classification": ["accuracy", "auroc", "average_precision"],
+                 "pair-classification": ["accuracy", "auroc", "average_precision"],
+                 "regression": ["spearman", "pearson", "mse"]}
+
+
+def _fmt(mean, std) -> str:
+    return "—" if mean is None else f"{mean:.3f} ± {std:.3f}"
+
+
+def metric_columns(results: dict) -> list[str]:
+    base = TABLE_METRICS[results["task"]]
+    first = next(iter(results["arms"].values()))["mean"]
+    subgroups = sorted({k.split("@", 1)[1] for k in first if "@" in k})
+    return base + [f"{m}@{g}" for g in subgroups for m in base if f"{m}@{g}" in first]
+
+
+def results_table(results: dict) -> pd.DataFrame:
+    """One row per arm, one column per metric, 'mean ± std' over folds."""
+    cols = metric_columns(results)
+    rows = []
+    for arm, body in results["arms"].items():
+        rows.append({"arm": arm, **{c: _fmt(body["mean"].get(c), body["std"].get(c)) for c in cols}})
+    return pd.DataFrame(rows).set_index("arm")
+
+
+def comparisons_table(results: dict, metrics: list[str] | None = None) -> pd.DataFrame:
+    metrics = metrics or [c for c in metric_columns(results)
+                          if c.split("@")[0] in ("auroc", "spearman", "accuracy")]
+    rows = []
+    for c in results["comparisons"]:
+        if c["metric"] not in metrics or c["delta_mean"] is None:
+            continue
+        ci = c["ci95"]
+        rows.append({"arm": c["arm"], "vs": c["baseline"], "metric": c["metric"],
+                     "delta": f"{c['delta_mean']:+.3f}",
+                     "95% CI": "—" if ci is None else f"[{ci[0]:+.3f}, {ci[1]:+.3f}]",
+                     "p (paired t)": "—" if c["p_value"] is None else f"{c['p_value']:.3f}"})
+    return pd.DataFrame(rows)
+
+
+def print_summary(results: dict, console=None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    console = console or Console()
+    for title, frame in (("Cross-validation: mean ± std over folds", results_table(results).reset_index()),
+                         ("Paired differences (arm − baseline, per fold)", comparisons_table(results))):
+        if frame.empty:
+            continue
+        table = Table(title=title)
+        for c in frame.columns:
+            table.add_column(str(c))
+        for _, row in frame.iterrows():
+            table.add_row(*[str(v) for v in row])
+        console.print(table)
+
+
+def _plot_metric_bars(results: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    cols = metric_columns(results)
+    cols = [c for c in cols if not c.startswith("mse")]
+    arms = list(results["arms"])
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(cols) * len(arms) / 2), 4))
+    width = 0.8 / len(arms)
+    for j, arm in enumerate(arms):
+        means = [results["arms"][arm]["mean"].get(c) or 0 for c in cols]
+        stds = [results["arms"][arm]["std"].get(c) or 0 for c in cols]
+        ax.bar(np.arange(len(cols)) + j * width, means, width, yerr=stds, capsize=3, label=arm)
+    ax.set_xticks(np.arange(len(cols)) + 0.4 - width / 2, cols, rotation=30, ha="right")
+    ax.set_ylabel("mean over folds (± std)")
+    ax.set_ylim(0, 1)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _plot_roc(predictions: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import roc_curve
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for arm, sub in predictions.groupby("arm", sort=False):
+        if sub["y_true"].nunique() < 2:
+            continue
+        fpr, tpr, _ = roc_curve(sub["y_true"], sub["y_score"])
+        ax.plot(fpr, tpr, label=arm)
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title("ROC, test folds pooled")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _plot_pretraining(results: dict, path: Path) -> bool:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    curves = results.get("pretraining", {})
+    if not curves:
+        return False
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for arm, folds in curves.items():
+        for f in folds:
+            if f["history"]:
+                ax.plot([h["step"] for h in f["history"]], [h["loss"] for h in f["history"]],
+                        label=f"{arm} fold {f['fold']}", alpha=0.8)
+    ax.set_xlabel("optimiser step")
+    ax.set_ylabel("pretraining loss")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def write_report(results: dict, out: Path, predictions: pd.DataFrame) -> None:
+    """``report.md`` with the tables, the leakage counts and the plots it links."""
+    out = Path(out)
+    _plot_metric_bars(results, out / "metrics.png")
+    plots = ["metrics.png"]
+    if results["task"] != "regression":
+        _plot_roc(predictions, out / "roc.png")
+        plots.append("roc.png")
+    if _plot_pretraining(results, out / "pretraining_loss.png"):
+        plots.append("pretraining_loss.png")
+    leak = pd.DataFrame(results["leakage"])
+    lines = [f"# seqssl cross-validation report", "",
+             f"Task `{results['task']}`, {results['n_folds']} folds, split `{results['split']}`, "
+             f"seed {results['seed']}, primary metric `{results['primary_metric']}`; "
+             f"wall time {results['wall_seconds']:.0f} s.", "",
+             "## Results (mean ± std over test folds)", "", results_table(results).to_markdown(), "",
+             "`METRIC@TYPE`: positives plus the negatives of that type only.", "",
+             "## Paired differences against the baselines", "",
+             comparisons_table(results).to_markdown(index=False) if results["comparisons"] else "none", "",
+             "Per-fold differences, t-based 95% CI and paired t-test; with few folds, p-values are rough.", "",
+             "## Folds and leakage control", "",
+             leak.to_markdown(index=False), "",
+             "`pretrain_removed_test_sequences`: entries of the unlabelled corpus removed because they contain "
+             "a sequence of that fold's test set.", "", "## Plots", ""]
+    lines += [f"![{p}]({p})" for p in plots]
+    atomic_write_text(out / "report.md", "\n".join(lines) + "\n")

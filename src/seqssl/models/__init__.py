@@ -1,0 +1,2 @@
+"""Models: transformer sequence encoder with pooling, and small heads."""
+from .encoder import SequenceEncoder, load_encoder  # noqa: F401

@@ -1,0 +1,114 @@
+"""A transformer encoder built from a Hugging Face ``transformers`` config, plus pooling.
+
+Saved with ``save_pretrained`` (safetensors) together with the tokenizer and ``seqssl.json``, so
+``transformers.AutoModel.from_pretrained(directory)`` loads the backbone directly.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..config import ModelConfig
+from ..data.tokenizers import CLS_ID, MASK_ID, PAD_ID, SEP_ID, SequenceTokenizer
+from ..errors import InputError
+
+POOLINGS = ("cls", "mean")
+SEQSSL_META = "seqssl.json"
+
+
+def transformers_config(cfg: ModelConfig, vocab_size: int):
+    """A BERT- or ESM-style ``transformers`` config of the requested size."""
+    common = dict(vocab_size=vocab_size, hidden_size=cfg.hidden_size, num_hidden_layers=cfg.num_layers,
+                  num_attention_heads=cfg.num_heads, intermediate_size=cfg.intermediate_size,
+                  hidden_dropout_prob=cfg.dropout, attention_probs_dropout_prob=cfg.attention_dropout,
+                  max_position_embeddings=cfg.max_length + 2, pad_token_id=PAD_ID)
+    if cfg.hidden_size % cfg.num_heads:
+        raise InputError(f"hidden_size {cfg.hidden_size} is not divisible by num_heads {cfg.num_heads}",
+                         fix="change model.hidden_size or model.num_heads")
+    if cfg.architecture == "bert":
+        from transformers import BertConfig
+        config = BertConfig(type_vocab_size=2, **common)
+    elif cfg.architecture == "esm":
+        from transformers import EsmConfig
+        config = EsmConfig(mask_token_id=MASK_ID, position_embedding_type="absolute", token_dropout=False,
+                           **common)
+    else:
+        raise InputError(f"unknown architecture '{cfg.architecture}'", fix="use bert or esm")
+    config._attn_implementation = cfg.attention
+    return config
+
+
+class SequenceEncoder(nn.Module):
+    """Backbone (any ``transformers`` encoder) + pooling over tokens.
+
+    ``pooling="cls"`` takes the first token; ``"mean"`` averages real residue positions only
+    (padding, ``[CLS]`` and ``[SEP]`` excluded; ``[MASK]`` positions count as residues).
+    """
+
+    def __init__(self, backbone: nn.Module, pooling: str = "cls"):
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise InputError(f"unknown pooling '{pooling}'", fix=f"use one of {POOLINGS}")
+        self.backbone, self.pooling = backbone, pooling
+        self.uses_segments = getattr(backbone.config, "type_vocab_size", 0) > 1
+
+    @property
+    def hidden_size(self) -> int:
+        return self.backbone.config.hidden_size
+
+    @classmethod
+    def build(cls, cfg: ModelConfig, vocab_size: int) -> "SequenceEncoder":
+        from transformers import AutoModel
+        backbone = AutoModel.from_config(transformers_config(cfg, vocab_size), add_pooling_layer=False)
+        return cls(backbone, cfg.pooling)
+
+    def token_states(self, input_ids, attention_mask, token_type_ids=None, inputs_embeds=None):
+        kwargs = {"attention_mask": attention_mask}
+        if self.uses_segments and token_type_ids is not None:
+            kwargs["token_type_ids"] = token_type_ids
+        if inputs_embeds is not None:
+            kwargs["inputs_embeds"] = inputs_embeds
+        else:
+            kwargs["input_ids"] = input_ids
+        return self.backbone(**kwargs).last_hidden_state
+
+    def pool(self, states: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+        if self.pooling == "cls":
+            return states[:, 0]
+        keep = attention_mask.bool() & (input_ids != CLS_ID) & (input_ids != SEP_ID) & (input_ids != PAD_ID)
+        weights = keep.to(states.dtype).unsqueeze(-1)
+        return (states * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None):
+        """Pooled embedding, shape ``(batch, hidden)``."""
+        states = self.token_states(input_ids, attention_mask, token_type_ids)
+        return self.pool(states, input_ids, attention_mask)
+
+    def save(self, directory: str | Path, tokenizer: SequenceTokenizer, meta: dict | None = None) -> None:
+        """``save_pretrained`` (safetensors) + tokenizer + ``seqssl.json``, written into ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.backbone.save_pretrained(str(directory), safe_serialization=True)
+        tokenizer.save(directory)
+        info = {"pooling": self.pooling, "alphabet": tokenizer.alphabet, **(meta or {})}
+        (directory / SEQSSL_META).write_text(json.dumps(info, indent=1, default=str))
+
+
+def load_encoder(directory: str | Path, pooling: str | None = None) -> tuple[SequenceEncoder, SequenceTokenizer]:
+    """Load a seqssl encoder directory (weights via ``from_pretrained``; nothing is unpickled)."""
+    from transformers import AutoModel
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise InputError("encoder directory not found", path=str(directory),
+                         fix="pass a directory written by `seqssl pretrain`, or `none`")
+    if not any((directory / n).exists() for n in ("model.safetensors", "model.safetensors.index.json")):
+        raise InputError("encoder directory has no model.safetensors weights", path=str(directory),
+                         fix="re-run `seqssl pretrain`, or pass a directory saved with save_pretrained")
+    meta_path = directory / SEQSSL_META
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    tokenizer = SequenceTokenizer.load(directory)
+    backbone = AutoModel.from_pretrained(str(directory), add_pooling_layer=False, use_safetensors=True)
+    return SequenceEncoder(backbone, pooling or meta.get("pooling", "cls")), tokenizer

@@ -1,0 +1,28 @@
+"""Small MLP heads: contrastive projection and task prediction."""
+from __future__ import annotations
+
+from torch import nn
+
+
+class ProjectionHead(nn.Module):
+    """SimCLR projection g(h) = W2 ReLU(W1 h) (Chen et al. 2020, sec. 2.1)."""
+
+    def __init__(self, in_dim: int, out_dim: int, hidden: int | None = None):
+        super().__init__()
+        hidden = hidden or in_dim
+        self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class PredictionHead(nn.Module):
+    """Dropout, one hidden layer, and ``n_outputs`` logits (or regression values)."""
+
+    def __init__(self, in_dim: int, hidden: int, n_outputs: int = 1, dropout: float = 0.1):
+        super().__init__()
+        self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, hidden), nn.GELU(),
+                                 nn.Dropout(dropout), nn.Linear(hidden, n_outputs))
+
+    def forward(self, x):
+        return self.net(x)

@@ -1,0 +1,109 @@
+"""Fine-tune an encoder + head on a labelled task, with early stopping on a validation split."""
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..data.collate import iterate_batches
+from ..data.dataset import CLASSIFICATION_TASKS, EncodedDataset
+from ..evaluate.metrics import PRIMARY_METRIC, task_metrics
+from ..models.heads import PredictionHead
+from ..runtime import autocast
+from ..train.optim import build_optimizer, build_scheduler, clip_and_step
+
+
+class SequencePredictor(nn.Module):
+    """Encoder → pooled embedding → prediction head (one output per example)."""
+
+    def __init__(self, encoder, cfg, n_outputs: int = 1):
+        super().__init__()
+        self.encoder = encoder
+        self.head = PredictionHead(encoder.hidden_size, cfg.head_hidden, n_outputs, cfg.head_dropout)
+        self.register_buffer("target_mean", torch.zeros(()))
+        self.register_buffer("target_std", torch.ones(()))
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        pooled = self.encoder(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+        return self.head(pooled).squeeze(-1)
+
+
+def task_loss(task: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    if task in CLASSIFICATION_TASKS:
+        return F.binary_cross_entropy_with_logits(output.float(), target.float())
+    return F.mse_loss(output.float(), target.float())
+
+
+@torch.no_grad()
+def predict(model: SequencePredictor, data: EncodedDataset, task: str, device: torch.device,
+            batch_size: int = 512, precision: str = "fp32") -> np.ndarray:
+    """Scores in dataset order: probabilities for classification, values for regression."""
+    model.eval()
+    scores = np.zeros(len(data), dtype=np.float64)
+    for positions, batch in iterate_batches(data, batch_size, rng=None):
+        batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
+        with autocast(device, precision):
+            out = model(batch).float()
+        if task in CLASSIFICATION_TASKS:
+            out = torch.sigmoid(out)
+        else:
+            out = out * model.target_std + model.target_mean
+        scores[positions] = out.cpu().numpy()
+    return scores
+
+
+def fine_tune(encoder, train: EncodedDataset, val: EncodedDataset, cfg, task: str, *, device: torch.device,
+              precision: str = "fp32", seed: int = 0, progress: bool = True, desc: str = "finetune"):
+    """Train until the validation primary metric stops improving for ``cfg.patience`` epochs
+    (capped at ``cfg.epochs`` or ``cfg.max_steps``); return the best model and the history."""
+    torch.manual_seed(seed)
+    model = SequencePredictor(encoder, cfg).to(device)
+    if task not in CLASSIFICATION_TASKS:
+        model.target_mean.fill_(float(train.labels.mean()))
+        model.target_std.fill_(float(train.labels.std() + 1e-8))
+    per_epoch = math.ceil(len(train) / cfg.batch_size)
+    total = per_epoch * cfg.epochs if cfg.max_steps is None else min(cfg.max_steps, per_epoch * cfg.epochs)
+    optimizer = build_optimizer(model.parameters(), cfg)
+    scheduler = build_scheduler(optimizer, cfg, total)
+    rng = np.random.default_rng(seed)
+    metric = PRIMARY_METRIC[task]
+    best, best_state, stale, step, history = -math.inf, None, 0, 0, []
+    bar = tqdm(total=cfg.epochs, desc=desc, disable=not progress, leave=False, unit="epoch")
+    for epoch in range(cfg.epochs):
+        model.train()
+        losses = []
+        for _, batch in iterate_batches(train, cfg.batch_size, rng):
+            batch = {k: v.to(device) for k, v in batch.items()}
+            target = batch.pop("labels")
+            if task not in CLASSIFICATION_TASKS:
+                target = (target - model.target_mean) / model.target_std
+            with autocast(device, precision):
+                loss = task_loss(task, model(batch), target)
+            loss.backward()
+            clip_and_step(model, optimizer, scheduler, cfg.grad_clip)
+            losses.append(float(loss))
+            step += 1
+            if step >= total:
+                break
+        scores = predict(model, val, task, device, precision=precision)
+        value = task_metrics(task, val.labels, scores).get(metric)
+        value = -math.inf if value is None else value
+        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), f"val_{metric}": value})
+        bar.update(1)
+        bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", val=f"{value:.3f}")
+        if value > best + cfg.min_delta or best_state is None:
+            best, best_state, stale = value, copy.deepcopy(model.state_dict()), 0
+        else:
+            stale += 1
+        if stale >= cfg.patience or step >= total:
+            break
+    bar.close()
+    model.load_state_dict(best_state)
+    model.eval()
+    return model, {"history": history, "best_val": best, "epochs_run": len(history),
+                   "best_epoch": int(np.argmax([h[f"val_{metric}"] for h in history]))}
