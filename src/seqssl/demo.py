@@ -11,11 +11,12 @@ def demo_overrides(quick: bool) -> dict:
                   "label_column": "label", "task": "pair-classification", "group_column": "cdr3_b_aa",
                   "negative_type_column": "neg_type", "pretrain_data": [str(builtin_path("background_cdr3b"))],
                   "pretrain_columns": ["cdr3_b_aa"]},
-         "crossval": {"arms": ["none", "simclr", "kmer"], "folds": 5, "split": "grouped"}}
+         "crossval": {"arms": ["none", "simclr", "kmer"], "folds": 5, "split": "grouped"},
+         "pretrain": {"max_steps": 200}}
     if quick:
         o["crossval"]["folds"] = 3
-        o["pretrain"] = {"max_steps": 60}
-        o["finetune"] = {"epochs": 8, "patience": 3}
+        o["pretrain"] = {"max_steps": 30}
+        o["finetune"] = {"epochs": 6, "patience": 3}
     return o
 
 

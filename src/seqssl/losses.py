@@ -19,7 +19,8 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1) -> tor
     if temperature <= 0:
         raise ValueError("temperature must be positive")
     n = z1.shape[0]
-    z = F.normalize(torch.cat([z1, z2], 0).float(), dim=1, eps=NORM_EPS)
+    z = torch.cat([z1, z2], 0)
+    z = F.normalize(z.to(torch.promote_types(z.dtype, torch.float32)), dim=1, eps=NORM_EPS)
     logits = z @ z.T / temperature
     self_mask = torch.eye(2 * n, dtype=torch.bool, device=z.device)
     logits = logits.masked_fill(self_mask, float("-inf"))

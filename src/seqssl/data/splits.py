@@ -24,6 +24,11 @@ def make_folds(n_folds: int, labels: np.ndarray, groups: np.ndarray | None, spli
     if n_folds < 2:
         raise InputError(f"--folds must be at least 2, got {n_folds}")
     index = np.zeros(len(labels))
+    if stratify and split in ("grouped", "stratified"):
+        values, counts = np.unique(labels, return_counts=True)
+        if counts.min() < n_folds:
+            raise InputError(f"only {counts.min()} examples of class {values[counts.argmin()]:g} for "
+                             f"{n_folds} stratified folds", fix="add data or lower --folds")
     if split == "grouped":
         if groups is None:
             raise InputError("--split grouped needs --group-column")
@@ -47,6 +52,8 @@ def carve_validation(train: np.ndarray, labels: np.ndarray, groups: np.ndarray |
     if not 0 < fraction < 0.5:
         raise InputError(f"finetune.val_fraction must be in (0, 0.5), got {fraction}")
     n_parts = max(2, int(round(1 / fraction)))
+    if stratify:  # small folds: fewer, larger parts so each holds both classes
+        n_parts = max(2, min(n_parts, int(np.unique(labels[train], return_counts=True)[1].min())))
     sub_groups = None if groups is None else groups[train]
     folds = make_folds(n_parts, labels[train], sub_groups, "grouped" if groups is not None else
                        ("stratified" if stratify else "random"), seed, stratify)

@@ -17,25 +17,33 @@ def _fmt(mean, std) -> str:
     return "—" if mean is None else f"{mean:.3f} ± {std:.3f}"
 
 
-def metric_columns(results: dict) -> list[str]:
-    base = TABLE_METRICS[results["task"]]
+def subsets(results: dict) -> list[str]:
+    """``all`` plus each negative type found in the metric keys (``auroc@swapped`` → ``swapped``)."""
     first = next(iter(results["arms"].values()))["mean"]
-    subgroups = sorted({k.split("@", 1)[1] for k in first if "@" in k})
-    return base + [f"{m}@{g}" for g in subgroups for m in base if f"{m}@{g}" in first]
+    return ["all"] + sorted({k.split("@", 1)[1] for k in first if "@" in k})
+
+
+def _key(metric: str, subset: str) -> str:
+    return metric if subset == "all" else f"{metric}@{subset}"
+
+
+def metric_columns(results: dict) -> list[str]:
+    return [_key(m, g) for g in subsets(results) for m in TABLE_METRICS[results["task"]]]
 
 
 def results_table(results: dict) -> pd.DataFrame:
-    """One row per arm, one column per metric, 'mean ± std' over folds."""
-    cols = metric_columns(results)
+    """One row per arm and evaluation subset, one column per metric, 'mean ± std' over folds."""
     rows = []
     for arm, body in results["arms"].items():
-        rows.append({"arm": arm, **{c: _fmt(body["mean"].get(c), body["std"].get(c)) for c in cols}})
-    return pd.DataFrame(rows).set_index("arm")
+        for subset in subsets(results):
+            rows.append({"arm": arm, "subset": subset,
+                         **{m: _fmt(body["mean"].get(_key(m, subset)), body["std"].get(_key(m, subset)))
+                            for m in TABLE_METRICS[results["task"]]}})
+    return pd.DataFrame(rows).set_index(["arm", "subset"])
 
 
 def comparisons_table(results: dict, metrics: list[str] | None = None) -> pd.DataFrame:
-    metrics = metrics or [c for c in metric_columns(results)
-                          if c.split("@")[0] in ("auroc", "spearman", "accuracy")]
+    metrics = metrics or [c for c in metric_columns(results) if c.split("@")[0] in ("auroc", "spearman")]
     rows = []
     for c in results["comparisons"]:
         if c["metric"] not in metrics or c["delta_mean"] is None:
@@ -145,7 +153,8 @@ def write_report(results: dict, out: Path, predictions: pd.DataFrame) -> None:
              f"seed {results['seed']}, primary metric `{results['primary_metric']}`; "
              f"wall time {results['wall_seconds']:.0f} s.", "",
              "## Results (mean ± std over test folds)", "", results_table(results).to_markdown(), "",
-             "`METRIC@TYPE`: positives plus the negatives of that type only.", "",
+             "Subset `all`: the whole test fold; any other subset: the positives plus the negatives of that "
+             "type only.", "",
              "## Paired differences against the baselines", "",
              comparisons_table(results).to_markdown(index=False) if results["comparisons"] else "none", "",
              "Per-fold differences, t-based 95% CI and paired t-test; with few folds, p-values are rough.", "",

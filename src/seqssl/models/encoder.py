@@ -89,9 +89,12 @@ class SequenceEncoder(nn.Module):
 
     def save(self, directory: str | Path, tokenizer: SequenceTokenizer, meta: dict | None = None) -> None:
         """``save_pretrained`` (safetensors) + tokenizer + ``seqssl.json``, written into ``directory``."""
+        from transformers.utils import logging as hf_logging
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        hf_logging.disable_progress_bar()  # one tiny shard: its bar is noise
         self.backbone.save_pretrained(str(directory), safe_serialization=True)
+        hf_logging.enable_progress_bar()
         tokenizer.save(directory)
         info = {"pooling": self.pooling, "alphabet": tokenizer.alphabet, **(meta or {})}
         (directory / SEQSSL_META).write_text(json.dumps(info, indent=1, default=str))

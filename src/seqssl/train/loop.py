@@ -53,7 +53,7 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
             loss.backward()
             clip_and_step(objective, optimizer, scheduler, cfg.grad_clip)
             step += 1
-            running.append(float(loss))
+            running.append(float(loss.detach()))
             if step % cfg.log_every == 0 or step == total:
                 history.append({"step": step, "epoch": epoch, "loss": float(np.mean(running)),
                                 "lr": scheduler.get_last_lr()[0], "seconds": time.time() - start})

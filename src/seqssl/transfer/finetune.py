@@ -86,7 +86,7 @@ def fine_tune(encoder, train: EncodedDataset, val: EncodedDataset, cfg, task: st
                 loss = task_loss(task, model(batch), target)
             loss.backward()
             clip_and_step(model, optimizer, scheduler, cfg.grad_clip)
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             step += 1
             if step >= total:
                 break
@@ -106,4 +106,5 @@ def fine_tune(encoder, train: EncodedDataset, val: EncodedDataset, cfg, task: st
     model.load_state_dict(best_state)
     model.eval()
     return model, {"history": history, "best_val": best, "epochs_run": len(history),
+                   "stopped_early": stale >= cfg.patience,
                    "best_epoch": int(np.argmax([h[f"val_{metric}"] for h in history]))}

@@ -1,0 +1,46 @@
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from seqssl.data.builtin import builtin_path
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture(scope="session")
+def binding_frame() -> pd.DataFrame:
+    return pd.read_csv(builtin_path("mira_binding"), dtype=str, keep_default_na=False)
+
+
+@pytest.fixture
+def small_binding_csv(tmp_path, binding_frame):
+    """240 real rows of the bundled binding data (both classes, both negative types)."""
+    rng = np.random.default_rng(0)
+    frame = binding_frame.iloc[rng.choice(len(binding_frame), 240, replace=False)]
+    path = tmp_path / "binding.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def small_corpus_csv(tmp_path, small_binding_csv):
+    """600 real background CDR3β plus 40 CDR3β of the labelled slice (which must be removed per fold)."""
+    background = pd.read_csv(builtin_path("background_cdr3b"), dtype=str).iloc[:600]
+    labelled = pd.read_csv(small_binding_csv, dtype=str)["cdr3_b_aa"].iloc[:40]
+    corpus = pd.concat([background[["cdr3_b_aa"]], labelled.to_frame()], ignore_index=True)
+    path = tmp_path / "corpus.csv.gz"
+    corpus.to_csv(path, index=False)
+    return path
+
+
+def run_cli(argv):
+    """Run the CLI in-process; return the exit code (0 when it returned normally)."""
+    from seqssl.cli import main
+    try:
+        main(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    return 0

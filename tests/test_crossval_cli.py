@@ -1,0 +1,77 @@
+"""End-to-end: `seqssl crossval`, `pretrain`, `embed` and `finetune` on a slice of the bundled data."""
+import json
+
+import pandas as pd
+import pytest
+
+from conftest import run_cli
+
+
+def _crossval_args(data, corpus, out, seed=0):
+    return ["crossval", "--data", str(data), "--columns", "cdr3_b_aa,peptide", "--label-column", "label",
+            "--task", "pair-classification", "--arms", "none,simclr,kmer", "--folds", "2",
+            "--group-column", "cdr3_b_aa", "--negative-type-column", "neg_type",
+            "--pretrain-data", str(corpus), "--pretrain-columns", "cdr3_b_aa", "--max-steps", "6",
+            "--epochs", "2", "--batch-size", "32", "--seed", str(seed), "--out", str(out), "--quiet"]
+
+
+@pytest.fixture
+def crossval_run(tmp_path, small_binding_csv, small_corpus_csv):
+    out = tmp_path / "cv"
+    assert run_cli(_crossval_args(small_binding_csv, small_corpus_csv, out)) == 0
+    return out
+
+
+def test_crossval_writes_the_contract(crossval_run, small_binding_csv):
+    results = json.loads((crossval_run / "results.json").read_text())
+    assert results["task"] == "pair-classification" and results["primary_metric"] == "auroc"
+    assert set(results["arms"]) == {"none", "simclr", "kmer"}
+    for body in results["arms"].values():
+        assert len(body["folds"]) == 2
+        assert {"accuracy", "auroc", "average_precision", "auroc@swapped", "auroc@background"} <= set(body["mean"])
+    comp = {(c["arm"], c["baseline"], c["metric"]) for c in results["comparisons"]}
+    assert ("simclr", "none", "auroc") in comp and ("simclr", "kmer", "auroc") in comp
+    assert {"config", "versions", "seed"} <= set(results)
+    preds = pd.read_csv(crossval_run / "predictions.csv")
+    assert list(preds.columns) == ["row", "fold", "arm", "y_true", "y_score"]
+    assert len(preds) == 3 * 240 and preds.groupby("arm")["row"].nunique().eq(240).all()
+    assert (crossval_run / "report.md").exists() and (crossval_run / "metrics.png").stat().st_size > 1000
+    # no leakage: the 40 labelled CDR3β planted in the corpus are removed from each fold's corpus
+    # whenever they sit in that fold's test set
+    labelled = pd.read_csv(small_binding_csv)
+    planted = set(labelled["cdr3_b_aa"].iloc[:40])
+    for fold in results["leakage"]:
+        test_rows = preds[(preds.fold == fold["fold"]) & (preds.arm == "kmer")]["row"]
+        in_test = planted & set(labelled["cdr3_b_aa"].iloc[test_rows])
+        assert fold["pretrain_removed_test_sequences"] == len(in_test)
+    assert (crossval_run / "encoders" / "simclr" / "fold_0" / "model.safetensors").exists()
+
+
+def test_same_seed_gives_identical_results(crossval_run, tmp_path, small_binding_csv, small_corpus_csv):
+    again = tmp_path / "cv2"
+    assert run_cli(_crossval_args(small_binding_csv, small_corpus_csv, again)) == 0
+    first = json.loads((crossval_run / "results.json").read_text())
+    second = json.loads((again / "results.json").read_text())
+    for arm in first["arms"]:
+        assert first["arms"][arm]["folds"] == second["arms"][arm]["folds"]
+    pd.testing.assert_frame_equal(pd.read_csv(crossval_run / "predictions.csv"),
+                                  pd.read_csv(again / "predictions.csv"))
+
+
+def test_pretrain_embed_finetune(tmp_path, small_binding_csv, small_corpus_csv):
+    enc = tmp_path / "enc"
+    assert run_cli(["pretrain", "--data", str(small_corpus_csv), "--columns", "cdr3_b_aa", "--objective",
+                    "simclr", "--out", str(enc), "--max-steps", "3", "--batch-size", "32", "--quiet"]) == 0
+    assert (enc / "config.yaml").exists() and (enc / "pretrain_history.csv").exists()
+    emb = tmp_path / "emb.parquet"
+    assert run_cli(["embed", "--encoder", str(enc), "--data", str(small_binding_csv), "--columns",
+                    "cdr3_b_aa,peptide", "--out", str(emb)]) == 0
+    frame = pd.read_parquet(emb)
+    assert frame.shape == (240, 1 + 64) and frame["id"].tolist()[:2] == ["0", "1"]
+    ft = tmp_path / "ft"
+    assert run_cli(["finetune", "--data", str(small_binding_csv), "--columns", "cdr3_b_aa,peptide",
+                    "--label-column", "label", "--task", "pair-classification", "--encoder", str(enc),
+                    "--mode", "full", "--epochs", "1", "--out", str(ft), "--quiet"]) == 0
+    metrics = json.loads((ft / "metrics.json").read_text())
+    assert 0.0 <= metrics["validation"]["auroc"] <= 1.0
+    assert (ft / "encoder" / "model.safetensors").exists() and (ft / "head.safetensors").exists()

@@ -1,0 +1,39 @@
+import numpy as np
+
+from seqssl.data.corpus import Corpus
+from seqssl.data.dataset import EncodedDataset
+from seqssl.data.splits import carve_validation, make_folds
+from seqssl.transfer.kmer import KmerFeatures
+
+
+def test_kmer_features_count_and_interact_with_second_column():
+    f = KmerFeatures(max_k=2).fit([("AAC", "P1"), ("CA", "P2")])
+    raw = f._raw([("AAC", "P1")]).toarray()[0]
+    vocab = f.vectorizers[0].vocabulary_
+    n_first, n_second = len(vocab), len(f.vectorizers[1].vocabulary_)
+    first = raw[:n_first]
+    assert first[vocab["a"]] == 2 and first[vocab["aa"]] == 1 and first[vocab["ac"]] == 1
+    inter = raw[n_first + n_second:].reshape(2, n_first)  # one block per peptide
+    assert np.array_equal(inter[0], first) and not inter[1].any()
+
+
+def test_grouped_folds_and_validation_never_share_a_group():
+    rng = np.random.default_rng(0)
+    groups = rng.integers(0, 60, 500).astype(str)
+    labels = rng.integers(0, 2, 500).astype(float)
+    folds = make_folds(5, labels, groups, "grouped", 0, stratify=True)
+    assert sorted(np.concatenate([te for _, te in folds]).tolist()) == list(range(500))
+    for tr, te in folds:
+        assert not set(groups[tr]) & set(groups[te])
+        fit, val = carve_validation(tr, labels, groups, 0.15, 0, True)
+        assert not set(groups[fit]) & set(groups[val])
+        assert set(fit) | set(val) == set(tr)
+
+
+def test_corpus_removes_test_sequences_and_duplicates():
+    rows = [("CASS",), ("CAW",), ("CASS",), ("cat",)]
+    enc = EncodedDataset([np.array([i]) for i in range(4)], [np.zeros(1)] * 4)
+    corpus = Corpus(rows, enc)
+    clean, removed = corpus.without({"CAT", "XYZ"})
+    assert removed == 1 and clean.rows == [("CASS",), ("CAW",), ("CASS",)]
+    assert clean.deduplicated().rows == [("CASS",), ("CAW",)]

@@ -1,0 +1,37 @@
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn.metrics import roc_auc_score
+
+from seqssl.evaluate.metrics import binary_metrics, regression_metrics
+from seqssl.evaluate.stats import paired_comparison
+
+
+def test_binary_metrics_match_sklearn_and_handle_one_class():
+    rng = np.random.default_rng(0)
+    y, s = rng.integers(0, 2, 200), rng.random(200)
+    m = binary_metrics(y, s)
+    assert m["auroc"] == pytest.approx(roc_auc_score(y, s))
+    assert m["accuracy"] == pytest.approx(np.mean((s >= 0.5) == y))
+    one = binary_metrics(np.ones(10), rng.random(10))
+    assert one["auroc"] is None and "one class" in one["undefined_reason"]
+
+
+def test_regression_metrics_match_scipy():
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=50)
+    p = y + rng.normal(size=50)
+    m = regression_metrics(y, p)
+    assert m["spearman"] == pytest.approx(stats.spearmanr(y, p)[0])
+    assert m["mse"] == pytest.approx(np.mean((y - p) ** 2))
+
+
+def test_paired_comparison_matches_scipy_and_hand_ci():
+    a, b = [0.71, 0.69, 0.74, 0.70, 0.72], [0.70, 0.70, 0.71, 0.66, 0.70]
+    c = paired_comparison(a, b)
+    d = np.subtract(a, b)
+    assert c["delta_mean"] == pytest.approx(d.mean())
+    assert c["p_value"] == pytest.approx(stats.ttest_rel(a, b).pvalue)
+    half = stats.t.ppf(0.975, 4) * d.std(ddof=1) / np.sqrt(5)
+    assert c["ci95"] == pytest.approx([d.mean() - half, d.mean() + half])
+    assert paired_comparison([0.5, None], [0.4, 0.3])["n_folds"] == 1
