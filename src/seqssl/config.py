@@ -66,6 +66,15 @@ class PretrainConfig(OptimConfig):
     mask_tokens: int = 1  # k tokens replaced by [MASK] per view (seed 000)
     mask_rate: float | None = None  # if set, a fraction of residues instead of k
     projection_dim: int = 64
+    mlm_rate: float = 0.15  # fraction of residues selected for MLM (80/10/10)
+    view: str = "mask"  # mask | substitute | blosum | crop | dropout (how contrastive views are made)
+    view_rate: float = 0.15  # fraction of residues substituted / cropped by those views
+    margin: float = 0.2  # triplet margin
+    distance: str = "cosine"  # triplet distance: cosine | euclidean
+    miner: str = "semi-hard"  # triplet miner: all | semi-hard | hardest
+    generator_fraction: float = 0.25  # ELECTRA generator width relative to the encoder
+    discriminator_weight: float = 50.0  # ELECTRA's lambda
+    replace_rate: float = 0.1  # rtd-random: fraction of residues replaced at random
     epochs: int = 1
     lr: float = 1e-3
     batch_size: int = 256

@@ -26,3 +26,66 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1) -> tor
     logits = logits.masked_fill(self_mask, float("-inf"))
     targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
     return F.cross_entropy(logits, targets)
+
+
+def negative_cosine(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """SimSiam's D(p, z) = -cos(p, stopgrad(z)), mean over the batch (Chen & He 2021, eq. 1)."""
+    p = F.normalize(p.to(torch.promote_types(p.dtype, torch.float32)), dim=1, eps=NORM_EPS)
+    z = F.normalize(z.detach().to(p.dtype), dim=1, eps=NORM_EPS)
+    return -(p * z).sum(1).mean()
+
+
+def info_nce(anchors: torch.Tensor, candidates: torch.Tensor, positive_mask: torch.Tensor,
+             temperature: float = 0.1, ignore_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """N-way InfoNCE (van den Oord et al. 2018) with several positives per anchor allowed
+    (supervised-contrastive form, Khosla et al. 2020, eq. 2 "L_out"): for anchor i,
+    ``-mean_{p in P(i)} log exp(s_ip/t) / sum_{k not ignored} exp(s_ik/t)``; anchors without a positive
+    are skipped. ``ignore_mask[i, k]`` removes candidate k from anchor i's denominator (e.g. exact
+    duplicates of the anchor, which are not true negatives)."""
+    if temperature <= 0:
+        raise ValueError("temperature must be positive")
+    dtype = torch.promote_types(anchors.dtype, torch.float32)
+    a = F.normalize(anchors.to(dtype), dim=1, eps=NORM_EPS)
+    c = F.normalize(candidates.to(dtype), dim=1, eps=NORM_EPS)
+    logits = a @ c.T / temperature
+    positive_mask = positive_mask.bool()
+    if ignore_mask is not None:
+        logits = logits.masked_fill(ignore_mask.bool() & ~positive_mask, float("-inf"))
+    log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+    n_pos = positive_mask.sum(1)
+    has = n_pos > 0
+    if not has.any():
+        raise ValueError("no anchor has a positive")
+    per_anchor = -(log_prob.masked_fill(~positive_mask, 0.0)).sum(1)[has] / n_pos[has]
+    return per_anchor.mean()
+
+
+def pairwise_distance(x: torch.Tensor, metric: str = "cosine") -> torch.Tensor:
+    """``cosine``: 1 - cos; ``euclidean``: L2 distance (safe gradient at 0)."""
+    x = x.to(torch.promote_types(x.dtype, torch.float32))
+    if metric == "cosine":
+        x = F.normalize(x, dim=1, eps=NORM_EPS)
+        return 1.0 - x @ x.T
+    if metric == "euclidean":
+        sq = (x.unsqueeze(1) - x.unsqueeze(0)).pow(2).sum(-1)
+        return torch.sqrt(sq.clamp_min(1e-12))
+    raise ValueError(f"unknown distance '{metric}'")
+
+
+def triplet_margin(distances: torch.Tensor, triplets: torch.Tensor, margin: float = 0.2) -> torch.Tensor:
+    """Mean hinge ``max(0, d(a,p) - d(a,n) + margin)`` over (a, p, n) index triplets
+    (Schroff et al. 2015, eq. 1). Zero (with gradient) when there is no triplet."""
+    if triplets.numel() == 0:
+        return distances.sum() * 0.0
+    a, p, n = triplets.unbind(1)
+    return F.relu(distances[a, p] - distances[a, n] + margin).mean()
+
+
+def masked_token_loss(logits: torch.Tensor, targets: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """Cross entropy over the selected positions only (MLM, Devlin et al. 2019), mean per token."""
+    return F.cross_entropy(logits[positions].float(), targets[positions])
+
+
+def replaced_token_loss(logits: torch.Tensor, replaced: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """ELECTRA discriminator loss (Clark et al. 2020, eq. 1): BCE of 'replaced' over real tokens."""
+    return F.binary_cross_entropy_with_logits(logits[positions].float(), replaced[positions].float())

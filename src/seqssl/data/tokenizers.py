@@ -21,6 +21,11 @@ ALPHABETS = {"protein": AMINO_ACIDS + "X"}
 UNKNOWN_POLICIES = ("error", "map-to-x")
 
 
+def drawable_residues(vocab_size: int) -> int:
+    """Residue ids that augmentations may draw: every residue but the last (``X``, unknown)."""
+    return vocab_size - len(SPECIAL_TOKENS) - 1
+
+
 @dataclass
 class Encoded:
     """Token ids and segment ids of one (possibly paired) example, specials included."""

@@ -180,8 +180,8 @@ def assemble_results(cfg: Config, per_arm: dict, runs: dict, leakage: list, spli
         if baseline not in per_arm:
             continue
         for arm in per_arm:
-            if arm == baseline:
-                continue
+            if arm == baseline or (arm in BASELINE_ARMS and BASELINE_ARMS.index(arm) < BASELINE_ARMS.index(baseline)):
+                continue  # each baseline pair once (kmer − none, not also none − kmer)
             for metric in arms_out[arm]["mean"]:
                 comp = paired_comparison([f.get(metric) for f in per_arm[arm]],
                                          [f.get(metric) for f in per_arm[baseline]])

@@ -53,9 +53,10 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
             loss.backward()
             clip_and_step(objective, optimizer, scheduler, cfg.grad_clip)
             step += 1
-            running.append(float(loss.detach()))
+            running.append({k: float(v.detach()) for k, v in out.items() if torch.is_tensor(v) and v.numel() == 1})
             if step % cfg.log_every == 0 or step == total:
-                history.append({"step": step, "epoch": epoch, "loss": float(np.mean(running)),
+                means = {k: float(np.mean([r[k] for r in running])) for k in running[0]}
+                history.append({"step": step, "epoch": epoch, **means,
                                 "lr": scheduler.get_last_lr()[0], "seconds": time.time() - start})
                 bar.set_postfix(loss=f"{history[-1]['loss']:.3f}")
                 running = []

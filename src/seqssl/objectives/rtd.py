@@ -1,0 +1,94 @@
+"""Replaced-token detection: ELECTRA (Clark et al. 2020) and seed 002's random-replacement variant."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..augment import FIRST_RESIDUE_ID, mlm_corrupt, residue_positions, substitute
+from ..config import ModelConfig
+from ..losses import masked_token_loss, replaced_token_loss
+from ..models.encoder import SequenceEncoder
+from ..data.tokenizers import drawable_residues
+from .registry import register
+
+
+class Generator(nn.Module):
+    """A small MLM generator sharing the discriminator's token embeddings: E (H) → Linear → a
+    transformer of width ``fraction × H`` → Linear → logits against E (tied decoder)."""
+
+    def __init__(self, encoder, vocab_size: int, fraction: float):
+        super().__init__()
+        hidden = encoder.hidden_size
+        width = max(8, int(round(hidden * fraction / 4)) * 4)
+        cfg = encoder.backbone.config
+        small = ModelConfig(architecture="bert", hidden_size=width, num_layers=cfg.num_hidden_layers,
+                            num_heads=max(1, width // 16) if width % 16 == 0 else 1,
+                            intermediate_size=4 * width, dropout=0.0,
+                            max_length=cfg.max_position_embeddings - 2)
+        self.body = SequenceEncoder.build(small, vocab_size)
+        self.embeddings = encoder.backbone.get_input_embeddings()  # shared
+        self.down, self.up = nn.Linear(hidden, width), nn.Linear(width, hidden)
+        self.bias = nn.Parameter(torch.zeros(vocab_size))
+
+    def forward(self, ids, attention_mask, token_type_ids):
+        states = self.body.token_states(None, attention_mask, token_type_ids,
+                                        inputs_embeds=self.down(self.embeddings(ids)))
+        return self.up(states) @ self.embeddings.weight.T + self.bias
+
+
+class _Discriminating(nn.Module):
+    drop_last = False
+
+    def __init__(self, encoder, cfg, vocab_size: int):
+        super().__init__()
+        self.encoder, self.cfg = encoder, cfg
+        self.discriminator = nn.Linear(encoder.hidden_size, 1)
+        self.n_residues = drawable_residues(vocab_size)
+
+    def discriminate(self, corrupted, original, batch) -> dict:
+        states = self.encoder.token_states(corrupted, batch["attention_mask"], batch["token_type_ids"])
+        logits = self.discriminator(states).squeeze(-1)
+        replaced = corrupted != original
+        real = residue_positions(original)
+        loss = replaced_token_loss(logits, replaced, real)
+        with torch.no_grad():
+            accuracy = ((logits[real] > 0) == replaced[real]).float().mean()
+        return {"loss": loss, "disc_accuracy": accuracy, "replaced_fraction": replaced[real].float().mean()}
+
+
+@register("rtd")
+class ELECTRA(_Discriminating):
+    """Generator trained with MLM (80/10/10 at ``mlm_rate``) proposes tokens at the selected positions,
+    sampled without gradient; the discriminator labels every residue replaced (sampled ≠ original)
+    or not. Loss = L_MLM + λ L_disc, λ = ``discriminator_weight`` (50 in the paper)."""
+
+    def __init__(self, encoder, cfg, vocab_size: int):
+        super().__init__(encoder, cfg, vocab_size)
+        self.generator = Generator(encoder, vocab_size, cfg.generator_fraction)
+
+    def forward(self, batch: dict, generator: torch.Generator | None = None) -> dict:
+        ids = batch["input_ids"]
+        masked, selected = mlm_corrupt(ids, self.cfg.mlm_rate, n_residue_ids=self.n_residues, generator=generator)
+        gen_logits = self.generator(masked, batch["attention_mask"], batch["token_type_ids"])
+        gen_loss = masked_token_loss(gen_logits, ids, selected)
+        with torch.no_grad():
+            residue_logits = gen_logits[selected][:, FIRST_RESIDUE_ID:].float()
+            sampled = torch.multinomial(torch.softmax(residue_logits, -1), 1, generator=generator).squeeze(1)
+            corrupted = ids.clone()
+            corrupted[selected] = sampled + FIRST_RESIDUE_ID
+        out = self.discriminate(corrupted, ids, batch)
+        disc_loss = out["loss"]
+        out.update(loss=gen_loss + self.cfg.discriminator_weight * disc_loss, generator_loss=gen_loss.detach(),
+                   discriminator_loss=disc_loss.detach())
+        return out
+
+
+@register("rtd-random")
+class RandomReplacementDetection(_Discriminating):
+    """Seed 002's variant: ``replace_rate`` of residues replaced by a uniformly drawn other residue;
+    discriminator only."""
+
+    def forward(self, batch: dict, generator: torch.Generator | None = None) -> dict:
+        ids = batch["input_ids"]
+        corrupted = substitute(ids, self.cfg.replace_rate, None, self.n_residues, generator)
+        return self.discriminate(corrupted, ids, batch)

@@ -1,0 +1,35 @@
+"""Triplet margin loss with hard-negative mining (seed 004)."""
+from __future__ import annotations
+
+import torch
+
+from ..losses import pairwise_distance, triplet_margin
+from ..models.heads import ProjectionHead
+from .contrastive import TwoViewObjective
+from .miners import mine_triplets
+from .registry import register
+
+
+@register("triplet")
+class Triplet(TwoViewObjective):
+    """Both views of every example are pooled into one set of 2N embeddings whose labels are the
+    example index (or ``batch["group"]``: positives from a shared label). Identical sequences share a
+    label, so a duplicate is never used as a negative. Miner and distance from the config."""
+
+    def __init__(self, encoder, cfg, vocab_size: int):
+        super().__init__(encoder, cfg, vocab_size)
+        self.projector = ProjectionHead(encoder.hidden_size, cfg.projection_dim)
+
+    def forward(self, batch: dict, generator: torch.Generator | None = None) -> dict:
+        a, b = self.embed_both(*self.views(batch, generator))
+        z = self.projector(torch.cat([a, b]))
+        labels = batch.get("group")
+        if labels is None:  # example identity; duplicates get the id of their first copy
+            ids = batch["input_ids"]
+            same = (ids.unsqueeze(1) == ids.unsqueeze(0)).all(-1)
+            labels = same.float().argmax(1)
+        labels = torch.cat([labels, labels])
+        distances = pairwise_distance(z, self.cfg.distance)
+        triplets = mine_triplets(distances, labels, self.cfg.miner, self.cfg.margin)
+        return {"loss": triplet_margin(distances, triplets, self.cfg.margin),
+                "n_triplets": torch.tensor(float(len(triplets)))}

@@ -1,0 +1,20 @@
+"""The README's Python API example runs as written."""
+import re
+from pathlib import Path
+
+import pytest
+
+
+def test_readme_python_example_runs(tmp_path, monkeypatch):
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks, "README has no python example"
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(blocks[0], "README.md", "exec"), namespace)
+    results = namespace["results"]
+    assert set(results["arms"]) == {"none", "simclr", "kmer"}
+    for body in results["arms"].values():
+        assert 0.0 <= body["mean"]["auroc"] <= 1.0
+    assert (tmp_path / "runs" / "simclr-encoder" / "model.safetensors").exists()
+    assert (tmp_path / "runs" / "crossval" / "results.json").exists()
