@@ -12,7 +12,7 @@ import torch
 from .config import Config
 from .data.corpus import Corpus, load_corpus
 from .data.dataset import encode_table, read_labels, sequences_of
-from .data.readers import read_table
+from .data.readers import expand_paths, read_table
 from .data.splits import carve_validation, default_split
 from .data.tokenizers import SequenceTokenizer
 from .errors import InputError
@@ -38,8 +38,9 @@ def build_pretrained_encoder(corpus: Corpus, cfg: Config, tokenizer: SequenceTok
     seed_everything(seed)
     encoder = SequenceEncoder.build(cfg.model, tokenizer.vocab_size)
     objective = build_objective(cfg.pretrain.objective, encoder, cfg.pretrain, tokenizer.vocab_size)
-    history = run_pretraining(objective, corpus.encoded, cfg.pretrain, device=device,
-                              precision=cfg.precision, seed=seed, progress=not cfg.quiet, desc=desc)
+    groups = corpus.group_codes() if corpus.labels is not None else None
+    history = run_pretraining(objective, corpus.encoded, cfg.pretrain, device=device, precision=cfg.precision,
+                              seed=seed, progress=not cfg.quiet, desc=desc, groups=groups)
     return encoder.cpu(), history
 
 
@@ -57,7 +58,8 @@ def pretrain(cfg: Config) -> Path:
     for path in paths:
         columns = _fasta_default(cfg.data.columns if path == cfg.data.path else
                                  (cfg.data.pretrain_columns or cfg.data.columns[:1]), path)
-        parts.append(load_corpus(path, columns, tokenizer, cfg.model.max_length))
+        parts += [load_corpus(f, columns, tokenizer, cfg.model.max_length, cfg.data.pretrain_label_column)
+                  for f in expand_paths(path)]
     corpus = Corpus.concat(parts).deduplicated()
     start = time.time()
     encoder, history = build_pretrained_encoder(corpus, cfg, tokenizer, device=device, seed=cfg.seed)

@@ -31,6 +31,9 @@ Task = Annotated[Optional[str], typer.Option("--task", help="classification | pa
 Objective = Annotated[Optional[str], typer.Option("--objective", help="Pretraining objective, e.g. simclr.")]
 Pooling = Annotated[Optional[str], typer.Option("--pooling", help="cls | mean")]
 Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
+Positives = Annotated[Optional[str], typer.Option(help="augment | label | neighbours")]
+View = Annotated[Optional[str], typer.Option(help="mask | substitute | blosum | crop | dropout")]
+PretrainLabel = Annotated[Optional[str], typer.Option(help="Corpus column whose shared values are positives.")]
 
 
 def _cols(text: str | None) -> list[str] | None:
@@ -57,13 +60,15 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
              temperature: Annotated[Optional[float], typer.Option(help="NT-Xent temperature.")] = None,
              mask_tokens: Annotated[Optional[int], typer.Option(help="Tokens masked per view (k).")] = None,
              checkpoint_every: Annotated[Optional[int], typer.Option(help="Checkpoint every N steps.")] = None,
+             positives: Positives = None, view: View = None, pretrain_label_column: PretrainLabel = None,
              quiet: Quiet = False):
     """Pretrain an encoder with a self-supervised objective and save it (transformers format)."""
     from .api import pretrain as run
     flat = {**_common(data, columns, out, seed, device, precision, alphabet, unknown_residues, pooling, quiet),
             **_optim("pretrain", epochs, max_steps, batch_size, lr), "pretrain.objective": objective,
             "pretrain.temperature": temperature, "pretrain.mask_tokens": mask_tokens,
-            "pretrain.checkpoint_every": checkpoint_every}
+            "pretrain.checkpoint_every": checkpoint_every, "pretrain.positives": positives,
+            "pretrain.view": view, "data.pretrain_label_column": pretrain_label_column}
     cfg = load_config(config, nested(flat))
     path = run(cfg)
     typer.echo(f"encoder saved to {path} (loads with transformers.AutoModel.from_pretrained)")
@@ -109,7 +114,8 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
              pretrain_epochs: Annotated[Optional[int], typer.Option()] = None,
              pretrain_lr: Annotated[Optional[float], typer.Option()] = None,
              seed: Seed = None, device: Device = None, precision: Precision = None, alphabet: Alphabet = None,
-             unknown_residues: Unknown = None, pooling: Pooling = None, quiet: Quiet = False):
+             unknown_residues: Unknown = None, pooling: Pooling = None, positives: Positives = None,
+             view: View = None, pretrain_label_column: PretrainLabel = None, quiet: Quiet = False):
     """Cross-validate pretraining arms against no pretraining and k-mers; write results and report."""
     from .api import crossval as run
     from .evaluate.report import print_summary
@@ -120,7 +126,8 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
             "data.pretrain_data": _cols(pretrain_data), "data.pretrain_columns": _cols(pretrain_columns),
             "data.negative_type_column": negative_type_column, "finetune.mode": mode,
             "pretrain.epochs": pretrain_epochs, "pretrain.lr": pretrain_lr,
-            "pretrain.max_steps": max_steps, "finetune.max_steps": max_steps}
+            "pretrain.max_steps": max_steps, "finetune.max_steps": max_steps, "pretrain.positives": positives,
+            "pretrain.view": view, "data.pretrain_label_column": pretrain_label_column}
     cfg = load_config(config, nested(flat))
     _check_mode(cfg.finetune.mode)
     results = run(cfg)
@@ -140,6 +147,33 @@ def embed(encoder: Annotated[str, typer.Option(help="Encoder directory.")],
     if data is None:
         raise InputError("no input data", fix="pass --data PATH")
     typer.echo(f"embeddings written to {run(encoder, data, _cols(columns) or [], out, batch_size=batch_size, device=device, id_column=id_column)}")
+
+
+evaluate_app = typer.Typer(help="Evaluate a saved encoder.", no_args_is_help=True)
+app.add_typer(evaluate_app, name="evaluate")
+
+
+@evaluate_app.command("retrieval")
+def retrieval(encoder: Annotated[str, typer.Option(help="Encoder directory.")],
+              data: Annotated[str, typer.Option(help="Table with query and key columns.")],
+              query_column: Annotated[str, typer.Option()], key_column: Annotated[str, typer.Option()],
+              k: Annotated[str, typer.Option(help="Comma-separated k values.")] = "1,5,100",
+              device: Annotated[str, typer.Option()] = "auto",
+              out: Annotated[Optional[str], typer.Option(help="Also write the figures as JSON.")] = None):
+    """Top-k retrieval: fraction of queries whose own key ranks in the top k by cosine similarity."""
+    import json
+
+    from .evaluate.retrieval import evaluate_retrieval
+    from .io import atomic_write_text
+    try:
+        ks = [int(x) for x in k.split(",") if x.strip()]
+    except ValueError:
+        raise InputError(f"--k takes integers, got '{k}'", fix="e.g. --k 1,5,100") from None
+    result = evaluate_retrieval(encoder, data, query_column, key_column, ks, device)
+    for x in ks:
+        typer.echo(f"top-{x}: {result[f'top_{x}']:.3f}  (random {result[f'random_top_{x}']:.3f}, N={result['n']})")
+    if out:
+        atomic_write_text(out, json.dumps(result, indent=1))
 
 
 @app.command()

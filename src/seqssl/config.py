@@ -27,6 +27,7 @@ class DataConfig:
     unknown_residues: str = "error"  # error | map-to-x
     pretrain_data: list[str] = field(default_factory=list)  # extra unlabelled corpora (crossval)
     pretrain_columns: list[str] = field(default_factory=list)  # their sequence column(s); default: columns[0]
+    pretrain_label_column: str | None = None  # corpus column whose shared values make positives
     group_column: str | None = None
     negative_type_column: str | None = None  # report metrics per negative type (positives in each)
 
@@ -67,6 +68,11 @@ class PretrainConfig(OptimConfig):
     mask_rate: float | None = None  # if set, a fraction of residues instead of k
     projection_dim: int = 64
     mlm_rate: float = 0.15  # fraction of residues selected for MLM (80/10/10)
+    positives: str = "augment"  # augment (two views of one sequence) | label (shared label) | neighbours (chunks)
+    per_label: int = 4  # label positives: K sequences per label in a P×K batch
+    chunk_length: int = 64  # neighbours: residues per chunk
+    min_separation: int = 0  # neighbours: chunk starts at least this far apart
+    max_separation: int = 64  # neighbours: ... and at most this far
     view: str = "mask"  # mask | substitute | blosum | crop | dropout (how contrastive views are made)
     view_rate: float = 0.15  # fraction of residues substituted / cropped by those views
     margin: float = 0.2  # triplet margin

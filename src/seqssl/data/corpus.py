@@ -6,29 +6,40 @@ from dataclasses import dataclass
 import numpy as np
 
 from .dataset import EncodedDataset, encode_table, sequences_of
-from .readers import read_table
+from .readers import read_table, require_columns
 from .tokenizers import SequenceTokenizer
 
 
 @dataclass
 class Corpus:
-    """Sequences as string tuples (one per column) with their encodings, in the same order."""
+    """Sequences as string tuples (one per column) with their encodings, in the same order, and an
+    optional label per entry (``None`` when unlabelled) used for shared-label positives."""
 
     rows: list[tuple]
     encoded: EncodedDataset
+    labels: list | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def select(self, keep: np.ndarray) -> "Corpus":
         positions = np.flatnonzero(keep)
-        return Corpus([self.rows[i] for i in positions], self.encoded.subset(positions))
+        labels = None if self.labels is None else [self.labels[i] for i in positions]
+        return Corpus([self.rows[i] for i in positions], self.encoded.subset(positions), labels)
+
+    def group_codes(self) -> np.ndarray:
+        """Integer label per entry (-1 when unlabelled), for P×K batches."""
+        if self.labels is None:
+            return np.full(len(self), -1, dtype=np.int64)
+        names = sorted({x for x in self.labels if x is not None})
+        index = {n: i for i, n in enumerate(names)}
+        return np.array([-1 if x is None else index[x] for x in self.labels], dtype=np.int64)
 
     def deduplicated(self) -> "Corpus":
         """Drop exact duplicates (they would be false negatives in a contrastive batch)."""
         seen, keep = set(), np.zeros(len(self.rows), dtype=bool)
         for i, row in enumerate(self.rows):
-            key = tuple(s.upper() for s in row)
+            key = (tuple(s.upper() for s in row), None if self.labels is None else self.labels[i])
             if key not in seen:
                 seen.add(key)
                 keep[i] = True
@@ -42,11 +53,20 @@ class Corpus:
 
     @staticmethod
     def concat(parts: list["Corpus"]) -> "Corpus":
-        return Corpus([r for p in parts for r in p.rows], EncodedDataset.concat([p.encoded for p in parts]))
+        labels = None
+        if any(p.labels is not None for p in parts):
+            labels = [x for p in parts for x in (p.labels if p.labels is not None else [None] * len(p))]
+        return Corpus([r for p in parts for r in p.rows], EncodedDataset.concat([p.encoded for p in parts]), labels)
 
 
-def load_corpus(path: str, columns: list[str], tokenizer: SequenceTokenizer, max_length: int) -> Corpus:
-    """Read a table or FASTA (``columns=['sequence']`` for FASTA) as a validated corpus."""
+def load_corpus(path: str, columns: list[str], tokenizer: SequenceTokenizer, max_length: int,
+                label_column: str | None = None) -> Corpus:
+    """Read a table or FASTA (``columns=['sequence']`` for FASTA) as a validated corpus; with
+    ``label_column``, entries sharing a label are positives of each other (e.g. the epitope a TCR binds)."""
     table = read_table(path)
     rows = sequences_of(table, columns)
-    return Corpus(rows, encode_table(table, columns, tokenizer, max_length))
+    labels = None
+    if label_column:
+        require_columns(table, [label_column])
+        labels = [v.strip() or None for v in table.frame[label_column].fillna("").astype(str)]
+    return Corpus(rows, encode_table(table, columns, tokenizer, max_length), labels)

@@ -89,6 +89,17 @@ def read_fasta(path: Path) -> SequenceTable:
     return SequenceTable(frame, str(path), np.asarray(lines))
 
 
+def expand_paths(path: str | Path) -> list[str]:
+    """A file, or every supported file (``.gz`` too) directly inside a directory of shards, sorted."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(str(p) for p in path.iterdir() if p.is_file() and _strip_gz(p).endswith(TABLE_SUFFIXES))
+        if not files:
+            raise InputError("directory holds no CSV/TSV/FASTA/Parquet files", path=str(path))
+        return files
+    return [str(path)]
+
+
 def read_table(path: str | Path) -> SequenceTable:
     """Read any supported file; the format is chosen by suffix (``.gz`` allowed)."""
     path = Path(path)

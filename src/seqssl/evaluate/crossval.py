@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from ..api import _fasta_default, build_pretrained_encoder, default_split_for, labelled_table
 from ..config import Config
 from ..data.corpus import Corpus, load_corpus
+from ..data.readers import expand_paths
 from ..data.splits import carve_validation, make_folds
 from ..errors import InputError
 from ..io import atomic_write_text, versions
@@ -56,8 +57,9 @@ def _corpus_extra(cfg: Config, tokenizer) -> Corpus | None:
     if not cfg.data.pretrain_data:
         return None
     columns = cfg.data.pretrain_columns or cfg.data.columns[:1]
-    parts = [load_corpus(p, _fasta_default(columns, p), tokenizer, cfg.model.max_length)
-             for p in cfg.data.pretrain_data]
+    parts = [load_corpus(p, _fasta_default(columns, p), tokenizer, cfg.model.max_length,
+                         cfg.data.pretrain_label_column)
+             for path in cfg.data.pretrain_data for p in expand_paths(path)]
     return Corpus.concat(parts)
 
 

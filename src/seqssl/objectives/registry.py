@@ -20,4 +20,20 @@ def build_objective(name: str, encoder, cfg, vocab_size: int):
     """Instantiate a registered objective around ``encoder`` with the pretraining config."""
     if name not in OBJECTIVES:
         raise InputError(f"unknown objective '{name}'", fix=f"use one of {', '.join(sorted(OBJECTIVES))}")
+    check_choices(cfg)
     return OBJECTIVES[name](encoder, cfg, vocab_size)
+
+
+def check_choices(cfg) -> None:
+    """Refuse misspelt choices before any training starts."""
+    from ..augment import VIEWS
+    from ..data.positives import POSITIVES
+    from .miners import MINERS
+    for key, allowed in (("view", VIEWS), ("positives", POSITIVES), ("miner", MINERS),
+                         ("distance", ("cosine", "euclidean"))):
+        value = getattr(cfg, key)
+        if value not in allowed:
+            raise InputError(f"unknown pretrain.{key} '{value}'", fix=f"use one of {', '.join(allowed)}")
+    if cfg.view == "dropout" and cfg.positives == "augment":
+        import warnings
+        warnings.warn("view=dropout makes the two views differ only by dropout: set model.dropout > 0")

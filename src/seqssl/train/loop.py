@@ -8,11 +8,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..data.collate import iterate_batches
+from ..data.positives import pretraining_batches
 from ..data.dataset import EncodedDataset
 from ..errors import InputError
 from ..runtime import autocast, generator_for
 from .optim import build_optimizer, build_scheduler, clip_and_step
+
+
+def to_device(batch: dict, device: torch.device) -> dict:
+    return {k: to_device(v, device) if isinstance(v, dict) else v.to(device) for k, v in batch.items()}
 
 
 def steps_per_epoch(n: int, batch_size: int, drop_last: bool) -> int:
@@ -21,7 +25,7 @@ def steps_per_epoch(n: int, batch_size: int, drop_last: bool) -> int:
 
 def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, device: torch.device,
                     precision: str = "fp32", seed: int = 0, progress: bool = True,
-                    desc: str = "pretrain") -> list[dict]:
+                    desc: str = "pretrain", groups: np.ndarray | None = None) -> list[dict]:
     """Train ``objective`` (which owns the encoder) for ``cfg.epochs`` or ``cfg.max_steps``.
 
     Returns the logged history: one dict per ``cfg.log_every`` steps with step, epoch, loss, lr.
@@ -43,8 +47,8 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
     bar = tqdm(total=total, desc=desc, disable=not progress, leave=False, unit="step")
     while step < total:
         epoch = step // per_epoch
-        for _, batch in iterate_batches(data, cfg.batch_size, rng, drop_last=drop_last):
-            batch = {k: v.to(device) for k, v in batch.items()}
+        for batch in pretraining_batches(data, cfg, rng, groups, drop_last):
+            batch = to_device(batch, device)
             with autocast(device, precision):
                 out = objective(batch, gen)
             loss = out["loss"]

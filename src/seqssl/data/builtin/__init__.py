@@ -7,6 +7,7 @@ from pathlib import Path
 BUILTIN = {
     "mira_binding": "mira_binding_demo.csv.gz",
     "background_cdr3b": "background_cdr3b_100k.csv.gz",
+    "mira_epitopes": "mira_epitopes",  # a directory of 29 shards, one per epitope group
 }
 
 

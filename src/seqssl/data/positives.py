@@ -1,0 +1,101 @@
+"""Where contrastive positives come from, as batches: augmentations of one sequence, sequences that
+share a label (P×K batches), or neighbouring chunks of one long sequence (seed 002)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from .collate import iterate_batches, pad_batch
+from .dataset import EncodedDataset
+from .tokenizers import CLS_ID, SEP_ID
+
+POSITIVES = ("augment", "label", "neighbours")
+
+
+def label_batches(groups: np.ndarray, per_label: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """P×K batches: ``batch_size // per_label`` labels, ``per_label`` members each, drawn without
+    replacement within an epoch; unlabelled entries (-1) and labels with one member are skipped."""
+    members = {g: rng.permutation(np.flatnonzero(groups == g)) for g in np.unique(groups[groups >= 0])}
+    members = {g: m for g, m in members.items() if len(m) >= 2}
+    n_labels = batch_size // per_label
+    if len(members) < 2 or n_labels < 2:
+        raise InputError(f"label positives need at least 2 labels with 2+ members and batch_size ≥ 2×{per_label}",
+                         fix="pass a labelled corpus (--pretrain-label-column) or raise --batch-size")
+    chunks = [(g, m[i:i + per_label]) for g, m in members.items() for i in range(0, len(m) - 1, per_label)]
+    chunks = [(g, c) for g, c in chunks if len(c) >= 2]
+    order = rng.permutation(len(chunks))
+    batches, current, used = [], [], set()
+    for j in order:
+        g, c = chunks[j]
+        if g in used:
+            continue
+        current.append(c)
+        used.add(g)
+        if len(current) == min(n_labels, len(members)):
+            batches.append(np.concatenate(current))
+            current, used = [], set()
+    return batches
+
+
+def _pad(data: EncodedDataset, positions) -> dict:
+    return pad_batch([data.input_ids[i] for i in positions], [data.token_type_ids[i] for i in positions])
+
+
+def partner_within_label(groups: np.ndarray) -> np.ndarray:
+    """For each position, another position with the same label (the next one, cyclically)."""
+    partner = np.arange(len(groups))
+    for g in np.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        partner[idx] = np.roll(idx, -1)
+    return partner
+
+
+def neighbour_chunks(sequence: np.ndarray, length: int, min_sep: int, max_sep: int,
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Two chunks of ``length`` residues whose starts are ``min_sep``..``max_sep`` residues apart
+    (as near as the sequence allows)."""
+    n = len(sequence)
+    length = min(length, max(1, n // 2))
+    start = int(rng.integers(0, max(1, n - length + 1)))
+    seps = [s for s in range(min_sep, max_sep + 1) for d in (s, -s) if 0 <= start + d <= n - length] or [0]
+    sep = int(rng.choice(seps))
+    other = start + (sep if 0 <= start + sep <= n - length else -sep)
+    return sequence[start:start + length], sequence[other:other + length]
+
+
+def _wrap(residues: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.concatenate([[CLS_ID], residues, [SEP_ID]]).astype(np.int64)
+    return ids, np.zeros_like(ids)
+
+
+def pretraining_batches(data: EncodedDataset, cfg, rng: np.random.Generator, groups: np.ndarray | None = None,
+                        drop_last: bool = False):
+    """Yield batch dicts for one epoch, with ``group`` and ``pair`` when the positives need them."""
+    mode = getattr(cfg, "positives", "augment")
+    if mode == "augment":
+        for _, batch in iterate_batches(data, cfg.batch_size, rng, drop_last=drop_last):
+            yield batch
+    elif mode == "label":
+        if groups is None:
+            raise InputError("pretrain.positives=label needs a labelled corpus", fix="set --pretrain-label-column")
+        for positions in label_batches(groups, cfg.per_label, cfg.batch_size, rng):
+            batch = _pad(data, positions)
+            batch["group"] = torch.from_numpy(groups[positions])
+            batch["pair"] = _pad(data, positions[partner_within_label(groups[positions])])
+            yield batch
+    elif mode == "neighbours":
+        order = rng.permutation(len(data))
+        stop = len(order) - (len(order) % cfg.batch_size if drop_last else 0)
+        for start in range(0, stop, cfg.batch_size):
+            firsts, seconds = [], []
+            for i in order[start:start + cfg.batch_size]:
+                a, b = neighbour_chunks(data.input_ids[i][1:-1], cfg.chunk_length, cfg.min_separation,
+                                        cfg.max_separation, rng)
+                firsts.append(_wrap(a))
+                seconds.append(_wrap(b))
+            batch = pad_batch([x for x, _ in firsts], [t for _, t in firsts])
+            batch["pair"] = pad_batch([x for x, _ in seconds], [t for _, t in seconds])
+            yield batch
+    else:
+        raise InputError(f"unknown positives '{mode}'", fix=f"use one of {', '.join(POSITIVES)}")

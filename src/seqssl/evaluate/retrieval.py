@@ -1,0 +1,46 @@
+"""Retrieval top-k (seed 002): embed N query–key pairs, rank all N keys by cosine similarity for each
+query, and report the fraction of queries whose own key is in the top k (random baseline: k/N)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..data.collate import iterate_batches
+from ..data.dataset import EncodedDataset, encode_table
+from ..data.readers import read_table, require_columns
+from ..models.encoder import load_encoder
+from ..runtime import resolve_device
+
+
+def top_k_accuracy(queries: np.ndarray, keys: np.ndarray, ks: list[int]) -> dict:
+    """``{"top_k": fraction}`` where key i is the match of query i; ties count against the query."""
+    q = queries / np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
+    k = keys / np.maximum(np.linalg.norm(keys, axis=1, keepdims=True), 1e-12)
+    sims = q @ k.T
+    own = np.diag(sims)
+    rank = (sims >= own[:, None]).sum(1) - 1  # keys scoring at least as high, excluding itself
+    n = len(q)
+    return {"n": int(n), **{f"top_{x}": float(np.mean(rank < x)) for x in ks},
+            **{f"random_top_{x}": min(1.0, x / n) for x in ks}}
+
+
+@torch.no_grad()
+def embed_dataset(encoder, data: EncodedDataset, device, batch_size: int = 512) -> np.ndarray:
+    encoder.to(device).eval()
+    out = np.zeros((len(data), encoder.hidden_size), dtype=np.float32)
+    for positions, batch in iterate_batches(data, batch_size):
+        batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
+        out[positions] = encoder(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]).float().cpu().numpy()
+    return out
+
+
+def evaluate_retrieval(encoder_dir: str, data: str, query_column: str, key_column: str, ks: list[int],
+                       device: str = "auto") -> dict:
+    encoder, tokenizer = load_encoder(encoder_dir)
+    dev = resolve_device(device)
+    table = read_table(data)
+    require_columns(table, [query_column, key_column])
+    max_len = encoder.backbone.config.max_position_embeddings - 2
+    queries = embed_dataset(encoder, encode_table(table, [query_column], tokenizer, max_len), dev)
+    keys = embed_dataset(encoder, encode_table(table, [key_column], tokenizer, max_len), dev)
+    return top_k_accuracy(queries, keys, ks)
