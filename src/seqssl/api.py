@@ -27,9 +27,20 @@ def _fasta_default(columns: list[str], path: str) -> list[str]:
     lower = path.lower().removesuffix(".gz")
     if not columns and lower.endswith((".fasta", ".fa", ".faa", ".fas")):
         return ["sequence"]
+    if not columns and lower.endswith(".txt"):
+        return ["text"]
     if not columns:
         raise InputError("no sequence column given", path=path, fix="pass --columns COL[,COL]")
     return columns
+
+
+def corpus_tokenizer(cfg: Config, files: list[tuple[str, list[str]]]):
+    """Character tokenizer for protein; for ``--alphabet text`` a BPE tokenizer trained on the corpus."""
+    if cfg.data.alphabet != "text":
+        return SequenceTokenizer(cfg.data.alphabet, cfg.data.unknown_residues)
+    from .data.bpe import BPETokenizer
+    texts = [s for f, columns in files for row in sequences_of(read_table(f), columns) for s in row]
+    return BPETokenizer.train(texts, cfg.data.bpe_vocab_size)
 
 
 def build_pretrained_encoder(corpus: Corpus, cfg: Config, tokenizer: SequenceTokenizer, *,
@@ -50,16 +61,22 @@ def pretrain(cfg: Config) -> Path:
         raise InputError("no output directory", fix="pass --out DIR")
     set_threads(cfg.threads)
     device = resolve_device(cfg.device)
-    tokenizer = SequenceTokenizer(cfg.data.alphabet, cfg.data.unknown_residues)
     paths = ([cfg.data.path] if cfg.data.path else []) + list(cfg.data.pretrain_data)
     if not paths:
         raise InputError("no pretraining data", fix="pass --data PATH")
-    parts = []
+    files = []
     for path in paths:
         columns = _fasta_default(cfg.data.columns if path == cfg.data.path else
                                  (cfg.data.pretrain_columns or cfg.data.columns[:1]), path)
-        parts += [load_corpus(f, columns, tokenizer, cfg.model.max_length, cfg.data.pretrain_label_column)
-                  for f in expand_paths(path)]
+        files += [(f, columns) for f in expand_paths(path)]
+    tokenizer = corpus_tokenizer(cfg, files)
+    # neighbouring chunks are cut to chunk_length, so whole documents may exceed the model's maximum
+    max_length = None if cfg.pretrain.positives == "neighbours" else cfg.model.max_length
+    if cfg.pretrain.positives == "neighbours" and cfg.pretrain.chunk_length > cfg.model.max_length - 2:
+        raise InputError(f"pretrain.chunk_length {cfg.pretrain.chunk_length} exceeds model.max_length - 2",
+                         fix="lower --chunk-length or raise model.max_length")
+    parts = [load_corpus(f, columns, tokenizer, max_length, cfg.data.pretrain_label_column, cfg.data.too_long)
+             for f, columns in files]
     corpus = Corpus.concat(parts).deduplicated()
     start = time.time()
     encoder, history = build_pretrained_encoder(corpus, cfg, tokenizer, device=device, seed=cfg.seed)
@@ -103,8 +120,9 @@ def embed(encoder_dir: str, data: str, columns: list[str], out: str, *, batch_si
     return out_path
 
 
-def labelled_table(cfg: Config):
-    """Read ``cfg.data.path`` and return (table, string rows, encodings, labels), all validated."""
+def labelled_table(cfg: Config, tokenizer=None):
+    """Read ``cfg.data.path`` and return (table, string rows, encodings, tokenizer), all validated;
+    labels are in ``encodings.labels``. ``tokenizer``: an encoder's own (default: from ``--alphabet``)."""
     if not cfg.data.path:
         raise InputError("no labelled data", fix="pass --data PATH")
     if not cfg.data.label_column:
@@ -114,10 +132,14 @@ def labelled_table(cfg: Config):
     if cfg.data.task == "pair-classification" and len(columns) != 2:
         raise InputError(f"pair-classification needs two --columns, got {columns}",
                          fix="pass --columns A,B or use --task classification")
-    tokenizer = SequenceTokenizer(cfg.data.alphabet, cfg.data.unknown_residues)
+    if tokenizer is None:
+        if cfg.data.alphabet == "text":
+            raise InputError("labelled text needs the BPE tokenizer of a pretrained encoder",
+                             fix="pretrain with --alphabet text, then pass --encoder DIR")
+        tokenizer = SequenceTokenizer(cfg.data.alphabet, cfg.data.unknown_residues)
     rows = sequences_of(table, columns)
     labels = read_labels(table, cfg.data.label_column, cfg.data.task)
-    encoded = encode_table(table, columns, tokenizer, cfg.model.max_length)
+    encoded = encode_table(table, columns, tokenizer, cfg.model.max_length, cfg.data.too_long)
     encoded.labels = labels
     return table, rows, encoded, tokenizer
 
@@ -133,12 +155,13 @@ def finetune(cfg: Config) -> Path:
         raise InputError("no output directory", fix="pass --out DIR")
     set_threads(cfg.threads)
     device = resolve_device(cfg.device)
-    table, rows, encoded, tokenizer = labelled_table(cfg)
+    encoder, tokenizer = encoder_for(cfg)
+    cfg.model.max_length = min(cfg.model.max_length, encoder.backbone.config.max_position_embeddings - 2)
+    table, rows, encoded, tokenizer = labelled_table(cfg, tokenizer)
     stratify = cfg.data.task != "regression"
     groups = table.frame[cfg.data.group_column].astype(str).to_numpy() if cfg.data.group_column else None
     fit_idx, val_idx = carve_validation(np.arange(len(encoded)), encoded.labels, groups,
                                         cfg.finetune.val_fraction, cfg.seed, stratify)
-    encoder = encoder_for(cfg, tokenizer)
     model, info = fine_tune(encoder, encoded.subset(fit_idx), encoded.subset(val_idx), cfg.finetune,
                             cfg.data.task, device=device, precision=cfg.precision, seed=cfg.seed,
                             progress=not cfg.quiet)
@@ -153,17 +176,17 @@ def finetune(cfg: Config) -> Path:
     return out
 
 
-def encoder_for(cfg: Config, tokenizer: SequenceTokenizer) -> SequenceEncoder:
-    """The encoder named by ``cfg.finetune.encoder``: ``none`` builds a random one with ``cfg.seed``."""
+def encoder_for(cfg: Config):
+    """(encoder, tokenizer) named by ``cfg.finetune.encoder``: a saved directory (with its own
+    tokenizer), or ``none``: a random encoder built with ``cfg.seed`` and the ``--alphabet`` tokenizer."""
     source = cfg.finetune.encoder
     if source in (None, "", "none"):
+        if cfg.data.alphabet == "text":
+            raise InputError("--encoder none has no BPE vocabulary for text", fix="pass --encoder DIR")
+        tokenizer = SequenceTokenizer(cfg.data.alphabet, cfg.data.unknown_residues)
         seed_everything(cfg.seed)
-        return SequenceEncoder.build(cfg.model, tokenizer.vocab_size)
-    encoder, saved_tokenizer = load_encoder(source)
-    if saved_tokenizer.vocab != tokenizer.vocab:
-        raise InputError("the encoder's vocabulary differs from --alphabet's", path=source,
-                         fix="pass the --alphabet the encoder was pretrained with")
-    return encoder
+        return SequenceEncoder.build(cfg.model, tokenizer.vocab_size), tokenizer
+    return load_encoder(source)
 
 
 def crossval(cfg: Config) -> dict:

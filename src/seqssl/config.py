@@ -23,7 +23,9 @@ class DataConfig:
     columns: list[str] = field(default_factory=list)
     label_column: str | None = None
     task: str = "pair-classification"
-    alphabet: str = "protein"
+    alphabet: str = "protein"  # protein | text (BPE trained on the corpus)
+    bpe_vocab_size: int = 2000
+    too_long: str = "error"  # error | truncate (sequences longer than model.max_length)
     unknown_residues: str = "error"  # error | map-to-x
     pretrain_data: list[str] = field(default_factory=list)  # extra unlabelled corpora (crossval)
     pretrain_columns: list[str] = field(default_factory=list)  # their sequence column(s); default: columns[0]

@@ -59,8 +59,8 @@ class Corpus:
         return Corpus([r for p in parts for r in p.rows], EncodedDataset.concat([p.encoded for p in parts]), labels)
 
 
-def load_corpus(path: str, columns: list[str], tokenizer: SequenceTokenizer, max_length: int,
-                label_column: str | None = None) -> Corpus:
+def load_corpus(path: str, columns: list[str], tokenizer: SequenceTokenizer, max_length: int | None,
+                label_column: str | None = None, too_long: str = "error") -> Corpus:
     """Read a table or FASTA (``columns=['sequence']`` for FASTA) as a validated corpus; with
     ``label_column``, entries sharing a label are positives of each other (e.g. the epitope a TCR binds)."""
     table = read_table(path)
@@ -69,4 +69,4 @@ def load_corpus(path: str, columns: list[str], tokenizer: SequenceTokenizer, max
     if label_column:
         require_columns(table, [label_column])
         labels = [v.strip() or None for v in table.frame[label_column].fillna("").astype(str)]
-    return Corpus(rows, encode_table(table, columns, tokenizer, max_length), labels)
+    return Corpus(rows, encode_table(table, columns, tokenizer, max_length, too_long), labels)

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..errors import InputError
 from .readers import SequenceTable, require_columns
-from .tokenizers import SequenceTokenizer
+from .tokenizers import SEP_ID, SequenceTokenizer
 
 CLASSIFICATION_TASKS = ("classification", "pair-classification")
 TASKS = ("classification", "pair-classification", "regression")
@@ -58,8 +58,10 @@ def sequences_of(table: SequenceTable, columns: list[str]) -> list[tuple]:
 
 
 def encode_table(table: SequenceTable, columns: list[str], tokenizer: SequenceTokenizer,
-                 max_length: int) -> EncodedDataset:
+                 max_length: int | None, too_long: str = "error") -> EncodedDataset:
     """Tokenise one column (``[CLS] a [SEP]``) or two columns (``[CLS] a [SEP] b [SEP]``)."""
+    if too_long not in ("error", "truncate"):
+        raise InputError(f"unknown data.too_long '{too_long}'", fix="use error or truncate")
     if not 1 <= len(columns) <= 2:
         raise InputError(f"--columns takes one or two column names, got {len(columns)}: {columns}")
     ids, types = [], []
@@ -70,10 +72,13 @@ def encode_table(table: SequenceTable, columns: list[str], tokenizer: SequenceTo
                                  fix="remove the row or fill in the sequence")
         where = {"path": table.path, "line": table.line_of(i), "column": "+".join(columns)}
         enc = tokenizer.encode(*values, where=where)
-        if len(enc.input_ids) > max_length:
+        if max_length is not None and len(enc.input_ids) > max_length and too_long == "truncate":
+            enc.input_ids = np.append(enc.input_ids[:max_length - 1], SEP_ID)
+            enc.token_type_ids = enc.token_type_ids[:max_length]
+        elif max_length is not None and len(enc.input_ids) > max_length:
             raise InputError(f"sequence of {len(enc.input_ids)} tokens (with specials) exceeds the model's "
                              f"maximum of {max_length}", **where,
-                             fix="raise --max-length (model.max_length) or shorten the sequence")
+                             fix="raise model.max_length, shorten the sequence, or set data.too_long: truncate")
         ids.append(enc.input_ids)
         types.append(enc.token_type_ids)
     return EncodedDataset(ids, types)

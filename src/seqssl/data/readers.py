@@ -120,7 +120,11 @@ def read_table(path: str | Path) -> SequenceTable:
     text = _open_text(path)
     if not text.strip():
         raise InputError("file is empty", path=str(path), fix="add a header line and rows")
-    sep = "\t" if name.endswith((".tsv", ".txt")) else ","
+    if name.endswith(".txt"):  # plain text: one document per non-empty line, column `text`
+        pairs = [(n, line.strip()) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+        return SequenceTable(pd.DataFrame({"text": [t for _, t in pairs]}), str(path),
+                             np.array([n for n, _ in pairs]))
+    sep = "\t" if name.endswith(".tsv") else ","
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
                             skip_blank_lines=False)

@@ -43,7 +43,7 @@ class SequenceTokenizer:
 
     def __init__(self, alphabet: str = "protein", unknown: str = "error"):
         if alphabet not in ALPHABETS:
-            raise InputError(f"unknown alphabet '{alphabet}'", fix=f"use one of {sorted(ALPHABETS)}")
+            raise InputError(f"unknown alphabet '{alphabet}'", fix=f"use one of {sorted(ALPHABETS) + ['text']}")
         if unknown not in UNKNOWN_POLICIES:
             raise InputError(f"unknown residue policy '{unknown}'", fix=f"use one of {UNKNOWN_POLICIES}")
         self.alphabet, self.unknown = alphabet, unknown
@@ -114,6 +114,9 @@ class SequenceTokenizer:
             raise InputError("no seqssl_tokenizer.json: not a seqssl encoder directory", path=str(directory),
                              fix="pass a directory written by `seqssl pretrain`")
         spec = json.loads(path.read_text())
+        if spec["alphabet"] == "text":
+            from .bpe import BPETokenizer
+            return BPETokenizer.load(directory)
         tok = cls(spec["alphabet"], spec.get("unknown", "error"))
         if tok.vocab != spec["vocab"]:
             raise InputError("vocabulary differs from this seqssl version's", path=str(path))
