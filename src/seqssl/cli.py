@@ -171,7 +171,8 @@ def retrieval(encoder: Annotated[str, typer.Option(help="Encoder directory.")],
         raise InputError(f"--k takes integers, got '{k}'", fix="e.g. --k 1,5,100") from None
     result = evaluate_retrieval(encoder, data, query_column, key_column, ks, device)
     for x in ks:
-        typer.echo(f"top-{x}: {result[f'top_{x}']:.3f}  (random {result[f'random_top_{x}']:.3f}, N={result['n']})")
+        typer.echo(f"top-{x}: {result[f'top_{x}']:.3f}  (random {result[f'random_top_{x}']:.3f}, "
+                   f"{result['n_queries']} queries, {result['n_candidates']} distinct keys)")
     if out:
         atomic_write_text(out, json.dumps(result, indent=1))
 

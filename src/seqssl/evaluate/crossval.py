@@ -139,6 +139,9 @@ def run_crossval(cfg: Config) -> dict:
                     encoder.save(out / "encoders" / arm / f"fold_{k}", tokenizer,
                                  meta={"objective": arm, "fold": k, "corpus_size": len(corpus),
                                        "removed_test_sequences": removed})
+                if len(cfg.data.columns) == 2 and task != "regression":
+                    info["retrieval"] = pair_retrieval(encoder, rows, test_idx[labels[test_idx] == 1], tokenizer,
+                                                       cfg.model.max_length, device)
                 model, details = fine_tune(encoder, fit, val, cfg.finetune, task, device=device,
                                            precision=cfg.precision, seed=seed, progress=progress,
                                            desc=f"{arm} fold {k}")
@@ -159,6 +162,20 @@ def run_crossval(cfg: Config) -> dict:
     return results
 
 
+def pair_retrieval(encoder, rows: list[tuple], positives: np.ndarray, tokenizer, max_length: int, device) -> dict:
+    """Top-k retrieval of each test positive's second sequence from its first, by the encoder
+    before fine-tuning (pretrained or random); identical keys are one candidate."""
+    from ..data.dataset import EncodedDataset
+    from .retrieval import embed_dataset, top_k_accuracy
+
+    def encode(column: int) -> EncodedDataset:
+        encs = [tokenizer.encode(rows[i][column]) for i in positives]
+        return EncodedDataset([e.input_ids[:max_length] for e in encs], [e.token_type_ids[:max_length] for e in encs])
+    queries, keys = embed_dataset(encoder, encode(0), device), embed_dataset(encoder, encode(1), device)
+    encoder.train()
+    return top_k_accuracy(queries, keys, [1, 5, 100], key_ids=[rows[i][1].upper() for i in positives])
+
+
 def _with_objective(cfg: Config, objective: str) -> Config:
     import copy
     arm_cfg = copy.deepcopy(cfg)
@@ -177,6 +194,9 @@ def assemble_results(cfg: Config, per_arm: dict, runs: dict, leakage: list, spli
                          "std": {k: v[1] for k, v in stats_.items()},
                          "runs": [{k: v for k, v in r.items() if k != "pretrain_history"} for r in runs[arm]],
                          "seconds": float(sum(r["seconds"] for r in runs[arm]))}
+        retrieval = [r["retrieval"] for r in runs[arm] if "retrieval" in r]
+        if retrieval:
+            arms_out[arm]["retrieval"] = {k: float(np.mean([r[k] for r in retrieval])) for k in retrieval[0]}
     comparisons = []
     for baseline in BASELINE_ARMS:
         if baseline not in per_arm:

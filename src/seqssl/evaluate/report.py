@@ -137,6 +137,18 @@ def _plot_pretraining(results: dict, path: Path) -> bool:
     return True
 
 
+def retrieval_lines(results: dict) -> list[str]:
+    """Markdown for the top-k retrieval of test positives (second column from the first)."""
+    rows = [{"arm": arm, **{k: f"{v:.3f}" for k, v in body["retrieval"].items() if k.startswith(("top", "random"))}}
+            for arm, body in results["arms"].items() if "retrieval" in body]
+    if not rows:
+        return []
+    return ["## Retrieval (encoder before fine-tuning)", "",
+            "Each test positive's first sequence queries all distinct second sequences by cosine similarity; "
+            "top-k is the fraction whose own partner ranks in the top k (mean over folds).", "",
+            pd.DataFrame(rows).to_markdown(index=False), ""]
+
+
 def write_report(results: dict, out: Path, predictions: pd.DataFrame) -> None:
     """``report.md`` with the tables, the leakage counts and the plots it links."""
     out = Path(out)
@@ -158,6 +170,7 @@ def write_report(results: dict, out: Path, predictions: pd.DataFrame) -> None:
              "## Paired differences against the baselines", "",
              comparisons_table(results).to_markdown(index=False) if results["comparisons"] else "none", "",
              "Per-fold differences, t-based 95% CI and paired t-test; with few folds, p-values are rough.", "",
+             *retrieval_lines(results),
              "## Folds and leakage control", "",
              leak.to_markdown(index=False), "",
              "`pretrain_removed_test_sequences`: entries of the unlabelled corpus removed because they contain "

@@ -12,15 +12,23 @@ from ..models.encoder import load_encoder
 from ..runtime import resolve_device
 
 
-def top_k_accuracy(queries: np.ndarray, keys: np.ndarray, ks: list[int]) -> dict:
-    """``{"top_k": fraction}`` where key i is the match of query i; ties count against the query."""
+def top_k_accuracy(queries: np.ndarray, keys: np.ndarray, ks: list[int], key_ids=None) -> dict:
+    """``{"top_k": fraction}`` where key i is the match of query i; ties count against the query.
+
+    ``key_ids``: identical keys (e.g. the same peptide for many TCRs) are ranked once, as one candidate.
+    """
+    if key_ids is not None:
+        unique, first, match = np.unique(np.asarray(key_ids), return_index=True, return_inverse=True)
+        keys = keys[first]
+    else:
+        match = np.arange(len(keys))
     q = queries / np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
     k = keys / np.maximum(np.linalg.norm(keys, axis=1, keepdims=True), 1e-12)
     sims = q @ k.T
-    own = np.diag(sims)
-    rank = (sims >= own[:, None]).sum(1) - 1  # keys scoring at least as high, excluding itself
-    n = len(q)
-    return {"n": int(n), **{f"top_{x}": float(np.mean(rank < x)) for x in ks},
+    own = sims[np.arange(len(q)), match]
+    rank = (sims >= own[:, None]).sum(1) - 1  # candidates scoring at least as high, excluding its own
+    n = len(k)
+    return {"n_queries": int(len(q)), "n_candidates": int(n), **{f"top_{x}": float(np.mean(rank < x)) for x in ks},
             **{f"random_top_{x}": min(1.0, x / n) for x in ks}}
 
 
@@ -43,4 +51,4 @@ def evaluate_retrieval(encoder_dir: str, data: str, query_column: str, key_colum
     max_len = encoder.backbone.config.max_position_embeddings - 2
     queries = embed_dataset(encoder, encode_table(table, [query_column], tokenizer, max_len), dev)
     keys = embed_dataset(encoder, encode_table(table, [key_column], tokenizer, max_len), dev)
-    return top_k_accuracy(queries, keys, ks)
+    return top_k_accuracy(queries, keys, ks, key_ids=table.frame[key_column].astype(str).str.upper().to_numpy())
