@@ -45,6 +45,8 @@ def test_crossval_writes_the_contract(crossval_run, small_binding_csv):
         in_test = planted & set(labelled["cdr3_b_aa"].iloc[test_rows])
         assert fold["pretrain_removed_test_sequences"] == len(in_test)
     assert (crossval_run / "encoders" / "simclr" / "fold_0" / "model.safetensors").exists()
+    retrieval = results["arms"]["simclr"]["retrieval"]  # CDR3β → its peptide among the test peptides
+    assert 0.0 <= retrieval["top_1"] <= retrieval["top_5"] <= 1.0 and "retrieval" not in results["arms"]["kmer"]
 
 
 def test_same_seed_gives_identical_results(crossval_run, tmp_path, small_binding_csv, small_corpus_csv):
