@@ -44,19 +44,24 @@ def corpus_tokenizer(cfg: Config, files: list[tuple[str, list[str]]]):
 
 
 def build_pretrained_encoder(corpus: Corpus, cfg: Config, tokenizer: SequenceTokenizer, *,
-                             device: torch.device, seed: int, desc: str = "pretrain"):
+                             device: torch.device, seed: int, desc: str = "pretrain",
+                             checkpoint_dir: Path | None = None, resume: bool = False):
     """Random-init an encoder with ``seed`` and train it with ``cfg.pretrain.objective``."""
     seed_everything(seed)
     encoder = SequenceEncoder.build(cfg.model, tokenizer.vocab_size)
     objective = build_objective(cfg.pretrain.objective, encoder, cfg.pretrain, tokenizer.vocab_size)
     groups = corpus.group_codes() if corpus.labels is not None else None
     history = run_pretraining(objective, corpus.encoded, cfg.pretrain, device=device, precision=cfg.precision,
-                              seed=seed, progress=not cfg.quiet, desc=desc, groups=groups)
+                              seed=seed, progress=not cfg.quiet, desc=desc, groups=groups,
+                              checkpoint_dir=checkpoint_dir, resume=resume)
     return encoder.cpu(), history
 
 
-def pretrain(cfg: Config) -> Path:
-    """Pretrain an encoder on ``cfg.data.path`` (+ ``cfg.data.pretrain_data``) and save it to ``cfg.out``."""
+def pretrain(cfg: Config, resume: bool = False) -> Path:
+    """Pretrain an encoder on ``cfg.data.path`` (+ ``cfg.data.pretrain_data``) and save it to ``cfg.out``.
+
+    Checkpoints go to ``cfg.out/checkpoints`` (every ``pretrain.checkpoint_every`` steps, at the end and
+    on SIGINT/SIGTERM); ``resume`` continues from the newest one with identical results on CPU."""
     if not cfg.out:
         raise InputError("no output directory", fix="pass --out DIR")
     set_threads(cfg.threads)
@@ -79,12 +84,13 @@ def pretrain(cfg: Config) -> Path:
              for f, columns in files]
     corpus = Corpus.concat(parts).deduplicated()
     start = time.time()
-    encoder, history = build_pretrained_encoder(corpus, cfg, tokenizer, device=device, seed=cfg.seed)
     out = Path(cfg.out)
+    atomic_write_text(out / "config.yaml", cfg.to_yaml())
+    encoder, history = build_pretrained_encoder(corpus, cfg, tokenizer, device=device, seed=cfg.seed,
+                                                checkpoint_dir=out / "checkpoints", resume=resume)
     encoder.save(out, tokenizer, meta={"objective": cfg.pretrain.objective, "corpus_size": len(corpus),
                                        "seconds": time.time() - start, "config": cfg.to_dict()})
-    atomic_write_text(out / "config.yaml", cfg.to_yaml())
-    pd.DataFrame(history).to_csv(out / "pretrain_history.csv", index=False)
+    atomic_write_text(out / "pretrain_history.csv", pd.DataFrame(history).to_csv(index=False))
     return out
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from .config import load_config, nested
-from .errors import InputError
+from .errors import InputError, TrainingStopped
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Self-supervised pretraining of sequence encoders, measured honestly.")
@@ -61,6 +61,7 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
              mask_tokens: Annotated[Optional[int], typer.Option(help="Tokens masked per view (k).")] = None,
              checkpoint_every: Annotated[Optional[int], typer.Option(help="Checkpoint every N steps.")] = None,
              positives: Positives = None, view: View = None, pretrain_label_column: PretrainLabel = None,
+             resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")] = False,
              quiet: Quiet = False):
     """Pretrain an encoder with a self-supervised objective and save it (transformers format)."""
     from .api import pretrain as run
@@ -70,7 +71,7 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
             "pretrain.checkpoint_every": checkpoint_every, "pretrain.positives": positives,
             "pretrain.view": view, "data.pretrain_label_column": pretrain_label_column}
     cfg = load_config(config, nested(flat))
-    path = run(cfg)
+    path = run(cfg, resume=resume)
     typer.echo(f"encoder saved to {path} (loads with transformers.AutoModel.from_pretrained)")
 
 
@@ -200,6 +201,9 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: InputError → one line on stderr and exit code 2 (no traceback)."""
     try:
         app(args=argv, standalone_mode=False)
+    except TrainingStopped as err:
+        typer.echo(f"stopped: {err}", err=True)
+        sys.exit(130 if "interrupted" in err.problem else 1)
     except InputError as err:
         typer.echo(f"error: {err}", err=True)
         sys.exit(2)

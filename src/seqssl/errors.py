@@ -25,3 +25,8 @@ class InputError(Exception):
         if self.fix:
             text += f" (fix: {self.fix})"
         return text
+
+
+class TrainingStopped(InputError):
+    """Training ended early for a reason the user can act on (interrupted, non-finite loss).
+    The CLI prints the one line and exits with code 1 (130 when interrupted)."""

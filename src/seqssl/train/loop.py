@@ -1,17 +1,23 @@
-"""The pretraining loop: any registered objective over a token dataset."""
+"""The pretraining loop: any registered objective over a token dataset, with atomic checkpoints,
+exact resume (bit for bit on CPU), a graceful stop on SIGINT/SIGTERM and a non-finite loss guard."""
 from __future__ import annotations
 
+import copy
 import math
+import signal
+import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..data.positives import pretraining_batches
 from ..data.dataset import EncodedDataset
-from ..errors import InputError
+from ..data.positives import pretraining_batches
+from ..errors import InputError, TrainingStopped
 from ..runtime import autocast, generator_for
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .optim import build_optimizer, build_scheduler, clip_and_step
 
 
@@ -23,50 +29,98 @@ def steps_per_epoch(n: int, batch_size: int, drop_last: bool) -> int:
     return n // batch_size if drop_last else math.ceil(n / batch_size)
 
 
+class StopRequest:
+    """Turns SIGINT/SIGTERM into a flag checked between steps (main thread only)."""
+
+    def __init__(self):
+        self.requested, self._old = False, {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.requested = True
+
+    def __exit__(self, *exc):
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
 def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, device: torch.device,
                     precision: str = "fp32", seed: int = 0, progress: bool = True,
-                    desc: str = "pretrain", groups: np.ndarray | None = None) -> list[dict]:
+                    desc: str = "pretrain", groups: np.ndarray | None = None,
+                    checkpoint_dir: Path | None = None, resume: bool = False) -> list[dict]:
     """Train ``objective`` (which owns the encoder) for ``cfg.epochs`` or ``cfg.max_steps``.
 
-    Returns the logged history: one dict per ``cfg.log_every`` steps with step, epoch, loss, lr.
+    Returns the logged history: one dict per ``cfg.log_every`` steps (step, epoch, losses, lr).
+    With ``checkpoint_dir``, a checkpoint is written every ``cfg.checkpoint_every`` steps, at the end,
+    and on SIGINT/SIGTERM; ``resume`` continues from the newest one.
     """
     drop_last = getattr(objective, "drop_last", False)
     per_epoch = steps_per_epoch(len(data), cfg.batch_size, drop_last)
     if per_epoch == 0:
         raise InputError(f"pretraining corpus has {len(data)} sequences, fewer than one batch of "
                          f"{cfg.batch_size}", fix="lower --batch-size or add data")
-    total = per_epoch * cfg.epochs if cfg.max_steps is None else min(cfg.max_steps, per_epoch * cfg.epochs)
-    if cfg.max_steps is not None and cfg.max_steps > per_epoch * cfg.epochs:
-        total = cfg.max_steps  # max_steps wins over epochs when larger
+    total = per_epoch * cfg.epochs if cfg.max_steps is None else cfg.max_steps
     objective.to(device).train()
     optimizer = build_optimizer(objective.parameters(), cfg)
     scheduler = build_scheduler(optimizer, cfg, total)
     rng = np.random.default_rng(seed)
     gen = generator_for(device, seed)
-    history, running, step, start = [], [], 0, time.time()
-    bar = tqdm(total=total, desc=desc, disable=not progress, leave=False, unit="step")
-    while step < total:
-        epoch = step // per_epoch
-        for batch in pretraining_batches(data, cfg, rng, groups, drop_last):
-            batch = to_device(batch, device)
-            with autocast(device, precision):
-                out = objective(batch, gen)
-            loss = out["loss"]
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"non-finite pretraining loss at step {step}: {float(loss)}")
-            loss.backward()
-            clip_and_step(objective, optimizer, scheduler, cfg.grad_clip)
-            step += 1
-            running.append({k: float(v.detach()) for k, v in out.items() if torch.is_tensor(v) and v.numel() == 1})
-            if step % cfg.log_every == 0 or step == total:
-                means = {k: float(np.mean([r[k] for r in running])) for k in running[0]}
-                history.append({"step": step, "epoch": epoch, **means,
-                                "lr": scheduler.get_last_lr()[0], "seconds": time.time() - start})
-                bar.set_postfix(loss=f"{history[-1]['loss']:.3f}")
-                running = []
-            bar.update(1)
-            if step >= total:
-                break
+    history, running, step, epoch, skip = [], [], 0, 0, 0
+    if resume and checkpoint_dir is not None and (found := latest_checkpoint(checkpoint_dir)) is not None:
+        meta = load_checkpoint(found, objective, optimizer, scheduler)
+        step, epoch, skip = meta["step"], meta["epoch"], meta["batches_in_epoch"]
+        history, running = meta["history"], meta["running"]
+        rng.bit_generator.state = meta["numpy_epoch_start"]
+        torch.set_rng_state(meta["torch_cpu"])
+        gen.set_state(meta["generator"])
+    start = time.time()
+    bar = tqdm(total=total, initial=step, desc=desc, disable=not progress, leave=False, unit="step")
+    last_saved = None
+    with StopRequest() as stop:
+        while step < total:
+            epoch_start = copy.deepcopy(rng.bit_generator.state)
+            for i, batch in enumerate(pretraining_batches(data, cfg, rng, groups, drop_last)):
+                if i < skip:  # replaying the epoch's order up to where the checkpoint left it
+                    continue
+                batch = to_device(batch, device)
+                with autocast(device, precision):
+                    out = objective(batch, gen)
+                loss = out["loss"]
+                if not torch.isfinite(loss):
+                    kept = f"; last good checkpoint: {last_saved}" if last_saved else ""
+                    raise TrainingStopped(f"non-finite pretraining loss ({float(loss)}) at step {step + 1}{kept}",
+                                          fix="lower --lr, raise the temperature, or use --precision fp32")
+                loss.backward()
+                clip_and_step(objective, optimizer, scheduler, cfg.grad_clip)
+                step += 1
+                running.append({k: float(v.detach()) for k, v in out.items()
+                                if torch.is_tensor(v) and v.numel() == 1})
+                if step % cfg.log_every == 0 or step == total:
+                    means = {k: float(np.mean([r[k] for r in running])) for k in running[0]}
+                    history.append({"step": step, "epoch": epoch, **means, "lr": scheduler.get_last_lr()[0],
+                                    "seconds": time.time() - start})
+                    bar.set_postfix(loss=f"{history[-1]['loss']:.3f}")
+                    running = []
+                bar.update(1)
+                due = cfg.checkpoint_every and step % cfg.checkpoint_every == 0
+                if checkpoint_dir is not None and (due or stop.requested or step == total):
+                    last_saved = save_checkpoint(
+                        checkpoint_dir, step, objective, optimizer, scheduler,
+                        {"generator": gen.get_state(), "numpy_epoch_start": epoch_start},
+                        {"epoch": epoch, "batches_in_epoch": i + 1, "history": history, "running": running})
+                if stop.requested:
+                    where = f"checkpoint {last_saved}" if last_saved else "no checkpoint (no --out)"
+                    raise TrainingStopped(f"interrupted at step {step}; saved {where}",
+                                          fix="continue with the same command plus --resume")
+                if step >= total:
+                    break
+            skip = 0
+            epoch += 1
     bar.close()
     objective.eval()
     return history

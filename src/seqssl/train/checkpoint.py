@@ -1,0 +1,115 @@
+"""Atomic training checkpoints: safetensors for every tensor, JSON for the rest; nothing is unpickled.
+
+A checkpoint is a directory ``step-NNNNNNNN`` written under a temporary name, each file fsynced, then
+renamed into place; ``LATEST`` (itself replaced atomically) names the newest complete one. A writer
+killed at any point leaves the previous checkpoint intact.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from ..errors import InputError
+from ..io import atomic_write_text
+
+KEEP = 2
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _optimizer_tensors(optimizer) -> tuple[dict, dict]:
+    state = optimizer.state_dict()
+    tensors, meta = {}, {"param_groups": state["param_groups"], "state": {}}
+    for pid, entry in state["state"].items():
+        meta["state"][str(pid)] = {}
+        for key, value in entry.items():
+            if torch.is_tensor(value):
+                tensors[f"{pid}.{key}"] = value.detach().cpu().contiguous()
+                meta["state"][str(pid)][key] = "tensor"
+            else:
+                meta["state"][str(pid)][key] = value
+    return tensors, meta
+
+
+def _optimizer_from(tensors: dict, meta: dict) -> dict:
+    state = {}
+    for pid, entry in meta["state"].items():
+        state[int(pid)] = {k: tensors[f"{pid}.{k}"] if v == "tensor" else v for k, v in entry.items()}
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def save_checkpoint(root: Path, step: int, model, optimizer, scheduler, rng_state: dict, extra: dict) -> Path:
+    """Write checkpoint ``step`` under ``root`` atomically and prune all but the newest ``KEEP``."""
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
+    try:
+        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+                  str(tmp / "model.safetensors"))
+        opt_tensors, opt_meta = _optimizer_tensors(optimizer)
+        save_file(opt_tensors or {"_empty": torch.zeros(0)}, str(tmp / "optimizer.safetensors"))
+        save_file({"torch_cpu": torch.get_rng_state(), "generator": rng_state["generator"].cpu()},
+                  str(tmp / "rng.safetensors"))
+        meta = {"step": step, "optimizer": opt_meta, "scheduler": scheduler.state_dict(),
+                "numpy_epoch_start": rng_state["numpy_epoch_start"], **extra}
+        (tmp / "state.json").write_text(json.dumps(meta, default=_jsonable))
+        for f in tmp.iterdir():
+            with open(f, "rb") as handle:
+                os.fsync(handle.fileno())
+        final = root / f"step-{step:08d}"
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        _fsync_dir(root)
+        atomic_write_text(root / "LATEST", final.name)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for old in sorted(root.glob("step-*"))[:-KEEP]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _jsonable(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    raise TypeError(f"not JSON serialisable: {type(value)}")
+
+
+def latest_checkpoint(root: Path) -> Path | None:
+    pointer = root / "LATEST"
+    if not pointer.exists():
+        return None
+    path = root / pointer.read_text().strip()
+    return path if (path / "state.json").exists() else None
+
+
+def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict:
+    """Restore model, optimiser and scheduler in place; return the JSON state (step, RNG, extras)."""
+    try:
+        weights = load_file(str(path / "model.safetensors"))
+        model.load_state_dict(weights)
+    except RuntimeError as err:
+        raise InputError(f"checkpoint does not fit this model ({str(err).splitlines()[0]})", path=str(path),
+                         fix="resume with the model settings the run was started with") from None
+    meta = json.loads((path / "state.json").read_text())
+    tensors = load_file(str(path / "optimizer.safetensors"))
+    optimizer.load_state_dict(_optimizer_from(tensors, meta["optimizer"]))
+    scheduler.load_state_dict(meta["scheduler"])
+    rng = load_file(str(path / "rng.safetensors"))
+    meta["torch_cpu"], meta["generator"] = rng["torch_cpu"], rng["generator"]
+    return meta
