@@ -70,8 +70,9 @@ def encode_table(table: SequenceTable, columns: list[str], tokenizer: SequenceTo
             if v == "":
                 raise InputError("empty sequence", path=table.path, line=table.line_of(i), column=c,
                                  fix="remove the row or fill in the sequence")
-        where = {"path": table.path, "line": table.line_of(i), "column": "+".join(columns)}
+        where = {"path": table.path, "line": table.line_of(i), "column": list(columns)}
         enc = tokenizer.encode(*values, where=where)
+        where["column"] = "+".join(columns)
         if max_length is not None and len(enc.input_ids) > max_length and too_long == "truncate":
             enc.input_ids = np.append(enc.input_ids[:max_length - 1], SEP_ID)
             enc.token_type_ids = enc.token_type_ids[:max_length]

@@ -84,12 +84,17 @@ class SequenceTokenizer:
                          fix="clean the sequence, or pass --unknown-residues map-to-x")
 
     def encode(self, first: str, second: str | None = None, *, where: dict | None = None) -> Encoded:
-        """``[CLS] first [SEP]`` or ``[CLS] first [SEP] second [SEP]`` with segment ids 0/1."""
-        a = self.residue_to_ids(first, where=where)
+        """``[CLS] first [SEP]`` or ``[CLS] first [SEP] second [SEP]`` with segment ids 0/1.
+
+        ``where`` locates errors; its ``column`` may be a list naming the column of each segment."""
+        where = dict(where or {})
+        names = where.pop("column", None)
+        names = names if isinstance(names, (list, tuple)) else [names, names]
+        a = self.residue_to_ids(first, where={**where, "column": names[0]})
         parts = [np.array([CLS_ID]), a, np.array([SEP_ID])]
         types = [np.zeros(len(a) + 2, dtype=np.int64)]
         if second is not None:
-            b = self.residue_to_ids(second, where=where)
+            b = self.residue_to_ids(second, where={**where, "column": names[-1]})
             parts += [b, np.array([SEP_ID])]
             types.append(np.ones(len(b) + 1, dtype=np.int64))
         return Encoded(np.concatenate(parts).astype(np.int64), np.concatenate(types))
