@@ -79,3 +79,12 @@ def test_config_wrong_type(tmp_path, capsys):
     cfg.write_text("crossval:\n  folds: five\n")
     assert run_cli(_crossval(tmp_path / "x.csv", tmp_path, "--config", str(cfg))) == 2
     assert "'crossval.folds' expects int" in capsys.readouterr().err
+
+
+def test_config_show_prints_resolved_yaml(tmp_path, capsys):
+    import yaml
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("pretrain: {temperature: 0.5}\n")
+    assert run_cli(["config", "show", "--config", str(cfg)]) == 0
+    shown = yaml.safe_load(capsys.readouterr().out)
+    assert shown["pretrain"]["temperature"] == 0.5 and shown["finetune"]["patience"] == 6

@@ -150,6 +150,16 @@ def embed(encoder: Annotated[str, typer.Option(help="Encoder directory.")],
     typer.echo(f"embeddings written to {run(encoder, data, _cols(columns) or [], out, batch_size=batch_size, device=device, id_column=id_column)}")
 
 
+config_app = typer.Typer(help="Inspect configurations.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+def config_show(config: ConfigFile = None):
+    """Print the resolved configuration (defaults, then --config FILE) as YAML."""
+    typer.echo(load_config(config).to_yaml().rstrip())
+
+
 evaluate_app = typer.Typer(help="Evaluate a saved encoder.", no_args_is_help=True)
 app.add_typer(evaluate_app, name="evaluate")
 
