@@ -10,6 +10,12 @@ from seqssl.data.builtin import builtin_path
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
+@pytest.fixture(autouse=True)
+def private_run_registry(tmp_path, monkeypatch):
+    """Tests never write to the user's ~/.seqssl run registry."""
+    monkeypatch.setenv("SEQSSL_HOME", str(tmp_path / "seqssl-home"))
+
+
 @pytest.fixture(scope="session")
 def binding_frame() -> pd.DataFrame:
     return pd.read_csv(builtin_path("mira_binding"), dtype=str, keep_default_na=False)

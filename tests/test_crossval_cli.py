@@ -77,3 +77,15 @@ def test_pretrain_embed_finetune(tmp_path, small_binding_csv, small_corpus_csv):
     metrics = json.loads((ft / "metrics.json").read_text())
     assert 0.0 <= metrics["validation"]["auroc"] <= 1.0
     assert (ft / "encoder" / "model.safetensors").exists() and (ft / "head.safetensors").exists()
+
+
+def test_runs_are_registered_and_listed(crossval_run, capsys):
+    from seqssl.runs import list_runs
+    runs = list_runs()
+    assert len(runs) == 1 and runs[0]["command"] == "crossval" and runs[0]["peak_memory_mb"] > 0
+    assert set(runs[0]["metrics"]) == {"none_auroc", "simclr_auroc", "kmer_auroc"}
+    assert (crossval_run / "run.json").exists()
+    capsys.readouterr()
+    assert run_cli(["runs", "list"]) == 0 and runs[0]["id"] in capsys.readouterr().out
+    assert run_cli(["runs", "show", runs[0]["id"][:15]]) == 0 and '"crossval"' in capsys.readouterr().out
+    assert run_cli(["runs", "show", "nope"]) == 2

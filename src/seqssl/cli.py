@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -71,8 +72,10 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
             "pretrain.checkpoint_every": checkpoint_every, "pretrain.positives": positives,
             "pretrain.view": view, "data.pretrain_label_column": pretrain_label_column}
     cfg = load_config(config, nested(flat))
+    start = time.time()
     path = run(cfg, resume=resume)
-    typer.echo(f"encoder saved to {path} (loads with transformers.AutoModel.from_pretrained)")
+    run_id = _record("pretrain", cfg, path, {}, start)
+    typer.echo(f"encoder saved to {path} (loads with transformers.AutoModel.from_pretrained); run {run_id}")
 
 
 @app.command()
@@ -92,7 +95,23 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
             "data.group_column": group_column}
     cfg = load_config(config, nested(flat))
     _check_mode(cfg.finetune.mode)
-    typer.echo(f"fine-tuned model saved to {run(cfg)}")
+    start = time.time()
+    out = run(cfg)
+    import json
+    metrics = {k: v for k, v in json.loads((out / "metrics.json").read_text())["validation"].items()
+               if isinstance(v, float)}
+    run_id = _record("finetune", cfg, out, {f"val_{k}": v for k, v in metrics.items()}, start)
+    typer.echo(f"fine-tuned model saved to {out}; run {run_id}")
+
+
+def _record(command: str, cfg, out, metrics: dict, start: float) -> str:
+    from .runs import record_run
+    return record_run(command, cfg, out, metrics, time.time() - start)
+
+
+def _key_metrics(results: dict) -> dict:
+    primary = results["primary_metric"]
+    return {f"{arm}_{primary}": body["mean"].get(primary) for arm, body in results["arms"].items()}
 
 
 def _check_mode(mode: str) -> None:
@@ -131,9 +150,11 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
             "pretrain.view": view, "data.pretrain_label_column": pretrain_label_column}
     cfg = load_config(config, nested(flat))
     _check_mode(cfg.finetune.mode)
+    start = time.time()
     results = run(cfg)
     print_summary(results)
-    typer.echo(f"results: {Path(cfg.out) / 'results.json'}, report: {Path(cfg.out) / 'report.md'}")
+    run_id = _record("crossval", cfg, cfg.out, _key_metrics(results), start)
+    typer.echo(f"results: {Path(cfg.out) / 'results.json'}, report: {Path(cfg.out) / 'report.md'}; run {run_id}")
 
 
 @app.command()
@@ -148,6 +169,36 @@ def embed(encoder: Annotated[str, typer.Option(help="Encoder directory.")],
     if data is None:
         raise InputError("no input data", fix="pass --data PATH")
     typer.echo(f"embeddings written to {run(encoder, data, _cols(columns) or [], out, batch_size=batch_size, device=device, id_column=id_column)}")
+
+
+runs_app = typer.Typer(help="The run registry.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+
+@runs_app.command("list")
+def runs_list(last: Annotated[int, typer.Option(help="Show the last N runs.")] = 20):
+    """Table of recorded runs: id, command, objective/arms, data, key metric, wall time, peak memory, date."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .runs import list_runs
+    table = Table(title="seqssl runs")
+    for col in ("id", "command", "objective", "data", "metric", "wall s", "peak MB", "date"):
+        table.add_column(col, no_wrap=col in ("id", "date"))
+    for r in list_runs()[-last:]:
+        metric = ", ".join(f"{k}={v:.3f}" for k, v in list(r["metrics"].items())[:3] if isinstance(v, float))
+        table.add_row(r["id"], r["command"], str(r["objective"]), Path(str(r["data"])).name, metric,
+                      f"{r['wall_seconds']:.0f}", f"{r['peak_memory_mb']:.0f}", r["date"][:19])
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
+
+
+@runs_app.command("show")
+def runs_show(run_id: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")]):
+    """Everything recorded about one run, as JSON."""
+    import json
+
+    from .runs import find_run
+    typer.echo(json.dumps(find_run(run_id), indent=1))
 
 
 config_app = typer.Typer(help="Inspect configurations.", no_args_is_help=True)
@@ -193,8 +244,6 @@ def demo(quick: Annotated[bool, typer.Option("--quick", help="Smoke-sized run (~
          out: Annotated[str, typer.Option(help="Output directory.")] = "demo-out",
          config: ConfigFile = None, seed: Seed = None, device: Device = None, quiet: Quiet = False):
     """SimCLR vs no pretraining vs k-mers on bundled TCR–peptide binding data, 5-fold grouped CV."""
-    import time
-
     from .api import crossval as run
     from .demo import demo_config
     from .evaluate.report import print_summary
@@ -203,7 +252,8 @@ def demo(quick: Annotated[bool, typer.Option("--quick", help="Smoke-sized run (~
                       nested({"out": out, "seed": seed, "device": device, "quiet": True if quiet else None}))
     results = run(cfg)
     print_summary(results)
-    typer.echo(f"wall time {time.time() - start:.0f} s; results: {Path(out) / 'results.json'}, "
+    run_id = _record("demo", cfg, cfg.out, _key_metrics(results), start)
+    typer.echo(f"run {run_id}; wall time {time.time() - start:.0f} s; results: {Path(out) / 'results.json'}, "
                f"report: {Path(out) / 'report.md'}, encoders: {Path(out) / 'encoders'}")
 
 

@@ -1,0 +1,65 @@
+"""Run registry: every command that writes results appends one JSON line to ``$SEQSSL_HOME/runs.jsonl``
+(default ``~/.seqssl``), so ``seqssl runs list`` can show what was run, on what, with which result."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import resource
+import sys
+from pathlib import Path
+
+from .errors import InputError
+from .io import versions
+
+
+def registry_path() -> Path:
+    return Path(os.environ.get("SEQSSL_HOME", Path.home() / ".seqssl")) / "runs.jsonl"
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def record_run(command: str, cfg, out: str | Path, metrics: dict, wall_seconds: float) -> str:
+    """Append a run and return its id; also write ``run.json`` into the output directory."""
+    now = dt.datetime.now(dt.timezone.utc)
+    run_id = now.strftime("%Y%m%d-%H%M%S-") + hashlib.sha1(f"{out}{now.timestamp()}".encode()).hexdigest()[:6]
+    entry = {"id": run_id, "command": command, "date": now.isoformat(timespec="seconds"),
+             "objective": cfg.pretrain.objective if command == "pretrain" else ",".join(cfg.crossval.arms)
+             if command in ("crossval", "demo") else cfg.finetune.encoder,
+             "data": cfg.data.path, "out": str(Path(out).resolve()), "metrics": metrics,
+             "wall_seconds": round(wall_seconds, 1), "peak_memory_mb": round(peak_memory_mb(), 1),
+             "seed": cfg.seed, "versions": versions()}
+    path = registry_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:  # one short line per O_APPEND write: no interleaving
+        handle.write(json.dumps(entry) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    (Path(out) / "run.json").write_text(json.dumps(entry, indent=1))
+    return run_id
+
+
+def list_runs() -> list[dict]:
+    path = registry_path()
+    if not path.exists():
+        return []
+    runs = []
+    for line in path.read_text().splitlines():
+        try:
+            runs.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut short by a crash is skipped, the others stay readable
+    return runs
+
+
+def find_run(run_id: str) -> dict:
+    matches = [r for r in list_runs() if r["id"].startswith(run_id)]
+    if len(matches) != 1:
+        raise InputError(f"{'no' if not matches else len(matches)} runs match '{run_id}'",
+                         fix="see `seqssl runs list`")
+    return matches[0]
