@@ -83,3 +83,14 @@ def test_sigterm_saves_and_says_how_to_resume(tmp_path, small_corpus_csv):
     assert proc.returncode == 130, err
     assert "--resume" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert latest_checkpoint(out / "checkpoints") is not None
+
+
+def test_non_finite_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path, small_corpus_csv, capsys):
+    out = tmp_path / "nan"
+    code = run_cli([*_pretrain_args(small_corpus_csv, out, 30), "--lr", "1e30"])
+    err = capsys.readouterr().err
+    assert code == 1 and "non-finite pretraining loss" in err and "at step" in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    found = latest_checkpoint(out / "checkpoints")
+    if found is not None:  # the checkpoint named in the message is complete and loadable
+        assert found.name in err and load_file(str(found / "model.safetensors"))
