@@ -93,7 +93,7 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
                 loss = out["loss"]
                 if not torch.isfinite(loss):
                     kept = f"; last good checkpoint: {last_saved}" if last_saved else ""
-                    raise TrainingStopped(f"non-finite pretraining loss ({float(loss)}) at step {step + 1}{kept}",
+                    raise TrainingStopped(f"non-finite pretraining loss ({float(loss.detach())}) at step {step + 1}{kept}",
                                           fix="lower --lr, raise the temperature, or use --precision fp32")
                 loss.backward()
                 clip_and_step(objective, optimizer, scheduler, cfg.grad_clip)
