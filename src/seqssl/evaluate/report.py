@@ -56,6 +56,20 @@ def comparisons_table(results: dict, metrics: list[str] | None = None) -> pd.Dat
     return pd.DataFrame(rows)
 
 
+def convergence_note(results: dict) -> str | None:
+    """Say plainly when fine-tuning runs hit the epoch cap instead of stopping early."""
+    capped = {arm: sum(not r.get("stopped_early", True) for r in body["runs"])
+              for arm, body in results["arms"].items()}
+    capped = {a: n for a, n in capped.items() if n}
+    if not capped:
+        return None
+    cap = results["config"]["finetune"]["epochs"]
+    listed = ", ".join(f"{a} {n}/{results['n_folds']}" for a, n in capped.items())
+    return (f"Not converged: fine-tuning runs that reached the {cap}-epoch cap before early stopping: {listed}. "
+            f"This compares arms at equal fine-tuning compute, which favours arms that converge faster; "
+            f"raise --epochs (finetune.epochs) for an at-convergence comparison.")
+
+
 def print_summary(results: dict, console=None) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -70,6 +84,9 @@ def print_summary(results: dict, console=None) -> None:
         for _, row in frame.iterrows():
             table.add_row(*[str(v) for v in row])
         console.print(table)
+    note = convergence_note(results)
+    if note:
+        console.print(note)
 
 
 def _plot_metric_bars(results: dict, path: Path) -> None:
@@ -167,6 +184,7 @@ def write_report(results: dict, out: Path, predictions: pd.DataFrame) -> None:
              "## Results (mean ± std over test folds)", "", results_table(results).to_markdown(), "",
              "Subset `all`: the whole test fold; any other subset: the positives plus the negatives of that "
              "type only.", "",
+             *([convergence_note(results), ""] if convergence_note(results) else []),
              "## Paired differences against the baselines", "",
              comparisons_table(results).to_markdown(index=False) if results["comparisons"] else "none", "",
              "Per-fold differences, t-based 95% CI and paired t-test; with few folds, p-values are rough.", "",
