@@ -35,3 +35,14 @@ def test_paired_comparison_matches_scipy_and_hand_ci():
     half = stats.t.ppf(0.975, 4) * d.std(ddof=1) / np.sqrt(5)
     assert c["ci95"] == pytest.approx([d.mean() - half, d.mean() + half])
     assert paired_comparison([0.5, None], [0.4, 0.3])["n_folds"] == 1
+
+
+def test_convergence_note_names_capped_runs_only():
+    from seqssl.evaluate.report import convergence_note
+    results = {"n_folds": 2, "config": {"finetune": {"epochs": 30}},
+               "arms": {"none": {"runs": [{"stopped_early": False}, {"stopped_early": True}]},
+                        "kmer": {"runs": [{}, {}]}}}
+    note = convergence_note(results)
+    assert "30-epoch cap" in note and "none 1/2" in note and "kmer" not in note
+    results["arms"]["none"]["runs"][0]["stopped_early"] = True
+    assert convergence_note(results) is None
