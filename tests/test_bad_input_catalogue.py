@@ -88,6 +88,14 @@ CATALOGUE = {
                                                      "cdr3_b_aa,peptide", "--label-column", "label", "--encoder",
                                                      str(t / "enc"), "--out", str(t / "o")], 2,
                                           ["no model.safetensors"]),
+    "temperature zero": ({"d.csv": HEADER + GOOD, "c.yaml": "pretrain: {temperature: 0}\n"},
+                         lambda t: crossval(t / "d.csv", "--config", str(t / "c.yaml")), 2,
+                         ["'pretrain.temperature' must be positive"]),
+    "batch size zero": ({"d.csv": HEADER + GOOD}, lambda t: crossval(t / "d.csv", "--batch-size", "0"), 2,
+                        ["'finetune.batch_size' must be at least 1"]),
+    "resume with nothing to resume": ({"s.fasta": ">a\nCASS\n"},
+                                      lambda t: ["pretrain", "--data", str(t / "s.fasta"), "--resume",
+                                                 "--batch-size", "1", "--out", str(t / "o")], 2, ["no complete checkpoint"]),
     "CUDA asked, none present": ({"d.csv": HEADER + GOOD}, lambda t: crossval(t / "d.csv", "--device", "cuda"), 2,
                                  ["--device cuda", "no CUDA GPU"]),
 }
@@ -127,7 +135,7 @@ def test_resume_with_another_model_size_is_refused(tmp_path, small_corpus_csv, c
     assert run_cli(args) == 0
     cfg = tmp_path / "c.yaml"
     cfg.write_text("model: {hidden_size: 32}\n")
-    assert run_cli([*args, "--max-steps", "4", "--resume", "--config", str(cfg)]) == 2
+    assert run_cli([*args, "--resume", "--config", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert "checkpoint does not fit this model" in err and "Traceback" not in err
 

@@ -94,3 +94,25 @@ def test_non_finite_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(
     found = latest_checkpoint(out / "checkpoints")
     if found is not None:  # the checkpoint named in the message is complete and loadable
         assert found.name in err and load_file(str(found / "model.safetensors"))
+
+
+@pytest.mark.parametrize("objective", ["mlm", "rtd"])
+def test_tied_embedding_objectives_checkpoint_and_resume(objective, tmp_path, small_corpus_csv):
+    """MLM and ELECTRA tie their decoders to the input embeddings: checkpoints still save, load and
+    resume exactly (the run is rolled back to its step-2 checkpoint, then resumed)."""
+    import shutil
+
+    def args(out):
+        return ["pretrain", "--data", str(small_corpus_csv), "--columns", "cdr3_b_aa", "--objective", objective,
+                "--max-steps", "4", "--batch-size", "32", "--checkpoint-every", "2", "--out", str(out), "--quiet"]
+    assert run_cli(args(tmp_path / "ref")) == 0
+    rolled = tmp_path / "rolled"
+    assert run_cli(args(rolled)) == 0
+    checkpoints = rolled / "checkpoints"
+    shutil.rmtree(checkpoints / "step-00000004")
+    (checkpoints / "LATEST").write_text("step-00000002")
+    (rolled / "model.safetensors").unlink()
+    assert run_cli([*args(rolled), "--resume"]) == 0
+    ref, got = _weights(tmp_path / "ref"), _weights(rolled)
+    for name in ref:
+        assert torch.equal(ref[name], got[name]), name

@@ -12,7 +12,7 @@ import torch
 from .config import Config
 from .data.corpus import Corpus, load_corpus
 from .data.dataset import encode_table, read_labels, sequences_of
-from .data.readers import expand_paths, read_table
+from .data.readers import expand_paths, read_table, require_columns
 from .data.splits import carve_validation, default_split
 from .data.tokenizers import SequenceTokenizer
 from .errors import InputError
@@ -111,6 +111,7 @@ def embed(encoder_dir: str, data: str, columns: list[str], out: str, *, batch_si
             vectors[positions] = encoder(batch["input_ids"], batch["attention_mask"],
                                          batch["token_type_ids"]).float().cpu().numpy()
     if id_column:
+        require_columns(table, [id_column])
         ids = table.frame[id_column].astype(str).to_numpy()
     elif "id" in table.frame.columns:
         ids = table.frame["id"].astype(str).to_numpy()
@@ -165,6 +166,8 @@ def finetune(cfg: Config) -> Path:
     cfg.model.max_length = min(cfg.model.max_length, encoder.backbone.config.max_position_embeddings - 2)
     table, rows, encoded, tokenizer = labelled_table(cfg, tokenizer)
     stratify = cfg.data.task != "regression"
+    if cfg.data.group_column:
+        require_columns(table, [cfg.data.group_column])
     groups = table.frame[cfg.data.group_column].astype(str).to_numpy() if cfg.data.group_column else None
     fit_idx, val_idx = carve_validation(np.arange(len(encoded)), encoded.labels, groups,
                                         cfg.finetune.val_fraction, cfg.seed, stratify)

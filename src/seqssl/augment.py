@@ -130,7 +130,7 @@ def delete_span(batch: dict, rate: float, generator: torch.Generator | None = No
     seg_len = in_segment.sum(1)
     seg_start = in_segment.float().argmax(1)
     length = torch.round(seg_len.float() * rate).long().clamp(min=1)
-    length = torch.minimum(length, (seg_len - 1).clamp(min=1))
+    length = torch.minimum(length, (seg_len - 1).clamp(min=0))  # a one-residue segment is left whole
     offset = (torch.rand(ids.shape[0], generator=generator, device=ids.device) * (seg_len - length + 1)).long()
     start = seg_start + offset
     pos = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0)
@@ -155,6 +155,9 @@ def make_view(batch: dict, cfg, n_residue_ids: int, generator: torch.Generator |
         probs = None
         if cfg.view == "blosum":
             from .data.tokenizers import ALPHABETS
+            if n_residue_ids != len(ALPHABETS["protein"]) - 1:
+                from .errors import InputError
+                raise InputError("view=blosum is for the protein alphabet only", fix="use --view substitute")
             residues = ALPHABETS["protein"][:n_residue_ids]
             probs = _BLOSUM_CACHE.setdefault(residues, blosum_substitution_probs(residues))
         return {**batch, "input_ids": substitute(ids, cfg.view_rate, probs, n_residue_ids, generator)}

@@ -194,6 +194,44 @@ def _apply(obj, values: dict, prefix: str = "") -> None:
             setattr(obj, key, _coerce(value, hints[key], dotted))
 
 
+RANGES = {  # dotted key: (predicate, what it must be)
+    "model.hidden_size": (lambda v: v >= 1, "a positive integer"),
+    "model.num_layers": (lambda v: v >= 1, "a positive integer"),
+    "model.num_heads": (lambda v: v >= 1, "a positive integer"),
+    "model.max_length": (lambda v: v >= 3, "at least 3"),
+    "model.dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "pretrain.temperature": (lambda v: v > 0, "positive"),
+    "pretrain.mask_tokens": (lambda v: v >= 1, "at least 1"),
+    "pretrain.mask_rate": (lambda v: v is None or 0 < v <= 1, "in (0, 1]"),
+    "pretrain.mlm_rate": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "pretrain.view_rate": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "pretrain.replace_rate": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "pretrain.per_label": (lambda v: v >= 2, "at least 2"),
+    "pretrain.log_every": (lambda v: v >= 1, "at least 1"),
+    "pretrain.checkpoint_every": (lambda v: v is None or v >= 1, "at least 1"),
+    "crossval.folds": (lambda v: v >= 2, "at least 2"),
+    "finetune.val_fraction": (lambda v: 0 < v < 0.5, "in (0, 0.5)"),
+    "finetune.patience": (lambda v: v >= 1, "at least 1"),
+}
+for _section in ("pretrain", "finetune"):
+    RANGES.update({f"{_section}.lr": (lambda v: v > 0, "positive"),
+                   f"{_section}.batch_size": (lambda v: v >= 1, "at least 1"),
+                   f"{_section}.epochs": (lambda v: v >= 1, "at least 1"),
+                   f"{_section}.max_steps": (lambda v: v is None or v >= 1, "at least 1"),
+                   f"{_section}.weight_decay": (lambda v: v >= 0, "non-negative"),
+                   f"{_section}.warmup_ratio": (lambda v: 0 <= v < 1, "in [0, 1)"),
+                   f"{_section}.grad_clip": (lambda v: v >= 0, "non-negative (0 disables)")})
+
+
+def check_ranges(config: Config) -> None:
+    """Out-of-range values are errors that name the key, before any work starts."""
+    for dotted, (ok, what) in RANGES.items():
+        section, key = dotted.split(".")
+        value = getattr(getattr(config, section), key)
+        if not ok(value):
+            raise InputError(f"config key '{dotted}' must be {what}, got {value!r}")
+
+
 def load_config(path: str | Path | None = None, overrides: dict | None = None) -> Config:
     """Defaults, then the YAML file, then ``overrides`` (a nested dict, e.g. from CLI flags)."""
     config = Config()
@@ -214,6 +252,7 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
             raise InputError(err.problem, path=str(path), fix=err.fix) from None
     if overrides:
         _apply(config, overrides)
+    check_ranges(config)
     return config
 
 

@@ -29,6 +29,8 @@ def demo_config(quick: bool = False, config_path: str | None = None, overrides: 
             _apply(cfg, _diff_from_default(user))
         if overrides:
             _apply(cfg, overrides)
+    from .config import check_ranges
+    check_ranges(cfg)
     return cfg
 
 

@@ -51,6 +51,15 @@ class Corpus:
         keep = np.array([not any(s.upper() in forbidden for s in row) for row in self.rows], dtype=bool)
         return self.select(keep), int((~keep).sum())
 
+    def without_labels(self, forbidden: set[str]) -> tuple["Corpus", int]:
+        """Remove entries whose label (or any part of a comma-separated pool) is forbidden."""
+        if self.labels is None:
+            return self, 0
+        forbidden = {s.upper() for s in forbidden}
+        keep = np.array([label is None or not any(p.strip().upper() in forbidden for p in label.split(","))
+                         for label in self.labels], dtype=bool)
+        return self.select(keep), int((~keep).sum())
+
     @staticmethod
     def concat(parts: list["Corpus"]) -> "Corpus":
         labels = None

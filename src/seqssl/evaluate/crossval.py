@@ -1,8 +1,10 @@
 """K-fold cross-validation of pretraining arms against no pretraining and a k-mer baseline.
 
-Per fold: carve a validation split from the training fold (grouped like the folds), build each
-arm's pretraining corpus without any sequence of the test fold, pretrain, fine-tune to convergence
-(early stopping), and score the untouched test fold. Every arm sees the same folds and seeds.
+Per fold: carve a validation split from the training fold (grouped like the folds); build the
+pretraining corpus from the unlabelled corpora stripped of every test-fold sequence (and, for labelled
+corpora under a grouped split, of the test fold's group labels) plus the training fold's own rows;
+pretrain, fine-tune with early stopping, and score the untouched test fold. Every arm sees the same
+folds and seeds.
 """
 from __future__ import annotations
 
@@ -58,7 +60,7 @@ def _corpus_extra(cfg: Config, tokenizer) -> Corpus | None:
         return None
     columns = cfg.data.pretrain_columns or cfg.data.columns[:1]
     parts = [load_corpus(p, _fasta_default(columns, p), tokenizer, cfg.model.max_length,
-                         cfg.data.pretrain_label_column)
+                         cfg.data.pretrain_label_column, cfg.data.too_long)
              for path in cfg.data.pretrain_data for p in expand_paths(path)]
     return Corpus.concat(parts)
 
@@ -106,17 +108,22 @@ def run_crossval(cfg: Config) -> dict:
         fit_idx, val_idx = carve_validation(train_idx, labels, groups, cfg.finetune.val_fraction, seed, stratify)
         fit, val, test = encoded.subset(fit_idx), encoded.subset(val_idx), encoded.subset(test_idx)
         test_sequences = {s for i in test_idx for s in rows[i]}
-        corpus, removed = None, 0
+        corpus, removed, removed_labels = None, 0, 0
         if any(a in OBJECTIVES for a in arms):
             train_part = Corpus([rows[i] for i in train_idx], encoded.subset(train_idx))
             parts = [train_part]
             if extra is not None:
                 clean, removed = extra.without(test_sequences)
+                if groups is not None and clean.labels is not None:
+                    # grouped by what the corpus labels name (e.g. peptide vs epitope): held-out groups'
+                    # labels must not teach the encoder either
+                    clean, removed_labels = clean.without_labels(set(groups[test_idx]))
                 parts.insert(0, clean)
             corpus = Corpus.concat(parts).deduplicated()
         leakage.append({"fold": k, "train": int(len(fit_idx)), "val": int(len(val_idx)),
                         "test": int(len(test_idx)), "pretrain_corpus": None if corpus is None else len(corpus),
-                        "pretrain_removed_test_sequences": removed})
+                        "pretrain_removed_test_sequences": removed,
+                        "pretrain_removed_test_labels": removed_labels})
         for arm in arms:
             t0 = time.time()
             info: dict = {"fold": k}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, load_model, save_file, save_model
 
 from ..errors import InputError
 from ..io import atomic_write_text
@@ -56,8 +56,7 @@ def save_checkpoint(root: Path, step: int, model, optimizer, scheduler, rng_stat
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
     try:
-        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-                  str(tmp / "model.safetensors"))
+        save_model(model, str(tmp / "model.safetensors"))  # handles tied weights (MLM decoder, ELECTRA)
         opt_tensors, opt_meta = _optimizer_tensors(optimizer)
         save_file(opt_tensors or {"_empty": torch.zeros(0)}, str(tmp / "optimizer.safetensors"))
         save_file({"torch_cpu": torch.get_rng_state(), "generator": rng_state["generator"].cpu()},
@@ -77,9 +76,16 @@ def save_checkpoint(root: Path, step: int, model, optimizer, scheduler, rng_stat
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    for old in sorted(root.glob("step-*"))[:-KEEP]:
+    older = [p for p in sorted(root.glob("step-*")) if p.name < final.name]
+    for old in older[:-(KEEP - 1)] if KEEP > 1 else older:
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def clear_checkpoints(root: Path) -> None:
+    """A fresh (not resumed) run starts with no checkpoints from an earlier run in the same place."""
+    if root.exists():
+        shutil.rmtree(root)
 
 
 def _jsonable(value):
@@ -98,18 +104,31 @@ def latest_checkpoint(root: Path) -> Path | None:
     return path if (path / "state.json").exists() else None
 
 
-def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict:
-    """Restore model, optimiser and scheduler in place; return the JSON state (step, RNG, extras)."""
+def load_checkpoint(path: Path, model, optimizer, scheduler, expected: dict | None = None) -> dict:
+    """Restore model, optimiser and scheduler in place; return the JSON state (step, RNG, extras).
+
+    ``expected``: settings that must equal the checkpoint's ``settings`` (batch size, objective, ...);
+    any mismatch or damage is an :class:`InputError`, never a traceback."""
     try:
-        weights = load_file(str(path / "model.safetensors"))
-        model.load_state_dict(weights)
-    except RuntimeError as err:
-        raise InputError(f"checkpoint does not fit this model ({str(err).splitlines()[0]})", path=str(path),
-                         fix="resume with the model settings the run was started with") from None
-    meta = json.loads((path / "state.json").read_text())
-    tensors = load_file(str(path / "optimizer.safetensors"))
-    optimizer.load_state_dict(_optimizer_from(tensors, meta["optimizer"]))
-    scheduler.load_state_dict(meta["scheduler"])
-    rng = load_file(str(path / "rng.safetensors"))
+        meta = json.loads((path / "state.json").read_text())
+        for key, value in (expected or {}).items():
+            saved = meta.get("settings", {}).get(key)
+            if saved != value:
+                raise InputError(f"checkpoint was written with {key}={saved!r}, this run has {value!r}",
+                                 path=str(path), fix="resume with the settings the run was started with")
+        try:
+            load_model(model, str(path / "model.safetensors"))
+        except RuntimeError as err:
+            raise InputError(f"checkpoint does not fit this model ({str(err).splitlines()[0]})", path=str(path),
+                             fix="resume with the model settings the run was started with") from None
+        tensors = load_file(str(path / "optimizer.safetensors"))
+        optimizer.load_state_dict(_optimizer_from(tensors, meta["optimizer"]))
+        scheduler.load_state_dict(meta["scheduler"])
+        rng = load_file(str(path / "rng.safetensors"))
+    except InputError:
+        raise
+    except Exception as err:  # damaged or foreign checkpoint files
+        raise InputError(f"cannot read checkpoint ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})",
+                         path=str(path), fix="delete the checkpoint directory or resume from another") from None
     meta["torch_cpu"], meta["generator"] = rng["torch_cpu"], rng["generator"]
     return meta

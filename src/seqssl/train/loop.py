@@ -17,7 +17,7 @@ from ..data.dataset import EncodedDataset
 from ..data.positives import pretraining_batches
 from ..errors import InputError, TrainingStopped
 from ..runtime import autocast, generator_for
-from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import clear_checkpoints, latest_checkpoint, load_checkpoint, save_checkpoint
 from .optim import build_optimizer, build_scheduler, clip_and_step
 
 
@@ -71,8 +71,16 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
     rng = np.random.default_rng(seed)
     gen = generator_for(device, seed)
     history, running, step, epoch, skip = [], [], 0, 0, 0
-    if resume and checkpoint_dir is not None and (found := latest_checkpoint(checkpoint_dir)) is not None:
-        meta = load_checkpoint(found, objective, optimizer, scheduler)
+    settings = {"objective": getattr(objective, "name", None), "batch_size": cfg.batch_size,
+                "optimizer": cfg.optimizer, "corpus_size": len(data), "seed": seed, "total_steps": total}
+    if checkpoint_dir is not None and not resume:
+        clear_checkpoints(checkpoint_dir)
+    if resume and checkpoint_dir is not None:
+        found = latest_checkpoint(checkpoint_dir)
+        if found is None:
+            raise InputError("--resume: no complete checkpoint found", path=str(checkpoint_dir),
+                             fix="run without --resume to start from scratch")
+        meta = load_checkpoint(found, objective, optimizer, scheduler, expected=settings)
         step, epoch, skip = meta["step"], meta["epoch"], meta["batches_in_epoch"]
         history, running = meta["history"], meta["running"]
         rng.bit_generator.state = meta["numpy_epoch_start"]
@@ -84,7 +92,9 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
     with StopRequest() as stop:
         while step < total:
             epoch_start = copy.deepcopy(rng.bit_generator.state)
+            produced = 0
             for i, batch in enumerate(pretraining_batches(data, cfg, rng, groups, drop_last)):
+                produced += 1
                 if i < skip:  # replaying the epoch's order up to where the checkpoint left it
                     continue
                 batch = to_device(batch, device)
@@ -112,13 +122,17 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
                     last_saved = save_checkpoint(
                         checkpoint_dir, step, objective, optimizer, scheduler,
                         {"generator": gen.get_state(), "numpy_epoch_start": epoch_start},
-                        {"epoch": epoch, "batches_in_epoch": i + 1, "history": history, "running": running})
+                        {"epoch": epoch, "batches_in_epoch": i + 1, "history": history, "running": running,
+                         "settings": settings})
                 if stop.requested:
                     where = f"checkpoint {last_saved}" if last_saved else "no checkpoint (no --out)"
                     raise TrainingStopped(f"interrupted at step {step}; saved {where}",
                                           fix="continue with the same command plus --resume")
                 if step >= total:
                     break
+            if produced == 0:
+                raise InputError("an epoch of pretraining produced no batch",
+                                 fix="check the corpus size, --batch-size and pretrain.per_label")
             skip = 0
             epoch += 1
     bar.close()
