@@ -181,12 +181,14 @@ def write_report(results: dict, out: Path, predictions: pd.DataFrame) -> None:
              f"Task `{results['task']}`, {results['n_folds']} folds, split `{results['split']}`, "
              f"seed {results['seed']}, primary metric `{results['primary_metric']}`; "
              f"wall time {results['wall_seconds']:.0f} s.", "",
-             "## Results (mean ± std over test folds)", "", results_table(results).to_markdown(), "",
+             "## Results (mean ± std over test folds)", "",
+             results_table(results).reset_index().to_markdown(index=False, disable_numparse=True), "",
              "Subset `all`: the whole test fold; any other subset: the positives plus the negatives of that "
              "type only.", "",
              *([convergence_note(results), ""] if convergence_note(results) else []),
              "## Paired differences against the baselines", "",
-             comparisons_table(results).to_markdown(index=False) if results["comparisons"] else "none", "",
+             comparisons_table(results).to_markdown(index=False, disable_numparse=True) if results["comparisons"] else "none",
+             "",
              "Per-fold differences, t-based 95% CI and paired t-test; with few folds, p-values are rough.", "",
              *retrieval_lines(results),
              "## Folds and leakage control", "",
