@@ -61,6 +61,9 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
     """
     drop_last = getattr(objective, "drop_last", False)
     per_epoch = steps_per_epoch(len(data), cfg.batch_size, drop_last)
+    if getattr(cfg, "positives", "augment") == "label" and groups is not None:
+        from ..data.positives import label_batches  # P×K epochs hold only the labelled entries
+        per_epoch = len(label_batches(groups, cfg.per_label, cfg.batch_size, np.random.default_rng(seed)))
     if per_epoch == 0:
         raise InputError(f"pretraining corpus has {len(data)} sequences, fewer than one batch of "
                          f"{cfg.batch_size}", fix="lower --batch-size or add data")
