@@ -17,7 +17,7 @@ from .data.splits import carve_validation, default_split
 from .data.tokenizers import SequenceTokenizer
 from .errors import InputError
 from .io import atomic_write_text, versions
-from .models.encoder import SequenceEncoder, load_encoder
+from .models.encoder import SequenceEncoder, embed_dataset, load_encoder
 from .objectives import build_objective
 from .runtime import resolve_device, seed_everything, set_threads
 from .train.loop import run_pretraining
@@ -97,21 +97,14 @@ def pretrain(cfg: Config, resume: bool = False) -> Path:
 def embed(encoder_dir: str, data: str, columns: list[str], out: str, *, batch_size: int = 512,
           device: str = "auto", id_column: str | None = None) -> Path:
     """Pooled embeddings (encoder in eval mode) of every row, written as Parquet: id + emb_0..emb_{H-1}."""
-    from .data.collate import iterate_batches
     encoder, tokenizer = load_encoder(encoder_dir)
-    dev = resolve_device(device)
-    encoder.to(dev).eval()
     table = read_table(data)
-    columns = _fasta_default(columns, data)
-    encoded = encode_table(table, columns, tokenizer, encoder.backbone.config.max_position_embeddings - 2)
-    vectors = np.zeros((len(encoded), encoder.hidden_size), dtype=np.float32)
-    with torch.no_grad():
-        for positions, batch in iterate_batches(encoded, batch_size):
-            batch = {k: v.to(dev) for k, v in batch.items()}
-            vectors[positions] = encoder(batch["input_ids"], batch["attention_mask"],
-                                         batch["token_type_ids"]).float().cpu().numpy()
     if id_column:
         require_columns(table, [id_column])
+    columns = _fasta_default(columns, data)
+    encoded = encode_table(table, columns, tokenizer, encoder.backbone.config.max_position_embeddings - 2)
+    vectors = embed_dataset(encoder, encoded, resolve_device(device), batch_size)
+    if id_column:
         ids = table.frame[id_column].astype(str).to_numpy()
     elif "id" in table.frame.columns:
         ids = table.frame["id"].astype(str).to_numpy()

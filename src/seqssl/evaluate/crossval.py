@@ -173,7 +173,8 @@ def pair_retrieval(encoder, rows: list[tuple], positives: np.ndarray, tokenizer,
     """Top-k retrieval of each test positive's second sequence from its first, by the encoder
     before fine-tuning (pretrained or random); identical keys are one candidate."""
     from ..data.dataset import EncodedDataset
-    from .retrieval import embed_dataset, top_k_accuracy
+    from ..models.encoder import embed_dataset
+    from .retrieval import top_k_accuracy
 
     def encode(column: int) -> EncodedDataset:
         encs = [tokenizer.encode(rows[i][column]) for i in positives]

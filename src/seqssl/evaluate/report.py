@@ -177,7 +177,7 @@ def write_report(results: dict, out: Path, predictions: pd.DataFrame) -> None:
     if _plot_pretraining(results, out / "pretraining_loss.png"):
         plots.append("pretraining_loss.png")
     leak = pd.DataFrame(results["leakage"])
-    lines = [f"# seqssl cross-validation report", "",
+    lines = ["# seqssl cross-validation report", "",
              f"Task `{results['task']}`, {results['n_folds']} folds, split `{results['split']}`, "
              f"seed {results['seed']}, primary metric `{results['primary_metric']}`; "
              f"wall time {results['wall_seconds']:.0f} s.", "",

@@ -3,12 +3,10 @@ query, and report the fraction of queries whose own key is in the top k (random 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from ..data.collate import iterate_batches
-from ..data.dataset import EncodedDataset, encode_table
+from ..data.dataset import encode_table
 from ..data.readers import read_table, require_columns
-from ..models.encoder import load_encoder
+from ..models.encoder import embed_dataset, load_encoder
 from ..runtime import resolve_device
 
 
@@ -30,16 +28,6 @@ def top_k_accuracy(queries: np.ndarray, keys: np.ndarray, ks: list[int], key_ids
     n = len(k)
     return {"n_queries": int(len(q)), "n_candidates": int(n), **{f"top_{x}": float(np.mean(rank < x)) for x in ks},
             **{f"random_top_{x}": min(1.0, x / n) for x in ks}}
-
-
-@torch.no_grad()
-def embed_dataset(encoder, data: EncodedDataset, device, batch_size: int = 512) -> np.ndarray:
-    encoder.to(device).eval()
-    out = np.zeros((len(data), encoder.hidden_size), dtype=np.float32)
-    for positions, batch in iterate_batches(data, batch_size):
-        batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
-        out[positions] = encoder(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]).float().cpu().numpy()
-    return out
 
 
 def evaluate_retrieval(encoder_dir: str, data: str, query_column: str, key_column: str, ks: list[int],

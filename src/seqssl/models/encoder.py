@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -115,3 +116,15 @@ def load_encoder(directory: str | Path, pooling: str | None = None) -> tuple[Seq
     tokenizer = SequenceTokenizer.load(directory)
     backbone = AutoModel.from_pretrained(str(directory), add_pooling_layer=False, use_safetensors=True)
     return SequenceEncoder(backbone, pooling or meta.get("pooling", "cls")), tokenizer
+
+
+@torch.no_grad()
+def embed_dataset(encoder, data, device, batch_size: int = 512) -> np.ndarray:
+    """Pooled embedding of every example, in dataset order, with the encoder in eval mode."""
+    from ..data.collate import iterate_batches
+    encoder.to(device).eval()
+    out = np.zeros((len(data), encoder.hidden_size), dtype=np.float32)
+    for positions, batch in iterate_batches(data, batch_size):
+        batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
+        out[positions] = encoder(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]).float().cpu().numpy()
+    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..augment import FIRST_RESIDUE_ID, mlm_corrupt
+from ..augment import mlm_corrupt
 from ..losses import masked_token_loss
 from ..data.tokenizers import drawable_residues
 from .registry import register
