@@ -83,6 +83,18 @@ class PretrainConfig(OptimConfig):
     generator_fraction: float = 0.25  # ELECTRA generator width relative to the encoder
     discriminator_weight: float = 50.0  # ELECTRA's lambda
     replace_rate: float = 0.1  # rtd-random: fraction of residues replaced at random
+    adversarial_rate: float = 0.1  # adversarial-mlm: fraction of residues the noiser masks (seed 001) ...
+    adversarial_random_rate: float = 0.1  # ... plus this fraction selected at random (80/10/10)
+    adversarial_schedule: str = "alternating"  # alternating (seed 001) | joint (one pass, gradient reversal)
+    noiser_steps: int = 10  # alternating: noiser updates per cycle
+    encoder_steps: int = 10  # alternating: encoder updates per cycle
+    noiser_layers: int = 3  # GRU layers
+    noiser_embedding_size: int = 64
+    noiser_hidden_size: int = 64  # per direction
+    noiser_lr: float | None = None  # None: pretrain.lr (the seed used 1e-4 for both players)
+    noiser_weight_decay: float = 0.01
+    subset_temperature: float = 1.0  # relaxed subset sampling (which tokens)
+    mask_type_temperature: float = 1.0  # Gumbel-softmax over [MASK] / keep / replace-by-residue
     epochs: int = 1
     lr: float = 1e-3
     batch_size: int = 256
@@ -207,6 +219,14 @@ RANGES = {  # dotted key: (predicate, what it must be)
     "pretrain.view_rate": (lambda v: 0 < v <= 1, "in (0, 1]"),
     "pretrain.replace_rate": (lambda v: 0 < v <= 1, "in (0, 1]"),
     "pretrain.per_label": (lambda v: v >= 2, "at least 2"),
+    "pretrain.adversarial_rate": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "pretrain.adversarial_random_rate": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "pretrain.noiser_steps": (lambda v: v >= 1, "at least 1"),
+    "pretrain.encoder_steps": (lambda v: v >= 1, "at least 1"),
+    "pretrain.noiser_layers": (lambda v: v >= 1, "at least 1"),
+    "pretrain.noiser_lr": (lambda v: v is None or v > 0, "positive"),
+    "pretrain.subset_temperature": (lambda v: v > 0, "positive"),
+    "pretrain.mask_type_temperature": (lambda v: v > 0, "positive"),
     "pretrain.log_every": (lambda v: v >= 1, "at least 1"),
     "pretrain.checkpoint_every": (lambda v: v is None or v >= 1, "at least 1"),
     "crossval.folds": (lambda v: v >= 2, "at least 2"),

@@ -30,7 +30,8 @@ def check_choices(cfg) -> None:
     from ..data.positives import POSITIVES
     from .miners import MINERS
     for key, allowed in (("view", VIEWS), ("positives", POSITIVES), ("miner", MINERS),
-                         ("distance", ("cosine", "euclidean"))):
+                         ("distance", ("cosine", "euclidean")),
+                         ("adversarial_schedule", ("alternating", "joint"))):
         value = getattr(cfg, key)
         if value not in allowed:
             raise InputError(f"unknown pretrain.{key} '{value}'", fix=f"use one of {', '.join(allowed)}")

@@ -51,17 +51,21 @@ def _optimizer_from(tensors: dict, meta: dict) -> dict:
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
-def save_checkpoint(root: Path, step: int, model, optimizer, scheduler, rng_state: dict, extra: dict) -> Path:
-    """Write checkpoint ``step`` under ``root`` atomically and prune all but the newest ``KEEP``."""
+def save_checkpoint(root: Path, step: int, model, players: dict, rng_state: dict, extra: dict) -> Path:
+    """Write checkpoint ``step`` under ``root`` atomically and prune all but the newest ``KEEP``.
+
+    ``players``: name → :class:`~seqssl.train.optim.Player` (one optimiser and schedule each)."""
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
     try:
         save_model(model, str(tmp / "model.safetensors"))  # handles tied weights (MLM decoder, ELECTRA)
-        opt_tensors, opt_meta = _optimizer_tensors(optimizer)
-        save_file(opt_tensors or {"_empty": torch.zeros(0)}, str(tmp / "optimizer.safetensors"))
-        save_file({"torch_cpu": torch.get_rng_state(), "generator": rng_state["generator"].cpu()},
-                  str(tmp / "rng.safetensors"))
-        meta = {"step": step, "optimizer": opt_meta, "scheduler": scheduler.state_dict(),
+        optimizers, schedulers = {}, {}
+        for name, player in players.items():
+            opt_tensors, optimizers[name] = _optimizer_tensors(player.optimizer)
+            save_file(opt_tensors or {"_empty": torch.zeros(0)}, str(tmp / f"optimizer-{name}.safetensors"))
+            schedulers[name] = player.scheduler.state_dict()
+        save_file(_rng_tensors(rng_state["generator"]), str(tmp / "rng.safetensors"))
+        meta = {"step": step, "optimizers": optimizers, "schedulers": schedulers,
                 "numpy_epoch_start": rng_state["numpy_epoch_start"], **extra}
         (tmp / "state.json").write_text(json.dumps(meta, default=_jsonable))
         for f in tmp.iterdir():
@@ -104,8 +108,8 @@ def latest_checkpoint(root: Path) -> Path | None:
     return path if (path / "state.json").exists() else None
 
 
-def load_checkpoint(path: Path, model, optimizer, scheduler, expected: dict | None = None) -> dict:
-    """Restore model, optimiser and scheduler in place; return the JSON state (step, RNG, extras).
+def load_checkpoint(path: Path, model, players: dict, expected: dict | None = None) -> dict:
+    """Restore model, optimisers and schedulers in place; return the JSON state (step, RNG, extras).
 
     ``expected``: settings that must equal the checkpoint's ``settings`` (batch size, objective, ...);
     any mismatch or damage is an :class:`InputError`, never a traceback."""
@@ -121,9 +125,10 @@ def load_checkpoint(path: Path, model, optimizer, scheduler, expected: dict | No
         except RuntimeError as err:
             raise InputError(f"checkpoint does not fit this model ({str(err).splitlines()[0]})", path=str(path),
                              fix="resume with the model settings the run was started with") from None
-        tensors = load_file(str(path / "optimizer.safetensors"))
-        optimizer.load_state_dict(_optimizer_from(tensors, meta["optimizer"]))
-        scheduler.load_state_dict(meta["scheduler"])
+        for name, player in players.items():
+            tensors = load_file(str(path / f"optimizer-{name}.safetensors"))
+            player.optimizer.load_state_dict(_optimizer_from(tensors, meta["optimizers"][name]))
+            player.scheduler.load_state_dict(meta["schedulers"][name])
         rng = load_file(str(path / "rng.safetensors"))
     except InputError:
         raise
@@ -131,4 +136,20 @@ def load_checkpoint(path: Path, model, optimizer, scheduler, expected: dict | No
         raise InputError(f"cannot read checkpoint ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})",
                          path=str(path), fix="delete the checkpoint directory or resume from another") from None
     meta["torch_cpu"], meta["generator"] = rng["torch_cpu"], rng["generator"]
+    meta["torch_cuda"] = [rng[k] for k in sorted(rng) if k.startswith("cuda_")]
     return meta
+
+
+def _rng_tensors(generator: torch.Generator) -> dict:
+    """Every random state a step draws from: torch's CPU and CUDA generators and the loop's own."""
+    out = {"torch_cpu": torch.get_rng_state(), "generator": generator.get_state().cpu()}
+    if torch.cuda.is_available():
+        out |= {f"cuda_{i:02d}": state.cpu() for i, state in enumerate(torch.cuda.get_rng_state_all())}
+    return out
+
+
+def restore_rng(meta: dict, generator: torch.Generator) -> None:
+    torch.set_rng_state(meta["torch_cpu"])
+    generator.set_state(meta["generator"])
+    if meta["torch_cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(meta["torch_cuda"])

@@ -17,12 +17,36 @@ from ..data.dataset import EncodedDataset
 from ..data.positives import pretraining_batches
 from ..errors import InputError, TrainingStopped
 from ..runtime import autocast, generator_for
-from .checkpoint import clear_checkpoints, latest_checkpoint, load_checkpoint, save_checkpoint
-from .optim import build_optimizer, build_scheduler, clip_and_step
+from .checkpoint import clear_checkpoints, latest_checkpoint, load_checkpoint, restore_rng, save_checkpoint
+from .optim import build_players
 
 
 def to_device(batch: dict, device: torch.device) -> dict:
     return {k: to_device(v, device) if isinstance(v, dict) else v.to(device) for k, v in batch.items()}
+
+
+def players_at(objective, step: int) -> tuple[str, ...]:
+    """Names of the players that update at loop step ``step`` (every player, by default)."""
+    return objective.players_at(step) if hasattr(objective, "players_at") else ("model",)
+
+
+def mean_logs(running: list[dict]) -> dict:
+    """Per-key means over the steps since the last log (``*_updates`` keys: sums). A key missing from
+    a step is not counted (alternating players log different things); NaN entries are ignored."""
+    out = {}
+    for key in dict.fromkeys(k for r in running for k in r):
+        values = [r[key] for r in running if key in r and not math.isnan(r[key])]
+        if key.endswith("_updates"):
+            out[key] = float(sum(values))
+        else:
+            out[key] = float(np.mean(values)) if values else math.nan
+    return out
+
+
+def learning_rates(players: dict) -> dict:
+    if list(players) == ["model"]:
+        return {"lr": players["model"].scheduler.get_last_lr()[0]}
+    return {f"lr_{name}": p.scheduler.get_last_lr()[0] for name, p in players.items()}
 
 
 def steps_per_epoch(n: int, batch_size: int, drop_last: bool) -> int:
@@ -68,9 +92,10 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
         raise InputError(f"pretraining corpus has {len(data)} sequences, fewer than one batch of "
                          f"{cfg.batch_size}", fix="lower --batch-size or add data")
     total = per_epoch * cfg.epochs if cfg.max_steps is None else cfg.max_steps
+    if hasattr(objective, "loop_steps"):  # max_steps counts encoder updates; other players' come on top
+        total = objective.loop_steps(total)
     objective.to(device).train()
-    optimizer = build_optimizer(objective.parameters(), cfg)
-    scheduler = build_scheduler(optimizer, cfg, total)
+    players = build_players(objective, cfg, total)
     rng = np.random.default_rng(seed)
     gen = generator_for(device, seed)
     history, running, step, epoch, skip = [], [], 0, 0, 0
@@ -83,12 +108,11 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
         if found is None:
             raise InputError("--resume: no complete checkpoint found", path=str(checkpoint_dir),
                              fix="run without --resume to start from scratch")
-        meta = load_checkpoint(found, objective, optimizer, scheduler, expected=settings)
+        meta = load_checkpoint(found, objective, players, expected=settings)
         step, epoch, skip = meta["step"], meta["epoch"], meta["batches_in_epoch"]
         history, running = meta["history"], meta["running"]
         rng.bit_generator.state = meta["numpy_epoch_start"]
-        torch.set_rng_state(meta["torch_cpu"])
-        gen.set_state(meta["generator"])
+        restore_rng(meta, gen)
     start = time.time()
     bar = tqdm(total=total, initial=step, desc=desc, disable=not progress, leave=False, unit="step")
     last_saved = None
@@ -101,6 +125,8 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
                 if i < skip:  # replaying the epoch's order up to where the checkpoint left it
                     continue
                 batch = to_device(batch, device)
+                active = [players[name] for name in players_at(objective, step)]
+                objective.active_players = tuple(p.name for p in active)
                 with autocast(device, precision):
                     out = objective(batch, gen)
                 loss = out["loss"]
@@ -108,23 +134,28 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
                     kept = f"; last good checkpoint: {last_saved}" if last_saved else ""
                     raise TrainingStopped(f"non-finite pretraining loss ({float(loss.detach())}) at step {step + 1}{kept}",
                                           fix="lower --lr, raise the temperature, or use --precision fp32")
-                loss.backward()
-                clip_and_step(objective, optimizer, scheduler, cfg.grad_clip)
+                if len(players) == 1:
+                    loss.backward()
+                else:  # only the active players' gradients are computed (no encoder weight grads for the noiser)
+                    loss.backward(inputs=[p for player in active for p in player.params])
+                for player in active:
+                    player.step(cfg.grad_clip)
                 step += 1
-                running.append({k: float(v.detach()) for k, v in out.items()
-                                if torch.is_tensor(v) and v.numel() == 1})
+                logged = {k: float(v.detach()) for k, v in out.items() if torch.is_tensor(v) and v.numel() == 1}
+                if len(players) > 1:  # e.g. noiser_updates / encoder_updates since the last log
+                    logged |= {f"{p.name}_updates": 1.0 for p in active}
+                running.append(logged)
                 if step % cfg.log_every == 0 or step == total:
-                    means = {k: float(np.mean([r[k] for r in running])) for k in running[0]}
-                    history.append({"step": step, "epoch": epoch, **means, "lr": scheduler.get_last_lr()[0],
-                                    "seconds": time.time() - start})
+                    history.append({"step": step, "epoch": epoch, **mean_logs(running),
+                                    **learning_rates(players), "seconds": time.time() - start})
                     bar.set_postfix(loss=f"{history[-1]['loss']:.3f}")
                     running = []
                 bar.update(1)
                 due = cfg.checkpoint_every and step % cfg.checkpoint_every == 0
                 if checkpoint_dir is not None and (due or stop.requested or step == total):
                     last_saved = save_checkpoint(
-                        checkpoint_dir, step, objective, optimizer, scheduler,
-                        {"generator": gen.get_state(), "numpy_epoch_start": epoch_start},
+                        checkpoint_dir, step, objective, players,
+                        {"generator": gen, "numpy_epoch_start": epoch_start},
                         {"epoch": epoch, "batches_in_epoch": i + 1, "history": history, "running": running,
                          "settings": settings})
                 if stop.requested:

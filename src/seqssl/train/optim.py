@@ -1,6 +1,8 @@
 """Optimiser and learning-rate schedule from an :class:`~seqssl.config.OptimConfig`."""
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from ..errors import InputError
@@ -33,11 +35,37 @@ def build_scheduler(optimizer, cfg, total_steps: int):
     raise InputError(f"unknown scheduler '{cfg.scheduler}'", fix="use cosine, linear or constant")
 
 
-def clip_and_step(model, optimizer, scheduler, grad_clip: float) -> float:
+def clip_and_step(model_or_params, optimizer, scheduler, grad_clip: float) -> float:
     """Clip the global gradient norm (if ``grad_clip`` > 0), step, and return the pre-clip norm."""
-    params = [p for p in model.parameters() if p.grad is not None]
+    params = model_or_params.parameters() if isinstance(model_or_params, torch.nn.Module) else model_or_params
+    params = [p for p in params if p.grad is not None]
     norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip > 0 else float("inf"))
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
     return float(norm)
+
+
+class Player:
+    """One optimiser (and schedule) over one parameter set; it steps on the loop steps its
+    objective's schedule gives it (all of them, for single-player objectives)."""
+
+    def __init__(self, name: str, params: list, cfg, total_steps: int):
+        self.name, self.params, self.updates = name, [p for p in params if p.requires_grad], total_steps
+        self.optimizer = build_optimizer(self.params, cfg)
+        self.scheduler = build_scheduler(self.optimizer, cfg, total_steps)
+
+    def step(self, grad_clip: float) -> float:
+        return clip_and_step(self.params, self.optimizer, self.scheduler, grad_clip)
+
+
+def build_players(objective, cfg, total_steps: int) -> dict[str, Player]:
+    """``{"model": Player}`` for ordinary objectives; adversarial ones declare ``players()`` (name →
+    (parameters, optimiser overrides)) and ``players_at(step)``; each schedule spans its own updates."""
+    if not hasattr(objective, "players"):
+        return {"model": Player("model", list(objective.parameters()), cfg, total_steps)}
+    out = {}
+    for name, (params, overrides) in objective.players().items():
+        updates = sum(name in objective.players_at(i) for i in range(total_steps))
+        out[name] = Player(name, params, dataclasses.replace(cfg, **overrides), updates)
+    return out

@@ -1,0 +1,160 @@
+"""Adversarial masked language modelling (McDermott et al. 2021, seed 001).
+
+A GRU noiser chooses which residues to mask (budgeted relaxed subset sampling, the seed's Alg. 1) and
+how (Gumbel-softmax over ``[MASK]`` / keep / replace-by-residue, Alg. 2), made differentiable with the
+straight-through estimator (Alg. 3): the encoder reads the noised sequence as one-hot rows times its
+embedding matrix, so the MLM loss has a gradient with respect to the noiser. The noiser maximises the
+MLM loss, the encoder minimises it (Alg. 4–5); a share of random 80/10/10 masking keeps the encoder
+making general progress.
+
+Schedules (``pretrain.adversarial_schedule``):
+
+- ``alternating`` (the seed): ``noiser_steps`` noiser updates, then ``encoder_steps`` encoder updates.
+  A noiser update costs a full encoder forward and backward, so a cycle of 10 + 10 costs ~2× MLM.
+- ``joint``: one forward/backward per batch updates both players; the noiser's scores pass through a
+  gradient reversal, so the same backward pass gives the encoder ∇L and the noiser −∇L.
+
+``pretrain.max_steps`` counts *encoder* updates for this objective as for every other; the noiser's
+updates come on top (see :meth:`AdversarialMLM.loop_steps`).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..augment import FIRST_RESIDUE_ID, mlm_corrupt, residue_positions
+from ..data.tokenizers import MASK_ID, drawable_residues
+from ..losses import masked_token_loss
+from ..models.noiser import GRUNoiser
+from ..sampling import gumbel_softmax_st, relaxed_subset, reverse_gradient, straight_through, top_budget
+from .mlm import TokenPredictionHead
+from .registry import register
+
+def adversarial_budget(input_ids: torch.Tensor, eligible: torch.Tensor, rate: float) -> torch.Tensor:
+    """``round(rate × residues)`` per sequence, capped by the positions still eligible."""
+    wanted = torch.round(residue_positions(input_ids).sum(1).float() * rate).long()
+    return torch.minimum(wanted, eligible.sum(1))
+
+
+def noised_inputs(corrupted: torch.Tensor, original: torch.Tensor, chosen: torch.Tensor,
+                  option: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """The seed's Alg. 3 as (soft) one-hot rows, shape (B, L, V).
+
+    ``chosen`` (B, L): 1 where the noiser masks (straight-through); ``option`` (B, L, 2 + R): one-hot
+    over [MASK], keep-original, replace-by-residue r (straight-through). Unchosen positions keep
+    ``corrupted`` (the input after random masking)."""
+    n_replace = option.shape[-1] - 2
+    base = F.one_hot(corrupted, vocab_size).to(option.dtype)
+    masked = option[..., :1] * F.one_hot(torch.full_like(original, MASK_ID), vocab_size).to(option.dtype)
+    masked = masked + option[..., 1:2] * F.one_hot(original, vocab_size).to(option.dtype)
+    masked = masked + F.pad(option[..., 2:], (FIRST_RESIDUE_ID, vocab_size - FIRST_RESIDUE_ID - n_replace))
+    chosen = chosen.unsqueeze(-1)
+    return (1 - chosen) * base + chosen * masked
+
+
+def noised_ids(corrupted: torch.Tensor, original: torch.Tensor, chosen: torch.Tensor,
+               option: torch.Tensor) -> torch.Tensor:
+    """The same noising on token ids when no gradient must reach the noiser (cheaper)."""
+    pick = option.argmax(-1)
+    replacement = torch.where(pick == 0, torch.full_like(original, MASK_ID),
+                              torch.where(pick == 1, original, pick - 2 + FIRST_RESIDUE_ID))
+    return torch.where(chosen.bool(), replacement, corrupted)
+
+
+def mean_entropy(probs: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+    """Mean Shannon entropy (nats) of the distributions in ``probs[where]`` (last axis)."""
+    p = probs[where]
+    return -(p * torch.log(p.clamp_min(1e-12))).sum(-1).mean() if p.numel() else probs.new_zeros(())
+
+
+@register("adversarial-mlm")
+class AdversarialMLM(nn.Module):
+    """Encoder + tied MLM head (player ``encoder``) against a :class:`GRUNoiser` (player ``noiser``)."""
+
+    drop_last = False
+
+    def __init__(self, encoder, cfg, vocab_size: int):
+        super().__init__()
+        self.encoder, self.cfg, self.vocab_size = encoder, cfg, vocab_size
+        self.head = TokenPredictionHead(encoder, vocab_size)
+        self.n_residues = drawable_residues(vocab_size)
+        self.noiser = GRUNoiser(vocab_size, self.n_residues, cfg.noiser_embedding_size, cfg.noiser_hidden_size,
+                                cfg.noiser_layers)
+        self.active_players: tuple[str, ...] = ("encoder",)
+
+    # -- the training schedule: which player(s) update at loop step i -------------------------------
+    def players(self) -> dict:
+        """Parameter sets with their optimiser settings; the loop builds one AdamW per player."""
+        cfg = self.cfg
+        noiser_cfg = {"lr": cfg.noiser_lr or cfg.lr, "weight_decay": cfg.noiser_weight_decay}
+        noiser_params = set(map(id, self.noiser.parameters()))
+        return {"encoder": ([p for p in self.parameters() if id(p) not in noiser_params], {}),
+                "noiser": (list(self.noiser.parameters()), noiser_cfg)}
+
+    def players_at(self, step: int) -> tuple[str, ...]:
+        if self.cfg.adversarial_schedule == "joint":
+            return ("encoder", "noiser")
+        cycle = self.cfg.noiser_steps + self.cfg.encoder_steps
+        return ("noiser",) if step % cycle < self.cfg.noiser_steps else ("encoder",)
+
+    def loop_steps(self, encoder_updates: int) -> int:
+        """Loop steps (batches) that contain ``encoder_updates`` encoder updates."""
+        if self.cfg.adversarial_schedule == "joint":
+            return encoder_updates
+        n_noise, n_enc = self.cfg.noiser_steps, self.cfg.encoder_steps
+        cycles, rest = divmod(encoder_updates, n_enc)
+        return cycles * (n_noise + n_enc) + (n_noise + rest if rest else 0)
+
+    # -- one step ---------------------------------------------------------------------------------
+    def forward(self, batch: dict, generator: torch.Generator | None = None) -> dict:
+        ids, attention = batch["input_ids"], batch["attention_mask"]
+        cfg = self.cfg
+        corrupted, random_sel = mlm_corrupt(ids, cfg.adversarial_random_rate, n_residue_ids=self.n_residues,
+                                            generator=generator) if cfg.adversarial_random_rate > 0 else \
+            (ids, torch.zeros_like(ids, dtype=torch.bool))
+        eligible = residue_positions(ids) & ~random_sel
+        budget = adversarial_budget(ids, eligible, cfg.adversarial_rate)
+        train_noiser = "noiser" in self.active_players
+        with torch.set_grad_enabled(train_noiser and torch.is_grad_enabled()):
+            scores = self.noiser(ids, attention)
+            if train_noiser:
+                scores = reverse_gradient(scores)  # the noiser maximises what the encoder minimises
+            soft_any = relaxed_subset(scores[..., 0], eligible, budget, cfg.subset_temperature, generator)
+            hard_any = top_budget(soft_any, eligible, budget)
+            option, option_soft = gumbel_softmax_st(scores[..., 1:], cfg.mask_type_temperature, generator)
+        if train_noiser:
+            chosen = straight_through(hard_any, soft_any)
+            onehot = noised_inputs(corrupted, ids, chosen, option, self.vocab_size)
+            embeds = onehot @ self.encoder.backbone.get_input_embeddings().weight
+            states = self.encoder.token_states(None, attention, batch["token_type_ids"], inputs_embeds=embeds)
+        else:
+            states = self.encoder.token_states(noised_ids(corrupted, ids, hard_any, option), attention,
+                                               batch["token_type_ids"])
+        logits = self.head(states)
+        selected = random_sel | hard_any
+        loss = masked_token_loss(logits, ids, selected)
+        return {"loss": loss, **self._diagnostics(logits, ids, random_sel, hard_any, eligible, scores, option)}
+
+    @torch.no_grad()
+    def _diagnostics(self, logits, ids, random_sel, hard_any, eligible, scores, option) -> dict:
+        """Realised masking rates, the MLM loss on adversarial vs random positions, noiser entropies."""
+        residues = residue_positions(ids).sum().clamp_min(1)
+        per_token = F.cross_entropy(logits.float().transpose(1, 2), ids, reduction="none")
+        nan = logits.new_tensor(math.nan)
+        any_probs = torch.softmax(scores[..., 0].float().masked_fill(~eligible, -1e9), -1)
+        rows = eligible.any(1)
+        picked = option.argmax(-1)[hard_any]
+        n_adv = hard_any.sum().clamp_min(1)
+        return {
+            "adversarial_rate": hard_any.sum() / residues,
+            "random_rate": random_sel.sum() / residues,
+            "loss_adversarial": per_token[hard_any].mean() if hard_any.any() else nan,
+            "loss_random": per_token[random_sel].mean() if random_sel.any() else nan,
+            "noiser_entropy": mean_entropy(any_probs, rows),
+            "mask_type_entropy": mean_entropy(torch.softmax(scores[..., 1:].float(), -1), eligible),
+            "adversarial_mask_share": (picked == 0).sum() / n_adv,
+            "adversarial_keep_share": (picked == 1).sum() / n_adv,
+        }
