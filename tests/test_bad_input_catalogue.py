@@ -17,6 +17,17 @@ def crossval(data, *extra):
             "--task", "pair-classification", "--arms", "kmer", "--folds", "2", "--quiet", *extra]
 
 
+def token_crossval(data, *extra):
+    """Per-residue labels: a CSV label column (``extra`` names it) or ``--token-labels`` FASTA."""
+    return ["crossval", "--data", str(data), "--task", "token-classification", "--arms", "kmer", "--folds", "2",
+            "--quiet", *extra]
+
+
+SEQS = ">a\nACDE\n>b\nKLMN\n>c\nPQRS\n>d\nTVWY\n"
+LABELS = ">a SET=train\n1212\n>b SET=train\n2121\n>c SET=test\n11.2\n>d SET=test\n2211\n"
+SPLIT_GOOD = "".join(f"{row},{'train' if i < 8 else 'test'}\n" for i, row in enumerate(GOOD.splitlines()))
+
+
 def write(tmp: Path, name: str, content) -> Path:
     path = tmp / name
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
@@ -96,6 +107,37 @@ CATALOGUE = {
     "resume with nothing to resume": ({"s.fasta": ">a\nCASS\n"},
                                       lambda t: ["pretrain", "--data", str(t / "s.fasta"), "--resume",
                                                  "--batch-size", "1", "--out", str(t / "o")], 2, ["no complete checkpoint"]),
+    "token labels of the wrong length (column)": (
+        {"d.csv": "id,seq,lab\nx,ACDE,1212\ny,KLMN,212\n"},
+        lambda t: token_crossval(t / "d.csv", "--columns", "seq", "--label-column", "lab"), 2,
+        ["d.csv", "line 3", "column 'lab'", "record 'y': 3 label characters for a sequence of 4 residues"]),
+    "token labels of the wrong length (FASTA)": (
+        {"s.fasta": SEQS, "l.fasta": LABELS.replace("11.2", "11.")},
+        lambda t: token_crossval(t / "s.fasta", "--token-labels", str(t / "l.fasta")), 2,
+        ["l.fasta", "line 5", "record 'c': 3 label characters for a sequence of 4 residues"]),
+    "sequence without a label record": (
+        {"s.fasta": SEQS + ">e\nACDF\n", "l.fasta": LABELS},
+        lambda t: token_crossval(t / "s.fasta", "--token-labels", str(t / "l.fasta")), 2,
+        ["s.fasta", "line 9", "record 'e' has no label record", "l.fasta"]),
+    "duplicate record id (sequences)": (
+        {"s.fasta": SEQS + ">b\nACDF\n", "l.fasta": LABELS},
+        lambda t: token_crossval(t / "s.fasta", "--token-labels", str(t / "l.fasta")), 2,
+        ["s.fasta", "line 9", "duplicate record id 'b' (first at line 3)"]),
+    "duplicate record id (labels)": (
+        {"s.fasta": SEQS, "l.fasta": LABELS + ">a SET=test\n2222\n"},
+        lambda t: token_crossval(t / "s.fasta", "--token-labels", str(t / "l.fasta")), 2,
+        ["l.fasta", "line 9", "duplicate record id 'a'"]),
+    "token label outside the fixed classes": (
+        {"s.fasta": SEQS, "l.fasta": LABELS.replace("2121", "2131")},
+        lambda t: token_crossval(t / "s.fasta", "--token-labels", str(t / "l.fasta"), "--token-classes", "12"), 2,
+        ["l.fasta", "line 3", "label '3' at residue 3 of record 'b' is not one of the classes 12"]),
+    "split column with another value": (
+        {"d.csv": HEADER.strip() + ",set\n" + SPLIT_GOOD + "CASSLQ,KAYNVTQAF,1,holdout\n"},
+        lambda t: crossval(t / "d.csv", "--split", "column", "--split-column", "set"), 2,
+        ["line 14", "column 'set'", "split value 'holdout' is not train, test or valid"]),
+    "split column with no test rows": (
+        {"d.csv": HEADER.strip() + ",set\n" + SPLIT_GOOD.replace("test", "train")},
+        lambda t: crossval(t / "d.csv", "--split-column", "set"), 2, ["--split-column 'set' has no test rows"]),
     "CUDA asked, none present": ({"d.csv": HEADER + GOOD}, lambda t: crossval(t / "d.csv", "--device", "cuda"), 2,
                                  ["--device cuda", "no CUDA GPU"]),
 }

@@ -11,9 +11,9 @@ import torch
 
 from .config import Config
 from .data.corpus import Corpus, load_corpus
-from .data.dataset import encode_table, read_labels, sequences_of
+from .data.dataset import CLASSIFICATION_TASKS, TOKEN_TASK, encode_table, read_labels, sequences_of
 from .data.readers import expand_paths, read_table, require_columns
-from .data.splits import carve_validation, default_split
+from .data.splits import carve_validation, column_split, default_split
 from .data.tokenizers import SequenceTokenizer
 from .errors import InputError
 from .io import atomic_write_text, versions
@@ -122,21 +122,30 @@ def embed(encoder_dir: str, data: str, columns: list[str], out: str, *, batch_si
 
 def labelled_table(cfg: Config, tokenizer=None):
     """Read ``cfg.data.path`` and return (table, string rows, encodings, tokenizer), all validated;
-    labels are in ``encodings.labels``. ``tokenizer``: an encoder's own (default: from ``--alphabet``)."""
+    labels are in ``encodings.labels``, or for ``token-classification`` in ``encodings.token_labels``
+    with the class characters in ``encodings.meta["classes"]``. ``tokenizer``: an encoder's own
+    (default: from ``--alphabet``)."""
     if not cfg.data.path:
         raise InputError("no labelled data", fix="pass --data PATH")
-    if not cfg.data.label_column:
-        raise InputError("no label column", fix="pass --label-column COL")
+    token_task = cfg.data.task == TOKEN_TASK
+    if not cfg.data.label_column and not (token_task and cfg.data.token_labels):
+        raise InputError("no label column", fix="pass --label-column COL" + (
+            " (one label character per residue) or --token-labels LABELS.fasta" if token_task else ""))
     table = read_table(cfg.data.path)
     columns = _fasta_default(cfg.data.columns, cfg.data.path)
     if cfg.data.task == "pair-classification" and len(columns) != 2:
         raise InputError(f"pair-classification needs two --columns, got {columns}",
                          fix="pass --columns A,B or use --task classification")
+    if token_task and len(columns) != 1:
+        raise InputError(f"token-classification labels the residues of one sequence column, got {columns}",
+                         fix="pass one column in --columns")
     if tokenizer is None:
         if cfg.data.alphabet == "text":
             raise InputError("labelled text needs the BPE tokenizer of a pretrained encoder",
                              fix="pretrain with --alphabet text, then pass --encoder DIR")
         tokenizer = SequenceTokenizer(cfg.data.alphabet, cfg.data.unknown_residues)
+    if token_task:
+        return _token_table(cfg, table, columns, tokenizer)
     rows = sequences_of(table, columns)
     labels = read_labels(table, cfg.data.label_column, cfg.data.task)
     encoded = encode_table(table, columns, tokenizer, cfg.model.max_length, cfg.data.too_long)
@@ -144,9 +153,43 @@ def labelled_table(cfg: Config, tokenizer=None):
     return table, rows, encoded, tokenizer
 
 
+def _token_table(cfg: Config, table, columns: list[str], tokenizer):
+    """:func:`labelled_table` for per-residue labels (a label column, or ``--token-labels`` FASTA)."""
+    from .data.token_labels import align_token_labels, labels_from_column, labels_from_fasta, token_classes
+    if cfg.data.token_labels:
+        table, labels = labels_from_fasta(table, cfg.data.token_labels)
+    else:
+        labels = labels_from_column(table, cfg.data.label_column)
+    rows = sequences_of(table, columns)
+    classes = token_classes(labels, cfg.data.token_classes)
+    encoded = encode_table(table, columns, tokenizer, cfg.model.max_length, cfg.data.too_long)
+    encoded.token_labels = align_token_labels(labels, [r[0] for r in rows], encoded.input_ids, classes)
+    encoded.meta = {**encoded.meta, "classes": classes}
+    return table, rows, encoded, tokenizer
+
+
+def fold_labels(encoded) -> np.ndarray:
+    """Per-example labels for splitting (token tasks have none: zeros, never stratified)."""
+    return encoded.labels if encoded.labels is not None else np.zeros(len(encoded), dtype=np.float32)
+
+
+def fixed_split(cfg: Config, table) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """``(train, test, validation or None)`` from ``--split-column`` when the split is ``column``."""
+    split = default_split_for(cfg)
+    if split != "column":
+        if cfg.data.split_column:
+            raise InputError(f"--split-column is used by --split column, not --split {split}",
+                             fix="drop --split or pass --split column")
+        return None
+    if not cfg.data.split_column:
+        raise InputError("--split column needs --split-column COL", fix="name the column holding train/test")
+    return column_split(table, cfg.data.split_column, cfg.data.validation_column)
+
+
 def finetune(cfg: Config) -> Path:
     """Fine-tune an encoder (``cfg.finetune.encoder``-style: a directory or ``none``) on the whole
-    labelled file with a validation split for early stopping; save model, head and metrics."""
+    labelled file with a validation split for early stopping; save model, head and metrics. With
+    ``--split-column``, train on its train rows and also score its test rows."""
     from safetensors.torch import save_file
 
     from .evaluate.metrics import task_metrics
@@ -158,23 +201,39 @@ def finetune(cfg: Config) -> Path:
     encoder, tokenizer = encoder_for(cfg)
     cfg.model.max_length = min(cfg.model.max_length, encoder.backbone.config.max_position_embeddings - 2)
     table, rows, encoded, tokenizer = labelled_table(cfg, tokenizer)
-    stratify = cfg.data.task != "regression"
+    task = cfg.data.task
+    stratify = task in CLASSIFICATION_TASKS
     if cfg.data.group_column:
         require_columns(table, [cfg.data.group_column])
     groups = table.frame[cfg.data.group_column].astype(str).to_numpy() if cfg.data.group_column else None
-    fit_idx, val_idx = carve_validation(np.arange(len(encoded)), encoded.labels, groups,
-                                        cfg.finetune.val_fraction, cfg.seed, stratify)
+    labels = fold_labels(encoded)
+    fixed = fixed_split(cfg, table) if cfg.data.split_column or cfg.crossval.split == "column" else None
+    test_idx = None
+    if fixed is None:
+        fit_idx, val_idx = carve_validation(np.arange(len(encoded)), labels, groups,
+                                            cfg.finetune.val_fraction, cfg.seed, stratify)
+    elif fixed[2] is None:
+        fit_idx, val_idx = carve_validation(fixed[0], labels, groups, cfg.finetune.val_fraction, cfg.seed, stratify)
+        test_idx = fixed[1]
+    else:
+        fit_idx, test_idx, val_idx = fixed
     model, info = fine_tune(encoder, encoded.subset(fit_idx), encoded.subset(val_idx), cfg.finetune,
-                            cfg.data.task, device=device, precision=cfg.precision, seed=cfg.seed,
+                            task, device=device, precision=cfg.precision, seed=cfg.seed,
                             progress=not cfg.quiet)
-    scores = predict(model, encoded.subset(val_idx), cfg.data.task, device)
-    metrics = task_metrics(cfg.data.task, encoded.labels[val_idx], scores)
+    evaluation = {}
+    for name, idx in (("validation", val_idx), ("test", test_idx)):
+        if idx is not None:
+            part = encoded.subset(idx)
+            evaluation[name] = task_metrics(task, part.targets(), predict(model, part, task, device))
     out = Path(cfg.out)
-    model.encoder.save(out / "encoder", tokenizer, meta={"finetuned_on": cfg.data.path})
+    extra = {"classes": encoded.meta["classes"]} if "classes" in encoded.meta else {}
+    model.encoder.save(out / "encoder", tokenizer, meta={"finetuned_on": cfg.data.path, **extra})
     save_file({k: v.contiguous().cpu() for k, v in model.head.state_dict().items()}, str(out / "head.safetensors"))
     atomic_write_text(out / "config.yaml", cfg.to_yaml())
-    atomic_write_text(out / "metrics.json", json.dumps({"validation": metrics, **info, "versions": versions()},
-                                                       indent=1))
+    sizes = {"n_fit": int(len(fit_idx)), "n_validation": int(len(val_idx)),
+             "n_test": None if test_idx is None else int(len(test_idx))}
+    atomic_write_text(out / "metrics.json", json.dumps({**evaluation, **extra, **sizes, **info,
+                                                        "versions": versions()}, indent=1))
     return out
 
 
@@ -198,4 +257,5 @@ def crossval(cfg: Config) -> dict:
 
 
 def default_split_for(cfg: Config) -> str:
-    return cfg.crossval.split or default_split(cfg.data.task, cfg.data.group_column is not None)
+    return cfg.crossval.split or default_split(cfg.data.task, cfg.data.group_column is not None,
+                                               cfg.data.split_column is not None)

@@ -28,7 +28,18 @@ Precision = Annotated[Optional[str], typer.Option("--precision", help="fp32 | bf
 Alphabet = Annotated[Optional[str], typer.Option("--alphabet", help="protein")]
 Unknown = Annotated[Optional[str], typer.Option("--unknown-residues", help="error | map-to-x")]
 LabelColumn = Annotated[Optional[str], typer.Option("--label-column")]
-Task = Annotated[Optional[str], typer.Option("--task", help="classification | pair-classification | regression")]
+Task = Annotated[Optional[str], typer.Option("--task", help="classification | pair-classification | regression | "
+                                                          "token-classification")]
+TokenLabels = Annotated[Optional[str], typer.Option("--token-labels", help="token-classification: label FASTA "
+                                                    "matched to --data records by id ('.' = unlabelled).")]
+TokenClasses = Annotated[Optional[str], typer.Option("--token-classes", help="Fixed label characters, e.g. "
+                                                     "123456789 (default: those found).")]
+TooLong = Annotated[Optional[str], typer.Option("--too-long", help="error | truncate (sequences, and their "
+                                                "per-residue labels, beyond model.max_length).")]
+SplitColumn = Annotated[Optional[str], typer.Option("--split-column", help="Fixed split: column of train / test "
+                                                    "(optional valid) values.")]
+ValidationColumn = Annotated[Optional[str], typer.Option("--validation-column", help="With --split-column: rows "
+                                                         "marked true here are the validation split.")]
 Objective = Annotated[Optional[str], typer.Option("--objective", help="Pretraining objective, e.g. simclr.")]
 Pooling = Annotated[Optional[str], typer.Option("--pooling", help="cls | mean")]
 Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
@@ -47,6 +58,11 @@ def _common(data, columns, out, seed, device, precision, alphabet, unknown, pool
             "model.pooling": pooling, "quiet": True if quiet else None}
 
 
+def _labelled(token_labels, token_classes, too_long, split_column, validation_column) -> dict:
+    return {"data.token_labels": token_labels, "data.token_classes": token_classes, "data.too_long": too_long,
+            "data.split_column": split_column, "data.validation_column": validation_column}
+
+
 def _optim(section: str, epochs, max_steps, batch_size, lr) -> dict:
     return {f"{section}.epochs": epochs, f"{section}.max_steps": max_steps,
             f"{section}.batch_size": batch_size, f"{section}.lr": lr}
@@ -62,6 +78,7 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
              mask_tokens: Annotated[Optional[int], typer.Option(help="Tokens masked per view (k).")] = None,
              checkpoint_every: Annotated[Optional[int], typer.Option(help="Checkpoint every N steps.")] = None,
              positives: Positives = None, view: View = None, pretrain_label_column: PretrainLabel = None,
+             too_long: TooLong = None,
              resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")] = False,
              quiet: Quiet = False):
     """Pretrain an encoder with a self-supervised objective and save it (transformers format)."""
@@ -70,7 +87,7 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
             **_optim("pretrain", epochs, max_steps, batch_size, lr), "pretrain.objective": objective,
             "pretrain.temperature": temperature, "pretrain.mask_tokens": mask_tokens,
             "pretrain.checkpoint_every": checkpoint_every, "pretrain.positives": positives,
-            "pretrain.view": view, "data.pretrain_label_column": pretrain_label_column}
+            "pretrain.view": view, "data.pretrain_label_column": pretrain_label_column, "data.too_long": too_long}
     cfg = load_config(config, nested(flat))
     start = time.time()
     path = run(cfg, resume=resume)
@@ -86,11 +103,15 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
              batch_size: BatchSize = None, lr: Lr = None, seed: Seed = None, device: Device = None,
              precision: Precision = None, alphabet: Alphabet = None, unknown_residues: Unknown = None,
              pooling: Pooling = None, group_column: Annotated[Optional[str], typer.Option()] = None,
+             token_labels: TokenLabels = None, token_classes: TokenClasses = None, too_long: TooLong = None,
+             split_column: SplitColumn = None, validation_column: ValidationColumn = None,
              quiet: Quiet = False):
     """Fine-tune an encoder on labelled data (validation split for early stopping) and save it."""
     from .api import finetune as run
     flat = {**_common(data, columns, out, seed, device, precision, alphabet, unknown_residues, pooling, quiet),
-            **_optim("finetune", epochs, max_steps, batch_size, lr), "data.label_column": label_column,
+            **_optim("finetune", epochs, max_steps, batch_size, lr),
+            **_labelled(token_labels, token_classes, too_long, split_column, validation_column),
+            "data.label_column": label_column,
             "data.task": task, "finetune.encoder": encoder, "finetune.mode": mode,
             "data.group_column": group_column}
     cfg = load_config(config, nested(flat))
@@ -98,9 +119,10 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
     start = time.time()
     out = run(cfg)
     import json
-    metrics = {k: v for k, v in json.loads((out / "metrics.json").read_text())["validation"].items()
-               if isinstance(v, float)}
-    run_id = _record("finetune", cfg, out, {f"val_{k}": v for k, v in metrics.items()}, start)
+    saved = json.loads((out / "metrics.json").read_text())
+    metrics = {f"{prefix}_{k}": v for part, prefix in (("validation", "val"), ("test", "test"))
+               for k, v in saved.get(part, {}).items() if isinstance(v, float)}
+    run_id = _record("finetune", cfg, out, metrics, start)
     typer.echo(f"fine-tuned model saved to {out}; run {run_id}")
 
 
@@ -124,7 +146,9 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
              arms: Annotated[Optional[str], typer.Option(help="Comma-separated: none,kmer,<objectives>.")] = None,
              folds: Annotated[Optional[int], typer.Option(help="Number of folds.")] = None,
              group_column: Annotated[Optional[str], typer.Option(help="No group on both sides of a split.")] = None,
-             split: Annotated[Optional[str], typer.Option(help="random | stratified | grouped")] = None,
+             split: Annotated[Optional[str], typer.Option(help="random | stratified | grouped | column")] = None,
+             split_column: SplitColumn = None, validation_column: ValidationColumn = None,
+             token_labels: TokenLabels = None, token_classes: TokenClasses = None, too_long: TooLong = None,
              pretrain_data: Annotated[Optional[str], typer.Option(help="Unlabelled corpus file(s), comma-separated.")] = None,
              pretrain_columns: Annotated[Optional[str], typer.Option(help="Column(s) of the corpus.")] = None,
              negative_type_column: Annotated[Optional[str], typer.Option(help="Also report metrics per negative type.")] = None,
@@ -140,8 +164,9 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
     from .api import crossval as run
     from .evaluate.report import print_summary
     flat = {**_common(data, columns, out, seed, device, precision, alphabet, unknown_residues, pooling, quiet),
-            **_optim("finetune", epochs, None, batch_size, lr), "data.label_column": label_column,
-            "data.task": task, "crossval.arms": _cols(arms), "crossval.folds": folds,
+            **_optim("finetune", epochs, None, batch_size, lr),
+            **_labelled(token_labels, token_classes, too_long, split_column, validation_column),
+            "data.label_column": label_column, "data.task": task, "crossval.arms": _cols(arms), "crossval.folds": folds,
             "data.group_column": group_column, "crossval.split": split,
             "data.pretrain_data": _cols(pretrain_data), "data.pretrain_columns": _cols(pretrain_columns),
             "data.negative_type_column": negative_type_column, "finetune.mode": mode,

@@ -32,6 +32,10 @@ class DataConfig:
     pretrain_label_column: str | None = None  # corpus column whose shared values make positives
     group_column: str | None = None
     negative_type_column: str | None = None  # report metrics per negative type (positives in each)
+    token_labels: str | None = None  # token-classification: label FASTA matched to --data records by id
+    token_classes: str | None = None  # token-classification: fixed class characters (default: those found)
+    split_column: str | None = None  # fixed split: train / test (optional valid / validation) per row
+    validation_column: str | None = None  # rows marked true here are the validation split (e.g. FLIP's)
 
 
 @dataclass
@@ -121,8 +125,10 @@ class FinetuneConfig(OptimConfig):
 class CrossvalConfig:
     arms: list[str] = field(default_factory=lambda: ["none", "simclr", "kmer"])
     folds: int = 5
-    split: str | None = None  # random | stratified | grouped (default: grouped if a group column)
+    split: str | None = None  # random | stratified | grouped | column (default: grouped if a group column,
+    #                           column if a split column)
     kmer_max_k: int = 3
+    kmer_window: int = 3  # token-classification baseline: one-hot residues within ±window of each position
 
 
 @dataclass
@@ -232,6 +238,7 @@ RANGES = {  # dotted key: (predicate, what it must be)
     "crossval.folds": (lambda v: v >= 2, "at least 2"),
     "finetune.val_fraction": (lambda v: 0 < v < 0.5, "in (0, 0.5)"),
     "finetune.patience": (lambda v: v >= 1, "at least 1"),
+    "crossval.kmer_window": (lambda v: v >= 0, "non-negative"),
 }
 for _section in ("pretrain", "finetune"):
     RANGES.update({f"{_section}.lr": (lambda v: v > 0, "positive"),

@@ -89,3 +89,13 @@ def masked_token_loss(logits: torch.Tensor, targets: torch.Tensor, positions: to
 def replaced_token_loss(logits: torch.Tensor, replaced: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
     """ELECTRA discriminator loss (Clark et al. 2020, eq. 1): BCE of 'replaced' over real tokens."""
     return F.binary_cross_entropy_with_logits(logits[positions].float(), replaced[positions].float())
+
+
+def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:
+    """Mean cross entropy over labelled tokens only; ``labels == ignore_index`` marks padding, special
+    tokens and unlabelled residues. ``logits``: ``(batch, tokens, classes)``; 0 when nothing is labelled."""
+    flat_logits = logits.reshape(-1, logits.shape[-1]).float()
+    flat_labels = labels.reshape(-1)
+    if not (flat_labels != ignore_index).any():
+        return flat_logits.sum() * 0.0
+    return F.cross_entropy(flat_logits, flat_labels, ignore_index=ignore_index)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .dataset import EncodedDataset
+from .dataset import IGNORE_INDEX, EncodedDataset
 from .tokenizers import PAD_ID
 
 
@@ -42,9 +42,20 @@ def bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Genera
 
 def iterate_batches(data: EncodedDataset, batch_size: int, rng: np.random.Generator | None = None,
                     drop_last: bool = False):
-    """Yield ``(positions, batch dict)``; labels included when the dataset has them."""
+    """Yield ``(positions, batch dict)``; labels (``token_labels``, padded with ``IGNORE_INDEX``)
+    included when the dataset has them."""
     for positions in bucketed_batches(data.lengths(), batch_size, rng, drop_last=drop_last):
         batch = pad_batch([data.input_ids[i] for i in positions], [data.token_type_ids[i] for i in positions])
         if data.labels is not None:
             batch["labels"] = torch.from_numpy(data.labels[positions])
+        if data.token_labels is not None:
+            batch["token_labels"] = pad_token_labels([data.token_labels[i] for i in positions],
+                                                     batch["input_ids"].shape[1])
         yield positions, batch
+
+
+def pad_token_labels(labels: list[np.ndarray], width: int) -> torch.Tensor:
+    out = np.full((len(labels), width), IGNORE_INDEX, dtype=np.int64)
+    for row, x in enumerate(labels):
+        out[row, : len(x)] = x
+    return torch.from_numpy(out)

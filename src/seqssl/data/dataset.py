@@ -11,17 +11,21 @@ from .readers import SequenceTable, require_columns
 from .tokenizers import SEP_ID, SequenceTokenizer
 
 CLASSIFICATION_TASKS = ("classification", "pair-classification")
-TASKS = ("classification", "pair-classification", "regression")
+TOKEN_TASK = "token-classification"
+TASKS = ("classification", "pair-classification", "regression", TOKEN_TASK)
+IGNORE_INDEX = -100  # token label of special, padding and unlabelled positions
 
 
 @dataclass
 class EncodedDataset:
-    """Token ids per example (variable length), segment ids, and optional float labels."""
+    """Token ids per example (variable length), segment ids, and optional float labels, or for
+    ``token-classification`` one class index per token (``IGNORE_INDEX`` where unlabelled)."""
 
     input_ids: list[np.ndarray]
     token_type_ids: list[np.ndarray]
     labels: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
+    token_labels: list[np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -33,7 +37,22 @@ class EncodedDataset:
         positions = np.asarray(positions, dtype=np.int64)
         return EncodedDataset([self.input_ids[i] for i in positions],
                               [self.token_type_ids[i] for i in positions],
-                              None if self.labels is None else self.labels[positions], self.meta)
+                              None if self.labels is None else self.labels[positions], self.meta,
+                              None if self.token_labels is None else [self.token_labels[i] for i in positions])
+
+    def targets(self) -> np.ndarray:
+        """What metrics compare with: the labels, or the classes of every labelled residue (in
+        example order, then position order) for token tasks."""
+        if self.token_labels is None:
+            return self.labels
+        flat = [t[t != IGNORE_INDEX] for t in self.token_labels]
+        return np.concatenate(flat).astype(np.int64) if flat else np.zeros(0, dtype=np.int64)
+
+    def target_positions(self) -> tuple[np.ndarray, np.ndarray]:
+        """(example, 1-based residue number) of each entry of :meth:`targets` (token tasks)."""
+        where = [np.flatnonzero(t != IGNORE_INDEX) for t in self.token_labels]
+        examples = np.concatenate([np.full(len(w), i) for i, w in enumerate(where)] or [np.zeros(0)])
+        return examples.astype(np.int64), np.concatenate(where or [np.zeros(0)]).astype(np.int64)
 
     @staticmethod
     def concat(parts: list["EncodedDataset"]) -> "EncodedDataset":

@@ -1,15 +1,21 @@
-"""Cross-validation folds and validation splits (random, stratified, grouped), via scikit-learn."""
+"""Cross-validation folds and validation splits (random, stratified, grouped, via scikit-learn), and a
+fixed train/test split read from a column of the data."""
 from __future__ import annotations
 
 import numpy as np
 from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 
 from ..errors import InputError
+from .readers import SequenceTable, require_columns
 
 SPLITS = ("random", "stratified", "grouped")
+SPLIT_VALUES = {"train": "train", "test": "test", "valid": "valid", "validation": "valid"}
+TRUE, FALSE = ("true", "1", "yes", "y", "t"), ("false", "0", "no", "n", "f", "")
 
 
-def default_split(task: str, has_groups: bool) -> str:
+def default_split(task: str, has_groups: bool, has_split_column: bool = False) -> str:
+    if has_split_column:
+        return "column"
     if has_groups:
         return "grouped"
     return "stratified" if task in ("classification", "pair-classification") else "random"
@@ -59,3 +65,40 @@ def carve_validation(train: np.ndarray, labels: np.ndarray, groups: np.ndarray |
                        ("stratified" if stratify else "random"), seed, stratify)
     fit, val = folds[0]
     return train[fit], train[val]
+
+
+def column_split(table: SequenceTable, column: str, validation_column: str | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(train, test, validation)`` row indices from ``column`` (``train``/``test``, optional
+    ``valid``/``validation``; any case) and ``validation_column`` (true marks a training row as
+    validation). ``validation`` is ``None`` when no row is marked; train excludes it."""
+    require_columns(table, [column] + ([validation_column] if validation_column else []))
+    values = table.frame[column].fillna("").astype(str).str.strip().str.lower()
+    side = values.map(SPLIT_VALUES)
+    bad = side.isna().to_numpy()
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(f"split value '{table.frame[column].iloc[i]}' is not train, test or valid",
+                         path=table.path, line=table.line_of(i), column=column,
+                         fix="mark each row train, test or valid, or choose another --split")
+    side = side.to_numpy().copy()
+    if validation_column:
+        flags = table.frame[validation_column].fillna("").astype(str).str.strip().str.lower()
+        unknown = ~flags.isin(TRUE + FALSE).to_numpy()
+        if unknown.any():
+            i = int(np.argmax(unknown))
+            raise InputError(f"validation flag '{flags.iloc[i]}' is not true or false", path=table.path,
+                             line=table.line_of(i), column=validation_column, fix="use True/False (or empty)")
+        marked = flags.isin(TRUE).to_numpy()
+        clash = marked & (side == "test")
+        if clash.any():
+            i = int(np.argmax(clash))
+            raise InputError("a test row is marked as validation", path=table.path, line=table.line_of(i),
+                             column=validation_column, fix="validation rows must come from the training side")
+        side[marked] = "valid"
+    for name in ("train", "test"):
+        if not (side == name).any():
+            raise InputError(f"--split-column '{column}' has no {name} rows", path=table.path, column=column,
+                             fix="mark some rows train and some test, or choose another --split")
+    valid = np.flatnonzero(side == "valid")
+    return np.flatnonzero(side == "train"), np.flatnonzero(side == "test"), (valid if len(valid) else None)

@@ -1,4 +1,5 @@
-"""K-fold cross-validation of pretraining arms against no pretraining and a k-mer baseline.
+"""K-fold cross-validation of pretraining arms against no pretraining and a k-mer baseline (for token
+tasks, a residue-window baseline), or one fixed train/test split read from a column (``--split column``).
 
 Per fold: carve a validation split from the training fold (grouped like the folds); build the
 pretraining corpus from the unlabelled corpora stripped of every test-fold sequence (and, for labelled
@@ -16,9 +17,10 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..api import _fasta_default, build_pretrained_encoder, default_split_for, labelled_table
+from ..api import _fasta_default, build_pretrained_encoder, default_split_for, fixed_split, fold_labels, labelled_table
 from ..config import Config
 from ..data.corpus import Corpus, load_corpus
+from ..data.dataset import CLASSIFICATION_TASKS, TOKEN_TASK
 from ..data.readers import expand_paths
 from ..data.splits import carve_validation, make_folds
 from ..errors import InputError
@@ -28,6 +30,7 @@ from ..objectives import OBJECTIVES
 from ..runtime import resolve_device, seed_everything, set_threads
 from ..transfer.finetune import fine_tune, predict
 from ..transfer.kmer import fit_kmer_baseline
+from ..transfer.window import fit_window_baseline
 from .metrics import PRIMARY_METRIC, task_metrics
 from .report import write_report
 from .stats import mean_std, paired_comparison
@@ -79,21 +82,27 @@ def run_crossval(cfg: Config) -> dict:
     atomic_write_text(out / "config.yaml", cfg.to_yaml())
 
     table, rows, encoded, tokenizer = labelled_table(cfg)
-    labels = encoded.labels
-    stratify = task != "regression"
+    labels = fold_labels(encoded)
+    stratify = task in CLASSIFICATION_TASKS
     groups = None
     if cfg.data.group_column:
         if cfg.data.group_column not in table.frame.columns:
             raise InputError(f"missing column '{cfg.data.group_column}' (--group-column)", path=table.path)
         groups = table.frame[cfg.data.group_column].astype(str).str.upper().to_numpy()
     neg_types = None
+    if cfg.data.negative_type_column and task == TOKEN_TASK:
+        raise InputError("--negative-type-column is for per-sequence tasks, not token-classification")
     if cfg.data.negative_type_column:
         if cfg.data.negative_type_column not in table.frame.columns:
             raise InputError(f"missing column '{cfg.data.negative_type_column}' (--negative-type-column)",
                              path=table.path)
         neg_types = table.frame[cfg.data.negative_type_column].fillna("").astype(str).str.strip().to_numpy()
     split = default_split_for(cfg)
-    folds = make_folds(cfg.crossval.folds, labels, groups, split, cfg.seed, stratify)
+    fixed = fixed_split(cfg, table)
+    if fixed is None:
+        folds = make_folds(cfg.crossval.folds, labels, groups, split, cfg.seed, stratify)
+    else:  # one "fold": the file's own train (+ validation) rows against its test rows
+        folds = [(np.sort(np.concatenate([fixed[0]] + ([fixed[2]] if fixed[2] is not None else []))), fixed[1])]
     extra = _corpus_extra(cfg, tokenizer) if any(a in OBJECTIVES for a in arms) else None
     if extra is not None:
         extra = extra.deduplicated()
@@ -105,7 +114,10 @@ def run_crossval(cfg: Config) -> dict:
     outer = tqdm(total=len(folds) * len(arms), desc="crossval", disable=not progress, unit="arm")
     for k, (train_idx, test_idx) in enumerate(folds):
         seed = cfg.seed + k
-        fit_idx, val_idx = carve_validation(train_idx, labels, groups, cfg.finetune.val_fraction, seed, stratify)
+        if fixed is not None and fixed[2] is not None:
+            fit_idx, val_idx = fixed[0], fixed[2]
+        else:
+            fit_idx, val_idx = carve_validation(train_idx, labels, groups, cfg.finetune.val_fraction, seed, stratify)
         fit, val, test = encoded.subset(fit_idx), encoded.subset(val_idx), encoded.subset(test_idx)
         test_sequences = {s for i in test_idx for s in rows[i]}
         corpus, removed, removed_labels = None, 0, 0
@@ -121,13 +133,18 @@ def run_crossval(cfg: Config) -> dict:
                 parts.insert(0, clean)
             corpus = Corpus.concat(parts).deduplicated()
         leakage.append({"fold": k, "train": int(len(fit_idx)), "val": int(len(val_idx)),
+                        "val_from": "column" if fixed is not None and fixed[2] is not None else "carved",
                         "test": int(len(test_idx)), "pretrain_corpus": None if corpus is None else len(corpus),
                         "pretrain_removed_test_sequences": removed,
                         "pretrain_removed_test_labels": removed_labels})
         for arm in arms:
             t0 = time.time()
             info: dict = {"fold": k}
-            if arm == "kmer":
+            if arm == "kmer" and task == TOKEN_TASK:
+                model, details = fit_window_baseline(fit, val, tokenizer.vocab_size, cfg.crossval.kmer_window, seed)
+                scores = model.predict(test)
+                info.update(details)
+            elif arm == "kmer":
                 model, details = fit_kmer_baseline([rows[i] for i in fit_idx], labels[fit_idx],
                                                    [rows[i] for i in val_idx], labels[val_idx], task,
                                                    cfg.crossval.kmer_max_k, seed)
@@ -146,7 +163,7 @@ def run_crossval(cfg: Config) -> dict:
                     encoder.save(out / "encoders" / arm / f"fold_{k}", tokenizer,
                                  meta={"objective": arm, "fold": k, "corpus_size": len(corpus),
                                        "removed_test_sequences": removed})
-                if len(cfg.data.columns) == 2 and task != "regression":
+                if len(cfg.data.columns) == 2 and task in CLASSIFICATION_TASKS:
                     info["retrieval"] = pair_retrieval(encoder, rows, test_idx[labels[test_idx] == 1], tokenizer,
                                                        cfg.model.max_length, device)
                 model, details = fine_tune(encoder, fit, val, cfg.finetune, task, device=device,
@@ -155,18 +172,33 @@ def run_crossval(cfg: Config) -> dict:
                 scores = predict(model, test, task, device, precision=cfg.precision)
                 info.update(details)
             info["seconds"] = time.time() - t0
-            per_arm[arm].append(fold_metrics(task, labels[test_idx], scores,
+            per_arm[arm].append(fold_metrics(task, test.targets(), scores,
                                              None if neg_types is None else neg_types[test_idx]))
             runs[arm].append(info)
-            predictions.append(pd.DataFrame({"row": test_idx, "fold": k, "arm": arm,
-                                             "y_true": labels[test_idx], "y_score": scores}))
+            predictions.append(prediction_rows(test, test_idx, k, arm, scores))
             outer.update(1)
     outer.close()
     results = assemble_results(cfg, per_arm, runs, leakage, split, time.time() - start_all)
+    if "classes" in encoded.meta:
+        results["classes"] = encoded.meta["classes"]
     pd.concat(predictions).to_csv(out / "predictions.csv", index=False)
     atomic_write_text(out / "results.json", json.dumps(results, indent=1))
     write_report(results, out, pd.concat(predictions))
     return results
+
+
+def prediction_rows(test, test_idx: np.ndarray, fold: int, arm: str, scores: np.ndarray) -> pd.DataFrame:
+    """``row, fold, arm, y_true, y_score`` per test example; for token tasks one row per labelled residue:
+    ``row, position`` (1-based residue), ``fold, arm, y_true, y_pred`` (class characters) and ``y_score``
+    (the predicted class's probability)."""
+    if test.token_labels is None:
+        return pd.DataFrame({"row": test_idx, "fold": fold, "arm": arm, "y_true": test.labels, "y_score": scores})
+    classes = np.array(test.meta["classes"])
+    example, position = test.target_positions()
+    predicted = scores.argmax(axis=1) if len(scores) else np.zeros(0, dtype=np.int64)
+    return pd.DataFrame({"row": test_idx[example], "position": position, "fold": fold, "arm": arm,
+                         "y_true": classes[test.targets()], "y_pred": classes[predicted],
+                         "y_score": scores.max(axis=1) if len(scores) else np.zeros(0)})
 
 
 def pair_retrieval(encoder, rows: list[tuple], positives: np.ndarray, tokenizer, max_length: int, device) -> dict:
@@ -217,6 +249,8 @@ def assemble_results(cfg: Config, per_arm: dict, runs: dict, leakage: list, spli
                                          [f.get(metric) for f in per_arm[baseline]])
                 comparisons.append({"arm": arm, "baseline": baseline, "metric": metric, **comp})
     return {"task": task, "primary_metric": primary, "split": split, "n_folds": len(leakage),
+            "split_column": cfg.data.split_column if split == "column" else None,
+            "validation_column": cfg.data.validation_column if split == "column" else None,
             "arms": arms_out, "comparisons": comparisons, "leakage": leakage,
             "pretraining": {arm: [{"fold": r["fold"], "history": r.get("pretrain_history", [])} for r in runs[arm]]
                             for arm in runs if any("pretrain_history" in r for r in runs[arm])},

@@ -1,11 +1,15 @@
 """Task metrics (scikit-learn / SciPy underneath); undefined metrics are ``None`` with a reason."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import stats
-from sklearn.metrics import accuracy_score, average_precision_score, mean_squared_error, roc_auc_score
+from sklearn.metrics import (accuracy_score, average_precision_score, balanced_accuracy_score, f1_score,
+                             mean_squared_error, roc_auc_score)
 
-PRIMARY_METRIC = {"classification": "auroc", "pair-classification": "auroc", "regression": "spearman"}
+PRIMARY_METRIC = {"classification": "auroc", "pair-classification": "auroc", "regression": "spearman",
+                  "token-classification": "per_residue_accuracy"}
 
 
 def binary_metrics(y_true, y_score, threshold: float = 0.5) -> dict:
@@ -33,7 +37,31 @@ def regression_metrics(y_true, y_pred) -> dict:
     return out
 
 
+def token_metrics(y_true, y_prob) -> dict:
+    """Per-residue accuracy, balanced accuracy and macro-F1 over labelled residues only.
+
+    ``y_true``: class index per labelled residue; ``y_prob``: ``(residues, classes)`` probabilities
+    (the prediction is the argmax). Macro-F1 averages over the classes present in truth or prediction."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_prob = np.asarray(y_prob, dtype=float)
+    out = {"n": int(len(y_true))}
+    if not len(y_true):
+        out.update(per_residue_accuracy=None, per_residue_balanced_accuracy=None, per_residue_macro_f1=None,
+                   undefined_reason="no labelled residues")
+        return out
+    y_pred = y_prob.argmax(axis=1)
+    with warnings.catch_warnings():  # balanced accuracy warns when a predicted class is absent from truth
+        warnings.simplefilter("ignore", UserWarning)
+        balanced = balanced_accuracy_score(y_true, y_pred)
+    out.update(per_residue_accuracy=float(accuracy_score(y_true, y_pred)),
+               per_residue_balanced_accuracy=float(balanced),
+               per_residue_macro_f1=float(f1_score(y_true, y_pred, average="macro", zero_division=0)))
+    return out
+
+
 def task_metrics(task: str, y_true, y_score) -> dict:
     if task in ("classification", "pair-classification"):
         return binary_metrics(y_true, y_score)
+    if task == "token-classification":
+        return token_metrics(y_true, y_score)
     return regression_metrics(y_true, y_score)

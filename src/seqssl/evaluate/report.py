@@ -10,11 +10,17 @@ from ..io import atomic_write_text
 
 TABLE_METRICS = {"classification": ["accuracy", "auroc", "average_precision"],
                  "pair-classification": ["accuracy", "auroc", "average_precision"],
-                 "regression": ["spearman", "pearson", "mse"]}
+                 "regression": ["spearman", "pearson", "mse"],
+                 "token-classification": ["per_residue_accuracy", "per_residue_balanced_accuracy",
+                                          "per_residue_macro_f1"]}
+ROC_TASKS = ("classification", "pair-classification")
 
 
-def _fmt(mean, std) -> str:
-    return "—" if mean is None else f"{mean:.3f} ± {std:.3f}"
+def _fmt(mean, std, single: bool = False) -> str:
+    """'mean ± std' over folds; the mean alone for a single fixed split (no spread to show)."""
+    if mean is None:
+        return "—"
+    return f"{mean:.3f}" if single else f"{mean:.3f} ± {std:.3f}"
 
 
 def subsets(results: dict) -> list[str]:
@@ -34,16 +40,17 @@ def metric_columns(results: dict) -> list[str]:
 def results_table(results: dict) -> pd.DataFrame:
     """One row per arm and evaluation subset, one column per metric, 'mean ± std' over folds."""
     rows = []
+    single = results.get("n_folds") == 1
     for arm, body in results["arms"].items():
         for subset in subsets(results):
             rows.append({"arm": arm, "subset": subset,
-                         **{m: _fmt(body["mean"].get(_key(m, subset)), body["std"].get(_key(m, subset)))
+                         **{m: _fmt(body["mean"].get(_key(m, subset)), body["std"].get(_key(m, subset)), single)
                             for m in TABLE_METRICS[results["task"]]}})
     return pd.DataFrame(rows).set_index(["arm", "subset"])
 
 
 def comparisons_table(results: dict, metrics: list[str] | None = None) -> pd.DataFrame:
-    metrics = metrics or [c for c in metric_columns(results) if c.split("@")[0] in ("auroc", "spearman")]
+    metrics = metrics or [c for c in metric_columns(results) if c.split("@")[0] == results["primary_metric"]]
     rows = []
     for c in results["comparisons"]:
         if c["metric"] not in metrics or c["delta_mean"] is None:
@@ -70,11 +77,25 @@ def convergence_note(results: dict) -> str | None:
             f"raise --epochs (finetune.epochs) for an at-convergence comparison.")
 
 
+def split_note(results: dict) -> str | None:
+    """Say plainly that a fixed split from a column is one train/test evaluation, not cross-validation."""
+    if results.get("split") != "column":
+        return None
+    validation = (f"validation rows marked in `{results['validation_column']}` or `valid` in the split column"
+                  if results.get("validation_column") else
+                  "validation rows marked `valid` in the split column, otherwise carved from train")
+    return (f"Fixed split from column `{results['split_column']}`: one train/test evaluation (a single \"fold\"), "
+            f"not cross-validation; {validation}. There is no spread over folds, so no ± std, confidence "
+            f"interval or p-value.")
+
+
 def print_summary(results: dict, console=None) -> None:
     from rich.console import Console
     from rich.table import Table
     console = console or Console()
-    for title, frame in (("Cross-validation: mean ± std over folds", results_table(results).reset_index()),
+    title = ("Fixed split: test metrics" if results.get("n_folds") == 1 else
+             "Cross-validation: mean ± std over folds")
+    for title, frame in ((title, results_table(results).reset_index()),
                          ("Paired differences (arm − baseline, per fold)", comparisons_table(results))):
         if frame.empty:
             continue
@@ -84,9 +105,9 @@ def print_summary(results: dict, console=None) -> None:
         for _, row in frame.iterrows():
             table.add_row(*[str(v) for v in row])
         console.print(table)
-    note = convergence_note(results)
-    if note:
-        console.print(note)
+    for note in (split_note(results), convergence_note(results)):
+        if note:
+            console.print(note)
 
 
 def _plot_metric_bars(results: dict, path: Path) -> None:
@@ -166,25 +187,37 @@ def retrieval_lines(results: dict) -> list[str]:
             pd.DataFrame(rows).to_markdown(index=False), ""]
 
 
+def token_lines(results: dict) -> list[str]:
+    """How per-residue metrics are counted."""
+    if results["task"] != "token-classification":
+        return []
+    return [f"Classes {', '.join(f'`{c}`' for c in results.get('classes', []))}. Metrics count labelled residues "
+            "only (`.` and residues cut by truncation are left out), pooled over the test proteins; "
+            "`predictions.csv` has one row per labelled residue (`position` is 1-based).", ""]
+
+
 def write_report(results: dict, out: Path, predictions: pd.DataFrame) -> None:
     """``report.md`` with the tables, the leakage counts and the plots it links."""
     out = Path(out)
     _plot_metric_bars(results, out / "metrics.png")
     plots = ["metrics.png"]
-    if results["task"] != "regression":
+    if results["task"] in ROC_TASKS:
         _plot_roc(predictions, out / "roc.png")
         plots.append("roc.png")
     if _plot_pretraining(results, out / "pretraining_loss.png"):
         plots.append("pretraining_loss.png")
     leak = pd.DataFrame(results["leakage"])
+    single = results["n_folds"] == 1
     lines = ["# seqssl cross-validation report", "",
-             f"Task `{results['task']}`, {results['n_folds']} folds, split `{results['split']}`, "
-             f"seed {results['seed']}, primary metric `{results['primary_metric']}`; "
+             f"Task `{results['task']}`, {results['n_folds']} fold{'' if single else 's'}, "
+             f"split `{results['split']}`, seed {results['seed']}, primary metric `{results['primary_metric']}`; "
              f"wall time {results['wall_seconds']:.0f} s.", "",
-             "## Results (mean ± std over test folds)", "",
+             *([split_note(results), ""] if split_note(results) else []),
+             *token_lines(results),
+             "## Results (test split)" if single else "## Results (mean ± std over test folds)", "",
              results_table(results).reset_index().to_markdown(index=False, disable_numparse=True), "",
-             "Subset `all`: the whole test fold; any other subset: the positives plus the negatives of that "
-             "type only.", "",
+             *(["Subset `all`: the whole test fold; any other subset: the positives plus the negatives of that "
+                "type only.", ""] if len(subsets(results)) > 1 else []),
              *([convergence_note(results), ""] if convergence_note(results) else []),
              "## Paired differences against the baselines", "",
              comparisons_table(results).to_markdown(index=False, disable_numparse=True) if results["comparisons"] else "none",

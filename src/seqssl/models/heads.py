@@ -26,3 +26,7 @@ class PredictionHead(nn.Module):
 
     def forward(self, x):
         return self.net(x)
+
+
+class TokenHead(PredictionHead):
+    """The same MLP applied to every token state: ``(batch, tokens, hidden)`` → ``(batch, tokens, classes)``."""

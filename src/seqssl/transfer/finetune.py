@@ -11,9 +11,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data.collate import iterate_batches
-from ..data.dataset import CLASSIFICATION_TASKS, EncodedDataset
+from ..data.dataset import CLASSIFICATION_TASKS, IGNORE_INDEX, TOKEN_TASK, EncodedDataset
 from ..evaluate.metrics import PRIMARY_METRIC, task_metrics
-from ..models.heads import PredictionHead
+from ..losses import token_cross_entropy
+from ..models.heads import PredictionHead, TokenHead
 from ..runtime import autocast
 from ..train.optim import build_optimizer, build_scheduler, clip_and_step
 
@@ -33,16 +34,57 @@ class SequencePredictor(nn.Module):
         return self.head(pooled).squeeze(-1)
 
 
+class TokenPredictor(nn.Module):
+    """Encoder → token states → per-token head: class logits for every token."""
+
+    def __init__(self, encoder, cfg, n_classes: int):
+        super().__init__()
+        self.encoder = encoder
+        self.head = TokenHead(encoder.hidden_size, cfg.head_hidden, n_classes, cfg.head_dropout)
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        states = self.encoder.token_states(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+        return self.head(states)
+
+
+def build_predictor(encoder, cfg, task: str, data: EncodedDataset) -> nn.Module:
+    if task == TOKEN_TASK:
+        return TokenPredictor(encoder, cfg, len(data.meta["classes"]))
+    return SequencePredictor(encoder, cfg)
+
+
 def task_loss(task: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     if task in CLASSIFICATION_TASKS:
         return F.binary_cross_entropy_with_logits(output.float(), target.float())
+    if task == TOKEN_TASK:
+        return token_cross_entropy(output, target, IGNORE_INDEX)
     return F.mse_loss(output.float(), target.float())
+
+
+@torch.no_grad()
+def predict_tokens(model: TokenPredictor, data: EncodedDataset, device: torch.device, batch_size: int = 512,
+                   precision: str = "fp32") -> np.ndarray:
+    """Class probabilities ``(labelled residues, classes)``, rows in :meth:`EncodedDataset.targets` order."""
+    model.eval()
+    parts: list = [None] * len(data)
+    for positions, batch in iterate_batches(data, batch_size, rng=None):
+        batch = {k: v.to(device) for k, v in batch.items() if k != "token_labels"}
+        with autocast(device, precision):
+            probs = model(batch).float().softmax(-1).cpu().numpy()
+        for row, i in enumerate(positions):
+            labelled = data.token_labels[i] != IGNORE_INDEX
+            parts[i] = probs[row, : len(labelled)][labelled]
+    n_classes = len(data.meta["classes"])
+    return np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, n_classes))
 
 
 @torch.no_grad()
 def predict(model: SequencePredictor, data: EncodedDataset, task: str, device: torch.device,
             batch_size: int = 512, precision: str = "fp32") -> np.ndarray:
-    """Scores in dataset order: probabilities for classification, values for regression."""
+    """Scores in dataset order: probabilities for classification, values for regression; for token
+    tasks, per-residue class probabilities (:func:`predict_tokens`)."""
+    if task == TOKEN_TASK:
+        return predict_tokens(model, data, device, batch_size, precision)
     model.eval()
     scores = np.zeros(len(data), dtype=np.float64)
     for positions, batch in iterate_batches(data, batch_size, rng=None):
@@ -62,8 +104,8 @@ def fine_tune(encoder, train: EncodedDataset, val: EncodedDataset, cfg, task: st
     """Train until the validation primary metric stops improving for ``cfg.patience`` epochs
     (capped at ``cfg.epochs`` or ``cfg.max_steps``); return the best model and the history."""
     torch.manual_seed(seed)
-    model = SequencePredictor(encoder, cfg).to(device)
-    if task not in CLASSIFICATION_TASKS:
+    model = build_predictor(encoder, cfg, task, train).to(device)
+    if task == "regression":
         model.target_mean.fill_(float(train.labels.mean()))
         model.target_std.fill_(float(train.labels.std() + 1e-8))
     per_epoch = math.ceil(len(train) / cfg.batch_size)
@@ -79,8 +121,8 @@ def fine_tune(encoder, train: EncodedDataset, val: EncodedDataset, cfg, task: st
         losses = []
         for _, batch in iterate_batches(train, cfg.batch_size, rng):
             batch = {k: v.to(device) for k, v in batch.items()}
-            target = batch.pop("labels")
-            if task not in CLASSIFICATION_TASKS:
+            target = batch.pop("token_labels" if task == TOKEN_TASK else "labels")
+            if task == "regression":
                 target = (target - model.target_mean) / model.target_std
             with autocast(device, precision):
                 loss = task_loss(task, model(batch), target)
@@ -91,7 +133,7 @@ def fine_tune(encoder, train: EncodedDataset, val: EncodedDataset, cfg, task: st
             if step >= total:
                 break
         scores = predict(model, val, task, device, precision=precision)
-        value = task_metrics(task, val.labels, scores).get(metric)
+        value = task_metrics(task, val.targets(), scores).get(metric)
         value = -math.inf if value is None else value
         history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), f"val_{metric}": value})
         bar.update(1)

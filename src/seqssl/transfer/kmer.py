@@ -3,7 +3,8 @@
 Features: character k-mer counts (k = 1..K, scikit-learn ``CountVectorizer``) of each input column;
 for pairs, also their interaction with the second column (one block of first-column k-mers per
 second-column value when it has few distinct values, e.g. 4 peptides; otherwise with its 1-mers).
-The regularisation strength is chosen on the validation split, like the neural arms' early stopping.
+When one column's training sequences all have one length (a mutational scan such as GB1), a one-hot
+residue per position is added, as mutational-scan baselines do. The regularisation strength is chosen on the validation split, like the neural arms' early stopping.
 """
 from __future__ import annotations
 
@@ -25,6 +26,29 @@ def _kmers(max_k: int) -> CountVectorizer:
     return CountVectorizer(analyzer="char", ngram_range=(1, max_k), lowercase=True, dtype=np.float32)
 
 
+class PositionOneHot:
+    """One column per (position, residue) seen in training; other lengths are cut or padded."""
+
+    def fit(self, sequences) -> "PositionOneHot":
+        self.length = len(sequences[0])
+        residues = sorted(set("".join(sequences).upper()))
+        self.table = np.full(256, -1, dtype=np.int64)
+        for j, c in enumerate(residues):
+            if ord(c) < 256:
+                self.table[ord(c)] = j
+        self.width = len(residues)
+        return self
+
+    def transform(self, sequences):
+        fixed = "".join(s.upper()[:self.length].ljust(self.length, "\0") for s in sequences)
+        codes = np.frombuffer(fixed.encode("latin-1", "replace"), dtype=np.uint8).reshape(len(sequences), self.length)
+        index = self.table[codes]
+        rows, positions = np.nonzero(index >= 0)
+        columns = positions * self.width + index[rows, positions]
+        return sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, columns)),
+                                 shape=(len(sequences), self.length * self.width))
+
+
 class KmerFeatures:
     """Fit on training sequences (tuples, one string per column); transform any split."""
 
@@ -34,6 +58,9 @@ class KmerFeatures:
     def fit(self, rows: list[tuple]) -> "KmerFeatures":
         columns = list(zip(*rows))
         self.vectorizers = [_kmers(self.max_k).fit(col) for col in columns]
+        self.positions = None
+        if len(columns) == 1 and len({len(s) for s in columns[0]}) == 1:
+            self.positions = PositionOneHot().fit(columns[0])
         self.categories = None
         if len(columns) == 2:
             values = sorted(set(columns[1]))
@@ -55,6 +82,8 @@ class KmerFeatures:
             else:
                 second = self.second_1mer.transform(columns[1]).tocsr()
                 blocks += [first.multiply(second[:, j]).tocsr() for j in range(second.shape[1])]
+        if self.positions is not None:
+            blocks.append(self.positions.transform(columns[0]))
         return sparse.hstack(blocks).tocsr()
 
     def transform(self, rows: list[tuple]):
@@ -81,7 +110,8 @@ def fit_kmer_baseline(train_rows, y_train, val_rows, y_val, task: str, max_k: in
             best = (value, strength, model)
     _, strength, model = best
     return KmerBaseline(features, model, classification), {"strength": strength, "best_val": best[0],
-                                                           "n_features": x_train.shape[1]}
+                                                           "n_features": x_train.shape[1],
+                                                           "position_features": features.positions is not None}
 
 
 class KmerBaseline:

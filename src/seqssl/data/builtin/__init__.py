@@ -8,6 +8,10 @@ BUILTIN = {
     "mira_binding": "mira_binding_demo.csv.gz",
     "background_cdr3b": "background_cdr3b_100k.csv.gz",
     "mira_epitopes": "mira_epitopes",  # a directory of 29 shards, one per epitope group
+    "flip_gb1_three_vs_rest": "flip_gb1_three_vs_rest.csv.gz",
+    "flip_gb1_low_vs_high": "flip_gb1_low_vs_high.csv.gz",
+    "flip_conservation_sequences": "flip_conservation_sequences.fasta.gz",
+    "flip_conservation_labels": "flip_conservation_labels.fasta.gz",
 }
 
 
