@@ -93,8 +93,8 @@ class PretrainConfig(OptimConfig):
     noiser_steps: int = 10  # alternating: noiser updates per cycle
     encoder_steps: int = 10  # alternating: encoder updates per cycle
     noiser_layers: int = 3  # GRU layers
-    noiser_embedding_size: int = 64
-    noiser_hidden_size: int = 64  # per direction
+    noiser_embedding_size: int = 32  # (a GRU is sequential: on CPU a 3-layer 64-wide one costs more than our encoder)
+    noiser_hidden_size: int = 32  # per direction
     noiser_lr: float | None = None  # None: pretrain.lr (the seed used 1e-4 for both players)
     noiser_weight_decay: float = 0.01
     subset_temperature: float = 1.0  # relaxed subset sampling (which tokens)
