@@ -171,6 +171,12 @@ def test_accepted_variants(name, content, tmp_path, capsys):
     assert (tmp_path / "out" / "results.json").exists()
 
 
+def test_unknown_command_line_option_is_a_usage_error_not_a_traceback(tmp_path, capsys):
+    assert run_cli([*crossval(write(tmp_path, "d.csv", HEADER + GOOD)), "--patiense", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "No such option: --patiense" in err and "Traceback" not in err, err
+
+
 def test_resume_with_another_model_size_is_refused(tmp_path, small_corpus_csv, capsys):
     args = ["pretrain", "--data", str(small_corpus_csv), "--columns", "cdr3_b_aa", "--max-steps", "2",
             "--batch-size", "32", "--checkpoint-every", "1", "--out", str(tmp_path / "o"), "--quiet"]

@@ -297,11 +297,25 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except SystemExit:
         raise
-    except Exception as err:  # click usage errors
-        import click
-        if isinstance(err, click.exceptions.ClickException):
+    except Exception as err:  # click usage errors (typer ≥ 0.20 raises them from its own copy of click)
+        usage, abort = _click_exceptions()
+        if isinstance(err, usage):
             err.show()
             sys.exit(2)
-        if isinstance(err, click.exceptions.Abort):
+        if isinstance(err, abort):
             sys.exit(130)
         raise
+
+
+def _click_exceptions() -> tuple[tuple, tuple]:
+    """(usage-error classes, abort classes) of click and of typer's vendored click, where present."""
+    import importlib
+    usage, abort = [], []
+    for name in ("click.exceptions", "typer._click.exceptions"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        usage.append(module.ClickException)
+        abort += [module.Abort] if hasattr(module, "Abort") else []
+    return tuple(usage), tuple(abort)
