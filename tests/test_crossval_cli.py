@@ -89,3 +89,33 @@ def test_runs_are_registered_and_listed(crossval_run, capsys):
     assert run_cli(["runs", "list"]) == 0 and runs[0]["id"] in capsys.readouterr().out
     assert run_cli(["runs", "show", runs[0]["id"][:15]]) == 0 and '"crossval"' in capsys.readouterr().out
     assert run_cli(["runs", "show", "nope"]) == 2
+
+
+def test_killed_crossval_resumes_from_its_finished_parts(crossval_run, tmp_path, small_binding_csv,
+                                                         small_corpus_csv, monkeypatch, capsys):
+    """Fold 1 of simclr and kmer 'lost' (their parts and the final files deleted): --resume recomputes only
+    those, and the results equal the uninterrupted run's."""
+    import shutil
+
+    import seqssl.evaluate.crossval as cv
+    reference = json.loads((crossval_run / "results.json").read_text())
+    resumed = tmp_path / "resumed"
+    shutil.copytree(crossval_run, resumed)
+    for name in ("simclr.json", "simclr.parquet", "kmer.json", "kmer.parquet"):
+        (resumed / "parts" / "fold_1" / name).unlink()
+    shutil.rmtree(resumed / "encoders" / "simclr" / "fold_1" / "checkpoints")
+    for name in ("results.json", "predictions.csv", "report.md"):
+        (resumed / name).unlink()
+    calls = []
+    real = cv.build_pretrained_encoder
+    monkeypatch.setattr(cv, "build_pretrained_encoder", lambda *a, **k: calls.append(k["desc"]) or real(*a, **k))
+    assert run_cli([*_crossval_args(small_binding_csv, small_corpus_csv, resumed), "--resume"]) == 0
+    assert calls == ["simclr fold 1"]
+    got = json.loads((resumed / "results.json").read_text())
+    for arm in ("none", "simclr", "kmer"):
+        assert got["arms"][arm]["folds"] == reference["arms"][arm]["folds"], arm
+    assert pd.read_csv(resumed / "predictions.csv").equals(pd.read_csv(crossval_run / "predictions.csv"))
+    # another setting than --arms is refused, naming it
+    capsys.readouterr()
+    assert run_cli([*_crossval_args(small_binding_csv, small_corpus_csv, resumed), "--epochs", "3", "--resume"]) == 2
+    assert "finetune.epochs was 2, this run has 3" in capsys.readouterr().err

@@ -250,10 +250,11 @@ def encoder_for(cfg: Config):
     return load_encoder(source)
 
 
-def crossval(cfg: Config) -> dict:
-    """Cross-validate every arm on the same folds; write results.json, predictions.csv and report.md."""
+def crossval(cfg: Config, resume: bool = False) -> dict:
+    """Cross-validate every arm on the same folds; write results.json, predictions.csv and report.md.
+    ``resume``: keep the finished (fold, arm) parts of a killed run in ``cfg.out`` (only arms may change)."""
     from .evaluate.crossval import run_crossval
-    return run_crossval(cfg)
+    return run_crossval(cfg, resume)
 
 
 def default_split_for(cfg: Config) -> str:

@@ -159,7 +159,9 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
              pretrain_lr: Annotated[Optional[float], typer.Option()] = None,
              seed: Seed = None, device: Device = None, precision: Precision = None, alphabet: Alphabet = None,
              unknown_residues: Unknown = None, pooling: Pooling = None, positives: Positives = None,
-             view: View = None, pretrain_label_column: PretrainLabel = None, quiet: Quiet = False):
+             view: View = None, pretrain_label_column: PretrainLabel = None, quiet: Quiet = False,
+             resume: Annotated[bool, typer.Option("--resume", help="Keep the finished folds and arms in --out; "
+                                                  "continue a cut-off pretraining. Only --arms may change.")] = False):
     """Cross-validate pretraining arms against no pretraining and k-mers; write results and report."""
     from .api import crossval as run
     from .evaluate.report import print_summary
@@ -176,7 +178,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
     cfg = load_config(config, nested(flat))
     _check_mode(cfg.finetune.mode)
     start = time.time()
-    results = run(cfg)
+    results = run(cfg, resume=resume)
     print_summary(results)
     run_id = _record("crossval", cfg, cfg.out, _key_metrics(results), start)
     typer.echo(f"results: {Path(cfg.out) / 'results.json'}, report: {Path(cfg.out) / 'report.md'}; run {run_id}")

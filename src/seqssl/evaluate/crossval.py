@@ -31,7 +31,9 @@ from ..runtime import resolve_device, seed_everything, set_threads
 from ..transfer.finetune import fine_tune, predict
 from ..transfer.kmer import fit_kmer_baseline
 from ..transfer.window import fit_window_baseline
+from ..train.checkpoint import latest_checkpoint
 from .metrics import PRIMARY_METRIC, task_metrics
+from .parts import PartStore
 from .report import write_report
 from .stats import mean_std, paired_comparison
 
@@ -68,7 +70,9 @@ def _corpus_extra(cfg: Config, tokenizer) -> Corpus | None:
     return Corpus.concat(parts)
 
 
-def run_crossval(cfg: Config) -> dict:
+def run_crossval(cfg: Config, resume: bool = False) -> dict:
+    """``resume``: reuse the finished (fold, arm) parts of an earlier run in ``cfg.out`` and continue a
+    cut-off pretraining from its last checkpoint (see :mod:`seqssl.evaluate.parts`)."""
     start_all = time.time()
     if not cfg.out:
         raise InputError("no output directory", fix="pass --out DIR")
@@ -79,6 +83,7 @@ def run_crossval(cfg: Config) -> dict:
     task = cfg.data.task
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
+    store = PartStore(out, cfg.to_dict(), resume)
     atomic_write_text(out / "config.yaml", cfg.to_yaml())
 
     table, rows, encoded, tokenizer = labelled_table(cfg)
@@ -138,6 +143,13 @@ def run_crossval(cfg: Config) -> dict:
                         "pretrain_removed_test_sequences": removed,
                         "pretrain_removed_test_labels": removed_labels})
         for arm in arms:
+            done = store.load(k, arm) if resume else None
+            if done is not None:
+                per_arm[arm].append(done[0])
+                runs[arm].append(done[1])
+                predictions.append(done[2])
+                outer.update(1)
+                continue
             t0 = time.time()
             info: dict = {"fold": k}
             if arm == "kmer" and task == TOKEN_TASK:
@@ -156,8 +168,10 @@ def run_crossval(cfg: Config) -> dict:
                     encoder = SequenceEncoder.build(cfg.model, tokenizer.vocab_size)
                 else:
                     arm_cfg = _with_objective(cfg, arm)
-                    encoder, history = build_pretrained_encoder(corpus, arm_cfg, tokenizer, device=device,
-                                                                seed=seed, desc=f"{arm} fold {k}")
+                    checkpoints = out / "encoders" / arm / f"fold_{k}" / "checkpoints"
+                    encoder, history = build_pretrained_encoder(
+                        corpus, arm_cfg, tokenizer, device=device, seed=seed, desc=f"{arm} fold {k}",
+                        checkpoint_dir=checkpoints, resume=resume and latest_checkpoint(checkpoints) is not None)
                     info["pretrain_seconds"] = time.time() - t0
                     info["pretrain_history"] = history
                     encoder.save(out / "encoders" / arm / f"fold_{k}", tokenizer,
@@ -176,6 +190,7 @@ def run_crossval(cfg: Config) -> dict:
                                              None if neg_types is None else neg_types[test_idx]))
             runs[arm].append(info)
             predictions.append(prediction_rows(test, test_idx, k, arm, scores))
+            store.save(k, arm, per_arm[arm][-1], info, predictions[-1])
             outer.update(1)
     outer.close()
     results = assemble_results(cfg, per_arm, runs, leakage, split, time.time() - start_all)
