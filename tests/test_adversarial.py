@@ -219,3 +219,12 @@ def test_adversarial_mlm_checkpoints_both_players_and_resumes_exactly(tmp_path, 
     ref, got = load_file(str(tmp_path / "ref" / "model.safetensors")), load_file(str(rolled / "model.safetensors"))
     for name in ref:
         assert torch.equal(ref[name], got[name]), name
+
+
+def test_mask_only_mode_masks_every_adversarial_choice_with_the_mask_token():
+    objective = _objective(adversarial_mask_types="mask", adversarial_rate=0.3, adversarial_random_rate=0.0)
+    objective.active_players = ("noiser",)
+    out = objective(_batch(CDR3S), torch.Generator().manual_seed(0))
+    assert float(out["adversarial_mask_share"]) == 1.0 and float(out["adversarial_rate"]) > 0.25
+    out["loss"].backward(inputs=list(objective.noiser.parameters()))  # position scores still learn
+    assert objective.noiser.out.weight.grad[0].abs().sum() > 0

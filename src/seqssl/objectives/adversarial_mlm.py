@@ -124,7 +124,10 @@ class AdversarialMLM(nn.Module):
                 scores = reverse_gradient(scores)  # the noiser maximises what the encoder minimises
             soft_any = relaxed_subset(scores[..., 0], eligible, budget, cfg.subset_temperature, generator)
             hard_any = top_budget(soft_any, eligible, budget)
-            option, option_soft = gumbel_softmax_st(scores[..., 1:], cfg.mask_type_temperature, generator)
+            if cfg.adversarial_mask_types == "all":
+                option, _ = gumbel_softmax_st(scores[..., 1:], cfg.mask_type_temperature, generator)
+            else:  # the seed's "simple masking" (Alg. 3 with p_mask_type = None): always [MASK]
+                option = F.one_hot(torch.zeros_like(ids), scores.shape[-1] - 1).to(scores.dtype)
         if train_noiser:
             chosen = straight_through(hard_any, soft_any)
             onehot = noised_inputs(corrupted, ids, chosen, option, self.vocab_size)

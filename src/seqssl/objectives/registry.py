@@ -31,7 +31,8 @@ def check_choices(cfg) -> None:
     from .miners import MINERS
     for key, allowed in (("view", VIEWS), ("positives", POSITIVES), ("miner", MINERS),
                          ("distance", ("cosine", "euclidean")),
-                         ("adversarial_schedule", ("alternating", "joint"))):
+                         ("adversarial_schedule", ("alternating", "joint")),
+                         ("adversarial_mask_types", ("all", "mask"))):
         value = getattr(cfg, key)
         if value not in allowed:
             raise InputError(f"unknown pretrain.{key} '{value}'", fix=f"use one of {', '.join(allowed)}")
