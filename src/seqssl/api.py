@@ -21,6 +21,7 @@ from .models.encoder import SequenceEncoder, embed_dataset, load_encoder
 from .objectives import build_objective
 from .runtime import resolve_device, seed_everything, set_threads
 from .train.loop import run_pretraining
+from .tracking import Tracker
 
 
 def _fasta_default(columns: list[str], path: str) -> list[str]:
@@ -45,7 +46,7 @@ def corpus_tokenizer(cfg: Config, files: list[tuple[str, list[str]]]):
 
 def build_pretrained_encoder(corpus: Corpus, cfg: Config, tokenizer: SequenceTokenizer, *,
                              device: torch.device, seed: int, desc: str = "pretrain",
-                             checkpoint_dir: Path | None = None, resume: bool = False):
+                             checkpoint_dir: Path | None = None, resume: bool = False, on_log=None):
     """Random-init an encoder with ``seed`` and train it with ``cfg.pretrain.objective``."""
     seed_everything(seed)
     encoder = SequenceEncoder.build(cfg.model, tokenizer.vocab_size)
@@ -53,7 +54,7 @@ def build_pretrained_encoder(corpus: Corpus, cfg: Config, tokenizer: SequenceTok
     groups = corpus.group_codes() if corpus.labels is not None else None
     history = run_pretraining(objective, corpus.encoded, cfg.pretrain, device=device, precision=cfg.precision,
                               seed=seed, progress=not cfg.quiet, desc=desc, groups=groups,
-                              checkpoint_dir=checkpoint_dir, resume=resume)
+                              checkpoint_dir=checkpoint_dir, resume=resume, on_log=on_log)
     return encoder.cpu(), history
 
 
@@ -86,8 +87,12 @@ def pretrain(cfg: Config, resume: bool = False) -> Path:
     start = time.time()
     out = Path(cfg.out)
     atomic_write_text(out / "config.yaml", cfg.to_yaml())
-    encoder, history = build_pretrained_encoder(corpus, cfg, tokenizer, device=device, seed=cfg.seed,
-                                                checkpoint_dir=out / "checkpoints", resume=resume)
+    tracker = Tracker(out, cfg.tracking, f"pretrain {cfg.pretrain.objective}", cfg.to_dict()) if cfg.tracking else None
+    encoder, history = build_pretrained_encoder(
+        corpus, cfg, tokenizer, device=device, seed=cfg.seed, checkpoint_dir=out / "checkpoints", resume=resume,
+        on_log=None if tracker is None else (lambda record: tracker.log(record, record["step"], "pretrain/")))
+    if tracker is not None:
+        tracker.close({"seconds": time.time() - start, "corpus_size": len(corpus)})
     encoder.save(out, tokenizer, meta={"objective": cfg.pretrain.objective, "corpus_size": len(corpus),
                                        "seconds": time.time() - start, "config": cfg.to_dict()})
     atomic_write_text(out / "pretrain_history.csv", pd.DataFrame(history).to_csv(index=False))
@@ -234,6 +239,11 @@ def finetune(cfg: Config) -> Path:
              "n_test": None if test_idx is None else int(len(test_idx))}
     atomic_write_text(out / "metrics.json", json.dumps({**evaluation, **extra, **sizes, **info,
                                                         "versions": versions()}, indent=1))
+    if cfg.tracking:
+        tracker = Tracker(out, cfg.tracking, "finetune", cfg.to_dict())
+        for record in info["history"]:
+            tracker.log(record, record["epoch"], "finetune/")
+        tracker.close({f"{part}/{k}": v for part, metrics in evaluation.items() for k, v in metrics.items()})
     return out
 
 

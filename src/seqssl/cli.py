@@ -43,6 +43,7 @@ ValidationColumn = Annotated[Optional[str], typer.Option("--validation-column", 
 Objective = Annotated[Optional[str], typer.Option("--objective", help="Pretraining objective, e.g. simclr.")]
 Pooling = Annotated[Optional[str], typer.Option("--pooling", help="cls | mean")]
 Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
+Tracking = Annotated[Optional[str], typer.Option("--tracking", help="tensorboard and/or mlflow (comma-separated).")]
 Positives = Annotated[Optional[str], typer.Option(help="augment | label | neighbours")]
 View = Annotated[Optional[str], typer.Option(help="mask | substitute | blosum | crop | dropout")]
 PretrainLabel = Annotated[Optional[str], typer.Option(help="Corpus column whose shared values are positives.")]
@@ -80,14 +81,15 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
              positives: Positives = None, view: View = None, pretrain_label_column: PretrainLabel = None,
              too_long: TooLong = None,
              resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")] = False,
-             quiet: Quiet = False):
+             tracking: Tracking = None, quiet: Quiet = False):
     """Pretrain an encoder with a self-supervised objective and save it (transformers format)."""
     from .api import pretrain as run
     flat = {**_common(data, columns, out, seed, device, precision, alphabet, unknown_residues, pooling, quiet),
             **_optim("pretrain", epochs, max_steps, batch_size, lr), "pretrain.objective": objective,
             "pretrain.temperature": temperature, "pretrain.mask_tokens": mask_tokens,
             "pretrain.checkpoint_every": checkpoint_every, "pretrain.positives": positives,
-            "pretrain.view": view, "data.pretrain_label_column": pretrain_label_column, "data.too_long": too_long}
+            "pretrain.view": view, "data.pretrain_label_column": pretrain_label_column, "data.too_long": too_long,
+            "tracking": _cols(tracking)}
     cfg = load_config(config, nested(flat))
     start = time.time()
     path = run(cfg, resume=resume)
@@ -105,7 +107,7 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
              pooling: Pooling = None, group_column: Annotated[Optional[str], typer.Option()] = None,
              token_labels: TokenLabels = None, token_classes: TokenClasses = None, too_long: TooLong = None,
              split_column: SplitColumn = None, validation_column: ValidationColumn = None,
-             quiet: Quiet = False):
+             tracking: Tracking = None, quiet: Quiet = False):
     """Fine-tune an encoder on labelled data (validation split for early stopping) and save it."""
     from .api import finetune as run
     flat = {**_common(data, columns, out, seed, device, precision, alphabet, unknown_residues, pooling, quiet),
@@ -113,7 +115,7 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
             **_labelled(token_labels, token_classes, too_long, split_column, validation_column),
             "data.label_column": label_column,
             "data.task": task, "finetune.encoder": encoder, "finetune.mode": mode,
-            "data.group_column": group_column}
+            "data.group_column": group_column, "tracking": _cols(tracking)}
     cfg = load_config(config, nested(flat))
     _check_mode(cfg.finetune.mode)
     start = time.time()

@@ -145,6 +145,7 @@ class Config:
     threads: int | None = None  # torch intra-op threads (None: torch's default)
     out: str | None = None
     quiet: bool = False
+    tracking: list[str] = field(default_factory=list)  # tensorboard and/or mlflow (besides the CSV histories)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

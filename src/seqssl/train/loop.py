@@ -76,12 +76,13 @@ class StopRequest:
 def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, device: torch.device,
                     precision: str = "fp32", seed: int = 0, progress: bool = True,
                     desc: str = "pretrain", groups: np.ndarray | None = None,
-                    checkpoint_dir: Path | None = None, resume: bool = False) -> list[dict]:
+                    checkpoint_dir: Path | None = None, resume: bool = False, on_log=None) -> list[dict]:
     """Train ``objective`` (which owns the encoder) for ``cfg.epochs`` or ``cfg.max_steps``.
 
     Returns the logged history: one dict per ``cfg.log_every`` steps (step, epoch, losses, lr).
     With ``checkpoint_dir``, a checkpoint is written every ``cfg.checkpoint_every`` steps, at the end,
-    and on SIGINT/SIGTERM; ``resume`` continues from the newest one.
+    and on SIGINT/SIGTERM; ``resume`` continues from the newest one. ``on_log(record)`` is called with each
+    logged record as it is made (experiment trackers).
     """
     drop_last = getattr(objective, "drop_last", False)
     per_epoch = steps_per_epoch(len(data), cfg.batch_size, drop_last)
@@ -148,6 +149,8 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
                 if step % cfg.log_every == 0 or step == total:
                     history.append({"step": step, "epoch": epoch, **mean_logs(running),
                                     **learning_rates(players), "seconds": time.time() - start})
+                    if on_log is not None:
+                        on_log(history[-1])
                     bar.set_postfix(loss=f"{history[-1]['loss']:.3f}")
                     running = []
                 bar.update(1)
