@@ -34,12 +34,15 @@ ARMS = {  # name: (objective, pretrain overrides)
     "mlm-20%": ("mlm", {"mlm_rate": 0.2}),
     "adversarial alternating 10/10, GRU 3x32 (seed defaults)": (
         "adversarial-mlm", {"adversarial_schedule": "alternating", "noiser_steps": 10, "encoder_steps": 10}),
+    "adversarial alternating 10/10, GRU 3x32, all mask types": (
+        "adversarial-mlm", {"adversarial_schedule": "alternating", "noiser_steps": 10, "encoder_steps": 10,
+                            "adversarial_mask_types": "all"}),
     "adversarial alternating 2/10, GRU 1x32": (
         "adversarial-mlm", {"adversarial_schedule": "alternating", "noiser_steps": 2, "encoder_steps": 10,
                             "noiser_layers": 1}),
     "adversarial joint, GRU 1x32": ("adversarial-mlm", {"adversarial_schedule": "joint", "noiser_layers": 1}),
 }
-SEED_ARM = "adversarial alternating 10/10, GRU 3x32 (seed defaults)"
+SEED_ARM = "adversarial alternating 10/10, GRU 3x32 (seed defaults)"  # [MASK]-only (our default)
 
 
 def run_arm(objective_name: str, overrides: dict, corpus, vocab_size: int, updates: int, seed: int) -> dict:

@@ -89,6 +89,8 @@ def test_reverse_gradient_negates_the_gradient_and_nothing_else():
 
 
 def _objective(schedule="alternating", **extra):
+    """A tiny encoder + noiser; the full option set (mask / keep / replace) unless ``extra`` says otherwise."""
+    extra = {"adversarial_mask_types": "all", **extra}
     cfg = PretrainConfig(objective="adversarial-mlm", adversarial_schedule=schedule, noiser_layers=2,
                          noiser_embedding_size=16, noiser_hidden_size=16, **extra)
     torch.manual_seed(0)

@@ -89,7 +89,8 @@ class PretrainConfig(OptimConfig):
     replace_rate: float = 0.1  # rtd-random: fraction of residues replaced at random
     adversarial_rate: float = 0.1  # adversarial-mlm: fraction of residues the noiser masks (seed 001) ...
     adversarial_random_rate: float = 0.1  # ... plus this fraction selected at random (80/10/10)
-    adversarial_mask_types: str = "all"  # all: [MASK] / keep / replace chosen by the noiser | mask: [MASK] only
+    adversarial_mask_types: str = "mask"  # mask: [MASK] only | all: the noiser also picks keep / replace-by-residue
+    #   (measured: with "all" the encoder learns to read the original residue from the noiser's choice; README)
     adversarial_schedule: str = "alternating"  # alternating (seed 001) | joint (one pass, gradient reversal)
     noiser_steps: int = 10  # alternating: noiser updates per cycle
     encoder_steps: int = 10  # alternating: encoder updates per cycle
