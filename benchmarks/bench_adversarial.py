@@ -40,6 +40,9 @@ ARMS = {  # name: (objective, pretrain overrides)
     "adversarial alternating 2/10, GRU 1x32": (
         "adversarial-mlm", {"adversarial_schedule": "alternating", "noiser_steps": 2, "encoder_steps": 10,
                             "noiser_layers": 1}),
+    "adversarial alternating 1/10, GRU 1x32": (
+        "adversarial-mlm", {"adversarial_schedule": "alternating", "noiser_steps": 1, "encoder_steps": 10,
+                            "noiser_layers": 1}),
     "adversarial joint, GRU 1x32": ("adversarial-mlm", {"adversarial_schedule": "joint", "noiser_layers": 1}),
 }
 SEED_ARM = "adversarial alternating 10/10, GRU 3x32 (seed defaults)"  # [MASK]-only (our default)
