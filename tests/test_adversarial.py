@@ -230,3 +230,21 @@ def test_mask_only_mode_masks_every_adversarial_choice_with_the_mask_token():
     assert float(out["adversarial_mask_share"]) == 1.0 and float(out["adversarial_rate"]) > 0.25
     out["loss"].backward(inputs=list(objective.noiser.parameters()))  # position scores still learn
     assert objective.noiser.out.weight.grad[0].abs().sum() > 0
+
+
+def test_history_logs_both_players_losses_rates_and_entropies(tmp_path, small_corpus_csv):
+    import pandas as pd
+    config = tmp_path / "adv.yaml"
+    config.write_text("pretrain:\n  noiser_steps: 2\n  encoder_steps: 2\n  log_every: 4\n  noiser_layers: 1\n"
+                      "model:\n  hidden_size: 16\n  num_heads: 2\n  num_layers: 1\n  intermediate_size: 32\n")
+    out = tmp_path / "enc"
+    assert run_cli(["pretrain", "--data", str(small_corpus_csv), "--columns", "cdr3_b_aa", "--objective",
+                    "adversarial-mlm", "--config", str(config), "--max-steps", "4", "--batch-size", "32",
+                    "--out", str(out), "--quiet"]) == 0
+    history = pd.read_csv(out / "pretrain_history.csv")
+    assert list(history["step"]) == [4, 8] and list(history["encoder_updates"]) == [2, 2]
+    assert list(history["noiser_updates"]) == [2, 2]
+    for column in ("encoder_loss", "noiser_loss", "adversarial_rate", "random_rate", "loss_adversarial",
+                   "loss_random", "noiser_entropy", "lr_encoder", "lr_noiser"):
+        assert history[column].notna().all(), column
+    assert (history["noiser_loss"] < 0).all() and history["adversarial_rate"].between(0.05, 0.15).all()

@@ -139,7 +139,11 @@ class AdversarialMLM(nn.Module):
         logits = self.head(states)
         selected = random_sel | hard_any
         loss = masked_token_loss(logits, ids, selected)
-        return {"loss": loss, **self._diagnostics(logits, ids, random_sel, hard_any, eligible, scores, option)}
+        players = {"encoder_loss": loss.detach()} if "encoder" in self.active_players else {}
+        if train_noiser:
+            players["noiser_loss"] = -loss.detach()  # what the noiser minimises
+        return {"loss": loss, **players,
+                **self._diagnostics(logits, ids, random_sel, hard_any, eligible, scores, option)}
 
     @torch.no_grad()
     def _diagnostics(self, logits, ids, random_sel, hard_any, eligible, scores, option) -> dict:
