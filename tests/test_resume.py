@@ -116,3 +116,13 @@ def test_tied_embedding_objectives_checkpoint_and_resume(objective, tmp_path, sm
     ref, got = _weights(tmp_path / "ref"), _weights(rolled)
     for name in ref:
         assert torch.equal(ref[name], got[name]), name
+
+
+def test_atomic_writes_get_ordinary_file_permissions(tmp_path):
+    import os
+    from seqssl.io import atomic_write_text
+    atomic_write_text(tmp_path / "results.json", "{}")
+    plain = tmp_path / "plain.json"
+    plain.write_text("{}")
+    assert (tmp_path / "results.json").stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+    assert os.access(tmp_path / "results.json", os.R_OK)

@@ -8,6 +8,15 @@ from importlib import metadata
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_DEFAULT_MODE = 0o666 & ~_umask()
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write to a temporary file in the same directory, flush, fsync, then rename over ``path``:
     a killed writer leaves either the old file or the new one, never half of one."""
@@ -15,6 +24,7 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _DEFAULT_MODE)  # mkstemp makes 0600 files; results should read like any other file
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
             handle.flush()
