@@ -17,7 +17,9 @@ import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 
 from ..errors import InputError
-from ..io import atomic_write_text
+from ..io import _umask, atomic_write_text
+
+_DEFAULT_MODE_MASK = _umask()
 
 KEEP = 2
 
@@ -57,6 +59,7 @@ def save_checkpoint(root: Path, step: int, model, players: dict, rng_state: dict
     ``players``: name → :class:`~seqssl.train.optim.Player` (one optimiser and schedule each)."""
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=".tmp-"))
+    os.chmod(tmp, 0o777 & ~_DEFAULT_MODE_MASK)  # mkdtemp makes 0700 directories
     try:
         save_model(model, str(tmp / "model.safetensors"))  # handles tied weights (MLM decoder, ELECTRA)
         optimizers, schedulers = {}, {}
