@@ -8,13 +8,13 @@ from importlib import metadata
 from pathlib import Path
 
 
-def _umask() -> int:
+def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
 
 
-_DEFAULT_MODE = 0o666 & ~_umask()
+_DEFAULT_MODE = 0o666 & ~current_umask()
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

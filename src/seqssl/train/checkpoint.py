@@ -17,9 +17,9 @@ import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 
 from ..errors import InputError
-from ..io import _umask, atomic_write_text
+from ..io import current_umask, atomic_write_text
 
-_DEFAULT_MODE_MASK = _umask()
+_DEFAULT_MODE_MASK = current_umask()
 
 KEEP = 2
 
