@@ -119,3 +119,55 @@ def test_killed_crossval_resumes_from_its_finished_parts(crossval_run, tmp_path,
     capsys.readouterr()
     assert run_cli([*_crossval_args(small_binding_csv, small_corpus_csv, resumed), "--epochs", "3", "--resume"]) == 2
     assert "finetune.epochs was 2, this run has 3" in capsys.readouterr().err
+
+
+def test_probe_mode_freezes_the_encoder_and_matches_a_hand_fitted_probe(tmp_path, small_binding_csv,
+                                                                         small_corpus_csv):
+    """--mode probe: the encoder is unchanged, and the test scores equal scikit-learn's logistic
+    regression refitted by hand on the same standardised embeddings with the chosen strength."""
+    import numpy as np
+    import torch
+    from safetensors.torch import load_file
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from seqssl.api import labelled_table
+    from seqssl.config import load_config
+    from seqssl.models.encoder import embed_dataset, load_encoder
+    enc = tmp_path / "enc"
+    assert run_cli(["pretrain", "--data", str(small_corpus_csv), "--columns", "cdr3_b_aa", "--max-steps", "3",
+                    "--batch-size", "32", "--out", str(enc), "--quiet"]) == 0
+    ft = tmp_path / "ft"
+    assert run_cli(["finetune", "--data", str(small_binding_csv), "--columns", "cdr3_b_aa,peptide",
+                    "--label-column", "label", "--encoder", str(enc), "--mode", "probe", "--out", str(ft),
+                    "--quiet"]) == 0
+    before, after = load_file(str(enc / "model.safetensors")), load_file(str(ft / "encoder" / "model.safetensors"))
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    metrics = json.loads((ft / "metrics.json").read_text())
+    assert metrics["mode"] == "probe" and 0.0 <= metrics["validation"]["auroc"] <= 1.0
+    probe = load_file(str(ft / "probe.safetensors"))
+    strength = json.loads((ft / "probe.json").read_text())["strength"]
+    # refit by hand on the same split (seeded carve of the validation rows, as the command does)
+    from seqssl.data.splits import carve_validation
+    cfg = load_config(None, {"data": {"path": str(small_binding_csv), "columns": ["cdr3_b_aa", "peptide"],
+                                      "label_column": "label"}})
+    encoder, tokenizer = load_encoder(str(enc))
+    _, _, encoded, _ = labelled_table(cfg, tokenizer)
+    fit_idx, val_idx = carve_validation(np.arange(len(encoded)), encoded.labels, None, cfg.finetune.val_fraction,
+                                        cfg.seed, True)
+    x = embed_dataset(encoder, encoded, torch.device("cpu"))
+    scaler = StandardScaler().fit(x[fit_idx])
+    reference = LogisticRegression(C=strength, max_iter=2000, solver="liblinear", random_state=0)
+    reference.fit(scaler.transform(x[fit_idx]), encoded.labels[fit_idx])
+    assert np.allclose(probe["coef"].numpy(), reference.coef_, atol=1e-5)
+    assert np.allclose(probe["mean"].numpy(), scaler.mean_, atol=1e-5)
+
+
+def test_crossval_probe_mode(tmp_path, small_binding_csv, small_corpus_csv):
+    out = tmp_path / "cv"
+    args = _crossval_args(small_binding_csv, small_corpus_csv, out)
+    assert run_cli([*args, "--mode", "probe"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    runs = results["arms"]["simclr"]["runs"]
+    assert all(r["mode"] == "probe" and r["strength"] is not None for r in runs)
+    assert all(0.0 <= f["auroc"] <= 1.0 for f in results["arms"]["none"]["folds"])

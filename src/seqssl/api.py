@@ -222,18 +222,29 @@ def finetune(cfg: Config) -> Path:
         test_idx = fixed[1]
     else:
         fit_idx, test_idx, val_idx = fixed
-    model, info = fine_tune(encoder, encoded.subset(fit_idx), encoded.subset(val_idx), cfg.finetune,
-                            task, device=device, precision=cfg.precision, seed=cfg.seed,
-                            progress=not cfg.quiet)
+    out = Path(cfg.out)
+    extra = {"classes": encoded.meta["classes"]} if "classes" in encoded.meta else {}
+    if cfg.finetune.mode == "probe":
+        from .transfer.probe import fit_probe
+        model, info = fit_probe(encoder, encoded.subset(fit_idx), encoded.subset(val_idx), task, device=device,
+                                seed=cfg.seed)
+        score = model.predict
+    else:
+        model, info = fine_tune(encoder, encoded.subset(fit_idx), encoded.subset(val_idx), cfg.finetune,
+                                task, device=device, precision=cfg.precision, seed=cfg.seed,
+                                progress=not cfg.quiet)
+        score = lambda part: predict(model, part, task, device)  # noqa: E731
     evaluation = {}
     for name, idx in (("validation", val_idx), ("test", test_idx)):
         if idx is not None:
             part = encoded.subset(idx)
-            evaluation[name] = task_metrics(task, part.targets(), predict(model, part, task, device))
-    out = Path(cfg.out)
-    extra = {"classes": encoded.meta["classes"]} if "classes" in encoded.meta else {}
+            evaluation[name] = task_metrics(task, part.targets(), score(part))
     model.encoder.save(out / "encoder", tokenizer, meta={"finetuned_on": cfg.data.path, **extra})
-    save_file({k: v.contiguous().cpu() for k, v in model.head.state_dict().items()}, str(out / "head.safetensors"))
+    if cfg.finetune.mode == "probe":
+        model.save(out)  # probe.safetensors + probe.json; the encoder is the unchanged input encoder
+    else:
+        save_file({k: v.contiguous().cpu() for k, v in model.head.state_dict().items()},
+                  str(out / "head.safetensors"))
     atomic_write_text(out / "config.yaml", cfg.to_yaml())
     sizes = {"n_fit": int(len(fit_idx)), "n_validation": int(len(val_idx)),
              "n_test": None if test_idx is None else int(len(test_idx))}
@@ -241,7 +252,7 @@ def finetune(cfg: Config) -> Path:
                                                         "versions": versions()}, indent=1))
     if cfg.tracking:
         tracker = Tracker(out, cfg.tracking, "finetune", cfg.to_dict())
-        for record in info["history"]:
+        for record in info.get("history", []):
             tracker.log(record, record["epoch"], "finetune/")
         tracker.close({f"{part}/{k}": v for part, metrics in evaluation.items() for k, v in metrics.items()})
     return out

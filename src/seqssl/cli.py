@@ -100,7 +100,7 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
 @app.command()
 def finetune(data: Data = None, columns: Columns = None, label_column: LabelColumn = None, task: Task = None,
              encoder: Annotated[Optional[str], typer.Option(help="Encoder directory, or none.")] = None,
-             mode: Annotated[Optional[str], typer.Option(help="full")] = None, out: Out = None,
+             mode: Annotated[Optional[str], typer.Option(help="full | probe (frozen encoder + linear model)")] = None, out: Out = None,
              config: ConfigFile = None, epochs: Epochs = None, max_steps: MaxSteps = None,
              batch_size: BatchSize = None, lr: Lr = None, seed: Seed = None, device: Device = None,
              precision: Precision = None, alphabet: Alphabet = None, unknown_residues: Unknown = None,
@@ -117,7 +117,6 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
             "data.task": task, "finetune.encoder": encoder, "finetune.mode": mode,
             "data.group_column": group_column, "tracking": _cols(tracking)}
     cfg = load_config(config, nested(flat))
-    _check_mode(cfg.finetune.mode)
     start = time.time()
     out = run(cfg)
     import json
@@ -138,11 +137,6 @@ def _key_metrics(results: dict) -> dict:
     return {f"{arm}_{primary}": body["mean"].get(primary) for arm, body in results["arms"].items()}
 
 
-def _check_mode(mode: str) -> None:
-    if mode != "full":
-        raise InputError(f"--mode {mode} is not available yet", fix="use --mode full")
-
-
 @app.command()
 def crossval(data: Data = None, columns: Columns = None, label_column: LabelColumn = None, task: Task = None,
              arms: Annotated[Optional[str], typer.Option(help="Comma-separated: none,kmer,<objectives>.")] = None,
@@ -154,7 +148,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
              pretrain_data: Annotated[Optional[str], typer.Option(help="Unlabelled corpus file(s), comma-separated.")] = None,
              pretrain_columns: Annotated[Optional[str], typer.Option(help="Column(s) of the corpus.")] = None,
              negative_type_column: Annotated[Optional[str], typer.Option(help="Also report metrics per negative type.")] = None,
-             mode: Annotated[Optional[str], typer.Option(help="full")] = None,
+             mode: Annotated[Optional[str], typer.Option(help="full | probe (frozen encoder + linear model)")] = None,
              out: Out = None, config: ConfigFile = None, epochs: Epochs = None, max_steps: MaxSteps = None,
              batch_size: BatchSize = None, lr: Lr = None,
              pretrain_epochs: Annotated[Optional[int], typer.Option()] = None,
@@ -178,7 +172,6 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
             "pretrain.max_steps": max_steps, "finetune.max_steps": max_steps, "pretrain.positives": positives,
             "pretrain.view": view, "data.pretrain_label_column": pretrain_label_column}
     cfg = load_config(config, nested(flat))
-    _check_mode(cfg.finetune.mode)
     start = time.time()
     results = run(cfg, resume=resume)
     print_summary(results)

@@ -30,6 +30,7 @@ from ..objectives import OBJECTIVES
 from ..runtime import resolve_device, seed_everything, set_threads
 from ..transfer.finetune import fine_tune, predict
 from ..transfer.kmer import fit_kmer_baseline
+from ..transfer.probe import fit_probe
 from ..transfer.window import fit_window_baseline
 from ..train.checkpoint import latest_checkpoint
 from .metrics import PRIMARY_METRIC, task_metrics
@@ -180,10 +181,14 @@ def run_crossval(cfg: Config, resume: bool = False) -> dict:
                 if len(cfg.data.columns) == 2 and task in CLASSIFICATION_TASKS:
                     info["retrieval"] = pair_retrieval(encoder, rows, test_idx[labels[test_idx] == 1], tokenizer,
                                                        cfg.model.max_length, device)
-                model, details = fine_tune(encoder, fit, val, cfg.finetune, task, device=device,
-                                           precision=cfg.precision, seed=seed, progress=progress,
-                                           desc=f"{arm} fold {k}")
-                scores = predict(model, test, task, device, precision=cfg.precision)
+                if cfg.finetune.mode == "probe":
+                    model, details = fit_probe(encoder, fit, val, task, device=device, seed=seed)
+                    scores = model.predict(test)
+                else:
+                    model, details = fine_tune(encoder, fit, val, cfg.finetune, task, device=device,
+                                               precision=cfg.precision, seed=seed, progress=progress,
+                                               desc=f"{arm} fold {k}")
+                    scores = predict(model, test, task, device, precision=cfg.precision)
                 info.update(details)
             info["seconds"] = time.time() - t0
             per_arm[arm].append(fold_metrics(task, test.targets(), scores,

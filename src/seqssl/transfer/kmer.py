@@ -15,6 +15,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.preprocessing import MaxAbsScaler
 
 from ..data.dataset import CLASSIFICATION_TASKS
+from ..errors import InputError
 from ..evaluate.metrics import PRIMARY_METRIC, task_metrics
 
 MAX_CATEGORIES = 50
@@ -94,6 +95,16 @@ def fit_kmer_baseline(train_rows, y_train, val_rows, y_val, task: str, max_k: in
     """Fit the baseline on the training rows, choosing its regularisation on the validation rows."""
     features = KmerFeatures(max_k).fit(train_rows)
     x_train, x_val = features.transform(train_rows), features.transform(val_rows)
+    model, strength, best_val = select_linear_model(x_train, y_train, x_val, y_val, task, seed)
+    return KmerBaseline(features, model, task in CLASSIFICATION_TASKS), {
+        "strength": strength, "best_val": best_val, "n_features": x_train.shape[1],
+        "position_features": features.positions is not None}
+
+
+def select_linear_model(x_train, y_train, x_val, y_val, task: str, seed: int = 0):
+    """Logistic regression (classification) or ridge (regression) fitted on the training rows, its
+    regularisation strength chosen by the primary metric on the validation rows.
+    Returns ``(model, strength, validation metric)``."""
     metric = PRIMARY_METRIC[task]
     best = (-np.inf, None, None)
     classification = task in CLASSIFICATION_TASKS
@@ -108,10 +119,10 @@ def fit_kmer_baseline(train_rows, y_train, val_rows, y_val, task: str, max_k: in
         value = task_metrics(task, y_val, score).get(metric)
         if value is not None and value > best[0]:
             best = (value, strength, model)
-    _, strength, model = best
-    return KmerBaseline(features, model, classification), {"strength": strength, "best_val": best[0],
-                                                           "n_features": x_train.shape[1],
-                                                           "position_features": features.positions is not None}
+    if best[2] is None:
+        raise InputError("the validation split gives no defined metric for choosing the regularisation",
+                         fix="use more data or a larger finetune.val_fraction")
+    return best[2], best[1], best[0]
 
 
 class KmerBaseline:
