@@ -163,11 +163,51 @@ def test_probe_mode_freezes_the_encoder_and_matches_a_hand_fitted_probe(tmp_path
     assert np.allclose(probe["mean"].numpy(), scaler.mean_, atol=1e-5)
 
 
-def test_crossval_probe_mode(tmp_path, small_binding_csv, small_corpus_csv):
+@pytest.mark.parametrize("mode", ["probe", "lora"])
+def test_crossval_transfer_modes(mode, tmp_path, small_binding_csv, small_corpus_csv):
     out = tmp_path / "cv"
     args = _crossval_args(small_binding_csv, small_corpus_csv, out)
-    assert run_cli([*args, "--mode", "probe"]) == 0
+    assert run_cli([*args, "--mode", mode]) == 0
     results = json.loads((out / "results.json").read_text())
     runs = results["arms"]["simclr"]["runs"]
-    assert all(r["mode"] == "probe" and r["strength"] is not None for r in runs)
+    if mode == "probe":
+        assert all(r["mode"] == "probe" and r["strength"] is not None for r in runs)
+    else:
+        assert all(r["epochs_run"] >= 1 for r in runs)
+    assert results["config"]["finetune"]["mode"] == mode
     assert all(0.0 <= f["auroc"] <= 1.0 for f in results["arms"]["none"]["folds"])
+
+
+def test_lora_trains_only_adapters_and_head_and_merges_to_the_same_function(tmp_path, small_binding_csv,
+                                                                           small_corpus_csv):
+    """--mode lora: base weights unchanged, adapters saved by peft; the merged encoder (--merge) computes
+    what the base encoder + reloaded adapter computes."""
+    import numpy as np
+    import torch
+    from peft import PeftModel
+    from safetensors.torch import load_file
+
+    from seqssl.api import labelled_table
+    from seqssl.config import load_config
+    from seqssl.models.encoder import embed_dataset, load_encoder
+    enc = tmp_path / "enc"
+    assert run_cli(["pretrain", "--data", str(small_corpus_csv), "--columns", "cdr3_b_aa", "--max-steps", "3",
+                    "--batch-size", "32", "--out", str(enc), "--quiet"]) == 0
+    ft = tmp_path / "ft"
+    assert run_cli(["finetune", "--data", str(small_binding_csv), "--columns", "cdr3_b_aa,peptide",
+                    "--label-column", "label", "--encoder", str(enc), "--mode", "lora", "--merge",
+                    "--epochs", "2", "--lr", "0.01", "--out", str(ft), "--quiet"]) == 0
+    adapter = load_file(str(ft / "adapter" / "adapter_model.safetensors"))
+    assert adapter and all("lora_" in k for k in adapter)
+    assert any(v.abs().sum() > 0 for k, v in adapter.items() if "lora_B" in k)  # B starts at 0: it trained
+    base, _ = load_encoder(str(enc))
+    merged, tokenizer = load_encoder(str(ft / "encoder"))
+    changed = [k for k, v in load_file(str(ft / "encoder" / "model.safetensors")).items()
+               if not torch.equal(v, load_file(str(enc / "model.safetensors"))[k])]
+    assert changed and all(("query" in k or "value" in k) and "weight" in k for k in changed)
+    base.backbone = PeftModel.from_pretrained(base.backbone, str(ft / "adapter"))
+    cfg = load_config(None, {"data": {"path": str(small_binding_csv), "columns": ["cdr3_b_aa", "peptide"],
+                                      "label_column": "label"}})
+    _, _, encoded, _ = labelled_table(cfg, tokenizer)
+    cpu = torch.device("cpu")
+    assert np.allclose(embed_dataset(base, encoded, cpu), embed_dataset(merged, encoded, cpu), atol=1e-5)

@@ -230,6 +230,9 @@ def finetune(cfg: Config) -> Path:
                                 seed=cfg.seed)
         score = model.predict
     else:
+        if cfg.finetune.mode == "lora":
+            from .transfer.lora import with_lora
+            encoder = with_lora(encoder, cfg.finetune)
         model, info = fine_tune(encoder, encoded.subset(fit_idx), encoded.subset(val_idx), cfg.finetune,
                                 task, device=device, precision=cfg.precision, seed=cfg.seed,
                                 progress=not cfg.quiet)
@@ -239,7 +242,12 @@ def finetune(cfg: Config) -> Path:
         if idx is not None:
             part = encoded.subset(idx)
             evaluation[name] = task_metrics(task, part.targets(), score(part))
-    model.encoder.save(out / "encoder", tokenizer, meta={"finetuned_on": cfg.data.path, **extra})
+    if cfg.finetune.mode == "lora":
+        from .transfer.lora import save_lora
+        save_lora(model.encoder, out, tokenizer, cfg.finetune.merge,
+                  meta={"finetuned_on": cfg.data.path, "base_encoder": cfg.finetune.encoder, **extra})
+    else:
+        model.encoder.save(out / "encoder", tokenizer, meta={"finetuned_on": cfg.data.path, **extra})
     if cfg.finetune.mode == "probe":
         model.save(out)  # probe.safetensors + probe.json; the encoder is the unchanged input encoder
     else:

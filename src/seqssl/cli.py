@@ -100,14 +100,16 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
 @app.command()
 def finetune(data: Data = None, columns: Columns = None, label_column: LabelColumn = None, task: Task = None,
              encoder: Annotated[Optional[str], typer.Option(help="Encoder directory, or none.")] = None,
-             mode: Annotated[Optional[str], typer.Option(help="full | probe (frozen encoder + linear model)")] = None, out: Out = None,
+             mode: Annotated[Optional[str], typer.Option(help="full | probe (frozen encoder + linear model) | lora")] = None, out: Out = None,
              config: ConfigFile = None, epochs: Epochs = None, max_steps: MaxSteps = None,
              batch_size: BatchSize = None, lr: Lr = None, seed: Seed = None, device: Device = None,
              precision: Precision = None, alphabet: Alphabet = None, unknown_residues: Unknown = None,
              pooling: Pooling = None, group_column: Annotated[Optional[str], typer.Option()] = None,
              token_labels: TokenLabels = None, token_classes: TokenClasses = None, too_long: TooLong = None,
              split_column: SplitColumn = None, validation_column: ValidationColumn = None,
-             tracking: Tracking = None, quiet: Quiet = False):
+             tracking: Tracking = None,
+             merge: Annotated[bool, typer.Option("--merge", help="lora: also save the merged encoder.")] = False,
+             quiet: Quiet = False):
     """Fine-tune an encoder on labelled data (validation split for early stopping) and save it."""
     from .api import finetune as run
     flat = {**_common(data, columns, out, seed, device, precision, alphabet, unknown_residues, pooling, quiet),
@@ -115,7 +117,7 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
             **_labelled(token_labels, token_classes, too_long, split_column, validation_column),
             "data.label_column": label_column,
             "data.task": task, "finetune.encoder": encoder, "finetune.mode": mode,
-            "data.group_column": group_column, "tracking": _cols(tracking)}
+            "data.group_column": group_column, "tracking": _cols(tracking), "finetune.merge": True if merge else None}
     cfg = load_config(config, nested(flat))
     start = time.time()
     out = run(cfg)
@@ -148,7 +150,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
              pretrain_data: Annotated[Optional[str], typer.Option(help="Unlabelled corpus file(s), comma-separated.")] = None,
              pretrain_columns: Annotated[Optional[str], typer.Option(help="Column(s) of the corpus.")] = None,
              negative_type_column: Annotated[Optional[str], typer.Option(help="Also report metrics per negative type.")] = None,
-             mode: Annotated[Optional[str], typer.Option(help="full | probe (frozen encoder + linear model)")] = None,
+             mode: Annotated[Optional[str], typer.Option(help="full | probe (frozen encoder + linear model) | lora")] = None,
              out: Out = None, config: ConfigFile = None, epochs: Epochs = None, max_steps: MaxSteps = None,
              batch_size: BatchSize = None, lr: Lr = None,
              pretrain_epochs: Annotated[Optional[int], typer.Option()] = None,

@@ -110,7 +110,12 @@ class PretrainConfig(OptimConfig):
 
 @dataclass
 class FinetuneConfig(OptimConfig):
-    mode: str = "full"  # full (fine-tune everything) | probe (frozen encoder + linear model); lora: later
+    mode: str = "full"  # full (fine-tune everything) | probe (frozen encoder + linear model) | lora (adapters)
+    lora_rank: int = 8
+    lora_alpha: float = 16.0
+    lora_dropout: float = 0.0
+    lora_targets: list[str] = field(default_factory=list)  # default: the attention query and value projections
+    merge: bool = False  # lora: also save the merged encoder
     encoder: str | None = "none"  # a seqssl or transformers encoder directory, or none (random init)
     lr: float = 1e-3
     batch_size: int = 128
@@ -240,7 +245,8 @@ RANGES = {  # dotted key: (predicate, what it must be)
     "pretrain.checkpoint_every": (lambda v: v is None or v >= 1, "at least 1"),
     "crossval.folds": (lambda v: v >= 2, "at least 2"),
     "finetune.val_fraction": (lambda v: 0 < v < 0.5, "in (0, 0.5)"),
-    "finetune.mode": (lambda v: v in ("full", "probe"), "full or probe (lora is not available yet)"),
+    "finetune.mode": (lambda v: v in ("full", "probe", "lora"), "full, probe or lora"),
+    "finetune.lora_rank": (lambda v: v >= 1, "at least 1"),
     "finetune.patience": (lambda v: v >= 1, "at least 1"),
     "crossval.kmer_window": (lambda v: v >= 0, "non-negative"),
 }

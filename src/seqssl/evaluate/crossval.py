@@ -30,6 +30,7 @@ from ..objectives import OBJECTIVES
 from ..runtime import resolve_device, seed_everything, set_threads
 from ..transfer.finetune import fine_tune, predict
 from ..transfer.kmer import fit_kmer_baseline
+from ..transfer.lora import with_lora
 from ..transfer.probe import fit_probe
 from ..transfer.window import fit_window_baseline
 from ..train.checkpoint import latest_checkpoint
@@ -185,6 +186,8 @@ def run_crossval(cfg: Config, resume: bool = False) -> dict:
                     model, details = fit_probe(encoder, fit, val, task, device=device, seed=seed)
                     scores = model.predict(test)
                 else:
+                    if cfg.finetune.mode == "lora":
+                        encoder = with_lora(encoder, cfg.finetune)
                     model, details = fine_tune(encoder, fit, val, cfg.finetune, task, device=device,
                                                precision=cfg.precision, seed=seed, progress=progress,
                                                desc=f"{arm} fold {k}")
