@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import run_cli
-from seqssl.augment import FIRST_RESIDUE_ID, residue_positions
+from seqssl.augment import FIRST_RESIDUE_ID
 from seqssl.config import ModelConfig, PretrainConfig
 from seqssl.data.tokenizers import CLS_ID, MASK_ID, SEP_ID, SequenceTokenizer
 from seqssl.models.encoder import SequenceEncoder
