@@ -14,6 +14,10 @@ from ..data.tokenizers import drawable_residues
 
 
 class TwoViewObjective(nn.Module):
+    """``inputs`` (the token batches to embed: two views, perhaps hard negatives) → pooled embeddings →
+    ``loss_from_embeddings``. The split lets :mod:`seqssl.train.gradcache` embed in chunks and still
+    compute the loss over the whole batch (Gao et al. 2021)."""
+
     drop_last = True  # contrastive batches need negatives
 
     def __init__(self, encoder, cfg, vocab_size: int):
@@ -27,16 +31,27 @@ class TwoViewObjective(nn.Module):
         return (make_view(first, self.cfg, self.n_residues, generator),
                 make_view(second, self.cfg, self.n_residues, generator))
 
-    def embed_both(self, a: dict, b: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        """Pooled embeddings of both views; one forward pass when the two have the same width."""
-        n = a["input_ids"].shape[0]
-        if a["input_ids"].shape == b["input_ids"].shape:
-            pooled = self.encoder(torch.cat([a["input_ids"], b["input_ids"]]),
-                                  torch.cat([a["attention_mask"], b["attention_mask"]]),
-                                  torch.cat([a["token_type_ids"], b["token_type_ids"]]))
-            return pooled[:n], pooled[n:]
-        return (self.encoder(a["input_ids"], a["attention_mask"], a["token_type_ids"]),
-                self.encoder(b["input_ids"], b["attention_mask"], b["token_type_ids"]))
+    def inputs(self, batch: dict, generator) -> list[dict]:
+        """The token batches whose pooled embeddings the loss needs (default: the two views)."""
+        return list(self.views(batch, generator))
+
+    def embed(self, part: dict) -> torch.Tensor:
+        return self.encoder(part["input_ids"], part["attention_mask"], part["token_type_ids"])
+
+    def embed_all(self, parts: list[dict]) -> list[torch.Tensor]:
+        """Pooled embeddings of every part; one forward pass when the parts have the same shape."""
+        shapes = {p["input_ids"].shape for p in parts}
+        if len(parts) > 1 and len(shapes) == 1:
+            pooled = self.embed({k: torch.cat([p[k] for p in parts]) for k in ("input_ids", "attention_mask",
+                                                                                 "token_type_ids")})
+            return list(pooled.split(parts[0]["input_ids"].shape[0]))
+        return [self.embed(p) for p in parts]
+
+    def loss_from_embeddings(self, embeddings: list[torch.Tensor], batch: dict) -> dict:
+        raise NotImplementedError
+
+    def forward(self, batch: dict, generator: torch.Generator | None = None) -> dict:
+        return self.loss_from_embeddings(self.embed_all(self.inputs(batch, generator)), batch)
 
 
 def duplicate_mask(input_ids: torch.Tensor) -> torch.Tensor:

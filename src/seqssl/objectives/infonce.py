@@ -20,18 +20,19 @@ class InfoNCE(TwoViewObjective):
         super().__init__(encoder, cfg, vocab_size)
         self.projector = ProjectionHead(encoder.hidden_size, cfg.projection_dim)
 
-    def forward(self, batch: dict, generator: torch.Generator | None = None) -> dict:
-        view_a, view_b = self.views(batch, generator)
-        a, b = self.embed_both(view_a, view_b)
-        anchors, candidates = self.projector(a), self.projector(b)
+    def inputs(self, batch: dict, generator) -> list[dict]:
+        views = list(self.views(batch, generator))
+        return views + [batch["hard_negative"]] if "hard_negative" in batch else views
+
+    def loss_from_embeddings(self, embeddings: list[torch.Tensor], batch: dict) -> dict:
+        anchors, candidates = self.projector(embeddings[0]), self.projector(embeddings[1])
         n = anchors.shape[0]
         positive = torch.eye(n, dtype=torch.bool, device=anchors.device)
         if "group" in batch:
             positive = positive | (batch["group"].unsqueeze(1) == batch["group"].unsqueeze(0))
         ignore = duplicate_mask(batch["input_ids"])
-        if "hard_negative" in batch:
-            hard = batch["hard_negative"]
-            extra = self.projector(self.encoder(hard["input_ids"], hard["attention_mask"], hard["token_type_ids"]))
+        if len(embeddings) == 3:  # explicitly supplied hard negatives
+            extra = self.projector(embeddings[2])
             candidates = torch.cat([candidates, extra])
             pad = torch.zeros(n, extra.shape[0], dtype=torch.bool, device=anchors.device)
             positive, ignore = torch.cat([positive, pad], 1), torch.cat([ignore, pad], 1)

@@ -17,6 +17,6 @@ class SimCLR(TwoViewObjective):
         super().__init__(encoder, cfg, vocab_size)
         self.projector = ProjectionHead(encoder.hidden_size, cfg.projection_dim)
 
-    def forward(self, batch: dict, generator: torch.Generator | None = None) -> dict:
-        a, b = self.embed_both(*self.views(batch, generator))
+    def loss_from_embeddings(self, embeddings: list[torch.Tensor], batch: dict) -> dict:
+        a, b = embeddings
         return {"loss": nt_xent(self.projector(a), self.projector(b), self.cfg.temperature)}

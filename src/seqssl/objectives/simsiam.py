@@ -33,8 +33,8 @@ class SimSiam(TwoViewObjective):
                                        nn.ReLU(), nn.Linear(max(d // 4, 8), d))
         self._warned = False
 
-    def forward(self, batch: dict, generator: torch.Generator | None = None) -> dict:
-        h1, h2 = self.embed_both(*self.views(batch, generator))
+    def loss_from_embeddings(self, embeddings: list[torch.Tensor], batch: dict) -> dict:
+        h1, h2 = embeddings
         z1, z2 = self.projector(h1), self.projector(h2)
         p1, p2 = self.predictor(z1), self.predictor(z2)
         loss = 0.5 * negative_cosine(p1, z2) + 0.5 * negative_cosine(p2, z1)

@@ -20,9 +20,8 @@ class Triplet(TwoViewObjective):
         super().__init__(encoder, cfg, vocab_size)
         self.projector = ProjectionHead(encoder.hidden_size, cfg.projection_dim)
 
-    def forward(self, batch: dict, generator: torch.Generator | None = None) -> dict:
-        a, b = self.embed_both(*self.views(batch, generator))
-        z = self.projector(torch.cat([a, b]))
+    def loss_from_embeddings(self, embeddings: list[torch.Tensor], batch: dict) -> dict:
+        z = self.projector(torch.cat(embeddings))
         labels = batch.get("group")
         if labels is None:  # example identity; duplicates get the id of their first copy
             ids = batch["input_ids"]
