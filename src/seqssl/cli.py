@@ -78,6 +78,8 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
              temperature: Annotated[Optional[float], typer.Option(help="NT-Xent temperature.")] = None,
              mask_tokens: Annotated[Optional[int], typer.Option(help="Tokens masked per view (k).")] = None,
              checkpoint_every: Annotated[Optional[int], typer.Option(help="Checkpoint every N steps.")] = None,
+             chunk_size: Annotated[Optional[int], typer.Option(help="Contrastive: embed in chunks of N rows; "
+                                                               "--batch-size stays the exact batch (GradCache).")] = None,
              positives: Positives = None, view: View = None, pretrain_label_column: PretrainLabel = None,
              too_long: TooLong = None,
              resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")] = False,
@@ -87,7 +89,8 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
     flat = {**_common(data, columns, out, seed, device, precision, alphabet, unknown_residues, pooling, quiet),
             **_optim("pretrain", epochs, max_steps, batch_size, lr), "pretrain.objective": objective,
             "pretrain.temperature": temperature, "pretrain.mask_tokens": mask_tokens,
-            "pretrain.checkpoint_every": checkpoint_every, "pretrain.positives": positives,
+            "pretrain.checkpoint_every": checkpoint_every, "pretrain.chunk_size": chunk_size,
+            "pretrain.positives": positives,
             "pretrain.view": view, "data.pretrain_label_column": pretrain_label_column, "data.too_long": too_long,
             "tracking": _cols(tracking)}
     cfg = load_config(config, nested(flat))

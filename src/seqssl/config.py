@@ -106,6 +106,7 @@ class PretrainConfig(OptimConfig):
     batch_size: int = 256
     checkpoint_every: int | None = None
     log_every: int = 20
+    chunk_size: int | None = None  # contrastive: embed in chunks of this many rows, exact full-batch gradient
 
 
 @dataclass
@@ -243,6 +244,7 @@ RANGES = {  # dotted key: (predicate, what it must be)
     "pretrain.mask_type_temperature": (lambda v: v > 0, "positive"),
     "pretrain.log_every": (lambda v: v >= 1, "at least 1"),
     "pretrain.checkpoint_every": (lambda v: v is None or v >= 1, "at least 1"),
+    "pretrain.chunk_size": (lambda v: v is None or v >= 1, "at least 1"),
     "crossval.folds": (lambda v: v >= 2, "at least 2"),
     "finetune.val_fraction": (lambda v: 0 < v < 0.5, "in (0, 0.5)"),
     "finetune.mode": (lambda v: v in ("full", "probe", "lora"), "full, probe or lora"),

@@ -18,6 +18,7 @@ from ..data.positives import pretraining_batches
 from ..errors import InputError, TrainingStopped
 from ..runtime import autocast, generator_for
 from .checkpoint import clear_checkpoints, latest_checkpoint, load_checkpoint, restore_rng, save_checkpoint
+from .gradcache import cached_backward
 from .optim import build_players
 
 
@@ -129,13 +130,18 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
                 active = [players[name] for name in players_at(objective, step)]
                 objective.active_players = tuple(p.name for p in active)
                 with autocast(device, precision):
-                    out = objective(batch, gen)
+                    if cfg.chunk_size:  # gradient caching: backward happens inside, in chunks
+                        out = cached_backward(objective, batch, gen, cfg.chunk_size)
+                    else:
+                        out = objective(batch, gen)
                 loss = out["loss"]
                 if not torch.isfinite(loss):
                     kept = f"; last good checkpoint: {last_saved}" if last_saved else ""
                     raise TrainingStopped(f"non-finite pretraining loss ({float(loss.detach())}) at step {step + 1}{kept}",
                                           fix="lower --lr, raise the temperature, or use --precision fp32")
-                if len(players) == 1:
+                if cfg.chunk_size:
+                    pass  # cached_backward has accumulated the gradients
+                elif len(players) == 1:
                     loss.backward()
                 else:  # only the active players' gradients are computed (no encoder weight grads for the noiser)
                     loss.backward(inputs=[p for player in active for p in player.params])
