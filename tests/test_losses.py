@@ -50,3 +50,19 @@ def test_nt_xent_gradient_matches_finite_differences():
     z1 = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
     z2 = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda a, b: nt_xent(a, b, 0.3).double(), (z1, z2))
+
+
+def test_blockwise_nt_xent_equals_the_full_matrix_loss_and_gradient():
+    """Large batches take the row-block path; loss and gradient equal the (2N)² computation."""
+    from seqssl.losses import nt_xent
+    gen = torch.Generator().manual_seed(0)
+    z1, z2 = torch.randn(50, 8, generator=gen, dtype=torch.float64), torch.randn(50, 8, generator=gen, dtype=torch.float64)
+    grads = []
+    for block in (10_000, 7):  # full matrix, then blocks of 7 rows (100 anchors: uneven last block)
+        a, b = z1.clone().requires_grad_(), z2.clone().requires_grad_()
+        loss = nt_xent(a, b, 0.2, block_rows=block)
+        loss.backward()
+        grads.append((loss.detach(), a.grad, b.grad))
+    (l_full, a_full, b_full), (l_block, a_block, b_block) = grads
+    assert torch.allclose(l_full, l_block, atol=1e-12)
+    assert torch.allclose(a_full, a_block, atol=1e-12) and torch.allclose(b_full, b_block, atol=1e-12)

@@ -7,12 +7,13 @@ import torch.nn.functional as F
 NORM_EPS = 1e-6  # safe in bf16 too
 
 
-def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
+def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1, block_rows: int = 2048) -> torch.Tensor:
     """NT-Xent (normalised temperature-scaled cross entropy), SimCLR eq. 1 (Chen et al. 2020).
 
     For 2N embeddings (two views of N examples), each view's positive is the other view of the same
     example; the other 2N-2 are negatives; the self-similarity is excluded. Mean over all 2N anchors.
-    Computed with ``cross_entropy`` (log-sum-exp), so low temperatures do not overflow.
+    Computed with ``cross_entropy`` (log-sum-exp), so low temperatures do not overflow. Beyond
+    ``block_rows`` anchors the same loss is computed in row blocks (memory O(block × 2N), not (2N)²).
     """
     if z1.shape != z2.shape:
         raise ValueError(f"views must have the same shape, got {tuple(z1.shape)} and {tuple(z2.shape)}")
@@ -21,11 +22,50 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1) -> tor
     n = z1.shape[0]
     z = torch.cat([z1, z2], 0)
     z = F.normalize(z.to(torch.promote_types(z.dtype, torch.float32)), dim=1, eps=NORM_EPS)
+    if 2 * n > block_rows:  # large batches: never hold the (2N)² similarity matrix
+        return _BlockwiseNTXent.apply(z, temperature, block_rows)
     logits = z @ z.T / temperature
     self_mask = torch.eye(2 * n, dtype=torch.bool, device=z.device)
     logits = logits.masked_fill(self_mask, float("-inf"))
     targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
     return F.cross_entropy(logits, targets)
+
+
+class _BlockwiseNTXent(torch.autograd.Function):
+    """NT-Xent over unit vectors ``u`` (2N × d) in row blocks, recomputing each block in backward.
+
+    With s_ij = u_i·u_j / t, P the row softmax over j ≠ i and p(k) the positive of k, the loss is
+    mean_i (logsumexp_j≠i s_ij − s_i,p(i)) and its gradient is (P u + Pᵀ u − 2 u_p) / (2N t).
+    Written by hand because autograd would keep every block's (block × 2N) matrix for backward."""
+
+    @staticmethod
+    def forward(ctx, u, temperature: float, block: int):
+        m = u.shape[0]
+        partner = torch.arange(m, device=u.device).roll(m // 2)
+        lse = torch.empty(m, dtype=u.dtype, device=u.device)
+        for start in range(0, m, block):
+            rows = torch.arange(start, min(start + block, m), device=u.device)
+            logits = u[rows] @ u.T / temperature
+            logits[torch.arange(len(rows), device=u.device), rows] = float("-inf")
+            lse[rows] = torch.logsumexp(logits, 1)
+        positive = (u * u[partner]).sum(1) / temperature
+        ctx.save_for_backward(u, lse)
+        ctx.temperature, ctx.block = temperature, block
+        return (lse - positive).mean()
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        u, lse = ctx.saved_tensors
+        m, t = u.shape[0], ctx.temperature
+        partner = torch.arange(m, device=u.device).roll(m // 2)
+        grad = -2.0 * u[partner]
+        for start in range(0, m, ctx.block):
+            rows = torch.arange(start, min(start + ctx.block, m), device=u.device)
+            probs = torch.exp(u[rows] @ u.T / t - lse[rows, None])
+            probs[torch.arange(len(rows), device=u.device), rows] = 0.0
+            grad[rows] += probs @ u
+            grad += probs.T @ u[rows]
+        return grad * (grad_output / (m * t)), None, None
 
 
 def negative_cosine(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,85 @@
+"""Peak memory and time of one SimCLR step: gradient caching at an effective batch of 4096 in chunks of 256,
+against a plain batch of 256 (and, for scale, a plain batch of 4096), default encoder, CDR3β corpus, CPU.
+
+Each configuration runs in its own subprocess; peak memory is the rise of the process's maximum resident
+set size over its size after set-up (model built, batch tokenised), so the interpreter and libraries
+are not counted.
+
+    python benchmarks/bench_gradcache.py [--batch 4096] [--chunk 256] [--repeats 2]
+
+Last line: ``gradcache_memory_ratio: <value>`` (target ≤ 1.3).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+
+def measure(batch: int, chunk: int | None, repeats: int) -> dict:
+    import numpy as np
+    import torch
+
+    from seqssl.config import Config
+    from seqssl.data.builtin import builtin_path
+    from seqssl.data.collate import pad_batch
+    from seqssl.data.corpus import load_corpus
+    from seqssl.data.tokenizers import SequenceTokenizer
+    from seqssl.models.encoder import SequenceEncoder
+    from seqssl.objectives import build_objective
+    from seqssl.train.gradcache import cached_backward
+    cfg = Config()
+    tok = SequenceTokenizer("protein")
+    corpus = load_corpus(builtin_path("background_cdr3b"), ["cdr3_b_aa"], tok, 64)
+    rows = np.arange(batch)
+    data = pad_batch([corpus.encoded.input_ids[i] for i in rows], [corpus.encoded.token_type_ids[i] for i in rows])
+    torch.manual_seed(0)
+    objective = build_objective("simclr", SequenceEncoder.build(cfg.model, tok.vocab_size), cfg.pretrain,
+                                tok.vocab_size).train()
+    gen = torch.Generator().manual_seed(0)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        if chunk:
+            cached_backward(objective, data, gen, chunk)
+        else:
+            objective(data, gen)["loss"].backward()
+        times.append(time.perf_counter() - start)
+        objective.zero_grad(set_to_none=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"batch": batch, "chunk": chunk, "peak_mib": (peak - base) / 1024, "seconds": min(times)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=4096)
+    parser.add_argument("--chunk", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--child", nargs=2, type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.child[0], args.child[1] or None, args.repeats)))
+        return
+
+    def run(batch: int, chunk: int) -> dict:
+        out = subprocess.run([sys.executable, __file__, "--child", str(batch), str(chunk), "--repeats",
+                              str(args.repeats)], capture_output=True, text=True, check=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    plain = run(args.chunk, 0)
+    cached = run(args.batch, args.chunk)
+    full = run(args.batch, 0)
+    for name, r in (("plain", plain), ("gradcache", cached), ("plain, full batch", full)):
+        chunk = f", chunk {r['chunk']}" if r["chunk"] else ""
+        print(f"{name:18s} batch {r['batch']}{chunk}: peak +{r['peak_mib']:.0f} MiB, {r['seconds']:.2f} s/step")
+    print(f"time per step, gradcache vs plain {args.chunk}: {cached['seconds'] / plain['seconds']:.1f}× "
+          f"(for {args.batch // args.chunk}× the examples); vs plain {args.batch}: "
+          f"{cached['seconds'] / full['seconds']:.2f}×")
+    print(f"gradcache_memory_ratio: {cached['peak_mib'] / plain['peak_mib']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
