@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 NORM_EPS = 1e-6  # safe in bf16 too
+BLOCK_ELEMENTS = 1 << 22  # blockwise NT-Xent: at most ~4M similarities (16 MiB in fp32) per block
 
 
 def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1, block_rows: int = 2048) -> torch.Tensor:
@@ -13,7 +14,8 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1, block_
     For 2N embeddings (two views of N examples), each view's positive is the other view of the same
     example; the other 2N-2 are negatives; the self-similarity is excluded. Mean over all 2N anchors.
     Computed with ``cross_entropy`` (log-sum-exp), so low temperatures do not overflow. Beyond
-    ``block_rows`` anchors the same loss is computed in row blocks (memory O(block × 2N), not (2N)²).
+    ``block_rows`` anchors the same loss is computed in row blocks of at most ``BLOCK_ELEMENTS``
+    similarities (memory O(block × 2N), not (2N)²).
     """
     if z1.shape != z2.shape:
         raise ValueError(f"views must have the same shape, got {tuple(z1.shape)} and {tuple(z2.shape)}")
@@ -23,7 +25,7 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1, block_
     z = torch.cat([z1, z2], 0)
     z = F.normalize(z.to(torch.promote_types(z.dtype, torch.float32)), dim=1, eps=NORM_EPS)
     if 2 * n > block_rows:  # large batches: never hold the (2N)² similarity matrix
-        return _BlockwiseNTXent.apply(z, temperature, block_rows)
+        return _BlockwiseNTXent.apply(z, temperature, max(1, min(block_rows, BLOCK_ELEMENTS // (2 * n))))
     logits = z @ z.T / temperature
     self_mask = torch.eye(2 * n, dtype=torch.bool, device=z.device)
     logits = logits.masked_fill(self_mask, float("-inf"))
