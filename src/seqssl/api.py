@@ -20,6 +20,7 @@ from .io import atomic_write_text, versions
 from .models.encoder import SequenceEncoder, embed_dataset, load_encoder
 from .objectives import build_objective
 from .runtime import resolve_device, seed_everything, set_threads
+from .train.distributed import init_from_env, is_main
 from .train.loop import run_pretraining
 from .tracking import Tracker
 
@@ -67,6 +68,8 @@ def pretrain(cfg: Config, resume: bool = False) -> Path:
         raise InputError("no output directory", fix="pass --out DIR")
     set_threads(cfg.threads)
     device = resolve_device(cfg.device)
+    _, world_size = init_from_env(device)  # torchrun: one process per device, rank 0 writes
+    main = is_main()
     paths = ([cfg.data.path] if cfg.data.path else []) + list(cfg.data.pretrain_data)
     if not paths:
         raise InputError("no pretraining data", fix="pass --data PATH")
@@ -86,16 +89,20 @@ def pretrain(cfg: Config, resume: bool = False) -> Path:
     corpus = Corpus.concat(parts).deduplicated()
     start = time.time()
     out = Path(cfg.out)
-    atomic_write_text(out / "config.yaml", cfg.to_yaml())
-    tracker = Tracker(out, cfg.tracking, f"pretrain {cfg.pretrain.objective}", cfg.to_dict()) if cfg.tracking else None
+    if main:
+        atomic_write_text(out / "config.yaml", cfg.to_yaml())
+    tracker = Tracker(out, cfg.tracking, f"pretrain {cfg.pretrain.objective}", cfg.to_dict()) \
+        if cfg.tracking and main else None
     encoder, history = build_pretrained_encoder(
         corpus, cfg, tokenizer, device=device, seed=cfg.seed, checkpoint_dir=out / "checkpoints", resume=resume,
         on_log=None if tracker is None else (lambda record: tracker.log(record, record["step"], "pretrain/")))
     if tracker is not None:
         tracker.close({"seconds": time.time() - start, "corpus_size": len(corpus)})
-    encoder.save(out, tokenizer, meta={"objective": cfg.pretrain.objective, "corpus_size": len(corpus),
-                                       "seconds": time.time() - start, "config": cfg.to_dict()})
-    atomic_write_text(out / "pretrain_history.csv", pd.DataFrame(history).to_csv(index=False))
+    if main:
+        encoder.save(out, tokenizer, meta={"objective": cfg.pretrain.objective, "corpus_size": len(corpus),
+                                           "seconds": time.time() - start, "config": cfg.to_dict(),
+                                           "processes": world_size})
+        atomic_write_text(out / "pretrain_history.csv", pd.DataFrame(history).to_csv(index=False))
     return out
 
 

@@ -96,8 +96,11 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
     cfg = load_config(config, nested(flat))
     start = time.time()
     path = run(cfg, resume=resume)
-    run_id = _record("pretrain", cfg, path, {}, start)
-    typer.echo(f"encoder saved to {path} (loads with transformers.AutoModel.from_pretrained); run {run_id}")
+    from .train.distributed import finish, is_main
+    if is_main():  # under torchrun, rank 0 reports
+        run_id = _record("pretrain", cfg, path, {}, start)
+        typer.echo(f"encoder saved to {path} (loads with transformers.AutoModel.from_pretrained); run {run_id}")
+    finish()
 
 
 @app.command()

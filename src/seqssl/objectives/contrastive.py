@@ -11,6 +11,7 @@ from torch import nn
 
 from ..augment import make_view
 from ..data.tokenizers import drawable_residues
+from ..train.distributed import gather_with_gradient, local_block
 
 
 class TwoViewObjective(nn.Module):
@@ -51,7 +52,11 @@ class TwoViewObjective(nn.Module):
         raise NotImplementedError
 
     def forward(self, batch: dict, generator: torch.Generator | None = None) -> dict:
-        return self.loss_from_embeddings(self.embed_all(self.inputs(batch, generator)), batch)
+        """Under ``torchrun``: views of the global batch, this rank's rows embedded, all ranks'
+        embeddings gathered (with gradient) so the loss sees every negative."""
+        parts = [local_block(p) for p in self.inputs(batch, generator)]
+        embeddings = [gather_with_gradient(e) for e in self.embed_all(parts)]
+        return self.loss_from_embeddings(embeddings, batch)
 
 
 def duplicate_mask(input_ids: torch.Tensor) -> torch.Tensor:

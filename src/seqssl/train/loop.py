@@ -18,12 +18,38 @@ from ..data.positives import pretraining_batches
 from ..errors import InputError, TrainingStopped
 from ..runtime import autocast, generator_for
 from .checkpoint import clear_checkpoints, latest_checkpoint, load_checkpoint, restore_rng, save_checkpoint
+from .distributed import is_main, local_block, world
 from .gradcache import cached_backward
 from .optim import build_players
 
 
 def to_device(batch: dict, device: torch.device) -> dict:
     return {k: to_device(v, device) if isinstance(v, dict) else v.to(device) for k, v in batch.items()}
+
+
+def data_parallel(objective, cfg, device: torch.device):
+    """``objective`` itself, or wrapped in DistributedDataParallel under ``torchrun``."""
+    if world()[1] == 1:
+        return objective
+    if hasattr(objective, "players") or cfg.chunk_size:
+        raise InputError("torchrun with several processes supports one-player objectives without --chunk-size",
+                         fix="run adversarial-mlm or gradient caching in one process")
+    from torch.nn.parallel import DistributedDataParallel
+    if not hasattr(objective, "loss_from_embeddings"):  # token objectives: each rank takes its rows
+        objective = _RowSharded(objective)
+    return DistributedDataParallel(objective, device_ids=[torch.cuda.current_device()] if device.type == "cuda" else None)
+
+
+class _RowSharded(torch.nn.Module):
+    """Token-level objectives under DDP: this rank's block of the global batch; DDP averages the
+    per-rank mean losses' gradients (equal to the global per-token mean when ranks predict equally many)."""
+
+    def __init__(self, objective):
+        super().__init__()
+        self.objective = objective
+
+    def forward(self, batch, generator=None):
+        return self.objective(local_block(batch), generator)
 
 
 def players_at(objective, step: int) -> tuple[str, ...]:
@@ -98,12 +124,14 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
         total = objective.loop_steps(total)
     objective.to(device).train()
     players = build_players(objective, cfg, total)
+    model, main = data_parallel(objective, cfg, device), is_main()
+    progress = progress and main
     rng = np.random.default_rng(seed)
     gen = generator_for(device, seed)
     history, running, step, epoch, skip = [], [], 0, 0, 0
     settings = {"objective": getattr(objective, "name", None), "batch_size": cfg.batch_size,
                 "optimizer": cfg.optimizer, "corpus_size": len(data), "seed": seed, "total_steps": total}
-    if checkpoint_dir is not None and not resume:
+    if checkpoint_dir is not None and not resume and main:
         clear_checkpoints(checkpoint_dir)
     if resume and checkpoint_dir is not None:
         found = latest_checkpoint(checkpoint_dir)
@@ -133,7 +161,7 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
                     if cfg.chunk_size:  # gradient caching: backward happens inside, in chunks
                         out = cached_backward(objective, batch, gen, cfg.chunk_size)
                     else:
-                        out = objective(batch, gen)
+                        out = model(batch, gen)
                 loss = out["loss"]
                 if not torch.isfinite(loss):
                     kept = f"; last good checkpoint: {last_saved}" if last_saved else ""
@@ -161,7 +189,7 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
                     running = []
                 bar.update(1)
                 due = cfg.checkpoint_every and step % cfg.checkpoint_every == 0
-                if checkpoint_dir is not None and (due or stop.requested or step == total):
+                if checkpoint_dir is not None and main and (due or stop.requested or step == total):
                     last_saved = save_checkpoint(
                         checkpoint_dir, step, objective, players,
                         {"generator": gen, "numpy_epoch_start": epoch_start},

@@ -1,0 +1,41 @@
+"""torchrun with 2 processes on gloo gives the same training as one process on the same global batch."""
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import run_cli
+
+
+def _args(corpus, out, objective):
+    return ["pretrain", "--data", str(corpus), "--columns", "cdr3_b_aa", "--objective", objective,
+            "--max-steps", "3", "--batch-size", "32", "--seed", "1", "--out", str(out), "--quiet",
+            "--config", str(out.parent / "small.yaml")]
+
+
+@pytest.mark.parametrize("objective", ["simclr", "infonce"])
+def test_two_processes_on_gloo_match_one_process(objective, tmp_path, small_corpus_csv):
+    # plain SGD: the weights after 3 steps are the start minus lr × the summed gradients, so equal weights
+    # mean equal gradients (Adam would turn float noise in near-zero gradients into whole-lr steps)
+    (tmp_path / "small.yaml").write_text("model:\n  hidden_size: 16\n  num_heads: 2\n  num_layers: 1\n"
+                                         "  intermediate_size: 32\nthreads: 1\npretrain:\n  optimizer: sgd\n"
+                                         "  momentum: 0.0\n  lr: 0.1\n  warmup_ratio: 0.0\n"
+                                         "  scheduler: constant\n  log_every: 1\n")
+    single = tmp_path / "single"
+    assert run_cli(_args(small_corpus_csv, single, objective)) == 0
+    ddp = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           "-m", "seqssl", *_args(small_corpus_csv, ddp, objective)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    a, b = load_file(str(single / "model.safetensors")), load_file(str(ddp / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.allclose(a[key], b[key], atol=1e-6, rtol=1e-5), key
+    import pandas as pd
+    losses = [pd.read_csv(d / "pretrain_history.csv")["loss"].to_numpy() for d in (single, ddp)]
+    assert len(losses[0]) == 3 and abs(losses[0] - losses[1]).max() < 1e-5
