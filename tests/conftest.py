@@ -16,6 +16,15 @@ def private_run_registry(tmp_path, monkeypatch):
     monkeypatch.setenv("SEQSSL_HOME", str(tmp_path / "seqssl-home"))
 
 
+@pytest.fixture(autouse=True)
+def restore_torch_threads():
+    """A command run in-process with ``threads: N`` must not change later tests' float arithmetic."""
+    import torch
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def binding_frame() -> pd.DataFrame:
     return pd.read_csv(builtin_path("mira_binding"), dtype=str, keep_default_na=False)
