@@ -115,6 +115,12 @@ def test_killed_crossval_resumes_from_its_finished_parts(crossval_run, tmp_path,
     for arm in ("none", "simclr", "kmer"):
         assert got["arms"][arm]["folds"] == reference["arms"][arm]["folds"], arm
     assert pd.read_csv(resumed / "predictions.csv").equals(pd.read_csv(crossval_run / "predictions.csv"))
+    # a setting that a newer seqssl added (absent from the old config.yaml) at its default is accepted
+    import yaml
+    saved = yaml.safe_load((resumed / "config.yaml").read_text())
+    del saved["finetune"]["lora_rank"]
+    (resumed / "config.yaml").write_text(yaml.safe_dump(saved))
+    assert run_cli([*_crossval_args(small_binding_csv, small_corpus_csv, resumed), "--resume"]) == 0
     # another setting than --arms is refused, naming it
     capsys.readouterr()
     assert run_cli([*_crossval_args(small_binding_csv, small_corpus_csv, resumed), "--epochs", "3", "--resume"]) == 2

@@ -58,10 +58,13 @@ class PartStore:
 
     @staticmethod
     def _check_same(before: dict, now: dict, path: Path) -> None:
-        old, new = _flatten(before), _flatten(now)
+        from ..config import Config
+        old, new, defaults = _flatten(before), _flatten(now), _flatten(Config().to_dict())
         for key in sorted(set(old) | set(new)):
             if key in IGNORED_ON_RESUME or old.get(key) == new.get(key):
                 continue
+            if key not in old and new.get(key) == defaults.get(key):
+                continue  # a setting added to seqssl after the run started, left at its default
             raise InputError(f"--resume: {'.'.join(key)} was {old.get(key)!r}, this run has {new.get(key)!r}",
                              path=str(path), fix="resume with the original settings (only --arms may change)")
 
