@@ -217,3 +217,29 @@ def test_lora_trains_only_adapters_and_head_and_merges_to_the_same_function(tmp_
     _, _, encoded, _ = labelled_table(cfg, tokenizer)
     cpu = torch.device("cpu")
     assert np.allclose(embed_dataset(base, encoded, cpu), embed_dataset(merged, encoded, cpu), atol=1e-5)
+
+
+def test_label_fractions_make_a_learning_curve_on_the_same_test_folds(crossval_run, tmp_path, small_binding_csv,
+                                                                      small_corpus_csv, monkeypatch):
+    import seqssl.evaluate.crossval as cv
+    calls = []
+    real = cv.build_pretrained_encoder
+    monkeypatch.setattr(cv, "build_pretrained_encoder", lambda *a, **k: calls.append(k["desc"]) or real(*a, **k))
+    out = tmp_path / "curve"
+    assert run_cli([*_crossval_args(small_binding_csv, small_corpus_csv, out), "--label-fractions", "0.25,1"]) == 0
+    assert calls == ["simclr fold 0", "simclr fold 1"]  # pretrained once per fold, not once per fraction
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["arms"]) == {f"{a}@{f}" for a in ("none", "simclr", "kmer") for f in ("0.25", "1")}
+    for arm in ("none", "simclr", "kmer"):
+        small = [r["n_fit"] for r in results["arms"][f"{arm}@0.25"]["runs"]]
+        full = [r["n_fit"] for r in results["arms"][f"{arm}@1"]["runs"]]
+        assert all(abs(s - f / 4) <= 2 for s, f in zip(small, full)), (small, full)
+    pairs = {(c["arm"], c["baseline"]) for c in results["comparisons"]}
+    assert ("simclr@0.25", "none@0.25") in pairs and ("simclr@0.25", "none@1") not in pairs
+    # the full-label arm is the same experiment as a run without fractions
+    reference = json.loads((crossval_run / "results.json").read_text())
+    for arm in ("none", "simclr", "kmer"):
+        assert results["arms"][f"{arm}@1"]["folds"] == reference["arms"][arm]["folds"], arm
+    preds = pd.read_csv(out / "predictions.csv")
+    assert preds.groupby("arm")["row"].nunique().eq(240).all() and preds["arm"].nunique() == 6
+    assert (out / "label_fractions.png").stat().st_size > 1000 and "label_fractions.png" in (out / "report.md").read_text()

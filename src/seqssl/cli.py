@@ -149,6 +149,8 @@ def _key_metrics(results: dict) -> dict:
 def crossval(data: Data = None, columns: Columns = None, label_column: LabelColumn = None, task: Task = None,
              arms: Annotated[Optional[str], typer.Option(help="Comma-separated: none,kmer,<objectives>.")] = None,
              folds: Annotated[Optional[int], typer.Option(help="Number of folds.")] = None,
+             label_fractions: Annotated[Optional[str], typer.Option(help="Learning curve: shares of each training "
+                                                                    "fold's labels, e.g. 0.1,0.3,1.")] = None,
              group_column: Annotated[Optional[str], typer.Option(help="No group on both sides of a split.")] = None,
              split: Annotated[Optional[str], typer.Option(help="random | stratified | grouped | column")] = None,
              split_column: SplitColumn = None, validation_column: ValidationColumn = None,
@@ -173,6 +175,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
             **_optim("finetune", epochs, None, batch_size, lr),
             **_labelled(token_labels, token_classes, too_long, split_column, validation_column),
             "data.label_column": label_column, "data.task": task, "crossval.arms": _cols(arms), "crossval.folds": folds,
+            "crossval.label_fractions": _cols(label_fractions),
             "data.group_column": group_column, "crossval.split": split,
             "data.pretrain_data": _cols(pretrain_data), "data.pretrain_columns": _cols(pretrain_columns),
             "data.negative_type_column": negative_type_column, "finetune.mode": mode,

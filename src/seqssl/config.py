@@ -136,6 +136,7 @@ class CrossvalConfig:
     split: str | None = None  # random | stratified | grouped | column (default: grouped if a group column,
     #                           column if a split column)
     kmer_max_k: int = 3
+    label_fractions: list[float] = field(default_factory=lambda: [1.0])  # learning curve: training-label shares
     kmer_window: int = 3  # token-classification baseline: one-hot residues within ±window of each position
 
 
@@ -251,6 +252,7 @@ RANGES = {  # dotted key: (predicate, what it must be)
     "finetune.lora_rank": (lambda v: v >= 1, "at least 1"),
     "finetune.patience": (lambda v: v >= 1, "at least 1"),
     "crossval.kmer_window": (lambda v: v >= 0, "non-negative"),
+    "crossval.label_fractions": (lambda v: len(v) > 0 and all(0 < f <= 1 for f in v), "fractions in (0, 1]"),
 }
 for _section in ("pretrain", "finetune"):
     RANGES.update({f"{_section}.lr": (lambda v: v > 0, "positive"),

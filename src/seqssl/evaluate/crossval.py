@@ -9,6 +9,7 @@ folds and seeds.
 """
 from __future__ import annotations
 
+import copy
 import json
 import time
 from pathlib import Path
@@ -114,18 +115,20 @@ def run_crossval(cfg: Config, resume: bool = False) -> dict:
     if extra is not None:
         extra = extra.deduplicated()
 
-    per_arm = {arm: [] for arm in arms}
-    runs = {arm: [] for arm in arms}
+    fractions = sorted(set(cfg.crossval.label_fractions))
+    names = [arm_label(arm, f, fractions) for arm in arms for f in fractions]
+    per_arm = {name: [] for name in names}
+    runs = {name: [] for name in names}
     predictions, leakage = [], []
     progress = not cfg.quiet
-    outer = tqdm(total=len(folds) * len(arms), desc="crossval", disable=not progress, unit="arm")
+    outer = tqdm(total=len(folds) * len(names), desc="crossval", disable=not progress, unit="arm")
     for k, (train_idx, test_idx) in enumerate(folds):
         seed = cfg.seed + k
         if fixed is not None and fixed[2] is not None:
             fit_idx, val_idx = fixed[0], fixed[2]
         else:
             fit_idx, val_idx = carve_validation(train_idx, labels, groups, cfg.finetune.val_fraction, seed, stratify)
-        fit, val, test = encoded.subset(fit_idx), encoded.subset(val_idx), encoded.subset(test_idx)
+        val, test = encoded.subset(val_idx), encoded.subset(test_idx)
         test_sequences = {s for i in test_idx for s in rows[i]}
         corpus, removed, removed_labels = None, 0, 0
         if any(a in OBJECTIVES for a in arms):
@@ -145,61 +148,61 @@ def run_crossval(cfg: Config, resume: bool = False) -> dict:
                         "pretrain_removed_test_sequences": removed,
                         "pretrain_removed_test_labels": removed_labels})
         for arm in arms:
-            done = store.load(k, arm) if resume else None
-            if done is not None:
-                per_arm[arm].append(done[0])
-                runs[arm].append(done[1])
-                predictions.append(done[2])
-                outer.update(1)
-                continue
-            t0 = time.time()
-            info: dict = {"fold": k}
-            if arm == "kmer" and task == TOKEN_TASK:
-                model, details = fit_window_baseline(fit, val, tokenizer.vocab_size, cfg.crossval.kmer_window, seed)
-                scores = model.predict(test)
-                info.update(details)
-            elif arm == "kmer":
-                model, details = fit_kmer_baseline([rows[i] for i in fit_idx], labels[fit_idx],
-                                                   [rows[i] for i in val_idx], labels[val_idx], task,
-                                                   cfg.crossval.kmer_max_k, seed)
-                scores = model.predict([rows[i] for i in test_idx])
-                info.update(details)
-            else:
-                if arm == "none":
-                    seed_everything(seed)
-                    encoder = SequenceEncoder.build(cfg.model, tokenizer.vocab_size)
-                else:
-                    arm_cfg = _with_objective(cfg, arm)
-                    checkpoints = out / "encoders" / arm / f"fold_{k}" / "checkpoints"
-                    encoder, history = build_pretrained_encoder(
-                        corpus, arm_cfg, tokenizer, device=device, seed=seed, desc=f"{arm} fold {k}",
-                        checkpoint_dir=checkpoints, resume=resume and latest_checkpoint(checkpoints) is not None)
-                    info["pretrain_seconds"] = time.time() - t0
-                    info["pretrain_history"] = history
-                    encoder.save(out / "encoders" / arm / f"fold_{k}", tokenizer,
-                                 meta={"objective": arm, "fold": k, "corpus_size": len(corpus),
-                                       "removed_test_sequences": removed})
-                if len(cfg.data.columns) == 2 and task in CLASSIFICATION_TASKS:
-                    info["retrieval"] = pair_retrieval(encoder, rows, test_idx[labels[test_idx] == 1], tokenizer,
-                                                       cfg.model.max_length, device)
-                if cfg.finetune.mode == "probe":
-                    model, details = fit_probe(encoder, fit, val, task, device=device, seed=seed)
+            base_encoder, shared = None, {}  # pretrained once per (fold, arm), copied for each label fraction
+            for fraction in fractions:
+                name = arm_label(arm, fraction, fractions)
+                done = store.load(k, name) if resume else None
+                if done is not None:
+                    per_arm[name].append(done[0])
+                    runs[name].append(done[1])
+                    predictions.append(done[2])
+                    outer.update(1)
+                    continue
+                t0 = time.time()
+                sub_idx = label_subset(fit_idx, labels, fraction, seed, stratify)
+                info: dict = {"fold": k, **({"label_fraction": fraction, "n_fit": int(len(sub_idx))}
+                                            if len(fractions) > 1 else {})}
+                sub = encoded.subset(sub_idx)
+                if arm == "kmer" and task == TOKEN_TASK:
+                    model, details = fit_window_baseline(sub, val, tokenizer.vocab_size, cfg.crossval.kmer_window,
+                                                         seed)
                     scores = model.predict(test)
+                    info.update(details)
+                elif arm == "kmer":
+                    model, details = fit_kmer_baseline([rows[i] for i in sub_idx], labels[sub_idx],
+                                                       [rows[i] for i in val_idx], labels[val_idx], task,
+                                                       cfg.crossval.kmer_max_k, seed)
+                    scores = model.predict([rows[i] for i in test_idx])
+                    info.update(details)
                 else:
-                    if cfg.finetune.mode == "lora":
-                        encoder = with_lora(encoder, cfg.finetune)
-                    model, details = fine_tune(encoder, fit, val, cfg.finetune, task, device=device,
-                                               precision=cfg.precision, seed=seed, progress=progress,
-                                               desc=f"{arm} fold {k}")
-                    scores = predict(model, test, task, device, precision=cfg.precision)
-                info.update(details)
-            info["seconds"] = time.time() - t0
-            per_arm[arm].append(fold_metrics(task, test.targets(), scores,
-                                             None if neg_types is None else neg_types[test_idx]))
-            runs[arm].append(info)
-            predictions.append(prediction_rows(test, test_idx, k, arm, scores))
-            store.save(k, arm, per_arm[arm][-1], info, predictions[-1])
-            outer.update(1)
+                    if base_encoder is None:
+                        base_encoder, shared = _arm_encoder(arm, cfg, k, seed, corpus, removed, tokenizer, device,
+                                                            out, resume)
+                        if len(cfg.data.columns) == 2 and task in CLASSIFICATION_TASKS:
+                            shared["retrieval"] = pair_retrieval(base_encoder, rows, test_idx[labels[test_idx] == 1],
+                                                                 tokenizer, cfg.model.max_length, device)
+                        info.update(shared)  # pretraining history and retrieval: recorded once
+                    else:
+                        info.update({key: v for key, v in shared.items() if key != "pretrain_history"})
+                    encoder = copy.deepcopy(base_encoder) if len(fractions) > 1 else base_encoder
+                    desc = f"{name} fold {k}"
+                    if cfg.finetune.mode == "probe":
+                        model, details = fit_probe(encoder, sub, val, task, device=device, seed=seed)
+                        scores = model.predict(test)
+                    else:
+                        if cfg.finetune.mode == "lora":
+                            encoder = with_lora(encoder, cfg.finetune)
+                        model, details = fine_tune(encoder, sub, val, cfg.finetune, task, device=device,
+                                                   precision=cfg.precision, seed=seed, progress=progress, desc=desc)
+                        scores = predict(model, test, task, device, precision=cfg.precision)
+                    info.update(details)
+                info["seconds"] = time.time() - t0
+                per_arm[name].append(fold_metrics(task, test.targets(), scores,
+                                                  None if neg_types is None else neg_types[test_idx]))
+                runs[name].append(info)
+                predictions.append(prediction_rows(test, test_idx, k, name, scores))
+                store.save(k, name, per_arm[name][-1], info, predictions[-1])
+                outer.update(1)
     outer.close()
     results = assemble_results(cfg, per_arm, runs, leakage, split, time.time() - start_all)
     if "classes" in encoded.meta:
@@ -208,6 +211,45 @@ def run_crossval(cfg: Config, resume: bool = False) -> dict:
     atomic_write_text(out / "results.json", json.dumps(results, indent=1))
     write_report(results, out, pd.concat(predictions))
     return results
+
+
+def arm_label(arm: str, fraction: float, fractions: list[float]) -> str:
+    """``simclr``, or ``simclr@0.1`` when several label fractions are compared."""
+    return arm if fractions == [1.0] else f"{arm}@{fraction:g}"
+
+
+def label_subset(fit_idx: np.ndarray, labels, fraction: float, seed: int, stratify: bool) -> np.ndarray:
+    """A seeded ``fraction`` of the training rows (per class when stratified, at least 2 per class);
+    the validation and test rows never change, so every fraction is scored on the same test fold."""
+    if fraction >= 1.0:
+        return fit_idx
+    rng = np.random.default_rng(seed)
+    if not stratify:
+        take = max(2, int(round(fraction * len(fit_idx))))
+        return np.sort(rng.choice(fit_idx, size=min(take, len(fit_idx)), replace=False))
+    chosen = []
+    for value in np.unique(labels[fit_idx]):
+        members = fit_idx[labels[fit_idx] == value]
+        take = min(len(members), max(2, int(round(fraction * len(members)))))
+        chosen.append(rng.choice(members, size=take, replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
+def _arm_encoder(arm: str, cfg: Config, k: int, seed: int, corpus, removed: int, tokenizer, device, out: Path,
+                 resume: bool):
+    """The encoder an arm fine-tunes in fold ``k``: random (``none``) or pretrained on the fold's corpus
+    (saved under ``out/encoders/ARM/fold_K``, resumable from its checkpoints); plus what to record."""
+    if arm == "none":
+        seed_everything(seed)
+        return SequenceEncoder.build(cfg.model, tokenizer.vocab_size), {}
+    start = time.time()
+    checkpoints = out / "encoders" / arm / f"fold_{k}" / "checkpoints"
+    encoder, history = build_pretrained_encoder(
+        corpus, _with_objective(cfg, arm), tokenizer, device=device, seed=seed, desc=f"{arm} fold {k}",
+        checkpoint_dir=checkpoints, resume=resume and latest_checkpoint(checkpoints) is not None)
+    encoder.save(out / "encoders" / arm / f"fold_{k}", tokenizer,
+                 meta={"objective": arm, "fold": k, "corpus_size": len(corpus), "removed_test_sequences": removed})
+    return encoder, {"pretrain_seconds": time.time() - start, "pretrain_history": history}
 
 
 def prediction_rows(test, test_idx: np.ndarray, fold: int, arm: str, scores: np.ndarray) -> pd.DataFrame:
@@ -261,11 +303,12 @@ def assemble_results(cfg: Config, per_arm: dict, runs: dict, leakage: list, spli
         if retrieval:
             arms_out[arm]["retrieval"] = {k: float(np.mean([r[k] for r in retrieval])) for k in retrieval[0]}
     comparisons = []
-    for baseline in BASELINE_ARMS:
-        if baseline not in per_arm:
-            continue
+    for base_name in BASELINE_ARMS:
         for arm in per_arm:
-            if arm == baseline or (arm in BASELINE_ARMS and BASELINE_ARMS.index(arm) < BASELINE_ARMS.index(baseline)):
+            kind, _, fraction = arm.partition("@")  # simclr@0.1 is compared with none@0.1 and kmer@0.1
+            baseline = f"{base_name}@{fraction}" if fraction else base_name
+            if baseline not in per_arm or arm == baseline or \
+                    (kind in BASELINE_ARMS and BASELINE_ARMS.index(kind) < BASELINE_ARMS.index(base_name)):
                 continue  # each baseline pair once (kmer − none, not also none − kmer)
             for metric in arms_out[arm]["mean"]:
                 comp = paired_comparison([f.get(metric) for f in per_arm[arm]],

@@ -132,6 +132,34 @@ def _plot_metric_bars(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def _plot_learning_curve(results: dict, path: Path) -> bool:
+    """Primary metric against the share of training labels, one line per arm (``--label-fractions``)."""
+    curves: dict[str, list] = {}
+    for name, body in results["arms"].items():
+        arm, _, fraction = name.partition("@")
+        if fraction:
+            curves.setdefault(arm, []).append((float(fraction), body["mean"].get(results["primary_metric"]),
+                                               body["std"].get(results["primary_metric"]) or 0.0))
+    if not curves:
+        return False
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for arm, points in curves.items():
+        points = sorted(p for p in points if p[1] is not None)
+        ax.errorbar([p[0] for p in points], [p[1] for p in points], yerr=[p[2] for p in points], marker="o",
+                    capsize=3, label=arm)
+    ax.set_xscale("log")
+    ax.set_xlabel("share of each training fold's labels")
+    ax.set_ylabel(f"{results['primary_metric']} (mean ± std over folds)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
 def _plot_roc(predictions: pd.DataFrame, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -206,6 +234,8 @@ def write_report(results: dict, out: Path, predictions: pd.DataFrame) -> None:
         plots.append("roc.png")
     if _plot_pretraining(results, out / "pretraining_loss.png"):
         plots.append("pretraining_loss.png")
+    if _plot_learning_curve(results, out / "label_fractions.png"):
+        plots.append("label_fractions.png")
     leak = pd.DataFrame(results["leakage"])
     single = results["n_folds"] == 1
     lines = ["# seqssl cross-validation report", "",
