@@ -182,21 +182,27 @@ def _plot_roc(predictions: pd.DataFrame, path: Path) -> None:
 
 
 def _plot_pretraining(results: dict, path: Path) -> bool:
+    """One panel per objective (losses of different objectives are on different scales), one line per fold."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    curves = results.get("pretraining", {})
+    curves = {arm: [f for f in folds if f["history"]] for arm, folds in results.get("pretraining", {}).items()}
+    curves = {arm: folds for arm, folds in curves.items() if folds}
     if not curves:
         return False
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for arm, folds in curves.items():
+    cols = min(3, len(curves))
+    rows = -(-len(curves) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False)
+    for ax, (arm, folds) in zip(axes.flat, curves.items()):
         for f in folds:
-            if f["history"]:
-                ax.plot([h["step"] for h in f["history"]], [h["loss"] for h in f["history"]],
-                        label=f"{arm} fold {f['fold']}", alpha=0.8)
-    ax.set_xlabel("optimiser step")
-    ax.set_ylabel("pretraining loss")
-    ax.legend(fontsize=7)
+            ax.plot([h["step"] for h in f["history"]], [h["loss"] for h in f["history"]],
+                    color="tab:blue", alpha=0.35 + 0.65 / len(folds), linewidth=1)
+        ax.set_title(f"{arm} ({len(folds)} fold{'s' if len(folds) > 1 else ''})", fontsize=9)
+        ax.set_xlabel("optimiser step", fontsize=8)
+        ax.set_ylabel("loss", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(curves):]:
+        ax.set_visible(False)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
