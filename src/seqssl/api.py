@@ -11,7 +11,8 @@ import torch
 
 from .config import Config
 from .data.corpus import Corpus, load_corpus
-from .data.dataset import CLASSIFICATION_TASKS, TOKEN_TASK, encode_table, read_labels, sequences_of
+from .data.dataset import (BINARY_OUTPUT_TASKS, MULTILABEL_TASK, TOKEN_TASK, encode_table,
+                           read_labels, sequences_of)
 from .data.readers import expand_paths, read_table, require_columns
 from .data.splits import carve_validation, column_split, default_split
 from .data.tokenizers import SequenceTokenizer
@@ -158,10 +159,17 @@ def labelled_table(cfg: Config, tokenizer=None):
         tokenizer = SequenceTokenizer(cfg.data.alphabet, cfg.data.unknown_residues)
     if token_task:
         return _token_table(cfg, table, columns, tokenizer)
+    if cfg.data.task == MULTILABEL_TASK:
+        from .data.multilabel import multilabel_targets
+        table, labels, targets = multilabel_targets(table, columns, [c.strip() for c in cfg.data.label_column.split(",")],
+                                                    cfg.data.target_column)
+    else:
+        labels, targets = read_labels(table, cfg.data.label_column, cfg.data.task), None
     rows = sequences_of(table, columns)
-    labels = read_labels(table, cfg.data.label_column, cfg.data.task)
     encoded = encode_table(table, columns, tokenizer, cfg.model.max_length, cfg.data.too_long)
     encoded.labels = labels
+    if targets is not None:
+        encoded.meta = {**encoded.meta, "targets": targets}
     return table, rows, encoded, tokenizer
 
 
@@ -181,8 +189,14 @@ def _token_table(cfg: Config, table, columns: list[str], tokenizer):
 
 
 def fold_labels(encoded) -> np.ndarray:
-    """Per-example labels for splitting (token tasks have none: zeros, never stratified)."""
-    return encoded.labels if encoded.labels is not None else np.zeros(len(encoded), dtype=np.float32)
+    """Per-example labels for splitting (token tasks have none: zeros, never stratified; multilabel:
+    whether any target is positive)."""
+    if encoded.labels is None:
+        return np.zeros(len(encoded), dtype=np.float32)
+    if encoded.labels.ndim == 2:
+        from .data.multilabel import stratification_labels
+        return stratification_labels(encoded.labels)
+    return encoded.labels
 
 
 def fixed_split(cfg: Config, table) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
@@ -214,7 +228,7 @@ def finetune(cfg: Config) -> Path:
     cfg.model.max_length = min(cfg.model.max_length, encoder.backbone.config.max_position_embeddings - 2)
     table, rows, encoded, tokenizer = labelled_table(cfg, tokenizer)
     task = cfg.data.task
-    stratify = task in CLASSIFICATION_TASKS
+    stratify = task in BINARY_OUTPUT_TASKS
     if cfg.data.group_column:
         require_columns(table, [cfg.data.group_column])
     groups = table.frame[cfg.data.group_column].astype(str).to_numpy() if cfg.data.group_column else None

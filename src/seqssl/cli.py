@@ -29,7 +29,14 @@ Alphabet = Annotated[Optional[str], typer.Option("--alphabet", help="protein")]
 Unknown = Annotated[Optional[str], typer.Option("--unknown-residues", help="error | map-to-x")]
 LabelColumn = Annotated[Optional[str], typer.Option("--label-column")]
 Task = Annotated[Optional[str], typer.Option("--task", help="classification | pair-classification | regression | "
-                                                          "token-classification")]
+                                                          "token-classification | multilabel")]
+TargetColumn = Annotated[Optional[str], typer.Option("--target-column", help="multilabel, long layout (BELKA): "
+                                                     "column naming each row's target; --label-column holds 0/1.")]
+Loss = Annotated[Optional[str], typer.Option("--loss", help="Classification loss: bce | focal.")]
+FocalAlpha = Annotated[Optional[float], typer.Option("--focal-alpha", help="Focal loss: weight of positives.")]
+FocalGamma = Annotated[Optional[float], typer.Option("--focal-gamma", help="Focal loss: focusing parameter.")]
+InvalidSmiles = Annotated[Optional[str], typer.Option("--invalid-smiles", help="Molecules RDKit cannot parse: "
+                                                      "error | skip (counted in the report).")]
 TokenLabels = Annotated[Optional[str], typer.Option("--token-labels", help="token-classification: label FASTA "
                                                     "matched to --data records by id ('.' = unlabelled).")]
 TokenClasses = Annotated[Optional[str], typer.Option("--token-classes", help="Fixed label characters, e.g. "
@@ -62,6 +69,11 @@ def _common(data, columns, out, seed, device, precision, alphabet, unknown, pool
 def _labelled(token_labels, token_classes, too_long, split_column, validation_column) -> dict:
     return {"data.token_labels": token_labels, "data.token_classes": token_classes, "data.too_long": too_long,
             "data.split_column": split_column, "data.validation_column": validation_column}
+
+
+def _targets(target_column, loss, focal_alpha, focal_gamma, invalid_smiles) -> dict:
+    return {"data.target_column": target_column, "finetune.loss": loss, "finetune.focal_alpha": focal_alpha,
+            "finetune.focal_gamma": focal_gamma, "data.invalid_smiles": invalid_smiles}
 
 
 def _optim(section: str, epochs, max_steps, batch_size, lr) -> dict:
@@ -113,7 +125,8 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
              pooling: Pooling = None, group_column: Annotated[Optional[str], typer.Option()] = None,
              token_labels: TokenLabels = None, token_classes: TokenClasses = None, too_long: TooLong = None,
              split_column: SplitColumn = None, validation_column: ValidationColumn = None,
-             tracking: Tracking = None,
+             tracking: Tracking = None, target_column: TargetColumn = None, loss: Loss = None,
+             focal_alpha: FocalAlpha = None, focal_gamma: FocalGamma = None, invalid_smiles: InvalidSmiles = None,
              merge: Annotated[bool, typer.Option("--merge", help="lora: also save the merged encoder.")] = False,
              quiet: Quiet = False):
     """Fine-tune an encoder on labelled data (validation split for early stopping) and save it."""
@@ -121,6 +134,7 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
     flat = {**_common(data, columns, out, seed, device, precision, alphabet, unknown_residues, pooling, quiet),
             **_optim("finetune", epochs, max_steps, batch_size, lr),
             **_labelled(token_labels, token_classes, too_long, split_column, validation_column),
+            **_targets(target_column, loss, focal_alpha, focal_gamma, invalid_smiles),
             "data.label_column": label_column,
             "data.task": task, "finetune.encoder": encoder, "finetune.mode": mode,
             "data.group_column": group_column, "tracking": _cols(tracking), "finetune.merge": True if merge else None}
@@ -152,7 +166,8 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
              label_fractions: Annotated[Optional[str], typer.Option(help="Learning curve: shares of each training "
                                                                     "fold's labels, e.g. 0.1,0.3,1.")] = None,
              group_column: Annotated[Optional[str], typer.Option(help="No group on both sides of a split.")] = None,
-             split: Annotated[Optional[str], typer.Option(help="random | stratified | grouped | column")] = None,
+             split: Annotated[Optional[str], typer.Option(help="random | stratified | grouped | scaffold | "
+                                                          "column")] = None,
              split_column: SplitColumn = None, validation_column: ValidationColumn = None,
              token_labels: TokenLabels = None, token_classes: TokenClasses = None, too_long: TooLong = None,
              pretrain_data: Annotated[Optional[str], typer.Option(help="Unlabelled corpus file(s), comma-separated.")] = None,
@@ -166,6 +181,10 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
              seed: Seed = None, device: Device = None, precision: Precision = None, alphabet: Alphabet = None,
              unknown_residues: Unknown = None, pooling: Pooling = None, positives: Positives = None,
              view: View = None, pretrain_label_column: PretrainLabel = None, quiet: Quiet = False,
+             target_column: TargetColumn = None, loss: Loss = None, focal_alpha: FocalAlpha = None,
+             focal_gamma: FocalGamma = None, invalid_smiles: InvalidSmiles = None,
+             bond_angles: Annotated[bool, typer.Option("--bond-angles", help="gcn / gat arms: add a bond-angle "
+                                                       "feature from an RDKit conformer (slow).")] = False,
              resume: Annotated[bool, typer.Option("--resume", help="Keep the finished folds and arms in --out; "
                                                   "continue a cut-off pretraining. Only --arms may change.")] = False):
     """Cross-validate pretraining arms against no pretraining and k-mers; write results and report."""
@@ -174,6 +193,8 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
     flat = {**_common(data, columns, out, seed, device, precision, alphabet, unknown_residues, pooling, quiet),
             **_optim("finetune", epochs, None, batch_size, lr),
             **_labelled(token_labels, token_classes, too_long, split_column, validation_column),
+            **_targets(target_column, loss, focal_alpha, focal_gamma, invalid_smiles),
+            "crossval.bond_angles": True if bond_angles else None,
             "data.label_column": label_column, "data.task": task, "crossval.arms": _cols(arms), "crossval.folds": folds,
             "crossval.label_fractions": _cols(label_fractions),
             "data.group_column": group_column, "crossval.split": split,

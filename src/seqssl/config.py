@@ -36,6 +36,8 @@ class DataConfig:
     token_classes: str | None = None  # token-classification: fixed class characters (default: those found)
     split_column: str | None = None  # fixed split: train / test (optional valid / validation) per row
     validation_column: str | None = None  # rows marked true here are the validation split (e.g. FLIP's)
+    target_column: str | None = None  # multilabel, long layout: the column naming each row's target (BELKA)
+    invalid_smiles: str = "error"  # molecules: error (name file, line, RDKit's reason) | skip (and count)
 
 
 @dataclass
@@ -127,6 +129,9 @@ class FinetuneConfig(OptimConfig):
     head_hidden: int = 64
     head_dropout: float = 0.1
     scheduler: str = "constant"
+    loss: str = "bce"  # classification / multilabel: bce | focal (Lin et al. 2017)
+    focal_alpha: float | None = None  # focal: weight of positives (negatives 1 - alpha); None = unweighted
+    focal_gamma: float = 2.0  # focal: focusing parameter; 0 with alpha None is BCE
 
 
 @dataclass
@@ -138,6 +143,11 @@ class CrossvalConfig:
     kmer_max_k: int = 3
     label_fractions: list[float] = field(default_factory=lambda: [1.0])  # learning curve: training-label shares
     kmer_window: int = 3  # token-classification baseline: one-hot residues within ±window of each position
+    gnn_hidden: int = 128  # gcn / gat arms (molecules): width, message-passing layers, attention heads
+    gnn_layers: int = 3
+    gnn_heads: int = 4
+    gnn_dropout: float = 0.1
+    bond_angles: bool = False  # gcn / gat: add a bond-angle feature from an RDKit 3-D conformer (slow)
 
 
 @dataclass
@@ -251,6 +261,11 @@ RANGES = {  # dotted key: (predicate, what it must be)
     "finetune.mode": (lambda v: v in ("full", "probe", "lora"), "full, probe or lora"),
     "finetune.lora_rank": (lambda v: v >= 1, "at least 1"),
     "finetune.patience": (lambda v: v >= 1, "at least 1"),
+    "finetune.loss": (lambda v: v in ("bce", "focal"), "bce or focal"),
+    "finetune.focal_alpha": (lambda v: v is None or 0 < v < 1, "in (0, 1)"),
+    "finetune.focal_gamma": (lambda v: v >= 0, "non-negative"),
+    "data.invalid_smiles": (lambda v: v in ("error", "skip"), "error or skip"),
+    "crossval.gnn_layers": (lambda v: v >= 1, "at least 1"),
     "crossval.kmer_window": (lambda v: v >= 0, "non-negative"),
     "crossval.label_fractions": (lambda v: len(v) > 0 and all(0 < f <= 1 for f in v), "fractions in (0, 1]"),
 }

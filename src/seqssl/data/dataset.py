@@ -12,13 +12,16 @@ from .tokenizers import SEP_ID, SequenceTokenizer
 
 CLASSIFICATION_TASKS = ("classification", "pair-classification")
 TOKEN_TASK = "token-classification"
-TASKS = ("classification", "pair-classification", "regression", TOKEN_TASK)
+MULTILABEL_TASK = "multilabel"
+TASKS = ("classification", "pair-classification", "regression", TOKEN_TASK, MULTILABEL_TASK)
+BINARY_OUTPUT_TASKS = CLASSIFICATION_TASKS + (MULTILABEL_TASK,)  # sigmoid outputs, BCE or focal loss
 IGNORE_INDEX = -100  # token label of special, padding and unlabelled positions
 
 
 @dataclass
 class EncodedDataset:
-    """Token ids per example (variable length), segment ids, and optional float labels, or for
+    """Token ids per example (variable length), segment ids, and optional float labels (for ``multilabel``
+    a matrix ``(examples, targets)``, NaN where unmeasured, target names in ``meta["targets"]``), or for
     ``token-classification`` one class index per token (``IGNORE_INDEX`` where unlabelled)."""
 
     input_ids: list[np.ndarray]

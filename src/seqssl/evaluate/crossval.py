@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from ..api import _fasta_default, build_pretrained_encoder, default_split_for, fixed_split, fold_labels, labelled_table
 from ..config import Config
 from ..data.corpus import Corpus, load_corpus
-from ..data.dataset import CLASSIFICATION_TASKS, TOKEN_TASK
+from ..data.dataset import BINARY_OUTPUT_TASKS, CLASSIFICATION_TASKS, MULTILABEL_TASK, TOKEN_TASK
 from ..data.readers import expand_paths
 from ..data.splits import carve_validation, make_folds
 from ..errors import InputError
@@ -52,9 +52,11 @@ def validate_arms(arms: list[str]) -> None:
         raise InputError(f"an arm is listed twice in {arms}")
 
 
-def fold_metrics(task: str, y_true, y_score, neg_types: np.ndarray | None) -> dict:
-    """Overall metrics, plus ``METRIC@TYPE`` on positives + negatives of each type."""
-    out = {k: v for k, v in task_metrics(task, y_true, y_score).items() if k not in ("n", "undefined_reason")}
+def fold_metrics(task: str, y_true, y_score, neg_types: np.ndarray | None, targets: list[str] | None = None) -> dict:
+    """Overall metrics, plus ``METRIC@TYPE`` on positives + negatives of each type (multilabel:
+    ``METRIC@TARGET`` per target)."""
+    out = {k: v for k, v in task_metrics(task, y_true, y_score, targets).items()
+           if k not in ("n", "undefined_reason")}
     if neg_types is not None:
         for kind in sorted(set(neg_types) - {""}):
             keep = (neg_types == kind) | (neg_types == "")
@@ -91,7 +93,7 @@ def run_crossval(cfg: Config, resume: bool = False) -> dict:
 
     table, rows, encoded, tokenizer = labelled_table(cfg)
     labels = fold_labels(encoded)
-    stratify = task in CLASSIFICATION_TASKS
+    stratify = task in BINARY_OUTPUT_TASKS
     groups = None
     if cfg.data.group_column:
         if cfg.data.group_column not in table.frame.columns:
@@ -198,7 +200,8 @@ def run_crossval(cfg: Config, resume: bool = False) -> dict:
                     info.update(details)
                 info["seconds"] = time.time() - t0
                 per_arm[name].append(fold_metrics(task, test.targets(), scores,
-                                                  None if neg_types is None else neg_types[test_idx]))
+                                                  None if neg_types is None else neg_types[test_idx],
+                                                  encoded.meta.get("targets")))
                 runs[name].append(info)
                 predictions.append(prediction_rows(test, test_idx, k, name, scores))
                 store.save(k, name, per_arm[name][-1], info, predictions[-1])
@@ -253,9 +256,15 @@ def _arm_encoder(arm: str, cfg: Config, k: int, seed: int, corpus, removed: int,
 
 
 def prediction_rows(test, test_idx: np.ndarray, fold: int, arm: str, scores: np.ndarray) -> pd.DataFrame:
-    """``row, fold, arm, y_true, y_score`` per test example; for token tasks one row per labelled residue:
+    """``row, fold, arm, y_true, y_score`` per test example (multilabel: per measured target, with a
+    ``target`` column); for token tasks one row per labelled residue:
     ``row, position`` (1-based residue), ``fold, arm, y_true, y_pred`` (class characters) and ``y_score``
     (the predicted class's probability)."""
+    if test.labels is not None and test.labels.ndim == 2:  # multilabel: one row per measured (input, target)
+        example, target = np.nonzero(~np.isnan(test.labels))
+        names = np.array(test.meta["targets"])
+        return pd.DataFrame({"row": test_idx[example], "target": names[target], "fold": fold, "arm": arm,
+                             "y_true": test.labels[example, target], "y_score": scores[example, target]})
     if test.token_labels is None:
         return pd.DataFrame({"row": test_idx, "fold": fold, "arm": arm, "y_true": test.labels, "y_score": scores})
     classes = np.array(test.meta["classes"])

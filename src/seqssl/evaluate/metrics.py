@@ -9,7 +9,7 @@ from sklearn.metrics import (accuracy_score, average_precision_score, balanced_a
                              mean_squared_error, roc_auc_score)
 
 PRIMARY_METRIC = {"classification": "auroc", "pair-classification": "auroc", "regression": "spearman",
-                  "token-classification": "per_residue_accuracy"}
+                  "token-classification": "per_residue_accuracy", "multilabel": "map"}
 
 
 def binary_metrics(y_true, y_score, threshold: float = 0.5) -> dict:
@@ -59,7 +59,35 @@ def token_metrics(y_true, y_prob) -> dict:
     return out
 
 
-def task_metrics(task: str, y_true, y_score) -> dict:
+def multilabel_metrics(y_true, y_score, targets: list[str] | None = None) -> dict:
+    """Per target, over its measured entries (NaN in ``y_true`` = unmeasured): average precision and AUROC
+    (``average_precision@T``, ``auroc@T``). ``map``: mean average precision = the mean over targets of
+    their average precision (targets with one class in the fold are left out, and named);
+    ``macro_auroc`` likewise; ``accuracy``: at 0.5 over all measured entries."""
+    y_true, y_score = np.asarray(y_true, dtype=float), np.asarray(y_score, dtype=float)
+    names = targets or [str(j) for j in range(y_true.shape[1])]
+    measured = ~np.isnan(y_true)
+    out = {"n": int(measured.sum()),
+           "accuracy": float(((y_score >= 0.5) == (y_true == 1))[measured].mean()) if measured.any() else None}
+    aps, aucs, undefined = [], [], []
+    for j, name in enumerate(names):
+        sub = binary_metrics(y_true[measured[:, j], j], y_score[measured[:, j], j])
+        out[f"average_precision@{name}"], out[f"auroc@{name}"] = sub["average_precision"], sub["auroc"]
+        if sub["average_precision"] is None:
+            undefined.append(name)
+        else:
+            aps.append(sub["average_precision"])
+            aucs.append(sub["auroc"])
+    out["map"] = float(np.mean(aps)) if aps else None
+    out["macro_auroc"] = float(np.mean(aucs)) if aucs else None
+    if undefined:
+        out["undefined_reason"] = f"targets with one class left out of the means: {', '.join(undefined)}"
+    return out
+
+
+def task_metrics(task: str, y_true, y_score, targets: list[str] | None = None) -> dict:
+    if task == "multilabel":
+        return multilabel_metrics(y_true, y_score, targets)
     if task in ("classification", "pair-classification"):
         return binary_metrics(y_true, y_score)
     if task == "token-classification":

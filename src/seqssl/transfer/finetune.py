@@ -11,27 +11,30 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data.collate import iterate_batches
-from ..data.dataset import CLASSIFICATION_TASKS, IGNORE_INDEX, TOKEN_TASK, EncodedDataset
+from ..data.dataset import BINARY_OUTPUT_TASKS, IGNORE_INDEX, MULTILABEL_TASK, TOKEN_TASK, EncodedDataset
 from ..evaluate.metrics import PRIMARY_METRIC, task_metrics
-from ..losses import token_cross_entropy
+from ..losses import binary_loss, token_cross_entropy
 from ..models.heads import PredictionHead, TokenHead
 from ..runtime import autocast
 from ..train.optim import build_optimizer, build_scheduler, clip_and_step
 
 
 class SequencePredictor(nn.Module):
-    """Encoder → pooled embedding → prediction head (one output per example)."""
+    """Encoder → pooled embedding → prediction head: one output per example, or ``n_targets`` outputs
+    (multilabel)."""
 
-    def __init__(self, encoder, cfg, n_outputs: int = 1):
+    def __init__(self, encoder, cfg, n_targets: int | None = None):
         super().__init__()
         self.encoder = encoder
-        self.head = PredictionHead(encoder.hidden_size, cfg.head_hidden, n_outputs, cfg.head_dropout)
+        self.n_targets = n_targets
+        self.head = PredictionHead(encoder.hidden_size, cfg.head_hidden, n_targets or 1, cfg.head_dropout)
         self.register_buffer("target_mean", torch.zeros(()))
         self.register_buffer("target_std", torch.ones(()))
 
     def forward(self, batch: dict) -> torch.Tensor:
         pooled = self.encoder(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
-        return self.head(pooled).squeeze(-1)
+        out = self.head(pooled)
+        return out if self.n_targets else out.squeeze(-1)
 
 
 class TokenPredictor(nn.Module):
@@ -50,12 +53,17 @@ class TokenPredictor(nn.Module):
 def build_predictor(encoder, cfg, task: str, data: EncodedDataset) -> nn.Module:
     if task == TOKEN_TASK:
         return TokenPredictor(encoder, cfg, len(data.meta["classes"]))
-    return SequencePredictor(encoder, cfg)
+    return SequencePredictor(encoder, cfg, len(data.meta["targets"]) if task == MULTILABEL_TASK else None)
 
 
-def task_loss(task: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    if task in CLASSIFICATION_TASKS:
-        return F.binary_cross_entropy_with_logits(output.float(), target.float())
+def task_loss(task: str, output: torch.Tensor, target: torch.Tensor, cfg=None) -> torch.Tensor:
+    """BCE or focal loss (``cfg.loss``) for binary outputs, unmeasured multilabel targets (NaN) left out;
+    cross-entropy per token; MSE on standardised targets for regression."""
+    if task in BINARY_OUTPUT_TASKS:
+        measured = ~torch.isnan(target)
+        return binary_loss(getattr(cfg, "loss", "bce"), output.float(), torch.nan_to_num(target.float()),
+                           alpha=getattr(cfg, "focal_alpha", None), gamma=getattr(cfg, "focal_gamma", 2.0),
+                           mask=measured.float() if task == MULTILABEL_TASK else None)
     if task == TOKEN_TASK:
         return token_cross_entropy(output, target, IGNORE_INDEX)
     return F.mse_loss(output.float(), target.float())
@@ -86,12 +94,12 @@ def predict(model: SequencePredictor, data: EncodedDataset, task: str, device: t
     if task == TOKEN_TASK:
         return predict_tokens(model, data, device, batch_size, precision)
     model.eval()
-    scores = np.zeros(len(data), dtype=np.float64)
+    scores = np.zeros((len(data), *(() if data.labels is None else data.labels.shape[1:])), dtype=np.float64)
     for positions, batch in iterate_batches(data, batch_size, rng=None):
         batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
         with autocast(device, precision):
             out = model(batch).float()
-        if task in CLASSIFICATION_TASKS:
+        if task in BINARY_OUTPUT_TASKS:
             out = torch.sigmoid(out)
         else:
             out = out * model.target_std + model.target_mean
@@ -125,7 +133,7 @@ def fine_tune(encoder, train: EncodedDataset, val: EncodedDataset, cfg, task: st
             if task == "regression":
                 target = (target - model.target_mean) / model.target_std
             with autocast(device, precision):
-                loss = task_loss(task, model(batch), target)
+                loss = task_loss(task, model(batch), target, cfg)
             loss.backward()
             clip_and_step(model, optimizer, scheduler, cfg.grad_clip)
             losses.append(float(loss.detach()))

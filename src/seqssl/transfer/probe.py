@@ -14,11 +14,11 @@ import numpy as np
 import torch
 from sklearn.preprocessing import StandardScaler
 
-from ..data.dataset import CLASSIFICATION_TASKS, TOKEN_TASK
+from ..data.dataset import TOKEN_TASK
 from ..errors import InputError
 from ..io import atomic_write_text
 from ..models.encoder import embed_dataset
-from .kmer import select_linear_model
+from .kmer import linear_scores, select_linear_model
 
 
 class LinearProbe:
@@ -29,7 +29,7 @@ class LinearProbe:
 
     def predict(self, data) -> np.ndarray:
         x = self.scaler.transform(embed_dataset(self.encoder, data, self.device))
-        return self.model.predict_proba(x)[:, 1] if self.task in CLASSIFICATION_TASKS else self.model.predict(x)
+        return linear_scores(self.model, x, self.task)
 
     def save(self, directory: Path) -> None:
         """Weights as safetensors (coefficients, intercept, scaler), settings as JSON: no pickle."""
