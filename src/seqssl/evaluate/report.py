@@ -96,6 +96,7 @@ def print_summary(results: dict, console=None) -> None:
     title = ("Fixed split: test metrics" if results.get("n_folds") == 1 else
              "Cross-validation: mean ± std over folds")
     for title, frame in ((title, results_table(results).reset_index()),
+                         ("Cost per arm (mean over folds)", cost_table(results)),
                          ("Paired differences (arm − baseline, per fold)", comparisons_table(results))):
         if frame.empty:
             continue
@@ -209,6 +210,25 @@ def _plot_pretraining(results: dict, path: Path) -> bool:
     return True
 
 
+COST_COLUMNS = {"batch_size": "batch size", "peak_memory_mb": "peak memory (MB)",
+                "epoch_seconds": "epoch time (s)", "epochs_run": "epochs run", "pretrain_seconds": "pretraining (s)",
+                "seconds": "total (s)"}
+
+
+def cost_table(results: dict) -> pd.DataFrame:
+    """Per arm, the mean over folds of what it cost: fine-tuning batch size, peak memory (GPU: allocated
+    by torch; CPU: the process's resident set), seconds per training epoch, epochs, pretraining seconds."""
+    rows = []
+    for arm, body in results["arms"].items():
+        row = {"arm": arm}
+        for key, label in COST_COLUMNS.items():
+            values = [r[key] for r in body.get("runs", []) if r.get(key) is not None]
+            row[label] = f"{np.mean(values):.{0 if key in ('batch_size', 'peak_memory_mb') else 1}f}" \
+                if values else "—"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def retrieval_lines(results: dict) -> list[str]:
     """Markdown for the top-k retrieval of test positives (second column from the first)."""
     rows = [{"arm": arm, **{k: f"{v:.3f}" for k, v in body["retrieval"].items() if k.startswith(("top", "random"))}}
@@ -253,7 +273,12 @@ def write_report(results: dict, out: Path, predictions: pd.DataFrame) -> None:
              "## Results (test split)" if single else "## Results (mean ± std over test folds)", "",
              results_table(results).reset_index().to_markdown(index=False, disable_numparse=True), "",
              *(["Subset `all`: the whole test fold; any other subset: the positives plus the negatives of that "
-                "type only.", ""] if len(subsets(results)) > 1 else []),
+                "type only.", ""] if len(subsets(results)) > 1 and results["task"] != "multilabel" else []),
+             *(["`map` (mean average precision) = the mean over targets of each target's average precision over "
+                "its measured entries; `macro_auroc` likewise; subset rows: each target alone.", ""]
+               if results["task"] == "multilabel" else []),
+             "## Cost per arm (mean over folds)", "",
+             cost_table(results).to_markdown(index=False, disable_numparse=True), "",
              *([convergence_note(results), ""] if convergence_note(results) else []),
              "## Paired differences against the baselines", "",
              comparisons_table(results).to_markdown(index=False, disable_numparse=True) if results["comparisons"] else "none",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 
 import numpy as np
 import torch
@@ -124,7 +125,9 @@ def fine_tune(encoder, train: EncodedDataset, val: EncodedDataset, cfg, task: st
     metric = PRIMARY_METRIC[task]
     best, best_state, stale, step, history = -math.inf, None, 0, 0, []
     bar = tqdm(total=cfg.epochs, desc=desc, disable=not progress, leave=False, unit="epoch")
+    epoch_seconds = []
     for epoch in range(cfg.epochs):
+        started = time.perf_counter()
         model.train()
         losses = []
         for _, batch in iterate_batches(train, cfg.batch_size, rng):
@@ -140,6 +143,7 @@ def fine_tune(encoder, train: EncodedDataset, val: EncodedDataset, cfg, task: st
             step += 1
             if step >= total:
                 break
+        epoch_seconds.append(time.perf_counter() - started)
         scores = predict(model, val, task, device, precision=precision)
         value = task_metrics(task, val.targets(), scores).get(metric)
         value = -math.inf if value is None else value
@@ -157,4 +161,5 @@ def fine_tune(encoder, train: EncodedDataset, val: EncodedDataset, cfg, task: st
     model.eval()
     return model, {"history": history, "best_val": best, "epochs_run": len(history),
                    "stopped_early": stale >= cfg.patience,
-                   "best_epoch": int(np.argmax([h[f"val_{metric}"] for h in history]))}
+                   "best_epoch": int(np.argmax([h[f"val_{metric}"] for h in history])),
+                   "batch_size": cfg.batch_size, "epoch_seconds": float(np.mean(epoch_seconds))}
