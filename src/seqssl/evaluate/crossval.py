@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from ..api import _fasta_default, build_pretrained_encoder, default_split_for, fixed_split, fold_labels, labelled_table
 from ..config import Config
 from ..data.corpus import Corpus, load_corpus
-from ..data.dataset import BINARY_OUTPUT_TASKS, CLASSIFICATION_TASKS, MULTILABEL_TASK, TOKEN_TASK
+from ..data.dataset import BINARY_OUTPUT_TASKS, CLASSIFICATION_TASKS, TOKEN_TASK
 from ..data.readers import expand_paths
 from ..data.splits import carve_validation, make_folds
 from ..errors import InputError
@@ -29,7 +29,10 @@ from ..io import atomic_write_text, versions
 from ..models.encoder import SequenceEncoder
 from ..objectives import OBJECTIVES
 from ..runtime import resolve_device, seed_everything, set_threads
+from ..train.memory import PeakMemory
+from ..transfer.fingerprint import fit_fingerprint_baseline
 from ..transfer.finetune import fine_tune, predict
+from ..transfer.graph import fit_graph_model, predict_graphs
 from ..transfer.kmer import fit_kmer_baseline
 from ..transfer.lora import with_lora
 from ..transfer.probe import fit_probe
@@ -41,13 +44,16 @@ from .report import write_report
 from .stats import mean_std, paired_comparison
 
 BASELINE_ARMS = ("none", "kmer")
+GRAPH_ARMS = ("gcn", "gat")  # graph neural networks on RDKit molecular graphs (first column: SMILES)
+MOLECULE_ARMS = GRAPH_ARMS + ("ecfp",)  # ... and Morgan fingerprints + a linear model
+COMPARED_WITH = BASELINE_ARMS + ("ecfp",)  # every other arm is compared with each of these present
 
 
 def validate_arms(arms: list[str]) -> None:
     for arm in arms:
-        if arm not in BASELINE_ARMS and arm not in OBJECTIVES:
+        if arm not in BASELINE_ARMS and arm not in OBJECTIVES and arm not in MOLECULE_ARMS:
             raise InputError(f"unknown arm '{arm}'",
-                             fix=f"use none, kmer or an objective: {', '.join(sorted(OBJECTIVES))}")
+                             fix=f"use none, kmer, ecfp, gcn, gat or an objective: {', '.join(sorted(OBJECTIVES))}")
     if len(set(arms)) != len(arms):
         raise InputError(f"an arm is listed twice in {arms}")
 
@@ -92,10 +98,18 @@ def run_crossval(cfg: Config, resume: bool = False) -> dict:
     atomic_write_text(out / "config.yaml", cfg.to_yaml())
 
     table, rows, encoded, tokenizer = labelled_table(cfg)
-    labels = fold_labels(encoded)
+    labels = fold_labels(encoded)  # one per example, for splitting
+    targets = encoded.labels  # what the models fit (a matrix for multilabel)
     stratify = task in BINARY_OUTPUT_TASKS
+    if any(a in MOLECULE_ARMS for a in arms) and task == TOKEN_TASK:
+        raise InputError("gcn, gat and ecfp predict per molecule, not per token", fix="drop them from --arms")
+    graphs = molecule_graphs([r[0] for r in rows], cfg.crossval.bond_angles, progress=not cfg.quiet) \
+        if any(a in GRAPH_ARMS for a in arms) else None
     groups = None
-    if cfg.data.group_column:
+    if default_split_for(cfg) == "scaffold":
+        from ..data.splits import scaffold_groups
+        groups = scaffold_groups([r[0] for r in rows])
+    elif cfg.data.group_column:
         if cfg.data.group_column not in table.frame.columns:
             raise InputError(f"missing column '{cfg.data.group_column}' (--group-column)", path=table.path)
         groups = table.frame[cfg.data.group_column].astype(str).str.upper().to_numpy()
@@ -165,14 +179,29 @@ def run_crossval(cfg: Config, resume: bool = False) -> dict:
                 info: dict = {"fold": k, **({"label_fraction": fraction, "n_fit": int(len(sub_idx))}
                                             if len(fractions) > 1 else {})}
                 sub = encoded.subset(sub_idx)
-                if arm == "kmer" and task == TOKEN_TASK:
+                if arm == "ecfp":
+                    smiles = [r[0] for r in rows]
+                    model, details = fit_fingerprint_baseline([smiles[i] for i in sub_idx], targets[sub_idx],
+                                                              [smiles[i] for i in val_idx], targets[val_idx], task,
+                                                              seed)
+                    scores = model.predict([smiles[i] for i in test_idx])
+                    info.update(details)
+                elif arm in GRAPH_ARMS:
+                    with PeakMemory(device) as memory:
+                        model, details = fit_graph_model(
+                            arm, [graphs[i] for i in sub_idx], targets[sub_idx], [graphs[i] for i in val_idx],
+                            targets[val_idx], cfg, task, device=device, seed=seed, progress=progress,
+                            desc=f"{name} fold {k}")
+                    scores = predict_graphs(model, [graphs[i] for i in test_idx], task, device)
+                    info.update(details, peak_memory_mb=memory.peak_mb)
+                elif arm == "kmer" and task == TOKEN_TASK:
                     model, details = fit_window_baseline(sub, val, tokenizer.vocab_size, cfg.crossval.kmer_window,
                                                          seed)
                     scores = model.predict(test)
                     info.update(details)
                 elif arm == "kmer":
-                    model, details = fit_kmer_baseline([rows[i] for i in sub_idx], labels[sub_idx],
-                                                       [rows[i] for i in val_idx], labels[val_idx], task,
+                    model, details = fit_kmer_baseline([rows[i] for i in sub_idx], targets[sub_idx],
+                                                       [rows[i] for i in val_idx], targets[val_idx], task,
                                                        cfg.crossval.kmer_max_k, seed)
                     scores = model.predict([rows[i] for i in test_idx])
                     info.update(details)
@@ -188,16 +217,18 @@ def run_crossval(cfg: Config, resume: bool = False) -> dict:
                         info.update({key: v for key, v in shared.items() if key != "pretrain_history"})
                     encoder = copy.deepcopy(base_encoder) if len(fractions) > 1 else base_encoder
                     desc = f"{name} fold {k}"
-                    if cfg.finetune.mode == "probe":
-                        model, details = fit_probe(encoder, sub, val, task, device=device, seed=seed)
-                        scores = model.predict(test)
-                    else:
-                        if cfg.finetune.mode == "lora":
-                            encoder = with_lora(encoder, cfg.finetune)
-                        model, details = fine_tune(encoder, sub, val, cfg.finetune, task, device=device,
-                                                   precision=cfg.precision, seed=seed, progress=progress, desc=desc)
-                        scores = predict(model, test, task, device, precision=cfg.precision)
-                    info.update(details)
+                    with PeakMemory(device) as memory:
+                        if cfg.finetune.mode == "probe":
+                            model, details = fit_probe(encoder, sub, val, task, device=device, seed=seed)
+                        else:
+                            if cfg.finetune.mode == "lora":
+                                encoder = with_lora(encoder, cfg.finetune)
+                            model, details = fine_tune(encoder, sub, val, cfg.finetune, task, device=device,
+                                                       precision=cfg.precision, seed=seed, progress=progress,
+                                                       desc=desc)
+                    scores = model.predict(test) if cfg.finetune.mode == "probe" else \
+                        predict(model, test, task, device, precision=cfg.precision)
+                    info.update(details, peak_memory_mb=memory.peak_mb)
                 info["seconds"] = time.time() - t0
                 per_arm[name].append(fold_metrics(task, test.targets(), scores,
                                                   None if neg_types is None else neg_types[test_idx],
@@ -214,6 +245,13 @@ def run_crossval(cfg: Config, resume: bool = False) -> dict:
     atomic_write_text(out / "results.json", json.dumps(results, indent=1))
     write_report(results, out, pd.concat(predictions))
     return results
+
+
+def molecule_graphs(smiles: list[str], bond_angles: bool, progress: bool) -> list:
+    """RDKit graphs of the (already validated) SMILES, once per run for every graph arm and fold."""
+    from ..data.molecules import mol_to_graph, parse_smiles
+    return [mol_to_graph(parse_smiles(s), bond_angles=bond_angles)
+            for s in tqdm(smiles, desc="molecular graphs", disable=not progress, unit="mol", leave=False)]
 
 
 def arm_label(arm: str, fraction: float, fractions: list[float]) -> str:
@@ -312,12 +350,12 @@ def assemble_results(cfg: Config, per_arm: dict, runs: dict, leakage: list, spli
         if retrieval:
             arms_out[arm]["retrieval"] = {k: float(np.mean([r[k] for r in retrieval])) for k in retrieval[0]}
     comparisons = []
-    for base_name in BASELINE_ARMS:
+    for base_name in COMPARED_WITH:
         for arm in per_arm:
             kind, _, fraction = arm.partition("@")  # simclr@0.1 is compared with none@0.1 and kmer@0.1
             baseline = f"{base_name}@{fraction}" if fraction else base_name
             if baseline not in per_arm or arm == baseline or \
-                    (kind in BASELINE_ARMS and BASELINE_ARMS.index(kind) < BASELINE_ARMS.index(base_name)):
+                    (kind in COMPARED_WITH and COMPARED_WITH.index(kind) < COMPARED_WITH.index(base_name)):
                 continue  # each baseline pair once (kmer − none, not also none − kmer)
             for metric in arms_out[arm]["mean"]:
                 comp = paired_comparison([f.get(metric) for f in per_arm[arm]],
