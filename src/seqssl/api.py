@@ -165,12 +165,45 @@ def labelled_table(cfg: Config, tokenizer=None):
                                                     cfg.data.target_column)
     else:
         labels, targets = read_labels(table, cfg.data.label_column, cfg.data.task), None
+    skipped = 0
+    if _molecular(cfg):
+        table, keep, skipped = valid_molecules(table, columns if cfg.data.alphabet == "smiles" else columns[:1],
+                                               cfg.data.invalid_smiles)
+        labels = labels[keep]
     rows = sequences_of(table, columns)
     encoded = encode_table(table, columns, tokenizer, cfg.model.max_length, cfg.data.too_long)
     encoded.labels = labels
     if targets is not None:
         encoded.meta = {**encoded.meta, "targets": targets}
+    if _molecular(cfg):
+        encoded.meta = {**encoded.meta, "invalid_smiles_skipped": skipped}
     return table, rows, encoded, tokenizer
+
+
+def _molecular(cfg: Config) -> bool:
+    """Whether the first column holds molecules (SMILES tokenizer, or graph / fingerprint arms)."""
+    from .evaluate.crossval import MOLECULE_ARMS
+    return cfg.data.alphabet == "smiles" or any(a in MOLECULE_ARMS for a in cfg.crossval.arms)
+
+
+def valid_molecules(table, columns: list[str], policy: str):
+    """``(table, kept positions, number skipped)``: every SMILES must parse in RDKit; ``policy`` error
+    names the file, line, column and RDKit's reason, ``skip`` drops those rows and counts them."""
+    from .data.molecules import parse_smiles
+    require_columns(table, columns)
+    keep = []
+    for i in range(len(table)):
+        try:
+            for c in columns:
+                parse_smiles(str(table.frame[c].iloc[i]).strip(),
+                             where={"path": table.path, "line": table.line_of(i), "column": c})
+        except InputError:
+            if policy != "skip":
+                raise
+            continue
+        keep.append(i)
+    keep = np.asarray(keep, dtype=np.int64)
+    return table.subset(keep), keep, len(table) - len(keep)
 
 
 def _token_table(cfg: Config, table, columns: list[str], tokenizer):

@@ -239,8 +239,9 @@ def run_crossval(cfg: Config, resume: bool = False) -> dict:
                 outer.update(1)
     outer.close()
     results = assemble_results(cfg, per_arm, runs, leakage, split, time.time() - start_all)
-    if "classes" in encoded.meta:
-        results["classes"] = encoded.meta["classes"]
+    for key in ("classes", "targets", "invalid_smiles_skipped"):
+        if key in encoded.meta:
+            results[key] = encoded.meta[key]
     pd.concat(predictions).to_csv(out / "predictions.csv", index=False)
     atomic_write_text(out / "results.json", json.dumps(results, indent=1))
     write_report(results, out, pd.concat(predictions))

@@ -269,6 +269,8 @@ def write_report(results: dict, out: Path, predictions: pd.DataFrame) -> None:
              f"split `{results['split']}`, seed {results['seed']}, primary metric `{results['primary_metric']}`; "
              f"wall time {results['wall_seconds']:.0f} s.", "",
              *([split_note(results), ""] if split_note(results) else []),
+             *([f"{results['invalid_smiles_skipped']} rows skipped: SMILES that RDKit cannot parse "
+                "(`--invalid-smiles skip`).", ""] if results.get("invalid_smiles_skipped") else []),
              *token_lines(results),
              "## Results (test split)" if single else "## Results (mean ± std over test folds)", "",
              results_table(results).reset_index().to_markdown(index=False, disable_numparse=True), "",
