@@ -37,8 +37,21 @@ def _fasta_default(columns: list[str], path: str) -> list[str]:
     return columns
 
 
+def fit_smiles_tokenizer(tables: list[tuple]):
+    """A :class:`~seqssl.data.smiles.SmilesTokenizer` fitted on the ``(table, columns)`` pairs' SMILES
+    (tokens outside it map to ``[UNK]``; characters that are not SMILES are reported by file, line and column)."""
+    from .data.smiles import SmilesTokenizer
+    located = ((s, {"path": table.path, "line": table.line_of(i), "column": c})
+               for table, columns in tables for i, row in enumerate(sequences_of(table, columns))
+               for c, s in zip(columns, row))
+    return SmilesTokenizer.fit(located)
+
+
 def corpus_tokenizer(cfg: Config, files: list[tuple[str, list[str]]]):
-    """Character tokenizer for protein; for ``--alphabet text`` a BPE tokenizer trained on the corpus."""
+    """Character tokenizer for protein; for ``--alphabet text`` a BPE tokenizer trained on the corpus,
+    for ``--alphabet smiles`` a SMILES vocabulary fitted on it."""
+    if cfg.data.alphabet == "smiles":
+        return fit_smiles_tokenizer([(read_table(f), columns) for f, columns in files])
     if cfg.data.alphabet != "text":
         return SequenceTokenizer(cfg.data.alphabet, cfg.data.unknown_residues)
     from .data.bpe import BPETokenizer
@@ -56,7 +69,8 @@ def build_pretrained_encoder(corpus: Corpus, cfg: Config, tokenizer: SequenceTok
     groups = corpus.group_codes() if corpus.labels is not None else None
     history = run_pretraining(objective, corpus.encoded, cfg.pretrain, device=device, precision=cfg.precision,
                               seed=seed, progress=not cfg.quiet, desc=desc, groups=groups,
-                              checkpoint_dir=checkpoint_dir, resume=resume, on_log=on_log)
+                              checkpoint_dir=checkpoint_dir, resume=resume, on_log=on_log,
+                              tokenizer=tokenizer, max_length=cfg.model.max_length)
     return encoder.cpu(), history
 
 
@@ -137,7 +151,7 @@ def labelled_table(cfg: Config, tokenizer=None):
     """Read ``cfg.data.path`` and return (table, string rows, encodings, tokenizer), all validated;
     labels are in ``encodings.labels``, or for ``token-classification`` in ``encodings.token_labels``
     with the class characters in ``encodings.meta["classes"]``. ``tokenizer``: an encoder's own
-    (default: from ``--alphabet``)."""
+    (default: from ``--alphabet``; for ``smiles``, fitted on this table's sequence columns)."""
     if not cfg.data.path:
         raise InputError("no labelled data", fix="pass --data PATH")
     token_task = cfg.data.task == TOKEN_TASK
@@ -156,7 +170,10 @@ def labelled_table(cfg: Config, tokenizer=None):
         if cfg.data.alphabet == "text":
             raise InputError("labelled text needs the BPE tokenizer of a pretrained encoder",
                              fix="pretrain with --alphabet text, then pass --encoder DIR")
-        tokenizer = SequenceTokenizer(cfg.data.alphabet, cfg.data.unknown_residues)
+        if cfg.data.alphabet == "smiles":
+            tokenizer = fit_smiles_tokenizer([(table, columns)])
+        else:
+            tokenizer = SequenceTokenizer(cfg.data.alphabet, cfg.data.unknown_residues)
     if token_task:
         return _token_table(cfg, table, columns, tokenizer)
     if cfg.data.task == MULTILABEL_TASK:
@@ -322,12 +339,19 @@ def finetune(cfg: Config) -> Path:
 
 def encoder_for(cfg: Config):
     """(encoder, tokenizer) named by ``cfg.finetune.encoder``: a saved directory (with its own
-    tokenizer), or ``none``: a random encoder built with ``cfg.seed`` and the ``--alphabet`` tokenizer."""
+    tokenizer), or ``none``: a random encoder built with ``cfg.seed`` and the ``--alphabet`` tokenizer
+    (for ``smiles``, fitted on the labelled table's sequence columns)."""
     source = cfg.finetune.encoder
     if source in (None, "", "none"):
         if cfg.data.alphabet == "text":
             raise InputError("--encoder none has no BPE vocabulary for text", fix="pass --encoder DIR")
-        tokenizer = SequenceTokenizer(cfg.data.alphabet, cfg.data.unknown_residues)
+        if cfg.data.alphabet == "smiles":
+            if not cfg.data.path:
+                raise InputError("no labelled data", fix="pass --data PATH")
+            tokenizer = fit_smiles_tokenizer([(read_table(cfg.data.path),
+                                               _fasta_default(cfg.data.columns, cfg.data.path))])
+        else:
+            tokenizer = SequenceTokenizer(cfg.data.alphabet, cfg.data.unknown_residues)
         seed_everything(cfg.seed)
         return SequenceEncoder.build(cfg.model, tokenizer.vocab_size), tokenizer
     return load_encoder(source)

@@ -1,6 +1,7 @@
 """View-makers for contrastive pretraining: pure functions of (token ids, seeded generator)."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from .data.tokenizers import MASK_ID, SPECIAL_TOKENS
@@ -166,3 +167,16 @@ def make_view(batch: dict, cfg, n_residue_ids: int, generator: torch.Generator |
     if cfg.view == "dropout":
         return dict(batch)
     raise ValueError(f"unknown view '{cfg.view}', use one of {VIEWS}")
+
+
+def randomized_smiles(smiles: str, rng: np.random.Generator) -> str:
+    """The same molecule written from a random atom order (SMILES enumeration, Bjerrum 2017,
+    arXiv:1703.07076): RDKit renumbers the atoms by a permutation drawn from ``rng`` and writes
+    non-canonical SMILES. Deterministic for a given ``rng`` state; unparsable input comes back unchanged."""
+    from rdkit import Chem, rdBase
+    with rdBase.BlockLogs():
+        mol = Chem.MolFromSmiles(smiles)
+        if mol is None or mol.GetNumAtoms() == 0:
+            return smiles
+        order = rng.permutation(mol.GetNumAtoms()).tolist()
+        return Chem.MolToSmiles(Chem.RenumberAtoms(mol, order), canonical=False)

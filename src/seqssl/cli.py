@@ -25,7 +25,7 @@ Lr = Annotated[Optional[float], typer.Option("--lr", help="Learning rate.")]
 Seed = Annotated[Optional[int], typer.Option("--seed")]
 Device = Annotated[Optional[str], typer.Option("--device", help="auto | cpu | cuda")]
 Precision = Annotated[Optional[str], typer.Option("--precision", help="fp32 | bf16")]
-Alphabet = Annotated[Optional[str], typer.Option("--alphabet", help="protein")]
+Alphabet = Annotated[Optional[str], typer.Option("--alphabet", help="protein | text | smiles")]
 Unknown = Annotated[Optional[str], typer.Option("--unknown-residues", help="error | map-to-x")]
 LabelColumn = Annotated[Optional[str], typer.Option("--label-column")]
 Task = Annotated[Optional[str], typer.Option("--task", help="classification | pair-classification | regression | "
@@ -51,7 +51,7 @@ Objective = Annotated[Optional[str], typer.Option("--objective", help="Pretraini
 Pooling = Annotated[Optional[str], typer.Option("--pooling", help="cls | mean")]
 Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
 Tracking = Annotated[Optional[str], typer.Option("--tracking", help="tensorboard and/or mlflow (comma-separated).")]
-Positives = Annotated[Optional[str], typer.Option(help="augment | label | neighbours")]
+Positives = Annotated[Optional[str], typer.Option(help="augment | label | neighbours | smiles")]
 View = Annotated[Optional[str], typer.Option(help="mask | substitute | blosum | crop | dropout")]
 PretrainLabel = Annotated[Optional[str], typer.Option(help="Corpus column whose shared values are positives.")]
 

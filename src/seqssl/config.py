@@ -23,10 +23,10 @@ class DataConfig:
     columns: list[str] = field(default_factory=list)
     label_column: str | None = None
     task: str = "pair-classification"
-    alphabet: str = "protein"  # protein | text (BPE trained on the corpus)
+    alphabet: str = "protein"  # protein | text (BPE trained on the corpus) | smiles (vocabulary fitted on it)
     bpe_vocab_size: int = 2000
     too_long: str = "error"  # error | truncate (sequences longer than model.max_length)
-    unknown_residues: str = "error"  # error | map-to-x
+    unknown_residues: str = "error"  # error | map-to-x (protein; SMILES tokens outside the vocabulary: [UNK])
     pretrain_data: list[str] = field(default_factory=list)  # extra unlabelled corpora (crossval)
     pretrain_columns: list[str] = field(default_factory=list)  # their sequence column(s); default: columns[0]
     pretrain_label_column: str | None = None  # corpus column whose shared values make positives
@@ -77,6 +77,7 @@ class PretrainConfig(OptimConfig):
     projection_dim: int = 64
     mlm_rate: float = 0.15  # fraction of residues selected for MLM (80/10/10)
     positives: str = "augment"  # augment (two views of one sequence) | label (shared label) | neighbours (chunks)
+    #                             | smiles (two randomised SMILES of one molecule)
     per_label: int = 4  # label positives: K sequences per label in a P×K batch
     chunk_length: int = 64  # neighbours: residues per chunk
     min_separation: int = 0  # neighbours: chunk starts at least this far apart
@@ -233,6 +234,7 @@ def _apply(obj, values: dict, prefix: str = "") -> None:
 
 
 RANGES = {  # dotted key: (predicate, what it must be)
+    "data.alphabet": (lambda v: v in ("protein", "text", "smiles"), "protein, text or smiles"),
     "model.hidden_size": (lambda v: v >= 1, "a positive integer"),
     "model.num_layers": (lambda v: v >= 1, "a positive integer"),
     "model.num_heads": (lambda v: v >= 1, "a positive integer"),

@@ -13,11 +13,16 @@ from .tokenizers import SequenceTokenizer
 @dataclass
 class Corpus:
     """Sequences as string tuples (one per column) with their encodings, in the same order, and an
-    optional label per entry (``None`` when unlabelled) used for shared-label positives."""
+    optional label per entry (``None`` when unlabelled) used for shared-label positives. Sequences compare
+    case-insensitively unless ``case_sensitive`` (SMILES: ``c`` is aromatic, ``C`` is not)."""
 
     rows: list[tuple]
     encoded: EncodedDataset
     labels: list | None = None
+    case_sensitive: bool = False
+
+    def _key(self, sequence: str) -> str:
+        return sequence if self.case_sensitive else sequence.upper()
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -25,7 +30,7 @@ class Corpus:
     def select(self, keep: np.ndarray) -> "Corpus":
         positions = np.flatnonzero(keep)
         labels = None if self.labels is None else [self.labels[i] for i in positions]
-        return Corpus([self.rows[i] for i in positions], self.encoded.subset(positions), labels)
+        return Corpus([self.rows[i] for i in positions], self.encoded.subset(positions), labels, self.case_sensitive)
 
     def group_codes(self) -> np.ndarray:
         """Integer label per entry (-1 when unlabelled), for P×K batches."""
@@ -39,7 +44,7 @@ class Corpus:
         """Drop exact duplicates (they would be false negatives in a contrastive batch)."""
         seen, keep = set(), np.zeros(len(self.rows), dtype=bool)
         for i, row in enumerate(self.rows):
-            key = (tuple(s.upper() for s in row), None if self.labels is None else self.labels[i])
+            key = (tuple(self._key(s) for s in row), None if self.labels is None else self.labels[i])
             if key not in seen:
                 seen.add(key)
                 keep[i] = True
@@ -47,8 +52,8 @@ class Corpus:
 
     def without(self, forbidden: set[str]) -> tuple["Corpus", int]:
         """Remove every entry containing a forbidden sequence; return the corpus and the count."""
-        forbidden = {s.upper() for s in forbidden}
-        keep = np.array([not any(s.upper() in forbidden for s in row) for row in self.rows], dtype=bool)
+        forbidden = {self._key(s) for s in forbidden}
+        keep = np.array([not any(self._key(s) in forbidden for s in row) for row in self.rows], dtype=bool)
         return self.select(keep), int((~keep).sum())
 
     def without_labels(self, forbidden: set[str]) -> tuple["Corpus", int]:
@@ -65,7 +70,8 @@ class Corpus:
         labels = None
         if any(p.labels is not None for p in parts):
             labels = [x for p in parts for x in (p.labels if p.labels is not None else [None] * len(p))]
-        return Corpus([r for p in parts for r in p.rows], EncodedDataset.concat([p.encoded for p in parts]), labels)
+        return Corpus([r for p in parts for r in p.rows], EncodedDataset.concat([p.encoded for p in parts]), labels,
+                      all(p.case_sensitive for p in parts))
 
 
 def load_corpus(path: str, columns: list[str], tokenizer: SequenceTokenizer, max_length: int | None,
@@ -78,4 +84,5 @@ def load_corpus(path: str, columns: list[str], tokenizer: SequenceTokenizer, max
     if label_column:
         require_columns(table, [label_column])
         labels = [v.strip() or None for v in table.frame[label_column].fillna("").astype(str)]
-    return Corpus(rows, encode_table(table, columns, tokenizer, max_length, too_long), labels)
+    return Corpus(rows, encode_table(table, columns, tokenizer, max_length, too_long), labels,
+                  getattr(tokenizer, "case_sensitive", False))

@@ -1,5 +1,6 @@
 """Where contrastive positives come from, as batches: augmentations of one sequence, sequences that
-share a label (P×K batches), or neighbouring chunks of one long sequence (seed 002)."""
+share a label (P×K batches), neighbouring chunks of one long sequence (seed 002), or two randomised
+SMILES of one molecule."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,9 +9,9 @@ import torch
 from ..errors import InputError
 from .collate import iterate_batches, pad_batch
 from .dataset import EncodedDataset
-from .tokenizers import CLS_ID, SEP_ID
+from .tokenizers import CLS_ID, SEP_ID, UNK_ID
 
-POSITIVES = ("augment", "label", "neighbours")
+POSITIVES = ("augment", "label", "neighbours", "smiles")
 
 
 def label_batches(groups: np.ndarray, per_label: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -69,9 +70,44 @@ def _wrap(residues: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ids, np.zeros_like(ids)
 
 
+def smiles_view(ids: np.ndarray, tokenizer, rng: np.random.Generator, max_length: int | None) -> np.ndarray:
+    """``[CLS] s' [SEP]``: ``s'`` a randomised SMILES of the first segment of ``ids`` (decoded with
+    ``tokenizer``). The original ids come back when they hold ``[UNK]``, or when the new SMILES does not
+    fit in ``max_length`` tokens or holds a token the tokenizer refuses."""
+    from ..augment import randomized_smiles
+    end = int(np.flatnonzero(ids == SEP_ID)[0]) if (ids == SEP_ID).any() else len(ids)
+    first = ids[1:end]
+    if (first == UNK_ID).any():
+        return _wrap(first)[0]
+    try:
+        view = tokenizer.encode(randomized_smiles(tokenizer.decode(first), rng)).input_ids
+    except InputError:
+        return _wrap(first)[0]
+    return view if max_length is None or len(view) <= max_length else _wrap(first)[0]
+
+
+def smiles_batches(data: EncodedDataset, cfg, rng: np.random.Generator, tokenizer, max_length: int | None,
+                   drop_last: bool):
+    """Batches of randomised SMILES whose ``pair`` holds another randomisation of each molecule."""
+    from .smiles import SmilesTokenizer
+    if not isinstance(tokenizer, SmilesTokenizer):
+        raise InputError("pretrain.positives=smiles needs SMILES input", fix="pass --alphabet smiles")
+    order = rng.permutation(len(data))
+    stop = len(order) - (len(order) % cfg.batch_size if drop_last else 0)
+    for start in range(0, stop, cfg.batch_size):
+        firsts, seconds = [], []
+        for i in order[start:start + cfg.batch_size]:
+            firsts.append(smiles_view(data.input_ids[i], tokenizer, rng, max_length))
+            seconds.append(smiles_view(data.input_ids[i], tokenizer, rng, max_length))
+        batch = pad_batch(firsts, [np.zeros_like(x) for x in firsts])
+        batch["pair"] = pad_batch(seconds, [np.zeros_like(x) for x in seconds])
+        yield batch
+
+
 def pretraining_batches(data: EncodedDataset, cfg, rng: np.random.Generator, groups: np.ndarray | None = None,
-                        drop_last: bool = False):
-    """Yield batch dicts for one epoch, with ``group`` and ``pair`` when the positives need them."""
+                        drop_last: bool = False, tokenizer=None, max_length: int | None = None):
+    """Yield batch dicts for one epoch, with ``group`` and ``pair`` when the positives need them
+    (``tokenizer`` and ``max_length``, tokens with specials: for ``smiles`` positives)."""
     mode = getattr(cfg, "positives", "augment")
     if mode == "augment":
         for _, batch in iterate_batches(data, cfg.batch_size, rng, drop_last=drop_last):
@@ -97,5 +133,7 @@ def pretraining_batches(data: EncodedDataset, cfg, rng: np.random.Generator, gro
             batch = pad_batch([x for x, _ in firsts], [t for _, t in firsts])
             batch["pair"] = pad_batch([x for x, _ in seconds], [t for _, t in seconds])
             yield batch
+    elif mode == "smiles":
+        yield from smiles_batches(data, cfg, rng, tokenizer, max_length, drop_last)
     else:
         raise InputError(f"unknown positives '{mode}'", fix=f"use one of {', '.join(POSITIVES)}")

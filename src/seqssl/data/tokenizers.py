@@ -18,11 +18,12 @@ SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(5)
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 ALPHABETS = {"protein": AMINO_ACIDS + "X"}
+FITTED_ALPHABETS = {"text": "seqssl.data.bpe.BPETokenizer.train", "smiles": "seqssl.data.smiles.SmilesTokenizer.fit"}
 UNKNOWN_POLICIES = ("error", "map-to-x")
 
 
 def drawable_residues(vocab_size: int) -> int:
-    """Residue ids that augmentations may draw: every residue but the last (``X``, unknown)."""
+    """Residue ids that augmentations may draw: every residue but the last (``X``, unknown; ``*`` for SMILES)."""
     return vocab_size - len(SPECIAL_TOKENS) - 1
 
 
@@ -42,8 +43,12 @@ class SequenceTokenizer:
     """
 
     def __init__(self, alphabet: str = "protein", unknown: str = "error"):
+        if alphabet in FITTED_ALPHABETS:
+            raise InputError(f"the {alphabet} vocabulary is fitted on a corpus, not fixed",
+                             fix=f"use {FITTED_ALPHABETS[alphabet]}")
         if alphabet not in ALPHABETS:
-            raise InputError(f"unknown alphabet '{alphabet}'", fix=f"use one of {sorted(ALPHABETS) + ['text']}")
+            raise InputError(f"unknown alphabet '{alphabet}'",
+                             fix=f"use one of {sorted(ALPHABETS) + sorted(FITTED_ALPHABETS)}")
         if unknown not in UNKNOWN_POLICIES:
             raise InputError(f"unknown residue policy '{unknown}'", fix=f"use one of {UNKNOWN_POLICIES}")
         self.alphabet, self.unknown = alphabet, unknown
@@ -122,6 +127,9 @@ class SequenceTokenizer:
         if spec["alphabet"] == "text":
             from .bpe import BPETokenizer
             return BPETokenizer.load(directory)
+        if spec["alphabet"] == "smiles":
+            from .smiles import SmilesTokenizer
+            return SmilesTokenizer.load(directory)
         tok = cls(spec["alphabet"], spec.get("unknown", "error"))
         if tok.vocab != spec["vocab"]:
             raise InputError("vocabulary differs from this seqssl version's", path=str(path))

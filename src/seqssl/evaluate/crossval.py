@@ -148,7 +148,8 @@ def run_crossval(cfg: Config, resume: bool = False) -> dict:
         test_sequences = {s for i in test_idx for s in rows[i]}
         corpus, removed, removed_labels = None, 0, 0
         if any(a in OBJECTIVES for a in arms):
-            train_part = Corpus([rows[i] for i in train_idx], encoded.subset(train_idx))
+            train_part = Corpus([rows[i] for i in train_idx], encoded.subset(train_idx),
+                                case_sensitive=getattr(tokenizer, "case_sensitive", False))
             parts = [train_part]
             if extra is not None:
                 clean, removed = extra.without(test_sequences)

@@ -103,13 +103,15 @@ class StopRequest:
 def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, device: torch.device,
                     precision: str = "fp32", seed: int = 0, progress: bool = True,
                     desc: str = "pretrain", groups: np.ndarray | None = None,
-                    checkpoint_dir: Path | None = None, resume: bool = False, on_log=None) -> list[dict]:
+                    checkpoint_dir: Path | None = None, resume: bool = False, on_log=None,
+                    tokenizer=None, max_length: int | None = None) -> list[dict]:
     """Train ``objective`` (which owns the encoder) for ``cfg.epochs`` or ``cfg.max_steps``.
 
     Returns the logged history: one dict per ``cfg.log_every`` steps (step, epoch, losses, lr).
     With ``checkpoint_dir``, a checkpoint is written every ``cfg.checkpoint_every`` steps, at the end,
     and on SIGINT/SIGTERM; ``resume`` continues from the newest one. ``on_log(record)`` is called with each
-    logged record as it is made (experiment trackers).
+    logged record as it is made (experiment trackers). ``tokenizer`` and ``max_length`` (tokens, specials
+    included) are for positives made from the text of the sequences (``smiles``).
     """
     drop_last = getattr(objective, "drop_last", False)
     per_epoch = steps_per_epoch(len(data), cfg.batch_size, drop_last)
@@ -150,7 +152,7 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
         while step < total:
             epoch_start = copy.deepcopy(rng.bit_generator.state)
             produced = 0
-            for i, batch in enumerate(pretraining_batches(data, cfg, rng, groups, drop_last)):
+            for i, batch in enumerate(pretraining_batches(data, cfg, rng, groups, drop_last, tokenizer, max_length)):
                 produced += 1
                 if i < skip:  # replaying the epoch's order up to where the checkpoint left it
                     continue

@@ -12,6 +12,8 @@ BUILTIN = {
     "flip_gb1_low_vs_high": "flip_gb1_low_vs_high.csv.gz",
     "flip_conservation_sequences": "flip_conservation_sequences.fasta.gz",
     "flip_conservation_labels": "flip_conservation_labels.fasta.gz",
+    "moses": "moses_smiles_100k.csv.gz",
+    "belka_sample": "belka_format_sample.csv.gz",
 }
 
 
