@@ -14,7 +14,8 @@ from .tokenizers import SequenceTokenizer
 class Corpus:
     """Sequences as string tuples (one per column) with their encodings, in the same order, and an
     optional label per entry (``None`` when unlabelled) used for shared-label positives. Sequences compare
-    case-insensitively unless ``case_sensitive`` (SMILES: ``c`` is aromatic, ``C`` is not)."""
+    case-insensitively, unless ``case_sensitive`` (SMILES: ``c`` is aromatic, ``C`` is not), where molecules
+    compare by canonical SMILES, so a test molecule is removed however the corpus spells it."""
 
     rows: list[tuple]
     encoded: EncodedDataset
@@ -22,7 +23,10 @@ class Corpus:
     case_sensitive: bool = False
 
     def _key(self, sequence: str) -> str:
-        return sequence if self.case_sensitive else sequence.upper()
+        if self.case_sensitive:
+            from .smiles import canonical_smiles
+            return canonical_smiles(sequence)
+        return sequence.upper()
 
     def __len__(self) -> int:
         return len(self.rows)

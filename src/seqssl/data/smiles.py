@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -165,3 +166,13 @@ class SmilesTokenizer:
         return PreTrainedTokenizerFast(tokenizer_object=core, pad_token="[PAD]", unk_token="[UNK]",
                                        cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
                                        model_input_names=["input_ids", "token_type_ids", "attention_mask"])
+
+
+@lru_cache(maxsize=None)
+def canonical_smiles(smiles: str) -> str:
+    """RDKit's canonical SMILES (one spelling per molecule), or the input when RDKit cannot parse it.
+    Used to compare molecules, e.g. to keep test molecules out of a pretraining corpus however written."""
+    from rdkit import Chem, RDLogger
+    RDLogger.DisableLog("rdApp.*")
+    mol = Chem.MolFromSmiles(smiles)
+    return smiles if mol is None else Chem.MolToSmiles(mol)
