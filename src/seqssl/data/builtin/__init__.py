@@ -12,6 +12,7 @@ BUILTIN = {
     "flip_gb1_low_vs_high": "flip_gb1_low_vs_high.csv.gz",
     "flip_conservation_sequences": "flip_conservation_sequences.fasta.gz",
     "flip_conservation_labels": "flip_conservation_labels.fasta.gz",
+    "bbbp": "bbbp.csv.gz",  # MoleculeNet blood-brain barrier penetration: SMILES, binary label
 }
 
 
