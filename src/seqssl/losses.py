@@ -141,3 +141,52 @@ def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, ignore_index
     if not (flat_labels != ignore_index).any():
         return flat_logits.sum() * 0.0
     return F.cross_entropy(flat_logits, flat_labels, ignore_index=ignore_index)
+
+
+BINARY_LOSSES = ("bce", "focal")
+
+
+def focal_loss(logits: torch.Tensor, targets: torch.Tensor, alpha: float | None = None, gamma: float = 2.0,
+               reduction: str = "mean", mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Binary focal loss ``FL(p_t) = -α_t (1 - p_t)^γ log(p_t)`` (Lin et al. 2017, eqs. 4–5), where
+    ``p_t = p`` for positives and ``1 - p`` for negatives, ``p = sigmoid(logit)``.
+
+    ``alpha``: weight α for positives, 1 − α for negatives (``None``: no weighting). ``gamma = 0`` and
+    ``alpha = None`` give exactly ``binary_cross_entropy_with_logits``. Computed from logits with
+    ``logsigmoid``, so logits of ±100 stay finite. ``mask``: elementwise weights (0/1 for missing labels
+    of multilabel targets; NaN targets there are ignored); ``mean`` is then ``Σ w·l / Σ w`` (0 when
+    nothing is unmasked), ``sum`` is ``Σ w·l``, ``none`` the weighted elementwise losses."""
+    if gamma < 0:
+        raise ValueError("gamma must be non-negative")
+    if alpha is not None and not 0 <= alpha <= 1:
+        raise ValueError("alpha must be in [0, 1]")
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"unknown reduction '{reduction}'")
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
+    targets = targets.to(logits.dtype)
+    if mask is not None:
+        mask = mask.to(logits.dtype)
+        targets = torch.where(mask > 0, targets, torch.zeros_like(targets))  # masked NaN targets → 0
+    log_p_t = targets * F.logsigmoid(logits) + (1 - targets) * F.logsigmoid(-logits)
+    one_minus_p_t = targets * torch.sigmoid(-logits) + (1 - targets) * torch.sigmoid(logits)
+    loss = -log_p_t if gamma == 0 else -one_minus_p_t.pow(gamma) * log_p_t
+    if alpha is not None:
+        loss = (alpha * targets + (1 - alpha) * (1 - targets)) * loss
+    if mask is not None:
+        loss = torch.where(mask > 0, loss * mask, torch.zeros_like(loss))
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    if mask is None:
+        return loss.mean()
+    return loss.sum() / mask.sum().clamp_min(torch.finfo(loss.dtype).tiny)
+
+
+def binary_loss(name: str, logits: torch.Tensor, targets: torch.Tensor, *, alpha: float | None = None,
+                gamma: float = 2.0, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean binary loss by name: ``bce`` (α-balanced cross entropy, Lin et al. 2017 eq. 3, when ``alpha``
+    is given; ``gamma`` is ignored) or ``focal`` (:func:`focal_loss`); ``mask`` as in :func:`focal_loss`."""
+    if name not in BINARY_LOSSES:
+        raise ValueError(f"unknown binary loss '{name}' (use {' or '.join(BINARY_LOSSES)})")
+    return focal_loss(logits, targets, alpha=alpha, gamma=0.0 if name == "bce" else gamma, mask=mask)

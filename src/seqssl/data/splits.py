@@ -1,5 +1,5 @@
-"""Cross-validation folds and validation splits (random, stratified, grouped, via scikit-learn), and a
-fixed train/test split read from a column of the data."""
+"""Cross-validation folds and validation splits (random, stratified, grouped, scaffold, via scikit-learn),
+and a fixed train/test split read from a column of the data."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +8,8 @@ from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, Str
 from ..errors import InputError
 from .readers import SequenceTable, require_columns
 
-SPLITS = ("random", "stratified", "grouped")
+SPLITS = ("random", "stratified", "grouped", "scaffold")
+GROUPED_SPLITS = ("grouped", "scaffold")  # no group (or Murcko scaffold) on both sides
 SPLIT_VALUES = {"train": "train", "test": "test", "valid": "valid", "validation": "valid"}
 TRUE, FALSE = ("true", "1", "yes", "y", "t"), ("false", "0", "no", "n", "f", "")
 
@@ -24,23 +25,26 @@ def default_split(task: str, has_groups: bool, has_split_column: bool = False) -
 def make_folds(n_folds: int, labels: np.ndarray, groups: np.ndarray | None, split: str, seed: int,
                stratify: bool) -> list[tuple[np.ndarray, np.ndarray]]:
     """``(train, test)`` index pairs. ``grouped``: no group on both sides, stratified by label
-    when ``stratify`` (``StratifiedGroupKFold``)."""
+    when ``stratify`` (``StratifiedGroupKFold``). ``scaffold``: the same with Bemis–Murcko scaffolds as
+    the groups (pass :func:`scaffold_groups` of the SMILES as ``groups``)."""
     if split not in SPLITS:
         raise InputError(f"unknown split '{split}'", fix=f"use one of {', '.join(SPLITS)}")
     if n_folds < 2:
         raise InputError(f"--folds must be at least 2, got {n_folds}")
     index = np.zeros(len(labels))
-    if stratify and split in ("grouped", "stratified"):
+    if stratify and split in GROUPED_SPLITS + ("stratified",):
         values, counts = np.unique(labels, return_counts=True)
         if counts.min() < n_folds:
             raise InputError(f"only {counts.min()} examples of class {values[counts.argmin()]:g} for "
                              f"{n_folds} stratified folds", fix="add data or lower --folds")
-    if split == "grouped":
+    if split in GROUPED_SPLITS:
         if groups is None:
-            raise InputError("--split grouped needs --group-column")
+            raise InputError("--split grouped needs --group-column" if split == "grouped" else
+                             "--split scaffold needs the Murcko scaffold groups of the SMILES column")
         if len(np.unique(groups)) < n_folds:
-            raise InputError(f"{len(np.unique(groups))} groups is fewer than {n_folds} folds",
-                             fix="lower --folds or choose another --group-column")
+            raise InputError(f"{len(np.unique(groups))} {'groups' if split == 'grouped' else 'scaffolds'} is "
+                             f"fewer than {n_folds} folds", fix="lower --folds or choose another --group-column"
+                             if split == "grouped" else "lower --folds or use --split stratified")
         splitter = (StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed) if stratify
                     else GroupKFold(n_folds, shuffle=True, random_state=seed))
         return [(tr, te) for tr, te in splitter.split(index, labels if stratify else None, groups)]
@@ -54,7 +58,8 @@ def make_folds(n_folds: int, labels: np.ndarray, groups: np.ndarray | None, spli
 
 def carve_validation(train: np.ndarray, labels: np.ndarray, groups: np.ndarray | None, fraction: float,
                      seed: int, stratify: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Split training indices into (fit, validation) the same way the folds were made."""
+    """Split training indices into (fit, validation) the same way the folds were made: with ``groups``
+    (a group column or :func:`scaffold_groups`) no group — so no scaffold — is on both sides."""
     if not 0 < fraction < 0.5:
         raise InputError(f"finetune.val_fraction must be in (0, 0.5), got {fraction}")
     n_parts = max(2, int(round(1 / fraction)))
@@ -65,6 +70,22 @@ def carve_validation(train: np.ndarray, labels: np.ndarray, groups: np.ndarray |
                        ("stratified" if stratify else "random"), seed, stratify)
     fit, val = folds[0]
     return train[fit], train[val]
+
+
+def scaffold_groups(smiles_list, acyclic: str = "together") -> np.ndarray:
+    """Integer group per molecule: its Bemis–Murcko scaffold (Bemis & Murcko 1996), for ``groups=``.
+
+    Acyclic molecules have the empty scaffold. ``acyclic="together"`` (default) puts them all in one
+    group, as MoleculeNet's scaffold split does (Wu et al. 2018): chains are one chemotype and none is
+    on both sides. ``"separate"`` gives each acyclic molecule its own group. SMILES must be valid (drop
+    invalid ones first, e.g. with :func:`~seqssl.data.molecules.smiles_to_graphs` ``invalid="skip"``)."""
+    from .molecules import murcko_scaffold
+    if acyclic not in ("together", "separate"):
+        raise ValueError("acyclic must be 'together' or 'separate'")
+    scaffolds = [murcko_scaffold(s) for s in smiles_list]
+    if acyclic == "separate":
+        scaffolds = [s or f" acyclic {i}" for i, s in enumerate(scaffolds)]  # a space is never in SMILES
+    return np.unique(np.asarray(scaffolds, dtype=object).astype(str), return_inverse=True)[1].astype(np.int64)
 
 
 def column_split(table: SequenceTable, column: str, validation_column: str | None = None

@@ -14,6 +14,7 @@ BUILTIN = {
     "flip_conservation_labels": "flip_conservation_labels.fasta.gz",
     "moses": "moses_smiles_100k.csv.gz",
     "belka_sample": "belka_format_sample.csv.gz",
+    "bbbp": "bbbp.csv.gz",  # MoleculeNet blood-brain barrier penetration: SMILES, binary label
 }
 
 
