@@ -188,13 +188,15 @@ def run_crossval(cfg: Config, resume: bool = False) -> dict:
                     scores = model.predict([smiles[i] for i in test_idx])
                     info.update(details)
                 elif arm in GRAPH_ARMS:
-                    with PeakMemory(device) as memory:
-                        model, details = fit_graph_model(
-                            arm, [graphs[i] for i in sub_idx], targets[sub_idx], [graphs[i] for i in val_idx],
-                            targets[val_idx], cfg, task, device=device, seed=seed, progress=progress,
-                            desc=f"{name} fold {k}")
+                    model, details = fit_graph_model(
+                        arm, [graphs[i] for i in sub_idx], targets[sub_idx], [graphs[i] for i in val_idx],
+                        targets[val_idx], cfg.finetune, task, device=device, seed=seed, loss=cfg.finetune.loss,
+                        focal_alpha=cfg.finetune.focal_alpha, focal_gamma=cfg.finetune.focal_gamma,
+                        progress=progress, desc=f"{name} fold {k}",
+                        model_kwargs={"hidden": cfg.crossval.gnn_hidden, "layers": cfg.crossval.gnn_layers,
+                                      "heads": cfg.crossval.gnn_heads, "dropout": cfg.crossval.gnn_dropout})
                     scores = predict_graphs(model, [graphs[i] for i in test_idx], task, device)
-                    info.update(details, peak_memory_mb=memory.peak_mb)
+                    info.update(details)
                 elif arm == "kmer" and task == TOKEN_TASK:
                     model, details = fit_window_baseline(sub, val, tokenizer.vocab_size, cfg.crossval.kmer_window,
                                                          seed)
@@ -203,7 +205,8 @@ def run_crossval(cfg: Config, resume: bool = False) -> dict:
                 elif arm == "kmer":
                     model, details = fit_kmer_baseline([rows[i] for i in sub_idx], targets[sub_idx],
                                                        [rows[i] for i in val_idx], targets[val_idx], task,
-                                                       cfg.crossval.kmer_max_k, seed)
+                                                       cfg.crossval.kmer_max_k, seed,
+                                                       getattr(tokenizer, "case_sensitive", False))
                     scores = model.predict([rows[i] for i in test_idx])
                     info.update(details)
                 else:

@@ -61,10 +61,11 @@ def task_loss(task: str, output: torch.Tensor, target: torch.Tensor, cfg=None) -
     """BCE or focal loss (``cfg.loss``) for binary outputs, unmeasured multilabel targets (NaN) left out;
     cross-entropy per token; MSE on standardised targets for regression."""
     if task in BINARY_OUTPUT_TASKS:
+        name = getattr(cfg, "loss", "bce")
         measured = ~torch.isnan(target)
-        return binary_loss(getattr(cfg, "loss", "bce"), output.float(), torch.nan_to_num(target.float()),
-                           alpha=getattr(cfg, "focal_alpha", None), gamma=getattr(cfg, "focal_gamma", 2.0),
-                           mask=measured.float() if task == MULTILABEL_TASK else None)
+        return binary_loss(name, output.float(), torch.nan_to_num(target.float()),
+                           alpha=getattr(cfg, "focal_alpha", None) if name == "focal" else None,
+                           gamma=getattr(cfg, "focal_gamma", 2.0), mask=measured if task == MULTILABEL_TASK else None)
     if task == TOKEN_TASK:
         return token_cross_entropy(output, target, IGNORE_INDEX)
     return F.mse_loss(output.float(), target.float())

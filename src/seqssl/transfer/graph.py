@@ -9,7 +9,6 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import average_precision_score
 from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
@@ -21,32 +20,6 @@ from ..train.memory import PeakMemory
 from ..train.optim import build_optimizer, build_scheduler, clip_and_step
 
 GRAPH_TASKS = ("classification", "regression", "multilabel")
-MULTILABEL_METRIC = "map"
-
-
-def multilabel_map(y_true, y_score) -> dict:
-    """Mean over targets of average precision, each over its non-missing (non-NaN) labels; targets with
-    a single class there are skipped (``map`` is ``None`` when all are)."""
-    y_true, y_score = np.asarray(y_true, dtype=float), np.asarray(y_score, dtype=float)
-    per_target = []
-    for j in range(y_true.shape[1]):
-        known = ~np.isnan(y_true[:, j])
-        if len(np.unique(y_true[known, j])) == 2:
-            per_target.append(float(average_precision_score(y_true[known, j], y_score[known, j])))
-    out = {"n": int(len(y_true)), "n_targets_scored": len(per_target),
-           MULTILABEL_METRIC: float(np.mean(per_target)) if per_target else None}
-    if not per_target:
-        out["undefined_reason"] = "no target has both classes"
-    return out
-
-
-def graph_metrics(task: str, y_true, y_score) -> dict:
-    # TODO(metrics): multilabel is scored here until evaluate.metrics.task_metrics knows it.
-    return multilabel_map(y_true, y_score) if task == "multilabel" else task_metrics(task, y_true, y_score)
-
-
-def primary_metric(task: str) -> str:
-    return MULTILABEL_METRIC if task == "multilabel" else PRIMARY_METRIC[task]
 
 
 def _labelled(graphs, y: np.ndarray) -> list:
@@ -139,7 +112,7 @@ def fit_graph_model(kind: str, train_graphs, train_y, val_graphs, val_y, cfg, ta
         total = per_epoch * cfg.epochs if cfg.max_steps is None else min(cfg.max_steps, per_epoch * cfg.epochs)
         optimizer = build_optimizer(model.parameters(), cfg)
         scheduler = build_scheduler(optimizer, cfg, total)
-        metric = primary_metric(task)
+        metric = PRIMARY_METRIC[task]
         best, best_state, stale, step, history = -math.inf, None, 0, 0, []
         bar = tqdm(total=cfg.epochs, desc=desc, disable=not progress, leave=False, unit="epoch")
         for epoch in range(cfg.epochs):
@@ -158,7 +131,7 @@ def fit_graph_model(kind: str, train_graphs, train_y, val_graphs, val_y, cfg, ta
                 torch.cuda.synchronize(device)
             seconds = time.perf_counter() - start
             scores = predict_graphs(model, val_graphs, task, device)
-            value = graph_metrics(task, val_y, scores).get(metric)
+            value = task_metrics(task, val_y, scores).get(metric)
             value = -math.inf if value is None else value
             history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), f"val_{metric}": value,
                             "seconds": seconds})

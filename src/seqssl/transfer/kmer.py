@@ -23,8 +23,8 @@ C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 ALPHA_GRID = (0.1, 1.0, 10.0, 100.0, 1000.0)
 
 
-def _kmers(max_k: int) -> CountVectorizer:
-    return CountVectorizer(analyzer="char", ngram_range=(1, max_k), lowercase=True, dtype=np.float32)
+def _kmers(max_k: int, case_sensitive: bool = False) -> CountVectorizer:
+    return CountVectorizer(analyzer="char", ngram_range=(1, max_k), lowercase=not case_sensitive, dtype=np.float32)
 
 
 class PositionOneHot:
@@ -53,12 +53,12 @@ class PositionOneHot:
 class KmerFeatures:
     """Fit on training sequences (tuples, one string per column); transform any split."""
 
-    def __init__(self, max_k: int = 3):
-        self.max_k = max_k
+    def __init__(self, max_k: int = 3, case_sensitive: bool = False):
+        self.max_k, self.case_sensitive = max_k, case_sensitive  # SMILES: c (aromatic) is not C
 
     def fit(self, rows: list[tuple]) -> "KmerFeatures":
         columns = list(zip(*rows))
-        self.vectorizers = [_kmers(self.max_k).fit(col) for col in columns]
+        self.vectorizers = [_kmers(self.max_k, self.case_sensitive).fit(col) for col in columns]
         self.positions = None
         if len(columns) == 1 and len({len(s) for s in columns[0]}) == 1:
             self.positions = PositionOneHot().fit(columns[0])
@@ -91,9 +91,10 @@ class KmerFeatures:
         return self.scaler.transform(self._raw(rows))
 
 
-def fit_kmer_baseline(train_rows, y_train, val_rows, y_val, task: str, max_k: int = 3, seed: int = 0):
+def fit_kmer_baseline(train_rows, y_train, val_rows, y_val, task: str, max_k: int = 3, seed: int = 0,
+                      case_sensitive: bool = False):
     """Fit the baseline on the training rows, choosing its regularisation on the validation rows."""
-    features = KmerFeatures(max_k).fit(train_rows)
+    features = KmerFeatures(max_k, case_sensitive).fit(train_rows)
     x_train, x_val = features.transform(train_rows), features.transform(val_rows)
     model, strength, best_val = select_linear_model(x_train, y_train, x_val, y_val, task, seed)
     return KmerBaseline(features, model, task), {
