@@ -49,6 +49,8 @@ ValidationColumn = Annotated[Optional[str], typer.Option("--validation-column", 
                                                          "marked true here are the validation split.")]
 Objective = Annotated[Optional[str], typer.Option("--objective", help="Pretraining objective, e.g. simclr.")]
 Pooling = Annotated[Optional[str], typer.Option("--pooling", help="cls | mean")]
+MaxLength = Annotated[Optional[int], typer.Option("--max-length", help="Model's maximum tokens per input, "
+                                                  "[CLS] and [SEP] included (model.max_length).")]
 Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
 Tracking = Annotated[Optional[str], typer.Option("--tracking", help="tensorboard and/or mlflow (comma-separated).")]
 Positives = Annotated[Optional[str], typer.Option(help="augment | label | neighbours | smiles")]
@@ -60,8 +62,8 @@ def _cols(text: str | None) -> list[str] | None:
     return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
 
 
-def _common(data, columns, out, seed, device, precision, alphabet, unknown, pooling, quiet) -> dict:
-    return {"data.path": data, "data.columns": _cols(columns), "out": out, "seed": seed, "device": device,
+def _common(data, columns, out, seed, device, precision, alphabet, unknown, pooling, quiet, max_length=None) -> dict:
+    return {"model.max_length": max_length, "data.path": data, "data.columns": _cols(columns), "out": out, "seed": seed, "device": device,
             "precision": precision, "data.alphabet": alphabet, "data.unknown_residues": unknown,
             "model.pooling": pooling, "quiet": True if quiet else None}
 
@@ -86,7 +88,7 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
              config: ConfigFile = None, epochs: Epochs = None, max_steps: MaxSteps = None,
              batch_size: BatchSize = None, lr: Lr = None, seed: Seed = None, device: Device = None,
              precision: Precision = None, alphabet: Alphabet = None, unknown_residues: Unknown = None,
-             pooling: Pooling = None,
+             pooling: Pooling = None, max_length: MaxLength = None,
              temperature: Annotated[Optional[float], typer.Option(help="NT-Xent temperature.")] = None,
              mask_tokens: Annotated[Optional[int], typer.Option(help="Tokens masked per view (k).")] = None,
              checkpoint_every: Annotated[Optional[int], typer.Option(help="Checkpoint every N steps.")] = None,
@@ -98,7 +100,8 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
              tracking: Tracking = None, quiet: Quiet = False):
     """Pretrain an encoder with a self-supervised objective and save it (transformers format)."""
     from .api import pretrain as run
-    flat = {**_common(data, columns, out, seed, device, precision, alphabet, unknown_residues, pooling, quiet),
+    flat = {**_common(data, columns, out, seed, device, precision, alphabet, unknown_residues, pooling, quiet,
+                       max_length),
             **_optim("pretrain", epochs, max_steps, batch_size, lr), "pretrain.objective": objective,
             "pretrain.temperature": temperature, "pretrain.mask_tokens": mask_tokens,
             "pretrain.checkpoint_every": checkpoint_every, "pretrain.chunk_size": chunk_size,
@@ -122,7 +125,7 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
              config: ConfigFile = None, epochs: Epochs = None, max_steps: MaxSteps = None,
              batch_size: BatchSize = None, lr: Lr = None, seed: Seed = None, device: Device = None,
              precision: Precision = None, alphabet: Alphabet = None, unknown_residues: Unknown = None,
-             pooling: Pooling = None, group_column: Annotated[Optional[str], typer.Option()] = None,
+             pooling: Pooling = None, max_length: MaxLength = None, group_column: Annotated[Optional[str], typer.Option()] = None,
              token_labels: TokenLabels = None, token_classes: TokenClasses = None, too_long: TooLong = None,
              split_column: SplitColumn = None, validation_column: ValidationColumn = None,
              tracking: Tracking = None, target_column: TargetColumn = None, loss: Loss = None,
@@ -131,7 +134,8 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
              quiet: Quiet = False):
     """Fine-tune an encoder on labelled data (validation split for early stopping) and save it."""
     from .api import finetune as run
-    flat = {**_common(data, columns, out, seed, device, precision, alphabet, unknown_residues, pooling, quiet),
+    flat = {**_common(data, columns, out, seed, device, precision, alphabet, unknown_residues, pooling, quiet,
+                       max_length),
             **_optim("finetune", epochs, max_steps, batch_size, lr),
             **_labelled(token_labels, token_classes, too_long, split_column, validation_column),
             **_targets(target_column, loss, focal_alpha, focal_gamma, invalid_smiles),
@@ -179,7 +183,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
              pretrain_epochs: Annotated[Optional[int], typer.Option()] = None,
              pretrain_lr: Annotated[Optional[float], typer.Option()] = None,
              seed: Seed = None, device: Device = None, precision: Precision = None, alphabet: Alphabet = None,
-             unknown_residues: Unknown = None, pooling: Pooling = None, positives: Positives = None,
+             unknown_residues: Unknown = None, pooling: Pooling = None, max_length: MaxLength = None, positives: Positives = None,
              view: View = None, pretrain_label_column: PretrainLabel = None, quiet: Quiet = False,
              target_column: TargetColumn = None, loss: Loss = None, focal_alpha: FocalAlpha = None,
              focal_gamma: FocalGamma = None, invalid_smiles: InvalidSmiles = None,
@@ -190,7 +194,8 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
     """Cross-validate pretraining arms against no pretraining and k-mers; write results and report."""
     from .api import crossval as run
     from .evaluate.report import print_summary
-    flat = {**_common(data, columns, out, seed, device, precision, alphabet, unknown_residues, pooling, quiet),
+    flat = {**_common(data, columns, out, seed, device, precision, alphabet, unknown_residues, pooling, quiet,
+                       max_length),
             **_optim("finetune", epochs, None, batch_size, lr),
             **_labelled(token_labels, token_classes, too_long, split_column, validation_column),
             **_targets(target_column, loss, focal_alpha, focal_gamma, invalid_smiles),

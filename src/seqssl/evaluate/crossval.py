@@ -334,9 +334,13 @@ def pair_retrieval(encoder, rows: list[tuple], positives: np.ndarray, tokenizer,
 
 
 def _with_objective(cfg: Config, objective: str) -> Config:
-    import copy
+    """The config of one arm's pretraining; positives that make pairs apply to two-view objectives only
+    (MLM and RTD would build the pairs and ignore them)."""
+    from ..objectives.contrastive import TwoViewObjective
     arm_cfg = copy.deepcopy(cfg)
     arm_cfg.pretrain.objective = objective
+    if not issubclass(OBJECTIVES[objective], TwoViewObjective):
+        arm_cfg.pretrain.positives = "augment"
     return arm_cfg
 
 

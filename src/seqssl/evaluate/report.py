@@ -12,7 +12,9 @@ TABLE_METRICS = {"classification": ["accuracy", "auroc", "average_precision"],
                  "pair-classification": ["accuracy", "auroc", "average_precision"],
                  "regression": ["spearman", "pearson", "mse"],
                  "token-classification": ["per_residue_accuracy", "per_residue_balanced_accuracy",
-                                          "per_residue_macro_f1"]}
+                                          "per_residue_macro_f1"],
+                 # row "all": the means over targets; a target's row: its own AP and AUROC
+                 "multilabel": ["map", "macro_auroc", "average_precision", "auroc", "accuracy"]}
 ROC_TASKS = ("classification", "pair-classification")
 
 
