@@ -6,7 +6,6 @@ the same regular expression, so every objective, view and saved encoder works on
 """
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from functools import lru_cache
@@ -15,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .tokenizers import CLS_ID, SEP_ID, SPECIAL_TOKENS, UNK_ID, Encoded
+from .tokenizers import SPECIAL_TOKENS, UNK_ID, VocabularyTokenizer
 
 # One alternative per token class, longest first where they share a prefix (Br before B, Cl before C).
 SMILES_PATTERN = (
@@ -60,7 +59,7 @@ def tokenize_smiles(smiles: str, *, where: dict | None = None) -> list[str]:
     return tokens
 
 
-class SmilesTokenizer:
+class SmilesTokenizer(VocabularyTokenizer):
     """Maps SMILES tokens to ids: specials first, then ``tokens`` in order, the wildcard ``*`` last.
 
     Tokens outside the vocabulary become ``[UNK]`` (``unknown="map-to-unk"``) or raise an
@@ -69,6 +68,7 @@ class SmilesTokenizer:
 
     alphabet = "smiles"
     case_sensitive = True
+    split_pattern = SMILES_PATTERN
 
     def __init__(self, tokens=None, unknown: str = "map-to-unk"):
         if unknown not in UNKNOWN_POLICIES:
@@ -78,7 +78,6 @@ class SmilesTokenizer:
         self.unknown = unknown
         self.vocab = {t: i for i, t in enumerate(SPECIAL_TOKENS + self.residues)}
         self.residue_ids = np.arange(len(SPECIAL_TOKENS), len(self.vocab))
-        self._inverse = list(self.vocab)
 
     @classmethod
     def fit(cls, smiles, min_frequency: int = 1, unknown: str = "map-to-unk") -> "SmilesTokenizer":
@@ -91,10 +90,6 @@ class SmilesTokenizer:
         base = set(BASE_TOKENS)
         extra = sorted(t for t, n in counts.items() if n >= min_frequency and t not in base)
         return cls(list(BASE_TOKENS) + extra, unknown)
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.vocab)
 
     def residue_to_ids(self, smiles: str, *, where: dict | None = None) -> np.ndarray:
         """Ids of the tokens of one SMILES (no specials); ``where`` locates errors."""
@@ -112,39 +107,9 @@ class SmilesTokenizer:
             ids.append(i)
         return np.asarray(ids, dtype=np.int64)
 
-    def encode(self, first: str, second: str | None = None, *, where: dict | None = None) -> Encoded:
-        """``[CLS] first [SEP]`` or ``[CLS] first [SEP] second [SEP]`` with segment ids 0/1; ``where``'s
-        ``column`` may be a list naming the column of each segment."""
-        where = dict(where or {})
-        names = where.pop("column", None)
-        names = names if isinstance(names, (list, tuple)) else [names, names]
-        a = self.residue_to_ids(first, where={**where, "column": names[0]})
-        ids, types = [np.array([CLS_ID]), a, np.array([SEP_ID])], [np.zeros(len(a) + 2, dtype=np.int64)]
-        if second is not None:
-            b = self.residue_to_ids(second, where={**where, "column": names[-1]})
-            ids += [b, np.array([SEP_ID])]
-            types.append(np.ones(len(b) + 1, dtype=np.int64))
-        return Encoded(np.concatenate(ids).astype(np.int64), np.concatenate(types))
-
-    def decode(self, ids) -> str:
-        """The tokens of ``ids`` concatenated, specials (and ``[UNK]``) left out."""
-        return "".join(self._inverse[int(i)] for i in ids if int(i) >= len(SPECIAL_TOKENS))
-
-    # --- persistence -------------------------------------------------------------------------
-    def save(self, directory: str | Path) -> None:
-        """``seqssl_tokenizer.json`` (alphabet, policy, vocabulary) and a Hugging Face fast tokenizer."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "seqssl_tokenizer.json").write_text(
-            json.dumps({"alphabet": self.alphabet, "unknown": self.unknown, "vocab": self.vocab}, indent=1))
-        self.to_hf().save_pretrained(str(directory))
-
     @classmethod
     def load(cls, directory: str | Path) -> "SmilesTokenizer":
-        path = Path(directory) / "seqssl_tokenizer.json"
-        if not path.exists():
-            raise InputError("no seqssl_tokenizer.json: not a seqssl encoder directory", path=str(directory))
-        spec = json.loads(path.read_text())
+        spec, path = cls.read_spec(directory)
         if spec.get("alphabet") != "smiles":
             raise InputError(f"tokenizer alphabet is '{spec.get('alphabet')}', not smiles", path=str(path))
         order = sorted(spec["vocab"], key=spec["vocab"].get)
@@ -152,20 +117,6 @@ class SmilesTokenizer:
         if tok.vocab != spec["vocab"]:
             raise InputError("SMILES vocabulary is malformed (specials first, '*' last)", path=str(path))
         return tok
-
-    def to_hf(self):
-        """A ``transformers.PreTrainedTokenizerFast`` giving the same ids (WordLevel over the same regex)."""
-        from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
-        from transformers import PreTrainedTokenizerFast
-
-        core = Tokenizer(models.WordLevel(self.vocab, unk_token="[UNK]"))
-        core.pre_tokenizer = pre_tokenizers.Split(Regex(SMILES_PATTERN), behavior="isolated")
-        core.post_processor = processors.TemplateProcessing(
-            single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-            special_tokens=[("[CLS]", CLS_ID), ("[SEP]", SEP_ID)])
-        return PreTrainedTokenizerFast(tokenizer_object=core, pad_token="[PAD]", unk_token="[UNK]",
-                                       cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
-                                       model_input_names=["input_ids", "token_type_ids", "attention_mask"])
 
 
 @lru_cache(maxsize=None)

@@ -3,7 +3,8 @@
 A killed ``seqssl crossval`` loses at most the arm it was running: ``--resume`` reloads every finished
 part (metrics + run details as JSON, predictions as Parquet, each written atomically) and continues a
 pretraining that was cut off from its last checkpoint. Resuming under a different configuration is
-refused, except for the arm list: adding an arm to a finished run computes only the new arm.
+refused, except for the arm list (adding an arm to a finished run computes only the new arm) and the device
+(a GPU run may be finished on a CPU; such parts then differ from an uninterrupted run's by device arithmetic).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import yaml
 from ..errors import InputError
 from ..io import atomic_write_text
 
-IGNORED_ON_RESUME = {("crossval", "arms"), ("out",), ("quiet",), ("threads",)}
+IGNORED_ON_RESUME = {("crossval", "arms"), ("out",), ("quiet",), ("threads",), ("device",)}  # how, not what
 
 
 def _builtin(value):

@@ -152,7 +152,15 @@ def _rng_tensors(generator: torch.Generator) -> dict:
 
 
 def restore_rng(meta: dict, generator: torch.Generator) -> None:
+    """Restore the random streams of a checkpoint. A checkpoint written on another kind of device (a GPU
+    run resumed on a CPU) has a generator state this device cannot take: the run continues with a stream
+    seeded from the step, and so no longer matches an uninterrupted run bit for bit."""
     torch.set_rng_state(meta["torch_cpu"])
-    generator.set_state(meta["generator"])
+    try:
+        generator.set_state(meta["generator"])
+    except RuntimeError:
+        import warnings
+        warnings.warn("checkpoint from another device type: its random stream is reseeded from the step")
+        generator.manual_seed(int(meta.get("step", 0)) + 1)
     if meta["torch_cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(meta["torch_cuda"])

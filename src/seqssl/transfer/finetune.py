@@ -1,7 +1,6 @@
 """Fine-tune an encoder + head on a labelled task, with early stopping on a validation split."""
 from __future__ import annotations
 
-import copy
 import math
 import time
 
@@ -9,7 +8,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..data.collate import iterate_batches
 from ..data.dataset import BINARY_OUTPUT_TASKS, IGNORE_INDEX, MULTILABEL_TASK, TOKEN_TASK, EncodedDataset
@@ -18,6 +16,7 @@ from ..losses import binary_loss, token_cross_entropy
 from ..models.heads import PredictionHead, TokenHead
 from ..runtime import autocast
 from ..train.optim import build_optimizer, build_scheduler, clip_and_step
+from .early_stopping import EarlyStopping
 
 
 class SequencePredictor(nn.Module):
@@ -124,9 +123,8 @@ def fine_tune(encoder, train: EncodedDataset, val: EncodedDataset, cfg, task: st
     scheduler = build_scheduler(optimizer, cfg, total)
     rng = np.random.default_rng(seed)
     metric = PRIMARY_METRIC[task]
-    best, best_state, stale, step, history = -math.inf, None, 0, 0, []
-    bar = tqdm(total=cfg.epochs, desc=desc, disable=not progress, leave=False, unit="epoch")
-    epoch_seconds = []
+    stopping = EarlyStopping(metric, cfg.patience, cfg.min_delta, cfg.epochs, progress=progress, desc=desc)
+    step = 0
     for epoch in range(cfg.epochs):
         started = time.perf_counter()
         model.train()
@@ -144,23 +142,9 @@ def fine_tune(encoder, train: EncodedDataset, val: EncodedDataset, cfg, task: st
             step += 1
             if step >= total:
                 break
-        epoch_seconds.append(time.perf_counter() - started)
+        seconds = time.perf_counter() - started
         scores = predict(model, val, task, device, precision=precision)
         value = task_metrics(task, val.targets(), scores).get(metric)
-        value = -math.inf if value is None else value
-        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), f"val_{metric}": value})
-        bar.update(1)
-        bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", val=f"{value:.3f}")
-        if value > best + cfg.min_delta or best_state is None:
-            best, best_state, stale = value, copy.deepcopy(model.state_dict()), 0
-        else:
-            stale += 1
-        if stale >= cfg.patience or step >= total:
+        if stopping.update(model, epoch, float(np.mean(losses)), value, seconds) or step >= total:
             break
-    bar.close()
-    model.load_state_dict(best_state)
-    model.eval()
-    return model, {"history": history, "best_val": best, "epochs_run": len(history),
-                   "stopped_early": stale >= cfg.patience,
-                   "best_epoch": int(np.argmax([h[f"val_{metric}"] for h in history])),
-                   "batch_size": cfg.batch_size, "epoch_seconds": float(np.mean(epoch_seconds))}
+    return model, stopping.finish(model, cfg.batch_size)

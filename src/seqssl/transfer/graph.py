@@ -3,14 +3,12 @@ stopping on the validation primary metric, like :func:`~seqssl.transfer.finetune
 from __future__ import annotations
 
 import copy
-import math
 import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch_geometric.loader import DataLoader
-from tqdm.auto import tqdm
 
 from ..errors import InputError
 from ..evaluate.metrics import PRIMARY_METRIC, task_metrics
@@ -18,6 +16,7 @@ from ..losses import BINARY_LOSSES, binary_loss
 from ..models.gnn import GraphPredictor
 from ..train.memory import PeakMemory
 from ..train.optim import build_optimizer, build_scheduler, clip_and_step
+from .early_stopping import EarlyStopping
 
 GRAPH_TASKS = ("classification", "regression", "multilabel")
 
@@ -113,8 +112,8 @@ def fit_graph_model(kind: str, train_graphs, train_y, val_graphs, val_y, cfg, ta
         optimizer = build_optimizer(model.parameters(), cfg)
         scheduler = build_scheduler(optimizer, cfg, total)
         metric = PRIMARY_METRIC[task]
-        best, best_state, stale, step, history = -math.inf, None, 0, 0, []
-        bar = tqdm(total=cfg.epochs, desc=desc, disable=not progress, leave=False, unit="epoch")
+        stopping = EarlyStopping(metric, cfg.patience, cfg.min_delta, cfg.epochs, progress=progress, desc=desc)
+        step = 0
         for epoch in range(cfg.epochs):
             model.train()
             losses, start = [], time.perf_counter()
@@ -132,23 +131,7 @@ def fit_graph_model(kind: str, train_graphs, train_y, val_graphs, val_y, cfg, ta
             seconds = time.perf_counter() - start
             scores = predict_graphs(model, val_graphs, task, device)
             value = task_metrics(task, val_y, scores).get(metric)
-            value = -math.inf if value is None else value
-            history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), f"val_{metric}": value,
-                            "seconds": seconds})
-            bar.update(1)
-            bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", val=f"{value:.3f}")
-            if value > best + cfg.min_delta or best_state is None:
-                best, best_state, stale = value, copy.deepcopy(model.state_dict()), 0
-            else:
-                stale += 1
-            if stale >= cfg.patience or step >= total:
+            if stopping.update(model, epoch, float(np.mean(losses)), value, seconds) or step >= total:
                 break
-        bar.close()
-        model.load_state_dict(best_state)
-        model.eval()
-    return model, {"history": history, "best_val": best, "epochs_run": len(history),
-                   "stopped_early": stale >= cfg.patience,
-                   "best_epoch": int(np.argmax([h[f"val_{metric}"] for h in history])),
-                   "batch_size": cfg.batch_size,
-                   "epoch_seconds": float(np.mean([h["seconds"] for h in history])),
-                   "peak_memory_mb": memory.peak_mb}
+        details = stopping.finish(model, cfg.batch_size)
+    return model, {**details, "peak_memory_mb": memory.peak_mb}
