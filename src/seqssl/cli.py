@@ -35,6 +35,10 @@ TargetColumn = Annotated[Optional[str], typer.Option("--target-column", help="mu
 Loss = Annotated[Optional[str], typer.Option("--loss", help="Classification loss: bce | focal.")]
 FocalAlpha = Annotated[Optional[float], typer.Option("--focal-alpha", help="Focal loss: weight of positives.")]
 FocalGamma = Annotated[Optional[float], typer.Option("--focal-gamma", help="Focal loss: focusing parameter.")]
+EncoderLr = Annotated[Optional[float], typer.Option("--encoder-lr", help="Fine-tuning: the encoder's learning rate "
+                                                  "(default --lr); lower than the head's for few labels.")]
+Select = Annotated[Optional[str], typer.Option("--select", help="best (early stopping on validation) | last (a fixed "
+                                               "budget of --epochs, for validation sets too small to trust).")]
 InvalidSmiles = Annotated[Optional[str], typer.Option("--invalid-smiles", help="Molecules RDKit cannot parse: "
                                                       "error | skip (counted in the report).")]
 TokenLabels = Annotated[Optional[str], typer.Option("--token-labels", help="token-classification: label FASTA "
@@ -73,9 +77,10 @@ def _labelled(token_labels, token_classes, too_long, split_column, validation_co
             "data.split_column": split_column, "data.validation_column": validation_column}
 
 
-def _targets(target_column, loss, focal_alpha, focal_gamma, invalid_smiles) -> dict:
+def _transfer(target_column, loss, focal_alpha, focal_gamma, invalid_smiles, encoder_lr, select) -> dict:
     return {"data.target_column": target_column, "finetune.loss": loss, "finetune.focal_alpha": focal_alpha,
-            "finetune.focal_gamma": focal_gamma, "data.invalid_smiles": invalid_smiles}
+            "finetune.focal_gamma": focal_gamma, "data.invalid_smiles": invalid_smiles,
+            "finetune.encoder_lr": encoder_lr, "finetune.select": select}
 
 
 def _optim(section: str, epochs, max_steps, batch_size, lr) -> dict:
@@ -130,6 +135,7 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
              split_column: SplitColumn = None, validation_column: ValidationColumn = None,
              tracking: Tracking = None, target_column: TargetColumn = None, loss: Loss = None,
              focal_alpha: FocalAlpha = None, focal_gamma: FocalGamma = None, invalid_smiles: InvalidSmiles = None,
+             encoder_lr: EncoderLr = None, select: Select = None,
              merge: Annotated[bool, typer.Option("--merge", help="lora: also save the merged encoder.")] = False,
              quiet: Quiet = False):
     """Fine-tune an encoder on labelled data (validation split for early stopping) and save it."""
@@ -138,7 +144,7 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
                        max_length),
             **_optim("finetune", epochs, max_steps, batch_size, lr),
             **_labelled(token_labels, token_classes, too_long, split_column, validation_column),
-            **_targets(target_column, loss, focal_alpha, focal_gamma, invalid_smiles),
+            **_transfer(target_column, loss, focal_alpha, focal_gamma, invalid_smiles, encoder_lr, select),
             "data.label_column": label_column,
             "data.task": task, "finetune.encoder": encoder, "finetune.mode": mode,
             "data.group_column": group_column, "tracking": _cols(tracking), "finetune.merge": True if merge else None}
@@ -187,6 +193,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
              view: View = None, pretrain_label_column: PretrainLabel = None, quiet: Quiet = False,
              target_column: TargetColumn = None, loss: Loss = None, focal_alpha: FocalAlpha = None,
              focal_gamma: FocalGamma = None, invalid_smiles: InvalidSmiles = None,
+             encoder_lr: EncoderLr = None, select: Select = None,
              bond_angles: Annotated[bool, typer.Option("--bond-angles", help="gcn / gat arms: add a bond-angle "
                                                        "feature from an RDKit conformer (slow).")] = False,
              resume: Annotated[bool, typer.Option("--resume", help="Keep the finished folds and arms in --out; "
@@ -198,7 +205,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
                        max_length),
             **_optim("finetune", epochs, None, batch_size, lr),
             **_labelled(token_labels, token_classes, too_long, split_column, validation_column),
-            **_targets(target_column, loss, focal_alpha, focal_gamma, invalid_smiles),
+            **_transfer(target_column, loss, focal_alpha, focal_gamma, invalid_smiles, encoder_lr, select),
             "crossval.bond_angles": True if bond_angles else None,
             "data.label_column": label_column, "data.task": task, "crossval.arms": _cols(arms), "crossval.folds": folds,
             "crossval.label_fractions": _cols(label_fractions),

@@ -130,6 +130,8 @@ class FinetuneConfig(OptimConfig):
     head_hidden: int = 64
     head_dropout: float = 0.1
     scheduler: str = "constant"
+    encoder_lr: float | None = None  # full / lora: the encoder's learning rate (None: lr); lower it for few labels
+    select: str = "best"  # best (early stopping on the validation split) | last (a fixed budget of epochs)
     loss: str = "bce"  # classification / multilabel: bce | focal (Lin et al. 2017)
     focal_alpha: float | None = None  # focal: weight of positives (negatives 1 - alpha); None = unweighted
     focal_gamma: float = 2.0  # focal: focusing parameter; 0 with alpha None is BCE
@@ -264,6 +266,8 @@ RANGES = {  # dotted key: (predicate, what it must be)
     "finetune.lora_rank": (lambda v: v >= 1, "at least 1"),
     "finetune.patience": (lambda v: v >= 1, "at least 1"),
     "finetune.loss": (lambda v: v in ("bce", "focal"), "bce or focal"),
+    "finetune.encoder_lr": (lambda v: v is None or v > 0, "positive"),
+    "finetune.select": (lambda v: v in ("best", "last"), "best or last"),
     "finetune.focal_alpha": (lambda v: v is None or 0 < v < 1, "in (0, 1)"),
     "finetune.focal_gamma": (lambda v: v >= 0, "non-negative"),
     "data.invalid_smiles": (lambda v: v in ("error", "skip"), "error or skip"),

@@ -66,7 +66,11 @@ def comparisons_table(results: dict, metrics: list[str] | None = None) -> pd.Dat
 
 
 def convergence_note(results: dict) -> str | None:
-    """Say plainly when fine-tuning runs hit the epoch cap instead of stopping early."""
+    """Say plainly when fine-tuning runs hit the epoch cap instead of stopping early (or that every run
+    had the same fixed budget, ``finetune.select: last``)."""
+    if results["config"]["finetune"].get("select") == "last":
+        return (f"Fixed budget: every fine-tuning run trained {results['config']['finetune']['epochs']} epochs "
+                "and kept its last weights (finetune.select: last); validation metrics were recorded, not used.")
     capped = {arm: sum(not r.get("stopped_early", True) for r in body["runs"])
               for arm, body in results["arms"].items()}
     capped = {a: n for a, n in capped.items() if n}

@@ -8,12 +8,18 @@ import torch
 from ..errors import InputError
 
 
-def build_optimizer(params, cfg) -> torch.optim.Optimizer:
-    """AdamW, or SGD with momentum (seed 000's pretraining); no weight decay on biases and norms."""
+def build_optimizer(params, cfg, slow=None, slow_lr: float | None = None) -> torch.optim.Optimizer:
+    """AdamW, or SGD with momentum (seed 000's pretraining); no weight decay on biases and norms.
+    ``slow`` (parameters, e.g. a pretrained encoder's) train at ``slow_lr`` instead of ``cfg.lr``, the
+    low-label recipe of a lower learning rate for the encoder than for the head."""
     params = [p for p in params if p.requires_grad]
-    decay = [p for p in params if p.ndim >= 2]
-    no_decay = [p for p in params if p.ndim < 2]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    slow_ids = {id(p) for p in slow} if slow is not None and slow_lr is not None else set()
+    groups = []
+    for lr, members in ((cfg.lr, [p for p in params if id(p) not in slow_ids]),
+                        (slow_lr, [p for p in params if id(p) in slow_ids])):
+        if members or lr == cfg.lr:  # always the two groups at cfg.lr, as checkpoints expect
+            groups += [{"params": [p for p in members if p.ndim >= 2], "weight_decay": cfg.weight_decay, "lr": lr},
+                       {"params": [p for p in members if p.ndim < 2], "weight_decay": 0.0, "lr": lr}]
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=cfg.lr)
     if cfg.optimizer == "sgd":

@@ -10,10 +10,15 @@ from tqdm.auto import tqdm
 
 class EarlyStopping:
     """Record each epoch, keep the weights of the best validation value (higher is better), and say when
-    ``patience`` epochs have passed without an improvement larger than ``min_delta``."""
+    ``patience`` epochs have passed without an improvement larger than ``min_delta``.
 
-    def __init__(self, metric: str, patience: int, min_delta: float, epochs: int, *, progress: bool, desc: str):
-        self.metric, self.patience, self.min_delta = metric, patience, min_delta
+    ``select="last"`` is the fixed-budget scheme for small validation sets, where stopping on a noisy
+    validation metric stops on noise: every epoch runs and the last weights are kept; the validation
+    metric is still recorded, never used."""
+
+    def __init__(self, metric: str, patience: int, min_delta: float, epochs: int, *, progress: bool, desc: str,
+                 select: str = "best"):
+        self.metric, self.patience, self.min_delta, self.select = metric, patience, min_delta, select
         self.best, self.best_state, self.stale, self.history = -math.inf, None, 0, []
         self.bar = tqdm(total=epochs, desc=desc, disable=not progress, leave=False, unit="epoch")
 
@@ -28,14 +33,15 @@ class EarlyStopping:
             self.best, self.best_state, self.stale = value, copy.deepcopy(model.state_dict()), 0
         else:
             self.stale += 1
-        return self.stale >= self.patience
+        return self.select == "best" and self.stale >= self.patience
 
     def finish(self, model, batch_size: int) -> dict:
-        """Load the best weights into ``model`` (eval mode); the details every trainer reports."""
+        """Load the best weights into ``model`` (``select="best"``), eval mode; the details every trainer reports."""
         self.bar.close()
-        model.load_state_dict(self.best_state)
+        if self.select == "best":
+            model.load_state_dict(self.best_state)
         model.eval()
         return {"history": self.history, "best_val": self.best, "epochs_run": len(self.history),
-                "stopped_early": self.stale >= self.patience,
+                "stopped_early": self.select == "best" and self.stale >= self.patience, "select": self.select,
                 "best_epoch": int(np.argmax([h[f"val_{self.metric}"] for h in self.history])),
                 "batch_size": batch_size, "epoch_seconds": float(np.mean([h["seconds"] for h in self.history]))}

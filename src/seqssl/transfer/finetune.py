@@ -119,11 +119,13 @@ def fine_tune(encoder, train: EncodedDataset, val: EncodedDataset, cfg, task: st
         model.target_std.fill_(float(train.labels.std() + 1e-8))
     per_epoch = math.ceil(len(train) / cfg.batch_size)
     total = per_epoch * cfg.epochs if cfg.max_steps is None else min(cfg.max_steps, per_epoch * cfg.epochs)
-    optimizer = build_optimizer(model.parameters(), cfg)
+    encoder_lr = getattr(cfg, "encoder_lr", None)
+    optimizer = build_optimizer(model.parameters(), cfg, slow=model.encoder.parameters(), slow_lr=encoder_lr)
     scheduler = build_scheduler(optimizer, cfg, total)
     rng = np.random.default_rng(seed)
     metric = PRIMARY_METRIC[task]
-    stopping = EarlyStopping(metric, cfg.patience, cfg.min_delta, cfg.epochs, progress=progress, desc=desc)
+    stopping = EarlyStopping(metric, cfg.patience, cfg.min_delta, cfg.epochs, progress=progress, desc=desc,
+                             select=getattr(cfg, "select", "best"))
     step = 0
     for epoch in range(cfg.epochs):
         started = time.perf_counter()

@@ -112,7 +112,8 @@ def fit_graph_model(kind: str, train_graphs, train_y, val_graphs, val_y, cfg, ta
         optimizer = build_optimizer(model.parameters(), cfg)
         scheduler = build_scheduler(optimizer, cfg, total)
         metric = PRIMARY_METRIC[task]
-        stopping = EarlyStopping(metric, cfg.patience, cfg.min_delta, cfg.epochs, progress=progress, desc=desc)
+        stopping = EarlyStopping(metric, cfg.patience, cfg.min_delta, cfg.epochs, progress=progress, desc=desc,
+                             select=getattr(cfg, "select", "best"))
         step = 0
         for epoch in range(cfg.epochs):
             model.train()
