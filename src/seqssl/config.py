@@ -151,6 +151,7 @@ class CrossvalConfig:
     gnn_heads: int = 4
     gnn_dropout: float = 0.1
     bond_angles: bool = False  # gcn / gat: add a bond-angle feature from an RDKit 3-D conformer (slow)
+    embedding_map: bool = True  # report: t-SNE of fold 0's test embeddings per encoder arm, before fine-tuning
 
 
 @dataclass

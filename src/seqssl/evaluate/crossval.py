@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from ..api import _fasta_default, build_pretrained_encoder, default_split_for, fixed_split, fold_labels, labelled_table
 from ..config import Config
 from ..data.corpus import Corpus, load_corpus
-from ..data.dataset import BINARY_OUTPUT_TASKS, CLASSIFICATION_TASKS, TOKEN_TASK
+from ..data.dataset import BINARY_OUTPUT_TASKS, CLASSIFICATION_TASKS, MULTILABEL_TASK, TOKEN_TASK
 from ..data.readers import expand_paths
 from ..data.splits import carve_validation, make_folds
 from ..errors import InputError
@@ -38,12 +38,15 @@ from ..transfer.lora import with_lora
 from ..transfer.probe import fit_probe
 from ..transfer.window import fit_window_baseline
 from ..train.checkpoint import latest_checkpoint
+from ..models.encoder import embed_dataset
+from .embedding_map import embedding_map
 from .metrics import PRIMARY_METRIC, task_metrics
 from .parts import PartStore
 from .report import write_report
 from .stats import mean_std, paired_comparison
 
 BASELINE_ARMS = ("none", "kmer")
+PER_ARM_ONLY = ("pretrain_history", "embedding_map")  # kept in the parts and plotted, not in results.json
 GRAPH_ARMS = ("gcn", "gat")  # graph neural networks on RDKit molecular graphs (first column: SMILES)
 MOLECULE_ARMS = GRAPH_ARMS + ("ecfp",)  # ... and Morgan fingerprints + a linear model
 COMPARED_WITH = BASELINE_ARMS + ("ecfp",)  # every other arm is compared with each of these present
@@ -216,9 +219,14 @@ def run_crossval(cfg: Config, resume: bool = False) -> dict:
                         if len(cfg.data.columns) == 2 and task in CLASSIFICATION_TASKS:
                             shared["retrieval"] = pair_retrieval(base_encoder, rows, test_idx[labels[test_idx] == 1],
                                                                  tokenizer, cfg.model.max_length, device)
-                        info.update(shared)  # pretraining history and retrieval: recorded once
+                        if k == 0 and task != TOKEN_TASK and cfg.crossval.embedding_map:
+                            shared["embedding_map"] = embedding_map(embed_dataset(base_encoder, test, device),
+                                                                    labels[test_idx] if task == MULTILABEL_TASK
+                                                                    else targets[test_idx], seed)
+                            base_encoder.train()
+                        info.update(shared)  # pretraining history, retrieval, embedding map: recorded once
                     else:
-                        info.update({key: v for key, v in shared.items() if key != "pretrain_history"})
+                        info.update({key: v for key, v in shared.items() if key not in PER_ARM_ONLY})
                     encoder = copy.deepcopy(base_encoder) if len(fractions) > 1 else base_encoder
                     desc = f"{name} fold {k}"
                     with PeakMemory(device) as memory:
@@ -248,7 +256,8 @@ def run_crossval(cfg: Config, resume: bool = False) -> dict:
             results[key] = encoded.meta[key]
     pd.concat(predictions).to_csv(out / "predictions.csv", index=False)
     atomic_write_text(out / "results.json", json.dumps(results, indent=1))
-    write_report(results, out, pd.concat(predictions))
+    maps = {name: r["embedding_map"] for name in runs for r in runs[name] if "embedding_map" in r}
+    write_report(results, out, pd.concat(predictions), maps)
     return results
 
 
@@ -353,7 +362,7 @@ def assemble_results(cfg: Config, per_arm: dict, runs: dict, leakage: list, spli
         stats_ = {key: mean_std([f.get(key) for f in folds]) for key in keys}
         arms_out[arm] = {"folds": folds, "mean": {k: v[0] for k, v in stats_.items()},
                          "std": {k: v[1] for k, v in stats_.items()},
-                         "runs": [{k: v for k, v in r.items() if k != "pretrain_history"} for r in runs[arm]],
+                         "runs": [{k: v for k, v in r.items() if k not in PER_ARM_ONLY} for r in runs[arm]],
                          "seconds": float(sum(r["seconds"] for r in runs[arm]))}
         retrieval = [r["retrieval"] for r in runs[arm] if "retrieval" in r]
         if retrieval:

@@ -256,8 +256,10 @@ def token_lines(results: dict) -> list[str]:
             "`predictions.csv` has one row per labelled residue (`position` is 1-based).", ""]
 
 
-def write_report(results: dict, out: Path, predictions: pd.DataFrame) -> None:
-    """``report.md`` with the tables, the leakage counts and the plots it links."""
+def write_report(results: dict, out: Path, predictions: pd.DataFrame, maps: dict | None = None) -> None:
+    """``report.md`` with the tables, the leakage counts and the plots it links; ``maps``: per arm, the
+    t-SNE points of :mod:`seqssl.evaluate.embedding_map`."""
+    from .embedding_map import plot_embedding_maps
     out = Path(out)
     _plot_metric_bars(results, out / "metrics.png")
     plots = ["metrics.png"]
@@ -268,6 +270,8 @@ def write_report(results: dict, out: Path, predictions: pd.DataFrame) -> None:
         plots.append("pretraining_loss.png")
     if _plot_learning_curve(results, out / "label_fractions.png"):
         plots.append("label_fractions.png")
+    if plot_embedding_maps(maps or {}, out / "embedding_map.png", continuous=results["task"] == "regression"):
+        plots.append("embedding_map.png")
     leak = pd.DataFrame(results["leakage"])
     single = results["n_folds"] == 1
     lines = ["# seqssl cross-validation report", "",

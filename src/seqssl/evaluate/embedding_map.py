@@ -1,0 +1,51 @@
+"""A 2-D map of what an encoder learned before fine-tuning: t-SNE (van der Maaten & Hinton 2008, via
+scikit-learn) of the pooled embeddings of one test fold, coloured by label."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+MAX_POINTS = 1000
+
+
+def embedding_map(embeddings: np.ndarray, labels: np.ndarray, seed: int) -> dict:
+    """``{"x", "y", "label"}`` lists for at most :data:`MAX_POINTS` seeded-sampled points."""
+    from sklearn.manifold import TSNE
+    rng = np.random.default_rng(seed)
+    keep = np.sort(rng.choice(len(embeddings), size=min(MAX_POINTS, len(embeddings)), replace=False))
+    points = TSNE(n_components=2, perplexity=min(30.0, max(2.0, (len(keep) - 1) / 3)), init="pca",
+                  random_state=seed).fit_transform(embeddings[keep].astype(np.float64))
+    return {"x": points[:, 0].tolist(), "y": points[:, 1].tolist(), "label": np.asarray(labels)[keep].tolist()}
+
+
+def plot_embedding_maps(maps: dict[str, dict], path: Path, continuous: bool) -> bool:
+    """One panel per arm; binary labels as two colours, regression targets on a colour scale."""
+    if not maps:
+        return False
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    cols = min(3, len(maps))
+    rows = -(-len(maps) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.3 * rows), squeeze=False)
+    for ax, (arm, points) in zip(axes.flat, maps.items()):
+        label = np.asarray(points["label"], dtype=float)
+        if continuous:
+            shown = ax.scatter(points["x"], points["y"], c=label, s=5, cmap="viridis")
+            fig.colorbar(shown, ax=ax, fraction=0.046)
+        else:
+            for value, colour in ((0.0, "tab:blue"), (1.0, "tab:red")):
+                chosen = label == value
+                ax.scatter(np.asarray(points["x"])[chosen], np.asarray(points["y"])[chosen], s=5, c=colour,
+                           alpha=0.6, label=f"label {value:g}")
+            ax.legend(fontsize=7, markerscale=2)
+        ax.set_title(f"{arm} (before fine-tuning)", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in list(axes.flat)[len(maps):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
