@@ -23,13 +23,9 @@ def plot_embedding_maps(maps: dict[str, dict], path: Path, continuous: bool) -> 
     """One panel per arm; binary labels as two colours, regression targets on a colour scale."""
     if not maps:
         return False
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    cols = min(3, len(maps))
-    rows = -(-len(maps) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.3 * rows), squeeze=False)
-    for ax, (arm, points) in zip(axes.flat, maps.items()):
+    from .figures import panels, save
+    fig, axes = panels(len(maps), 3.6, 3.3)
+    for ax, (arm, points) in zip(axes, maps.items()):
         label = np.asarray(points["label"], dtype=float)
         if continuous:
             shown = ax.scatter(points["x"], points["y"], c=label, s=5, cmap="viridis")
@@ -43,9 +39,5 @@ def plot_embedding_maps(maps: dict[str, dict], path: Path, continuous: bool) -> 
         ax.set_title(f"{arm} (before fine-tuning)", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    for ax in list(axes.flat)[len(maps):]:
-        ax.set_visible(False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path, dpi=110)
     return True

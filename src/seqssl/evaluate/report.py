@@ -190,17 +190,13 @@ def _plot_roc(predictions: pd.DataFrame, path: Path) -> None:
 
 def _plot_pretraining(results: dict, path: Path) -> bool:
     """One panel per objective (losses of different objectives are on different scales), one line per fold."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .figures import panels, save
     curves = {arm: [f for f in folds if f["history"]] for arm, folds in results.get("pretraining", {}).items()}
     curves = {arm: folds for arm, folds in curves.items() if folds}
     if not curves:
         return False
-    cols = min(3, len(curves))
-    rows = -(-len(curves) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False)
-    for ax, (arm, folds) in zip(axes.flat, curves.items()):
+    fig, axes = panels(len(curves), 3.6, 2.8)
+    for ax, (arm, folds) in zip(axes, curves.items()):
         for f in folds:
             ax.plot([h["step"] for h in f["history"]], [h["loss"] for h in f["history"]],
                     color="tab:blue", alpha=0.35 + 0.65 / len(folds), linewidth=1)
@@ -208,11 +204,7 @@ def _plot_pretraining(results: dict, path: Path) -> bool:
         ax.set_xlabel("optimiser step", fontsize=8)
         ax.set_ylabel("loss", fontsize=8)
         ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(curves):]:
-        ax.set_visible(False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path)
     return True
 
 
