@@ -184,6 +184,31 @@ def test_crossval_transfer_modes(mode, tmp_path, small_binding_csv, small_corpus
     assert all(0.0 <= f["auroc"] <= 1.0 for f in results["arms"]["none"]["folds"])
 
 
+def test_several_modes_share_one_pretraining_and_compare_like_with_like(crossval_run, tmp_path, small_binding_csv,
+                                                                        small_corpus_csv, monkeypatch):
+    """--mode probe,full: every encoder arm in each mode from one pretraining per fold, compared with
+    ``none`` in the same mode (and with k-mers, which have no mode); the full-mode rows are the same
+    experiment as a full-only run."""
+    import seqssl.evaluate.crossval as cv
+    calls = []
+    real = cv.build_pretrained_encoder
+    monkeypatch.setattr(cv, "build_pretrained_encoder", lambda *a, **k: calls.append(k["desc"]) or real(*a, **k))
+    out = tmp_path / "modes"
+    assert run_cli([*_crossval_args(small_binding_csv, small_corpus_csv, out), "--mode", "probe,full"]) == 0
+    assert calls == ["simclr fold 0", "simclr fold 1"]
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["arms"]) == {"none[probe]", "none[full]", "simclr[probe]", "simclr[full]", "kmer"}
+    assert results["config"]["crossval"]["modes"] == ["probe", "full"]
+    assert all(r["mode"] == "probe" for r in results["arms"]["simclr[probe]"]["runs"])
+    pairs = {(c["arm"], c["baseline"]) for c in results["comparisons"]}
+    assert {("simclr[probe]", "none[probe]"), ("simclr[full]", "none[full]"), ("simclr[probe]", "kmer"),
+            ("kmer", "none[probe]")} <= pairs and ("simclr[probe]", "none[full]") not in pairs
+    reference = json.loads((crossval_run / "results.json").read_text())
+    for arm in ("none", "simclr"):
+        assert results["arms"][f"{arm}[full]"]["folds"] == reference["arms"][arm]["folds"], arm
+    assert results["arms"]["kmer"]["folds"] == reference["arms"]["kmer"]["folds"]
+
+
 def test_lora_trains_only_adapters_and_head_and_merges_to_the_same_function(tmp_path, small_binding_csv,
                                                                            small_corpus_csv):
     """--mode lora: base weights unchanged, adapters saved by peft; the merged encoder (--merge) computes

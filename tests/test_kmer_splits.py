@@ -30,6 +30,17 @@ def test_grouped_folds_and_validation_never_share_a_group():
         assert set(fit) | set(val) == set(tr)
 
 
+def test_leave_one_group_out_validates_on_one_whole_group():
+    """4 peptides, 4 folds: each training fold has 3 groups, and validation is one of them."""
+    groups = np.repeat(np.array(["P1", "P2", "P3", "P4"]), [300, 250, 200, 50])
+    labels = np.tile([0.0, 1.0], 400)
+    for tr, te in make_folds(4, labels, groups, "grouped", 0, stratify=True):
+        assert len(set(groups[te])) == 1
+        fit, val = carve_validation(tr, labels, groups, 0.15, 0, True)
+        assert len(set(groups[val])) == 1 and len(set(groups[fit])) == 2
+        assert set(fit) | set(val) == set(tr)
+
+
 def test_corpus_removes_test_sequences_and_duplicates():
     rows = [("CASS",), ("CAW",), ("CASS",), ("cat",)]
     enc = EncodedDataset([np.array([i]) for i in range(4)], [np.zeros(1)] * 4)

@@ -183,7 +183,9 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
              pretrain_data: Annotated[Optional[str], typer.Option(help="Unlabelled corpus file(s), comma-separated.")] = None,
              pretrain_columns: Annotated[Optional[str], typer.Option(help="Column(s) of the corpus.")] = None,
              negative_type_column: Annotated[Optional[str], typer.Option(help="Also report metrics per negative type.")] = None,
-             mode: Annotated[Optional[str], typer.Option(help="full | probe (frozen encoder + linear model) | lora")] = None,
+             mode: Annotated[Optional[str], typer.Option(help="full | probe (frozen encoder + linear model) | lora, "
+                                                         "or several, e.g. probe,full,lora (each encoder "
+                                                         "pretrained once per fold)")] = None,
              out: Out = None, config: ConfigFile = None, epochs: Epochs = None, max_steps: MaxSteps = None,
              batch_size: BatchSize = None, lr: Lr = None,
              pretrain_epochs: Annotated[Optional[int], typer.Option()] = None,
@@ -197,7 +199,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
              bond_angles: Annotated[bool, typer.Option("--bond-angles", help="gcn / gat arms: add a bond-angle "
                                                        "feature from an RDKit conformer (slow).")] = False,
              resume: Annotated[bool, typer.Option("--resume", help="Keep the finished folds and arms in --out; "
-                                                  "continue a cut-off pretraining. Only --arms may change.")] = False):
+                                                  "continue a cut-off pretraining. Only --arms and --mode may change.")] = False):
     """Cross-validate pretraining arms against no pretraining and k-mers; write results and report."""
     from .api import crossval as run
     from .evaluate.report import print_summary
@@ -211,7 +213,8 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
             "crossval.label_fractions": _cols(label_fractions),
             "data.group_column": group_column, "crossval.split": split,
             "data.pretrain_data": _cols(pretrain_data), "data.pretrain_columns": _cols(pretrain_columns),
-            "data.negative_type_column": negative_type_column, "finetune.mode": mode,
+            "data.negative_type_column": negative_type_column, "crossval.modes": _cols(mode),
+            "finetune.mode": mode if mode and "," not in mode else None,
             "pretrain.epochs": pretrain_epochs, "pretrain.lr": pretrain_lr,
             "pretrain.max_steps": max_steps, "finetune.max_steps": max_steps, "pretrain.positives": positives,
             "pretrain.view": view, "data.pretrain_label_column": pretrain_label_column}

@@ -152,6 +152,8 @@ class CrossvalConfig:
     gnn_dropout: float = 0.1
     bond_angles: bool = False  # gcn / gat: add a bond-angle feature from an RDKit 3-D conformer (slow)
     embedding_map: bool = True  # report: t-SNE of fold 0's test embeddings per encoder arm, before fine-tuning
+    modes: list[str] = field(default_factory=list)  # transfer modes compared per encoder arm (pretrained once
+    #                                                 per fold); empty: [finetune.mode]
 
 
 @dataclass
@@ -273,6 +275,8 @@ RANGES = {  # dotted key: (predicate, what it must be)
     "finetune.focal_gamma": (lambda v: v >= 0, "non-negative"),
     "data.invalid_smiles": (lambda v: v in ("error", "skip"), "error or skip"),
     "crossval.gnn_layers": (lambda v: v >= 1, "at least 1"),
+    "crossval.modes": (lambda v: len(set(v)) == len(v) and all(m in ("full", "probe", "lora") for m in v),
+                       "distinct modes among full, probe, lora"),
     "crossval.kmer_window": (lambda v: v >= 0, "non-negative"),
     "crossval.label_fractions": (lambda v: len(v) > 0 and all(0 < f <= 1 for f in v), "fractions in (0, 1]"),
 }

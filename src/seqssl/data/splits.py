@@ -59,13 +59,16 @@ def make_folds(n_folds: int, labels: np.ndarray, groups: np.ndarray | None, spli
 def carve_validation(train: np.ndarray, labels: np.ndarray, groups: np.ndarray | None, fraction: float,
                      seed: int, stratify: bool) -> tuple[np.ndarray, np.ndarray]:
     """Split training indices into (fit, validation) the same way the folds were made: with ``groups``
-    (a group column or :func:`scaffold_groups`) no group — so no scaffold — is on both sides."""
+    (a group column or :func:`scaffold_groups`) no group — so no scaffold — is on both sides. With fewer
+    groups than ``1 / fraction`` (leave-one-peptide-out), the validation split is one whole group."""
     if not 0 < fraction < 0.5:
         raise InputError(f"finetune.val_fraction must be in (0, 0.5), got {fraction}")
     n_parts = max(2, int(round(1 / fraction)))
     if stratify:  # small folds: fewer, larger parts so each holds both classes
         n_parts = max(2, min(n_parts, int(np.unique(labels[train], return_counts=True)[1].min())))
     sub_groups = None if groups is None else groups[train]
+    if sub_groups is not None:  # few groups (4 peptides): validation is one whole group, however large
+        n_parts = min(n_parts, len(np.unique(sub_groups)))
     folds = make_folds(n_parts, labels[train], sub_groups, "grouped" if groups is not None else
                        ("stratified" if stratify else "random"), seed, stratify)
     fit, val = folds[0]

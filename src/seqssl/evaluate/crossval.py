@@ -135,7 +135,9 @@ def run_crossval(cfg: Config, resume: bool = False) -> dict:
         extra = extra.deduplicated()
 
     fractions = sorted(set(cfg.crossval.label_fractions))
-    names = [arm_label(arm, f, fractions) for arm in arms for f in fractions]
+    modes = list(cfg.crossval.modes) or [cfg.finetune.mode]
+    units = [(arm, f, mode) for arm in arms for f in fractions for mode in arm_modes(arm, modes)]
+    names = [arm_label(arm, f, fractions, mode, modes) for arm, f, mode in units]
     per_arm = {name: [] for name in names}
     runs = {name: [] for name in names}
     predictions, leakage = [], []
@@ -167,88 +169,80 @@ def run_crossval(cfg: Config, resume: bool = False) -> dict:
                         "test": int(len(test_idx)), "pretrain_corpus": None if corpus is None else len(corpus),
                         "pretrain_removed_test_sequences": removed,
                         "pretrain_removed_test_labels": removed_labels})
-        for arm in arms:
-            base_encoder, shared = None, {}  # pretrained once per (fold, arm), copied for each label fraction
-            for fraction in fractions:
-                name = arm_label(arm, fraction, fractions)
-                done = store.load(k, name) if resume else None
-                if done is not None:
-                    per_arm[name].append(done[0])
-                    runs[name].append(done[1])
-                    predictions.append(done[2])
-                    outer.update(1)
-                    continue
-                t0 = time.time()
-                sub_idx = label_subset(fit_idx, labels, fraction, seed, stratify)
-                info: dict = {"fold": k, **({"label_fraction": fraction, "n_fit": int(len(sub_idx))}
-                                            if len(fractions) > 1 else {})}
-                sub = encoded.subset(sub_idx)
-                if arm == "ecfp":
-                    smiles = [r[0] for r in rows]
-                    model, details = fit_fingerprint_baseline([smiles[i] for i in sub_idx], targets[sub_idx],
-                                                              [smiles[i] for i in val_idx], targets[val_idx], task,
-                                                              seed)
-                    scores = model.predict([smiles[i] for i in test_idx])
-                    info.update(details)
-                elif arm in GRAPH_ARMS:
-                    model, details = fit_graph_model(
-                        arm, [graphs[i] for i in sub_idx], targets[sub_idx], [graphs[i] for i in val_idx],
-                        targets[val_idx], cfg.finetune, task, device=device, seed=seed, loss=cfg.finetune.loss,
-                        focal_alpha=cfg.finetune.focal_alpha, focal_gamma=cfg.finetune.focal_gamma,
-                        progress=progress, desc=f"{name} fold {k}",
-                        model_kwargs={"hidden": cfg.crossval.gnn_hidden, "layers": cfg.crossval.gnn_layers,
-                                      "heads": cfg.crossval.gnn_heads, "dropout": cfg.crossval.gnn_dropout})
-                    scores = predict_graphs(model, [graphs[i] for i in test_idx], task, device)
-                    info.update(details)
-                elif arm == "kmer" and task == TOKEN_TASK:
-                    model, details = fit_window_baseline(sub, val, tokenizer.vocab_size, cfg.crossval.kmer_window,
-                                                         seed)
-                    scores = model.predict(test)
-                    info.update(details)
-                elif arm == "kmer":
-                    model, details = fit_kmer_baseline([rows[i] for i in sub_idx], targets[sub_idx],
-                                                       [rows[i] for i in val_idx], targets[val_idx], task,
-                                                       cfg.crossval.kmer_max_k, seed,
-                                                       getattr(tokenizer, "case_sensitive", False))
-                    scores = model.predict([rows[i] for i in test_idx])
-                    info.update(details)
-                else:
-                    if base_encoder is None:
-                        base_encoder, shared = _arm_encoder(arm, cfg, k, seed, corpus, removed, tokenizer, device,
-                                                            out, resume)
-                        if len(cfg.data.columns) == 2 and task in CLASSIFICATION_TASKS:
-                            shared["retrieval"] = pair_retrieval(base_encoder, rows, test_idx[labels[test_idx] == 1],
-                                                                 tokenizer, cfg.model.max_length, device)
-                        if k == 0 and task != TOKEN_TASK and cfg.crossval.embedding_map:
-                            shared["embedding_map"] = embedding_map(embed_dataset(base_encoder, test, device),
-                                                                    labels[test_idx] if task == MULTILABEL_TASK
-                                                                    else targets[test_idx], seed)
-                            base_encoder.train()
-                        info.update(shared)  # pretraining history, retrieval, embedding map: recorded once
-                    else:
-                        info.update({key: v for key, v in shared.items() if key not in PER_ARM_ONLY})
-                    encoder = copy.deepcopy(base_encoder) if len(fractions) > 1 else base_encoder
-                    desc = f"{name} fold {k}"
-                    with PeakMemory(device) as memory:
-                        if cfg.finetune.mode == "probe":
-                            model, details = fit_probe(encoder, sub, val, task, device=device, seed=seed)
-                        else:
-                            if cfg.finetune.mode == "lora":
-                                encoder = with_lora(encoder, cfg.finetune)
-                            model, details = fine_tune(encoder, sub, val, cfg.finetune, task, device=device,
-                                                       precision=cfg.precision, seed=seed, progress=progress,
-                                                       desc=desc)
-                    scores = model.predict(test) if cfg.finetune.mode == "probe" else \
-                        predict(model, test, task, device, precision=cfg.precision)
-                    info.update(details, peak_memory_mb=memory.peak_mb)
-                info["seconds"] = time.time() - t0
-                per_arm[name].append(fold_metrics(task, test.targets(), scores,
-                                                  None if neg_types is None else neg_types[test_idx],
-                                                  encoded.meta.get("targets")))
-                runs[name].append(info)
-                predictions.append(prediction_rows(test, test_idx, k, name, scores))
-                store.save(k, name, per_arm[name][-1], info, predictions[-1])
+        encoder_arm, base_encoder, shared = None, None, {}
+        for arm, fraction, mode in units:
+            if arm != encoder_arm:  # pretrained once per (fold, arm), copied for each label fraction and mode
+                encoder_arm, base_encoder, shared = arm, None, {}
+            name = arm_label(arm, fraction, fractions, mode, modes)
+            done = store.load(k, name) if resume else None
+            if done is not None:
+                per_arm[name].append(done[0])
+                runs[name].append(done[1])
+                predictions.append(done[2])
                 outer.update(1)
+                continue
+            t0 = time.time()
+            sub_idx = label_subset(fit_idx, labels, fraction, seed, stratify)
+            info: dict = {"fold": k, **({"label_fraction": fraction, "n_fit": int(len(sub_idx))}
+                                        if len(fractions) > 1 else {})}
+            sub = encoded.subset(sub_idx)
+            if arm == "ecfp":
+                smiles = [r[0] for r in rows]
+                model, details = fit_fingerprint_baseline([smiles[i] for i in sub_idx], targets[sub_idx],
+                                                          [smiles[i] for i in val_idx], targets[val_idx], task,
+                                                          seed)
+                scores = model.predict([smiles[i] for i in test_idx])
+                info.update(details)
+            elif arm in GRAPH_ARMS:
+                model, details = fit_graph_model(
+                    arm, [graphs[i] for i in sub_idx], targets[sub_idx], [graphs[i] for i in val_idx],
+                    targets[val_idx], cfg.finetune, task, device=device, seed=seed, loss=cfg.finetune.loss,
+                    focal_alpha=cfg.finetune.focal_alpha, focal_gamma=cfg.finetune.focal_gamma,
+                    progress=progress, desc=f"{name} fold {k}",
+                    model_kwargs={"hidden": cfg.crossval.gnn_hidden, "layers": cfg.crossval.gnn_layers,
+                                  "heads": cfg.crossval.gnn_heads, "dropout": cfg.crossval.gnn_dropout})
+                scores = predict_graphs(model, [graphs[i] for i in test_idx], task, device)
+                info.update(details)
+            elif arm == "kmer" and task == TOKEN_TASK:
+                model, details = fit_window_baseline(sub, val, tokenizer.vocab_size, cfg.crossval.kmer_window,
+                                                     seed)
+                scores = model.predict(test)
+                info.update(details)
+            elif arm == "kmer":
+                model, details = fit_kmer_baseline([rows[i] for i in sub_idx], targets[sub_idx],
+                                                   [rows[i] for i in val_idx], targets[val_idx], task,
+                                                   cfg.crossval.kmer_max_k, seed,
+                                                   getattr(tokenizer, "case_sensitive", False))
+                scores = model.predict([rows[i] for i in test_idx])
+                info.update(details)
+            else:
+                if base_encoder is None:
+                    base_encoder, shared = _arm_encoder(arm, cfg, k, seed, corpus, removed, tokenizer, device,
+                                                        out, resume)
+                    if len(cfg.data.columns) == 2 and task in CLASSIFICATION_TASKS:
+                        shared["retrieval"] = pair_retrieval(base_encoder, rows, test_idx[labels[test_idx] == 1],
+                                                             tokenizer, cfg.model.max_length, device)
+                    if k == 0 and task != TOKEN_TASK and cfg.crossval.embedding_map:
+                        shared["embedding_map"] = embedding_map(embed_dataset(base_encoder, test, device),
+                                                                labels[test_idx] if task == MULTILABEL_TASK
+                                                                else targets[test_idx], seed)
+                        base_encoder.train()
+                    info.update(shared)  # pretraining history, retrieval, embedding map: recorded once
+                else:
+                    info.update({key: v for key, v in shared.items() if key not in PER_ARM_ONLY})
+                shared_encoder = len(fractions) * len(modes) > 1
+                scores, details, peak = fit_encoder_arm(copy.deepcopy(base_encoder) if shared_encoder else base_encoder,
+                                                 mode, sub, val, test, cfg, task, device, seed, progress,
+                                                 f"{name} fold {k}")
+                info.update(details, mode=mode, peak_memory_mb=peak)
+            info["seconds"] = time.time() - t0
+            per_arm[name].append(fold_metrics(task, test.targets(), scores,
+                                              None if neg_types is None else neg_types[test_idx],
+                                              encoded.meta.get("targets")))
+            runs[name].append(info)
+            predictions.append(prediction_rows(test, test_idx, k, name, scores))
+            store.save(k, name, per_arm[name][-1], info, predictions[-1])
+            outer.update(1)
     outer.close()
     results = assemble_results(cfg, per_arm, runs, leakage, split, time.time() - start_all)
     for key in ("classes", "targets", "invalid_smiles_skipped"):
@@ -268,9 +262,56 @@ def molecule_graphs(smiles: list[str], bond_angles: bool, progress: bool) -> lis
             for s in tqdm(smiles, desc="molecular graphs", disable=not progress, unit="mol", leave=False)]
 
 
-def arm_label(arm: str, fraction: float, fractions: list[float]) -> str:
-    """``simclr``, or ``simclr@0.1`` when several label fractions are compared."""
-    return arm if fractions == [1.0] else f"{arm}@{fraction:g}"
+ENCODER_ARMS_EXCLUDED = BASELINE_ARMS[1:] + MOLECULE_ARMS  # arms that fine-tune no sequence encoder
+
+
+def arm_modes(arm: str, modes: list[str]) -> list[str | None]:
+    """The transfer modes an arm is run in: every mode for encoder arms (``none`` and the objectives),
+    none for k-mer, fingerprint and graph arms."""
+    return [None] if arm in ENCODER_ARMS_EXCLUDED else list(modes)
+
+
+def arm_label(arm: str, fraction: float, fractions: list[float], mode: str | None = None,
+              modes: list[str] = ()) -> str:
+    """``simclr``; ``simclr[probe]`` when several transfer modes are compared; ``simclr@0.1`` (or
+    ``simclr[probe]@0.1``) when several label fractions are."""
+    name = f"{arm}[{mode}]" if mode is not None and len(modes) > 1 else arm
+    return name if fractions == [1.0] else f"{name}@{fraction:g}"
+
+
+def split_label(name: str) -> tuple[str, str | None, str]:
+    """``simclr[probe]@0.1`` → (``simclr``, ``probe``, ``0.1``); missing parts are None / ``""``."""
+    body, _, fraction = name.partition("@")
+    arm, _, mode = body.partition("[")
+    return arm, mode.rstrip("]") or None, fraction
+
+
+def baseline_labels(name: str, base: str, present) -> list[str]:
+    """The runs of arm ``base`` that ``name`` is compared with: same label fraction, and the same transfer
+    mode when both have modes (``simclr[probe]@0.1`` vs ``none[probe]@0.1`` and ``kmer@0.1``; ``kmer`` vs
+    ``none[probe]`` and ``none[full]``)."""
+    _, mode, fraction = split_label(name)
+    suffix = f"@{fraction}" if fraction else ""
+    if f"{base}{suffix}" in present:
+        return [f"{base}{suffix}"]
+    moded = [p for p in present if split_label(p)[0] == base and split_label(p)[2] == fraction]
+    return [p for p in moded if split_label(p)[1] == mode] if mode else moded
+
+
+def fit_encoder_arm(encoder, mode: str, sub, val, test, cfg: Config, task: str, device, seed: int, progress: bool,
+                    desc: str) -> tuple[np.ndarray, dict, float]:
+    """Fit one encoder arm on ``sub`` (early stopping on ``val``) in ``mode`` and score ``test``:
+    (scores, run details, peak memory in MB)."""
+    with PeakMemory(device) as memory:
+        if mode == "probe":
+            model, details = fit_probe(encoder, sub, val, task, device=device, seed=seed)
+        else:
+            if mode == "lora":
+                encoder = with_lora(encoder, cfg.finetune)
+            model, details = fine_tune(encoder, sub, val, cfg.finetune, task, device=device,
+                                       precision=cfg.precision, seed=seed, progress=progress, desc=desc)
+    scores = model.predict(test) if mode == "probe" else predict(model, test, task, device, precision=cfg.precision)
+    return scores, details, memory.peak_mb
 
 
 def label_subset(fit_idx: np.ndarray, labels, fraction: float, seed: int, stratify: bool) -> np.ndarray:
@@ -370,15 +411,15 @@ def assemble_results(cfg: Config, per_arm: dict, runs: dict, leakage: list, spli
     comparisons = []
     for base_name in COMPARED_WITH:
         for arm in per_arm:
-            kind, _, fraction = arm.partition("@")  # simclr@0.1 is compared with none@0.1 and kmer@0.1
-            baseline = f"{base_name}@{fraction}" if fraction else base_name
-            if baseline not in per_arm or arm == baseline or \
+            kind = split_label(arm)[0]
+            if kind == base_name or \
                     (kind in COMPARED_WITH and COMPARED_WITH.index(kind) < COMPARED_WITH.index(base_name)):
                 continue  # each baseline pair once (kmer − none, not also none − kmer)
-            for metric in arms_out[arm]["mean"]:
-                comp = paired_comparison([f.get(metric) for f in per_arm[arm]],
-                                         [f.get(metric) for f in per_arm[baseline]])
-                comparisons.append({"arm": arm, "baseline": baseline, "metric": metric, **comp})
+            for baseline in baseline_labels(arm, base_name, per_arm):
+                for metric in arms_out[arm]["mean"]:
+                    comp = paired_comparison([f.get(metric) for f in per_arm[arm]],
+                                             [f.get(metric) for f in per_arm[baseline]])
+                    comparisons.append({"arm": arm, "baseline": baseline, "metric": metric, **comp})
     return {"task": task, "primary_metric": primary, "split": split, "n_folds": len(leakage),
             "split_column": cfg.data.split_column if split == "column" else None,
             "validation_column": cfg.data.validation_column if split == "column" else None,

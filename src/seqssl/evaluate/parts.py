@@ -20,7 +20,7 @@ import yaml
 from ..errors import InputError
 from ..io import atomic_write_text
 
-IGNORED_ON_RESUME = {("crossval", "arms"), ("out",), ("quiet",), ("threads",), ("device",)}  # how, not what
+IGNORED_ON_RESUME = {("crossval", "arms"), ("crossval", "modes"), ("out",), ("quiet",), ("threads",), ("device",)}  # how, not what
 
 
 def _builtin(value):
