@@ -10,14 +10,17 @@ from safetensors.torch import load_file
 from conftest import run_cli
 
 
-def _args(corpus, out, objective):
+def _args(corpus, out, objective, *extra):
     return ["pretrain", "--data", str(corpus), "--columns", "cdr3_b_aa", "--objective", objective,
             "--max-steps", "3", "--batch-size", "32", "--seed", "1", "--out", str(out), "--quiet",
-            "--config", str(out.parent / "small.yaml")]
+            "--config", str(out.parent / "small.yaml"), *extra]
 
 
-@pytest.mark.parametrize("objective", ["simclr", "infonce"])
-def test_two_processes_on_gloo_match_one_process(objective, tmp_path, small_corpus_csv):
+@pytest.mark.parametrize("objective, extra", [("simclr", ()), ("infonce", ()), ("mlm", ()), ("rtd", ()),
+                                              ("mlm", ("--chunk-size", "5"))])
+def test_two_processes_on_gloo_match_one_process(objective, extra, tmp_path, small_corpus_csv):
+    """Token objectives too: the masks are drawn for the global batch and every rank divides by the
+    global number of predicted tokens (and, with --chunk-size, accumulates micro-batches)."""
     # plain SGD: the weights after 3 steps are the start minus lr × the summed gradients, so equal weights
     # mean equal gradients (Adam would turn float noise in near-zero gradients into whole-lr steps)
     (tmp_path / "small.yaml").write_text("model:\n  hidden_size: 16\n  num_heads: 2\n  num_layers: 1\n"
@@ -25,11 +28,11 @@ def test_two_processes_on_gloo_match_one_process(objective, tmp_path, small_corp
                                          "  momentum: 0.0\n  lr: 0.1\n  warmup_ratio: 0.0\n"
                                          "  scheduler: constant\n  log_every: 1\n")
     single = tmp_path / "single"
-    assert run_cli(_args(small_corpus_csv, single, objective)) == 0
+    assert run_cli(_args(small_corpus_csv, single, objective)) == 0  # one process, no micro-batches
     ddp = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                           "-m", "seqssl", *_args(small_corpus_csv, ddp, objective)],
+                           "-m", "seqssl", *_args(small_corpus_csv, ddp, objective, *extra)],
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     a, b = load_file(str(single / "model.safetensors")), load_file(str(ddp / "model.safetensors"))

@@ -84,12 +84,3 @@ def test_without_dropout_it_equals_the_plain_full_batch_step_and_replay_matters_
         gc._set_rng_state = real
     broken = _grads(objective)
     assert any((broken[k] - replayed[k]).norm() > 1e-3 * replayed[k].norm() for k in replayed if "encoder" in k)
-
-
-def test_chunk_size_is_refused_for_token_objectives(tmp_path, small_corpus_csv, capsys):
-    from conftest import run_cli
-    config = tmp_path / "c.yaml"
-    config.write_text("pretrain:\n  chunk_size: 8\n")
-    assert run_cli(["pretrain", "--data", str(small_corpus_csv), "--columns", "cdr3_b_aa", "--objective", "mlm",
-                    "--max-steps", "1", "--config", str(config), "--out", str(tmp_path / "o"), "--quiet"]) == 2
-    assert "applies to contrastive objectives" in capsys.readouterr().err

@@ -97,8 +97,10 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
              temperature: Annotated[Optional[float], typer.Option(help="NT-Xent temperature.")] = None,
              mask_tokens: Annotated[Optional[int], typer.Option(help="Tokens masked per view (k).")] = None,
              checkpoint_every: Annotated[Optional[int], typer.Option(help="Checkpoint every N steps.")] = None,
-             chunk_size: Annotated[Optional[int], typer.Option(help="Contrastive: embed in chunks of N rows; "
-                                                               "--batch-size stays the exact batch (GradCache).")] = None,
+             chunk_size: Annotated[Optional[int], typer.Option(help="Bound memory: N rows at a time, "
+                                                               "--batch-size stays the exact batch (contrastive: "
+                                                               "GradCache; token objectives: accumulation "
+                                                               "normalised per predicted token).")] = None,
              positives: Positives = None, view: View = None, pretrain_label_column: PretrainLabel = None,
              too_long: TooLong = None,
              resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")] = False,

@@ -109,7 +109,8 @@ class PretrainConfig(OptimConfig):
     batch_size: int = 256
     checkpoint_every: int | None = None
     log_every: int = 20
-    chunk_size: int | None = None  # contrastive: embed in chunks of this many rows, exact full-batch gradient
+    chunk_size: int | None = None  # rows at a time, exact full-batch gradient (contrastive: GradCache;
+    #                                token objectives: micro-batches normalised per predicted token)
 
 
 @dataclass

@@ -123,14 +123,18 @@ def triplet_margin(distances: torch.Tensor, triplets: torch.Tensor, margin: floa
     return F.relu(distances[a, p] - distances[a, n] + margin).mean()
 
 
-def masked_token_loss(logits: torch.Tensor, targets: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-    """Cross entropy over the selected positions only (MLM, Devlin et al. 2019), mean per token."""
-    return F.cross_entropy(logits[positions].float(), targets[positions])
+def masked_token_loss(logits: torch.Tensor, targets: torch.Tensor, positions: torch.Tensor,
+                      reduction: str = "mean") -> torch.Tensor:
+    """Cross entropy over the selected positions only (MLM, Devlin et al. 2019), mean per token
+    (``reduction="sum"``: the sum, for normalising over a larger batch than this one)."""
+    return F.cross_entropy(logits[positions].float(), targets[positions], reduction=reduction)
 
 
-def replaced_token_loss(logits: torch.Tensor, replaced: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+def replaced_token_loss(logits: torch.Tensor, replaced: torch.Tensor, positions: torch.Tensor,
+                        reduction: str = "mean") -> torch.Tensor:
     """ELECTRA discriminator loss (Clark et al. 2020, eq. 1): BCE of 'replaced' over real tokens."""
-    return F.binary_cross_entropy_with_logits(logits[positions].float(), replaced[positions].float())
+    return F.binary_cross_entropy_with_logits(logits[positions].float(), replaced[positions].float(),
+                                              reduction=reduction)
 
 
 def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:

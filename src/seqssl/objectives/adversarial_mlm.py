@@ -32,6 +32,7 @@ from ..models.noiser import GRUNoiser
 from ..sampling import gumbel_softmax_st, relaxed_subset, reverse_gradient, straight_through, top_budget
 from .mlm import TokenPredictionHead
 from .registry import register
+from .token import TokenObjective
 
 def adversarial_budget(input_ids: torch.Tensor, eligible: torch.Tensor, rate: float) -> torch.Tensor:
     """``round(rate × residues)`` per sequence, capped by the positions still eligible."""
@@ -71,10 +72,12 @@ def mean_entropy(probs: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
 
 
 @register("adversarial-mlm")
-class AdversarialMLM(nn.Module):
-    """Encoder + tied MLM head (player ``encoder``) against a :class:`GRUNoiser` (player ``noiser``)."""
+class AdversarialMLM(TokenObjective):
+    """Encoder + tied MLM head (player ``encoder``) against a :class:`GRUNoiser` (player ``noiser``).
 
-    drop_last = False
+    Under gradient accumulation the random share of the masking is drawn for the whole batch and the loss
+    is normalised by the whole batch's masked tokens (random + the noiser's exact budget); the noiser's
+    own Gumbel noise is drawn per micro-batch, which changes the draws but not their distribution."""
 
     def __init__(self, encoder, cfg, vocab_size: int):
         super().__init__()
@@ -109,12 +112,26 @@ class AdversarialMLM(nn.Module):
         return cycles * (n_noise + n_enc) + (n_noise + rest if rest else 0)
 
     # -- one step ---------------------------------------------------------------------------------
+    def draw(self, batch: dict, generator: torch.Generator | None) -> dict:
+        """The random 80/10/10 share of the masking (the noiser chooses the rest in :meth:`forward`)."""
+        ids = batch["input_ids"]
+        if self.cfg.adversarial_random_rate > 0:
+            corrupted, selected = mlm_corrupt(ids, self.cfg.adversarial_random_rate, n_residue_ids=self.n_residues,
+                                              generator=generator)
+        else:
+            corrupted, selected = ids, torch.zeros_like(ids, dtype=torch.bool)
+        return {"corrupted": corrupted, "random_selected": selected}
+
+    def token_counts(self, batch: dict) -> dict:
+        ids, random_sel = batch["input_ids"], batch["draws"]["random_selected"]
+        budget = adversarial_budget(ids, residue_positions(ids) & ~random_sel, self.cfg.adversarial_rate)
+        return {"mlm": random_sel.sum() + budget.sum()}
+
     def forward(self, batch: dict, generator: torch.Generator | None = None) -> dict:
         ids, attention = batch["input_ids"], batch["attention_mask"]
         cfg = self.cfg
-        corrupted, random_sel = mlm_corrupt(ids, cfg.adversarial_random_rate, n_residue_ids=self.n_residues,
-                                            generator=generator) if cfg.adversarial_random_rate > 0 else \
-            (ids, torch.zeros_like(ids, dtype=torch.bool))
+        draws = self.draws_of(batch, generator)
+        corrupted, random_sel = draws["corrupted"], draws["random_selected"]
         eligible = residue_positions(ids) & ~random_sel
         budget = adversarial_budget(ids, eligible, cfg.adversarial_rate)
         train_noiser = "noiser" in self.active_players
@@ -138,11 +155,11 @@ class AdversarialMLM(nn.Module):
                                                batch["token_type_ids"])
         logits = self.head(states)
         selected = random_sel | hard_any
-        loss = masked_token_loss(logits, ids, selected)
+        loss = self.per_token(masked_token_loss(logits, ids, selected, reduction="sum"), selected.sum(), "mlm")
         players = {"encoder_loss": loss.detach()} if "encoder" in self.active_players else {}
         if train_noiser:
             players["noiser_loss"] = -loss.detach()  # what the noiser minimises
-        return {"loss": loss, **players,
+        return {"loss": loss, "n_predicted": selected.sum(), **players,
                 **self._diagnostics(logits, ids, random_sel, hard_any, eligible, scores, option)}
 
     @torch.no_grad()

@@ -8,6 +8,7 @@ from ..augment import mlm_corrupt
 from ..losses import masked_token_loss
 from ..data.tokenizers import drawable_residues
 from .registry import register
+from .token import TokenObjective
 
 
 class TokenPredictionHead(nn.Module):
@@ -25,11 +26,9 @@ class TokenPredictionHead(nn.Module):
 
 
 @register("mlm")
-class MaskedLanguageModel(nn.Module):
+class MaskedLanguageModel(TokenObjective):
     """``pretrain.mlm_rate`` of residues selected (≥ 1 per sequence); 80% ``[MASK]``, 10% random
     residue, 10% unchanged; cross entropy on the selected positions, normalised per predicted token."""
-
-    drop_last = False
 
     def __init__(self, encoder, cfg, vocab_size: int):
         super().__init__()
@@ -37,13 +36,21 @@ class MaskedLanguageModel(nn.Module):
         self.head = TokenPredictionHead(encoder, vocab_size)
         self.n_residues = drawable_residues(vocab_size)
 
+    def draw(self, batch: dict, generator: torch.Generator | None) -> dict:
+        corrupted, selected = mlm_corrupt(batch["input_ids"], self.cfg.mlm_rate, n_residue_ids=self.n_residues,
+                                          generator=generator)
+        return {"corrupted": corrupted, "selected": selected}
+
+    def token_counts(self, batch: dict) -> dict:
+        return {"mlm": batch["draws"]["selected"].sum()}
+
     def forward(self, batch: dict, generator: torch.Generator | None = None) -> dict:
         ids = batch["input_ids"]
-        corrupted, selected = mlm_corrupt(ids, self.cfg.mlm_rate, n_residue_ids=self.n_residues,
-                                          generator=generator)
-        states = self.encoder.token_states(corrupted, batch["attention_mask"], batch["token_type_ids"])
+        draws = self.draws_of(batch, generator)
+        selected = draws["selected"]
+        states = self.encoder.token_states(draws["corrupted"], batch["attention_mask"], batch["token_type_ids"])
         logits = self.head(states)
-        loss = masked_token_loss(logits, ids, selected)
+        loss = self.per_token(masked_token_loss(logits, ids, selected, reduction="sum"), selected.sum(), "mlm")
         with torch.no_grad():
             accuracy = (logits[selected].argmax(-1) == ids[selected]).float().mean()
         return {"loss": loss, "accuracy": accuracy, "n_predicted": selected.sum()}

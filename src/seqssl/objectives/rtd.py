@@ -10,6 +10,7 @@ from ..losses import masked_token_loss, replaced_token_loss
 from ..models.encoder import SequenceEncoder
 from ..data.tokenizers import drawable_residues
 from .registry import register
+from .token import TokenObjective
 
 
 class Generator(nn.Module):
@@ -26,6 +27,9 @@ class Generator(nn.Module):
                             intermediate_size=4 * width, dropout=0.0,
                             max_length=cfg.max_position_embeddings - 2)
         self.body = SequenceEncoder.build(small, vocab_size)
+        # the body reads projected shared embeddings (inputs_embeds): its own word embeddings are never used,
+        # and a trainable parameter without a gradient would stop DistributedDataParallel
+        self.body.backbone.get_input_embeddings().weight.requires_grad_(False)
         self.embeddings = encoder.backbone.get_input_embeddings()  # shared
         self.down, self.up = nn.Linear(hidden, width), nn.Linear(width, hidden)
         self.bias = nn.Parameter(torch.zeros(vocab_size))
@@ -36,21 +40,23 @@ class Generator(nn.Module):
         return self.up(states) @ self.embeddings.weight.T + self.bias
 
 
-class _Discriminating(nn.Module):
-    drop_last = False
-
+class _Discriminating(TokenObjective):
     def __init__(self, encoder, cfg, vocab_size: int):
         super().__init__()
         self.encoder, self.cfg = encoder, cfg
         self.discriminator = nn.Linear(encoder.hidden_size, 1)
         self.n_residues = drawable_residues(vocab_size)
 
+    def token_counts(self, batch: dict) -> dict:
+        return {"discriminator": residue_positions(batch["input_ids"]).sum()}
+
     def discriminate(self, corrupted, original, batch) -> dict:
         states = self.encoder.token_states(corrupted, batch["attention_mask"], batch["token_type_ids"])
         logits = self.discriminator(states).squeeze(-1)
         replaced = corrupted != original
         real = residue_positions(original)
-        loss = replaced_token_loss(logits, replaced, real)
+        loss = self.per_token(replaced_token_loss(logits, replaced, real, reduction="sum"), real.sum(),
+                              "discriminator")
         with torch.no_grad():
             accuracy = ((logits[real] > 0) == replaced[real]).float().mean()
         return {"loss": loss, "disc_accuracy": accuracy, "replaced_fraction": replaced[real].float().mean()}
@@ -60,22 +66,37 @@ class _Discriminating(nn.Module):
 class ELECTRA(_Discriminating):
     """Generator trained with MLM (80/10/10 at ``mlm_rate``) proposes tokens at the selected positions,
     sampled without gradient; the discriminator labels every residue replaced (sampled ≠ original)
-    or not. Loss = L_MLM + λ L_disc, λ = ``discriminator_weight`` (50 in the paper)."""
+    or not. Loss = L_MLM + λ L_disc, λ = ``discriminator_weight`` (50 in the paper).
+
+    The generator's samples are drawn by the Gumbel-max trick, argmax(logits + G) with G ~ Gumbel(0, 1)
+    drawn in :meth:`draw`, which samples softmax(logits) exactly and keeps every row's noise fixed
+    however the batch is split."""
 
     def __init__(self, encoder, cfg, vocab_size: int):
         super().__init__(encoder, cfg, vocab_size)
         self.generator = Generator(encoder, vocab_size, cfg.generator_fraction)
 
-    def forward(self, batch: dict, generator: torch.Generator | None = None) -> dict:
+    def draw(self, batch: dict, generator: torch.Generator | None) -> dict:
         ids = batch["input_ids"]
         masked, selected = mlm_corrupt(ids, self.cfg.mlm_rate, n_residue_ids=self.n_residues, generator=generator)
-        gen_logits = self.generator(masked, batch["attention_mask"], batch["token_type_ids"])
-        gen_loss = masked_token_loss(gen_logits, ids, selected)
+        uniform = torch.rand((*ids.shape, self.n_residues), generator=generator, device=ids.device)
+        gumbel = -torch.log(-torch.log(uniform.clamp(1e-10, 1 - 1e-7)))
+        return {"masked": masked, "selected": selected, "gumbel": gumbel}
+
+    def token_counts(self, batch: dict) -> dict:
+        return {**super().token_counts(batch), "generator": batch["draws"]["selected"].sum()}
+
+    def forward(self, batch: dict, generator: torch.Generator | None = None) -> dict:
+        ids = batch["input_ids"]
+        draws = self.draws_of(batch, generator)
+        selected = draws["selected"]
+        gen_logits = self.generator(draws["masked"], batch["attention_mask"], batch["token_type_ids"])
+        gen_loss = self.per_token(masked_token_loss(gen_logits, ids, selected, reduction="sum"), selected.sum(),
+                                  "generator")
         with torch.no_grad():
-            residue_logits = gen_logits[selected][:, FIRST_RESIDUE_ID:].float()
-            sampled = torch.multinomial(torch.softmax(residue_logits, -1), 1, generator=generator).squeeze(1)
-            corrupted = ids.clone()
-            corrupted[selected] = sampled + FIRST_RESIDUE_ID
+            residue_logits = gen_logits[..., FIRST_RESIDUE_ID:FIRST_RESIDUE_ID + self.n_residues].float()
+            sampled = (residue_logits + draws["gumbel"]).argmax(-1) + FIRST_RESIDUE_ID
+            corrupted = torch.where(selected, sampled, ids)
         out = self.discriminate(corrupted, ids, batch)
         disc_loss = out["loss"]
         out.update(loss=gen_loss + self.cfg.discriminator_weight * disc_loss, generator_loss=gen_loss.detach(),
@@ -88,7 +109,8 @@ class RandomReplacementDetection(_Discriminating):
     """Seed 002's variant: ``replace_rate`` of residues replaced by a uniformly drawn other residue;
     discriminator only."""
 
+    def draw(self, batch: dict, generator: torch.Generator | None) -> dict:
+        return {"corrupted": substitute(batch["input_ids"], self.cfg.replace_rate, None, self.n_residues, generator)}
+
     def forward(self, batch: dict, generator: torch.Generator | None = None) -> dict:
-        ids = batch["input_ids"]
-        corrupted = substitute(ids, self.cfg.replace_rate, None, self.n_residues, generator)
-        return self.discriminate(corrupted, ids, batch)
+        return self.discriminate(self.draws_of(batch, generator)["corrupted"], batch["input_ids"], batch)

@@ -18,7 +18,9 @@ from ..data.positives import pretraining_batches
 from ..errors import InputError, TrainingStopped
 from ..runtime import autocast, generator_for
 from .checkpoint import clear_checkpoints, latest_checkpoint, load_checkpoint, restore_rng, save_checkpoint
-from .distributed import is_main, local_block, world
+from ..objectives.token import TokenObjective
+from .accumulate import token_backward
+from .distributed import is_main, world
 from .gradcache import cached_backward
 from .optim import build_players
 
@@ -31,25 +33,19 @@ def data_parallel(objective, cfg, device: torch.device):
     """``objective`` itself, or wrapped in DistributedDataParallel under ``torchrun``."""
     if world()[1] == 1:
         return objective
-    if hasattr(objective, "players") or cfg.chunk_size:
-        raise InputError("torchrun with several processes supports one-player objectives without --chunk-size",
-                         fix="run adversarial-mlm or gradient caching in one process")
+    if hasattr(objective, "players"):
+        raise InputError("torchrun with several processes supports one-player objectives",
+                         fix="run adversarial-mlm in one process (--chunk-size bounds its memory)")
+    if cfg.chunk_size and not isinstance(objective, TokenObjective):
+        raise InputError("torchrun with several processes does not combine with gradient caching (--chunk-size) "
+                         "of contrastive objectives", fix="drop --chunk-size: each rank's negatives are gathered "
+                         "from every rank, so the global batch is already --batch-size")
     from torch.nn.parallel import DistributedDataParallel
-    if not hasattr(objective, "loss_from_embeddings"):  # token objectives: each rank takes its rows
-        objective = _RowSharded(objective)
     return DistributedDataParallel(objective, device_ids=[torch.cuda.current_device()] if device.type == "cuda" else None)
 
 
-class _RowSharded(torch.nn.Module):
-    """Token-level objectives under DDP: this rank's block of the global batch; DDP averages the
-    per-rank mean losses' gradients (equal to the global per-token mean when ranks predict equally many)."""
-
-    def __init__(self, objective):
-        super().__init__()
-        self.objective = objective
-
-    def forward(self, batch, generator=None):
-        return self.objective(local_block(batch), generator)
+def is_token_objective(objective) -> bool:
+    return isinstance(objective, TokenObjective)
 
 
 def players_at(objective, step: int) -> tuple[str, ...]:
@@ -127,6 +123,7 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
     objective.to(device).train()
     players = build_players(objective, cfg, total)
     model, main = data_parallel(objective, cfg, device), is_main()
+    tokens_split = is_token_objective(objective) and (bool(cfg.chunk_size) or world()[1] > 1)
     progress = progress and main
     rng = np.random.default_rng(seed)
     gen = generator_for(device, seed)
@@ -159,8 +156,13 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
                 batch = to_device(batch, device)
                 active = [players[name] for name in players_at(objective, step)]
                 objective.active_players = tuple(p.name for p in active)
+                # several players: only the active players' gradients (no encoder weight grads for the noiser)
+                inputs = None if len(players) == 1 else [p for player in active for p in player.params]
+                backward_done = tokens_split or bool(cfg.chunk_size)
                 with autocast(device, precision):
-                    if cfg.chunk_size:  # gradient caching: backward happens inside, in chunks
+                    if tokens_split:  # micro-batches and/or DDP ranks, normalised per predicted token
+                        out = token_backward(model, objective, batch, gen, cfg.chunk_size, inputs)
+                    elif cfg.chunk_size:  # gradient caching: backward happens inside, in chunks
                         out = cached_backward(objective, batch, gen, cfg.chunk_size)
                     else:
                         out = model(batch, gen)
@@ -169,12 +171,8 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
                     kept = f"; last good checkpoint: {last_saved}" if last_saved else ""
                     raise TrainingStopped(f"non-finite pretraining loss ({float(loss.detach())}) at step {step + 1}{kept}",
                                           fix="lower --lr, raise the temperature, or use --precision fp32")
-                if cfg.chunk_size:
-                    pass  # cached_backward has accumulated the gradients
-                elif len(players) == 1:
-                    loss.backward()
-                else:  # only the active players' gradients are computed (no encoder weight grads for the noiser)
-                    loss.backward(inputs=[p for player in active for p in player.params])
+                if not backward_done:
+                    loss.backward(inputs=inputs)
                 for player in active:
                     player.step(cfg.grad_clip)
                 step += 1
