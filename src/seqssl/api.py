@@ -47,16 +47,43 @@ def fit_smiles_tokenizer(tables: list[tuple]):
     return SmilesTokenizer.fit(located)
 
 
-def corpus_tokenizer(cfg: Config, files: list[tuple[str, list[str]]]):
+def corpus_tokenizer(cfg: Config, files: list[tuple[str, list[str]]], streamed: bool = False):
     """Character tokenizer for protein; for ``--alphabet text`` a BPE tokenizer trained on the corpus,
-    for ``--alphabet smiles`` a SMILES vocabulary fitted on it."""
+    for ``--alphabet smiles`` a SMILES vocabulary fitted on it (``streamed``: row by row from disk)."""
+    if cfg.data.alphabet == "smiles" and streamed:
+        from .data.smiles import SmilesTokenizer
+        from .data.stream import rows_of
+        return SmilesTokenizer.fit((s, {"path": f, "line": line, "column": c}) for f, columns in files
+                                   for line, row in rows_of(f, columns) for c, s in zip(columns, row))
     if cfg.data.alphabet == "smiles":
         return fit_smiles_tokenizer([(read_table(f), columns) for f, columns in files])
+    if cfg.data.alphabet == "text" and streamed:
+        raise InputError("--stream does not train a BPE vocabulary (--alphabet text)",
+                         fix="use --alphabet protein or smiles, or drop --stream")
     if cfg.data.alphabet != "text":
         return SequenceTokenizer(cfg.data.alphabet, cfg.data.unknown_residues)
     from .data.bpe import BPETokenizer
     texts = [s for f, columns in files for row in sequences_of(read_table(f), columns) for s in row]
     return BPETokenizer.train(texts, cfg.data.bpe_vocab_size)
+
+
+def streamed_corpus(cfg: Config, files: list[tuple[str, list[str]]], tokenizer, max_length: int | None):
+    """``--stream``: the corpus tokenised once into a memory-mapped Arrow file (see :mod:`seqssl.data.stream`)."""
+    from .data.stream import ArrowCorpus, tokenize_to_arrow
+    if cfg.pretrain.positives != "augment" or cfg.data.pretrain_label_column:
+        raise InputError(f"--stream reads batches of augmented sequences; positives '{cfg.pretrain.positives}'"
+                         + (" and a label column" if cfg.data.pretrain_label_column else "") + " need the corpus "
+                         "in memory", fix="drop --stream, or use --positives augment without a label column")
+    if len({len(columns) for _, columns in files}) > 1:
+        raise InputError("--stream: every file must give the same number of sequence columns")
+    def tokenize():
+        return tokenize_to_arrow(files, tokenizer, max_length, cfg.data.too_long, cfg.data.cache_dir,
+                                 progress=not cfg.quiet and is_main())
+    if torch.distributed.is_initialized():  # torchrun: rank 0 writes the cache, the others then read it
+        if is_main():
+            tokenize()
+        torch.distributed.barrier()
+    return ArrowCorpus(tokenize())
 
 
 def build_pretrained_encoder(corpus: Corpus, cfg: Config, tokenizer: SequenceTokenizer, *,
@@ -67,7 +94,8 @@ def build_pretrained_encoder(corpus: Corpus, cfg: Config, tokenizer: SequenceTok
     encoder = SequenceEncoder.build(cfg.model, tokenizer.vocab_size)
     objective = build_objective(cfg.pretrain.objective, encoder, cfg.pretrain, tokenizer.vocab_size)
     groups = corpus.group_codes() if corpus.labels is not None else None
-    history = run_pretraining(objective, corpus.encoded, cfg.pretrain, device=device, precision=cfg.precision,
+    data = corpus.encoded if isinstance(corpus, Corpus) else corpus  # in memory, or streamed from Arrow
+    history = run_pretraining(objective, data, cfg.pretrain, device=device, precision=cfg.precision,
                               seed=seed, progress=not cfg.quiet, desc=desc, groups=groups,
                               checkpoint_dir=checkpoint_dir, resume=resume, on_log=on_log,
                               tokenizer=tokenizer, max_length=cfg.model.max_length)
@@ -93,15 +121,18 @@ def pretrain(cfg: Config, resume: bool = False) -> Path:
         columns = _fasta_default(cfg.data.columns if path == cfg.data.path else
                                  (cfg.data.pretrain_columns or cfg.data.columns[:1]), path)
         files += [(f, columns) for f in expand_paths(path)]
-    tokenizer = corpus_tokenizer(cfg, files)
+    tokenizer = corpus_tokenizer(cfg, files, streamed=cfg.data.stream)
     # neighbouring chunks are cut to chunk_length, so whole documents may exceed the model's maximum
     max_length = None if cfg.pretrain.positives == "neighbours" else cfg.model.max_length
     if cfg.pretrain.positives == "neighbours" and cfg.pretrain.chunk_length > cfg.model.max_length - 2:
         raise InputError(f"pretrain.chunk_length {cfg.pretrain.chunk_length} exceeds model.max_length - 2",
                          fix="lower --chunk-length or raise model.max_length")
-    parts = [load_corpus(f, columns, tokenizer, max_length, cfg.data.pretrain_label_column, cfg.data.too_long)
-             for f, columns in files]
-    corpus = Corpus.concat(parts).deduplicated()
+    if cfg.data.stream:
+        corpus = streamed_corpus(cfg, files, tokenizer, max_length)
+    else:
+        parts = [load_corpus(f, columns, tokenizer, max_length, cfg.data.pretrain_label_column, cfg.data.too_long)
+                 for f, columns in files]
+        corpus = Corpus.concat(parts).deduplicated()
     start = time.time()
     out = Path(cfg.out)
     if main:

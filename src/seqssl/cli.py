@@ -103,6 +103,11 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
                                                                "normalised per predicted token).")] = None,
              positives: Positives = None, view: View = None, pretrain_label_column: PretrainLabel = None,
              too_long: TooLong = None,
+             stream: Annotated[bool, typer.Option("--stream", help="Corpora larger than memory: tokenise once into "
+                                                  "a memory-mapped Arrow cache, read batches from disk (no "
+                                                  "deduplication).")] = False,
+             cache_dir: Annotated[Optional[str], typer.Option(help="--stream: cache of tokenised corpora "
+                                                              "(default $SEQSSL_CACHE or ~/.cache/seqssl).")] = None,
              resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")] = False,
              tracking: Tracking = None, quiet: Quiet = False):
     """Pretrain an encoder with a self-supervised objective and save it (transformers format)."""
@@ -114,6 +119,7 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
             "pretrain.checkpoint_every": checkpoint_every, "pretrain.chunk_size": chunk_size,
             "pretrain.positives": positives,
             "pretrain.view": view, "data.pretrain_label_column": pretrain_label_column, "data.too_long": too_long,
+            "data.stream": True if stream else None, "data.cache_dir": cache_dir,
             "tracking": _cols(tracking)}
     cfg = load_config(config, nested(flat))
     start = time.time()

@@ -26,6 +26,8 @@ class DataConfig:
     alphabet: str = "protein"  # protein | text (BPE trained on the corpus) | smiles (vocabulary fitted on it)
     bpe_vocab_size: int = 2000
     too_long: str = "error"  # error | truncate (sequences longer than model.max_length)
+    stream: bool = False  # pretrain: tokenise once into a memory-mapped Arrow cache and read batches from disk
+    cache_dir: str | None = None  # where --stream keeps tokenised corpora (default $SEQSSL_CACHE or ~/.cache/seqssl)
     unknown_residues: str = "error"  # error | map-to-x (protein; SMILES tokens outside the vocabulary: [UNK])
     pretrain_data: list[str] = field(default_factory=list)  # extra unlabelled corpora (crossval)
     pretrain_columns: list[str] = field(default_factory=list)  # their sequence column(s); default: columns[0]

@@ -45,7 +45,7 @@ def iterate_batches(data: EncodedDataset, batch_size: int, rng: np.random.Genera
     """Yield ``(positions, batch dict)``; labels (``token_labels``, padded with ``IGNORE_INDEX``)
     included when the dataset has them."""
     for positions in bucketed_batches(data.lengths(), batch_size, rng, drop_last=drop_last):
-        batch = pad_batch([data.input_ids[i] for i in positions], [data.token_type_ids[i] for i in positions])
+        batch = data.padded(positions)
         if data.labels is not None:
             batch["labels"] = torch.from_numpy(data.labels[positions])
         if data.token_labels is not None:

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..errors import InputError
 from .readers import SequenceTable, require_columns
-from .tokenizers import SEP_ID, SequenceTokenizer
+from .tokenizers import SEP_ID, Encoded, SequenceTokenizer
 
 CLASSIFICATION_TASKS = ("classification", "pair-classification")
 TOKEN_TASK = "token-classification"
@@ -35,6 +35,11 @@ class EncodedDataset:
 
     def lengths(self) -> np.ndarray:
         return np.fromiter((len(x) for x in self.input_ids), dtype=np.int64, count=len(self.input_ids))
+
+    def padded(self, positions) -> dict:
+        """The rows at ``positions`` as one batch padded to the longest of them."""
+        from .collate import pad_batch
+        return pad_batch([self.input_ids[i] for i in positions], [self.token_type_ids[i] for i in positions])
 
     def subset(self, positions) -> "EncodedDataset":
         positions = np.asarray(positions, dtype=np.int64)
@@ -82,29 +87,35 @@ def sequences_of(table: SequenceTable, columns: list[str]) -> list[tuple]:
 def encode_table(table: SequenceTable, columns: list[str], tokenizer: SequenceTokenizer,
                  max_length: int | None, too_long: str = "error") -> EncodedDataset:
     """Tokenise one column (``[CLS] a [SEP]``) or two columns (``[CLS] a [SEP] b [SEP]``)."""
+    ids, types = [], []
+    for i, values in enumerate(sequences_of(table, columns)):
+        enc = encode_row(tokenizer, values, columns, max_length, too_long,
+                         {"path": table.path, "line": table.line_of(i)})
+        ids.append(enc.input_ids)
+        types.append(enc.token_type_ids)
+    return EncodedDataset(ids, types)
+
+
+def encode_row(tokenizer, values: tuple, columns: list[str], max_length: int | None, too_long: str,
+               where: dict) -> Encoded:
+    """One validated row: no empty sequence, every residue known, at most ``max_length`` tokens
+    (``too_long="truncate"`` cuts and keeps the final ``[SEP]``); ``where`` (path, line) locates errors."""
     if too_long not in ("error", "truncate"):
         raise InputError(f"unknown data.too_long '{too_long}'", fix="use error or truncate")
     if not 1 <= len(columns) <= 2:
         raise InputError(f"--columns takes one or two column names, got {len(columns)}: {columns}")
-    ids, types = [], []
-    for i, values in enumerate(sequences_of(table, columns)):
-        for c, v in zip(columns, values):
-            if v == "":
-                raise InputError("empty sequence", path=table.path, line=table.line_of(i), column=c,
-                                 fix="remove the row or fill in the sequence")
-        where = {"path": table.path, "line": table.line_of(i), "column": list(columns)}
-        enc = tokenizer.encode(*values, where=where)
-        where["column"] = "+".join(columns)
-        if max_length is not None and len(enc.input_ids) > max_length and too_long == "truncate":
-            enc.input_ids = np.append(enc.input_ids[:max_length - 1], SEP_ID)
-            enc.token_type_ids = enc.token_type_ids[:max_length]
-        elif max_length is not None and len(enc.input_ids) > max_length:
-            raise InputError(f"sequence of {len(enc.input_ids)} tokens (with specials) exceeds the model's "
-                             f"maximum of {max_length}", **where,
-                             fix="raise model.max_length, shorten the sequence, or set data.too_long: truncate")
-        ids.append(enc.input_ids)
-        types.append(enc.token_type_ids)
-    return EncodedDataset(ids, types)
+    for c, v in zip(columns, values):
+        if v == "":
+            raise InputError("empty sequence", **where, column=c, fix="remove the row or fill in the sequence")
+    enc = tokenizer.encode(*values, where={**where, "column": list(columns)})
+    if max_length is not None and len(enc.input_ids) > max_length and too_long == "truncate":
+        enc.input_ids = np.append(enc.input_ids[:max_length - 1], SEP_ID)
+        enc.token_type_ids = enc.token_type_ids[:max_length]
+    elif max_length is not None and len(enc.input_ids) > max_length:
+        raise InputError(f"sequence of {len(enc.input_ids)} tokens (with specials) exceeds the model's "
+                         f"maximum of {max_length}", **where, column="+".join(columns),
+                         fix="raise model.max_length, shorten the sequence, or set data.too_long: truncate")
+    return enc
 
 
 def read_labels(table: SequenceTable, label_column: str, task: str) -> np.ndarray:

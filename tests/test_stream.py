@@ -1,0 +1,100 @@
+"""--stream: corpora tokenised once into a memory-mapped Arrow file give the same batches, the same
+errors and the same training as the in-memory corpus."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import run_cli
+from seqssl.data.builtin import builtin_path
+from seqssl.data.corpus import load_corpus
+from seqssl.data.stream import ArrowCorpus, tokenize_to_arrow
+from seqssl.data.tokenizers import SequenceTokenizer
+from seqssl.errors import InputError
+
+
+@pytest.fixture
+def unique_corpus(tmp_path):
+    frame = pd.read_csv(builtin_path("background_cdr3b"), dtype=str).iloc[:700].drop_duplicates("cdr3_b_aa")
+    path = tmp_path / "corpus.csv.gz"
+    frame[["cdr3_b_aa"]].to_csv(path, index=False)
+    return path, frame["cdr3_b_aa"].tolist()
+
+
+def _write(kind: str, tmp_path, sequences, partners=None):
+    if kind == "fasta":
+        path = tmp_path / "c.fasta.gz"
+        import gzip
+        with gzip.open(path, "wt") as handle:
+            for i, s in enumerate(sequences):
+                handle.write(f">s{i} some description\n{s[:5]}\n{s[5:]}\n\n")
+        return path, ["sequence"]
+    frame = pd.DataFrame({"a": sequences, **({"b": partners} if partners else {})})
+    columns = ["a", "b"] if partners else ["a"]
+    if kind == "parquet":
+        path = tmp_path / "c.parquet"
+        frame.to_parquet(path)
+    else:
+        path = tmp_path / ("c.tsv" if kind == "tsv" else "c.csv.gz")
+        frame.to_csv(path, index=False, sep="\t" if kind == "tsv" else ",")
+    return path, columns
+
+
+@pytest.mark.parametrize("kind", ["csv", "tsv", "parquet", "fasta", "pairs"])
+def test_streamed_batches_equal_in_memory_batches(kind, tmp_path, unique_corpus):
+    sequences = unique_corpus[1][:300]
+    partners = ["GILGFVFTL", "NLVPMVATV"] * 150 if kind == "pairs" else None
+    path, columns = _write("csv" if kind == "pairs" else kind, tmp_path, sequences, partners)
+    tok = SequenceTokenizer("protein")
+    streamed = ArrowCorpus(tokenize_to_arrow([(str(path), columns)], tok, 64, "error", tmp_path / "cache",
+                                             progress=False))
+    memory = load_corpus(str(path), columns, tok, 64).encoded
+    assert len(streamed) == len(memory) == 300
+    assert np.array_equal(streamed.lengths(), memory.lengths())
+    positions = np.random.default_rng(0).permutation(300)[:77]
+    a, b = streamed.padded(positions), memory.padded(positions)
+    for key in ("input_ids", "token_type_ids", "attention_mask"):
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_the_cache_is_written_once_and_keyed_by_the_file(tmp_path, unique_corpus):
+    path, _ = unique_corpus
+    tok = SequenceTokenizer("protein")
+    first = tokenize_to_arrow([(str(path), ["cdr3_b_aa"])], tok, 64, "error", tmp_path / "cache", progress=False)
+    stamp = first.stat().st_mtime_ns
+    again = tokenize_to_arrow([(str(path), ["cdr3_b_aa"])], tok, 64, "error", tmp_path / "cache", progress=False)
+    assert again == first and again.stat().st_mtime_ns == stamp
+    other = tokenize_to_arrow([(str(path), ["cdr3_b_aa"])], tok, 32, "error", tmp_path / "cache", progress=False)
+    assert other != first  # another length policy is another cache
+    assert sorted(p.suffix for p in (tmp_path / "cache").iterdir()) == [".arrow", ".arrow"]  # no partial files
+
+
+def test_a_bad_residue_names_file_line_and_column_and_leaves_no_cache(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("cdr3\nCASSLGQF\nCASSJQF\n")
+    with pytest.raises(InputError) as err:
+        tokenize_to_arrow([(str(path), ["cdr3"])], SequenceTokenizer("protein"), 64, "error", tmp_path / "cache",
+                          progress=False)
+    assert err.value.path == str(path) and err.value.line == 3 and "'J'" in str(err.value)
+    assert not list((tmp_path / "cache").iterdir())
+    with pytest.raises(InputError, match="missing column"):
+        tokenize_to_arrow([(str(path), ["cdr3_b_aa"])], SequenceTokenizer("protein"), 64, "error", tmp_path / "c2",
+                          progress=False)
+
+
+def test_streamed_pretraining_trains_exactly_like_the_in_memory_corpus(tmp_path, unique_corpus):
+    path, _ = unique_corpus
+    base = ["pretrain", "--data", str(path), "--columns", "cdr3_b_aa", "--objective", "mlm", "--max-steps", "4",
+            "--batch-size", "64", "--seed", "2", "--quiet"]
+    assert run_cli([*base, "--out", str(tmp_path / "memory")]) == 0
+    assert run_cli([*base, "--out", str(tmp_path / "stream"), "--stream", "--cache-dir", str(tmp_path / "cache")]) == 0
+    a, b = load_file(str(tmp_path / "memory" / "model.safetensors")), load_file(str(tmp_path / "stream" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_stream_refuses_positives_that_need_the_corpus_in_memory(tmp_path, unique_corpus, capsys):
+    path, _ = unique_corpus
+    assert run_cli(["pretrain", "--data", str(path), "--columns", "cdr3_b_aa", "--positives", "label",
+                    "--stream", "--out", str(tmp_path / "o"), "--max-steps", "1", "--quiet"]) == 2
+    assert "--stream" in capsys.readouterr().err
