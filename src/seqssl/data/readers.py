@@ -134,9 +134,8 @@ def read_table(path: str | Path) -> SequenceTable:
     frame.columns = [str(c).strip() for c in frame.columns]
     # Header is line 1; data row i is line i + 2 (no multi-line quoted fields in sequence files).
     lines = np.arange(len(frame)) + 2
-    blank = frame.apply(lambda r: all(str(v).strip() == "" for v in r), axis=1) if len(frame) else []
-    if len(frame):
-        keep = ~np.asarray(blank, dtype=bool)
+    if len(frame):  # blank lines (every field empty) are dropped; column-wise, not row by row (100k rows: 3 s)
+        keep = ~np.logical_and.reduce([frame[c].astype(str).str.strip().eq("").to_numpy() for c in frame.columns])
         frame, lines = frame[keep].reset_index(drop=True), lines[keep]
     if len(frame) == 0:
         raise InputError("no data rows after the header", path=str(path), fix="add rows")

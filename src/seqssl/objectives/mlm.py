@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..augment import mlm_corrupt
-from ..losses import masked_token_loss
 from ..data.tokenizers import drawable_residues
 from .registry import register
 from .token import TokenObjective
@@ -49,8 +49,9 @@ class MaskedLanguageModel(TokenObjective):
         draws = self.draws_of(batch, generator)
         selected = draws["selected"]
         states = self.encoder.token_states(draws["corrupted"], batch["attention_mask"], batch["token_type_ids"])
-        logits = self.head(states)
-        loss = self.per_token(masked_token_loss(logits, ids, selected, reduction="sum"), selected.sum(), "mlm")
+        logits = self.head(states[selected])  # the head on the ~15% predicted tokens only, not on every token
+        targets = ids[selected]
+        loss = self.per_token(F.cross_entropy(logits.float(), targets, reduction="sum"), selected.sum(), "mlm")
         with torch.no_grad():
-            accuracy = (logits[selected].argmax(-1) == ids[selected]).float().mean()
+            accuracy = (logits.argmax(-1) == targets).float().mean()
         return {"loss": loss, "accuracy": accuracy, "n_predicted": selected.sum()}

@@ -21,7 +21,7 @@ def build_optimizer(params, cfg, slow=None, slow_lr: float | None = None) -> tor
             groups += [{"params": [p for p in members if p.ndim >= 2], "weight_decay": cfg.weight_decay, "lr": lr},
                        {"params": [p for p in members if p.ndim < 2], "weight_decay": 0.0, "lr": lr}]
     if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=cfg.lr)
+        return torch.optim.AdamW(groups, lr=cfg.lr, foreach=True)  # one kernel per group, not per tensor (CPU too)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
     raise InputError(f"unknown optimizer '{cfg.optimizer}'", fix="use adamw or sgd")
