@@ -42,7 +42,9 @@ def _write(kind: str, tmp_path, sequences, partners=None):
 
 
 @pytest.mark.parametrize("kind", ["csv", "tsv", "parquet", "fasta", "pairs"])
-def test_streamed_batches_equal_in_memory_batches(kind, tmp_path, unique_corpus):
+def test_streamed_batches_equal_in_memory_batches(kind, tmp_path, unique_corpus, monkeypatch):
+    import seqssl.data.stream as stream
+    monkeypatch.setattr(stream, "ROWS_PER_BLOCK", 64)  # several record batches: rows gathered across them
     sequences = unique_corpus[1][:300]
     partners = ["GILGFVFTL", "NLVPMVATV"] * 150 if kind == "pairs" else None
     path, columns = _write("csv" if kind == "pairs" else kind, tmp_path, sequences, partners)
@@ -50,7 +52,7 @@ def test_streamed_batches_equal_in_memory_batches(kind, tmp_path, unique_corpus)
     streamed = ArrowCorpus(tokenize_to_arrow([(str(path), columns)], tok, 64, "error", tmp_path / "cache",
                                              progress=False))
     memory = load_corpus(str(path), columns, tok, 64).encoded
-    assert len(streamed) == len(memory) == 300
+    assert len(streamed) == len(memory) == 300 and len(streamed._starts) == 6
     assert np.array_equal(streamed.lengths(), memory.lengths())
     positions = np.random.default_rng(0).permutation(300)[:77]
     a, b = streamed.padded(positions), memory.padded(positions)

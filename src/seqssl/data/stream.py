@@ -163,7 +163,10 @@ def tokenize_to_arrow(files: list[tuple[str, list[str]]], tokenizer, max_length:
 
 
 class ArrowCorpus:
-    """A tokenised corpus memory-mapped from an Arrow file; rows are gathered per batch."""
+    """A tokenised corpus memory-mapped from an Arrow file; rows are gathered per batch.
+
+    The gather reads the record batches' value and offset buffers as zero-copy NumPy views of the memory
+    map (``Table.take`` on a chunked column would first concatenate every chunk into memory)."""
 
     labels = None
     token_labels = None
@@ -174,6 +177,11 @@ class ArrowCorpus:
         if self.table.num_rows == 0:
             raise InputError("the pretraining corpus is empty", path=str(self.path))
         self._lengths = self.table.column("length").to_numpy().astype(np.int32)
+        chunks = self.table.column("input_ids").chunks
+        self._starts = np.cumsum([0] + [len(c) for c in chunks])
+        self._columns = {name: [(c.offsets.to_numpy(), c.values.to_numpy(zero_copy_only=True))
+                                for c in self.table.column(name).chunks]
+                         for name in ("input_ids", "token_type_ids") if name in self.table.column_names}
 
     def __len__(self) -> int:
         return self.table.num_rows
@@ -181,19 +189,22 @@ class ArrowCorpus:
     def lengths(self) -> np.ndarray:
         return self._lengths
 
+    def _dense(self, name: str, positions: np.ndarray, fill: int) -> torch.Tensor:
+        lengths = self._lengths[positions]
+        out = np.full((len(positions), int(lengths.max())), fill, dtype=np.int64)
+        chunk = np.searchsorted(self._starts, positions, side="right") - 1
+        for c in np.unique(chunk):
+            rows = np.flatnonzero(chunk == c)
+            offsets, values = self._columns[name][c]
+            starts, counts = offsets[positions[rows] - self._starts[c]], lengths[rows]
+            within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+            out[np.repeat(rows, counts), within] = values[np.repeat(starts, counts) + within]
+        return torch.from_numpy(out)
+
     def padded(self, positions) -> dict[str, torch.Tensor]:
         """The rows at ``positions`` padded to the longest of them (the same dict as ``pad_batch``)."""
-        rows = self.table.take(pa.array(np.asarray(positions, dtype=np.int64)))
-        lengths = self._lengths[np.asarray(positions)]
-        width = int(lengths.max())
-        row = np.repeat(np.arange(len(lengths)), lengths)
-        col = np.arange(len(row)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-
-        def dense(name: str, fill: int) -> torch.Tensor:
-            out = np.full((len(lengths), width), fill, dtype=np.int64)
-            out[row, col] = rows.column(name).combine_chunks().flatten().to_numpy()
-            return torch.from_numpy(out)
-        input_ids = dense("input_ids", PAD_ID)
-        types = dense("token_type_ids", 0) if "token_type_ids" in self.table.column_names else \
+        positions = np.asarray(positions, dtype=np.int64)
+        input_ids = self._dense("input_ids", positions, PAD_ID)
+        types = self._dense("token_type_ids", positions, 0) if "token_type_ids" in self._columns else \
             torch.zeros_like(input_ids)
         return {"input_ids": input_ids, "token_type_ids": types, "attention_mask": (input_ids != PAD_ID).long()}
