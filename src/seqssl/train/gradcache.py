@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import InputError
+from .memory import release_freed_cpu_memory
 
 
 def _rng_state(device: torch.device):
@@ -58,11 +59,15 @@ def cached_backward(objective, batch: dict, generator: torch.Generator | None, c
     leaves = [e.detach().requires_grad_(True) for e in cached]
     out = objective.loss_from_embeddings(leaves, batch)  # the full batch: every negative counts
     out["loss"].backward()  # projector/predictor gradients, and the cache d loss / d embedding
+    if device.type == "cpu":
+        release_freed_cpu_memory()  # pass 1's workspace, before pass 2 allocates its graphs
     index = 0
     for part, leaf in zip(parts, leaves):  # pass 2: replay each chunk with a graph
         for start, chunk in zip(range(0, leaf.shape[0], chunk_size), _chunks(part, chunk_size)):
             _set_rng_state(states[index], device)
             index += 1
             objective.embed(chunk).backward(leaf.grad[start:start + chunk_size])
+            if device.type == "cpu":
+                release_freed_cpu_memory()
     _set_rng_state(after, device)
     return {k: v.detach() if torch.is_tensor(v) else v for k, v in out.items()}
