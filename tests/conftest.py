@@ -59,3 +59,29 @@ def run_cli(argv):
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
     return 0
+
+
+def tiny_objective(name: str, sequences: list[str], dropout: float = 0.0, **pretrain):
+    """A 2-layer, 16-wide objective ``name`` in train mode and the padded batch of ``sequences``."""
+    import torch
+
+    from seqssl.config import ModelConfig, PretrainConfig
+    from seqssl.data.collate import pad_batch
+    from seqssl.data.tokenizers import SequenceTokenizer
+    from seqssl.models.encoder import SequenceEncoder
+    from seqssl.objectives import build_objective
+    tok = SequenceTokenizer("protein")
+    torch.manual_seed(0)
+    encoder = SequenceEncoder.build(ModelConfig(hidden_size=16, num_layers=2, num_heads=2, intermediate_size=32,
+                                                dropout=dropout, attention_dropout=dropout, max_length=24),
+                                    tok.vocab_size)
+    objective = build_objective(name, encoder, PretrainConfig(objective=name, **pretrain), tok.vocab_size).train()
+    enc = [tok.encode(s) for s in sequences]
+    return objective, pad_batch([e.input_ids for e in enc], [e.token_type_ids for e in enc])
+
+
+def take_grads(module) -> dict:
+    """Copies of the parameters' gradients by name; the gradients are then cleared."""
+    out = {n: p.grad.clone() for n, p in module.named_parameters() if p.grad is not None}
+    module.zero_grad(set_to_none=True)
+    return out

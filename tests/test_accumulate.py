@@ -3,11 +3,8 @@ per predicted token; a mean of micro-batch means would not."""
 import pytest
 import torch
 
-from seqssl.config import ModelConfig, PretrainConfig
-from seqssl.data.collate import pad_batch
-from seqssl.data.tokenizers import SequenceTokenizer
-from seqssl.models.encoder import SequenceEncoder
-from seqssl.objectives import build_objective
+from conftest import take_grads, tiny_objective
+
 from seqssl.train.accumulate import row_slice, token_backward
 
 # lengths 8 to 19: micro-batches predict different numbers of tokens
@@ -17,20 +14,11 @@ CDR3S = ["CASSLGQGAYEQYF", "CASSF", "CASRQGGSYNEQFF", "CSARDRGGTDTQYFAAGGW", "CA
 
 
 def _objective(name: str):
-    tok = SequenceTokenizer("protein")
-    torch.manual_seed(0)
-    encoder = SequenceEncoder.build(ModelConfig(hidden_size=16, num_layers=2, num_heads=2, intermediate_size=32,
-                                                max_length=24), tok.vocab_size)
-    cfg = PretrainConfig(objective=name, mlm_rate=0.3, replace_rate=0.3, generator_fraction=0.5)
-    objective = build_objective(name, encoder, cfg, tok.vocab_size).train()
-    enc = [tok.encode(s) for s in CDR3S]
-    return objective, pad_batch([e.input_ids for e in enc], [e.token_type_ids for e in enc])
+    return tiny_objective(name, CDR3S, mlm_rate=0.3, replace_rate=0.3, generator_fraction=0.5)
 
 
-def _grads(objective) -> dict:
-    out = {n: p.grad.clone() for n, p in objective.named_parameters() if p.grad is not None}
-    objective.zero_grad(set_to_none=True)
-    return out
+_grads = take_grads
+
 
 
 @pytest.mark.parametrize("name", ["mlm", "rtd", "rtd-random"])

@@ -2,11 +2,8 @@
 import pytest
 import torch
 
-from seqssl.config import ModelConfig, PretrainConfig
-from seqssl.data.collate import pad_batch
-from seqssl.data.tokenizers import SequenceTokenizer
-from seqssl.models.encoder import SequenceEncoder
-from seqssl.objectives import build_objective
+from conftest import take_grads, tiny_objective
+
 from seqssl.train.gradcache import _chunks, cached_backward
 
 CDR3S = ["CASSLGQGAYEQYF", "CASSPDRGNTEAFF", "CASRQGGSYNEQFF", "CSARDRGGTDTQYF", "CASSYSGNTIYF", "CAWSVGQGAEAFF",
@@ -16,21 +13,11 @@ CDR3S = ["CASSLGQGAYEQYF", "CASSPDRGNTEAFF", "CASRQGGSYNEQFF", "CSARDRGGTDTQYF",
 
 
 def _objective(name: str, dropout: float):
-    tok = SequenceTokenizer("protein")
-    torch.manual_seed(0)
-    encoder = SequenceEncoder.build(ModelConfig(hidden_size=16, num_layers=2, num_heads=2, intermediate_size=32,
-                                                dropout=dropout, attention_dropout=dropout, max_length=24),
-                                    tok.vocab_size)
-    cfg = PretrainConfig(objective=name, projection_dim=8, mask_tokens=2)
-    objective = build_objective(name, encoder, cfg, tok.vocab_size).train()
-    enc = [tok.encode(s) for s in CDR3S]
-    return objective, pad_batch([e.input_ids for e in enc], [e.token_type_ids for e in enc])
+    return tiny_objective(name, CDR3S, dropout, projection_dim=8, mask_tokens=2)
 
 
-def _grads(objective) -> dict:
-    out = {n: p.grad.clone() for n, p in objective.named_parameters() if p.grad is not None}
-    objective.zero_grad(set_to_none=True)
-    return out
+_grads = take_grads
+
 
 
 @pytest.mark.parametrize("name", ["simclr", "infonce", "triplet", "simsiam"])
