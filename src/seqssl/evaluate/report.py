@@ -167,25 +167,28 @@ def _plot_learning_curve(results: dict, path: Path) -> bool:
     return True
 
 
-def _plot_roc(predictions: pd.DataFrame, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import roc_curve
-    fig, ax = plt.subplots(figsize=(5, 5))
+def _plot_curves(predictions: pd.DataFrame, path: Path) -> None:
+    """ROC and precision–recall curves of every arm, test folds pooled (multilabel: every measured
+    (molecule, target) pair pooled), side by side."""
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    from .figures import panels, save
+    fig, (roc_ax, pr_ax) = panels(2, width=5.0, height=5.0)
     for arm, sub in predictions.groupby("arm", sort=False):
         if sub["y_true"].nunique() < 2:
             continue
         fpr, tpr, _ = roc_curve(sub["y_true"], sub["y_score"])
-        ax.plot(fpr, tpr, label=arm)
-    ax.plot([0, 1], [0, 1], "k--", lw=0.8)
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.set_title("ROC, test folds pooled")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+        roc_ax.plot(fpr, tpr, label=arm)
+        precision, recall, _ = precision_recall_curve(sub["y_true"], sub["y_score"])
+        pr_ax.plot(recall, precision, label=arm)
+    roc_ax.plot([0, 1], [0, 1], "k--", lw=0.8)
+    roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, test folds pooled")
+    prevalence = float(predictions.groupby("arm", sort=False)["y_true"].mean().iloc[0]) if len(predictions) else 0.0
+    pr_ax.axhline(prevalence, color="k", ls="--", lw=0.8, label=f"chance ({prevalence:.2f})")
+    pr_ax.set(xlabel="recall", ylabel="precision", title="Precision-recall, test folds pooled", ylim=(0, 1.02))
+    roc_ax.legend(fontsize=7)
+    pr_ax.legend(fontsize=7)
+    save(fig, path)
 
 
 def _plot_pretraining(results: dict, path: Path) -> bool:
@@ -256,7 +259,7 @@ def write_report(results: dict, out: Path, predictions: pd.DataFrame, maps: dict
     _plot_metric_bars(results, out / "metrics.png")
     plots = ["metrics.png"]
     if results["task"] in ROC_TASKS:
-        _plot_roc(predictions, out / "roc.png")
+        _plot_curves(predictions, out / "roc.png")  # ROC and precision-recall side by side
         plots.append("roc.png")
     if _plot_pretraining(results, out / "pretraining_loss.png"):
         plots.append("pretraining_loss.png")
