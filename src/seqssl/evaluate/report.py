@@ -218,7 +218,8 @@ COST_COLUMNS = {"batch_size": "batch size", "peak_memory_mb": "peak memory (MB)"
 
 def cost_table(results: dict) -> pd.DataFrame:
     """Per arm, the mean over folds of what it cost: fine-tuning batch size, peak memory (GPU: allocated
-    by torch; CPU: the process's resident set), seconds per training epoch, epochs, pretraining seconds."""
+    by torch; CPU: the process's resident set), seconds per training epoch, epochs, pretraining seconds,
+    and the total: pretraining (once per fold, shared by an arm's modes and label fractions) + the arm's fit."""
     rows = []
     for arm, body in results["arms"].items():
         row = {"arm": arm}
