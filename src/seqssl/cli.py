@@ -204,6 +204,9 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
              target_column: TargetColumn = None, loss: Loss = None, focal_alpha: FocalAlpha = None,
              focal_gamma: FocalGamma = None, invalid_smiles: InvalidSmiles = None,
              encoder_lr: EncoderLr = None, select: Select = None,
+             remove_duplicates: Annotated[bool, typer.Option("--remove-duplicates", help="Drop test rows whose "
+                                                             "sequence (pair) is also a training row; counted in "
+                                                             "the report either way.")] = False,
              bond_angles: Annotated[bool, typer.Option("--bond-angles", help="gcn / gat arms: add a bond-angle "
                                                        "feature from an RDKit conformer (slow).")] = False,
              resume: Annotated[bool, typer.Option("--resume", help="Keep the finished folds and arms in --out; "
@@ -217,6 +220,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
             **_labelled(token_labels, token_classes, too_long, split_column, validation_column),
             **_transfer(target_column, loss, focal_alpha, focal_gamma, invalid_smiles, encoder_lr, select),
             "crossval.bond_angles": True if bond_angles else None,
+            "crossval.remove_duplicates": True if remove_duplicates else None,
             "data.label_column": label_column, "data.task": task, "crossval.arms": _cols(arms), "crossval.folds": folds,
             "crossval.label_fractions": _cols(label_fractions),
             "data.group_column": group_column, "crossval.split": split,

@@ -155,6 +155,7 @@ class CrossvalConfig:
     gnn_dropout: float = 0.1
     bond_angles: bool = False  # gcn / gat: add a bond-angle feature from an RDKit 3-D conformer (slow)
     embedding_map: bool = True  # report: t-SNE of fold 0's test embeddings per encoder arm, before fine-tuning
+    remove_duplicates: bool = False  # drop test rows whose sequence (pair) is also a training row; counted either way
     modes: list[str] = field(default_factory=list)  # transfer modes compared per encoder arm (pretrained once
     #                                                 per fold); empty: [finetune.mode]
 

@@ -40,6 +40,7 @@ from ..transfer.window import fit_window_baseline
 from ..train.checkpoint import latest_checkpoint
 from ..models.encoder import embed_dataset
 from .embedding_map import embedding_map
+from .leakage import duplicate_report, sequence_key
 from .metrics import PRIMARY_METRIC, task_metrics
 from .parts import PartStore
 from .report import write_report
@@ -149,6 +150,12 @@ def run_crossval(cfg: Config, resume: bool = False) -> dict:
             fit_idx, val_idx = fixed[0], fixed[2]
         else:
             fit_idx, val_idx = carve_validation(train_idx, labels, groups, cfg.finetune.val_fraction, seed, stratify)
+        duplicates, exact = duplicate_report(rows, train_idx, test_idx,
+                                             sequence_key(getattr(tokenizer, "case_sensitive", False)),
+                                             cfg.data.columns)
+        if cfg.crossval.remove_duplicates:  # exact duplicates of a training row leave the test fold
+            test_idx = test_idx[~exact]
+        duplicates["removed_from_test"] = int(exact.sum()) if cfg.crossval.remove_duplicates else 0
         val, test = encoded.subset(val_idx), encoded.subset(test_idx)
         test_sequences = {s for i in test_idx for s in rows[i]}
         corpus, removed, removed_labels = None, 0, 0
@@ -168,7 +175,7 @@ def run_crossval(cfg: Config, resume: bool = False) -> dict:
                         "val_from": "column" if fixed is not None and fixed[2] is not None else "carved",
                         "test": int(len(test_idx)), "pretrain_corpus": None if corpus is None else len(corpus),
                         "pretrain_removed_test_sequences": removed,
-                        "pretrain_removed_test_labels": removed_labels})
+                        "pretrain_removed_test_labels": removed_labels, **duplicates})
         encoder_arm, base_encoder, shared = None, None, {}
         for arm, fraction, mode in units:
             if arm != encoder_arm:  # pretrained once per (fold, arm), copied for each label fraction and mode

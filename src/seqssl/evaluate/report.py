@@ -296,6 +296,9 @@ def write_report(results: dict, out: Path, predictions: pd.DataFrame, maps: dict
              "## Folds and leakage control", "",
              leak.to_markdown(index=False), "",
              "`pretrain_removed_test_sequences`: entries of the unlabelled corpus removed because they contain "
-             "a sequence of that fold's test set.", "", "## Plots", ""]
+             "a sequence of that fold's test set. `test_sequences_in_train[@COLUMN]`: test rows whose sequence "
+             "(in that column) also occurs in the training fold; `test_pairs_in_train`: test rows whose whole "
+             "pair does; `removed_from_test`: exact duplicates of a training row dropped from the test fold "
+             "(`crossval.remove_duplicates`, `--remove-duplicates`).", "", "## Plots", ""]
     lines += [f"![{p}]({p})" for p in plots]
     atomic_write_text(out / "report.md", "\n".join(lines) + "\n")
