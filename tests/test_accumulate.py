@@ -58,14 +58,29 @@ def test_mlm_loss_is_cross_entropy_summed_over_the_batch_over_its_predicted_toke
     assert out["n_predicted"].item() == selected.sum().item()
 
 
-def test_adversarial_counts_every_masked_token_of_the_whole_batch():
+@pytest.mark.parametrize("players", [("encoder",), ("noiser",), ("encoder", "noiser")])
+@pytest.mark.parametrize("mask_types", ["mask", "all"])
+def test_adversarial_micro_batches_give_the_whole_batch_gradient(players, mask_types):
+    """Every draw, the noiser's Gumbel noise included, is made for the whole batch: each player's
+    accumulated gradient is the whole batch's, and every masked token is counted once."""
     objective, batch = _objective("adversarial-mlm")
-    objective.active_players = ("encoder",)
-    gen = torch.Generator().manual_seed(2)
-    expected = objective.token_counts({**batch, "draws": objective.draw(batch, gen)})["mlm"]
-    out = token_backward(objective, objective, batch, torch.Generator().manual_seed(2), chunk_size=4)
-    assert out["n_predicted"].item() == expected.item() > 18
-    assert torch.isfinite(out["loss"]) and objective.normalizers is None
+    objective.cfg.adversarial_mask_types = mask_types
+    objective.active_players = players
+    params = [p for name in players for p in objective.players()[name][0]]
+    draws = objective.draw(batch, torch.Generator().manual_seed(4))
+    whole = objective({**batch, "draws": draws})
+    whole["loss"].backward(inputs=params)
+    reference = _grads(objective)
+    out = token_backward(objective, objective, batch, torch.Generator().manual_seed(4), chunk_size=5, inputs=params)
+    accumulated = _grads(objective)
+    assert out["n_predicted"].item() == objective.token_counts({**batch, "draws": draws})["mlm"].item() > 18
+    assert out["loss"].item() == pytest.approx(whole["loss"].item(), rel=1e-5)
+    assert reference.keys() == accumulated.keys() and objective.normalizers is None
+    noiser = {n for n, _ in objective.named_parameters() if n.startswith("noiser.")}
+    assert (set(reference) & noiser) == (noiser if "noiser" in players else set())
+    for key in reference:
+        scale = reference[key].abs().max().item()
+        assert (accumulated[key] - reference[key]).abs().max().item() <= 1e-5 * scale + 1e-8, key
 
 
 def test_chunk_size_through_the_cli_trains_mlm(tmp_path, small_corpus_csv):

@@ -20,7 +20,8 @@ def gumbel_noise(shape, generator: torch.Generator | None, device, dtype=torch.f
 
 
 def relaxed_subset(scores: torch.Tensor, eligible: torch.Tensor, budget: torch.Tensor,
-                   temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+                   temperature: float = 1.0, generator: torch.Generator | None = None,
+                   noise: torch.Tensor | None = None) -> torch.Tensor:
     """Relaxed k-subset sample per row (Xie & Ermon 2019, Alg. 2; the seed's Alg. 1 with row budgets).
 
     ``scores`` (B, L) unnormalised log-weights; ``eligible`` (B, L) bool; ``budget`` (B,) integers
@@ -30,7 +31,7 @@ def relaxed_subset(scores: torch.Tensor, eligible: torch.Tensor, budget: torch.T
     tend to {0, 1} as the temperature falls (at high temperature, with a budget close to the eligible
     count, single entries can exceed 1: it is a relaxation).
     """
-    keys = scores.float() + gumbel_noise(scores.shape, generator, scores.device)
+    keys = scores.float() + (gumbel_noise(scores.shape, generator, scores.device) if noise is None else noise)
     keys = keys.masked_fill(~eligible, _NEG)
     soft = torch.zeros_like(keys)
     onehot = torch.zeros_like(keys)
@@ -54,12 +55,15 @@ def straight_through(hard: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
     return hard.to(soft.dtype) + soft - soft.detach()
 
 
-def gumbel_softmax_st(logits: torch.Tensor, temperature: float = 1.0,
-                      generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Straight-through Gumbel-softmax (Jang et al. 2017) over the last axis.
+def gumbel_softmax_st(logits: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None,
+                      noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Straight-through Gumbel-softmax (Jang et al. 2017) over the last axis (``noise``: the Gumbel
+    noise, drawn beforehand).
 
     Returns ``(one-hot sample with the soft sample's gradient, soft sample)``."""
-    soft = torch.softmax((logits.float() + gumbel_noise(logits.shape, generator, logits.device)) / temperature, -1)
+    if noise is None:
+        noise = gumbel_noise(logits.shape, generator, logits.device)
+    soft = torch.softmax((logits.float() + noise) / temperature, -1)
     hard = torch.nn.functional.one_hot(soft.argmax(-1), soft.shape[-1])
     return straight_through(hard, soft), soft
 

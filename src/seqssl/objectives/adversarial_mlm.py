@@ -29,7 +29,8 @@ from ..augment import FIRST_RESIDUE_ID, mlm_corrupt, residue_positions
 from ..data.tokenizers import MASK_ID, drawable_residues
 from ..losses import masked_token_loss
 from ..models.noiser import GRUNoiser
-from ..sampling import gumbel_softmax_st, relaxed_subset, reverse_gradient, straight_through, top_budget
+from ..sampling import (gumbel_noise, gumbel_softmax_st, relaxed_subset, reverse_gradient, straight_through,
+                        top_budget)
 from .mlm import TokenPredictionHead
 from .registry import register
 from .token import TokenObjective
@@ -75,9 +76,10 @@ def mean_entropy(probs: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
 class AdversarialMLM(TokenObjective):
     """Encoder + tied MLM head (player ``encoder``) against a :class:`GRUNoiser` (player ``noiser``).
 
-    Under gradient accumulation the random share of the masking is drawn for the whole batch and the loss
-    is normalised by the whole batch's masked tokens (random + the noiser's exact budget); the noiser's
-    own Gumbel noise is drawn per micro-batch, which changes the draws but not their distribution."""
+    Every random draw (the random share of the masking, the Gumbel noise of the noiser's subset and
+    mask-type samples) is made for the whole batch in :meth:`draw`, and the loss is normalised by the whole
+    batch's masked tokens (random + the noiser's exact budget), so micro-batches and DDP ranks give the
+    whole batch's gradient."""
 
     def __init__(self, encoder, cfg, vocab_size: int):
         super().__init__()
@@ -120,7 +122,11 @@ class AdversarialMLM(TokenObjective):
                                               generator=generator)
         else:
             corrupted, selected = ids, torch.zeros_like(ids, dtype=torch.bool)
-        return {"corrupted": corrupted, "random_selected": selected}
+        draws = {"corrupted": corrupted, "random_selected": selected,
+                 "subset_noise": gumbel_noise(ids.shape, generator, ids.device)}
+        if self.cfg.adversarial_mask_types == "all":  # [MASK], keep, or one of the residues
+            draws["option_noise"] = gumbel_noise((*ids.shape, 2 + self.n_residues), generator, ids.device)
+        return draws
 
     def token_counts(self, batch: dict) -> dict:
         ids, random_sel = batch["input_ids"], batch["draws"]["random_selected"]
@@ -139,10 +145,12 @@ class AdversarialMLM(TokenObjective):
             scores = self.noiser(ids, attention)
             if train_noiser:
                 scores = reverse_gradient(scores)  # the noiser maximises what the encoder minimises
-            soft_any = relaxed_subset(scores[..., 0], eligible, budget, cfg.subset_temperature, generator)
+            soft_any = relaxed_subset(scores[..., 0], eligible, budget, cfg.subset_temperature,
+                                      noise=draws["subset_noise"])
             hard_any = top_budget(soft_any, eligible, budget)
             if cfg.adversarial_mask_types == "all":
-                option, _ = gumbel_softmax_st(scores[..., 1:], cfg.mask_type_temperature, generator)
+                option, _ = gumbel_softmax_st(scores[..., 1:], cfg.mask_type_temperature,
+                                              noise=draws["option_noise"])
             else:  # the seed's "simple masking" (Alg. 3 with p_mask_type = None): always [MASK]
                 option = F.one_hot(torch.zeros_like(ids), scores.shape[-1] - 1).to(scores.dtype)
         if train_noiser:

@@ -33,15 +33,14 @@ def data_parallel(objective, cfg, device: torch.device):
     """``objective`` itself, or wrapped in DistributedDataParallel under ``torchrun``."""
     if world()[1] == 1:
         return objective
-    if hasattr(objective, "players"):
-        raise InputError("torchrun with several processes supports one-player objectives",
-                         fix="run adversarial-mlm in one process (--chunk-size bounds its memory)")
     if cfg.chunk_size and not isinstance(objective, TokenObjective):
         raise InputError("torchrun with several processes does not combine with gradient caching (--chunk-size) "
                          "of contrastive objectives", fix="drop --chunk-size: each rank's negatives are gathered "
                          "from every rank, so the global batch is already --batch-size")
     from torch.nn.parallel import DistributedDataParallel
-    return DistributedDataParallel(objective, device_ids=[torch.cuda.current_device()] if device.type == "cuda" else None)
+    # a game's players take turns: the noiser's parameters get no gradient on the encoder's turns
+    return DistributedDataParallel(objective, device_ids=[torch.cuda.current_device()] if device.type == "cuda" else None,
+                                   find_unused_parameters=hasattr(objective, "players"))
 
 
 def is_token_objective(objective) -> bool:
@@ -156,8 +155,10 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
                 batch = to_device(batch, device)
                 active = [players[name] for name in players_at(objective, step)]
                 objective.active_players = tuple(p.name for p in active)
-                # several players: only the active players' gradients (no encoder weight grads for the noiser)
-                inputs = None if len(players) == 1 else [p for player in active for p in player.params]
+                # several players: only the active players' gradients (no encoder weight grads for the noiser);
+                # under DDP every parameter in the graph must get one (the inactive players' are dropped below)
+                restrict = len(players) > 1 and model is objective
+                inputs = [p for player in active for p in player.params] if restrict else None
                 backward_done = tokens_split or bool(cfg.chunk_size)
                 with autocast(device, precision):
                     if tokens_split:  # micro-batches and/or DDP ranks, normalised per predicted token
@@ -175,6 +176,10 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
                     loss.backward(inputs=inputs)
                 for player in active:
                     player.step(cfg.grad_clip)
+                for name, player in players.items():  # gradients a waiting player must not carry into its turn
+                    if player not in active:
+                        for p in player.params:
+                            p.grad = None
                 step += 1
                 logged = {k: float(v.detach()) for k, v in out.items() if torch.is_tensor(v) and v.numel() == 1}
                 if len(players) > 1:  # e.g. noiser_updates / encoder_updates since the last log
