@@ -49,12 +49,16 @@ class SequenceEncoder(nn.Module):
     (padding, ``[CLS]`` and ``[SEP]`` excluded; ``[MASK]`` positions count as residues).
     """
 
-    def __init__(self, backbone: nn.Module, pooling: str = "cls"):
+    def __init__(self, backbone: nn.Module, pooling: str = "cls", input_map: torch.Tensor | None = None,
+                 source_tokenizer=None):
         super().__init__()
         if pooling not in POOLINGS:
             raise InputError(f"unknown pooling '{pooling}'", fix=f"use one of {POOLINGS}")
         self.backbone, self.pooling = backbone, pooling
         self.uses_segments = getattr(backbone.config, "type_vocab_size", 0) > 1
+        # a model trained with another vocabulary (a user's ESM-2): seqssl's ids → the model's ids
+        self.register_buffer("input_map", input_map, persistent=False)
+        self.source_tokenizer = source_tokenizer
 
     @property
     def hidden_size(self) -> int:
@@ -73,7 +77,7 @@ class SequenceEncoder(nn.Module):
         if inputs_embeds is not None:
             kwargs["inputs_embeds"] = inputs_embeds
         else:
-            kwargs["input_ids"] = input_ids
+            kwargs["input_ids"] = input_ids if self.input_map is None else self.input_map[input_ids]
         return self.backbone(**kwargs).last_hidden_state
 
     def pool(self, states: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor):
@@ -98,6 +102,10 @@ class SequenceEncoder(nn.Module):
         hf_logging.enable_progress_bar()
         tokenizer.save(directory)
         info = {"pooling": self.pooling, "alphabet": tokenizer.alphabet, **(meta or {})}
+        if self.input_map is not None:  # the model's own tokenizer, so AutoTokenizer matches the weights
+            info["input_map"] = self.input_map.tolist()
+            if self.source_tokenizer is not None:
+                self.source_tokenizer.save_pretrained(str(directory))
         (directory / SEQSSL_META).write_text(json.dumps(info, indent=1, default=str))
 
 
@@ -113,9 +121,46 @@ def load_encoder(directory: str | Path, pooling: str | None = None) -> tuple[Seq
                          fix="re-run `seqssl pretrain`, or pass a directory saved with save_pretrained")
     meta_path = directory / SEQSSL_META
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    if not (directory / "seqssl_tokenizer.json").exists():
+        return load_transformers_encoder(directory, pooling)
     tokenizer = SequenceTokenizer.load(directory)
     backbone = AutoModel.from_pretrained(str(directory), add_pooling_layer=False, use_safetensors=True)
-    return SequenceEncoder(backbone, pooling or meta.get("pooling", "cls")), tokenizer
+    input_map = torch.tensor(meta["input_map"]) if "input_map" in meta else None
+    source = None
+    if input_map is not None:
+        from transformers import AutoTokenizer
+        source = AutoTokenizer.from_pretrained(str(directory))
+    return SequenceEncoder(backbone, pooling or meta.get("pooling", "cls"), input_map, source), tokenizer
+
+
+def load_transformers_encoder(directory: Path, pooling: str | None = None):
+    """A local ``transformers`` directory not written by seqssl (e.g. a user's ESM-2 download: config,
+    safetensors weights and its tokenizer files): seqssl's protein tokenizer, with every seqssl id mapped
+    to the model's own id of the same residue or special token (unknown residues to its unknown token)."""
+    from transformers import AutoModel, AutoTokenizer
+    try:
+        source = AutoTokenizer.from_pretrained(str(directory))
+    except (OSError, ValueError) as err:
+        raise InputError(f"no seqssl tokenizer and no transformers tokenizer ({str(err).splitlines()[0]})",
+                         path=str(directory), fix="pass a seqssl encoder directory or a complete transformers "
+                         "model directory (config, weights and tokenizer files)") from None
+    try:
+        backbone = AutoModel.from_pretrained(str(directory), add_pooling_layer=False, use_safetensors=True)
+    except TypeError:  # architectures without a pooling layer
+        backbone = AutoModel.from_pretrained(str(directory), use_safetensors=True)
+    tokenizer = SequenceTokenizer("protein")
+    vocab = source.get_vocab()
+    unknown = source.unk_token_id
+    specials = {"[PAD]": source.pad_token_id, "[UNK]": unknown,
+                "[CLS]": source.cls_token_id if source.cls_token_id is not None else source.bos_token_id,
+                "[SEP]": source.sep_token_id if source.sep_token_id is not None else source.eos_token_id,
+                "[MASK]": source.mask_token_id}
+    mapping = [specials[t] if t in specials else vocab.get(t, unknown) for t in tokenizer.vocab]
+    if any(i is None for i in mapping):
+        missing = [t for t, i in zip(tokenizer.vocab, mapping) if i is None]
+        raise InputError(f"the model's tokenizer has no token for {missing}", path=str(directory),
+                         fix="use a tokenizer with pad, unk, cls (or bos), sep (or eos) and mask tokens")
+    return SequenceEncoder(backbone, pooling or "cls", torch.tensor(mapping), source), tokenizer
 
 
 @torch.no_grad()
