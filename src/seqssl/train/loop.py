@@ -22,6 +22,7 @@ from ..objectives.token import TokenObjective
 from .accumulate import token_backward
 from .distributed import is_main, world
 from .gradcache import cached_backward
+from .memory import release_freed_cpu_memory
 from .optim import build_players
 
 
@@ -186,6 +187,8 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
                     logged |= {f"{p.name}_updates": 1.0 for p in active}
                 running.append(logged)
                 if step % cfg.log_every == 0 or step == total:
+                    if device.type == "cpu":  # batches of varying width fragment the C heap over a long run
+                        release_freed_cpu_memory()
                     history.append({"step": step, "epoch": epoch, **mean_logs(running),
                                     **learning_rates(players), "seconds": time.time() - start})
                     if on_log is not None:
