@@ -268,3 +268,19 @@ def test_label_fractions_make_a_learning_curve_on_the_same_test_folds(crossval_r
     preds = pd.read_csv(out / "predictions.csv")
     assert preds.groupby("arm")["row"].nunique().eq(240).all() and preds["arm"].nunique() == 6
     assert (out / "label_fractions.png").stat().st_size > 1000 and "label_fractions.png" in (out / "report.md").read_text()
+
+
+def test_console_summary_keeps_arm_names_with_brackets():
+    """simclr[probe] is an arm name, not rich markup: the console summary prints it whole."""
+    import io
+
+    from rich.console import Console
+
+    from seqssl.evaluate.report import print_summary
+    results = {"task": "classification", "primary_metric": "auroc", "n_folds": 2, "split": "stratified",
+               "comparisons": [], "config": {"finetune": {"epochs": 3, "select": "best"}},
+               "arms": {"simclr[probe]": {"mean": {"auroc": 0.7}, "std": {"auroc": 0.01}, "folds": [{}, {}],
+                                          "runs": [{"mode": "probe"}, {"mode": "probe"}]}}}
+    out = io.StringIO()
+    print_summary(results, Console(file=out, width=200))
+    assert "simclr[probe]" in out.getvalue()

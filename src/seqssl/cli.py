@@ -260,6 +260,7 @@ app.add_typer(runs_app, name="runs")
 def runs_list(last: Annotated[int, typer.Option(help="Show the last N runs.")] = 20):
     """Table of recorded runs: id, command, objective/arms, data, key metric, wall time, peak memory, date."""
     from rich.console import Console
+    from rich.markup import escape  # arm names such as simclr[probe] are not rich markup
     from rich.table import Table
 
     from .runs import list_runs
@@ -268,7 +269,8 @@ def runs_list(last: Annotated[int, typer.Option(help="Show the last N runs.")] =
         table.add_column(col, no_wrap=col in ("id", "date"))
     for r in list_runs()[-last:]:
         metric = ", ".join(f"{k}={v:.3f}" for k, v in list(r["metrics"].items())[:3] if isinstance(v, float))
-        table.add_row(r["id"], r["command"], str(r["objective"]), Path(str(r["data"])).name, metric,
+        table.add_row(r["id"], r["command"], escape(str(r["objective"])), escape(Path(str(r["data"])).name),
+                      escape(metric),
                       f"{r['wall_seconds']:.0f}", f"{r['peak_memory_mb']:.0f}", r["date"][:19])
     Console(width=None if sys.stdout.isatty() else 200).print(table)
 

@@ -97,6 +97,7 @@ def split_note(results: dict) -> str | None:
 
 def print_summary(results: dict, console=None) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
     console = console or Console()
     title = ("Fixed split: test metrics" if results.get("n_folds") == 1 else
@@ -108,9 +109,9 @@ def print_summary(results: dict, console=None) -> None:
             continue
         table = Table(title=title)
         for c in frame.columns:
-            table.add_column(str(c))
-        for _, row in frame.iterrows():
-            table.add_row(*[str(v) for v in row])
+            table.add_column(escape(str(c)))
+        for _, row in frame.iterrows():  # arm names such as simclr[probe] are not rich markup
+            table.add_row(*[escape(str(v)) for v in row])
         console.print(table)
     for note in (split_note(results), convergence_note(results)):
         if note:
