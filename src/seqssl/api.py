@@ -230,7 +230,7 @@ def labelled_table(cfg: Config, tokenizer=None):
 
 def _molecular(cfg: Config) -> bool:
     """Whether the first column holds molecules (SMILES tokenizer, or graph / fingerprint arms)."""
-    from .evaluate.crossval import MOLECULE_ARMS
+    from .evaluate.arms import MOLECULE_ARMS
     return cfg.data.alphabet == "smiles" or any(a in MOLECULE_ARMS for a in cfg.crossval.arms)
 
 

@@ -39,6 +39,8 @@ from ..transfer.probe import fit_probe
 from ..transfer.window import fit_window_baseline
 from ..train.checkpoint import latest_checkpoint
 from ..models.encoder import embed_dataset
+from .arms import (BASELINE_ARMS, GRAPH_ARMS, MOLECULE_ARMS, arm_label, arm_modes, baseline_labels,
+                   label_subset, split_label)
 from .embedding_map import embedding_map
 from .leakage import duplicate_report, sequence_key
 from .metrics import PRIMARY_METRIC, task_metrics
@@ -46,10 +48,7 @@ from .parts import PartStore
 from .report import write_report
 from .stats import mean_std, paired_comparison
 
-BASELINE_ARMS = ("none", "kmer")
 PER_ARM_ONLY = ("pretrain_history", "embedding_map")  # kept in the parts and plotted, not in results.json
-GRAPH_ARMS = ("gcn", "gat")  # graph neural networks on RDKit molecular graphs (first column: SMILES)
-MOLECULE_ARMS = GRAPH_ARMS + ("ecfp",)  # ... and Morgan fingerprints + a linear model
 COMPARED_WITH = BASELINE_ARMS + ("ecfp",)  # every other arm is compared with each of these present
 
 
@@ -271,42 +270,6 @@ def molecule_graphs(smiles: list[str], bond_angles: bool, progress: bool) -> lis
             for s in tqdm(smiles, desc="molecular graphs", disable=not progress, unit="mol", leave=False)]
 
 
-ENCODER_ARMS_EXCLUDED = BASELINE_ARMS[1:] + MOLECULE_ARMS  # arms that fine-tune no sequence encoder
-
-
-def arm_modes(arm: str, modes: list[str]) -> list[str | None]:
-    """The transfer modes an arm is run in: every mode for encoder arms (``none`` and the objectives),
-    none for k-mer, fingerprint and graph arms."""
-    return [None] if arm in ENCODER_ARMS_EXCLUDED else list(modes)
-
-
-def arm_label(arm: str, fraction: float, fractions: list[float], mode: str | None = None,
-              modes: list[str] = ()) -> str:
-    """``simclr``; ``simclr[probe]`` when several transfer modes are compared; ``simclr@0.1`` (or
-    ``simclr[probe]@0.1``) when several label fractions are."""
-    name = f"{arm}[{mode}]" if mode is not None and len(modes) > 1 else arm
-    return name if fractions == [1.0] else f"{name}@{fraction:g}"
-
-
-def split_label(name: str) -> tuple[str, str | None, str]:
-    """``simclr[probe]@0.1`` → (``simclr``, ``probe``, ``0.1``); missing parts are None / ``""``."""
-    body, _, fraction = name.partition("@")
-    arm, _, mode = body.partition("[")
-    return arm, mode.rstrip("]") or None, fraction
-
-
-def baseline_labels(name: str, base: str, present) -> list[str]:
-    """The runs of arm ``base`` that ``name`` is compared with: same label fraction, and the same transfer
-    mode when both have modes (``simclr[probe]@0.1`` vs ``none[probe]@0.1`` and ``kmer@0.1``; ``kmer`` vs
-    ``none[probe]`` and ``none[full]``)."""
-    _, mode, fraction = split_label(name)
-    suffix = f"@{fraction}" if fraction else ""
-    if f"{base}{suffix}" in present:
-        return [f"{base}{suffix}"]
-    moded = [p for p in present if split_label(p)[0] == base and split_label(p)[2] == fraction]
-    return [p for p in moded if split_label(p)[1] == mode] if mode else moded
-
-
 def fit_encoder_arm(encoder, mode: str, sub, val, test, cfg: Config, task: str, device, seed: int, progress: bool,
                     desc: str) -> tuple[np.ndarray, dict, float]:
     """Fit one encoder arm on ``sub`` (early stopping on ``val``) in ``mode`` and score ``test``:
@@ -321,23 +284,6 @@ def fit_encoder_arm(encoder, mode: str, sub, val, test, cfg: Config, task: str, 
                                        precision=cfg.precision, seed=seed, progress=progress, desc=desc)
     scores = model.predict(test) if mode == "probe" else predict(model, test, task, device, precision=cfg.precision)
     return scores, details, memory.peak_mb
-
-
-def label_subset(fit_idx: np.ndarray, labels, fraction: float, seed: int, stratify: bool) -> np.ndarray:
-    """A seeded ``fraction`` of the training rows (per class when stratified, at least 2 per class);
-    the validation and test rows never change, so every fraction is scored on the same test fold."""
-    if fraction >= 1.0:
-        return fit_idx
-    rng = np.random.default_rng(seed)
-    if not stratify:
-        take = max(2, int(round(fraction * len(fit_idx))))
-        return np.sort(rng.choice(fit_idx, size=min(take, len(fit_idx)), replace=False))
-    chosen = []
-    for value in np.unique(labels[fit_idx]):
-        members = fit_idx[labels[fit_idx] == value]
-        take = min(len(members), max(2, int(round(fraction * len(members)))))
-        chosen.append(rng.choice(members, size=take, replace=False))
-    return np.sort(np.concatenate(chosen))
 
 
 def _arm_encoder(arm: str, cfg: Config, k: int, seed: int, corpus, removed: int, tokenizer, device, out: Path,

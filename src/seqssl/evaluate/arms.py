@@ -1,0 +1,61 @@
+"""What a cross-validation row is: an arm (``none``, ``kmer``, ``ecfp``, a graph network or a pretraining
+objective), in a transfer mode and at a share of the training labels, named ``simclr[probe]@0.1``; which
+baseline row it is compared with; and which training rows a label fraction keeps."""
+from __future__ import annotations
+
+import numpy as np
+
+BASELINE_ARMS = ("none", "kmer")
+GRAPH_ARMS = ("gcn", "gat")  # graph neural networks on RDKit molecular graphs (first column: SMILES)
+MOLECULE_ARMS = GRAPH_ARMS + ("ecfp",)  # ... and Morgan fingerprints + a linear model
+ENCODER_ARMS_EXCLUDED = BASELINE_ARMS[1:] + MOLECULE_ARMS  # arms that fine-tune no sequence encoder
+
+
+def arm_modes(arm: str, modes: list[str]) -> list[str | None]:
+    """The transfer modes an arm is run in: every mode for encoder arms (``none`` and the objectives),
+    none for k-mer, fingerprint and graph arms."""
+    return [None] if arm in ENCODER_ARMS_EXCLUDED else list(modes)
+
+
+def arm_label(arm: str, fraction: float, fractions: list[float], mode: str | None = None,
+              modes: list[str] = ()) -> str:
+    """``simclr``; ``simclr[probe]`` when several transfer modes are compared; ``simclr@0.1`` (or
+    ``simclr[probe]@0.1``) when several label fractions are."""
+    name = f"{arm}[{mode}]" if mode is not None and len(modes) > 1 else arm
+    return name if fractions == [1.0] else f"{name}@{fraction:g}"
+
+
+def split_label(name: str) -> tuple[str, str | None, str]:
+    """``simclr[probe]@0.1`` → (``simclr``, ``probe``, ``0.1``); missing parts are None / ``""``."""
+    body, _, fraction = name.partition("@")
+    arm, _, mode = body.partition("[")
+    return arm, mode.rstrip("]") or None, fraction
+
+
+def baseline_labels(name: str, base: str, present) -> list[str]:
+    """The runs of arm ``base`` that ``name`` is compared with: same label fraction, and the same transfer
+    mode when both have modes (``simclr[probe]@0.1`` vs ``none[probe]@0.1`` and ``kmer@0.1``; ``kmer`` vs
+    ``none[probe]`` and ``none[full]``)."""
+    _, mode, fraction = split_label(name)
+    suffix = f"@{fraction}" if fraction else ""
+    if f"{base}{suffix}" in present:
+        return [f"{base}{suffix}"]
+    moded = [p for p in present if split_label(p)[0] == base and split_label(p)[2] == fraction]
+    return [p for p in moded if split_label(p)[1] == mode] if mode else moded
+
+
+def label_subset(fit_idx: np.ndarray, labels, fraction: float, seed: int, stratify: bool) -> np.ndarray:
+    """A seeded ``fraction`` of the training rows (per class when stratified, at least 2 per class);
+    the validation and test rows never change, so every fraction is scored on the same test fold."""
+    if fraction >= 1.0:
+        return fit_idx
+    rng = np.random.default_rng(seed)
+    if not stratify:
+        take = max(2, int(round(fraction * len(fit_idx))))
+        return np.sort(rng.choice(fit_idx, size=min(take, len(fit_idx)), replace=False))
+    chosen = []
+    for value in np.unique(labels[fit_idx]):
+        members = fit_idx[labels[fit_idx] == value]
+        take = min(len(members), max(2, int(round(fraction * len(members)))))
+        chosen.append(rng.choice(members, size=take, replace=False))
+    return np.sort(np.concatenate(chosen))
