@@ -44,10 +44,6 @@ def data_parallel(objective, cfg, device: torch.device):
                                    find_unused_parameters=hasattr(objective, "players"))
 
 
-def is_token_objective(objective) -> bool:
-    return isinstance(objective, TokenObjective)
-
-
 def players_at(objective, step: int) -> tuple[str, ...]:
     """Names of the players that update at loop step ``step`` (every player, by default)."""
     return objective.players_at(step) if hasattr(objective, "players_at") else ("model",)
@@ -123,7 +119,7 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
     objective.to(device).train()
     players = build_players(objective, cfg, total)
     model, main = data_parallel(objective, cfg, device), is_main()
-    tokens_split = is_token_objective(objective) and (bool(cfg.chunk_size) or world()[1] > 1)
+    tokens_split = isinstance(objective, TokenObjective) and (bool(cfg.chunk_size) or world()[1] > 1)
     progress = progress and main
     rng = np.random.default_rng(seed)
     gen = generator_for(device, seed)
@@ -177,7 +173,7 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
                     loss.backward(inputs=inputs)
                 for player in active:
                     player.step(cfg.grad_clip)
-                for name, player in players.items():  # gradients a waiting player must not carry into its turn
+                for player in players.values():  # gradients a waiting player must not carry into its turn
                     if player not in active:
                         for p in player.params:
                             p.grad = None
