@@ -97,7 +97,7 @@ def test_killed_crossval_resumes_from_its_finished_parts(crossval_run, tmp_path,
     those, and the results equal the uninterrupted run's."""
     import shutil
 
-    import seqssl.evaluate.crossval as cv
+    import seqssl.evaluate.arms.encoders as cv  # where crossval arms pretrain
     reference = json.loads((crossval_run / "results.json").read_text())
     resumed = tmp_path / "resumed"
     shutil.copytree(crossval_run, resumed)
@@ -159,7 +159,7 @@ def test_probe_mode_freezes_the_encoder_and_matches_a_hand_fitted_probe(tmp_path
                                       "label_column": "label"}})
     encoder, tokenizer = load_encoder(str(enc))
     _, _, encoded, _ = labelled_table(cfg, tokenizer)
-    fit_idx, val_idx = carve_validation(np.arange(len(encoded)), encoded.labels, None, cfg.finetune.val_fraction,
+    fit_idx, val_idx, _ = carve_validation(np.arange(len(encoded)), encoded.labels, None, cfg.finetune.val_fraction,
                                         cfg.seed, True)
     x = embed_dataset(encoder, encoded, torch.device("cpu"))
     scaler = StandardScaler().fit(x[fit_idx])
@@ -189,7 +189,7 @@ def test_several_modes_share_one_pretraining_and_compare_like_with_like(crossval
     """--mode probe,full: every encoder arm in each mode from one pretraining per fold, compared with
     ``none`` in the same mode (and with k-mers, which have no mode); the full-mode rows are the same
     experiment as a full-only run."""
-    import seqssl.evaluate.crossval as cv
+    import seqssl.evaluate.arms.encoders as cv  # where crossval arms pretrain
     calls = []
     real = cv.build_pretrained_encoder
     monkeypatch.setattr(cv, "build_pretrained_encoder", lambda *a, **k: calls.append(k["desc"]) or real(*a, **k))
@@ -246,7 +246,7 @@ def test_lora_trains_only_adapters_and_head_and_merges_to_the_same_function(tmp_
 
 def test_label_fractions_make_a_learning_curve_on_the_same_test_folds(crossval_run, tmp_path, small_binding_csv,
                                                                       small_corpus_csv, monkeypatch):
-    import seqssl.evaluate.crossval as cv
+    import seqssl.evaluate.arms.encoders as cv  # where crossval arms pretrain
     calls = []
     real = cv.build_pretrained_encoder
     monkeypatch.setattr(cv, "build_pretrained_encoder", lambda *a, **k: calls.append(k["desc"]) or real(*a, **k))

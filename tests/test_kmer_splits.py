@@ -22,10 +22,10 @@ def test_grouped_folds_and_validation_never_share_a_group():
     groups = rng.integers(0, 60, 500).astype(str)
     labels = rng.integers(0, 2, 500).astype(float)
     folds = make_folds(5, labels, groups, "grouped", 0, stratify=True)
-    assert sorted(np.concatenate([te for _, te in folds]).tolist()) == list(range(500))
-    for tr, te in folds:
+    assert sorted(np.concatenate([f.test for f in folds]).tolist()) == list(range(500))
+    for tr, _, te in folds:
         assert not set(groups[tr]) & set(groups[te])
-        fit, val = carve_validation(tr, labels, groups, 0.15, 0, True)
+        fit, val, _ = carve_validation(tr, labels, groups, 0.15, 0, True)
         assert not set(groups[fit]) & set(groups[val])
         assert set(fit) | set(val) == set(tr)
 
@@ -34,9 +34,9 @@ def test_leave_one_group_out_validates_on_one_whole_group():
     """4 peptides, 4 folds: each training fold has 3 groups, and validation is one of them."""
     groups = np.repeat(np.array(["P1", "P2", "P3", "P4"]), [300, 250, 200, 50])
     labels = np.tile([0.0, 1.0], 400)
-    for tr, te in make_folds(4, labels, groups, "grouped", 0, stratify=True):
+    for tr, _, te in make_folds(4, labels, groups, "grouped", 0, stratify=True):
         assert len(set(groups[te])) == 1
-        fit, val = carve_validation(tr, labels, groups, 0.15, 0, True)
+        fit, val, _ = carve_validation(tr, labels, groups, 0.15, 0, True)
         assert len(set(groups[val])) == 1 and len(set(groups[fit])) == 2
         assert set(fit) | set(val) == set(tr)
 

@@ -58,7 +58,7 @@ def test_encoder_lr_moves_the_encoder_less_than_the_head():
 
 
 def test_select_last_trains_the_whole_budget_and_keeps_the_last_weights():
-    from seqssl.evaluate.metrics import task_metrics
+    from seqssl.tasks import task_metrics
     from seqssl.transfer.finetune import predict
     val = _data(48, 1)
     for select in ("last", "best"):

@@ -3,7 +3,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from seqssl.evaluate.metrics import binary_metrics, regression_metrics
+from seqssl.metrics import binary_metrics, regression_metrics
 from seqssl.evaluate.stats import paired_comparison
 
 

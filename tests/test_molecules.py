@@ -174,15 +174,15 @@ def test_scaffold_folds_and_validation_keep_scaffolds_apart(bbbp):
     scaffolds = np.array([murcko_scaffold(s) for s in smiles])
     groups = scaffold_groups(smiles)
     folds = make_folds(5, labels, groups, "scaffold", seed=0, stratify=True)
-    assert sorted(np.concatenate([te for _, te in folds]).tolist()) == list(range(len(smiles)))
-    for train, test in folds:
+    assert sorted(np.concatenate([f.test for f in folds]).tolist()) == list(range(len(smiles)))
+    for train, _, test in folds:
         assert not set(scaffolds[train]) & set(scaffolds[test])
         assert set(labels[test]) == {0.0, 1.0}
-        fit, val = carve_validation(train, labels, groups, 0.15, seed=0, stratify=True)
+        fit, val, _ = carve_validation(train, labels, groups, 0.15, seed=0, stratify=True)
         assert sorted(np.concatenate([fit, val]).tolist()) == sorted(train.tolist())
         assert not set(scaffolds[fit]) & set(scaffolds[val])
     # the check has teeth: a stratified split of the same molecules shares scaffolds across folds
-    train, test = make_folds(5, labels, None, "stratified", seed=0, stratify=True)[0]
+    train, _, test = make_folds(5, labels, None, "stratified", seed=0, stratify=True)[0]
     assert set(scaffolds[train]) & set(scaffolds[test])
     with pytest.raises(InputError, match="scaffold"):
         make_folds(5, labels, None, "scaffold", seed=0, stratify=True)

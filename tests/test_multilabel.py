@@ -7,7 +7,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from seqssl.data.multilabel import multilabel_targets, stratification_labels
 from seqssl.data.readers import read_table
 from seqssl.errors import InputError
-from seqssl.evaluate.metrics import multilabel_metrics
+from seqssl.metrics import multilabel_metrics
 from seqssl.transfer.kmer import PerTargetLogistic, select_linear_model
 
 

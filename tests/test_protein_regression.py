@@ -17,7 +17,7 @@ from seqssl.data.builtin import BUILTIN, builtin_path
 from seqssl.data.readers import read_table
 from seqssl.data.splits import column_split
 from seqssl.errors import InputError
-from seqssl.evaluate.metrics import regression_metrics
+from seqssl.metrics import regression_metrics
 from seqssl.transfer.kmer import KmerFeatures
 
 TINY = "model: {hidden_size: 16, num_layers: 1, num_heads: 2, intermediate_size: 32}\nfinetune: {head_hidden: 16}\n"
@@ -88,9 +88,9 @@ def test_column_split_reads_train_test_and_validation(tmp_path):
     path = tmp_path / "d.csv"
     path.write_text("s,set,v\nA,train,\nC,Train,True\nD,test,\nE,valid,\nF,train,False\n")
     table = read_table(path)
-    train, test, val = column_split(table, "set", "v")
+    train, val, test = column_split(table, "set", "v")
     assert train.tolist() == [0, 4] and test.tolist() == [2] and val.tolist() == [1, 3]
-    train, test, val = column_split(table, "set")
+    train, val, test = column_split(table, "set")
     assert train.tolist() == [0, 1, 4] and val.tolist() == [3]
     path.write_text("s,set\nA,train\nC,test\nD,holdout\n")
     with pytest.raises(InputError, match="line 4.*split value 'holdout' is not train, test or valid"):

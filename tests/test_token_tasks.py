@@ -17,7 +17,7 @@ from seqssl.data.builtin import builtin_path
 from seqssl.data.collate import iterate_batches
 from seqssl.data.dataset import IGNORE_INDEX
 from seqssl.data.tokenizers import CLS_ID, PAD_ID, SEP_ID
-from seqssl.evaluate.metrics import token_metrics
+from seqssl.metrics import token_metrics
 from seqssl.losses import token_cross_entropy
 from seqssl.transfer.window import window_features
 

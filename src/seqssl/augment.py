@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .config import CHOICES
 from .data.tokenizers import MASK_ID, SPECIAL_TOKENS
 
 FIRST_RESIDUE_ID = len(SPECIAL_TOKENS)
@@ -142,7 +143,7 @@ def delete_span(batch: dict, rate: float, generator: torch.Generator | None = No
             "attention_mask": (new_ids != 0).long()}
 
 
-VIEWS = ("mask", "substitute", "blosum", "crop", "dropout")
+VIEWS = CHOICES["pretrain.view"]  # the list lives in seqssl.config.CHOICES
 _BLOSUM_CACHE: dict = {}
 
 

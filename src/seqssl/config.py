@@ -58,6 +58,7 @@ class ModelConfig:
 
 @dataclass
 class OptimConfig:
+    """Optimiser and schedule; the ``pretrain`` and ``finetune`` sections extend it."""
     optimizer: str = "adamw"  # adamw | sgd (with momentum)
     lr: float = 1e-3
     momentum: float = 0.9
@@ -106,9 +107,7 @@ class PretrainConfig(OptimConfig):
     noiser_weight_decay: float = 0.01
     subset_temperature: float = 1.0  # relaxed subset sampling (which tokens)
     mask_type_temperature: float = 1.0  # Gumbel-softmax over [MASK] / keep / replace-by-residue
-    epochs: int = 1
-    lr: float = 1e-3
-    batch_size: int = 256
+    # (optimizer, lr, epochs, max_steps, batch_size, ...: OptimConfig's fields and defaults)
     checkpoint_every: int | None = None
     log_every: int = 20
     chunk_size: int | None = None  # rows at a time, exact full-batch gradient (contrastive: GradCache;
@@ -294,13 +293,47 @@ for _section in ("pretrain", "finetune"):
                    f"{_section}.grad_clip": (lambda v: v >= 0, "non-negative (0 disables)")})
 
 
+_OPTIM_CHOICES = {"optimizer": ("adamw", "sgd"), "scheduler": ("cosine", "linear", "constant")}
+
+CHOICES: dict[str, tuple[str, ...]] = {  # dotted key: its allowed values (the one list of each)
+    "pretrain.view": ("mask", "substitute", "blosum", "crop", "dropout"),  # seqssl.augment.make_view
+    "pretrain.positives": ("augment", "label", "neighbours", "smiles"),  # seqssl.data.positives
+    "pretrain.miner": ("all", "semi-hard", "hardest"),  # seqssl.objectives.miners
+    "pretrain.distance": ("cosine", "euclidean"),  # seqssl.losses.pairwise_distance
+    "pretrain.adversarial_schedule": ("alternating", "joint"),
+    "pretrain.adversarial_mask_types": ("all", "mask"),
+    **{f"{section}.{key}": allowed for section in ("pretrain", "finetune") for key, allowed in _OPTIM_CHOICES.items()},
+}
+
+
+def section_of(cfg) -> str:
+    """The section of :class:`Config` that ``cfg`` fills, as error messages name it: ``pretrain`` for a
+    :class:`PretrainConfig`, else ``finetune`` (every other :class:`OptimConfig` trains a predictor)."""
+    return "pretrain" if isinstance(cfg, PretrainConfig) else "finetune"
+
+
+def check_choices(cfg, section: str | None = None, keys: tuple[str, ...] | None = None) -> None:
+    """Refuse a value of ``cfg`` (one section, default :func:`section_of`) outside :data:`CHOICES`;
+    ``keys`` limits the check to those fields."""
+    section = section or section_of(cfg)
+    for dotted, allowed in CHOICES.items():
+        where, key = dotted.split(".")
+        if where != section or (keys is not None and key not in keys):
+            continue
+        value = getattr(cfg, key)
+        if value not in allowed:
+            raise InputError(f"unknown {dotted} '{value}'", fix=f"use one of {', '.join(allowed)}")
+
+
 def check_ranges(config: Config) -> None:
-    """Out-of-range values are errors that name the key, before any work starts."""
+    """Out-of-range values and unknown choices are errors that name the key, before any work starts."""
     for dotted, (ok, what) in RANGES.items():
         section, key = dotted.split(".")
         value = getattr(getattr(config, section), key)
         if not ok(value):
             raise InputError(f"config key '{dotted}' must be {what}, got {value!r}")
+    for section in dict.fromkeys(dotted.split(".")[0] for dotted in CHOICES):
+        check_choices(getattr(config, section), section)
 
 
 def load_config(path: str | Path | None = None, overrides: dict | None = None) -> Config:

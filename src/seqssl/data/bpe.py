@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .tokenizers import CLS_ID, SEP_ID, SPECIAL_TOKENS, Encoded
+from .vocab import CLS_ID, SEP_ID, SPECIAL_TOKENS, Encoded
 
 
 class BPETokenizer:

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .dataset import EncodedDataset, encode_table, sequences_of
-from .readers import read_table, require_columns
+from .readers import read_table
+from .table import require_columns
 from .tokenizers import SequenceTokenizer
 
 

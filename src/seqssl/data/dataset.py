@@ -7,14 +7,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .readers import SequenceTable, require_columns
-from .tokenizers import SEP_ID, Encoded, SequenceTokenizer
+from .padding import pad_batch
+from .table import SequenceTable, require_columns
+from .tokenizers import SequenceTokenizer
+from .vocab import SEP_ID, Encoded
 
-CLASSIFICATION_TASKS = ("classification", "pair-classification")
-TOKEN_TASK = "token-classification"
-MULTILABEL_TASK = "multilabel"
-TASKS = ("classification", "pair-classification", "regression", TOKEN_TASK, MULTILABEL_TASK)
-BINARY_OUTPUT_TASKS = CLASSIFICATION_TASKS + (MULTILABEL_TASK,)  # sigmoid outputs, BCE or focal loss
 IGNORE_INDEX = -100  # token label of special, padding and unlabelled positions
 
 
@@ -38,7 +35,6 @@ class EncodedDataset:
 
     def padded(self, positions) -> dict:
         """The rows at ``positions`` as one batch padded to the longest of them."""
-        from .collate import pad_batch
         return pad_batch([self.input_ids[i] for i in positions], [self.token_type_ids[i] for i in positions])
 
     def subset(self, positions) -> "EncodedDataset":
@@ -118,10 +114,8 @@ def encode_row(tokenizer, values: tuple, columns: list[str], max_length: int | N
     return enc
 
 
-def read_labels(table: SequenceTable, label_column: str, task: str) -> np.ndarray:
-    """Labels as float32; classification labels must be exactly 0/1 (or true/false)."""
-    if task not in TASKS:
-        raise InputError(f"unknown task '{task}'", fix=f"use one of {', '.join(TASKS)}")
+def _label_text(table: SequenceTable, label_column: str):
+    """The label column as stripped text; a missing label is an error naming its line."""
     require_columns(table, [label_column])
     raw = table.frame[label_column]
     text = raw.astype(str).str.strip()
@@ -130,17 +124,27 @@ def read_labels(table: SequenceTable, label_column: str, task: str) -> np.ndarra
         i = int(np.argmax(missing))
         raise InputError("missing label", path=table.path, line=table.line_of(i), column=label_column,
                          fix="fill in the label or drop the row")
-    if task in CLASSIFICATION_TASKS:
-        mapping = {"0": 0.0, "1": 1.0, "0.0": 0.0, "1.0": 1.0, "false": 0.0, "true": 1.0}
-        values = text.str.lower().map(mapping)
-        bad = values.isna().to_numpy()
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise InputError(f"label '{text.iloc[i]}' is not binary", path=table.path,
-                             line=table.line_of(i), column=label_column,
-                             fix="classification labels must be 0/1 (or true/false); use --task regression "
-                                 "for numbers")
-        return values.to_numpy(dtype=np.float32)
+    return text
+
+
+def read_binary_labels(table: SequenceTable, label_column: str) -> np.ndarray:
+    """Labels as float32 0/1; they must be exactly 0/1 (or true/false)."""
+    text = _label_text(table, label_column)
+    mapping = {"0": 0.0, "1": 1.0, "0.0": 0.0, "1.0": 1.0, "false": 0.0, "true": 1.0}
+    values = text.str.lower().map(mapping)
+    bad = values.isna().to_numpy()
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(f"label '{text.iloc[i]}' is not binary", path=table.path,
+                         line=table.line_of(i), column=label_column,
+                         fix="classification labels must be 0/1 (or true/false); use --task regression "
+                             "for numbers")
+    return values.to_numpy(dtype=np.float32)
+
+
+def read_numeric_labels(table: SequenceTable, label_column: str) -> np.ndarray:
+    """Labels as float32 numbers."""
+    text = _label_text(table, label_column)
     values = pd.to_numeric(text, errors="coerce")
     bad = values.isna().to_numpy()
     if bad.any():

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .readers import SequenceTable, require_columns
+from .table import SequenceTable, require_columns
 
 BINARY = {"0": 0.0, "1": 1.0, "0.0": 0.0, "1.0": 1.0, "false": 0.0, "true": 1.0}
 MISSING = {"", "nan", "na", "none", "null"}

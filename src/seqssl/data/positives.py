@@ -6,12 +6,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..config import CHOICES
 from ..errors import InputError
-from .collate import iterate_batches, pad_batch
+from .collate import iterate_batches
 from .dataset import EncodedDataset
-from .tokenizers import CLS_ID, SEP_ID, UNK_ID
+from .padding import pad_batch
+from .vocab import CLS_ID, SEP_ID, UNK_ID
 
-POSITIVES = ("augment", "label", "neighbours", "smiles")
+POSITIVES = CHOICES["pretrain.positives"]  # the list lives in seqssl.config.CHOICES
 
 
 def label_batches(groups: np.ndarray, per_label: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .tokenizers import SPECIAL_TOKENS, UNK_ID, VocabularyTokenizer
+from .vocab import SPECIAL_TOKENS, UNK_ID, VocabularyTokenizer
 
 # One alternative per token class, longest first where they share a prefix (Br before B, Cl before C).
 SMILES_PATTERN = (

@@ -2,11 +2,13 @@
 and a fixed train/test split read from a column of the data."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 
 from ..errors import InputError
-from .readers import SequenceTable, require_columns
+from .table import SequenceTable, require_columns
 
 SPLITS = ("random", "stratified", "grouped", "scaffold")
 GROUPED_SPLITS = ("grouped", "scaffold")  # no group (or Murcko scaffold) on both sides
@@ -14,17 +16,34 @@ SPLIT_VALUES = {"train": "train", "test": "test", "valid": "valid", "validation"
 TRUE, FALSE = ("true", "1", "yes", "y", "t"), ("false", "0", "no", "n", "f", "")
 
 
-def default_split(task: str, has_groups: bool, has_split_column: bool = False) -> str:
+class Split(NamedTuple):
+    """Row indices of one evaluation: ``train`` (what models fit), ``val`` (early stopping and model
+    choice) and ``test`` (scored once); ``None`` where a split has no such part."""
+
+    train: np.ndarray
+    val: np.ndarray | None = None
+    test: np.ndarray | None = None
+
+
+def default_split(stratified: bool, has_groups: bool, has_split_column: bool = False) -> str:
+    """The split a run uses when ``--split`` is not given: the split column's, grouped when there are
+    groups, else stratified for tasks that stratify (:attr:`seqssl.tasks.Task.stratified`), else random."""
     if has_split_column:
         return "column"
     if has_groups:
         return "grouped"
-    return "stratified" if task in ("classification", "pair-classification") else "random"
+    return "stratified" if stratified else "random"
+
+
+def resolve_split(cfg, stratified: bool) -> str:
+    """``--split`` if given, else :func:`default_split` for the run's task and columns."""
+    return cfg.crossval.split or default_split(stratified, cfg.data.group_column is not None,
+                                               cfg.data.split_column is not None)
 
 
 def make_folds(n_folds: int, labels: np.ndarray, groups: np.ndarray | None, split: str, seed: int,
-               stratify: bool) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``(train, test)`` index pairs. ``grouped``: no group on both sides, stratified by label
+               stratify: bool) -> list[Split]:
+    """``Split(train, test=...)`` per fold (``val`` is carved later, :func:`carve_validation`). ``grouped``: no group on both sides, stratified by label
     when ``stratify`` (``StratifiedGroupKFold``). ``scaffold``: the same with Bemis–Murcko scaffolds as
     the groups (pass :func:`scaffold_groups` of the SMILES as ``groups``)."""
     if split not in SPLITS:
@@ -47,18 +66,18 @@ def make_folds(n_folds: int, labels: np.ndarray, groups: np.ndarray | None, spli
                              if split == "grouped" else "lower --folds or use --split stratified")
         splitter = (StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed) if stratify
                     else GroupKFold(n_folds, shuffle=True, random_state=seed))
-        return [(tr, te) for tr, te in splitter.split(index, labels if stratify else None, groups)]
+        return [Split(tr, test=te) for tr, te in splitter.split(index, labels if stratify else None, groups)]
     if split == "stratified":
         if not stratify:
             raise InputError("--split stratified needs a classification task", fix="use --split random")
         splitter = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
-        return list(splitter.split(index, labels))
-    return list(KFold(n_folds, shuffle=True, random_state=seed).split(index))
+        return [Split(tr, test=te) for tr, te in splitter.split(index, labels)]
+    return [Split(tr, test=te) for tr, te in KFold(n_folds, shuffle=True, random_state=seed).split(index)]
 
 
 def carve_validation(train: np.ndarray, labels: np.ndarray, groups: np.ndarray | None, fraction: float,
-                     seed: int, stratify: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Split training indices into (fit, validation) the same way the folds were made: with ``groups``
+                     seed: int, stratify: bool) -> Split:
+    """Split training indices into ``Split(train=fit, val=validation)`` the same way the folds were made: with ``groups``
     (a group column or :func:`scaffold_groups`) no group — so no scaffold — is on both sides. With fewer
     groups than ``1 / fraction`` (leave-one-peptide-out), the validation split is one whole group."""
     if not 0 < fraction < 0.5:
@@ -71,8 +90,7 @@ def carve_validation(train: np.ndarray, labels: np.ndarray, groups: np.ndarray |
         n_parts = min(n_parts, len(np.unique(sub_groups)))
     folds = make_folds(n_parts, labels[train], sub_groups, "grouped" if groups is not None else
                        ("stratified" if stratify else "random"), seed, stratify)
-    fit, val = folds[0]
-    return train[fit], train[val]
+    return Split(train[folds[0].train], val=train[folds[0].test])
 
 
 def scaffold_groups(smiles_list, acyclic: str = "together") -> np.ndarray:
@@ -91,9 +109,8 @@ def scaffold_groups(smiles_list, acyclic: str = "together") -> np.ndarray:
     return np.unique(np.asarray(scaffolds, dtype=object).astype(str), return_inverse=True)[1].astype(np.int64)
 
 
-def column_split(table: SequenceTable, column: str, validation_column: str | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """``(train, test, validation)`` row indices from ``column`` (``train``/``test``, optional
+def column_split(table: SequenceTable, column: str, validation_column: str | None = None) -> Split:
+    """``Split(train, val, test)`` row indices from ``column`` (``train``/``test``, optional
     ``valid``/``validation``; any case) and ``validation_column`` (true marks a training row as
     validation). ``validation`` is ``None`` when no row is marked; train excludes it."""
     require_columns(table, [column] + ([validation_column] if validation_column else []))
@@ -125,4 +142,4 @@ def column_split(table: SequenceTable, column: str, validation_column: str | Non
             raise InputError(f"--split-column '{column}' has no {name} rows", path=table.path, column=column,
                              fix="mark some rows train and some test, or choose another --split")
     valid = np.flatnonzero(side == "valid")
-    return np.flatnonzero(side == "train"), np.flatnonzero(side == "test"), (valid if len(valid) else None)
+    return Split(np.flatnonzero(side == "train"), val=valid if len(valid) else None, test=np.flatnonzero(side == "test"))

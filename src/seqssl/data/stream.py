@@ -1,7 +1,8 @@
 """Pretraining corpora larger than memory: tokenised once into a memory-mapped Arrow file, then read
 batch by batch (``seqssl pretrain --stream``).
 
-Files are read in blocks (pyarrow's streaming CSV reader, Parquet row groups, FASTA line by line), each
+Files are read in blocks by their format (:mod:`seqssl.data.formats`: pyarrow's streaming CSV reader, Parquet
+row groups, FASTA and plain text line by line; the rows and lines the in-memory readers give), each
 sequence is tokenised and validated exactly as in memory (:func:`~seqssl.data.dataset.encode_row`: bad
 residues and over-long sequences name file, line and column), and the ids are appended to an Arrow IPC
 file in record batches. The file is keyed by the inputs (paths, sizes, modification times, columns,
@@ -17,7 +18,6 @@ Streamed corpora are not deduplicated (that needs every sequence in memory): ded
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
@@ -25,17 +25,16 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 import torch
 from tqdm.auto import tqdm
 
 from ..errors import InputError
 from .dataset import encode_row
-from .readers import FASTA_SUFFIXES, _strip_gz
-from .tokenizers import PAD_ID
+from .formats import format_of
+from .table import check_file
+from .vocab import PAD_ID
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: rows from the format table (.txt one document per line, exact CSV line numbers)
 ROWS_PER_BLOCK = 65_536
 
 
@@ -43,68 +42,11 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("SEQSSL_CACHE", Path.home() / ".cache" / "seqssl")) / "corpora"
 
 
-def _text_lines(path: Path):
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8-sig") as handle:
-        yield from enumerate(handle, start=1)
-
-
-def _fasta_rows(path: Path):
-    """``(header line, (sequence,))`` per record, without holding the file."""
-    start, parts = None, []
-    for number, line in _text_lines(path):
-        line = line.strip()
-        if not line:
-            continue
-        if line.startswith(">"):
-            if start is not None:
-                yield start, ("".join(parts),)
-            start, parts = number, []
-        elif start is None:
-            raise InputError("sequence data before the first '>' header", path=str(path), line=number,
-                             fix="start each FASTA record with a '>id' line")
-        else:
-            parts.append(line)
-    if start is not None:
-        yield start, ("".join(parts),)
-
-
-def _check_columns(path: Path, available: list[str], columns: list[str]) -> None:
-    missing = [c for c in columns if c not in available]
-    if missing:
-        raise InputError(f"missing column(s) {missing}", path=str(path), line=1,
-                         fix=f"use --columns with some of {available}")
-
-
-def _table_rows(path: Path, columns: list[str]):
-    """``(line, tuple of strings)`` per row of a CSV/TSV/Parquet file, read block by block (CSV lines
-    assume no line breaks inside quoted fields)."""
-    name = _strip_gz(path)
-    if name.endswith((".parquet", ".pq")):
-        handle = pq.ParquetFile(path)
-        _check_columns(path, handle.schema_arrow.names, columns)
-        batches, line = handle.iter_batches(columns=columns, batch_size=ROWS_PER_BLOCK), 1
-    else:
-        delimiter = "\t" if name.endswith((".tsv", ".txt")) else ","
-        header = next(_text_lines(path), (1, ""))[1].rstrip("\r\n").split(delimiter)
-        _check_columns(path, [h.strip().strip('"') for h in header], columns)
-        batches = pacsv.open_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter),
-                                 convert_options=pacsv.ConvertOptions(
-                                     include_columns=columns, column_types={c: pa.string() for c in columns},
-                                     strings_can_be_null=False))
-        line = 2  # the header is line 1
-    for batch in batches:
-        values = [batch.column(c).to_pylist() for c in columns]
-        for offset, row in enumerate(zip(*values)):
-            yield line + offset, tuple("" if v is None else v.strip() for v in row)
-        line += batch.num_rows
-
-
 def rows_of(path: str, columns: list[str]):
-    p = Path(path)
-    if not p.exists():
-        raise InputError("file not found", path=path, fix="check the path")
-    return _fasta_rows(p) if _strip_gz(p).endswith(FASTA_SUFFIXES) else _table_rows(p, columns)
+    """``(line, tuple of stripped strings)`` of ``columns`` per row of any supported file, read block by
+    block by its format (:mod:`seqssl.data.formats`): the rows the in-memory reader gives."""
+    p = check_file(path)
+    return format_of(p).rows(p, columns)
 
 
 def cache_key(files: list[tuple[str, list[str]]], tokenizer, max_length: int | None, too_long: str) -> str:

@@ -9,7 +9,9 @@ import pandas as pd
 
 from ..errors import InputError
 from .dataset import IGNORE_INDEX
-from .readers import FASTA_SUFFIXES, SequenceTable, read_table, require_columns
+from .formats import FASTA, find_format
+from .readers import read_table
+from .table import SequenceTable, require_columns
 
 UNLABELLED = "."
 LABEL_COLUMN = "token_labels"  # the column a label FASTA's strings are joined into
@@ -60,8 +62,7 @@ def labels_from_fasta(table: SequenceTable, path: str) -> tuple[SequenceTable, T
     if "id" not in table.frame.columns:
         raise InputError("--token-labels are matched by record id, but the data has no 'id' column",
                          path=table.path, fix="pass FASTA sequences or add an 'id' column")
-    name = path.lower().removesuffix(".gz")
-    if not name.endswith(FASTA_SUFFIXES):
+    if find_format(path) is not FASTA:
         raise InputError("--token-labels expects a FASTA file of label strings", path=path,
                          fix="one '>id' record per sequence, one label character per residue")
     labels = read_table(path)

@@ -3,100 +3,40 @@
 Ids are looked up in a NumPy table (fast for millions of short sequences); the same vocabulary is
 exported as a ``tokenizer.json`` (WordLevel model, one-character split, ``[CLS] a [SEP] b [SEP]``
 template) so ``transformers.AutoTokenizer.from_pretrained(encoder_dir)`` gives identical ids.
+
+:func:`load_tokenizer` reads back a saved tokenizer of any alphabet. The special tokens, their ids,
+:class:`~seqssl.data.vocab.Encoded` and the :class:`~seqssl.data.vocab.VocabularyTokenizer` base live in
+:mod:`seqssl.data.vocab` and are re-exported here.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
+from .bpe import BPETokenizer
+from .smiles import SmilesTokenizer
+from .vocab import (CLS_ID, MASK_ID, PAD_ID, SEP_ID, SPECIAL_TOKENS, UNK_ID, Encoded,  # noqa: F401  re-exported
+                    VocabularyTokenizer, drawable_residues, read_spec)
 
-SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = range(5)
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 ALPHABETS = {"protein": AMINO_ACIDS + "X"}
 FITTED_ALPHABETS = {"text": "seqssl.data.bpe.BPETokenizer.train", "smiles": "seqssl.data.smiles.SmilesTokenizer.fit"}
 UNKNOWN_POLICIES = ("error", "map-to-x")
 
 
-def drawable_residues(vocab_size: int) -> int:
-    """Residue ids that augmentations may draw: every residue but the last (``X``, unknown; ``*`` for SMILES)."""
-    return vocab_size - len(SPECIAL_TOKENS) - 1
-
-
-@dataclass
-class Encoded:
-    """Token ids and segment ids of one (possibly paired) example, specials included."""
-
-    input_ids: np.ndarray
-    token_type_ids: np.ndarray
-
-
-class VocabularyTokenizer:
-    """What the fixed-vocabulary tokenizers share: ``[CLS] a [SEP] (b [SEP])`` encoding, decoding, and
-    persistence as ``seqssl_tokenizer.json`` + a Hugging Face fast tokenizer (WordLevel model over
-    ``split_pattern``, the same ids). Subclasses give ``vocab``, ``alphabet``, ``unknown``,
-    ``split_pattern`` and ``residue_to_ids``."""
-
-    split_pattern = "."
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.vocab)
-
-    def encode(self, first: str, second: str | None = None, *, where: dict | None = None) -> Encoded:
-        """``[CLS] first [SEP]`` or ``[CLS] first [SEP] second [SEP]`` with segment ids 0/1.
-
-        ``where`` locates errors; its ``column`` may be a list naming the column of each segment."""
-        where = dict(where or {})
-        names = where.pop("column", None)
-        names = names if isinstance(names, (list, tuple)) else [names, names]
-        a = self.residue_to_ids(first, where={**where, "column": names[0]})
-        parts = [np.array([CLS_ID]), a, np.array([SEP_ID])]
-        types = [np.zeros(len(a) + 2, dtype=np.int64)]
-        if second is not None:
-            b = self.residue_to_ids(second, where={**where, "column": names[-1]})
-            parts += [b, np.array([SEP_ID])]
-            types.append(np.ones(len(b) + 1, dtype=np.int64))
-        return Encoded(np.concatenate(parts).astype(np.int64), np.concatenate(types))
-
-    def decode(self, ids) -> str:
-        """The tokens of ``ids`` concatenated, specials (and ``[UNK]``) left out."""
-        inverse = {i: t for t, i in self.vocab.items()}
-        return "".join(inverse[int(i)] for i in ids if int(i) >= len(SPECIAL_TOKENS))
-
-    def save(self, directory: str | Path) -> None:
-        """Write seqssl's own description and a Hugging Face fast tokenizer to ``directory``."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "seqssl_tokenizer.json").write_text(
-            json.dumps({"alphabet": self.alphabet, "unknown": self.unknown, "vocab": self.vocab}, indent=1))
-        self.to_hf().save_pretrained(str(directory))
-
-    @staticmethod
-    def read_spec(directory: str | Path) -> tuple[dict, Path]:
-        path = Path(directory) / "seqssl_tokenizer.json"
-        if not path.exists():
-            raise InputError("no seqssl_tokenizer.json: not a seqssl encoder directory", path=str(directory),
-                             fix="pass a directory written by `seqssl pretrain`")
-        return json.loads(path.read_text()), path
-
-    def to_hf(self):
-        """A ``transformers.PreTrainedTokenizerFast`` with the same ids."""
-        from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
-        from transformers import PreTrainedTokenizerFast
-
-        core = Tokenizer(models.WordLevel(self.vocab, unk_token="[UNK]"))
-        core.pre_tokenizer = pre_tokenizers.Split(Regex(self.split_pattern), behavior="isolated")
-        core.post_processor = processors.TemplateProcessing(
-            single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-            special_tokens=[("[CLS]", CLS_ID), ("[SEP]", SEP_ID)])
-        return PreTrainedTokenizerFast(tokenizer_object=core, pad_token="[PAD]", unk_token="[UNK]",
-                                       cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
-                                       model_input_names=["input_ids", "token_type_ids", "attention_mask"])
+def load_tokenizer(directory: str | Path):
+    """The tokenizer saved in an encoder directory, whatever its alphabet (protein, ``text`` BPE, ``smiles``)."""
+    spec, path = read_spec(directory)
+    if spec.get("alphabet") == "text":
+        return BPETokenizer.load(directory)
+    if spec.get("alphabet") == "smiles":
+        return SmilesTokenizer.load(directory)
+    tok = SequenceTokenizer(spec["alphabet"], spec.get("unknown", "error"))
+    if tok.vocab != spec["vocab"]:
+        raise InputError("vocabulary differs from this seqssl version's", path=str(path))
+    return tok
 
 
 class SequenceTokenizer(VocabularyTokenizer):
@@ -149,15 +89,6 @@ class SequenceTokenizer(VocabularyTokenizer):
                          fix="clean the sequence, or pass --unknown-residues map-to-x")
 
     @classmethod
-    def load(cls, directory: str | Path) -> "SequenceTokenizer":
-        spec, path = cls.read_spec(directory)
-        if spec["alphabet"] == "text":
-            from .bpe import BPETokenizer
-            return BPETokenizer.load(directory)
-        if spec["alphabet"] == "smiles":
-            from .smiles import SmilesTokenizer
-            return SmilesTokenizer.load(directory)
-        tok = cls(spec["alphabet"], spec.get("unknown", "error"))
-        if tok.vocab != spec["vocab"]:
-            raise InputError("vocabulary differs from this seqssl version's", path=str(path))
-        return tok
+    def load(cls, directory: str | Path):
+        """The tokenizer saved in ``directory`` (any alphabet: see :func:`load_tokenizer`)."""
+        return load_tokenizer(directory)

@@ -7,15 +7,13 @@ import numpy as np
 import pandas as pd
 
 from ..io import atomic_write_text
+from ..tasks import get_task
 
-TABLE_METRICS = {"classification": ["accuracy", "auroc", "average_precision"],
-                 "pair-classification": ["accuracy", "auroc", "average_precision"],
-                 "regression": ["spearman", "pearson", "mse"],
-                 "token-classification": ["per_residue_accuracy", "per_residue_balanced_accuracy",
-                                          "per_residue_macro_f1"],
-                 # row "all": the means over targets; a target's row: its own AP and AUROC
-                 "multilabel": ["map", "macro_auroc", "average_precision", "auroc", "accuracy"]}
-ROC_TASKS = ("classification", "pair-classification")
+
+
+def table_metrics(results: dict) -> tuple[str, ...]:
+    """The metrics the results table shows for the run's task."""
+    return get_task(results["task"]).table_metrics
 
 
 def _fmt(mean, std, single: bool = False) -> str:
@@ -36,7 +34,7 @@ def _key(metric: str, subset: str) -> str:
 
 
 def metric_columns(results: dict) -> list[str]:
-    return [_key(m, g) for g in subsets(results) for m in TABLE_METRICS[results["task"]]]
+    return [_key(m, g) for g in subsets(results) for m in table_metrics(results)]
 
 
 def results_table(results: dict) -> pd.DataFrame:
@@ -47,7 +45,7 @@ def results_table(results: dict) -> pd.DataFrame:
         for subset in subsets(results):
             rows.append({"arm": arm, "subset": subset,
                          **{m: _fmt(body["mean"].get(_key(m, subset)), body["std"].get(_key(m, subset)), single)
-                            for m in TABLE_METRICS[results["task"]]}})
+                            for m in table_metrics(results)}})
     return pd.DataFrame(rows).set_index(["arm", "subset"])
 
 
@@ -244,15 +242,6 @@ def retrieval_lines(results: dict) -> list[str]:
             pd.DataFrame(rows).to_markdown(index=False), ""]
 
 
-def token_lines(results: dict) -> list[str]:
-    """How per-residue metrics are counted."""
-    if results["task"] != "token-classification":
-        return []
-    return [f"Classes {', '.join(f'`{c}`' for c in results.get('classes', []))}. Metrics count labelled residues "
-            "only (`.` and residues cut by truncation are left out), pooled over the test proteins; "
-            "`predictions.csv` has one row per labelled residue (`position` is 1-based).", ""]
-
-
 def write_report(results: dict, out: Path, predictions: pd.DataFrame, maps: dict | None = None) -> None:
     """``report.md`` with the tables, the leakage counts and the plots it links; ``maps``: per arm, the
     t-SNE points of :mod:`seqssl.evaluate.embedding_map`."""
@@ -260,14 +249,15 @@ def write_report(results: dict, out: Path, predictions: pd.DataFrame, maps: dict
     out = Path(out)
     _plot_metric_bars(results, out / "metrics.png")
     plots = ["metrics.png"]
-    if results["task"] in ROC_TASKS:
+    task = get_task(results["task"])
+    if task.curves:
         _plot_curves(predictions, out / "roc.png")  # ROC and precision-recall side by side
         plots.append("roc.png")
     if _plot_pretraining(results, out / "pretraining_loss.png"):
         plots.append("pretraining_loss.png")
     if _plot_learning_curve(results, out / "label_fractions.png"):
         plots.append("label_fractions.png")
-    if plot_embedding_maps(maps or {}, out / "embedding_map.png", continuous=results["task"] == "regression"):
+    if plot_embedding_maps(maps or {}, out / "embedding_map.png", continuous=task.continuous):
         plots.append("embedding_map.png")
     leak = pd.DataFrame(results["leakage"])
     single = results["n_folds"] == 1
@@ -278,14 +268,10 @@ def write_report(results: dict, out: Path, predictions: pd.DataFrame, maps: dict
              *([split_note(results), ""] if split_note(results) else []),
              *([f"{results['invalid_smiles_skipped']} rows skipped: SMILES that RDKit cannot parse "
                 "(`--invalid-smiles skip`).", ""] if results.get("invalid_smiles_skipped") else []),
-             *token_lines(results),
+             *task.report_lines(results),
              "## Results (test split)" if single else "## Results (mean ± std over test folds)", "",
              results_table(results).reset_index().to_markdown(index=False, disable_numparse=True), "",
-             *(["Subset `all`: the whole test fold; any other subset: the positives plus the negatives of that "
-                "type only.", ""] if len(subsets(results)) > 1 and results["task"] != "multilabel" else []),
-             *(["`map` (mean average precision) = the mean over targets of each target's average precision over "
-                "its measured entries; `macro_auroc` likewise; subset rows: each target alone.", ""]
-               if results["task"] == "multilabel" else []),
+             *(task.subset_note(results) if len(subsets(results)) > 1 else []),
              "## Cost per arm (mean over folds)", "",
              cost_table(results).to_markdown(index=False, disable_numparse=True), "",
              *([convergence_note(results), ""] if convergence_note(results) else []),

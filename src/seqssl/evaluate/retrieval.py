@@ -40,3 +40,16 @@ def evaluate_retrieval(encoder_dir: str, data: str, query_column: str, key_colum
     queries = embed_dataset(encoder, encode_table(table, [query_column], tokenizer, max_len), dev)
     keys = embed_dataset(encoder, encode_table(table, [key_column], tokenizer, max_len), dev)
     return top_k_accuracy(queries, keys, ks, key_ids=table.frame[key_column].astype(str).str.upper().to_numpy())
+
+
+def pair_retrieval(encoder, rows: list[tuple], positives: np.ndarray, tokenizer, max_length: int, device) -> dict:
+    """Top-k retrieval of each test positive's second sequence from its first, by the encoder
+    before fine-tuning (pretrained or random); identical keys are one candidate."""
+    from ..data.dataset import EncodedDataset
+
+    def encode(column: int) -> EncodedDataset:
+        encs = [tokenizer.encode(rows[i][column]) for i in positives]
+        return EncodedDataset([e.input_ids[:max_length] for e in encs], [e.token_type_ids[:max_length] for e in encs])
+    queries, keys = embed_dataset(encoder, encode(0), device), embed_dataset(encoder, encode(1), device)
+    encoder.train()
+    return top_k_accuracy(queries, keys, [1, 5, 100], key_ids=[rows[i][1].upper() for i in positives])

@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from ..data.tokenizers import CLS_ID, MASK_ID, PAD_ID, SEP_ID, SequenceTokenizer
+from ..data.tokenizers import SequenceTokenizer, load_tokenizer
+from ..data.vocab import CLS_ID, MASK_ID, PAD_ID, SEP_ID
 from ..errors import InputError
 
 POOLINGS = ("cls", "mean")
@@ -123,7 +124,7 @@ def load_encoder(directory: str | Path, pooling: str | None = None) -> tuple[Seq
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     if not (directory / "seqssl_tokenizer.json").exists():
         return load_transformers_encoder(directory, pooling)
-    tokenizer = SequenceTokenizer.load(directory)
+    tokenizer = load_tokenizer(directory)
     backbone = AutoModel.from_pretrained(str(directory), add_pooling_layer=False, use_safetensors=True)
     input_map = torch.tensor(meta["input_map"]) if "input_map" in meta else None
     source = None

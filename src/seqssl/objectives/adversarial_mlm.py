@@ -35,6 +35,7 @@ from .mlm import TokenPredictionHead
 from .registry import register
 from .token import TokenObjective
 
+
 def adversarial_budget(input_ids: torch.Tensor, eligible: torch.Tensor, rate: float) -> torch.Tensor:
     """``round(rate × residues)`` per sequence, capped by the positions still eligible."""
     wanted = torch.round(residue_positions(input_ids).sum(1).float() * rate).long()
@@ -79,7 +80,10 @@ class AdversarialMLM(TokenObjective):
     Every random draw (the random share of the masking, the Gumbel noise of the noiser's subset and
     mask-type samples) is made for the whole batch in :meth:`draw`, and the loss is normalised by the whole
     batch's masked tokens (random + the noiser's exact budget), so micro-batches and DDP ranks give the
-    whole batch's gradient."""
+    whole batch's gradient. A game of two players: it overrides :meth:`players`, :meth:`players_at` and
+    :meth:`loop_steps` of :class:`~seqssl.objectives.base.Objective`; the loop does the rest."""
+
+    player_names = ("encoder", "noiser")
 
     def __init__(self, encoder, cfg, vocab_size: int):
         super().__init__()
@@ -92,7 +96,8 @@ class AdversarialMLM(TokenObjective):
 
     # -- the training schedule: which player(s) update at loop step i -------------------------------
     def players(self) -> dict:
-        """Parameter sets with their optimiser settings; the loop builds one AdamW per player."""
+        """The encoder (everything but the noiser) at the config's settings, and the noiser at
+        ``noiser_lr`` / ``noiser_weight_decay``; the loop builds one optimiser and schedule per player."""
         cfg = self.cfg
         noiser_cfg = {"lr": cfg.noiser_lr or cfg.lr, "weight_decay": cfg.noiser_weight_decay}
         noiser_params = set(map(id, self.noiser.parameters()))
@@ -100,6 +105,8 @@ class AdversarialMLM(TokenObjective):
                 "noiser": (list(self.noiser.parameters()), noiser_cfg)}
 
     def players_at(self, step: int) -> tuple[str, ...]:
+        """``joint``: both players at every step; ``alternating``: ``noiser_steps`` noiser steps, then
+        ``encoder_steps`` encoder steps, cycling."""
         if self.cfg.adversarial_schedule == "joint":
             return ("encoder", "noiser")
         cycle = self.cfg.noiser_steps + self.cfg.encoder_steps

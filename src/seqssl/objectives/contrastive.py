@@ -6,20 +6,25 @@ A batch either carries one set of sequences (both views are augmentations of it)
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import torch
 from torch import nn
 
 from ..augment import make_view
 from ..data.tokenizers import drawable_residues
 from ..train.distributed import gather_with_gradient, local_block
+from ..train.gradcache import cached_backward
+from .base import Amp, Objective
 
 
-class TwoViewObjective(nn.Module):
+class TwoViewObjective(Objective):
     """``inputs`` (the token batches to embed: two views, perhaps hard negatives) → pooled embeddings →
     ``loss_from_embeddings``. The split lets :mod:`seqssl.train.gradcache` embed in chunks and still
     compute the loss over the whole batch (Gao et al. 2021)."""
 
     drop_last = True  # contrastive batches need negatives
+    gradient_caching = True
 
     def __init__(self, encoder, cfg, vocab_size: int):
         super().__init__()
@@ -57,6 +62,16 @@ class TwoViewObjective(nn.Module):
         parts = [local_block(p) for p in self.inputs(batch, generator)]
         embeddings = [gather_with_gradient(e) for e in self.embed_all(parts)]
         return self.loss_from_embeddings(embeddings, batch)
+
+    def forward_backward(self, model: nn.Module, batch: dict, generator: torch.Generator | None, cfg,
+                         inputs: list | None, amp: Amp = nullcontext) -> dict:
+        """With ``cfg.chunk_size``: gradient caching, the backward done chunk by chunk inside
+        :func:`~seqssl.train.gradcache.cached_backward` (its loss detached); otherwise the plain
+        forward and backward of :meth:`Objective.forward_backward`."""
+        if not cfg.chunk_size:
+            return super().forward_backward(model, batch, generator, cfg, inputs, amp)
+        with amp():
+            return cached_backward(self, batch, generator, cfg.chunk_size)
 
 
 def duplicate_mask(input_ids: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import torch
 
-MINERS = ("all", "semi-hard", "hardest")
+from ..config import CHOICES
+
+MINERS = CHOICES["pretrain.miner"]  # the list lives in seqssl.config.CHOICES
 
 
 def valid_masks(labels: torch.Tensor):

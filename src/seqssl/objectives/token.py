@@ -12,16 +12,23 @@ the whole batch's. So each objective
   :meth:`token_counts` — instead of the micro-batch's own count.
 
 :func:`seqssl.train.accumulate.token_backward` sets both; called on its own, an objective draws and
-normalises by itself, as before.
+normalises by itself, as before. :meth:`TokenObjective.forward_backward` chooses between the two.
 """
 from __future__ import annotations
+
+from contextlib import nullcontext
 
 import torch
 from torch import nn
 
+from ..train.accumulate import token_backward
+from ..train.distributed import world
+from .base import Amp, Objective
 
-class TokenObjective(nn.Module):
-    drop_last = False
+
+class TokenObjective(Objective):
+    """A loss normalised per predicted token, whose batches may be split exactly (see the module docstring)."""
+
     normalizers: dict[str, torch.Tensor] | None = None
 
     def draw(self, batch: dict, generator: torch.Generator | None) -> dict:
@@ -39,3 +46,13 @@ class TokenObjective(nn.Module):
         """``total / count``, or ``total / normalizers[term]`` under accumulation."""
         denominator = count if self.normalizers is None else self.normalizers[term]
         return total / denominator
+
+    def forward_backward(self, model: nn.Module, batch: dict, generator: torch.Generator | None, cfg,
+                         inputs: list | None, amp: Amp = nullcontext) -> dict:
+        """Micro-batches of ``cfg.chunk_size`` rows and/or this rank's block under DDP, normalised per
+        predicted token of the whole batch (:func:`~seqssl.train.accumulate.token_backward`); otherwise
+        the plain forward and backward of :meth:`Objective.forward_backward`."""
+        if not cfg.chunk_size and world()[1] == 1:
+            return super().forward_backward(model, batch, generator, cfg, inputs, amp)
+        with amp():
+            return token_backward(model, self, batch, generator, cfg.chunk_size, inputs)

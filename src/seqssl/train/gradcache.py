@@ -41,9 +41,9 @@ def cached_backward(objective, batch: dict, generator: torch.Generator | None, c
     """One gradient-cached forward/backward of a contrastive objective; gradients are accumulated into
     the parameters exactly as ``objective(batch)["loss"].backward()`` would with the same dropout masks.
     Returns the objective's output dict (its loss detached)."""
-    if not hasattr(objective, "loss_from_embeddings"):
+    if not objective.gradient_caching:  # seqssl.objectives.base.Objective: embed() + loss_from_embeddings()
         raise InputError(f"gradient caching applies to contrastive objectives, "
-                         f"not '{getattr(objective, 'name', type(objective).__name__)}'",
+                         f"not '{objective.name or type(objective).__name__}'",
                          fix="token objectives accumulate micro-batches: seqssl.train.accumulate.token_backward")
     parts = objective.inputs(batch, generator)
     device = batch["input_ids"].device

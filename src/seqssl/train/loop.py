@@ -7,6 +7,8 @@ import math
 import signal
 import threading
 import time
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -16,37 +18,30 @@ from tqdm.auto import tqdm
 from ..data.dataset import EncodedDataset
 from ..data.positives import pretraining_batches
 from ..errors import InputError, TrainingStopped
+from ..objectives.base import Objective
 from ..runtime import autocast, generator_for
 from .checkpoint import clear_checkpoints, latest_checkpoint, load_checkpoint, restore_rng, save_checkpoint
-from ..objectives.token import TokenObjective
-from .accumulate import token_backward
 from .distributed import is_main, world
-from .gradcache import cached_backward
 from .memory import release_freed_cpu_memory
-from .optim import build_players
+from .optim import Player, build_players
 
 
 def to_device(batch: dict, device: torch.device) -> dict:
     return {k: to_device(v, device) if isinstance(v, dict) else v.to(device) for k, v in batch.items()}
 
 
-def data_parallel(objective, cfg, device: torch.device):
+def data_parallel(objective: Objective, cfg, device: torch.device):
     """``objective`` itself, or wrapped in DistributedDataParallel under ``torchrun``."""
     if world()[1] == 1:
         return objective
-    if cfg.chunk_size and not isinstance(objective, TokenObjective):
+    if cfg.chunk_size and objective.gradient_caching:
         raise InputError("torchrun with several processes does not combine with gradient caching (--chunk-size) "
                          "of contrastive objectives", fix="drop --chunk-size: each rank's negatives are gathered "
                          "from every rank, so the global batch is already --batch-size")
     from torch.nn.parallel import DistributedDataParallel
     # a game's players take turns: the noiser's parameters get no gradient on the encoder's turns
     return DistributedDataParallel(objective, device_ids=[torch.cuda.current_device()] if device.type == "cuda" else None,
-                                   find_unused_parameters=hasattr(objective, "players"))
-
-
-def players_at(objective, step: int) -> tuple[str, ...]:
-    """Names of the players that update at loop step ``step`` (every player, by default)."""
-    return objective.players_at(step) if hasattr(objective, "players_at") else ("model",)
+                                   find_unused_parameters=objective.multi_player)
 
 
 def mean_logs(running: list[dict]) -> dict:
@@ -92,7 +87,157 @@ class StopRequest:
             signal.signal(sig, handler)
 
 
-def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, device: torch.device,
+def count_steps(objective: Objective, n: int, cfg, groups: np.ndarray | None, seed: int) -> int:
+    """Loop steps of the run: ``cfg.epochs`` epochs of ``cfg.batch_size`` (P×K batches of the labelled
+    entries for label positives), or ``cfg.max_steps`` encoder updates turned into loop steps by
+    :meth:`~seqssl.objectives.base.Objective.loop_steps` (a game's other players update on top)."""
+    per_epoch = steps_per_epoch(n, cfg.batch_size, objective.drop_last)
+    if cfg.positives == "label" and groups is not None:
+        from ..data.positives import label_batches  # P×K epochs hold only the labelled entries
+        per_epoch = len(label_batches(groups, cfg.per_label, cfg.batch_size, np.random.default_rng(seed)))
+    if per_epoch == 0:
+        raise InputError(f"pretraining corpus has {n} sequences, fewer than one batch of "
+                         f"{cfg.batch_size}", fix="lower --batch-size or add data")
+    total = per_epoch * cfg.epochs if cfg.max_steps is None else cfg.max_steps
+    return objective.loop_steps(total)
+
+
+@dataclass
+class PretrainingRun:
+    """What the loop carries from step to step; a checkpoint saves the counters, histories and random
+    states, and a resume restores them."""
+
+    objective: Objective
+    model: torch.nn.Module  # the objective, or its DistributedDataParallel wrapper
+    players: dict[str, Player]
+    cfg: object  # the pretrain config section
+    device: torch.device
+    precision: str
+    total: int  # loop steps
+    settings: dict  # what a checkpoint must match to be resumed
+    rng: np.random.Generator  # batch order (its state at each epoch start is checkpointed)
+    gen: torch.Generator  # the objectives' draws (views, masks, noise)
+    checkpoint_dir: Path | None = None
+    on_log: object = None
+    main: bool = True  # rank 0 (writes checkpoints, shows progress)
+    step: int = 0
+    epoch: int = 0
+    skip: int = 0  # batches of the current epoch done before the checkpoint resumed from
+    history: list[dict] = field(default_factory=list)
+    running: list[dict] = field(default_factory=list)  # logged values since the last history record
+    last_saved: Path | None = None
+    start: float = 0.0
+    bar: object = None
+
+
+def start_run(objective: Objective, n: int, cfg, device: torch.device, precision: str, seed: int,
+              groups: np.ndarray | None, checkpoint_dir: Path | None, resume: bool, on_log) -> PretrainingRun:
+    """Count the steps, build the players' optimisers, wrap for DDP, then clear ``checkpoint_dir`` for a
+    fresh run or restore the newest checkpoint in it (``resume``)."""
+    total = count_steps(objective, n, cfg, groups, seed)
+    objective.to(device).train()
+    players = build_players(objective, cfg, total)
+    model, main = data_parallel(objective, cfg, device), is_main()
+    settings = {"objective": objective.name, "batch_size": cfg.batch_size, "optimizer": cfg.optimizer,
+                "corpus_size": n, "seed": seed, "total_steps": total}
+    run = PretrainingRun(objective, model, players, cfg, device, precision, total, settings,
+                         rng=np.random.default_rng(seed), gen=generator_for(device, seed),
+                         checkpoint_dir=checkpoint_dir, on_log=on_log, main=main)
+    if checkpoint_dir is not None and not resume and main:
+        clear_checkpoints(checkpoint_dir)
+    if resume and checkpoint_dir is not None:
+        resume_run(run)
+    run.start = time.time()
+    return run
+
+
+def resume_run(run: PretrainingRun) -> None:
+    """Restore counters, histories, the epoch-start batch order and the generator from the newest
+    complete checkpoint, so the run continues bit for bit (on CPU) as if never stopped."""
+    found = latest_checkpoint(run.checkpoint_dir)
+    if found is None:
+        raise InputError("--resume: no complete checkpoint found", path=str(run.checkpoint_dir),
+                         fix="run without --resume to start from scratch")
+    meta = load_checkpoint(found, run.objective, run.players, expected=run.settings)
+    run.step, run.epoch, run.skip = meta["step"], meta["epoch"], meta["batches_in_epoch"]
+    run.history, run.running = meta["history"], meta["running"]
+    run.rng.bit_generator.state = meta["numpy_epoch_start"]
+    restore_rng(meta, run.gen)
+
+
+def train_step(run: PretrainingRun, batch: dict) -> dict:
+    """One loop step: the players whose turn it is, the batch's gradient (the objective's own way:
+    :meth:`~seqssl.objectives.base.Objective.forward_backward`), the non-finite loss guard, the
+    optimiser steps. Returns the scalars to log."""
+    objective = run.objective
+    objective.begin_step(run.step)
+    inputs = objective.backward_inputs(run.players, wrapped=run.model is not objective)
+    out = objective.forward_backward(run.model, batch, run.gen, run.cfg, inputs,
+                                     amp=partial(autocast, run.device, run.precision))
+    loss = out["loss"]
+    if not torch.isfinite(loss):
+        kept = f"; last good checkpoint: {run.last_saved}" if run.last_saved else ""
+        raise TrainingStopped(f"non-finite pretraining loss ({float(loss.detach())}) at step {run.step + 1}{kept}",
+                              fix="lower --lr, raise the temperature, or use --precision fp32")
+    updates = objective.update(run.players, run.cfg.grad_clip)
+    run.step += 1
+    logged = {k: float(v.detach()) for k, v in out.items() if torch.is_tensor(v) and v.numel() == 1}
+    return logged | updates
+
+
+def log_step(run: PretrainingRun, logged: dict) -> None:
+    """Collect ``logged``; every ``cfg.log_every`` steps (and at the end) append their means and the
+    learning rates to the history and hand the record to ``on_log``."""
+    run.running.append(logged)
+    if run.step % run.cfg.log_every == 0 or run.step == run.total:
+        if run.device.type == "cpu":  # batches of varying width fragment the C heap over a long run
+            release_freed_cpu_memory()
+        run.history.append({"step": run.step, "epoch": run.epoch, **mean_logs(run.running),
+                            **learning_rates(run.players), "seconds": time.time() - run.start})
+        if run.on_log is not None:
+            run.on_log(run.history[-1])
+        run.bar.set_postfix(loss=f"{run.history[-1]['loss']:.3f}")
+        run.running = []
+    run.bar.update(1)
+
+
+def checkpoint_step(run: PretrainingRun, stop: StopRequest, epoch_start: dict, batches_in_epoch: int) -> None:
+    """Save a checkpoint every ``cfg.checkpoint_every`` steps, at the end and on a stop request (rank 0,
+    with a ``checkpoint_dir``); then honour the stop request."""
+    due = run.cfg.checkpoint_every and run.step % run.cfg.checkpoint_every == 0
+    if run.checkpoint_dir is not None and run.main and (due or stop.requested or run.step == run.total):
+        run.last_saved = save_checkpoint(
+            run.checkpoint_dir, run.step, run.objective, run.players,
+            {"generator": run.gen, "numpy_epoch_start": epoch_start},
+            {"epoch": run.epoch, "batches_in_epoch": batches_in_epoch, "history": run.history,
+             "running": run.running, "settings": run.settings})
+    if stop.requested:
+        where = f"checkpoint {run.last_saved}" if run.last_saved else "no checkpoint (no --out)"
+        raise TrainingStopped(f"interrupted at step {run.step}; saved {where}",
+                              fix="continue with the same command plus --resume")
+
+
+def run_epoch(run: PretrainingRun, batches, stop: StopRequest) -> None:
+    """One epoch of ``batches(rng)``, stopping early at ``run.total``; after a resume, the epoch's order is
+    replayed and its first ``run.skip`` batches (already trained on) are passed over."""
+    epoch_start = copy.deepcopy(run.rng.bit_generator.state)
+    produced = 0
+    for i, batch in enumerate(batches(run.rng)):
+        produced += 1
+        if i < run.skip:
+            continue
+        log_step(run, train_step(run, to_device(batch, run.device)))
+        checkpoint_step(run, stop, epoch_start, i + 1)
+        if run.step >= run.total:
+            break
+    if produced == 0:
+        raise InputError("an epoch of pretraining produced no batch",
+                         fix="check the corpus size, --batch-size and pretrain.per_label")
+    run.skip = 0
+    run.epoch += 1
+
+
+def run_pretraining(objective: Objective, data: EncodedDataset, cfg, *, device: torch.device,
                     precision: str = "fp32", seed: int = 0, progress: bool = True,
                     desc: str = "pretrain", groups: np.ndarray | None = None,
                     checkpoint_dir: Path | None = None, resume: bool = False, on_log=None,
@@ -105,111 +250,16 @@ def run_pretraining(objective: torch.nn.Module, data: EncodedDataset, cfg, *, de
     logged record as it is made (experiment trackers). ``tokenizer`` and ``max_length`` (tokens, specials
     included) are for positives made from the text of the sequences (``smiles``).
     """
-    drop_last = getattr(objective, "drop_last", False)
-    per_epoch = steps_per_epoch(len(data), cfg.batch_size, drop_last)
-    if getattr(cfg, "positives", "augment") == "label" and groups is not None:
-        from ..data.positives import label_batches  # P×K epochs hold only the labelled entries
-        per_epoch = len(label_batches(groups, cfg.per_label, cfg.batch_size, np.random.default_rng(seed)))
-    if per_epoch == 0:
-        raise InputError(f"pretraining corpus has {len(data)} sequences, fewer than one batch of "
-                         f"{cfg.batch_size}", fix="lower --batch-size or add data")
-    total = per_epoch * cfg.epochs if cfg.max_steps is None else cfg.max_steps
-    if hasattr(objective, "loop_steps"):  # max_steps counts encoder updates; other players' come on top
-        total = objective.loop_steps(total)
-    objective.to(device).train()
-    players = build_players(objective, cfg, total)
-    model, main = data_parallel(objective, cfg, device), is_main()
-    tokens_split = isinstance(objective, TokenObjective) and (bool(cfg.chunk_size) or world()[1] > 1)
-    progress = progress and main
-    rng = np.random.default_rng(seed)
-    gen = generator_for(device, seed)
-    history, running, step, epoch, skip = [], [], 0, 0, 0
-    settings = {"objective": getattr(objective, "name", None), "batch_size": cfg.batch_size,
-                "optimizer": cfg.optimizer, "corpus_size": len(data), "seed": seed, "total_steps": total}
-    if checkpoint_dir is not None and not resume and main:
-        clear_checkpoints(checkpoint_dir)
-    if resume and checkpoint_dir is not None:
-        found = latest_checkpoint(checkpoint_dir)
-        if found is None:
-            raise InputError("--resume: no complete checkpoint found", path=str(checkpoint_dir),
-                             fix="run without --resume to start from scratch")
-        meta = load_checkpoint(found, objective, players, expected=settings)
-        step, epoch, skip = meta["step"], meta["epoch"], meta["batches_in_epoch"]
-        history, running = meta["history"], meta["running"]
-        rng.bit_generator.state = meta["numpy_epoch_start"]
-        restore_rng(meta, gen)
-    start = time.time()
-    bar = tqdm(total=total, initial=step, desc=desc, disable=not progress, leave=False, unit="step")
-    last_saved = None
+    run = start_run(objective, len(data), cfg, device, precision, seed, groups, checkpoint_dir, resume, on_log)
+    run.bar = tqdm(total=run.total, initial=run.step, desc=desc, disable=not (progress and run.main), leave=False,
+                   unit="step")
+
+    def batches(rng: np.random.Generator):
+        return pretraining_batches(data, cfg, rng, groups, objective.drop_last, tokenizer, max_length)
+
     with StopRequest() as stop:
-        while step < total:
-            epoch_start = copy.deepcopy(rng.bit_generator.state)
-            produced = 0
-            for i, batch in enumerate(pretraining_batches(data, cfg, rng, groups, drop_last, tokenizer, max_length)):
-                produced += 1
-                if i < skip:  # replaying the epoch's order up to where the checkpoint left it
-                    continue
-                batch = to_device(batch, device)
-                active = [players[name] for name in players_at(objective, step)]
-                objective.active_players = tuple(p.name for p in active)
-                # several players: only the active players' gradients (no encoder weight grads for the noiser);
-                # under DDP every parameter in the graph must get one (the inactive players' are dropped below)
-                restrict = len(players) > 1 and model is objective
-                inputs = [p for player in active for p in player.params] if restrict else None
-                backward_done = tokens_split or bool(cfg.chunk_size)
-                with autocast(device, precision):
-                    if tokens_split:  # micro-batches and/or DDP ranks, normalised per predicted token
-                        out = token_backward(model, objective, batch, gen, cfg.chunk_size, inputs)
-                    elif cfg.chunk_size:  # gradient caching: backward happens inside, in chunks
-                        out = cached_backward(objective, batch, gen, cfg.chunk_size)
-                    else:
-                        out = model(batch, gen)
-                loss = out["loss"]
-                if not torch.isfinite(loss):
-                    kept = f"; last good checkpoint: {last_saved}" if last_saved else ""
-                    raise TrainingStopped(f"non-finite pretraining loss ({float(loss.detach())}) at step {step + 1}{kept}",
-                                          fix="lower --lr, raise the temperature, or use --precision fp32")
-                if not backward_done:
-                    loss.backward(inputs=inputs)
-                for player in active:
-                    player.step(cfg.grad_clip)
-                for player in players.values():  # gradients a waiting player must not carry into its turn
-                    if player not in active:
-                        for p in player.params:
-                            p.grad = None
-                step += 1
-                logged = {k: float(v.detach()) for k, v in out.items() if torch.is_tensor(v) and v.numel() == 1}
-                if len(players) > 1:  # e.g. noiser_updates / encoder_updates since the last log
-                    logged |= {f"{p.name}_updates": 1.0 for p in active}
-                running.append(logged)
-                if step % cfg.log_every == 0 or step == total:
-                    if device.type == "cpu":  # batches of varying width fragment the C heap over a long run
-                        release_freed_cpu_memory()
-                    history.append({"step": step, "epoch": epoch, **mean_logs(running),
-                                    **learning_rates(players), "seconds": time.time() - start})
-                    if on_log is not None:
-                        on_log(history[-1])
-                    bar.set_postfix(loss=f"{history[-1]['loss']:.3f}")
-                    running = []
-                bar.update(1)
-                due = cfg.checkpoint_every and step % cfg.checkpoint_every == 0
-                if checkpoint_dir is not None and main and (due or stop.requested or step == total):
-                    last_saved = save_checkpoint(
-                        checkpoint_dir, step, objective, players,
-                        {"generator": gen, "numpy_epoch_start": epoch_start},
-                        {"epoch": epoch, "batches_in_epoch": i + 1, "history": history, "running": running,
-                         "settings": settings})
-                if stop.requested:
-                    where = f"checkpoint {last_saved}" if last_saved else "no checkpoint (no --out)"
-                    raise TrainingStopped(f"interrupted at step {step}; saved {where}",
-                                          fix="continue with the same command plus --resume")
-                if step >= total:
-                    break
-            if produced == 0:
-                raise InputError("an epoch of pretraining produced no batch",
-                                 fix="check the corpus size, --batch-size and pretrain.per_label")
-            skip = 0
-            epoch += 1
-    bar.close()
+        while run.step < run.total:
+            run_epoch(run, batches, stop)
+    run.bar.close()
     objective.eval()
-    return history
+    return run.history

@@ -5,13 +5,14 @@ import dataclasses
 
 import torch
 
-from ..errors import InputError
+from ..config import check_choices
 
 
 def build_optimizer(params, cfg, slow=None, slow_lr: float | None = None) -> torch.optim.Optimizer:
     """AdamW, or SGD with momentum (seed 000's pretraining); no weight decay on biases and norms.
     ``slow`` (parameters, e.g. a pretrained encoder's) train at ``slow_lr`` instead of ``cfg.lr``, the
     low-label recipe of a lower learning rate for the encoder than for the head."""
+    check_choices(cfg, keys=("optimizer",))
     params = [p for p in params if p.requires_grad]
     slow_ids = {id(p) for p in slow} if slow is not None and slow_lr is not None else set()
     groups = []
@@ -22,13 +23,12 @@ def build_optimizer(params, cfg, slow=None, slow_lr: float | None = None) -> tor
                        {"params": [p for p in members if p.ndim < 2], "weight_decay": 0.0, "lr": lr}]
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=cfg.lr, foreach=True)  # one kernel per group, not per tensor (CPU too)
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
-    raise InputError(f"unknown optimizer '{cfg.optimizer}'", fix="use adamw or sgd")
+    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)  # "sgd"
 
 
 def build_scheduler(optimizer, cfg, total_steps: int):
     """Linear warm-up over ``warmup_ratio`` of the steps, then cosine, linear or constant."""
+    check_choices(cfg, keys=("scheduler",))
     from transformers import (get_constant_schedule_with_warmup, get_cosine_schedule_with_warmup,
                               get_linear_schedule_with_warmup)
     warmup = int(round(cfg.warmup_ratio * total_steps))
@@ -36,9 +36,7 @@ def build_scheduler(optimizer, cfg, total_steps: int):
         return get_cosine_schedule_with_warmup(optimizer, warmup, max(total_steps, 1))
     if cfg.scheduler == "linear":
         return get_linear_schedule_with_warmup(optimizer, warmup, max(total_steps, 1))
-    if cfg.scheduler == "constant":
-        return get_constant_schedule_with_warmup(optimizer, warmup)
-    raise InputError(f"unknown scheduler '{cfg.scheduler}'", fix="use cosine, linear or constant")
+    return get_constant_schedule_with_warmup(optimizer, warmup)  # "constant"
 
 
 def clip_and_step(model_or_params, optimizer, scheduler, grad_clip: float) -> float:
@@ -66,12 +64,12 @@ class Player:
 
 
 def build_players(objective, cfg, total_steps: int) -> dict[str, Player]:
-    """``{"model": Player}`` for ordinary objectives; adversarial ones declare ``players()`` (name →
-    (parameters, optimiser overrides)) and ``players_at(step)``; each schedule spans its own updates."""
-    if not hasattr(objective, "players"):
-        return {"model": Player("model", list(objective.parameters()), cfg, total_steps)}
+    """One :class:`Player` per entry of ``objective.players()`` (name → (parameters, optimiser overrides);
+    ``{"model": ...}`` for ordinary objectives), each schedule spanning its own updates over
+    ``total_steps`` loop steps (:meth:`~seqssl.objectives.base.Objective.players_at`)."""
     out = {}
     for name, (params, overrides) in objective.players().items():
-        updates = sum(name in objective.players_at(i) for i in range(total_steps))
-        out[name] = Player(name, params, dataclasses.replace(cfg, **overrides), updates)
+        updates = (sum(name in objective.players_at(i) for i in range(total_steps)) if objective.multi_player
+                   else total_steps)
+        out[name] = Player(name, params, dataclasses.replace(cfg, **overrides) if overrides else cfg, updates)
     return out

@@ -3,22 +3,18 @@ stopping on the validation primary metric, like :func:`~seqssl.transfer.finetune
 from __future__ import annotations
 
 import copy
-import time
+from types import SimpleNamespace
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch_geometric.loader import DataLoader
 
 from ..errors import InputError
-from ..evaluate.metrics import PRIMARY_METRIC, task_metrics
-from ..losses import BINARY_LOSSES, binary_loss
+from ..losses import BINARY_LOSSES
 from ..models.gnn import GraphPredictor
+from ..tasks import Task, as_task
 from ..train.memory import PeakMemory
-from ..train.optim import build_optimizer, build_scheduler, clip_and_step
-from .early_stopping import EarlyStopping
-
-GRAPH_TASKS = ("classification", "regression", "multilabel")
+from .training import train_with_early_stopping
 
 
 def _labelled(graphs, y: np.ndarray) -> list:
@@ -31,47 +27,44 @@ def _labelled(graphs, y: np.ndarray) -> list:
     return out
 
 
-def _check(task: str, loss: str, graphs, y: np.ndarray, name: str) -> None:
-    if task not in GRAPH_TASKS:
-        raise InputError(f"task '{task}' is not supported for graphs", fix=f"use one of {', '.join(GRAPH_TASKS)}")
+def _check(task: Task, loss: str, graphs, y: np.ndarray, name: str) -> None:
+    if not task.per_molecule:
+        raise InputError(f"task '{task.name}' is not supported for graphs",
+                         fix="use a task with one label (or one row of targets) per molecule")
     if loss not in BINARY_LOSSES:
         raise InputError(f"unknown loss '{loss}'", fix=f"use {' or '.join(BINARY_LOSSES)}")
-    if loss == "focal" and task == "regression":
+    if loss == "focal" and task.standardise_targets:
         raise InputError("focal loss needs a classification or multilabel task", fix="use --loss bce")
     if not len(graphs):
         raise InputError(f"no {name} molecules", fix="check the data and --invalid-smiles")
     if len(graphs) != len(y):
         raise ValueError(f"{name}: {len(graphs)} graphs but {len(y)} labels")
-    if task == "multilabel" and y.ndim != 2:
-        raise ValueError(f"{name}: multilabel labels must be a (n, n_targets) matrix")
 
 
-def _loss(task: str, model, out: torch.Tensor, y: torch.Tensor, loss: str, alpha, gamma) -> torch.Tensor:
-    if task == "regression":
-        return F.mse_loss(out.float(), ((y.squeeze(-1) - model.target_mean) / model.target_std).float())
-    if task == "multilabel":
-        known = ~torch.isnan(y)
-        return binary_loss(loss, out, y, alpha=alpha, gamma=gamma, mask=known)
-    return binary_loss(loss, out, y.squeeze(-1), alpha=alpha, gamma=gamma)
+def _targets(y: torch.Tensor, model: GraphPredictor, task: Task) -> torch.Tensor:
+    """A graph batch's ``(B, n_targets)`` labels as the task's loss expects them (one output: squeezed;
+    regression: standardised)."""
+    target = y if model.n_outputs > 1 else y.squeeze(-1)
+    return (target - model.target_mean) / model.target_std if task.standardise_targets else target
 
 
 @torch.no_grad()
-def predict_graphs(model: GraphPredictor, graphs, task: str, device: torch.device, batch_size: int = 512
+def predict_graphs(model: GraphPredictor, graphs, task: str | Task, device: torch.device, batch_size: int = 512
                    ) -> np.ndarray:
     """Scores in input order: probabilities (``(n,)``, or ``(n, n_targets)`` for multilabel) or, for
     regression, values on the original scale."""
+    task = as_task(task)
     model.eval()
     parts = []
     for batch in DataLoader(list(graphs), batch_size=batch_size, shuffle=False):
         out = model(batch.to(device)).float()
-        out = out * model.target_std + model.target_mean if task == "regression" else torch.sigmoid(out)
-        parts.append(out.cpu().numpy().astype(np.float64))
+        parts.append(task.to_scores(out, model).cpu().numpy().astype(np.float64))
     if not parts:
         return np.zeros((0,) if model.n_outputs == 1 else (0, model.n_outputs))
     return np.concatenate(parts)
 
 
-def fit_graph_model(kind: str, train_graphs, train_y, val_graphs, val_y, cfg, task: str, *,
+def fit_graph_model(kind: str, train_graphs, train_y, val_graphs, val_y, cfg, task: str | Task, *,
                     device: torch.device, seed: int, loss: str = "bce", focal_alpha: float | None = None,
                     focal_gamma: float = 2.0, progress: bool = False, desc: str = "gnn",
                     model_kwargs: dict | None = None):
@@ -80,59 +73,43 @@ def fit_graph_model(kind: str, train_graphs, train_y, val_graphs, val_y, cfg, ta
     ``cfg.max_steps``); return the best model and its details.
 
     ``cfg``: the ``finetune`` config section (lr, batch_size, epochs, patience, min_delta, weight_decay,
-    grad_clip, scheduler, head_hidden, head_dropout). ``task``: ``classification`` (labels 0/1),
-    ``regression`` (standardised on the training labels) or ``multilabel`` (a ``(n, n_targets)`` 0/1
-    matrix, NaN = missing, masked out of the loss; validation metric ``map``). ``loss``: ``bce`` or
-    ``focal`` (:func:`~seqssl.losses.focal_loss` with ``focal_alpha``, ``focal_gamma``).
-    ``model_kwargs``: passed to :class:`GraphPredictor` (hidden, layers, heads, dropout, pooling).
+    grad_clip, scheduler, head_hidden, head_dropout). ``task``: one predicted per molecule
+    (classification, regression standardised on the training labels, or multilabel: a ``(n, n_targets)``
+    0/1 matrix, NaN = missing, masked out of the loss). ``loss``: ``bce`` or ``focal``
+    (:func:`~seqssl.losses.focal_loss` with ``focal_alpha``, ``focal_gamma``). ``model_kwargs``: passed to
+    :class:`GraphPredictor` (hidden, layers, heads, dropout, pooling).
 
     Details: ``history`` (per epoch: epoch, train_loss, val_<metric>, seconds), ``best_val``,
     ``epochs_run``, ``stopped_early``, ``best_epoch``, ``batch_size``, ``epoch_seconds`` (mean wall
     time of a training epoch, validation excluded) and ``peak_memory_mb`` (:class:`PeakMemory`)."""
+    task = as_task(task)
     train_y, val_y = np.asarray(train_y, dtype=np.float64), np.asarray(val_y, dtype=np.float64)
     _check(task, loss, train_graphs, train_y, "training")
     _check(task, loss, val_graphs, val_y, "validation")
     device = torch.device(device)
-    n_outputs = train_y.shape[1] if task == "multilabel" else 1
-    alpha = focal_alpha if loss == "focal" else None
+    loss_cfg = SimpleNamespace(loss=loss, focal_alpha=focal_alpha if loss == "focal" else None, focal_gamma=focal_gamma)
     with PeakMemory(device) as memory:
         torch.manual_seed(seed)
         kwargs = {"head_hidden": cfg.head_hidden, "head_dropout": cfg.head_dropout, **(model_kwargs or {})}
         model = GraphPredictor(kind, train_graphs[0].x.shape[1], train_graphs[0].edge_attr.shape[1],
-                               n_outputs=n_outputs, **kwargs).to(device)
-        if task == "regression":
+                               n_outputs=train_y.shape[1] if train_y.ndim == 2 else 1, **kwargs).to(device)
+        if task.standardise_targets:
             model.target_mean.fill_(float(train_y.mean()))
             model.target_std.fill_(float(train_y.std() + 1e-8))
         generator = torch.Generator()
         generator.manual_seed(seed)
         loader = DataLoader(_labelled(train_graphs, train_y), batch_size=cfg.batch_size, shuffle=True,
                             generator=generator)
-        per_epoch = len(loader)
-        total = per_epoch * cfg.epochs if cfg.max_steps is None else min(cfg.max_steps, per_epoch * cfg.epochs)
-        optimizer = build_optimizer(model.parameters(), cfg)
-        scheduler = build_scheduler(optimizer, cfg, total)
-        metric = PRIMARY_METRIC[task]
-        stopping = EarlyStopping(metric, cfg.patience, cfg.min_delta, cfg.epochs, progress=progress, desc=desc,
-                             select=getattr(cfg, "select", "best"))
-        step = 0
-        for epoch in range(cfg.epochs):
-            model.train()
-            losses, start = [], time.perf_counter()
-            for batch in loader:
-                batch = batch.to(device)
-                value = _loss(task, model, model(batch), batch.y, loss, alpha, focal_gamma)
-                value.backward()
-                clip_and_step(model, optimizer, scheduler, cfg.grad_clip)
-                losses.append(float(value.detach()))
-                step += 1
-                if step >= total:
-                    break
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            seconds = time.perf_counter() - start
+
+        def step_loss(batch) -> torch.Tensor:
+            batch = batch.to(device)
+            return task.loss(model(batch), _targets(batch.y, model, task), loss_cfg)
+
+        def validate() -> float | None:
             scores = predict_graphs(model, val_graphs, task, device)
-            value = task_metrics(task, val_y, scores).get(metric)
-            if stopping.update(model, epoch, float(np.mean(losses)), value, seconds) or step >= total:
-                break
-        details = stopping.finish(model, cfg.batch_size)
+            return task.metrics(val_y, scores).get(task.primary_metric)
+
+        details = train_with_early_stopping(
+            model, batches=lambda: loader, per_epoch=len(loader), step_loss=step_loss, validate=validate, cfg=cfg,
+            metric=task.primary_metric, device=device, progress=progress, desc=desc)
     return model, {**details, "peak_memory_mb": memory.peak_mb}

@@ -11,16 +11,14 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
-from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.preprocessing import MaxAbsScaler
 
-from ..data.dataset import CLASSIFICATION_TASKS, MULTILABEL_TASK
 from ..errors import InputError
-from ..evaluate.metrics import PRIMARY_METRIC, task_metrics
+from ..models.linear import PerTargetLogistic  # noqa: F401  (re-exported: it was defined here)
+from ..tasks import Task, as_task
+from ..tasks.binary import C_GRID  # noqa: F401  (re-exported for the window baseline)
 
 MAX_CATEGORIES = 50
-C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
-ALPHA_GRID = (0.1, 1.0, 10.0, 100.0, 1000.0)
 
 
 def _kmers(max_k: int, case_sensitive: bool = False) -> CountVectorizer:
@@ -102,70 +100,21 @@ def fit_kmer_baseline(train_rows, y_train, val_rows, y_val, task: str, max_k: in
         "position_features": features.positions is not None}
 
 
-class PerTargetLogistic:
-    """Multilabel: one logistic regression per target, fitted on the rows where that target was measured
-    (a target with one class in training predicts its training rate)."""
-
-    def __init__(self, strength: float, seed: int):
-        self.strength, self.seed, self.models = strength, seed, []
-
-    @property
-    def C(self) -> float:  # noqa: N802 (scikit-learn's name, read by reports)
-        return self.strength
-
-    def fit(self, x, y: np.ndarray) -> "PerTargetLogistic":
-        self.models = []
-        for j in range(y.shape[1]):
-            rows = np.flatnonzero(~np.isnan(y[:, j]))
-            values = y[rows, j]
-            if len(np.unique(values)) < 2:
-                self.models.append(float(values.mean()) if len(values) else 0.5)
-                continue
-            model = LogisticRegression(C=self.strength, max_iter=2000, solver="liblinear", random_state=self.seed)
-            self.models.append(model.fit(x[rows], values))
-        return self
-
-    @property
-    def coef_(self) -> np.ndarray:
-        """``(targets, features)``; zeros for a constant target (its rate is in ``intercept_``)."""
-        width = next((m.coef_.shape[1] for m in self.models if not isinstance(m, float)), 0)
-        return np.stack([np.zeros(width) if isinstance(m, float) else m.coef_[0] for m in self.models])
-
-    @property
-    def intercept_(self) -> np.ndarray:
-        logit = lambda p: float(np.log(np.clip(p, 1e-6, 1 - 1e-6) / np.clip(1 - p, 1e-6, 1)))  # noqa: E731
-        return np.array([logit(m) if isinstance(m, float) else m.intercept_[0] for m in self.models])
-
-    def predict_proba(self, x) -> np.ndarray:
-        """``(rows, targets)`` probabilities of the positive class."""
-        return np.stack([np.full(x.shape[0], m) if isinstance(m, float) else m.predict_proba(x)[:, 1]
-                         for m in self.models], axis=1)
-
-
-def linear_scores(model, x, task: str) -> np.ndarray:
+def linear_scores(model, x, task: str | Task) -> np.ndarray:
     """Scores of a model from :func:`select_linear_model`: positive-class probabilities (one column per
     target for multilabel) or regression values."""
-    if task == MULTILABEL_TASK:
-        return model.predict_proba(x)
-    return model.predict_proba(x)[:, 1] if task in CLASSIFICATION_TASKS else model.predict(x)
+    return as_task(task).linear_scores(model, x)
 
 
-def select_linear_model(x_train, y_train, x_val, y_val, task: str, seed: int = 0):
-    """Logistic regression (classification; one per target for multilabel) or ridge (regression) fitted
-    on the training rows, its regularisation strength chosen by the primary metric on the validation rows.
+def select_linear_model(x_train, y_train, x_val, y_val, task: str | Task, seed: int = 0):
+    """The task's regularised linear model (logistic regression, one per target for multilabel, or ridge)
+    fitted on the training rows, its strength chosen by the primary metric on the validation rows.
     Returns ``(model, strength, validation metric)``."""
-    metric = PRIMARY_METRIC[task]
+    task = as_task(task)
     best = (-np.inf, None, None)
-    classification = task in CLASSIFICATION_TASKS or task == MULTILABEL_TASK
-    for strength in (C_GRID if classification else ALPHA_GRID):
-        if task == MULTILABEL_TASK:
-            model = PerTargetLogistic(strength, seed).fit(x_train, y_train)
-        elif classification:
-            model = LogisticRegression(C=strength, max_iter=2000, solver="liblinear", random_state=seed)
-            model.fit(x_train, y_train)
-        else:
-            model = Ridge(alpha=strength).fit(x_train, y_train)
-        value = task_metrics(task, y_val, linear_scores(model, x_val, task)).get(metric)
+    for strength in task.linear_grid:
+        model = task.linear_model(strength, seed).fit(x_train, y_train)
+        value = task.metrics(y_val, task.linear_scores(model, x_val)).get(task.primary_metric)
         if value is not None and value > best[0]:
             best = (value, strength, model)
     if best[2] is None:

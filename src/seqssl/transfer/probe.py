@@ -14,17 +14,17 @@ import numpy as np
 import torch
 from sklearn.preprocessing import StandardScaler
 
-from ..data.dataset import TOKEN_TASK
 from ..errors import InputError
 from ..io import atomic_write_text
 from ..models.encoder import embed_dataset
+from ..tasks import Task, as_task
 from .kmer import linear_scores, select_linear_model
 
 
 class LinearProbe:
     """Frozen encoder → standardised pooled embedding → fitted linear model."""
 
-    def __init__(self, encoder, scaler: StandardScaler, model, task: str, device: torch.device):
+    def __init__(self, encoder, scaler: StandardScaler, model, task: Task, device: torch.device):
         self.encoder, self.scaler, self.model, self.task, self.device = encoder, scaler, model, task, device
 
     def predict(self, data) -> np.ndarray:
@@ -41,14 +41,15 @@ class LinearProbe:
                    "mean": torch.from_numpy(self.scaler.mean_.astype(np.float32)),
                    "scale": torch.from_numpy(self.scaler.scale_.astype(np.float32))},
                   str(directory / "probe.safetensors"))
-        atomic_write_text(directory / "probe.json", json.dumps({"task": self.task, "kind": type(self.model).__name__,
+        atomic_write_text(directory / "probe.json", json.dumps({"task": self.task.name, "kind": type(self.model).__name__,
                                                                 "strength": getattr(self.model, "C", None) or
                                                                 getattr(self.model, "alpha", None)}))
 
 
-def fit_probe(encoder, fit, val, task: str, *, device: torch.device, seed: int = 0):
+def fit_probe(encoder, fit, val, task: str | Task, *, device: torch.device, seed: int = 0):
     """Fit a linear probe on ``fit``, choosing its regularisation on ``val``; return (probe, details)."""
-    if task == TOKEN_TASK:
+    task = as_task(task)
+    if task.per_token:
         raise InputError("--mode probe is for per-sequence tasks", fix="use --mode full for token-classification")
     x_fit, x_val = embed_dataset(encoder, fit, device), embed_dataset(encoder, val, device)
     scaler = StandardScaler().fit(x_fit)

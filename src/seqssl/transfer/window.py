@@ -13,8 +13,8 @@ from sklearn.linear_model import LogisticRegression
 
 from ..data.dataset import IGNORE_INDEX, EncodedDataset
 from ..data.tokenizers import PAD_ID
-from ..evaluate.metrics import token_metrics
-from .kmer import C_GRID
+from ..metrics import token_metrics
+from ..tasks.binary import C_GRID
 
 
 def window_features(data: EncodedDataset, radius: int, vocab_size: int) -> sparse.csr_matrix:

@@ -1,4 +1,7 @@
-"""Task metrics (scikit-learn / SciPy underneath); undefined metrics are ``None`` with a reason."""
+"""Metric functions (scikit-learn / SciPy underneath); undefined metrics are ``None`` with a reason.
+
+Pure functions of labels and scores: which of them a task reports, and which is its primary metric,
+is said by its :mod:`seqssl.tasks` specification."""
 from __future__ import annotations
 
 import warnings
@@ -7,10 +10,6 @@ import numpy as np
 from scipy import stats
 from sklearn.metrics import (accuracy_score, average_precision_score, balanced_accuracy_score, f1_score,
                              mean_squared_error, roc_auc_score)
-
-PRIMARY_METRIC = {"classification": "auroc", "pair-classification": "auroc", "regression": "spearman",
-                  "token-classification": "per_residue_accuracy", "multilabel": "map"}
-
 
 def binary_metrics(y_true, y_score, threshold: float = 0.5) -> dict:
     """Accuracy at ``threshold`` on probabilities, AUROC and average precision."""
@@ -83,13 +82,3 @@ def multilabel_metrics(y_true, y_score, targets: list[str] | None = None) -> dic
     if undefined:
         out["undefined_reason"] = f"targets with one class left out of the means: {', '.join(undefined)}"
     return out
-
-
-def task_metrics(task: str, y_true, y_score, targets: list[str] | None = None) -> dict:
-    if task == "multilabel":
-        return multilabel_metrics(y_true, y_score, targets)
-    if task in ("classification", "pair-classification"):
-        return binary_metrics(y_true, y_score)
-    if task == "token-classification":
-        return token_metrics(y_true, y_score)
-    return regression_metrics(y_true, y_score)

@@ -1,20 +1,9 @@
-"""What a cross-validation row is: an arm (``none``, ``kmer``, ``ecfp``, a graph network or a pretraining
-objective), in a transfer mode and at a share of the training labels, named ``simclr[probe]@0.1``; which
-baseline row it is compared with; and which training rows a label fraction keeps."""
+"""What a cross-validation row is: an arm (:mod:`seqssl.evaluate.arms`) in a transfer mode and at a share
+of the training labels, named ``simclr[probe]@0.1``; which baseline row it is compared with; and which
+training rows a label fraction keeps."""
 from __future__ import annotations
 
 import numpy as np
-
-BASELINE_ARMS = ("none", "kmer")
-GRAPH_ARMS = ("gcn", "gat")  # graph neural networks on RDKit molecular graphs (first column: SMILES)
-MOLECULE_ARMS = GRAPH_ARMS + ("ecfp",)  # ... and Morgan fingerprints + a linear model
-ENCODER_ARMS_EXCLUDED = BASELINE_ARMS[1:] + MOLECULE_ARMS  # arms that fine-tune no sequence encoder
-
-
-def arm_modes(arm: str, modes: list[str]) -> list[str | None]:
-    """The transfer modes an arm is run in: every mode for encoder arms (``none`` and the objectives),
-    none for k-mer, fingerprint and graph arms."""
-    return [None] if arm in ENCODER_ARMS_EXCLUDED else list(modes)
 
 
 def arm_label(arm: str, fraction: float, fractions: list[float], mode: str | None = None,

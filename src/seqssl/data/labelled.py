@@ -1,0 +1,147 @@
+"""Labelled data, read once: the table, its sequence columns, the task's labels, groups, negative types and
+the tokenised rows, validated together (file, line and column on every error). ``seqssl finetune`` and
+``seqssl crossval`` both start here."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InputError
+from ..tasks import Task, get_task
+from .alphabets import labelled_tokenizer
+from .dataset import EncodedDataset, encode_table, sequences_of
+from .formats import default_columns
+from .readers import SequenceTable, read_table, require_columns
+from .splits import Split, carve_validation, column_split, resolve_split
+
+
+@dataclass
+class LabelledData:
+    """One labelled file, ready for splitting and for every arm: ``rows`` are the sequences as string
+    tuples (one per column), ``encoded`` their token ids with the labels (``encoded.labels``, or per
+    residue ``encoded.token_labels``), ``groups`` what no split may put on both sides (a group column,
+    or Murcko scaffolds), ``negative_types`` the kind of each negative (metrics per kind)."""
+
+    table: SequenceTable
+    columns: list[str]
+    rows: list[tuple]
+    encoded: EncodedDataset
+    tokenizer: object
+    task: Task
+    groups: np.ndarray | None = None
+    negative_types: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def fold_labels(self) -> np.ndarray:
+        """One label per example, for stratified splitting (:meth:`Task.fold_labels`)."""
+        return self.task.fold_labels(self.encoded)
+
+    @property
+    def targets(self) -> np.ndarray:
+        """What per-example models fit (a matrix for multilabel)."""
+        return self.encoded.labels
+
+    @property
+    def case_sensitive(self) -> bool:
+        return getattr(self.tokenizer, "case_sensitive", False)
+
+    def first_column(self) -> list[str]:
+        return [r[0] for r in self.rows]
+
+
+def load_labelled(cfg, tokenizer=None, *, molecular: bool = False) -> LabelledData:
+    """Read ``cfg.data.path`` for ``cfg.data.task``. ``tokenizer``: an encoder's own (default: from
+    ``--alphabet``; for ``smiles``, fitted on this table's sequence columns). ``molecular``: the first
+    column holds molecules that must parse in RDKit (``--invalid-smiles error|skip``)."""
+    task = get_task(cfg.data.task)
+    if not cfg.data.path:
+        raise InputError("no labelled data", fix="pass --data PATH")
+    task.check_label_source(cfg.data)
+    table = read_table(cfg.data.path)
+    columns = default_columns(cfg.data.path, cfg.data.columns)
+    task.check_columns(columns)
+    tokenizer = tokenizer or labelled_tokenizer(cfg.data, table, columns)
+    table, labels = task.read_labels(table, columns, cfg.data)
+    skipped = None
+    if molecular and not task.per_token:
+        table, keep, skipped = valid_molecules(table, columns if cfg.data.alphabet == "smiles" else columns[:1],
+                                               cfg.data.invalid_smiles)
+        labels = labels.subset(keep)
+    rows = sequences_of(table, columns)
+    encoded = encode_table(table, columns, tokenizer, cfg.model.max_length, cfg.data.too_long)
+    task.attach(encoded, labels, rows)
+    if skipped is not None:
+        encoded.meta = {**encoded.meta, "invalid_smiles_skipped": skipped}
+    data = LabelledData(table, columns, rows, encoded, tokenizer, task)
+    data.groups = split_groups(cfg, data)
+    data.negative_types = negative_types(cfg, data)
+    return data
+
+
+def group_values(table: SequenceTable, column: str, flag: str = "--group-column") -> np.ndarray:
+    """The one rule for group columns: values as text, stripped, upper-cased (``cassl`` is ``CASSL``)."""
+    if column not in table.frame.columns:
+        raise InputError(f"missing column '{column}' ({flag})", path=table.path)
+    return table.frame[column].astype(str).str.strip().str.upper().to_numpy()
+
+
+def split_groups(cfg, data: LabelledData) -> np.ndarray | None:
+    """Murcko scaffolds under ``--split scaffold``, else the ``--group-column`` values, else none."""
+    if resolve_split(cfg, data.task.stratified) == "scaffold":
+        from .splits import scaffold_groups
+        return scaffold_groups(data.first_column())
+    return group_values(data.table, cfg.data.group_column) if cfg.data.group_column else None
+
+
+def negative_types(cfg, data: LabelledData) -> np.ndarray | None:
+    """``--negative-type-column``: each row's kind of negative (empty for positives)."""
+    column = cfg.data.negative_type_column
+    if not column:
+        return None
+    if data.task.per_token:
+        raise InputError("--negative-type-column is for per-sequence tasks, not token-classification")
+    if column not in data.table.frame.columns:
+        raise InputError(f"missing column '{column}' (--negative-type-column)", path=data.table.path)
+    return data.table.frame[column].fillna("").astype(str).str.strip().to_numpy()
+
+
+def valid_molecules(table: SequenceTable, columns: list[str], policy: str):
+    """``(table, kept positions, number skipped)``: every SMILES must parse in RDKit; ``policy`` error
+    names the file, line, column and RDKit's reason, ``skip`` drops those rows and counts them."""
+    from .molecules import parse_smiles
+    require_columns(table, columns)
+    keep = []
+    for i in range(len(table)):
+        try:
+            for c in columns:
+                parse_smiles(str(table.frame[c].iloc[i]).strip(),
+                             where={"path": table.path, "line": table.line_of(i), "column": c})
+        except InputError:
+            if policy != "skip":
+                raise
+            continue
+        keep.append(i)
+    kept = np.asarray(keep, dtype=np.int64)
+    return table.subset(kept), kept, len(table) - len(kept)
+
+
+def fixed_split(cfg, data: LabelledData) -> Split | None:
+    """``Split(train, val or None, test)`` from ``--split-column`` when the split is ``column``."""
+    split = resolve_split(cfg, data.task.stratified)
+    if split != "column":
+        if cfg.data.split_column:
+            raise InputError(f"--split-column is used by --split column, not --split {split}",
+                             fix="drop --split or pass --split column")
+        return None
+    if not cfg.data.split_column:
+        raise InputError("--split column needs --split-column COL", fix="name the column holding train/test")
+    return column_split(data.table, cfg.data.split_column, cfg.data.validation_column)
+
+
+def carve(data: LabelledData, train: np.ndarray, fraction: float, seed: int) -> Split:
+    """A validation split carved from ``train`` like the folds (grouped, stratified as the task says)."""
+    return carve_validation(train, data.fold_labels, data.groups, fraction, seed, data.task.stratified)

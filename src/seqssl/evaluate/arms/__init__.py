@@ -1,0 +1,39 @@
+"""Arms of a cross-validation, registered by name (``--arms none,kmer,simclr,...``): see :mod:`.base`.
+
+Registered here: ``none`` (a random encoder), ``kmer`` (k-mer counts or a residue window + linear model),
+``ecfp`` (Morgan fingerprints + linear model), ``gcn`` and ``gat`` (graph networks on RDKit graphs); and
+every registered pretraining objective is an arm of its own name (:class:`.encoders.PretrainedArm`)."""
+from __future__ import annotations
+
+from ...errors import InputError
+from ...objectives import OBJECTIVES
+from ...tasks import Task
+from . import baselines, encoders, molecules  # noqa: F401  (each registers its arms)
+from .base import ARMS, Arm, FoldContext, RunContext, Unit, baselines_of, register_arm  # noqa: F401
+
+
+def resolve_arm(name: str) -> Arm:
+    """The arm called ``name``: a registered one, or pretraining with a registered objective."""
+    if name in ARMS:
+        return ARMS[name]
+    if name in OBJECTIVES:
+        return encoders.PretrainedArm(name)
+    raise InputError(f"unknown arm '{name}'",
+                     fix=f"use {', '.join(arm_names()[:len(ARMS)])} or an objective: {', '.join(sorted(OBJECTIVES))}")
+
+
+def resolve_arms(names: list[str], task: Task | None = None) -> list[Arm]:
+    """Every arm of ``--arms``, checked (known, listed once, able to predict ``task``)."""
+    arms = [resolve_arm(n) for n in names]
+    if len(set(names)) != len(names):
+        raise InputError(f"an arm is listed twice in {names}")
+    for arm in arms:
+        if task is not None:
+            arm.check(task)
+    return arms
+
+
+def arm_names() -> list[str]:
+    """Every name ``--arms`` accepts: the registered arms (baselines first), then the objectives."""
+    ranked = sorted(ARMS.values(), key=lambda a: (a.baseline_rank is None, a.baseline_rank or 0))
+    return [a.name for a in ranked] + sorted(OBJECTIVES)

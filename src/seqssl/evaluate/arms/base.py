@@ -1,0 +1,103 @@
+"""What an arm of a cross-validation is, and the registry of arms by name.
+
+An arm turns one fold's training rows into scores for its test rows. It says what it needs (a sequence
+encoder it fine-tunes in each transfer mode, molecular graphs, SMILES) and implements
+:meth:`Arm.fit`; work shared by an arm's label fractions and transfer modes in one fold (pretraining)
+goes in :meth:`Arm.prepare`. ``seqssl crossval --arms`` is validated against this registry.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ...data.labelled import LabelledData
+from ...data.splits import Split
+from ...tasks import Task
+
+ARMS: dict[str, "Arm"] = {}
+
+
+def register_arm(cls: type["Arm"]) -> type["Arm"]:
+    """Class decorator: register one instance of ``cls`` under ``cls.name``."""
+    if cls.name in ARMS:
+        raise ValueError(f"arm '{cls.name}' registered twice")
+    ARMS[cls.name] = cls()
+    return cls
+
+
+@dataclass
+class RunContext:
+    """What every arm of one crossval run shares: the config, the labelled data, where to write, and
+    caches computed once per run (molecular graphs)."""
+
+    cfg: object
+    data: LabelledData
+    device: object
+    out: Path
+    resume: bool = False
+    progress: bool = True
+    cache: dict = field(default_factory=dict)
+
+    @property
+    def task(self) -> Task:
+        return self.data.task
+
+
+@dataclass
+class FoldContext:
+    """One fold: ``split`` (``train`` = the rows models fit, ``val``, ``test``), the whole training fold
+    ``train_all`` (fit + validation rows), the fold's pretraining corpus (free of test sequences) and how
+    many corpus entries were removed for it."""
+
+    k: int
+    seed: int
+    split: Split
+    train_all: np.ndarray
+    corpus: object = None
+    removed: int = 0
+
+
+@dataclass
+class Unit:
+    """One row of the results table in one fold: its name, label fraction and transfer mode, and the
+    training rows that fraction keeps."""
+
+    name: str
+    fraction: float
+    mode: str | None
+    fit_idx: np.ndarray
+
+
+class Arm:
+    """Defaults of an arm; subclasses set what they need and implement :meth:`fit`."""
+
+    name: str = ""
+    baseline_rank: int | None = None  # baselines (none, kmer, ecfp) in comparison order; every other arm
+    #                                   is compared with each baseline present
+    uses_modes = False  # fine-tunes a sequence encoder: run once per transfer mode (--mode)
+    needs_molecules = False  # the first column holds SMILES that must parse in RDKit
+    needs_corpus = False  # pretrains on the fold's corpus (built free of test sequences)
+
+    def check(self, task: Task) -> None:
+        """Refuse a task the arm cannot predict, before any work."""
+
+    def modes(self, modes: list[str]) -> list[str | None]:
+        """The transfer modes the arm is run in."""
+        return list(modes) if self.uses_modes else [None]
+
+    def prepare(self, run: RunContext, fold: FoldContext) -> tuple[object, dict]:
+        """Work shared by the arm's label fractions and modes in one fold (e.g. pretraining):
+        ``(state passed to fit, what to record)``."""
+        return None, {}
+
+    def fit(self, run: RunContext, fold: FoldContext, unit: Unit, state) -> tuple[np.ndarray, dict]:
+        """Fit on ``unit.fit_idx`` (choices made on ``fold.split.val``), score ``fold.split.test``:
+        ``(scores, details)``."""
+        raise NotImplementedError
+
+
+def baselines_of(arms: list[Arm]) -> list[str]:
+    """Names of the baseline arms among ``arms``, in comparison order."""
+    return [a.name for a in sorted((a for a in arms if a.baseline_rank is not None), key=lambda a: a.baseline_rank)]

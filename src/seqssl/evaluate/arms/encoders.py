@@ -1,0 +1,97 @@
+"""Arms that fine-tune a sequence encoder in each transfer mode: ``none`` (random initialisation) and one
+arm per pretraining objective (pretrained per fold on a corpus free of that fold's test sequences)."""
+from __future__ import annotations
+
+import copy
+import time
+
+from ...models.encoder import SequenceEncoder, embed_dataset
+from ...runtime import seed_everything
+from ...train.checkpoint import latest_checkpoint
+from ...train.memory import PeakMemory
+from ...train.pretrain import build_pretrained_encoder
+from ...transfer.modes import fit_in_mode
+from ..embedding_map import embedding_map
+from ..retrieval import pair_retrieval
+from .base import Arm, FoldContext, RunContext, Unit, register_arm
+
+
+class EncoderArm(Arm):
+    """Shared by encoder arms: the fold's encoder (:meth:`encoder`), what is measured of it before
+    fine-tuning (pair retrieval, the embedding map), then a copy fine-tuned per label fraction and mode."""
+
+    uses_modes = True
+
+    def encoder(self, run: RunContext, fold: FoldContext) -> tuple[SequenceEncoder, dict]:
+        raise NotImplementedError
+
+    def prepare(self, run, fold):
+        encoder, record = self.encoder(run, fold)
+        data, cfg, test_idx = run.data, run.cfg, fold.split.test
+        if len(cfg.data.columns) == 2 and run.task.binary:
+            positives = test_idx[data.fold_labels[test_idx] == 1]
+            record["retrieval"] = pair_retrieval(encoder, data.rows, positives, data.tokenizer,
+                                                 cfg.model.max_length, run.device)
+        if fold.k == 0 and not run.task.per_token and cfg.crossval.embedding_map:
+            test = data.encoded.subset(test_idx)
+            record["embedding_map"] = embedding_map(embed_dataset(encoder, test, run.device),
+                                                    run.task.colour_labels(test), fold.seed)
+            encoder.train()
+        return encoder, record
+
+    def fit(self, run, fold, unit: Unit, state):
+        encoded, cfg = run.data.encoded, run.cfg
+        with PeakMemory(run.device) as memory:
+            fitted = fit_in_mode(unit.mode, copy.deepcopy(state), encoded.subset(unit.fit_idx),
+                                 encoded.subset(fold.split.val), cfg.finetune, run.task, device=run.device,
+                                 precision=cfg.precision, seed=fold.seed, progress=run.progress,
+                                 desc=f"{unit.name} fold {fold.k}")
+        scores = fitted.score(encoded.subset(fold.split.test))
+        return scores, {**fitted.details, "mode": unit.mode, "peak_memory_mb": memory.peak_mb}
+
+
+@register_arm
+class NoPretraining(EncoderArm):
+    """``none``: the same encoder, randomly initialised with the fold's seed."""
+
+    name = "none"
+    baseline_rank = 0
+
+    def encoder(self, run, fold):
+        seed_everything(fold.seed)
+        return SequenceEncoder.build(run.cfg.model, run.data.tokenizer.vocab_size), {}
+
+
+class PretrainedArm(EncoderArm):
+    """An encoder pretrained with objective ``name`` on the fold's corpus (saved under
+    ``out/encoders/NAME/fold_K``, resumable from its checkpoints)."""
+
+    needs_corpus = True
+
+    def __init__(self, objective: str):
+        self.name = objective
+
+    def encoder(self, run, fold):
+        start = time.time()
+        directory = run.out / "encoders" / self.name / f"fold_{fold.k}"
+        checkpoints = directory / "checkpoints"
+        encoder, history = build_pretrained_encoder(
+            fold.corpus, with_objective(run.cfg, self.name), run.data.tokenizer, device=run.device, seed=fold.seed,
+            desc=f"{self.name} fold {fold.k}", checkpoint_dir=checkpoints,
+            resume=run.resume and latest_checkpoint(checkpoints) is not None)
+        encoder.save(directory, run.data.tokenizer, meta={"objective": self.name, "fold": fold.k,
+                                                          "corpus_size": len(fold.corpus),
+                                                          "removed_test_sequences": fold.removed})
+        return encoder, {"pretrain_seconds": time.time() - start, "pretrain_history": history}
+
+
+def with_objective(cfg, objective: str):
+    """The config of one arm's pretraining; positives that make pairs apply to two-view objectives only
+    (MLM and RTD would build the pairs and ignore them)."""
+    from ...objectives import OBJECTIVES
+    from ...objectives.contrastive import TwoViewObjective
+    arm_cfg = copy.deepcopy(cfg)
+    arm_cfg.pretrain.objective = objective
+    if not issubclass(OBJECTIVES[objective], TwoViewObjective):
+        arm_cfg.pretrain.positives = "augment"
+    return arm_cfg

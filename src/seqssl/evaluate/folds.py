@@ -1,0 +1,71 @@
+"""The folds of a cross-validation, and what each fold's pretraining may see.
+
+Per fold: the training rows, a validation split carved from them (grouped and stratified like the folds,
+or read from the split column), the test rows (exact duplicates of training rows dropped with
+``--remove-duplicates``), and the pretraining corpus: the unlabelled corpora stripped of every test-fold
+sequence (and, for labelled corpora under a grouped split, of the test fold's group labels) plus the
+training fold's own rows."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..data.corpus import Corpus, load_corpus
+from ..data.formats import default_columns
+from ..data.labelled import LabelledData, carve, fixed_split
+from ..data.readers import expand_paths
+from ..data.splits import Split, make_folds, resolve_split
+from .leakage import duplicate_report, sequence_key
+
+
+def plan_folds(cfg, data: LabelledData) -> tuple[list[tuple[np.ndarray, Split]], str, bool]:
+    """``([(whole training fold, Split(fit, val, test))], split name, validation read from a column)``.
+    A fixed split from a column is one "fold": its train (+ validation) rows against its test rows."""
+    split = resolve_split(cfg, data.task.stratified)
+    fixed = fixed_split(cfg, data)
+    if fixed is None:
+        folds = make_folds(cfg.crossval.folds, data.fold_labels, data.groups, split, cfg.seed, data.task.stratified)
+        return [(f.train, carve(data, f.train, cfg.finetune.val_fraction, cfg.seed + k)._replace(test=f.test))
+                for k, f in enumerate(folds)], split, False
+    if fixed.val is not None:
+        return [(np.sort(np.concatenate([fixed.train, fixed.val])), fixed)], split, True
+    return [(fixed.train, carve(data, fixed.train, cfg.finetune.val_fraction, cfg.seed)._replace(test=fixed.test))], \
+        split, False
+
+
+def deduplicated_test(cfg, data: LabelledData, train_all: np.ndarray, split: Split) -> tuple[Split, dict]:
+    """The fold's leakage counts, and its split with exact duplicates of training rows left out of the
+    test rows when ``--remove-duplicates``."""
+    duplicates, exact = duplicate_report(data.rows, train_all, split.test, sequence_key(data.case_sensitive),
+                                         cfg.data.columns)
+    if cfg.crossval.remove_duplicates:
+        split = split._replace(test=split.test[~exact])
+    duplicates["removed_from_test"] = int(exact.sum()) if cfg.crossval.remove_duplicates else 0
+    return split, duplicates
+
+
+def extra_corpus(cfg, tokenizer) -> Corpus | None:
+    """The ``--pretrain-data`` corpora, tokenised with the labelled data's tokenizer and deduplicated."""
+    if not cfg.data.pretrain_data:
+        return None
+    columns = cfg.data.pretrain_columns or cfg.data.columns[:1]
+    parts = [load_corpus(p, default_columns(p, columns), tokenizer, cfg.model.max_length,
+                         cfg.data.pretrain_label_column, cfg.data.too_long)
+             for path in cfg.data.pretrain_data for p in expand_paths(path)]
+    return Corpus.concat(parts).deduplicated()
+
+
+def fold_corpus(data: LabelledData, extra: Corpus | None, train_all: np.ndarray, test: np.ndarray
+                ) -> tuple[Corpus, int, int]:
+    """``(corpus, entries removed for containing a test sequence, entries removed for a test group's label)``."""
+    test_sequences = {s for i in test for s in data.rows[i]}
+    parts = [Corpus([data.rows[i] for i in train_all], data.encoded.subset(train_all),
+                    case_sensitive=data.case_sensitive)]
+    removed = removed_labels = 0
+    if extra is not None:
+        clean, removed = extra.without(test_sequences)
+        if data.groups is not None and clean.labels is not None:
+            # grouped by what the corpus labels name (e.g. peptide vs epitope): held-out groups'
+            # labels must not teach the encoder either
+            clean, removed_labels = clean.without_labels(set(data.groups[test]))
+        parts.insert(0, clean)
+    return Corpus.concat(parts).deduplicated(), removed, removed_labels

@@ -1,0 +1,137 @@
+"""The :class:`Task` base class and its registry (the shape of :mod:`seqssl.objectives.registry`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..errors import InputError
+
+TASKS: dict[str, "Task"] = {}
+
+
+def register_task(cls: type["Task"]) -> type["Task"]:
+    """Class decorator: register one instance of ``cls`` under ``cls.name``."""
+    if cls.name in TASKS:
+        raise ValueError(f"task '{cls.name}' registered twice")
+    TASKS[cls.name] = cls()
+    return cls
+
+
+def get_task(name: str) -> "Task":
+    """The registered task called ``name``; an unknown name is the user's input error."""
+    if name not in TASKS:
+        raise InputError(f"unknown task '{name}'", fix=f"use one of {', '.join(TASKS)}")
+    return TASKS[name]
+
+
+def as_task(task: "str | Task") -> "Task":
+    """A task given by name or already resolved."""
+    return task if isinstance(task, Task) else get_task(task)
+
+
+def task_metrics(task: "str | Task", y_true, y_score, targets: list[str] | None = None) -> dict:
+    """``get_task(task).metrics(...)``: the task's metrics of one set of predictions."""
+    return as_task(task).metrics(y_true, y_score, targets)
+
+
+@dataclass
+class Labels:
+    """Labels read from a table, before tokenisation: ``values`` (one entry per row; a matrix for
+    multilabel, label strings for per-residue tasks) and what the task records of them in ``meta``."""
+
+    values: object
+    meta: dict = field(default_factory=dict)
+
+    def subset(self, keep: np.ndarray) -> "Labels":
+        return Labels(self.values[keep], self.meta)
+
+
+class Task:
+    """Defaults shared by the per-sequence tasks; subclasses override what differs."""
+
+    name: str = ""
+    primary_metric: str = ""
+    table_metrics: tuple[str, ...] = ()
+    binary = False  # one 0/1 label per example
+    stratified = False  # folds and validation splits keep the class balance of :meth:`fold_labels`
+    n_columns: tuple[int, int] = (1, 2)  # how many sequence columns the task reads (min, max)
+    per_token = False  # one label per residue (token head, one prediction row per residue)
+    per_molecule = True  # graph and fingerprint arms can predict it (one value per molecule)
+    standardise_targets = False  # train on (y - mean) / std, predict on the original scale
+    curves = False  # the report draws ROC and precision-recall curves
+    continuous = False  # colour the embedding map by a continuous value
+
+    # --- reading labels -------------------------------------------------------------------------
+    def check_columns(self, columns: list[str]) -> None:
+        low, high = self.n_columns
+        if not low <= len(columns) <= high:
+            raise InputError(self.columns_problem(columns), fix=self.columns_fix())
+
+    def columns_problem(self, columns: list[str]) -> str:
+        return f"--columns takes one or two column names, got {len(columns)}: {columns}"
+
+    def columns_fix(self) -> str:
+        return "pass --columns COL or --columns A,B"
+
+    def check_label_source(self, data_cfg) -> None:
+        if not data_cfg.label_column:
+            raise InputError("no label column", fix="pass --label-column COL")
+
+    def read_labels(self, table, columns: list[str], data_cfg):
+        """``(table, Labels)``: the labels of every row, validated (file, line, column on error)."""
+        raise NotImplementedError
+
+    def attach(self, encoded, labels: Labels, rows: list[tuple]) -> None:
+        """Put the labels on the tokenised rows (``encoded.labels`` and ``encoded.meta``)."""
+        encoded.labels = labels.values
+        encoded.meta = {**encoded.meta, **labels.meta}
+
+    def fold_labels(self, encoded) -> np.ndarray:
+        """One label per example, for stratified splitting."""
+        return encoded.labels
+
+    def colour_labels(self, encoded) -> np.ndarray:
+        """What colours an example in the embedding map."""
+        return encoded.labels
+
+    # --- the model ------------------------------------------------------------------------------
+    def n_outputs(self, data) -> int | None:
+        """Outputs per example (``None``: one, squeezed)."""
+        return None
+
+    def loss(self, output: torch.Tensor, target: torch.Tensor, cfg) -> torch.Tensor:
+        raise NotImplementedError
+
+    def to_scores(self, output: torch.Tensor, model) -> torch.Tensor:
+        """Model outputs → what metrics and predictions use (probabilities or values)."""
+        raise NotImplementedError
+
+    # --- linear models (k-mer, fingerprint and probe arms) ---------------------------------------
+    linear_grid: tuple[float, ...] = ()
+
+    def linear_model(self, strength: float, seed: int):
+        """An unfitted regularised linear model of strength ``strength`` (scikit-learn interface)."""
+        raise InputError(f"no linear model for task '{self.name}'")
+
+    def linear_scores(self, model, x) -> np.ndarray:
+        raise NotImplementedError
+
+    # --- evaluation -----------------------------------------------------------------------------
+    def metrics(self, y_true, y_score, targets: list[str] | None = None) -> dict:
+        raise NotImplementedError
+
+    def prediction_rows(self, test, test_idx: np.ndarray, fold: int, arm: str, scores: np.ndarray) -> pd.DataFrame:
+        """``row, fold, arm, y_true, y_score`` per test example."""
+        return pd.DataFrame({"row": test_idx, "fold": fold, "arm": arm, "y_true": test.labels, "y_score": scores})
+
+    def report_lines(self, results: dict) -> list[str]:
+        """Markdown the report adds under its task line (how the metrics are counted)."""
+        return []
+
+    def subset_note(self, results: dict) -> list[str]:
+        """Markdown under the results table saying what its subset rows are."""
+        return ["Subset `all`: the whole test fold; any other subset: the positives plus the negatives of that "
+                "type only.", ""]

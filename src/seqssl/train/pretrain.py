@@ -1,0 +1,90 @@
+"""Pretraining from a config: the corpus files and their tokenizer, the corpus in memory or streamed from
+disk, the objective around a fresh encoder, and the loop (:func:`~seqssl.train.loop.run_pretraining`)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..data.alphabets import corpus_tokenizer
+from ..data.corpus import Corpus, load_corpus
+from ..data.formats import default_columns
+from ..data.readers import expand_paths
+from ..errors import InputError
+from ..models.encoder import SequenceEncoder
+from ..objectives import build_objective
+from ..runtime import seed_everything
+from .distributed import is_main
+from .loop import run_pretraining
+
+
+def corpus_files(cfg) -> list[tuple[str, list[str]]]:
+    """``(file, sequence columns)`` of ``--data`` and every ``--pretrain-data`` corpus (directories of shards
+    expanded)."""
+    paths = ([cfg.data.path] if cfg.data.path else []) + list(cfg.data.pretrain_data)
+    if not paths:
+        raise InputError("no pretraining data", fix="pass --data PATH")
+    files = []
+    for path in paths:
+        columns = default_columns(path, cfg.data.columns if path == cfg.data.path else
+                                  (cfg.data.pretrain_columns or cfg.data.columns[:1]))
+        files += [(f, columns) for f in expand_paths(path)]
+    return files
+
+
+def corpus_max_length(cfg) -> int | None:
+    """The longest a corpus entry may be: the model's maximum, except for neighbouring chunks, which are
+    cut to ``chunk_length`` from whole documents."""
+    if cfg.pretrain.positives != "neighbours":
+        return cfg.model.max_length
+    if cfg.pretrain.chunk_length > cfg.model.max_length - 2:
+        raise InputError(f"pretrain.chunk_length {cfg.pretrain.chunk_length} exceeds model.max_length - 2",
+                         fix="lower --chunk-length or raise model.max_length")
+    return None
+
+
+def streamed_corpus(cfg, files: list[tuple[str, list[str]]], tokenizer, max_length: int | None):
+    """``--stream``: the corpus tokenised once into a memory-mapped Arrow file (see :mod:`seqssl.data.stream`)."""
+    from ..data.stream import ArrowCorpus, tokenize_to_arrow
+    if cfg.pretrain.positives != "augment" or cfg.data.pretrain_label_column:
+        raise InputError(f"--stream reads batches of augmented sequences; positives '{cfg.pretrain.positives}'"
+                         + (" and a label column" if cfg.data.pretrain_label_column else "") + " need the corpus "
+                         "in memory", fix="drop --stream, or use --positives augment without a label column")
+    if len({len(columns) for _, columns in files}) > 1:
+        raise InputError("--stream: every file must give the same number of sequence columns")
+
+    def tokenize():
+        return tokenize_to_arrow(files, tokenizer, max_length, cfg.data.too_long, cfg.data.cache_dir,
+                                 progress=not cfg.quiet and is_main())
+    if torch.distributed.is_initialized():  # torchrun: rank 0 writes the cache, the others then read it
+        if is_main():
+            tokenize()
+        torch.distributed.barrier()
+    return ArrowCorpus(tokenize())
+
+
+def pretraining_corpus(cfg):
+    """``(corpus, tokenizer)`` of a ``seqssl pretrain`` run: in memory (deduplicated) or streamed."""
+    files = corpus_files(cfg)
+    tokenizer = corpus_tokenizer(cfg.data, files, streamed=cfg.data.stream)
+    max_length = corpus_max_length(cfg)
+    if cfg.data.stream:
+        return streamed_corpus(cfg, files, tokenizer, max_length), tokenizer
+    parts = [load_corpus(f, columns, tokenizer, max_length, cfg.data.pretrain_label_column, cfg.data.too_long)
+             for f, columns in files]
+    return Corpus.concat(parts).deduplicated(), tokenizer
+
+
+def build_pretrained_encoder(corpus, cfg, tokenizer, *, device: torch.device, seed: int, desc: str = "pretrain",
+                             checkpoint_dir: Path | None = None, resume: bool = False, on_log=None):
+    """Random-init an encoder with ``seed`` and train it with ``cfg.pretrain.objective``."""
+    seed_everything(seed)
+    encoder = SequenceEncoder.build(cfg.model, tokenizer.vocab_size)
+    objective = build_objective(cfg.pretrain.objective, encoder, cfg.pretrain, tokenizer.vocab_size)
+    groups = corpus.group_codes() if corpus.labels is not None else None
+    data = corpus.encoded if isinstance(corpus, Corpus) else corpus  # in memory, or streamed from Arrow
+    history = run_pretraining(objective, data, cfg.pretrain, device=device, precision=cfg.precision,
+                              seed=seed, progress=not cfg.quiet, desc=desc, groups=groups,
+                              checkpoint_dir=checkpoint_dir, resume=resume, on_log=on_log,
+                              tokenizer=tokenizer, max_length=cfg.model.max_length)
+    return encoder.cpu(), history

@@ -1,0 +1,124 @@
+"""Transfer modes, registered by name (``--mode probe|full|lora``): how a sequence encoder is turned into a
+predictor for a task, how that predictor scores data, and how it is saved. ``seqssl finetune`` and every
+encoder arm of ``seqssl crossval`` go through :func:`fit_in_mode`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+from ..errors import InputError
+from ..tasks import Task
+
+TRANSFER_MODES: dict[str, "TransferMode"] = {}
+
+
+def register_mode(cls: type["TransferMode"]) -> type["TransferMode"]:
+    TRANSFER_MODES[cls.name] = cls()
+    return cls
+
+
+def get_mode(name: str) -> "TransferMode":
+    if name not in TRANSFER_MODES:
+        raise InputError(f"unknown transfer mode '{name}'", fix=f"use one of {', '.join(TRANSFER_MODES)}")
+    return TRANSFER_MODES[name]
+
+
+@dataclass
+class Fitted:
+    """A transferred model: ``score(data)`` gives the task's scores; ``details`` what its training recorded."""
+
+    mode: "TransferMode"
+    model: object
+    task: Task
+    details: dict
+    device: torch.device
+    precision: str = "fp32"
+
+    def score(self, data) -> np.ndarray:
+        return self.mode.score(self, data)
+
+    def save(self, out: Path, tokenizer, meta: dict, merge: bool = False) -> None:
+        self.mode.save(self, Path(out), tokenizer, meta, merge)
+
+
+class TransferMode:
+    name = ""
+
+    def fit(self, encoder, train, val, cfg, task: Task, *, device, precision: str, seed: int, progress: bool,
+            desc: str) -> Fitted:
+        raise NotImplementedError
+
+    def score(self, fitted: Fitted, data) -> np.ndarray:
+        from .finetune import predict
+        return predict(fitted.model, data, fitted.task, fitted.device, precision=fitted.precision)
+
+    def save(self, fitted: Fitted, out: Path, tokenizer, meta: dict, merge: bool) -> None:
+        """``out/encoder`` (the fine-tuned encoder) and ``out/head.safetensors``."""
+        fitted.model.encoder.save(out / "encoder", tokenizer, meta=meta)
+        save_file({k: v.contiguous().cpu() for k, v in fitted.model.head.state_dict().items()},
+                  str(out / "head.safetensors"))
+
+
+@register_mode
+class Probe(TransferMode):
+    """Frozen encoder, linear model on its pooled embeddings (:mod:`seqssl.transfer.probe`)."""
+
+    name = "probe"
+
+    def fit(self, encoder, train, val, cfg, task, *, device, precision, seed, progress, desc):
+        from .probe import fit_probe
+        model, details = fit_probe(encoder, train, val, task, device=device, seed=seed)
+        return Fitted(self, model, task, details, device, precision)
+
+    def score(self, fitted, data):
+        return fitted.model.predict(data)
+
+    def save(self, fitted, out, tokenizer, meta, merge):
+        """``out/encoder`` (unchanged input encoder) and ``probe.safetensors`` + ``probe.json``."""
+        fitted.model.encoder.save(out / "encoder", tokenizer, meta=meta)
+        fitted.model.save(out)
+
+
+@register_mode
+class Full(TransferMode):
+    """Every weight trains (:func:`seqssl.transfer.finetune.fine_tune`)."""
+
+    name = "full"
+
+    def prepare(self, encoder, cfg):
+        return encoder
+
+    def fit(self, encoder, train, val, cfg, task, *, device, precision, seed, progress, desc):
+        from .finetune import fine_tune
+        model, details = fine_tune(self.prepare(encoder, cfg), train, val, cfg, task, device=device,
+                                   precision=precision, seed=seed, progress=progress, desc=desc)
+        return Fitted(self, model, task, details, device, precision)
+
+
+@register_mode
+class Lora(Full):
+    """Low-rank adapters on the attention projections, the rest frozen (:mod:`seqssl.transfer.lora`)."""
+
+    name = "lora"
+
+    def prepare(self, encoder, cfg):
+        from .lora import with_lora
+        return with_lora(encoder, cfg)
+
+    def save(self, fitted, out, tokenizer, meta, merge):
+        """``out/adapter`` (peft; with ``merge`` also the merged ``out/encoder``) and ``head.safetensors``."""
+        from .lora import save_lora
+        save_lora(fitted.model.encoder, out, tokenizer, merge, meta=meta)
+        save_file({k: v.contiguous().cpu() for k, v in fitted.model.head.state_dict().items()},
+                  str(out / "head.safetensors"))
+
+
+def fit_in_mode(mode: str, encoder, train, val, cfg, task: Task, *, device, precision: str = "fp32", seed: int = 0,
+                progress: bool = True, desc: str = "finetune") -> Fitted:
+    """Transfer ``encoder`` to ``task`` in ``mode`` (``cfg``: the finetune section), early stopping on ``val``."""
+    return get_mode(mode).fit(encoder, train, val, cfg, task, device=device, precision=precision, seed=seed,
+                              progress=progress, desc=desc)
