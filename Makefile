@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 
-.PHONY: install demo demo-quick test test-slow clean
+.PHONY: install mmseqs demo demo-quick test test-slow clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,16 +16,22 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# MMseqs2 clusters proteins by identity (--split cluster --cluster-threshold identity:F); where it cannot be
+# installed, its tests skip with the reason
+mmseqs:
+	@command -v mmseqs >/dev/null || (apt-get install -y mmseqs2 || sudo -n apt-get install -y mmseqs2) \
+		|| echo "MMseqs2 not installed: its tests will skip"
+
 demo: install
 	$(BIN)/seqssl demo --out demo-out
 
 demo-quick: install
 	$(BIN)/seqssl demo --quick --out demo-out-quick
 
-test: install
+test: install mmseqs
 	$(BIN)/python -m pytest -q
 
-test-slow: install
+test-slow: install mmseqs
 	$(BIN)/python -m pytest -q -m slow || [ $$? -eq 5 ]  # exit 5: no slow tests yet
 
 clean:

@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from conftest import take_grads, tiny_objective
-
 from seqssl.train.accumulate import row_slice, token_backward
 
 # lengths 8 to 19: micro-batches predict different numbers of tokens

@@ -69,7 +69,8 @@ def test_noised_one_hot_rows_embed_exactly_like_the_noised_ids():
     corrupted[0, 2] = MASK_ID
     chosen = torch.zeros(3, 9)
     chosen[:, 3], chosen[1, 5] = 1.0, 1.0
-    option = torch.nn.functional.one_hot(torch.tensor([[0] * 9, [1] * 9, [7] * 9]), 2 + VOCAB - FIRST_RESIDUE_ID - 1).float()
+    option = torch.nn.functional.one_hot(torch.tensor([[0] * 9, [1] * 9, [7] * 9]),
+                                         2 + VOCAB - FIRST_RESIDUE_ID - 1).float()
     onehot = noised_inputs(corrupted, ids, chosen, option, VOCAB)
     expected = noised_ids(corrupted, ids, chosen, option)
     assert torch.equal(onehot.argmax(-1), expected) and torch.allclose(onehot.sum(-1), torch.ones(3, 9))
@@ -165,7 +166,7 @@ def test_noiser_learns_to_mask_what_a_frozen_encoder_cannot_predict():
                            warmup_ratio=0.0, scheduler="constant")
     players = build_players(objective, objective.cfg, 10_000)
     objective.train()
-    for step in range(60):  # the encoder alone (random masks: an untrained noiser is near-random)
+    for _ in range(60):  # the encoder alone (random masks: an untrained noiser is near-random)
         objective.active_players = ("encoder",)
         objective(batch, gen)["loss"].backward(inputs=players["encoder"].params)
         players["encoder"].step(1.0)
@@ -176,7 +177,7 @@ def test_noiser_learns_to_mask_what_a_frozen_encoder_cannot_predict():
         return sum(float(o["loss_adversarial"]) for o in out) / 5
 
     before = losses()
-    for step in range(30):
+    for _ in range(30):
         objective.active_players = ("noiser",)
         objective(batch, gen)["loss"].backward(inputs=players["noiser"].params)
         players["noiser"].step(1.0)

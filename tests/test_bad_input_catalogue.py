@@ -1,7 +1,6 @@
 """The catalogue of malformed inputs: each exits 2 (1 for a failed training) with one line naming the
 file, the row and the problem, never a traceback, and never leaves a results.json that looks complete.
 `python tests/test_bad_input_catalogue.py` prints the catalogue as a Markdown table."""
-import gzip
 from pathlib import Path
 
 import pytest
@@ -81,7 +80,8 @@ CATALOGUE = {
                      ["unknown task 'clasification'"]),
     "unknown arm": ({"d.csv": HEADER + GOOD}, lambda t: crossval(t / "d.csv", "--arms", "none,simclrr"), 2,
                     ["unknown arm 'simclrr'"]),
-    "too few examples for the folds": ({"d.csv": HEADER + "".join(GOOD.splitlines(True)[:4])}, lambda t: crossval(t / "d.csv", "--folds", "5"),
+    "too few examples for the folds": ({"d.csv": HEADER + "".join(GOOD.splitlines(True)[:4])},
+                                       lambda t: crossval(t / "d.csv", "--folds", "5"),
                                        2, ["stratified folds", "lower --folds"]),
     "missing group column": ({"d.csv": HEADER + GOOD},
                              lambda t: crossval(t / "d.csv", "--group-column", "donor"), 2,
@@ -106,7 +106,8 @@ CATALOGUE = {
                         ["'finetune.batch_size' must be at least 1"]),
     "resume with nothing to resume": ({"s.fasta": ">a\nCASS\n"},
                                       lambda t: ["pretrain", "--data", str(t / "s.fasta"), "--resume",
-                                                 "--batch-size", "1", "--out", str(t / "o")], 2, ["no complete checkpoint"]),
+                                                 "--batch-size", "1", "--out", str(t / "o")],
+                                      2, ["no complete checkpoint"]),
     "token labels of the wrong length (column)": (
         {"d.csv": "id,seq,lab\nx,ACDE,1212\ny,KLMN,212\n"},
         lambda t: token_crossval(t / "d.csv", "--columns", "seq", "--label-column", "lab"), 2,
@@ -164,7 +165,8 @@ def test_bad_input(name, tmp_path, capsys, monkeypatch):
 
 @pytest.mark.parametrize("name,content", [("UTF-8 BOM", "\ufeff" + HEADER + GOOD),
                                           ("CRLF line ends", (HEADER + GOOD).replace("\n", "\r\n")),
-                                          ("lowercase residues", HEADER + GOOD.lower().replace("kaynvtqaf", "KAYNVTQAF"))])
+                                          ("lowercase residues",
+                                           HEADER + GOOD.lower().replace("kaynvtqaf", "KAYNVTQAF"))])
 def test_accepted_variants(name, content, tmp_path, capsys):
     path = write(tmp_path, "d.csv", content)
     assert run_cli(crossval(path, "--out", str(tmp_path / "out"))) == 0, capsys.readouterr().err
@@ -192,10 +194,11 @@ if __name__ == "__main__":  # print the catalogue as Markdown
     import contextlib
     import io
     import tempfile
+
     import torch
     torch.cuda.is_available = lambda: False
     print("| input | exit | message |\n|---|---|---|")
-    for name, (files, argv, code, _) in CATALOGUE.items():
+    for name, (files, argv, _code, _) in CATALOGUE.items():
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             for fname, content in files.items():

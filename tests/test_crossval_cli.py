@@ -267,7 +267,8 @@ def test_label_fractions_make_a_learning_curve_on_the_same_test_folds(crossval_r
         assert results["arms"][f"{arm}@1"]["folds"] == reference["arms"][arm]["folds"], arm
     preds = pd.read_csv(out / "predictions.csv")
     assert preds.groupby("arm")["row"].nunique().eq(240).all() and preds["arm"].nunique() == 6
-    assert (out / "label_fractions.png").stat().st_size > 1000 and "label_fractions.png" in (out / "report.md").read_text()
+    assert (out / "label_fractions.png").stat().st_size > 1000
+    assert "label_fractions.png" in (out / "report.md").read_text()
 
 
 def test_console_summary_keeps_arm_names_with_brackets():

@@ -3,7 +3,6 @@ import pytest
 import torch
 
 from conftest import take_grads, tiny_objective
-
 from seqssl.train.gradcache import _chunks, cached_backward
 
 CDR3S = ["CASSLGQGAYEQYF", "CASSPDRGNTEAFF", "CASRQGGSYNEQFF", "CSARDRGGTDTQYF", "CASSYSGNTIYF", "CAWSVGQGAEAFF",

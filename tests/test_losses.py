@@ -56,7 +56,8 @@ def test_blockwise_nt_xent_equals_the_full_matrix_loss_and_gradient():
     """Large batches take the row-block path; loss and gradient equal the (2N)² computation."""
     from seqssl.losses import nt_xent
     gen = torch.Generator().manual_seed(0)
-    z1, z2 = torch.randn(50, 8, generator=gen, dtype=torch.float64), torch.randn(50, 8, generator=gen, dtype=torch.float64)
+    z1 = torch.randn(50, 8, generator=gen, dtype=torch.float64)
+    z2 = torch.randn(50, 8, generator=gen, dtype=torch.float64)
     grads = []
     for block in (10_000, 7):  # full matrix, then blocks of 7 rows (100 anchors: uneven last block)
         a, b = z1.clone().requires_grad_(), z2.clone().requires_grad_()

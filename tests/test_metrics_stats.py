@@ -3,8 +3,8 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from seqssl.metrics import binary_metrics, regression_metrics
 from seqssl.evaluate.stats import paired_comparison
+from seqssl.metrics import binary_metrics, regression_metrics
 
 
 def test_binary_metrics_match_sklearn_and_handle_one_class():

@@ -11,9 +11,19 @@ from torch_geometric.data import Batch
 
 from seqssl.config import FinetuneConfig
 from seqssl.data.builtin import builtin_path
-from seqssl.data.molecules import (ATOM_BLOCKS, ATOM_FEATURE_DIM, BOND_ANGLE_FEATURE_DIM, BOND_FEATURE_DIM,
-                                   BOND_TYPES, CHARGES, ELEMENTS, mol_to_graph, murcko_scaffold, parse_smiles,
-                                   smiles_to_graphs)
+from seqssl.data.molecules import (
+    ATOM_BLOCKS,
+    ATOM_FEATURE_DIM,
+    BOND_ANGLE_FEATURE_DIM,
+    BOND_FEATURE_DIM,
+    BOND_TYPES,
+    CHARGES,
+    ELEMENTS,
+    mol_to_graph,
+    murcko_scaffold,
+    parse_smiles,
+    smiles_to_graphs,
+)
 from seqssl.data.splits import carve_validation, make_folds, scaffold_groups
 from seqssl.errors import InputError
 from seqssl.losses import binary_loss, focal_loss

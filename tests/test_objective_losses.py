@@ -54,7 +54,8 @@ def test_triplet_margin_and_distances_match_numpy():
     d_cos = 1 - _norm(x) @ _norm(x).T
     d_euc = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))
     torch.testing.assert_close(pairwise_distance(torch.tensor(x), "cosine"), torch.tensor(d_cos))
-    torch.testing.assert_close(pairwise_distance(torch.tensor(x), "euclidean"), torch.tensor(d_euc), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(pairwise_distance(torch.tensor(x), "euclidean"), torch.tensor(d_euc),
+                               atol=1e-5, rtol=1e-5)
     trip = torch.tensor([[0, 1, 2], [3, 4, 5]])
     expected = np.mean([max(0, d_euc[0, 1] - d_euc[0, 2] + 0.5), max(0, d_euc[3, 4] - d_euc[3, 5] + 0.5)])
     assert triplet_margin(torch.tensor(d_euc), trip, 0.5).item() == pytest.approx(expected)

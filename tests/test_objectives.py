@@ -3,8 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from seqssl.augment import (FIRST_RESIDUE_ID, blosum_substitution_probs, delete_span, mlm_corrupt,
-                            substitute)
+from seqssl.augment import FIRST_RESIDUE_ID, blosum_substitution_probs, delete_span, mlm_corrupt, substitute
 from seqssl.config import ModelConfig, PretrainConfig
 from seqssl.data.collate import pad_batch
 from seqssl.data.tokenizers import CLS_ID, MASK_ID, PAD_ID, SEP_ID, SequenceTokenizer
@@ -51,7 +50,8 @@ def test_substitution_changes_exactly_the_chosen_residues_and_blosum_is_a_distri
     assert ((out != ids).sum(1) == torch.clamp(torch.round(n_res * 0.2).long(), min=1)).all()
     probs = blosum_substitution_probs(TOK.residues)
     assert torch.allclose(probs.sum(1), torch.ones(len(TOK.residues)))
-    assert probs[TOK.residues.index("I"), TOK.residues.index("V")] > probs[TOK.residues.index("I"), TOK.residues.index("W")]
+    i, v, w = (TOK.residues.index(r) for r in "IVW")
+    assert probs[i, v] > probs[i, w]
     assert (probs.diagonal() == 0).all() and (probs[:, TOK.residues.index("X")] == 0).all()
 
 
@@ -115,7 +115,6 @@ def test_every_objective_trains_one_step(name):
 
 
 def test_infonce_with_labels_counts_same_label_as_positive():
-    from seqssl.losses import info_nce
     torch.manual_seed(1)
     enc = SequenceEncoder.build(ModelConfig(hidden_size=16, num_heads=2, num_layers=1), TOK.vocab_size).eval()
     obj = build_objective("infonce", enc, PretrainConfig(projection_dim=16, view="dropout"), TOK.vocab_size).eval()

@@ -3,7 +3,6 @@ import json
 
 import numpy as np
 import pandas as pd
-import torch
 
 from conftest import run_cli
 from seqssl.data.builtin import builtin_path

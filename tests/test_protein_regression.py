@@ -3,12 +3,12 @@ position-specific k-mer baseline, regression metrics against SciPy / scikit-lear
 protein files themselves."""
 import fnmatch
 import json
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import tomllib
 from scipy import stats
 from sklearn.metrics import mean_squared_error
 

@@ -2,8 +2,6 @@
 import re
 from pathlib import Path
 
-import pytest
-
 
 def test_readme_python_example_runs(tmp_path, monkeypatch):
     text = (Path(__file__).parents[1] / "README.md").read_text()

@@ -120,6 +120,7 @@ def test_tied_embedding_objectives_checkpoint_and_resume(objective, tmp_path, sm
 
 def test_atomic_writes_get_ordinary_file_permissions(tmp_path):
     import os
+
     from seqssl.io import atomic_write_text
     atomic_write_text(tmp_path / "results.json", "{}")
     plain = tmp_path / "plain.json"

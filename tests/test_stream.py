@@ -91,7 +91,8 @@ def test_streamed_pretraining_trains_exactly_like_the_in_memory_corpus(tmp_path,
             "--batch-size", "64", "--seed", "2", "--quiet"]
     assert run_cli([*base, "--out", str(tmp_path / "memory")]) == 0
     assert run_cli([*base, "--out", str(tmp_path / "stream"), "--stream", "--cache-dir", str(tmp_path / "cache")]) == 0
-    a, b = load_file(str(tmp_path / "memory" / "model.safetensors")), load_file(str(tmp_path / "stream" / "model.safetensors"))
+    a = load_file(str(tmp_path / "memory" / "model.safetensors"))
+    b = load_file(str(tmp_path / "stream" / "model.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 

@@ -40,8 +40,8 @@ def test_bpe_round_trip_and_special_ids(docs_corpus, tmp_path):
 def test_text_pretraining_runs_and_embeds(objective, extra, docs_corpus, tmp_path, capsys):
     enc = tmp_path / objective
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("data: {bpe_vocab_size: 400, too_long: truncate}\nmodel: {max_length: 128}\npretrain: {chunk_length: 24, "
-                   "min_separation: 4, max_separation: 16}\n")
+    cfg.write_text("data: {bpe_vocab_size: 400, too_long: truncate}\nmodel: {max_length: 128}\n"
+                   "pretrain: {chunk_length: 24, min_separation: 4, max_separation: 16}\n")
     code = run_cli(["pretrain", "--data", str(docs_corpus), "--alphabet", "text", "--objective", objective,
                     "--max-steps", "4", "--batch-size", "16", "--config", str(cfg), "--out", str(enc),
                     "--quiet", *extra])

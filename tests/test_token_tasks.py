@@ -17,8 +17,8 @@ from seqssl.data.builtin import builtin_path
 from seqssl.data.collate import iterate_batches
 from seqssl.data.dataset import IGNORE_INDEX
 from seqssl.data.tokenizers import CLS_ID, PAD_ID, SEP_ID
-from seqssl.metrics import token_metrics
 from seqssl.losses import token_cross_entropy
+from seqssl.metrics import token_metrics
 from seqssl.transfer.window import window_features
 
 TINY = "model: {hidden_size: 16, num_layers: 1, num_heads: 2, intermediate_size: 32}\nfinetune: {head_hidden: 16}\n"

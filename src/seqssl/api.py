@@ -150,7 +150,8 @@ def encoder_for(cfg: Config):
     if cfg.data.alphabet == "smiles":
         if not cfg.data.path:
             raise InputError("no labelled data", fix="pass --data PATH")
-        tokenizer = fit_smiles_tokenizer([(read_table(cfg.data.path), default_columns(cfg.data.path, cfg.data.columns))])
+        tokenizer = fit_smiles_tokenizer(
+            [(read_table(cfg.data.path), default_columns(cfg.data.path, cfg.data.columns))])
     else:
         tokenizer = SequenceTokenizer(cfg.data.alphabet, cfg.data.unknown_residues)
     seed_everything(cfg.seed)

@@ -28,8 +28,8 @@ Precision = Annotated[Optional[str], typer.Option("--precision", help="fp32 | bf
 Alphabet = Annotated[Optional[str], typer.Option("--alphabet", help="protein | text | smiles")]
 Unknown = Annotated[Optional[str], typer.Option("--unknown-residues", help="error | map-to-x")]
 LabelColumn = Annotated[Optional[str], typer.Option("--label-column")]
-Task = Annotated[Optional[str], typer.Option("--task", help="classification | pair-classification | regression | "
-                                                          "token-classification | multilabel")]
+Task = Annotated[Optional[str], typer.Option("--task", help="classification | pair-classification | multiclass | "
+                                                          "regression | token-classification | multilabel")]
 TargetColumn = Annotated[Optional[str], typer.Option("--target-column", help="multilabel, long layout (BELKA): "
                                                      "column naming each row's target; --label-column holds 0/1.")]
 Loss = Annotated[Optional[str], typer.Option("--loss", help="Classification loss: bce | focal.")]
@@ -51,6 +51,12 @@ SplitColumn = Annotated[Optional[str], typer.Option("--split-column", help="Fixe
                                                     "(optional valid) values.")]
 ValidationColumn = Annotated[Optional[str], typer.Option("--validation-column", help="With --split-column: rows "
                                                          "marked true here are the validation split.")]
+ClusterThreshold = Annotated[Optional[str], typer.Option("--cluster-threshold", help="--split cluster (finetune: "
+                                                         "its validation split): edit:K (no pair across within K "
+                                                         "edits, e.g. edit:1 for CDR3s) or identity:F (none at >= F "
+                                                         "identity, e.g. identity:0.3 for proteins).")]
+ClusterColumn = Annotated[Optional[str], typer.Option("--cluster-column", help="--split cluster: the column "
+                                                      "clustered (default: the first sequence column).")]
 Objective = Annotated[Optional[str], typer.Option("--objective", help="Pretraining objective, e.g. simclr.")]
 Pooling = Annotated[Optional[str], typer.Option("--pooling", help="cls | mean")]
 MaxLength = Annotated[Optional[int], typer.Option("--max-length", help="Model's maximum tokens per input, "
@@ -67,9 +73,13 @@ def _cols(text: str | None) -> list[str] | None:
 
 
 def _common(data, columns, out, seed, device, precision, alphabet, unknown, pooling, quiet, max_length=None) -> dict:
-    return {"model.max_length": max_length, "data.path": data, "data.columns": _cols(columns), "out": out, "seed": seed, "device": device,
-            "precision": precision, "data.alphabet": alphabet, "data.unknown_residues": unknown,
-            "model.pooling": pooling, "quiet": True if quiet else None}
+    return {"model.max_length": max_length, "data.path": data, "data.columns": _cols(columns), "out": out,
+            "seed": seed, "device": device, "precision": precision, "data.alphabet": alphabet,
+            "data.unknown_residues": unknown, "model.pooling": pooling, "quiet": True if quiet else None}
+
+
+def _cluster(cluster_threshold, cluster_column) -> dict:
+    return {"crossval.cluster_threshold": cluster_threshold, "crossval.cluster_column": cluster_column}
 
 
 def _labelled(token_labels, token_classes, too_long, split_column, validation_column) -> dict:
@@ -108,7 +118,8 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
                                                   "deduplication).")] = False,
              cache_dir: Annotated[Optional[str], typer.Option(help="--stream: cache of tokenised corpora "
                                                               "(default $SEQSSL_CACHE or ~/.cache/seqssl).")] = None,
-             resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")] = False,
+             resume: Annotated[bool, typer.Option("--resume",
+                                                  help="Continue from the last checkpoint in --out.")] = False,
              tracking: Tracking = None, quiet: Quiet = False):
     """Pretrain an encoder with a self-supervised objective and save it (transformers format)."""
     from .api import pretrain as run
@@ -134,13 +145,17 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
 @app.command()
 def finetune(data: Data = None, columns: Columns = None, label_column: LabelColumn = None, task: Task = None,
              encoder: Annotated[Optional[str], typer.Option(help="Encoder directory, or none.")] = None,
-             mode: Annotated[Optional[str], typer.Option(help="full | probe (frozen encoder + linear model) | lora")] = None, out: Out = None,
+             mode: Annotated[Optional[str],
+                             typer.Option(help="full | probe (frozen encoder + linear model) | lora | knn")] = None,
+             out: Out = None,
              config: ConfigFile = None, epochs: Epochs = None, max_steps: MaxSteps = None,
              batch_size: BatchSize = None, lr: Lr = None, seed: Seed = None, device: Device = None,
              precision: Precision = None, alphabet: Alphabet = None, unknown_residues: Unknown = None,
-             pooling: Pooling = None, max_length: MaxLength = None, group_column: Annotated[Optional[str], typer.Option()] = None,
+             pooling: Pooling = None, max_length: MaxLength = None,
+             group_column: Annotated[Optional[str], typer.Option()] = None,
              token_labels: TokenLabels = None, token_classes: TokenClasses = None, too_long: TooLong = None,
              split_column: SplitColumn = None, validation_column: ValidationColumn = None,
+             cluster_threshold: ClusterThreshold = None, cluster_column: ClusterColumn = None,
              tracking: Tracking = None, target_column: TargetColumn = None, loss: Loss = None,
              focal_alpha: FocalAlpha = None, focal_gamma: FocalGamma = None, invalid_smiles: InvalidSmiles = None,
              encoder_lr: EncoderLr = None, select: Select = None,
@@ -153,6 +168,7 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
             **_optim("finetune", epochs, max_steps, batch_size, lr),
             **_labelled(token_labels, token_classes, too_long, split_column, validation_column),
             **_transfer(target_column, loss, focal_alpha, focal_gamma, invalid_smiles, encoder_lr, select),
+            **_cluster(cluster_threshold, cluster_column),
             "data.label_column": label_column,
             "data.task": task, "finetune.encoder": encoder, "finetune.mode": mode,
             "data.group_column": group_column, "tracking": _cols(tracking), "finetune.merge": True if merge else None}
@@ -179,27 +195,39 @@ def _key_metrics(results: dict) -> dict:
 
 @app.command()
 def crossval(data: Data = None, columns: Columns = None, label_column: LabelColumn = None, task: Task = None,
-             arms: Annotated[Optional[str], typer.Option(help="Comma-separated: none,kmer,<objectives>.")] = None,
+             arms: Annotated[Optional[str], typer.Option(help="Comma-separated: none, kmer, knn, ecfp, gcn, gat or "
+                                                         "an objective (e.g. simclr, mlm).")] = None,
              folds: Annotated[Optional[int], typer.Option(help="Number of folds.")] = None,
              label_fractions: Annotated[Optional[str], typer.Option(help="Learning curve: shares of each training "
                                                                     "fold's labels, e.g. 0.1,0.3,1.")] = None,
              group_column: Annotated[Optional[str], typer.Option(help="No group on both sides of a split.")] = None,
              split: Annotated[Optional[str], typer.Option(help="random | stratified | grouped | scaffold | "
-                                                          "column")] = None,
+                                                          "cluster | column")] = None,
              split_column: SplitColumn = None, validation_column: ValidationColumn = None,
+             cluster_threshold: ClusterThreshold = None, cluster_column: ClusterColumn = None,
              token_labels: TokenLabels = None, token_classes: TokenClasses = None, too_long: TooLong = None,
-             pretrain_data: Annotated[Optional[str], typer.Option(help="Unlabelled corpus file(s), comma-separated.")] = None,
+             pretrain_data: Annotated[Optional[str],
+                                      typer.Option(help="Unlabelled corpus file(s), comma-separated.")] = None,
              pretrain_columns: Annotated[Optional[str], typer.Option(help="Column(s) of the corpus.")] = None,
-             negative_type_column: Annotated[Optional[str], typer.Option(help="Also report metrics per negative type.")] = None,
-             mode: Annotated[Optional[str], typer.Option(help="full | probe (frozen encoder + linear model) | lora, "
-                                                         "or several, e.g. probe,full,lora (each encoder "
+             negative_type_column: Annotated[Optional[str],
+                                             typer.Option(help="Also report metrics per negative type.")] = None,
+             mode: Annotated[Optional[str], typer.Option(help="full | probe (frozen encoder + linear model) | lora "
+                                                         "| knn (nearest neighbours in the frozen embedding), "
+                                                         "or several, e.g. probe,full,lora,knn (each encoder "
                                                          "pretrained once per fold)")] = None,
+             group_metric: Annotated[Optional[str], typer.Option(
+                 "--group-metric", help="Also report metrics per value of this column, macro-averaged "
+                 "(default for two columns: the second, e.g. the peptide).")] = None,
+             primary_metric: Annotated[Optional[str], typer.Option(
+                 "--primary-metric", help="The metric comparisons use, e.g. auroc or auroc_per_group "
+                 "(default: the task's).")] = None,
              out: Out = None, config: ConfigFile = None, epochs: Epochs = None, max_steps: MaxSteps = None,
              batch_size: BatchSize = None, lr: Lr = None,
              pretrain_epochs: Annotated[Optional[int], typer.Option()] = None,
              pretrain_lr: Annotated[Optional[float], typer.Option()] = None,
              seed: Seed = None, device: Device = None, precision: Precision = None, alphabet: Alphabet = None,
-             unknown_residues: Unknown = None, pooling: Pooling = None, max_length: MaxLength = None, positives: Positives = None,
+             unknown_residues: Unknown = None, pooling: Pooling = None, max_length: MaxLength = None,
+             positives: Positives = None,
              view: View = None, pretrain_label_column: PretrainLabel = None, quiet: Quiet = False,
              target_column: TargetColumn = None, loss: Loss = None, focal_alpha: FocalAlpha = None,
              focal_gamma: FocalGamma = None, invalid_smiles: InvalidSmiles = None,
@@ -210,7 +238,8 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
              bond_angles: Annotated[bool, typer.Option("--bond-angles", help="gcn / gat arms: add a bond-angle "
                                                        "feature from an RDKit conformer (slow).")] = False,
              resume: Annotated[bool, typer.Option("--resume", help="Keep the finished folds and arms in --out; "
-                                                  "continue a cut-off pretraining. Only --arms and --mode may change.")] = False):
+                                                  "continue a cut-off pretraining. "
+                                                  "Only --arms and --mode may change.")] = False):
     """Cross-validate pretraining arms against no pretraining and k-mers; write results and report."""
     from .api import crossval as run
     from .evaluate.report import print_summary
@@ -223,9 +252,10 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
             "crossval.remove_duplicates": True if remove_duplicates else None,
             "data.label_column": label_column, "data.task": task, "crossval.arms": _cols(arms), "crossval.folds": folds,
             "crossval.label_fractions": _cols(label_fractions),
-            "data.group_column": group_column, "crossval.split": split,
+            "data.group_column": group_column, "crossval.split": split, **_cluster(cluster_threshold, cluster_column),
             "data.pretrain_data": _cols(pretrain_data), "data.pretrain_columns": _cols(pretrain_columns),
             "data.negative_type_column": negative_type_column, "crossval.modes": _cols(mode),
+            "data.group_metric": group_metric, "crossval.primary_metric": primary_metric,
             "finetune.mode": mode if mode and "," not in mode else None,
             "pretrain.epochs": pretrain_epochs, "pretrain.lr": pretrain_lr,
             "pretrain.max_steps": max_steps, "finetune.max_steps": max_steps, "pretrain.positives": positives,
@@ -249,7 +279,8 @@ def embed(encoder: Annotated[str, typer.Option(help="Encoder directory.")],
     from .api import embed as run
     if data is None:
         raise InputError("no input data", fix="pass --data PATH")
-    typer.echo(f"embeddings written to {run(encoder, data, _cols(columns) or [], out, batch_size=batch_size, device=device, id_column=id_column)}")
+    written = run(encoder, data, _cols(columns) or [], out, batch_size=batch_size, device=device, id_column=id_column)
+    typer.echo(f"embeddings written to {written}")
 
 
 runs_app = typer.Typer(help="The run registry.", no_args_is_help=True)

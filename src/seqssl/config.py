@@ -39,6 +39,8 @@ class DataConfig:
     split_column: str | None = None  # fixed split: train / test (optional valid / validation) per row
     validation_column: str | None = None  # rows marked true here are the validation split (e.g. FLIP's)
     target_column: str | None = None  # multilabel, long layout: the column naming each row's target (BELKA)
+    group_metric: str | None = None  # metrics also per value of this column, macro-averaged (default for two
+    #                                  columns: the second, e.g. the peptide); knn arms and modes stay within it
     invalid_smiles: str = "error"  # molecules: error (name file, line, RDKit's reason) | skip (and count)
 
 
@@ -142,9 +144,13 @@ class FinetuneConfig(OptimConfig):
 @dataclass
 class CrossvalConfig:
     arms: list[str] = field(default_factory=lambda: ["none", "simclr", "kmer"])
+    primary_metric: str | None = None  # the metric comparisons and verdicts use (default: the task's), e.g.
+    #                                    auroc_per_group for per-peptide macro AUROC
     folds: int = 5
-    split: str | None = None  # random | stratified | grouped | column (default: grouped if a group column,
-    #                           column if a split column)
+    split: str | None = None  # random | stratified | grouped | scaffold | cluster | column (default: grouped if
+    #                           a group column, column if a split column, cluster if a cluster threshold)
+    cluster_threshold: str | None = None  # --split cluster: edit:K (Levenshtein <= K) or identity:F (>= F)
+    cluster_column: str | None = None  # the sequence column clustered (default: the first sequence column)
     kmer_max_k: int = 3
     label_fractions: list[float] = field(default_factory=lambda: [1.0])  # learning curve: training-label shares
     kmer_window: int = 3  # token-classification baseline: one-hot residues within ±window of each position
@@ -241,6 +247,7 @@ def _apply(obj, values: dict, prefix: str = "") -> None:
             setattr(obj, key, _coerce(value, hints[key], dotted))
 
 
+TRANSFER_MODES = ("full", "probe", "lora", "knn")  # the names seqssl.transfer.modes registers (tested equal)
 RANGES = {  # dotted key: (predicate, what it must be)
     "data.alphabet": (lambda v: v in ("protein", "text", "smiles"), "protein, text or smiles"),
     "model.hidden_size": (lambda v: v >= 1, "a positive integer"),
@@ -268,7 +275,7 @@ RANGES = {  # dotted key: (predicate, what it must be)
     "pretrain.chunk_size": (lambda v: v is None or v >= 1, "at least 1"),
     "crossval.folds": (lambda v: v >= 2, "at least 2"),
     "finetune.val_fraction": (lambda v: 0 < v < 0.5, "in (0, 0.5)"),
-    "finetune.mode": (lambda v: v in ("full", "probe", "lora"), "full, probe or lora"),
+    "finetune.mode": (lambda v: v in TRANSFER_MODES, "one of " + ", ".join(TRANSFER_MODES)),
     "finetune.lora_rank": (lambda v: v >= 1, "at least 1"),
     "finetune.patience": (lambda v: v >= 1, "at least 1"),
     "finetune.loss": (lambda v: v in ("bce", "focal"), "bce or focal"),
@@ -278,8 +285,8 @@ RANGES = {  # dotted key: (predicate, what it must be)
     "finetune.focal_gamma": (lambda v: v >= 0, "non-negative"),
     "data.invalid_smiles": (lambda v: v in ("error", "skip"), "error or skip"),
     "crossval.gnn_layers": (lambda v: v >= 1, "at least 1"),
-    "crossval.modes": (lambda v: len(set(v)) == len(v) and all(m in ("full", "probe", "lora") for m in v),
-                       "distinct modes among full, probe, lora"),
+    "crossval.modes": (lambda v: len(set(v)) == len(v) and all(m in TRANSFER_MODES for m in v),
+                       "distinct modes among " + ", ".join(TRANSFER_MODES)),
     "crossval.kmer_window": (lambda v: v >= 0, "non-negative"),
     "crossval.label_fractions": (lambda v: len(v) > 0 and all(0 < f <= 1 for f in v), "fractions in (0, 1]"),
 }

@@ -37,7 +37,7 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 def versions() -> dict:
     """Versions of Python and of the packages that decide the numbers."""
-    out = {"python": platform.python_version()}
+    out: dict[str, str | None] = {"python": platform.python_version()}
     for name in ("seqssl", "torch", "transformers", "numpy", "scikit-learn", "scipy", "pandas"):
         try:
             out[name] = metadata.version(name)

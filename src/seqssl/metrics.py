@@ -5,16 +5,24 @@ is said by its :mod:`seqssl.tasks` specification."""
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 from scipy import stats
-from sklearn.metrics import (accuracy_score, average_precision_score, balanced_accuracy_score, f1_score,
-                             mean_squared_error, roc_auc_score)
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    balanced_accuracy_score,
+    f1_score,
+    mean_squared_error,
+    roc_auc_score,
+)
+
 
 def binary_metrics(y_true, y_score, threshold: float = 0.5) -> dict:
     """Accuracy at ``threshold`` on probabilities, AUROC and average precision."""
     y_true, y_score = np.asarray(y_true, dtype=float), np.asarray(y_score, dtype=float)
-    out = {"n": int(len(y_true)), "accuracy": float(accuracy_score(y_true, y_score >= threshold))
+    out: dict[str, Any] = {"n": int(len(y_true)), "accuracy": float(accuracy_score(y_true, y_score >= threshold))
            if len(y_true) else None}
     if len(np.unique(y_true)) < 2:
         out.update(auroc=None, average_precision=None,
@@ -27,7 +35,8 @@ def binary_metrics(y_true, y_score, threshold: float = 0.5) -> dict:
 
 def regression_metrics(y_true, y_pred) -> dict:
     y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
-    out = {"n": int(len(y_true)), "mse": float(mean_squared_error(y_true, y_pred)) if len(y_true) else None}
+    out: dict[str, Any] = {"n": int(len(y_true)),
+                           "mse": float(mean_squared_error(y_true, y_pred)) if len(y_true) else None}
     if len(y_true) < 3 or np.std(y_true) == 0 or np.std(y_pred) == 0:
         out.update(spearman=None, pearson=None, undefined_reason="constant targets or predictions")
         return out
@@ -43,7 +52,7 @@ def token_metrics(y_true, y_prob) -> dict:
     (the prediction is the argmax). Macro-F1 averages over the classes present in truth or prediction."""
     y_true = np.asarray(y_true, dtype=np.int64)
     y_prob = np.asarray(y_prob, dtype=float)
-    out = {"n": int(len(y_true))}
+    out: dict[str, Any] = {"n": int(len(y_true))}
     if not len(y_true):
         out.update(per_residue_accuracy=None, per_residue_balanced_accuracy=None, per_residue_macro_f1=None,
                    undefined_reason="no labelled residues")
@@ -66,8 +75,9 @@ def multilabel_metrics(y_true, y_score, targets: list[str] | None = None) -> dic
     y_true, y_score = np.asarray(y_true, dtype=float), np.asarray(y_score, dtype=float)
     names = targets or [str(j) for j in range(y_true.shape[1])]
     measured = ~np.isnan(y_true)
-    out = {"n": int(measured.sum()),
-           "accuracy": float(((y_score >= 0.5) == (y_true == 1))[measured].mean()) if measured.any() else None}
+    out: dict[str, Any] = {
+        "n": int(measured.sum()),
+        "accuracy": float(((y_score >= 0.5) == (y_true == 1))[measured].mean()) if measured.any() else None}
     aps, aucs, undefined = [], [], []
     for j, name in enumerate(names):
         sub = binary_metrics(y_true[measured[:, j], j], y_score[measured[:, j], j])
@@ -81,4 +91,27 @@ def multilabel_metrics(y_true, y_score, targets: list[str] | None = None) -> dic
     out["macro_auroc"] = float(np.mean(aucs)) if aucs else None
     if undefined:
         out["undefined_reason"] = f"targets with one class left out of the means: {', '.join(undefined)}"
+    return out
+
+
+def multiclass_metrics(y_true, y_prob) -> dict:
+    """Accuracy, macro-F1 (over the classes present in truth or prediction) and macro one-vs-rest AUROC
+    (the mean over classes that have both members and non-members in ``y_true``) of class probabilities
+    ``(examples, classes)``; ``y_true`` holds class indices."""
+    y_true = np.asarray(y_true).astype(np.int64)
+    y_prob = np.asarray(y_prob, dtype=float).reshape(len(y_true), -1)
+    out: dict = {"n": int(len(y_true))}
+    if not len(y_true):
+        out.update(accuracy=None, macro_f1=None, macro_auroc=None, undefined_reason="no examples")
+        return out
+    if y_prob.shape[1] <= y_true.max():  # a class the model never saw: probability 0
+        y_prob = np.pad(y_prob, ((0, 0), (0, int(y_true.max()) + 1 - y_prob.shape[1])))
+    y_pred = y_prob.argmax(axis=1)
+    aucs = [roc_auc_score(y_true == c, y_prob[:, c]) for c in range(y_prob.shape[1])
+            if 0 < (y_true == c).sum() < len(y_true)]
+    out.update(accuracy=float(accuracy_score(y_true, y_pred)),
+               macro_f1=float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+               macro_auroc=float(np.mean(aucs)) if aucs else None)
+    if not aucs:
+        out["undefined_reason"] = "only one class present"
     return out

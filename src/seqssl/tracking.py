@@ -16,7 +16,7 @@ TRACKERS = ("tensorboard", "mlflow")
 
 
 def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
+    out: dict = {}
     for key, value in d.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):

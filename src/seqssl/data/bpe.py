@@ -26,7 +26,7 @@ class BPETokenizer:
                 raise ValueError(f"special token {token} must have id {i}")
 
     @classmethod
-    def train(cls, texts, vocab_size: int = 2000, min_frequency: int = 2) -> "BPETokenizer":
+    def train(cls, texts, vocab_size: int = 2000, min_frequency: int = 2) -> BPETokenizer:
         """Learn merges from ``texts`` (the user's own corpus; nothing is downloaded)."""
         from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
         core = Tokenizer(models.BPE(unk_token="[UNK]"))
@@ -68,7 +68,7 @@ class BPETokenizer:
                                 mask_token="[MASK]").save_pretrained(str(directory))
 
     @classmethod
-    def load(cls, directory: str | Path) -> "BPETokenizer":
+    def load(cls, directory: str | Path) -> BPETokenizer:
         from tokenizers import Tokenizer
         path = Path(directory) / "seqssl_bpe.json"
         if not path.exists():

@@ -32,7 +32,7 @@ class Corpus:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def select(self, keep: np.ndarray) -> "Corpus":
+    def select(self, keep: np.ndarray) -> Corpus:
         positions = np.flatnonzero(keep)
         labels = None if self.labels is None else [self.labels[i] for i in positions]
         return Corpus([self.rows[i] for i in positions], self.encoded.subset(positions), labels, self.case_sensitive)
@@ -45,7 +45,7 @@ class Corpus:
         index = {n: i for i, n in enumerate(names)}
         return np.array([-1 if x is None else index[x] for x in self.labels], dtype=np.int64)
 
-    def deduplicated(self) -> "Corpus":
+    def deduplicated(self) -> Corpus:
         """Drop exact duplicates (they would be false negatives in a contrastive batch)."""
         seen, keep = set(), np.zeros(len(self.rows), dtype=bool)
         for i, row in enumerate(self.rows):
@@ -55,13 +55,13 @@ class Corpus:
                 keep[i] = True
         return self.select(keep)
 
-    def without(self, forbidden: set[str]) -> tuple["Corpus", int]:
+    def without(self, forbidden: set[str]) -> tuple[Corpus, int]:
         """Remove every entry containing a forbidden sequence; return the corpus and the count."""
         forbidden = {self._key(s) for s in forbidden}
         keep = np.array([not any(self._key(s) in forbidden for s in row) for row in self.rows], dtype=bool)
         return self.select(keep), int((~keep).sum())
 
-    def without_labels(self, forbidden: set[str]) -> tuple["Corpus", int]:
+    def without_labels(self, forbidden: set[str]) -> tuple[Corpus, int]:
         """Remove entries whose label (or any part of a comma-separated pool) is forbidden."""
         if self.labels is None:
             return self, 0
@@ -71,7 +71,7 @@ class Corpus:
         return self.select(keep), int((~keep).sum())
 
     @staticmethod
-    def concat(parts: list["Corpus"]) -> "Corpus":
+    def concat(parts: list[Corpus]) -> Corpus:
         labels = None
         if any(p.labels is not None for p in parts):
             labels = [x for p in parts for x in (p.labels if p.labels is not None else [None] * len(p))]

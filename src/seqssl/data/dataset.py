@@ -26,6 +26,7 @@ class EncodedDataset:
     labels: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
     token_labels: list[np.ndarray] | None = None
+    group_keys: np.ndarray | None = None  # per example: the group its metrics and neighbours are taken within
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -37,16 +38,17 @@ class EncodedDataset:
         """The rows at ``positions`` as one batch padded to the longest of them."""
         return pad_batch([self.input_ids[i] for i in positions], [self.token_type_ids[i] for i in positions])
 
-    def subset(self, positions) -> "EncodedDataset":
+    def subset(self, positions) -> EncodedDataset:
         positions = np.asarray(positions, dtype=np.int64)
         return EncodedDataset([self.input_ids[i] for i in positions],
                               [self.token_type_ids[i] for i in positions],
                               None if self.labels is None else self.labels[positions], self.meta,
-                              None if self.token_labels is None else [self.token_labels[i] for i in positions])
+                              None if self.token_labels is None else [self.token_labels[i] for i in positions],
+                              None if self.group_keys is None else self.group_keys[positions])
 
-    def targets(self) -> np.ndarray:
-        """What metrics compare with: the labels, or the classes of every labelled residue (in
-        example order, then position order) for token tasks."""
+    def targets(self) -> np.ndarray | None:
+        """What metrics compare with: the labels (None when unlabelled), or the classes of every labelled
+        residue (in example order, then position order) for token tasks."""
         if self.token_labels is None:
             return self.labels
         flat = [t[t != IGNORE_INDEX] for t in self.token_labels]
@@ -54,12 +56,13 @@ class EncodedDataset:
 
     def target_positions(self) -> tuple[np.ndarray, np.ndarray]:
         """(example, 1-based residue number) of each entry of :meth:`targets` (token tasks)."""
+        assert self.token_labels is not None, "target_positions is for token tasks"
         where = [np.flatnonzero(t != IGNORE_INDEX) for t in self.token_labels]
-        examples = np.concatenate([np.full(len(w), i) for i, w in enumerate(where)] or [np.zeros(0)])
-        return examples.astype(np.int64), np.concatenate(where or [np.zeros(0)]).astype(np.int64)
+        examples = np.concatenate([np.full(len(w), i) for i, w in enumerate(where)] or [np.zeros(0, dtype=np.int64)])
+        return examples.astype(np.int64), np.concatenate(where or [np.zeros(0, dtype=np.int64)]).astype(np.int64)
 
     @staticmethod
-    def concat(parts: list["EncodedDataset"]) -> "EncodedDataset":
+    def concat(parts: list[EncodedDataset]) -> EncodedDataset:
         ids = [x for p in parts for x in p.input_ids]
         types = [x for p in parts for x in p.token_type_ids]
         return EncodedDataset(ids, types, None)
@@ -70,7 +73,7 @@ def sequences_of(table: SequenceTable, columns: list[str]) -> list[tuple]:
     require_columns(table, columns)
     cols = [table.frame[c].astype(str).str.strip().tolist() for c in columns]
     # pandas writes missing values as "nan"/"None" when the column was not read as str
-    for c, values in zip(columns, cols):
+    for c in columns:
         raw = table.frame[c]
         missing = raw.isna().to_numpy()
         if missing.any():

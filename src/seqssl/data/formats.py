@@ -33,8 +33,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ..errors import InputError
-from .table import (SequenceTable, base_name, check_columns, decode_text, is_gzipped, numbered_lines,
-                    text_lines)
+from .table import SequenceTable, base_name, check_columns, decode_text, is_gzipped, numbered_lines, text_lines
 
 Rows = Iterator[tuple[int, tuple[str, ...]]]
 BLOCK_ROWS = 65_536  # rows per block when streaming Parquet
@@ -54,7 +53,9 @@ def is_fasta_header(line: str) -> bool:
 def fasta_records(lines: Iterable[tuple[int, str]], path: Path) -> Iterator[tuple[int, str, str]]:
     """``(header line number, header text, sequence)`` per record of numbered lines: wrapped sequence lines
     are joined, blank lines skipped. Sequence data before the first header, or no record at all, is an error."""
-    start, header, parts = None, "", []
+    start: int | None = None
+    header = ""
+    parts: list[str] = []
     for number, line in lines:
         line = line.strip()
         if not line:

@@ -13,7 +13,7 @@ from .alphabets import labelled_tokenizer
 from .dataset import EncodedDataset, encode_table, sequences_of
 from .formats import default_columns
 from .readers import SequenceTable, read_table, require_columns
-from .splits import Split, carve_validation, column_split, resolve_split
+from .splits import GROUPED_SPLITS, Split, carve_validation, column_split, resolve_split
 
 
 @dataclass
@@ -21,7 +21,8 @@ class LabelledData:
     """One labelled file, ready for splitting and for every arm: ``rows`` are the sequences as string
     tuples (one per column), ``encoded`` their token ids with the labels (``encoded.labels``, or per
     residue ``encoded.token_labels``), ``groups`` what no split may put on both sides (a group column,
-    or Murcko scaffolds), ``negative_types`` the kind of each negative (metrics per kind)."""
+    Murcko scaffolds or similarity clusters; ``group_split`` names which: grouped, scaffold or cluster),
+    ``negative_types`` the kind of each negative (metrics per kind)."""
 
     table: SequenceTable
     columns: list[str]
@@ -31,6 +32,7 @@ class LabelledData:
     task: Task
     groups: np.ndarray | None = None
     negative_types: np.ndarray | None = None
+    group_split: str = "grouped"
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -41,7 +43,7 @@ class LabelledData:
         return self.task.fold_labels(self.encoded)
 
     @property
-    def targets(self) -> np.ndarray:
+    def targets(self) -> np.ndarray | None:
         """What per-example models fit (a matrix for multilabel)."""
         return self.encoded.labels
 
@@ -79,7 +81,20 @@ def load_labelled(cfg, tokenizer=None, *, molecular: bool = False) -> LabelledDa
     data = LabelledData(table, columns, rows, encoded, tokenizer, task)
     data.groups = split_groups(cfg, data)
     data.negative_types = negative_types(cfg, data)
+    encoded.group_keys = metric_groups(cfg, data)
     return data
+
+
+def metric_groups(cfg, data: LabelledData) -> np.ndarray | None:
+    """What per-group metrics and nearest-neighbour rules group by: ``--group-metric COL``, else for two
+    or more sequence columns the second (e.g. the peptide), else none. Per-residue tasks have none."""
+    if data.task.per_token:
+        return None
+    if cfg.data.group_metric:
+        return group_values(data.table, cfg.data.group_metric, "--group-metric")
+    if len(data.columns) >= 2:
+        return np.array([r[1].strip().upper() for r in data.rows], dtype=object)
+    return None
 
 
 def group_values(table: SequenceTable, column: str, flag: str = "--group-column") -> np.ndarray:
@@ -90,11 +105,50 @@ def group_values(table: SequenceTable, column: str, flag: str = "--group-column"
 
 
 def split_groups(cfg, data: LabelledData) -> np.ndarray | None:
-    """Murcko scaffolds under ``--split scaffold``, else the ``--group-column`` values, else none."""
-    if resolve_split(cfg, data.task.stratified) == "scaffold":
+    """Murcko scaffolds under ``--split scaffold``, similarity clusters of ``--cluster-column`` under
+    ``--split cluster`` (computed once, here), else the ``--group-column`` values, else none."""
+    split = resolve_split(cfg, data.task.stratified)
+    check_cluster_options(cfg, split)
+    data.group_split = split if split in GROUPED_SPLITS else "grouped"
+    if split == "scaffold":
         from .splits import scaffold_groups
         return scaffold_groups(data.first_column())
+    if split == "cluster":
+        from .clusters import cluster_ids
+        return cluster_ids(cluster_sequences(cfg, data), cfg.crossval.cluster_threshold, progress=not cfg.quiet)
     return group_values(data.table, cfg.data.group_column) if cfg.data.group_column else None
+
+
+def check_cluster_options(cfg, split: str) -> None:
+    """``--split cluster`` needs ``--cluster-threshold`` (a valid one) and no ``--group-column``; the
+    cluster options mean nothing under another split."""
+    from .clusters import SPEC_FIX, parse_threshold
+    options = cfg.crossval.cluster_threshold or cfg.crossval.cluster_column
+    if split != "cluster":
+        if options:
+            raise InputError(f"--cluster-threshold/--cluster-column are used by --split cluster, not --split {split}",
+                             fix="drop them or pass --split cluster")
+        return
+    if not cfg.crossval.cluster_threshold:
+        raise InputError("--split cluster needs --cluster-threshold", fix=SPEC_FIX)
+    parse_threshold(cfg.crossval.cluster_threshold)
+    if cfg.data.group_column:
+        raise InputError("--split cluster and --group-column both set what may not straddle train and test",
+                         fix="drop --group-column, or use --split grouped without --cluster-threshold")
+
+
+def cluster_sequences(cfg, data: LabelledData) -> list[str]:
+    """The sequences ``--split cluster`` clusters: ``--cluster-column`` (default the first sequence column),
+    stripped, and upper-cased unless the alphabet is case-sensitive (SMILES)."""
+    column = cfg.crossval.cluster_column or data.columns[0]
+    if column in data.columns:
+        values = [r[data.columns.index(column)] for r in data.rows]
+    elif column in data.table.frame.columns:
+        values = data.table.frame[column].fillna("").astype(str).tolist()
+    else:
+        raise InputError(f"missing column '{column}' (--cluster-column)", path=data.table.path)
+    values = [str(v).strip() for v in values]
+    return values if data.case_sensitive else [v.upper() for v in values]
 
 
 def negative_types(cfg, data: LabelledData) -> np.ndarray | None:
@@ -144,4 +198,5 @@ def fixed_split(cfg, data: LabelledData) -> Split | None:
 
 def carve(data: LabelledData, train: np.ndarray, fraction: float, seed: int) -> Split:
     """A validation split carved from ``train`` like the folds (grouped, stratified as the task says)."""
-    return carve_validation(train, data.fold_labels, data.groups, fraction, seed, data.task.stratified)
+    return carve_validation(train, data.fold_labels, data.groups, fraction, seed, data.task.stratified,
+                            grouped_as=data.group_split)

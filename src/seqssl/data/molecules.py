@@ -112,8 +112,9 @@ def _conformer_positions(mol: Chem.Mol) -> np.ndarray | None:
     with_h = Chem.AddHs(mol)  # hydrogens appended after the heavy atoms: indices unchanged
     for random_coords in (False, True):
         params = rdDistGeom.ETKDGv3()
-        params.randomSeed = EMBED_SEED
-        params.useRandomCoords = random_coords
+        # rdkit's generated stubs declare these property setters as (*args, **kwargs) and mistype them
+        params.randomSeed = EMBED_SEED  # type: ignore[assignment]
+        params.useRandomCoords = random_coords  # type: ignore[assignment]
         with rdBase.BlockLogs():
             if rdDistGeom.EmbedMolecule(with_h, params) == 0:
                 return with_h.GetConformer().GetPositions()[: mol.GetNumAtoms()]

@@ -60,7 +60,7 @@ def multilabel_targets(table: SequenceTable, columns: list[str], label_columns: 
     first = ~keys.duplicated().to_numpy()
     example = pd.factorize(keys)[0]
     labels = np.full((int(first.sum()), len(targets)), np.nan, dtype=np.float32)
-    seen_at = {}
+    seen_at: dict[tuple[int, int], int] = {}  # (example, target) → row
     target_index = {t: j for j, t in enumerate(targets)}
     for i, (e, t) in enumerate(zip(example, targets_raw)):
         j = target_index[t]

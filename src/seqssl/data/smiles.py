@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +80,7 @@ class SmilesTokenizer(VocabularyTokenizer):
         self.residue_ids = np.arange(len(SPECIAL_TOKENS), len(self.vocab))
 
     @classmethod
-    def fit(cls, smiles, min_frequency: int = 1, unknown: str = "map-to-unk") -> "SmilesTokenizer":
+    def fit(cls, smiles, min_frequency: int = 1, unknown: str = "map-to-unk") -> SmilesTokenizer:
         """Base tokens, then every other token seen at least ``min_frequency`` times, sorted (deterministic
         for a given corpus). Items of ``smiles`` are strings or ``(string, where)`` pairs that locate errors."""
         counts: Counter = Counter()
@@ -108,7 +108,7 @@ class SmilesTokenizer(VocabularyTokenizer):
         return np.asarray(ids, dtype=np.int64)
 
     @classmethod
-    def load(cls, directory: str | Path) -> "SmilesTokenizer":
+    def load(cls, directory: str | Path) -> SmilesTokenizer:
         spec, path = cls.read_spec(directory)
         if spec.get("alphabet") != "smiles":
             raise InputError(f"tokenizer alphabet is '{spec.get('alphabet')}', not smiles", path=str(path))
@@ -119,11 +119,11 @@ class SmilesTokenizer(VocabularyTokenizer):
         return tok
 
 
-@lru_cache(maxsize=None)
+@cache
 def canonical_smiles(smiles: str) -> str:
     """RDKit's canonical SMILES (one spelling per molecule), or the input when RDKit cannot parse it.
     Used to compare molecules, e.g. to keep test molecules out of a pretraining corpus however written."""
-    from rdkit import Chem, RDLogger
-    RDLogger.DisableLog("rdApp.*")
+    from rdkit import Chem, rdBase
+    rdBase.DisableLog("rdApp.*")  # the function RDLogger.DisableLog re-exports (rdkit's stubs omit that one)
     mol = Chem.MolFromSmiles(smiles)
     return smiles if mol is None else Chem.MolToSmiles(mol)

@@ -1,5 +1,5 @@
-"""Cross-validation folds and validation splits (random, stratified, grouped, scaffold, via scikit-learn),
-and a fixed train/test split read from a column of the data."""
+"""Cross-validation folds and validation splits (random, stratified, grouped, scaffold, cluster, via
+scikit-learn), and a fixed train/test split read from a column of the data."""
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -10,8 +10,16 @@ from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, Str
 from ..errors import InputError
 from .table import SequenceTable, require_columns
 
-SPLITS = ("random", "stratified", "grouped", "scaffold")
-GROUPED_SPLITS = ("grouped", "scaffold")  # no group (or Murcko scaffold) on both sides
+SPLITS = ("random", "stratified", "grouped", "scaffold", "cluster")
+GROUPED_SPLITS = ("grouped", "scaffold", "cluster")  # no group (Murcko scaffold, similarity cluster) on both sides
+GROUP_WORDS = {  # grouped split: (what its groups are called, the error when none are given, the fix for too few)
+    "grouped": ("groups", "--split grouped needs --group-column", "lower --folds or choose another --group-column"),
+    "scaffold": ("scaffolds", "--split scaffold needs the Murcko scaffold groups of the SMILES column",
+                 "lower --folds or use --split stratified"),
+    "cluster": ("clusters", "--split cluster needs the similarity clusters of --cluster-column",
+                "lower --folds, or tighten --cluster-threshold (smaller edit:K, higher identity:F) for more "
+                "clusters"),
+}
 SPLIT_VALUES = {"train": "train", "test": "test", "valid": "valid", "validation": "valid"}
 TRUE, FALSE = ("true", "1", "yes", "y", "t"), ("false", "0", "no", "n", "f", "")
 
@@ -36,16 +44,20 @@ def default_split(stratified: bool, has_groups: bool, has_split_column: bool = F
 
 
 def resolve_split(cfg, stratified: bool) -> str:
-    """``--split`` if given, else :func:`default_split` for the run's task and columns."""
+    """``--split`` if given, ``cluster`` when only ``--cluster-threshold`` is (and no split column),
+    else :func:`default_split` for the run's task and columns."""
+    if cfg.crossval.split is None and cfg.crossval.cluster_threshold and not cfg.data.split_column:
+        return "cluster"
     return cfg.crossval.split or default_split(stratified, cfg.data.group_column is not None,
                                                cfg.data.split_column is not None)
 
 
 def make_folds(n_folds: int, labels: np.ndarray, groups: np.ndarray | None, split: str, seed: int,
                stratify: bool) -> list[Split]:
-    """``Split(train, test=...)`` per fold (``val`` is carved later, :func:`carve_validation`). ``grouped``: no group on both sides, stratified by label
-    when ``stratify`` (``StratifiedGroupKFold``). ``scaffold``: the same with Bemis–Murcko scaffolds as
-    the groups (pass :func:`scaffold_groups` of the SMILES as ``groups``)."""
+    """``Split(train, test=...)`` per fold (``val`` is carved later, :func:`carve_validation`).
+    ``grouped``: no group on both sides, stratified by label when ``stratify`` (``StratifiedGroupKFold``).
+    ``scaffold``: the same with Bemis–Murcko scaffolds as the groups (pass :func:`scaffold_groups` of the
+    SMILES as ``groups``); ``cluster``: with similarity clusters (:func:`seqssl.data.clusters.cluster_ids`)."""
     if split not in SPLITS:
         raise InputError(f"unknown split '{split}'", fix=f"use one of {', '.join(SPLITS)}")
     if n_folds < 2:
@@ -57,13 +69,11 @@ def make_folds(n_folds: int, labels: np.ndarray, groups: np.ndarray | None, spli
             raise InputError(f"only {counts.min()} examples of class {values[counts.argmin()]:g} for "
                              f"{n_folds} stratified folds", fix="add data or lower --folds")
     if split in GROUPED_SPLITS:
+        noun, missing, fix = GROUP_WORDS[split]
         if groups is None:
-            raise InputError("--split grouped needs --group-column" if split == "grouped" else
-                             "--split scaffold needs the Murcko scaffold groups of the SMILES column")
+            raise InputError(missing)
         if len(np.unique(groups)) < n_folds:
-            raise InputError(f"{len(np.unique(groups))} {'groups' if split == 'grouped' else 'scaffolds'} is "
-                             f"fewer than {n_folds} folds", fix="lower --folds or choose another --group-column"
-                             if split == "grouped" else "lower --folds or use --split stratified")
+            raise InputError(f"{len(np.unique(groups))} {noun} is fewer than {n_folds} folds", fix=fix)
         splitter = (StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed) if stratify
                     else GroupKFold(n_folds, shuffle=True, random_state=seed))
         return [Split(tr, test=te) for tr, te in splitter.split(index, labels if stratify else None, groups)]
@@ -76,10 +86,11 @@ def make_folds(n_folds: int, labels: np.ndarray, groups: np.ndarray | None, spli
 
 
 def carve_validation(train: np.ndarray, labels: np.ndarray, groups: np.ndarray | None, fraction: float,
-                     seed: int, stratify: bool) -> Split:
-    """Split training indices into ``Split(train=fit, val=validation)`` the same way the folds were made: with ``groups``
-    (a group column or :func:`scaffold_groups`) no group — so no scaffold — is on both sides. With fewer
-    groups than ``1 / fraction`` (leave-one-peptide-out), the validation split is one whole group."""
+                     seed: int, stratify: bool, grouped_as: str = "grouped") -> Split:
+    """Split training indices into ``Split(train=fit, val=validation)`` the same way the folds were made:
+    with ``groups`` (a group column, :func:`scaffold_groups` or similarity clusters; ``grouped_as`` names
+    which, for errors) no group — so no scaffold, no cluster — is on both sides. With fewer groups than
+    ``1 / fraction`` (leave-one-peptide-out), the validation split is one whole group."""
     if not 0 < fraction < 0.5:
         raise InputError(f"finetune.val_fraction must be in (0, 0.5), got {fraction}")
     n_parts = max(2, int(round(1 / fraction)))
@@ -88,7 +99,7 @@ def carve_validation(train: np.ndarray, labels: np.ndarray, groups: np.ndarray |
     sub_groups = None if groups is None else groups[train]
     if sub_groups is not None:  # few groups (4 peptides): validation is one whole group, however large
         n_parts = min(n_parts, len(np.unique(sub_groups)))
-    folds = make_folds(n_parts, labels[train], sub_groups, "grouped" if groups is not None else
+    folds = make_folds(n_parts, labels[train], sub_groups, grouped_as if groups is not None else
                        ("stratified" if stratify else "random"), seed, stratify)
     return Split(train[folds[0].train], val=train[folds[0].test])
 
@@ -142,4 +153,5 @@ def column_split(table: SequenceTable, column: str, validation_column: str | Non
             raise InputError(f"--split-column '{column}' has no {name} rows", path=table.path, column=column,
                              fix="mark some rows train and some test, or choose another --split")
     valid = np.flatnonzero(side == "valid")
-    return Split(np.flatnonzero(side == "train"), val=valid if len(valid) else None, test=np.flatnonzero(side == "test"))
+    return Split(np.flatnonzero(side == "train"), val=valid if len(valid) else None,
+                 test=np.flatnonzero(side == "test"))

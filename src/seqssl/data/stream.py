@@ -74,7 +74,8 @@ def tokenize_to_arrow(files: list[tuple[str, list[str]]], tokenizer, max_length:
     bar = tqdm(desc="tokenising corpus", unit="seq", disable=not progress, leave=False)
     try:
         with pa.OSFile(str(partial), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
-            ids, types = [], []
+            ids: list[np.ndarray] = []
+            types: list[np.ndarray] = []
 
             def flush():
                 if not ids:

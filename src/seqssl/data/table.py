@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gzip
 import io
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +34,7 @@ class SequenceTable:
     def line_of(self, position: int) -> int:
         return int(self.lines[position])
 
-    def subset(self, positions) -> "SequenceTable":
+    def subset(self, positions) -> SequenceTable:
         positions = np.asarray(positions)
         return SequenceTable(self.frame.iloc[positions].reset_index(drop=True), self.path,
                              self.lines[positions])
@@ -108,7 +108,7 @@ def _open_lines(path: Path) -> io.TextIOWrapper:
     return io.TextIOWrapper(raw, encoding="utf-8-sig", newline=None)
 
 
-def text_lines(path: Path) -> Iterator[tuple[int, str]]:
+def text_lines(path: Path) -> Generator[tuple[int, str], None, None]:
     """``(1-based line number, line)`` of a text file read line by line (bounded memory), with the checks of
     :func:`decode_text`."""
     number = 0

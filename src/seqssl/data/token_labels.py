@@ -73,7 +73,8 @@ def labels_from_fasta(table: SequenceTable, path: str) -> tuple[SequenceTable, T
     for i, k in enumerate(ids):
         if k not in index:
             raise InputError(f"record '{k}' has no label record in {path}", path=table.path,
-                             line=table.line_of(i), fix="add a '>id' record with its label string, or drop the sequence")
+                             line=table.line_of(i),
+                             fix="add a '>id' record with its label string, or drop the sequence")
     rows = [index[k] for k in ids]
     fields = pd.DataFrame([header_fields(d) for d in labels.frame["description"].iloc[rows]])
     clash = [c for c in fields.columns if c in table.frame.columns or c == LABEL_COLUMN]

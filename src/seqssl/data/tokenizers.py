@@ -17,8 +17,18 @@ import numpy as np
 from ..errors import InputError
 from .bpe import BPETokenizer
 from .smiles import SmilesTokenizer
-from .vocab import (CLS_ID, MASK_ID, PAD_ID, SEP_ID, SPECIAL_TOKENS, UNK_ID, Encoded,  # noqa: F401  re-exported
-                    VocabularyTokenizer, drawable_residues, read_spec)
+from .vocab import (  # noqa: F401  re-exported
+    CLS_ID,
+    MASK_ID,
+    PAD_ID,
+    SEP_ID,
+    SPECIAL_TOKENS,
+    UNK_ID,
+    Encoded,
+    VocabularyTokenizer,
+    drawable_residues,
+    read_spec,
+)
 
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 ALPHABETS = {"protein": AMINO_ACIDS + "X"}

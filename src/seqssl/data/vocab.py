@@ -8,6 +8,7 @@ form no import cycle.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +48,11 @@ class VocabularyTokenizer:
     ``split_pattern``, the same ids). Subclasses give ``vocab``, ``alphabet``, ``unknown``,
     ``split_pattern`` and ``residue_to_ids``."""
 
+    # given by the subclasses (declared here for the type checker)
+    vocab: dict[str, int]
+    alphabet: str
+    unknown: str
+    residue_to_ids: Callable[..., np.ndarray]  # (sequence, *, where=None) → ids of its tokens, no specials
     split_pattern = "."
 
     @property

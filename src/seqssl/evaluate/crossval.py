@@ -20,7 +20,7 @@ from .arms import Arm, FoldContext, RunContext, Unit, baselines_of, resolve_arms
 from .folds import deduplicated_test, extra_corpus, fold_corpus, plan_folds
 from .parts import PartStore
 from .report import write_report
-from .results import PER_ARM_ONLY, assemble_results, fold_metrics
+from .results import PER_ARM_ONLY, assemble_results, fold_metrics, primary_metric
 from .rows import arm_label, label_subset
 
 
@@ -32,6 +32,7 @@ def run_crossval(cfg, resume: bool = False) -> dict:
     if not cfg.out:
         raise InputError("no output directory", fix="pass --out DIR")
     arms = resolve_arms(list(cfg.crossval.arms), get_task(cfg.data.task))
+    primary_metric(cfg, get_task(cfg.data.task))  # a misspelt --primary-metric fails before any work
     set_threads(cfg.threads)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -51,7 +52,7 @@ def run_crossval(cfg, resume: bool = False) -> dict:
             table.run_arm(run, fold, arm, store, outer)
     outer.close()
     results = assemble_results(cfg, data.task, table.metrics, table.runs, [reorder(r) for r in leakage], split,
-                               time.time() - start_all, baselines_of(arms))
+                               time.time() - start_all, baselines_of(arms), table.predictions, data.negative_types)
     return write_outputs(results, data, table, out)
 
 
@@ -113,7 +114,8 @@ class RowTable:
                                              {k: v for k, v in shared.items() if k not in PER_ARM_ONLY})
                 info["seconds"] = time.time() - started + (0.0 if first else info.get("pretrain_seconds", 0.0))
                 test = run.data.encoded.subset(fold.split.test)
-                done = (self.score(run, fold, test, scores), info,
+                metrics, counts = self.score(run, fold, test, scores)
+                done = (metrics, {**info, **counts},
                         run.task.prediction_rows(test, fold.split.test, fold.k, name, scores))
                 store.save(fold.k, name, *done)
             self.add(name, *done)
@@ -128,11 +130,12 @@ class RowTable:
         info.update(details)
         return scores, info
 
-    def score(self, run, fold, test, scores) -> dict:
-        """The fold's metrics of one row (per negative type too, when the data names them)."""
+    def score(self, run, fold, test, scores) -> tuple[dict, dict]:
+        """The fold's metrics of one row (per negative type and per group too, when the data has them), and
+        the counts of groups scored and skipped."""
         types = run.data.negative_types
         return fold_metrics(run.task, test.targets(), scores, None if types is None else types[fold.split.test],
-                            test.meta.get("targets"))
+                            test.meta.get("targets"), test.group_keys)
 
 
 def write_outputs(results: dict, data: LabelledData, table: RowTable, out: Path) -> dict:

@@ -20,7 +20,8 @@ def embedding_map(embeddings: np.ndarray, labels: np.ndarray, seed: int) -> dict
 
 
 def plot_embedding_maps(maps: dict[str, dict], path: Path, continuous: bool) -> bool:
-    """One panel per arm; binary labels as two colours, regression targets on a colour scale."""
+    """One panel per arm; binary labels as two colours (classes: one colour each), regression targets on a
+    colour scale."""
     if not maps:
         return False
     from .figures import panels, save
@@ -31,7 +32,9 @@ def plot_embedding_maps(maps: dict[str, dict], path: Path, continuous: bool) -> 
             shown = ax.scatter(points["x"], points["y"], c=label, s=5, cmap="viridis")
             fig.colorbar(shown, ax=ax, fraction=0.046)
         else:
-            for value, colour in ((0.0, "tab:blue"), (1.0, "tab:red")):
+            values = np.unique(label[~np.isnan(label)])
+            colours = ("tab:blue", "tab:red") if len(values) <= 2 else [f"C{i % 10}" for i in range(len(values))]
+            for value, colour in zip(values, colours):
                 chosen = label == value
                 ax.scatter(np.asarray(points["x"])[chosen], np.asarray(points["y"])[chosen], s=5, c=colour,
                            alpha=0.6, label=f"label {value:g}")

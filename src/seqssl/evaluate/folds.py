@@ -11,10 +11,10 @@ import numpy as np
 
 from ..data.corpus import Corpus, load_corpus
 from ..data.formats import default_columns
-from ..data.labelled import LabelledData, carve, fixed_split
+from ..data.labelled import LabelledData, carve, cluster_sequences, fixed_split
 from ..data.readers import expand_paths
 from ..data.splits import Split, make_folds, resolve_split
-from .leakage import duplicate_report, sequence_key
+from .leakage import duplicate_report, sequence_key, similarity_leakage
 
 
 def plan_folds(cfg, data: LabelledData) -> tuple[list[tuple[np.ndarray, Split]], str, bool]:
@@ -34,12 +34,16 @@ def plan_folds(cfg, data: LabelledData) -> tuple[list[tuple[np.ndarray, Split]],
 
 def deduplicated_test(cfg, data: LabelledData, train_all: np.ndarray, split: Split) -> tuple[Split, dict]:
     """The fold's leakage counts, and its split with exact duplicates of training rows left out of the
-    test rows when ``--remove-duplicates``."""
+    test rows when ``--remove-duplicates``; under ``--split cluster`` also the most similar train–test
+    pair of the clustered column (:func:`~seqssl.evaluate.leakage.similarity_leakage`)."""
     duplicates, exact = duplicate_report(data.rows, train_all, split.test, sequence_key(data.case_sensitive),
                                          cfg.data.columns)
     if cfg.crossval.remove_duplicates:
         split = split._replace(test=split.test[~exact])
     duplicates["removed_from_test"] = int(exact.sum()) if cfg.crossval.remove_duplicates else 0
+    if resolve_split(cfg, data.task.stratified) == "cluster":
+        duplicates.update(similarity_leakage(cluster_sequences(cfg, data), train_all, split.test,
+                                             cfg.crossval.cluster_threshold))
     return split, duplicates
 
 

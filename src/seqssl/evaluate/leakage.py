@@ -1,6 +1,7 @@
 """Train/test leakage of a labelled split: test rows whose sequence (or, for pairs, whose whole pair)
 also occurs in the training fold. Counted in every run; ``crossval.remove_duplicates`` drops the exact
-duplicates (the same sequence, or the same pair) from the test fold before scoring."""
+duplicates (the same sequence, or the same pair) from the test fold before scoring. Under ``--split
+cluster`` also the most similar train–test pair under the split's threshold (:func:`similarity_leakage`)."""
 from __future__ import annotations
 
 import numpy as np
@@ -33,3 +34,12 @@ def duplicate_report(rows: list[tuple], train_idx: np.ndarray, test_idx: np.ndar
     if width > 1:
         counts["test_pairs_in_train"] = int(exact.sum())
     return counts, exact
+
+
+def similarity_leakage(sequences: list[str], train_idx: np.ndarray, test_idx: np.ndarray, threshold: str) -> dict:
+    """``min_train_test_edit_distance`` (``edit:K``) or ``max_train_test_identity`` (``identity:F``): the
+    most similar pair of a training and a test sequence (``sequences``: the clustered column) actually
+    found, by the clustering's own method (:func:`seqssl.data.clusters.nearest_across`). Only cluster
+    splits record it: other splits have no threshold to measure against."""
+    from ..data.clusters import nearest_across
+    return nearest_across([sequences[i] for i in train_idx], [sequences[i] for i in test_idx], threshold)

@@ -20,7 +20,8 @@ import yaml
 from ..errors import InputError
 from ..io import atomic_write_text
 
-IGNORED_ON_RESUME = {("crossval", "arms"), ("crossval", "modes"), ("out",), ("quiet",), ("threads",), ("device",)}  # how, not what
+# how, not what
+IGNORED_ON_RESUME = {("crossval", "arms"), ("crossval", "modes"), ("out",), ("quiet",), ("threads",), ("device",)}
 
 
 def _builtin(value):
@@ -34,7 +35,7 @@ def _builtin(value):
 
 
 def _flatten(d: dict, prefix=()) -> dict:
-    out = {}
+    out: dict = {}
     for key, value in d.items():
         if isinstance(value, dict):
             out |= _flatten(value, prefix + (key,))

@@ -8,12 +8,18 @@ import pandas as pd
 
 from ..io import atomic_write_text
 from ..tasks import get_task
-
+from .forest import plot_forest
+from .stats import BOOTSTRAP, N_BOOT
+from .verdicts import comparison_note, format_p, smoke_line, verdict_lines
 
 
 def table_metrics(results: dict) -> tuple[str, ...]:
-    """The metrics the results table shows for the run's task."""
-    return get_task(results["task"]).table_metrics
+    """The metrics the results table shows for the run's task (and, when measured, the primary metric
+    within groups, macro-averaged)."""
+    task = get_task(results["task"])
+    first = next(iter(results["arms"].values()))["mean"]
+    grouped = tuple(f"{m}_per_group" for m in (task.primary_metric,) if f"{m}_per_group" in first)
+    return task.table_metrics + grouped
 
 
 def _fmt(mean, std, single: bool = False) -> str:
@@ -55,12 +61,18 @@ def comparisons_table(results: dict, metrics: list[str] | None = None) -> pd.Dat
     for c in results["comparisons"]:
         if c["metric"] not in metrics or c["delta_mean"] is None:
             continue
-        ci = c["ci95"]
-        rows.append({"arm": c["arm"], "vs": c["baseline"], "metric": c["metric"],
-                     "delta": f"{c['delta_mean']:+.3f}",
-                     "95% CI": "—" if ci is None else f"[{ci[0]:+.3f}, {ci[1]:+.3f}]",
-                     "p (paired t)": "—" if c["p_value"] is None else f"{c['p_value']:.3f}"})
+        rows.append(comparison_row(c))
     return pd.DataFrame(rows)
+
+
+def comparison_row(c: dict) -> dict:
+    """One line of the paired-differences table: the difference, its 95% CI and p from the comparison's
+    test, the Holm-corrected p, the verdict, and the uncorrected paired t p-value for reference."""
+    ci, n_boot = c["ci95"], N_BOOT if c.get("test") == BOOTSTRAP else None
+    return {"arm": c["arm"], "vs": c["baseline"], "metric": c["metric"], "delta": f"{c['delta_mean']:+.3f}",
+            "95% CI": "—" if ci is None else f"[{ci[0]:+.3f}, {ci[1]:+.3f}]",
+            "p": format_p(c.get("p_value"), n_boot), "Holm p": format_p(c.get("p_holm"), n_boot),
+            "verdict": c.get("verdict") or "—", "p (paired t)": format_p(c.get("p_paired_t"))}
 
 
 def convergence_note(results: dict) -> str | None:
@@ -89,8 +101,8 @@ def split_note(results: dict) -> str | None:
                   if results.get("validation_column") else
                   "validation rows marked `valid` in the split column, otherwise carved from train")
     return (f"Fixed split from column `{results['split_column']}`: one train/test evaluation (a single \"fold\"), "
-            f"not cross-validation; {validation}. There is no spread over folds, so no ± std, confidence "
-            f"interval or p-value.")
+            f"not cross-validation; {validation}. There is no spread over folds, so no ± std; arms are compared "
+            f"by a paired bootstrap over the test examples.")
 
 
 def print_summary(results: dict, console=None) -> None:
@@ -98,9 +110,12 @@ def print_summary(results: dict, console=None) -> None:
     from rich.markup import escape
     from rich.table import Table
     console = console or Console()
-    title = ("Fixed split: test metrics" if results.get("n_folds") == 1 else
-             "Cross-validation: mean ± std over folds")
-    for title, frame in ((title, results_table(results).reset_index()),
+    for line in [smoke_line(results), *verdict_lines(results)]:
+        if line:
+            console.print(escape(line))
+    main_title = ("Fixed split: test metrics" if results.get("n_folds") == 1 else
+                  "Cross-validation: mean ± std over folds")
+    for title, frame in ((main_title, results_table(results).reset_index()),
                          ("Cost per arm (mean over folds)", cost_table(results)),
                          ("Paired differences (arm − baseline, per fold)", comparisons_table(results))):
         if frame.empty:
@@ -246,13 +261,17 @@ def write_report(results: dict, out: Path, predictions: pd.DataFrame, maps: dict
     """``report.md`` with the tables, the leakage counts and the plots it links; ``maps``: per arm, the
     t-SNE points of :mod:`seqssl.evaluate.embedding_map`."""
     from .embedding_map import plot_embedding_maps
+    from .figures import plot_confusion
     out = Path(out)
+    plots = ["differences.png"] if plot_forest(results, out / "differences.png") else []
     _plot_metric_bars(results, out / "metrics.png")
-    plots = ["metrics.png"]
+    plots.append("metrics.png")
     task = get_task(results["task"])
     if task.curves:
         _plot_curves(predictions, out / "roc.png")  # ROC and precision-recall side by side
         plots.append("roc.png")
+    if task.confusion_matrix and plot_confusion(predictions, out / "confusion.png"):
+        plots.append("confusion.png")
     if _plot_pretraining(results, out / "pretraining_loss.png"):
         plots.append("pretraining_loss.png")
     if _plot_learning_curve(results, out / "label_fractions.png"):
@@ -262,6 +281,8 @@ def write_report(results: dict, out: Path, predictions: pd.DataFrame, maps: dict
     leak = pd.DataFrame(results["leakage"])
     single = results["n_folds"] == 1
     lines = ["# seqssl cross-validation report", "",
+             *([smoke_line(results), ""] if smoke_line(results) else []),
+             *([*(f"- {line}" for line in verdict_lines(results)), ""] if verdict_lines(results) else []),
              f"Task `{results['task']}`, {results['n_folds']} fold{'' if single else 's'}, "
              f"split `{results['split']}`, seed {results['seed']}, primary metric `{results['primary_metric']}`; "
              f"wall time {results['wall_seconds']:.0f} s.", "",
@@ -276,9 +297,10 @@ def write_report(results: dict, out: Path, predictions: pd.DataFrame, maps: dict
              cost_table(results).to_markdown(index=False, disable_numparse=True), "",
              *([convergence_note(results), ""] if convergence_note(results) else []),
              "## Paired differences against the baselines", "",
-             comparisons_table(results).to_markdown(index=False, disable_numparse=True) if results["comparisons"] else "none",
+             (comparisons_table(results).to_markdown(index=False, disable_numparse=True)
+              if results["comparisons"] else "none"),
              "",
-             "Per-fold differences, t-based 95% CI and paired t-test; with few folds, p-values are rough.", "",
+             *([comparison_note(results), ""] if results["comparisons"] else []),
              *retrieval_lines(results),
              "## Folds and leakage control", "",
              leak.to_markdown(index=False), "",

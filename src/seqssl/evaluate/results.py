@@ -6,22 +6,58 @@ import numpy as np
 
 from ..io import versions
 from ..tasks import Task
+from .bootstrap import arm_replicates, example_frames
 from .rows import baseline_labels, split_label
-from .stats import mean_std, paired_comparison
+from .stats import (
+    BOOTSTRAP,
+    CORRECTED_T,
+    N_BOOT,
+    bootstrap_difference,
+    corrected_resampled_t,
+    mean_std,
+    paired_comparison,
+)
+from .verdicts import add_verdicts
 
 PER_ARM_ONLY = ("pretrain_history", "embedding_map")  # kept in the parts and plotted, not in results.json
 
 
-def fold_metrics(task: Task, y_true, y_score, neg_types: np.ndarray | None, targets: list[str] | None = None) -> dict:
+def per_group_metrics(task: Task, y_true, y_score, groups: np.ndarray) -> tuple[dict, dict]:
+    """``METRIC_per_group``: each table metric computed within each group (e.g. each peptide) and
+    macro-averaged over the groups where the task's primary metric is defined (groups with one class are
+    skipped: ``groups_skipped``; ``groups_scored`` counts the others: the second dict). Pooled metrics reward learning which
+    group has more positives; these do not."""
+    values: dict[str, list] = {m: [] for m in task.table_metrics}
+    skipped = 0
+    for group in np.unique(groups):
+        members = groups == group
+        metrics = task.metrics(y_true[members], y_score[members])
+        if metrics.get(task.primary_metric) is None:
+            skipped += 1
+            continue
+        for m in values:
+            if metrics.get(m) is not None:
+                values[m].append(metrics[m])
+    out = {f"{m}_per_group": float(np.mean(v)) if v else None for m, v in values.items()}
+    return out, {"groups_scored": len(np.unique(groups)) - skipped, "groups_skipped": skipped}
+
+
+def fold_metrics(task: Task, y_true, y_score, neg_types: np.ndarray | None, targets: list[str] | None = None,
+                 groups: np.ndarray | None = None) -> tuple[dict, dict]:
     """Overall metrics, plus ``METRIC@TYPE`` on positives + negatives of each type (multilabel:
-    ``METRIC@TARGET`` per target)."""
+    ``METRIC@TARGET`` per target), plus ``METRIC_per_group`` (:func:`per_group_metrics`) when ``groups``;
+    and the counts of groups scored and skipped."""
     out = {k: v for k, v in task.metrics(y_true, y_score, targets).items() if k not in ("n", "undefined_reason")}
     if neg_types is not None:
         for kind in sorted(set(neg_types) - {""}):
             keep = (neg_types == kind) | (neg_types == "")
             sub = task.metrics(y_true[keep], y_score[keep])
             out.update({f"{k}@{kind}": v for k, v in sub.items() if k not in ("n", "undefined_reason")})
-    return out
+    counts: dict = {}
+    if groups is not None:
+        grouped, counts = per_group_metrics(task, y_true, y_score, groups)
+        out.update(grouped)
+    return out, counts
 
 
 def arm_summary(folds: list[dict], runs: list[dict]) -> dict:
@@ -38,9 +74,10 @@ def arm_summary(folds: list[dict], runs: list[dict]) -> dict:
     return body
 
 
-def comparisons(per_arm: dict, means: dict, baselines: list[str]) -> list[dict]:
+def comparisons(per_arm: dict, means: dict, baselines: list[str], ratio: float | None = None,
+                replicates: dict | None = None) -> list[dict]:
     """Each row against each baseline present (same label fraction, same mode); a baseline only against
-    the baselines before it (``kmer − none``, not also ``none − kmer``)."""
+    the baselines before it (``kmer − none``, not also ``none − kmer``). Tested by :func:`compare`."""
     out = []
     for rank, base_name in enumerate(baselines):
         for arm in per_arm:
@@ -49,20 +86,85 @@ def comparisons(per_arm: dict, means: dict, baselines: list[str]) -> list[dict]:
                 continue
             for baseline in baseline_labels(arm, base_name, per_arm):
                 for metric in means[arm]:
-                    comp = paired_comparison([f.get(metric) for f in per_arm[arm]],
-                                             [f.get(metric) for f in per_arm[baseline]])
-                    out.append({"arm": arm, "baseline": baseline, "metric": metric, **comp})
+                    out.append(compare(arm, baseline, metric, per_arm, ratio, replicates))
     return out
 
 
+def compare(arm: str, baseline: str, metric: str, per_arm: dict, ratio: float | None,
+            replicates: dict | None) -> dict:
+    """One comparison: with ``replicates`` (a single fixed split) the paired bootstrap over test examples;
+    with ``ratio`` (n_test/n_train, k folds) the corrected resampled t-test (Nadeau & Bengio 2003); the
+    naive paired t-test kept as ``p_paired_t``. ``p_holm`` and ``verdict`` are set by
+    :func:`seqssl.evaluate.verdicts.add_verdicts`."""
+    naive = paired_comparison([f.get(metric) for f in per_arm[arm]], [f.get(metric) for f in per_arm[baseline]])
+    head = {"arm": arm, "baseline": baseline, "metric": metric, "test": None, "delta_mean": naive["delta_mean"],
+            "ci95": None, "p_value": None, "p_holm": None, "verdict": None, "p_paired_t": naive["p_value"]}
+    if replicates is not None:
+        boot = bootstrap_difference([r.get(metric) for r in replicates[arm]],
+                                    [r.get(metric) for r in replicates[baseline]])
+        head.update(test=BOOTSTRAP, ci95=boot["ci95"], p_value=boot["p_value"])
+    elif ratio is not None and naive["n_folds"] >= 2:
+        corrected = corrected_resampled_t(naive["deltas"], ratio)
+        head.update(test=CORRECTED_T, ci95=corrected["ci95"], p_value=corrected["p_value"], t=corrected["t"])
+    rest = {k: v for k, v in naive.items() if k not in head}
+    return {**head, "ci95_paired_t": naive["ci95"], **rest}
+
+
+def n_test_over_n_train(leakage: list) -> float:
+    """The mean over folds of n_test / n_train, the training set being the fit rows plus the validation
+    rows (``train + val`` of each fold's record)."""
+    return float(np.mean([f["test"] / (f["train"] + f["val"]) for f in leakage]))
+
+
+def _metrics_only(result):
+    """:func:`fold_metrics`' metrics dict (it may also return counts)."""
+    return result[0] if isinstance(result, tuple) else result
+
+
+def inference(task: Task, primary: str, per_arm: dict, means: dict, baselines: list[str], leakage: list,
+              predictions=None, negative_types=None, seed: int = 0) -> dict:
+    """``comparisons`` (tested, Holm-corrected, with verdicts) and ``statistics`` (which test, its inputs)
+    of results.json: k folds → corrected resampled t; one fixed split with ``predictions`` of one row per
+    example → paired bootstrap over its test examples (``N_BOOT`` resamples, ``seed``)."""
+    replicates, info = None, {"alpha": 0.05, "holm_family": "primary metric, pooled and per subset"}
+    if len(leakage) == 1:
+        frames = None if predictions is None else example_frames(predictions)
+        if frames is not None:
+            replicates = arm_replicates(frames, lambda y, s, t: _metrics_only(fold_metrics(task, y, s, t)),
+                                        negative_types, N_BOOT, seed)
+            info.update(test=BOOTSTRAP, n_boot=N_BOOT, bootstrap_seed=seed)
+        ratio = None
+    else:
+        ratio = n_test_over_n_train(leakage)
+        info.update(test=CORRECTED_T, test_train_ratio=ratio)
+    comps = add_verdicts(comparisons(per_arm, means, baselines, ratio, replicates), primary)
+    return {"comparisons": comps, "statistics": {**info, "holm_family_size": sum(c["p_holm"] is not None
+                                                                                 for c in comps)}}
+
+
+def primary_metric(cfg, task: Task) -> str:
+    """``crossval.primary_metric`` (checked: a table metric of the task, pooled or ``_per_group``), or the task's."""
+    from ..errors import InputError
+    chosen = cfg.crossval.primary_metric
+    if chosen is None:
+        return task.primary_metric
+    allowed = [*task.table_metrics, *(f"{m}_per_group" for m in task.table_metrics)]
+    if chosen not in allowed:
+        raise InputError(f"unknown primary metric '{chosen}' for {task.name}", fix=f"use one of {', '.join(allowed)}")
+    return chosen
+
+
 def assemble_results(cfg, task: Task, per_arm: dict, runs: dict, leakage: list, split: str, wall: float,
-                     baselines: list[str]) -> dict:
+                     baselines: list[str], predictions=None, negative_types=None) -> dict:
+    """results.json; ``predictions`` (the per-example prediction frames) and ``negative_types`` (per data
+    row) feed the paired bootstrap of a single fixed split (:func:`inference`)."""
     arms_out = {arm: arm_summary(folds, runs[arm]) for arm, folds in per_arm.items()}
-    return {"task": task.name, "primary_metric": task.primary_metric, "split": split, "n_folds": len(leakage),
+    return {"task": task.name, "primary_metric": primary_metric(cfg, task), "split": split, "n_folds": len(leakage),
             "split_column": cfg.data.split_column if split == "column" else None,
             "validation_column": cfg.data.validation_column if split == "column" else None,
             "arms": arms_out,
-            "comparisons": comparisons(per_arm, {a: body["mean"] for a, body in arms_out.items()}, baselines),
+            **inference(task, primary_metric(cfg, task), per_arm, {a: body["mean"] for a, body in arms_out.items()},
+                        baselines, leakage, predictions, negative_types, cfg.seed),
             "leakage": leakage,
             "pretraining": {arm: [{"fold": r["fold"], "history": r.get("pretrain_history", [])} for r in runs[arm]]
                             for arm in runs if any("pretrain_history" in r for r in runs[arm])},

@@ -3,11 +3,13 @@ of the training labels, named ``simclr[probe]@0.1``; which baseline row it is co
 training rows a label fraction keeps."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 
 def arm_label(arm: str, fraction: float, fractions: list[float], mode: str | None = None,
-              modes: list[str] = ()) -> str:
+              modes: Sequence[str] = ()) -> str:
     """``simclr``; ``simclr[probe]`` when several transfer modes are compared; ``simclr@0.1`` (or
     ``simclr[probe]@0.1``) when several label fractions are."""
     name = f"{arm}[{mode}]" if mode is not None and len(modes) > 1 else arm

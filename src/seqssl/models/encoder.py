@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,9 +22,9 @@ POOLINGS = ("cls", "mean")
 SEQSSL_META = "seqssl.json"
 
 
-def transformers_config(cfg: ModelConfig, vocab_size: int):
+def transformers_config(cfg: ModelConfig, vocab_size: int) -> Any:
     """A BERT- or ESM-style ``transformers`` config of the requested size."""
-    common = dict(vocab_size=vocab_size, hidden_size=cfg.hidden_size, num_hidden_layers=cfg.num_layers,
+    common: dict[str, Any] = dict(vocab_size=vocab_size, hidden_size=cfg.hidden_size, num_hidden_layers=cfg.num_layers,
                   num_attention_heads=cfg.num_heads, intermediate_size=cfg.intermediate_size,
                   hidden_dropout_prob=cfg.dropout, attention_probs_dropout_prob=cfg.attention_dropout,
                   max_position_embeddings=cfg.max_length + 2, pad_token_id=PAD_ID)
@@ -32,7 +33,7 @@ def transformers_config(cfg: ModelConfig, vocab_size: int):
                          fix="change model.hidden_size or model.num_heads")
     if cfg.architecture == "bert":
         from transformers import BertConfig
-        config = BertConfig(type_vocab_size=2, **common)
+        config: Any = BertConfig(type_vocab_size=2, **common)
     elif cfg.architecture == "esm":
         from transformers import EsmConfig
         config = EsmConfig(mask_token_id=MASK_ID, position_embedding_type="absolute", token_dropout=False,
@@ -50,6 +51,11 @@ class SequenceEncoder(nn.Module):
     (padding, ``[CLS]`` and ``[SEP]`` excluded; ``[MASK]`` positions count as residues).
     """
 
+    # declared for the type checker (nn.Module.__getattr__ would type them Tensor | Module): the backbone is
+    # any transformers model (.config, .save_pretrained, .get_input_embeddings), input_map a buffer
+    backbone: Any
+    input_map: torch.Tensor | None
+
     def __init__(self, backbone: nn.Module, pooling: str = "cls", input_map: torch.Tensor | None = None,
                  source_tokenizer=None):
         super().__init__()
@@ -66,7 +72,7 @@ class SequenceEncoder(nn.Module):
         return self.backbone.config.hidden_size
 
     @classmethod
-    def build(cls, cfg: ModelConfig, vocab_size: int) -> "SequenceEncoder":
+    def build(cls, cfg: ModelConfig, vocab_size: int) -> SequenceEncoder:
         from transformers import AutoModel
         backbone = AutoModel.from_config(transformers_config(cfg, vocab_size), add_pooling_layer=False)
         return cls(backbone, cfg.pooling)
@@ -172,5 +178,6 @@ def embed_dataset(encoder, data, device, batch_size: int = 512) -> np.ndarray:
     out = np.zeros((len(data), encoder.hidden_size), dtype=np.float32)
     for positions, batch in iterate_batches(data, batch_size):
         batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
-        out[positions] = encoder(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]).float().cpu().numpy()
+        pooled = encoder(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+        out[positions] = pooled.float().cpu().numpy()
     return out

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch_geometric.nn import (GATConv, GATv2Conv, GCNConv, global_add_pool, global_max_pool,
-                                global_mean_pool)
+from torch_geometric.nn import GATConv, GATv2Conv, GCNConv, global_add_pool, global_max_pool, global_mean_pool
 
 from .heads import PredictionHead
 
@@ -24,6 +23,9 @@ class GraphPredictor(nn.Module):
 
     ``forward(batch)`` returns logits ``(n_graphs, n_outputs)``, squeezed to ``(n_graphs,)`` when
     ``n_outputs == 1``. ``target_mean`` / ``target_std`` hold the regression standardisation."""
+
+    target_mean: torch.Tensor  # buffers, declared for the type checker
+    target_std: torch.Tensor
 
     def __init__(self, kind: str, atom_dim: int, bond_dim: int, hidden: int = 128, layers: int = 3,
                  heads: int = 4, dropout: float = 0.1, pooling: str = "mean", n_outputs: int = 1,

@@ -11,13 +11,14 @@ class PerTargetLogistic:
     ``MultiOutputClassifier`` cannot leave each target's unmeasured (NaN) rows out, hence this class."""
 
     def __init__(self, strength: float, seed: int):
-        self.strength, self.seed, self.models = strength, seed, []
+        self.strength, self.seed = strength, seed
+        self.models: list = []  # per target: a fitted LogisticRegression, or a constant rate (float)
 
     @property
     def C(self) -> float:  # noqa: N802 (scikit-learn's name, read by reports)
         return self.strength
 
-    def fit(self, x, y: np.ndarray) -> "PerTargetLogistic":
+    def fit(self, x, y: np.ndarray) -> PerTargetLogistic:
         self.models = []
         for j in range(y.shape[1]):
             rows = np.flatnonzero(~np.isnan(y[:, j]))

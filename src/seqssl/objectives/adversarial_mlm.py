@@ -23,14 +23,12 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ..augment import FIRST_RESIDUE_ID, mlm_corrupt, residue_positions
 from ..data.tokenizers import MASK_ID, drawable_residues
 from ..losses import masked_token_loss
 from ..models.noiser import GRUNoiser
-from ..sampling import (gumbel_noise, gumbel_softmax_st, relaxed_subset, reverse_gradient, straight_through,
-                        top_budget)
+from ..sampling import gumbel_noise, gumbel_softmax_st, relaxed_subset, reverse_gradient, straight_through, top_budget
 from .mlm import TokenPredictionHead
 from .registry import register
 from .token import TokenObjective

@@ -19,8 +19,8 @@ and costs nothing when there is a single one.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import Callable
 
 import torch
 from torch import nn

@@ -26,5 +26,6 @@ def build_objective(name: str, encoder, cfg, vocab_size: int):
     check_choices(cfg, "pretrain")
     if cfg.view == "dropout" and cfg.positives == "augment":
         import warnings
-        warnings.warn("view=dropout makes the two views differ only by dropout: set model.dropout > 0")
+        warnings.warn("view=dropout makes the two views differ only by dropout: set model.dropout > 0",
+                      stacklevel=2)
     return OBJECTIVES[name](encoder, cfg, vocab_size)

@@ -6,9 +6,9 @@ from torch import nn
 
 from ..augment import FIRST_RESIDUE_ID, mlm_corrupt, residue_positions, substitute
 from ..config import ModelConfig
+from ..data.tokenizers import drawable_residues
 from ..losses import masked_token_loss, replaced_token_loss
 from ..models.encoder import SequenceEncoder
-from ..data.tokenizers import drawable_residues
 from .registry import register
 from .token import TokenObjective
 

@@ -42,6 +42,7 @@ class SimSiam(TwoViewObjective):
             std = F.normalize(z1.float(), dim=1).std(0).mean()
         healthy = 1.0 / math.sqrt(z1.shape[1])
         if std < self.collapse_fraction * healthy and not self._warned:
-            warnings.warn(f"SimSiam may have collapsed: output std {float(std):.4f} vs {healthy:.4f} healthy")
+            warnings.warn(f"SimSiam may have collapsed: output std {float(std):.4f} vs {healthy:.4f} healthy",
+                          stacklevel=2)
             self._warned = True
         return {"loss": loss, "output_std": std}

@@ -9,10 +9,10 @@ import torch
 
 from ..errors import InputError
 
-TASKS: dict[str, "Task"] = {}
+TASKS: dict[str, Task] = {}
 
 
-def register_task(cls: type["Task"]) -> type["Task"]:
+def register_task(cls: type[Task]) -> type[Task]:
     """Class decorator: register one instance of ``cls`` under ``cls.name``."""
     if cls.name in TASKS:
         raise ValueError(f"task '{cls.name}' registered twice")
@@ -20,19 +20,19 @@ def register_task(cls: type["Task"]) -> type["Task"]:
     return cls
 
 
-def get_task(name: str) -> "Task":
+def get_task(name: str) -> Task:
     """The registered task called ``name``; an unknown name is the user's input error."""
     if name not in TASKS:
         raise InputError(f"unknown task '{name}'", fix=f"use one of {', '.join(TASKS)}")
     return TASKS[name]
 
 
-def as_task(task: "str | Task") -> "Task":
+def as_task(task: str | Task) -> Task:
     """A task given by name or already resolved."""
     return task if isinstance(task, Task) else get_task(task)
 
 
-def task_metrics(task: "str | Task", y_true, y_score, targets: list[str] | None = None) -> dict:
+def task_metrics(task: str | Task, y_true, y_score, targets: list[str] | None = None) -> dict:
     """``get_task(task).metrics(...)``: the task's metrics of one set of predictions."""
     return as_task(task).metrics(y_true, y_score, targets)
 
@@ -45,7 +45,7 @@ class Labels:
     values: object
     meta: dict = field(default_factory=dict)
 
-    def subset(self, keep: np.ndarray) -> "Labels":
+    def subset(self, keep: np.ndarray) -> Labels:
         return Labels(self.values[keep], self.meta)
 
 
@@ -63,6 +63,7 @@ class Task:
     standardise_targets = False  # train on (y - mean) / std, predict on the original scale
     curves = False  # the report draws ROC and precision-recall curves
     continuous = False  # colour the embedding map by a continuous value
+    confusion_matrix = False  # the report draws a confusion matrix per arm
 
     # --- reading labels -------------------------------------------------------------------------
     def check_columns(self, columns: list[str]) -> None:
@@ -98,6 +99,10 @@ class Task:
         return encoded.labels
 
     # --- the model ------------------------------------------------------------------------------
+    def score_shape(self, data) -> tuple:
+        """The shape of one example's scores (``()``: one number; multilabel: one per target)."""
+        return () if data.labels is None else tuple(data.labels.shape[1:])
+
     def n_outputs(self, data) -> int | None:
         """Outputs per example (``None``: one, squeezed)."""
         return None

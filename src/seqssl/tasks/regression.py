@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 import torch.nn.functional as F
 from sklearn.linear_model import Ridge
 

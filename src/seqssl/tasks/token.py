@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import torch
 
 from ..data.dataset import IGNORE_INDEX
 from ..data.token_labels import align_token_labels, labels_from_column, labels_from_fasta, token_classes

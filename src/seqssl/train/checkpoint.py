@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 
 from ..errors import InputError
-from ..io import current_umask, atomic_write_text
+from ..io import atomic_write_text, current_umask
 
 _DEFAULT_MODE_MASK = current_umask()
 
@@ -136,7 +136,8 @@ def load_checkpoint(path: Path, model, players: dict, expected: dict | None = No
     except InputError:
         raise
     except Exception as err:  # damaged or foreign checkpoint files
-        raise InputError(f"cannot read checkpoint ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})",
+        first_line = str(err).splitlines()[0] if str(err) else ""
+        raise InputError(f"cannot read checkpoint ({type(err).__name__}: {first_line})",
                          path=str(path), fix="delete the checkpoint directory or resume from another") from None
     meta["torch_cpu"], meta["generator"] = rng["torch_cpu"], rng["generator"]
     meta["torch_cuda"] = [rng[k] for k in sorted(rng) if k.startswith("cuda_")]
@@ -160,7 +161,8 @@ def restore_rng(meta: dict, generator: torch.Generator) -> None:
         generator.set_state(meta["generator"])
     except RuntimeError:
         import warnings
-        warnings.warn("checkpoint from another device type: its random stream is reseeded from the step")
+        warnings.warn("checkpoint from another device type: its random stream is reseeded from the step",
+                      stacklevel=2)
         generator.manual_seed(int(meta.get("step", 0)) + 1)
     if meta["torch_cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(meta["torch_cuda"])

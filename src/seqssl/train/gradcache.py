@@ -63,6 +63,7 @@ def cached_backward(objective, batch: dict, generator: torch.Generator | None, c
         release_freed_cpu_memory()  # pass 1's workspace, before pass 2 allocates its graphs
     index = 0
     for part, leaf in zip(parts, leaves):  # pass 2: replay each chunk with a graph
+        assert leaf.grad is not None  # d loss / d embedding, from the backward above
         for start, chunk in zip(range(0, leaf.shape[0], chunk_size), _chunks(part, chunk_size)):
             _set_rng_state(states[index], device)
             index += 1

@@ -7,9 +7,11 @@ import math
 import signal
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -24,6 +26,9 @@ from .checkpoint import clear_checkpoints, latest_checkpoint, load_checkpoint, r
 from .distributed import is_main, world
 from .memory import release_freed_cpu_memory
 from .optim import Player, build_players
+
+if TYPE_CHECKING:
+    from ..config import PretrainConfig
 
 
 def to_device(batch: dict, device: torch.device) -> dict:
@@ -40,8 +45,8 @@ def data_parallel(objective: Objective, cfg, device: torch.device):
                          "from every rank, so the global batch is already --batch-size")
     from torch.nn.parallel import DistributedDataParallel
     # a game's players take turns: the noiser's parameters get no gradient on the encoder's turns
-    return DistributedDataParallel(objective, device_ids=[torch.cuda.current_device()] if device.type == "cuda" else None,
-                                   find_unused_parameters=objective.multi_player)
+    device_ids = [torch.cuda.current_device()] if device.type == "cuda" else None
+    return DistributedDataParallel(objective, device_ids=device_ids, find_unused_parameters=objective.multi_player)
 
 
 def mean_logs(running: list[dict]) -> dict:
@@ -110,7 +115,7 @@ class PretrainingRun:
     objective: Objective
     model: torch.nn.Module  # the objective, or its DistributedDataParallel wrapper
     players: dict[str, Player]
-    cfg: object  # the pretrain config section
+    cfg: PretrainConfig  # the pretrain config section
     device: torch.device
     precision: str
     total: int  # loop steps
@@ -118,7 +123,7 @@ class PretrainingRun:
     rng: np.random.Generator  # batch order (its state at each epoch start is checkpointed)
     gen: torch.Generator  # the objectives' draws (views, masks, noise)
     checkpoint_dir: Path | None = None
-    on_log: object = None
+    on_log: Callable[[dict], object] | None = None
     main: bool = True  # rank 0 (writes checkpoints, shows progress)
     step: int = 0
     epoch: int = 0
@@ -127,7 +132,7 @@ class PretrainingRun:
     running: list[dict] = field(default_factory=list)  # logged values since the last history record
     last_saved: Path | None = None
     start: float = 0.0
-    bar: object = None
+    bar: Any = None  # the tqdm progress bar, made by run_pretraining before the first step
 
 
 def start_run(objective: Objective, n: int, cfg, device: torch.device, precision: str, seed: int,
@@ -154,6 +159,7 @@ def start_run(objective: Objective, n: int, cfg, device: torch.device, precision
 def resume_run(run: PretrainingRun) -> None:
     """Restore counters, histories, the epoch-start batch order and the generator from the newest
     complete checkpoint, so the run continues bit for bit (on CPU) as if never stopped."""
+    assert run.checkpoint_dir is not None  # start_run resumes only with a checkpoint directory
     found = latest_checkpoint(run.checkpoint_dir)
     if found is None:
         raise InputError("--resume: no complete checkpoint found", path=str(run.checkpoint_dir),
@@ -201,7 +207,8 @@ def log_step(run: PretrainingRun, logged: dict) -> None:
     run.bar.update(1)
 
 
-def checkpoint_step(run: PretrainingRun, stop: StopRequest, epoch_start: dict, batches_in_epoch: int) -> None:
+def checkpoint_step(run: PretrainingRun, stop: StopRequest, epoch_start: Mapping[str, Any],
+                    batches_in_epoch: int) -> None:
     """Save a checkpoint every ``cfg.checkpoint_every`` steps, at the end and on a stop request (rank 0,
     with a ``checkpoint_dir``); then honour the stop request."""
     due = run.cfg.checkpoint_every and run.step % run.cfg.checkpoint_every == 0

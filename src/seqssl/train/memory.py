@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING, Literal
 
 import torch
+
+if TYPE_CHECKING:
+    import ctypes
 
 MIB = 2**20
 
@@ -21,7 +25,7 @@ class PeakMemory:
         self.device, self.interval = torch.device(device), interval
         self.peak_mb: float | None = None
         self._stop = threading.Event()
-        self._thread = None
+        self._thread: threading.Thread | None = None
         self._peak_bytes = 0
 
     def _sample(self):
@@ -33,7 +37,7 @@ class PeakMemory:
                 break
         self._peak_bytes = max(self._peak_bytes, process.memory_info().rss)
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
@@ -49,6 +53,7 @@ class PeakMemory:
             self.peak_mb = torch.cuda.max_memory_allocated(self.device) / MIB
         else:
             self._stop.set()
+            assert self._thread is not None  # started by __enter__
             self._thread.join()
             self.peak_mb = self._peak_bytes / MIB
 
@@ -70,4 +75,4 @@ def release_freed_cpu_memory() -> None:
         _LIBC.malloc_trim(0)
 
 
-_LIBC = None
+_LIBC: ctypes.CDLL | Literal[False] | None = None  # None: not looked up yet; False: no malloc_trim

@@ -29,8 +29,11 @@ def build_optimizer(params, cfg, slow=None, slow_lr: float | None = None) -> tor
 def build_scheduler(optimizer, cfg, total_steps: int):
     """Linear warm-up over ``warmup_ratio`` of the steps, then cosine, linear or constant."""
     check_choices(cfg, keys=("scheduler",))
-    from transformers import (get_constant_schedule_with_warmup, get_cosine_schedule_with_warmup,
-                              get_linear_schedule_with_warmup)
+    from transformers import (
+        get_constant_schedule_with_warmup,
+        get_cosine_schedule_with_warmup,
+        get_linear_schedule_with_warmup,
+    )
     warmup = int(round(cfg.warmup_ratio * total_steps))
     if cfg.scheduler == "cosine":
         return get_cosine_schedule_with_warmup(optimizer, warmup, max(total_steps, 1))

@@ -19,7 +19,8 @@ class EarlyStopping:
     def __init__(self, metric: str, patience: int, min_delta: float, epochs: int, *, progress: bool, desc: str,
                  select: str = "best"):
         self.metric, self.patience, self.min_delta, self.select = metric, patience, min_delta, select
-        self.best, self.best_state, self.stale, self.history = -math.inf, None, 0, []
+        self.best, self.best_state, self.stale = -math.inf, None, 0
+        self.history: list[dict] = []
         self.bar = tqdm(total=epochs, desc=desc, disable=not progress, leave=False, unit="epoch")
 
     def update(self, model, epoch: int, train_loss: float, value: float | None, seconds: float) -> bool:

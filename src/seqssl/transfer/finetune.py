@@ -19,6 +19,9 @@ class SequencePredictor(nn.Module):
     """Encoder → pooled embedding → prediction head: one output per example, or ``n_targets`` outputs
     (multilabel)."""
 
+    target_mean: torch.Tensor  # buffers (regression standardisation), declared for the type checker
+    target_std: torch.Tensor
+
     def __init__(self, encoder, cfg, n_targets: int | None = None):
         super().__init__()
         self.encoder = encoder
@@ -46,7 +49,7 @@ class TokenPredictor(nn.Module):
         return self.head(states)
 
 
-def build_predictor(encoder, cfg, task: str | Task, data: EncodedDataset) -> nn.Module:
+def build_predictor(encoder, cfg, task: str | Task, data: EncodedDataset) -> SequencePredictor | TokenPredictor:
     task = as_task(task)
     if task.per_token:
         return TokenPredictor(encoder, cfg, len(data.meta["classes"]))
@@ -59,7 +62,7 @@ def target_key(task: Task) -> str:
 
 
 @torch.no_grad()
-def predict_tokens(model: TokenPredictor, data: EncodedDataset, device: torch.device, batch_size: int = 512,
+def predict_tokens(model: nn.Module, data: EncodedDataset, device: torch.device, batch_size: int = 512,
                    precision: str = "fp32") -> np.ndarray:
     """Class probabilities ``(labelled residues, classes)``, rows in :meth:`EncodedDataset.targets` order."""
     model.eval()
@@ -68,6 +71,7 @@ def predict_tokens(model: TokenPredictor, data: EncodedDataset, device: torch.de
         batch = {k: v.to(device) for k, v in batch.items() if k != "token_labels"}
         with autocast(device, precision):
             probs = model(batch).float().softmax(-1).cpu().numpy()
+        assert data.token_labels is not None, "token tasks score labelled residues"
         for row, i in enumerate(positions):
             labelled = data.token_labels[i] != IGNORE_INDEX
             parts[i] = probs[row, : len(labelled)][labelled]
@@ -76,7 +80,7 @@ def predict_tokens(model: TokenPredictor, data: EncodedDataset, device: torch.de
 
 
 @torch.no_grad()
-def predict(model: SequencePredictor, data: EncodedDataset, task: str | Task, device: torch.device,
+def predict(model: SequencePredictor | TokenPredictor, data: EncodedDataset, task: str | Task, device: torch.device,
             batch_size: int = 512, precision: str = "fp32") -> np.ndarray:
     """Scores in dataset order: probabilities for classification, values for regression; for token
     tasks, per-residue class probabilities (:func:`predict_tokens`)."""
@@ -84,7 +88,7 @@ def predict(model: SequencePredictor, data: EncodedDataset, task: str | Task, de
     if task.per_token:
         return predict_tokens(model, data, device, batch_size, precision)
     model.eval()
-    scores = np.zeros((len(data), *(() if data.labels is None else data.labels.shape[1:])), dtype=np.float64)
+    scores = np.zeros((len(data), *task.score_shape(data)), dtype=np.float64)
     for positions, batch in iterate_batches(data, batch_size, rng=None):
         batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
         with autocast(device, precision):
@@ -101,6 +105,8 @@ def fine_tune(encoder, train: EncodedDataset, val: EncodedDataset, cfg, task: st
     torch.manual_seed(seed)
     model = build_predictor(encoder, cfg, task, train).to(device)
     if task.standardise_targets:
+        # regression: one output per example, labels to standardise
+        assert isinstance(model, SequencePredictor) and train.labels is not None
         model.target_mean.fill_(float(train.labels.mean()))
         model.target_std.fill_(float(train.labels.std() + 1e-8))
     rng = np.random.default_rng(seed)
@@ -109,6 +115,7 @@ def fine_tune(encoder, train: EncodedDataset, val: EncodedDataset, cfg, task: st
         batch = {k: v.to(device) for k, v in batch[1].items()}
         target = batch.pop(target_key(task))
         if task.standardise_targets:
+            assert isinstance(model, SequencePredictor)
             target = (target - model.target_mean) / model.target_std
         with autocast(device, precision):
             return task.loss(model(batch), target, cfg)
@@ -118,7 +125,8 @@ def fine_tune(encoder, train: EncodedDataset, val: EncodedDataset, cfg, task: st
             task.primary_metric)
 
     details = train_with_early_stopping(
-        model, batches=lambda: iterate_batches(train, cfg.batch_size, rng), per_epoch=math.ceil(len(train) / cfg.batch_size),
+        model, batches=lambda: iterate_batches(train, cfg.batch_size, rng),
+        per_epoch=math.ceil(len(train) / cfg.batch_size),
         step_loss=step_loss, validate=validate, cfg=cfg, metric=task.primary_metric, device=device,
         progress=progress, desc=desc, slow_params=model.encoder.parameters())
     return model, details

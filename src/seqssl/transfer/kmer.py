@@ -4,9 +4,12 @@ Features: character k-mer counts (k = 1..K, scikit-learn ``CountVectorizer``) of
 for pairs, also their interaction with the second column (one block of first-column k-mers per
 second-column value when it has few distinct values, e.g. 4 peptides; otherwise with its 1-mers).
 When one column's training sequences all have one length (a mutational scan such as GB1), a one-hot
-residue per position is added, as mutational-scan baselines do. The regularisation strength is chosen on the validation split, like the neural arms' early stopping.
+residue per position is added, as mutational-scan baselines do. The regularisation strength is chosen on
+the validation split, like the neural arms' early stopping.
 """
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -28,7 +31,7 @@ def _kmers(max_k: int, case_sensitive: bool = False) -> CountVectorizer:
 class PositionOneHot:
     """One column per (position, residue) seen in training; other lengths are cut or padded."""
 
-    def fit(self, sequences) -> "PositionOneHot":
+    def fit(self, sequences) -> PositionOneHot:
         self.length = len(sequences[0])
         residues = sorted(set("".join(sequences).upper()))
         self.table = np.full(256, -1, dtype=np.int64)
@@ -54,7 +57,7 @@ class KmerFeatures:
     def __init__(self, max_k: int = 3, case_sensitive: bool = False):
         self.max_k, self.case_sensitive = max_k, case_sensitive  # SMILES: c (aromatic) is not C
 
-    def fit(self, rows: list[tuple]) -> "KmerFeatures":
+    def fit(self, rows: list[tuple]) -> KmerFeatures:
         columns = list(zip(*rows))
         self.vectorizers = [_kmers(self.max_k, self.case_sensitive).fit(col) for col in columns]
         self.positions = None
@@ -111,7 +114,7 @@ def select_linear_model(x_train, y_train, x_val, y_val, task: str | Task, seed: 
     fitted on the training rows, its strength chosen by the primary metric on the validation rows.
     Returns ``(model, strength, validation metric)``."""
     task = as_task(task)
-    best = (-np.inf, None, None)
+    best: tuple[float, float | None, Any] = (-np.inf, None, None)  # (metric, strength, model)
     for strength in task.linear_grid:
         model = task.linear_model(strength, seed).fit(x_train, y_train)
         value = task.metrics(y_val, task.linear_scores(model, x_val)).get(task.primary_metric)

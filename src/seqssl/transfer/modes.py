@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -13,15 +14,15 @@ from safetensors.torch import save_file
 from ..errors import InputError
 from ..tasks import Task
 
-TRANSFER_MODES: dict[str, "TransferMode"] = {}
+TRANSFER_MODES: dict[str, TransferMode] = {}
 
 
-def register_mode(cls: type["TransferMode"]) -> type["TransferMode"]:
+def register_mode(cls: type[TransferMode]) -> type[TransferMode]:
     TRANSFER_MODES[cls.name] = cls()
     return cls
 
 
-def get_mode(name: str) -> "TransferMode":
+def get_mode(name: str) -> TransferMode:
     if name not in TRANSFER_MODES:
         raise InputError(f"unknown transfer mode '{name}'", fix=f"use one of {', '.join(TRANSFER_MODES)}")
     return TRANSFER_MODES[name]
@@ -31,8 +32,8 @@ def get_mode(name: str) -> "TransferMode":
 class Fitted:
     """A transferred model: ``score(data)`` gives the task's scores; ``details`` what its training recorded."""
 
-    mode: "TransferMode"
-    model: object
+    mode: TransferMode
+    model: Any  # SequencePredictor / TokenPredictor (full, lora), LinearProbe (probe), NeighbourModel (knn)
     task: Task
     details: dict
     device: torch.device
@@ -122,3 +123,54 @@ def fit_in_mode(mode: str, encoder, train, val, cfg, task: Task, *, device, prec
     """Transfer ``encoder`` to ``task`` in ``mode`` (``cfg``: the finetune section), early stopping on ``val``."""
     return get_mode(mode).fit(encoder, train, val, cfg, task, device=device, precision=precision, seed=seed,
                               progress=progress, desc=desc)
+
+
+@dataclass
+class NeighbourModel:
+    """A frozen encoder and its embeddings of the training rows, with their labels and groups."""
+
+    encoder: object
+    reference: np.ndarray
+    labels: np.ndarray
+    groups: np.ndarray | None
+    k: int
+
+
+@register_mode
+class NearestNeighbour(TransferMode):
+    """The frozen encoder's embedding space read by nearest neighbours (cosine): each test row scored by its
+    similarity to the nearest training positives of its group (:mod:`seqssl.transfer.knn`). Nothing trains."""
+
+    name = "knn"
+
+    def fit(self, encoder, train, val, cfg, task, *, device, precision, seed, progress, desc):
+        from ..models.encoder import embed_dataset
+        from .knn import choose_k, cosine_similarity
+        if task.per_token or not (task.binary or task.standardise_targets):
+            raise InputError(f"--mode knn predicts binary labels or numbers, not {task.name}",
+                             fix="use --mode probe, full or lora")
+        reference = embed_dataset(encoder, train, device)
+        k, best = choose_k(task, cosine_similarity(embed_dataset(encoder, val, device), reference), train.labels,
+                           val.labels, val.group_keys, train.group_keys)
+        model = NeighbourModel(encoder, reference, train.labels, train.group_keys, k)
+        return Fitted(self, model, task, {"k": k, "best_val": best, "mode": "knn"}, device, precision)
+
+    def score(self, fitted, data):
+        from ..models.encoder import embed_dataset
+        from .knn import cosine_similarity, knn_scores
+        model = fitted.model
+        similarity = cosine_similarity(embed_dataset(model.encoder, data, fitted.device), model.reference)
+        return knn_scores(fitted.task, similarity, model.labels, data.group_keys, model.groups, model.k)
+
+    def save(self, fitted, out, tokenizer, meta, merge):
+        """``out/encoder`` (the unchanged encoder) and ``knn.safetensors`` (reference embeddings and labels)
+        + ``knn.json`` (k and the reference rows' groups)."""
+        import json
+
+        from ..io import atomic_write_text
+        model = fitted.model
+        model.encoder.save(out / "encoder", tokenizer, meta=meta)
+        save_file({"reference": torch.from_numpy(np.ascontiguousarray(model.reference, dtype=np.float32)),
+                   "labels": torch.from_numpy(np.asarray(model.labels, dtype=np.float32))}, str(out / "knn.safetensors"))
+        groups = None if model.groups is None else [str(g) for g in model.groups]
+        atomic_write_text(out / "knn.json", json.dumps({"k": model.k, "groups": groups}))

@@ -41,9 +41,9 @@ class LinearProbe:
                    "mean": torch.from_numpy(self.scaler.mean_.astype(np.float32)),
                    "scale": torch.from_numpy(self.scaler.scale_.astype(np.float32))},
                   str(directory / "probe.safetensors"))
-        atomic_write_text(directory / "probe.json", json.dumps({"task": self.task.name, "kind": type(self.model).__name__,
-                                                                "strength": getattr(self.model, "C", None) or
-                                                                getattr(self.model, "alpha", None)}))
+        strength = getattr(self.model, "C", None) or getattr(self.model, "alpha", None)
+        atomic_write_text(directory / "probe.json",
+                          json.dumps({"task": self.task.name, "kind": type(self.model).__name__, "strength": strength}))
 
 
 def fit_probe(encoder, fit, val, task: str | Task, *, device: torch.device, seed: int = 0):

@@ -22,6 +22,7 @@ def window_features(data: EncodedDataset, radius: int, vocab_size: int) -> spars
     each offset ``-radius..radius``."""
     offsets = np.arange(-radius, radius + 1)
     blocks = []
+    assert data.token_labels is not None, "window features are for token tasks"
     for ids, labels in zip(data.input_ids, data.token_labels):
         where = np.flatnonzero(labels != IGNORE_INDEX)
         at = where[:, None] + offsets[None, :]
@@ -53,13 +54,13 @@ def fit_window_baseline(train: EncodedDataset, val: EncodedDataset, vocab_size: 
     """Fit on the training residues; choose ``C`` by per-residue accuracy on the validation residues."""
     x_train, y_train = window_features(train, radius, vocab_size), train.targets()
     n_classes = len(train.meta["classes"])
-    best = (-np.inf, None, None)
-    for strength in C_GRID:
-        model = LogisticRegression(C=strength, max_iter=1000, random_state=seed).fit(x_train, y_train)
+    best: tuple[float, float | None, WindowBaseline | None] = (-np.inf, None, None)  # (metric, C, baseline)
+    for c in C_GRID:
+        model = LogisticRegression(C=c, max_iter=1000, random_state=seed).fit(x_train, y_train)
         candidate = WindowBaseline(model, radius, vocab_size, n_classes)
         value = token_metrics(val.targets(), candidate.predict(val)).get("per_residue_accuracy")
         if value is not None and value > best[0]:
-            best = (value, strength, candidate)
+            best = (value, c, candidate)
     value, strength, baseline = best
     if baseline is None:  # no labelled validation residue: the middle of the grid
         strength = C_GRID[len(C_GRID) // 2]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ...errors import InputError
 from ...objectives import OBJECTIVES
 from ...tasks import Task
-from . import baselines, encoders, molecules  # noqa: F401  (each registers its arms)
+from . import baselines, encoders, knn, molecules  # noqa: F401  (each registers its arms)
 from .base import ARMS, Arm, FoldContext, RunContext, Unit, baselines_of, register_arm  # noqa: F401
 
 

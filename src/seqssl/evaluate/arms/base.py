@@ -16,10 +16,10 @@ from ...data.labelled import LabelledData
 from ...data.splits import Split
 from ...tasks import Task
 
-ARMS: dict[str, "Arm"] = {}
+ARMS: dict[str, Arm] = {}
 
 
-def register_arm(cls: type["Arm"]) -> type["Arm"]:
+def register_arm(cls: type[Arm]) -> type[Arm]:
     """Class decorator: register one instance of ``cls`` under ``cls.name``."""
     if cls.name in ARMS:
         raise ValueError(f"arm '{cls.name}' registered twice")

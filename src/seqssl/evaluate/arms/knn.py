@@ -1,0 +1,32 @@
+"""``knn``: the nearest-neighbour baseline of TCR specificity (and any sequence task): a test sequence's score
+is its edit-distance similarity to the nearest training positives of its own group (pair inputs: the same
+peptide), or for regression the similarity-weighted mean of its nearest training labels
+(:mod:`seqssl.transfer.knn`). Sequences compare by their first column, case-insensitively."""
+from __future__ import annotations
+
+from ...errors import InputError
+from ...transfer.knn import choose_k, edit_similarity, knn_scores
+from .base import Arm, register_arm
+
+
+@register_arm
+class NearestNeighbours(Arm):
+    name = "knn"
+    baseline_rank = 3
+
+    def check(self, task) -> None:
+        if task.per_token or not (task.binary or task.standardise_targets):
+            raise InputError(f"the knn arm predicts binary labels or numbers, not {task.name}",
+                             fix="drop knn from --arms")
+
+    def fit(self, run, fold, unit, state):
+        sequences = [r[0].upper() for r in run.data.rows]
+        groups, y, split = run.data.encoded.group_keys, run.data.targets, fold.split
+
+        def pick(idx):
+            return [sequences[i] for i in idx], None if groups is None else groups[idx]
+        (train, train_groups), (val, val_groups), (test, test_groups) = map(pick, (unit.fit_idx, split.val, split.test))
+        k, best = choose_k(run.task, edit_similarity(val, train), y[unit.fit_idx], y[split.val], val_groups,
+                           train_groups)
+        scores = knn_scores(run.task, edit_similarity(test, train), y[unit.fit_idx], test_groups, train_groups, k)
+        return scores, {"k": k, "best_val": best, "similarity": "levenshtein", "within_groups": groups is not None}

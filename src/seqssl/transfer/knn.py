@@ -1,0 +1,93 @@
+"""Nearest-neighbour prediction from a similarity matrix between query and training rows: the rule of the
+``knn`` arm (edit-distance similarity of sequences, as the TCR-specificity field's distance baselines) and
+of the ``knn`` transfer mode (cosine similarity of a frozen encoder's embeddings, as pretrained TCR
+encoders are judged).
+
+Classification: a query's score is the mean similarity to its ``k`` most similar training positives of
+the same group (for pair inputs: the same second sequence, e.g. the same peptide; all training positives
+when its group has none). Regression: the similarity-weighted mean label of its ``k`` nearest training
+rows. ``k`` is chosen on the validation split by the task's primary metric. Written here because
+scikit-learn's ``KNeighbors*`` take feature vectors and distances, not a precomputed similarity restricted
+to positives of the query's own group.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+K_GRID = (1, 3, 5, 10)
+
+
+def top_k_mean(similarity: np.ndarray, k: int) -> np.ndarray:
+    """Per row, the mean of its ``k`` largest entries (all of them when fewer); ``-inf`` entries are absent."""
+    if similarity.shape[1] == 0:
+        return np.zeros(similarity.shape[0])
+    k = min(k, similarity.shape[1])
+    top = -np.partition(-similarity, k - 1, axis=1)[:, :k]
+    top = np.where(np.isfinite(top), top, np.nan)
+    with np.errstate(invalid="ignore"):
+        out = np.nanmean(top, axis=1) if top.size else np.zeros(similarity.shape[0])
+    return np.nan_to_num(out, nan=0.0)
+
+
+def positive_neighbour_scores(similarity: np.ndarray, labels: np.ndarray, query_groups, train_groups,
+                              k: int) -> np.ndarray:
+    """Mean similarity of each query to its ``k`` nearest training positives of its own group (any positive
+    when its group has none in training). ``similarity``: ``(queries, training rows)``."""
+    positives = np.asarray(labels) == 1
+    scores = top_k_mean(similarity[:, positives], k)
+    if query_groups is None or train_groups is None:
+        return scores
+    train_groups = np.asarray(train_groups)[positives]
+    sub = similarity[:, positives]
+    for group in np.unique(query_groups):
+        members = train_groups == group
+        if members.any():
+            rows = np.flatnonzero(np.asarray(query_groups) == group)
+            scores[rows] = top_k_mean(sub[np.ix_(rows, np.flatnonzero(members))], k)
+    return scores
+
+
+def neighbour_regression(similarity: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+    """Similarity-weighted mean of the ``k`` nearest training values (weights clipped at a small positive
+    floor so that dissimilar neighbours still count a little)."""
+    k = min(k, similarity.shape[1])
+    nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+    weights = np.clip(np.take_along_axis(similarity, nearest, axis=1), 1e-6, None)
+    return (weights * np.asarray(values, dtype=float)[nearest]).sum(1) / weights.sum(1)
+
+
+def knn_scores(task, similarity: np.ndarray, train_labels: np.ndarray, query_groups, train_groups,
+               k: int) -> np.ndarray:
+    """The task's scores of the queries from their similarities to the training rows."""
+    if task.binary:
+        return positive_neighbour_scores(similarity, train_labels, query_groups, train_groups, k)
+    return neighbour_regression(similarity, train_labels, k)
+
+
+def choose_k(task, val_similarity: np.ndarray, train_labels, val_labels, val_groups, train_groups) -> tuple:
+    """``(k, validation metric)``: the ``k`` of :data:`K_GRID` with the best validation primary metric."""
+    best = (K_GRID[0], None)
+    for k in K_GRID:
+        scores = knn_scores(task, val_similarity, train_labels, val_groups, train_groups, k)
+        value = task.metrics(val_labels, scores).get(task.primary_metric)
+        if value is not None and (best[1] is None or value > best[1]):
+            best = (k, value)
+    return best
+
+
+def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(len(a), len(b))`` cosine similarities of two sets of vectors."""
+    a = a / np.clip(np.linalg.norm(a, axis=1, keepdims=True), 1e-12, None)
+    b = b / np.clip(np.linalg.norm(b, axis=1, keepdims=True), 1e-12, None)
+    return a @ b.T
+
+
+def edit_similarity(queries: list[str], references: list[str]) -> np.ndarray:
+    """``(queries, references)`` normalised Levenshtein similarity, 1 − distance / longer length
+    (``rapidfuzz``, in C, on both cores)."""
+    from rapidfuzz import process
+    from rapidfuzz.distance import Levenshtein
+    if not queries or not references:
+        return np.zeros((len(queries), len(references)))
+    return process.cdist(queries, references, scorer=Levenshtein.normalized_similarity, dtype=np.float32,
+                         workers=-1)
