@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 
-.PHONY: install mmseqs demo demo-quick test test-slow clean
+.PHONY: install mmseqs lint demo demo-quick test test-slow clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,13 +22,18 @@ mmseqs:
 	@command -v mmseqs >/dev/null || (apt-get install -y mmseqs2 || sudo -n apt-get install -y mmseqs2) \
 		|| echo "MMseqs2 not installed: its tests will skip"
 
+# static checks (configured in pyproject.toml: [tool.ruff], [tool.mypy]); `make test` runs them first
+lint: install
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
+
 demo: install
 	$(BIN)/seqssl demo --out demo-out
 
 demo-quick: install
 	$(BIN)/seqssl demo --quick --out demo-out-quick
 
-test: install mmseqs
+test: install lint mmseqs
 	$(BIN)/python -m pytest -q
 
 test-slow: install mmseqs

@@ -4,9 +4,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_cli
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
+from conftest import run_cli
 from seqssl.errors import InputError
 from seqssl.metrics import multiclass_metrics
 

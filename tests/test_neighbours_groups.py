@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import run_cli
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from conftest import run_cli
 from seqssl.evaluate.results import per_group_metrics
 from seqssl.tasks import get_task
 from seqssl.transfer.knn import edit_similarity, positive_neighbour_scores

@@ -117,6 +117,7 @@ def finetune(cfg: Config) -> Path:
     cfg.model.max_length = min(cfg.model.max_length, encoder.backbone.config.max_position_embeddings - 2)
     data = labelled_data(cfg, tokenizer)
     split, encoded, out = finetune_split(cfg, data), data.encoded, Path(cfg.out)
+    assert split.val is not None  # finetune_split always has validation rows (early stopping)
     fitted = fit_in_mode(cfg.finetune.mode, encoder, encoded.subset(split.train), encoded.subset(split.val),
                          cfg.finetune, data.task, device=device, precision=cfg.precision, seed=cfg.seed,
                          progress=not cfg.quiet)

@@ -174,13 +174,13 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
             "data.group_column": group_column, "tracking": _cols(tracking), "finetune.merge": True if merge else None}
     cfg = load_config(config, nested(flat))
     start = time.time()
-    out = run(cfg)
+    saved_to = run(cfg)
     import json
-    saved = json.loads((out / "metrics.json").read_text())
+    saved = json.loads((saved_to / "metrics.json").read_text())
     metrics = {f"{prefix}_{k}": v for part, prefix in (("validation", "val"), ("test", "test"))
                for k, v in saved.get(part, {}).items() if isinstance(v, float)}
-    run_id = _record("finetune", cfg, out, metrics, start)
-    typer.echo(f"fine-tuned model saved to {out}; run {run_id}")
+    run_id = _record("finetune", cfg, saved_to, metrics, start)
+    typer.echo(f"fine-tuned model saved to {saved_to}; run {run_id}")
 
 
 def _record(command: str, cfg, out, metrics: dict, start: float) -> str:
@@ -263,6 +263,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
     cfg = load_config(config, nested(flat))
     start = time.time()
     results = run(cfg, resume=resume)
+    assert cfg.out is not None  # run_crossval refuses to start without --out
     print_summary(results)
     run_id = _record("crossval", cfg, cfg.out, _key_metrics(results), start)
     typer.echo(f"results: {Path(cfg.out) / 'results.json'}, report: {Path(cfg.out) / 'report.md'}; run {run_id}")

@@ -85,8 +85,9 @@ class PretrainConfig(OptimConfig):
     #                             | smiles (two randomised SMILES of one molecule)
     per_label: int = 4  # label positives: K sequences per label in a P×K batch
     chunk_length: int = 64  # neighbours: residues per chunk
-    min_separation: int = 0  # neighbours: chunk starts at least this far apart
-    max_separation: int = 64  # neighbours: ... and at most this far
+    min_separation: int | None = None  # neighbours: chunk starts at least this far apart (None: chunk_length,
+    #                                    so the two chunks of a positive pair never overlap)
+    max_separation: int | None = None  # neighbours: ... and at most this far (None: 2 × chunk_length)
     view: str = "mask"  # mask | substitute | blosum | crop | dropout (how contrastive views are made)
     view_rate: float = 0.15  # fraction of residues substituted / cropped by those views
     margin: float = 0.2  # triplet margin

@@ -7,12 +7,13 @@ from .data.builtin import builtin_path
 
 def demo_overrides(quick: bool) -> dict:
     """The demo's settings; ``quick`` is a smoke-sized run (~2 minutes on 2 cores)."""
-    o = {"data": {"path": str(builtin_path("mira_binding")), "columns": ["cdr3_b_aa", "peptide"],
-                  "label_column": "label", "task": "pair-classification", "group_column": "cdr3_b_aa",
-                  "negative_type_column": "neg_type", "pretrain_data": [str(builtin_path("background_cdr3b"))],
-                  "pretrain_columns": ["cdr3_b_aa"]},
-         "crossval": {"arms": ["none", "simclr", "kmer"], "folds": 5, "split": "grouped"},
-         "pretrain": {"max_steps": 200}}
+    o: dict[str, dict] = {
+        "data": {"path": str(builtin_path("mira_binding")), "columns": ["cdr3_b_aa", "peptide"],
+                 "label_column": "label", "task": "pair-classification", "group_column": "cdr3_b_aa",
+                 "negative_type_column": "neg_type", "pretrain_data": [str(builtin_path("background_cdr3b"))],
+                 "pretrain_columns": ["cdr3_b_aa"]},
+        "crossval": {"arms": ["none", "simclr", "kmer"], "folds": 5, "split": "grouped"},
+        "pretrain": {"max_steps": 200}}
     if quick:
         o["crossval"]["folds"] = 3
         o["pretrain"] = {"max_steps": 30}

@@ -19,11 +19,10 @@ def fit_smiles_tokenizer(tables: list[tuple]):
 
 
 def labelled_tokenizer(data_cfg, table, columns: list[str]):
-    """The tokenizer of labelled data when no encoder brings its own: residues, or SMILES fitted on the
-    table's sequence columns; text needs a pretrained encoder's BPE vocabulary."""
+    """The tokenizer of labelled data when no encoder brings its own: residues, SMILES fitted on the table's
+    sequence columns, or for text a BPE vocabulary (:func:`text_tokenizer`)."""
     if data_cfg.alphabet == "text":
-        raise InputError("labelled text needs the BPE tokenizer of a pretrained encoder",
-                         fix="pretrain with --alphabet text, then pass --encoder DIR")
+        return text_tokenizer(data_cfg, table, columns)
     if data_cfg.alphabet == "smiles":
         return fit_smiles_tokenizer([(table, columns)])
     return SequenceTokenizer(data_cfg.alphabet, data_cfg.unknown_residues)
@@ -47,3 +46,18 @@ def corpus_tokenizer(data_cfg, files: list[tuple[str, list[str]]], streamed: boo
     from .bpe import BPETokenizer
     texts = [s for f, columns in files for row in sequences_of(read_table(f), columns) for s in row]
     return BPETokenizer.train(texts, data_cfg.bpe_vocab_size)
+
+
+def text_tokenizer(data_cfg, table, columns: list[str]):
+    """A BPE vocabulary for labelled text when no encoder brings one: trained on the ``--pretrain-data``
+    corpora when given, else on the labelled table's text columns (labels unseen: a tokenizer fitted without
+    supervision, as GLUE models' tokenizers are fitted on unlabelled text)."""
+    from .bpe import BPETokenizer
+    from .formats import default_columns
+    from .readers import expand_paths
+    if data_cfg.pretrain_data:
+        corpus_columns = data_cfg.pretrain_columns or columns[:1]
+        files = [(f, default_columns(path, corpus_columns)) for path in data_cfg.pretrain_data
+                 for f in expand_paths(path)]
+        return corpus_tokenizer(data_cfg, files)
+    return BPETokenizer.train([s for row in sequences_of(table, columns) for s in row], data_cfg.bpe_vocab_size)

@@ -142,7 +142,7 @@ def read_delimited(path: Path, delimiter: str) -> SequenceTable:
         raise InputError("file is empty", path=str(path), fix="add a header line and rows")
     try:
         frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
-                            skip_blank_lines=False)
+                            skip_blank_lines=False, quoting=csv.QUOTE_MINIMAL if quoted(delimiter) else csv.QUOTE_NONE)
     except pd.errors.ParserError as err:
         raise _parse_error(path, delimiter, err) from None
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -165,7 +165,14 @@ def _header(path: Path, delimiter: str) -> list[str]:
         lines.close()
     if not first.strip():
         raise InputError("file is empty", path=str(path), fix="add a header line and rows")
-    return [name.strip() for name in next(csv.reader([first], delimiter=delimiter))]
+    rows = csv.reader([first], delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if quoted(delimiter) else csv.QUOTE_NONE)
+    return [name.strip() for name in next(rows)]
+
+
+def quoted(delimiter: str) -> bool:
+    """CSV fields may be quoted; TSV fields are not (IANA text/tab-separated-values, and GLUE's files, whose
+    sentences hold unbalanced quote characters), so a quote in a TSV field is just a character."""
+    return delimiter != "\t"
 
 
 def _csv_blocks(path: Path, names: list[str], delimiter: str) -> Iterator[pa.RecordBatch]:
@@ -174,7 +181,8 @@ def _csv_blocks(path: Path, names: list[str], delimiter: str) -> Iterator[pa.Rec
     try:
         yield from pacsv.open_csv(
             path, read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=BLOCK_BYTES),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False,
+                                             quote_char='"' if quoted(delimiter) else False),
             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
     except pa.ArrowInvalid as err:

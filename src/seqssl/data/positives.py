@@ -56,15 +56,25 @@ def partner_within_label(groups: np.ndarray) -> np.ndarray:
 
 def neighbour_chunks(sequence: np.ndarray, length: int, min_sep: int, max_sep: int,
                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Two chunks of ``length`` residues whose starts are ``min_sep``..``max_sep`` residues apart
-    (as near as the sequence allows)."""
+    """Two chunks of ``length`` tokens whose starts are ``min_sep``..``max_sep`` apart, in random order
+    (as near as the sequence allows: a short one gives two halves). With ``min_sep >= length`` the two
+    chunks never overlap, so a positive pair is two different passages, not one passage twice."""
     n = len(sequence)
     length = min(length, max(1, n // 2))
-    start = int(rng.integers(0, max(1, n - length + 1)))
-    seps = [s for s in range(min_sep, max_sep + 1) for d in (s, -s) if 0 <= start + d <= n - length] or [0]
+    span = n - length  # the largest start
+    seps = [s for s in range(min_sep, max_sep + 1) if s <= span] or [min(max(min_sep, length), span)]
     sep = int(rng.choice(seps))
-    other = start + (sep if 0 <= start + sep <= n - length else -sep)
-    return sequence[start:start + length], sequence[other:other + length]
+    start = int(rng.integers(0, span - sep + 1))
+    first, second = (start, start + sep) if rng.random() < 0.5 else (start + sep, start)
+    return sequence[first:first + length], sequence[second:second + length]
+
+
+def chunk_separations(cfg) -> tuple[int, int]:
+    """``(min, max)`` distance between the starts of two neighbouring chunks: by default at least one chunk
+    apart (disjoint) and at most two."""
+    low = cfg.chunk_length if cfg.min_separation is None else cfg.min_separation
+    high = 2 * cfg.chunk_length if cfg.max_separation is None else cfg.max_separation
+    return low, max(low, high)
 
 
 def _wrap(residues: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -127,9 +137,9 @@ def pretraining_batches(data: EncodedDataset, cfg, rng: np.random.Generator, gro
         stop = len(order) - (len(order) % cfg.batch_size if drop_last else 0)
         for start in range(0, stop, cfg.batch_size):
             firsts, seconds = [], []
+            low, high = chunk_separations(cfg)
             for i in order[start:start + cfg.batch_size]:
-                a, b = neighbour_chunks(data.input_ids[i][1:-1], cfg.chunk_length, cfg.min_separation,
-                                        cfg.max_separation, rng)
+                a, b = neighbour_chunks(data.input_ids[i][1:-1], cfg.chunk_length, low, high, rng)
                 firsts.append(_wrap(a))
                 seconds.append(_wrap(b))
             batch = pad_batch([x for x, _ in firsts], [t for _, t in firsts])

@@ -101,6 +101,7 @@ class RowTable:
         """Every row of ``arm`` in ``fold``: its shared work (pretraining) once, then each fraction and mode.
         An arm's cost is its shared work (timed with its first row, added to each later row) + its own fit."""
         state, shared = None, None
+        assert fold.split.test is not None  # every evaluation fold has test rows
         for fraction, mode in self.units[arm.name]:
             name = self.label(arm.name, fraction, mode)
             done = store.load(fold.k, name) if run.resume else None
@@ -108,6 +109,7 @@ class RowTable:
                 started, first = time.time(), shared is None
                 if first:
                     state, shared = arm.prepare(run, fold)
+                assert shared is not None  # prepared with this arm's first row
                 unit = Unit(name, fraction, mode, label_subset(fold.split.train, run.data.fold_labels, fraction,
                                                                fold.seed, run.task.stratified))
                 scores, info = self.fit_unit(run, fold, arm, unit, state, shared if first else

@@ -36,13 +36,16 @@ def deduplicated_test(cfg, data: LabelledData, train_all: np.ndarray, split: Spl
     """The fold's leakage counts, and its split with exact duplicates of training rows left out of the
     test rows when ``--remove-duplicates``; under ``--split cluster`` also the most similar train–test
     pair of the clustered column (:func:`~seqssl.evaluate.leakage.similarity_leakage`)."""
-    duplicates, exact = duplicate_report(data.rows, train_all, split.test, sequence_key(data.case_sensitive),
+    test = split.test
+    assert test is not None  # every evaluation split has test rows
+    duplicates, exact = duplicate_report(data.rows, train_all, test, sequence_key(data.case_sensitive),
                                          cfg.data.columns)
     if cfg.crossval.remove_duplicates:
-        split = split._replace(test=split.test[~exact])
+        test = test[~exact]
+        split = split._replace(test=test)
     duplicates["removed_from_test"] = int(exact.sum()) if cfg.crossval.remove_duplicates else 0
     if resolve_split(cfg, data.task.stratified) == "cluster":
-        duplicates.update(similarity_leakage(cluster_sequences(cfg, data), train_all, split.test,
+        duplicates.update(similarity_leakage(cluster_sequences(cfg, data), train_all, test,
                                              cfg.crossval.cluster_threshold))
     return split, duplicates
 

@@ -25,8 +25,8 @@ PER_ARM_ONLY = ("pretrain_history", "embedding_map")  # kept in the parts and pl
 def per_group_metrics(task: Task, y_true, y_score, groups: np.ndarray) -> tuple[dict, dict]:
     """``METRIC_per_group``: each table metric computed within each group (e.g. each peptide) and
     macro-averaged over the groups where the task's primary metric is defined (groups with one class are
-    skipped: ``groups_skipped``; ``groups_scored`` counts the others: the second dict). Pooled metrics reward learning which
-    group has more positives; these do not."""
+    skipped: ``groups_skipped``; ``groups_scored`` counts the others: the second dict). Pooled metrics reward
+    learning which group has more positives; these do not."""
     values: dict[str, list] = {m: [] for m in task.table_metrics}
     skipped = 0
     for group in np.unique(groups):

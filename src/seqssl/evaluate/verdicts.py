@@ -69,7 +69,8 @@ def verdict_lines(results: dict) -> list[str]:
     """One line per row of the table with comparisons, on the primary metric pooled over the test folds:
     "`simclr`: better than `none` (Δ AUROC +0.030, 95% CI [..], Holm p = ..) / not distinguishable from
     `kmer` (..)"."""
-    primary, rows = results["primary_metric"], {}
+    primary = results["primary_metric"]
+    rows: dict[str, list[str]] = {}
     for c in results.get("comparisons", []):
         if c["metric"] == primary and c["delta_mean"] is not None and c.get("verdict"):
             rows.setdefault(c["arm"], []).append(_clause(c, primary))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,7 +43,7 @@ class Labels:
     """Labels read from a table, before tokenisation: ``values`` (one entry per row; a matrix for
     multilabel, label strings for per-residue tasks) and what the task records of them in ``meta``."""
 
-    values: object
+    values: Any  # an array (a matrix for multilabel), or TokenLabels for per-residue tasks
     meta: dict = field(default_factory=dict)
 
     def subset(self, keep: np.ndarray) -> Labels:

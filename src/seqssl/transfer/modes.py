@@ -171,6 +171,7 @@ class NearestNeighbour(TransferMode):
         model = fitted.model
         model.encoder.save(out / "encoder", tokenizer, meta=meta)
         save_file({"reference": torch.from_numpy(np.ascontiguousarray(model.reference, dtype=np.float32)),
-                   "labels": torch.from_numpy(np.asarray(model.labels, dtype=np.float32))}, str(out / "knn.safetensors"))
+                   "labels": torch.from_numpy(np.asarray(model.labels, dtype=np.float32))},
+                  str(out / "knn.safetensors"))
         groups = None if model.groups is None else [str(g) for g in model.groups]
         atomic_write_text(out / "knn.json", json.dumps({"k": model.k, "groups": groups}))

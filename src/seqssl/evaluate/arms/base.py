@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...config import Config
 from ...data.labelled import LabelledData
 from ...data.splits import Split
 from ...tasks import Task
@@ -32,7 +33,7 @@ class RunContext:
     """What every arm of one crossval run shares: the config, the labelled data, where to write, and
     caches computed once per run (molecular graphs)."""
 
-    cfg: object
+    cfg: Config
     data: LabelledData
     device: object
     out: Path
@@ -100,4 +101,5 @@ class Arm:
 
 def baselines_of(arms: list[Arm]) -> list[str]:
     """Names of the baseline arms among ``arms``, in comparison order."""
-    return [a.name for a in sorted((a for a in arms if a.baseline_rank is not None), key=lambda a: a.baseline_rank)]
+    ranked = [(a.baseline_rank, a.name) for a in arms if a.baseline_rank is not None]
+    return [name for _, name in sorted(ranked, key=lambda r: r[0])]  # stable: ties keep the arms' order

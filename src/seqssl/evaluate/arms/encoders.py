@@ -41,6 +41,7 @@ class EncoderArm(Arm):
 
     def fit(self, run, fold, unit: Unit, state):
         encoded, cfg = run.data.encoded, run.cfg
+        assert unit.mode is not None  # encoder arms run once per transfer mode
         with PeakMemory(run.device) as memory:
             fitted = fit_in_mode(unit.mode, copy.deepcopy(state), encoded.subset(unit.fit_idx),
                                  encoded.subset(fold.split.val), cfg.finetune, run.task, device=run.device,
