@@ -1,0 +1,91 @@
+"""The options the commands share (typer ``Annotated`` aliases) and the helpers that turn their values into
+config keys; :mod:`seqssl.cli` holds the commands."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+Data = Annotated[Optional[str], typer.Option("--data", help="CSV/TSV (.gz ok), FASTA or Parquet file.")]
+Columns = Annotated[Optional[str], typer.Option("--columns", help="Sequence column(s), COL or COL_A,COL_B.")]
+Out = Annotated[Optional[str], typer.Option("--out", help="Output directory.")]
+ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="YAML config; flags override it.")]
+Epochs = Annotated[Optional[int], typer.Option("--epochs", help="Epochs (fine-tuning: the early-stopping cap).")]
+MaxSteps = Annotated[Optional[int], typer.Option("--max-steps", help="Stop after N optimiser steps (smoke runs).")]
+BatchSize = Annotated[Optional[int], typer.Option("--batch-size")]
+Lr = Annotated[Optional[float], typer.Option("--lr", help="Learning rate.")]
+Seed = Annotated[Optional[int], typer.Option("--seed")]
+Device = Annotated[Optional[str], typer.Option("--device", help="auto | cpu | cuda")]
+Precision = Annotated[Optional[str], typer.Option("--precision", help="fp32 | bf16")]
+Alphabet = Annotated[Optional[str], typer.Option("--alphabet", help="protein | text | smiles")]
+Unknown = Annotated[Optional[str], typer.Option("--unknown-residues", help="error | map-to-x")]
+LabelColumn = Annotated[Optional[str], typer.Option("--label-column")]
+Task = Annotated[Optional[str], typer.Option("--task", help="classification | pair-classification | multiclass | "
+                                                          "regression | token-classification | multilabel")]
+TargetColumn = Annotated[Optional[str], typer.Option("--target-column", help="multilabel, long layout (BELKA): "
+                                                     "column naming each row's target; --label-column holds 0/1.")]
+Loss = Annotated[Optional[str], typer.Option("--loss", help="Classification loss: bce | focal.")]
+FocalAlpha = Annotated[Optional[float], typer.Option("--focal-alpha", help="Focal loss: weight of positives.")]
+FocalGamma = Annotated[Optional[float], typer.Option("--focal-gamma", help="Focal loss: focusing parameter.")]
+EncoderLr = Annotated[Optional[float], typer.Option("--encoder-lr", help="Fine-tuning: the encoder's learning rate "
+                                                  "(default --lr); lower than the head's for few labels.")]
+Select = Annotated[Optional[str], typer.Option("--select", help="best (early stopping on validation) | last (a fixed "
+                                               "budget of --epochs, for validation sets too small to trust).")]
+InvalidSmiles = Annotated[Optional[str], typer.Option("--invalid-smiles", help="Molecules RDKit cannot parse: "
+                                                      "error | skip (counted in the report).")]
+TokenLabels = Annotated[Optional[str], typer.Option("--token-labels", help="token-classification: label FASTA "
+                                                    "matched to --data records by id ('.' = unlabelled).")]
+TokenClasses = Annotated[Optional[str], typer.Option("--token-classes", help="Fixed label characters, e.g. "
+                                                     "123456789 (default: those found).")]
+TooLong = Annotated[Optional[str], typer.Option("--too-long", help="error | truncate (sequences, and their "
+                                                "per-residue labels, beyond model.max_length).")]
+SplitColumn = Annotated[Optional[str], typer.Option("--split-column", help="Fixed split: column of train / test "
+                                                    "(optional valid) values.")]
+ValidationColumn = Annotated[Optional[str], typer.Option("--validation-column", help="With --split-column: rows "
+                                                         "marked true here are the validation split.")]
+ClusterThreshold = Annotated[Optional[str], typer.Option("--cluster-threshold", help="--split cluster (finetune: "
+                                                         "its validation split): edit:K (no pair across within K "
+                                                         "edits, e.g. edit:1 for CDR3s) or identity:F (none at >= F "
+                                                         "identity, e.g. identity:0.3 for proteins).")]
+ClusterColumn = Annotated[Optional[str], typer.Option("--cluster-column", help="--split cluster: the column "
+                                                      "clustered (default: the first sequence column).")]
+Objective = Annotated[Optional[str], typer.Option("--objective", help="Pretraining objective, e.g. simclr.")]
+Pooling = Annotated[Optional[str], typer.Option("--pooling", help="cls | mean")]
+MaxLength = Annotated[Optional[int], typer.Option("--max-length", help="Model's maximum tokens per input, "
+                                                  "[CLS] and [SEP] included (model.max_length).")]
+Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
+Tracking = Annotated[Optional[str], typer.Option("--tracking", help="tensorboard and/or mlflow (comma-separated).")]
+Positives = Annotated[Optional[str], typer.Option(help="augment | label | neighbours | smiles")]
+View = Annotated[Optional[str], typer.Option(help="mask | substitute | blosum | crop | dropout")]
+PretrainLabel = Annotated[Optional[str], typer.Option(help="Corpus column whose shared values are positives.")]
+
+
+def _cols(text: str | None) -> list[str] | None:
+    return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
+
+
+def _common(data, columns, out, seed, device, precision, alphabet, unknown, pooling, quiet, max_length=None) -> dict:
+    return {"model.max_length": max_length, "data.path": data, "data.columns": _cols(columns), "out": out,
+            "seed": seed, "device": device, "precision": precision, "data.alphabet": alphabet,
+            "data.unknown_residues": unknown, "model.pooling": pooling, "quiet": True if quiet else None}
+
+
+def _cluster(cluster_threshold, cluster_column) -> dict:
+    return {"crossval.cluster_threshold": cluster_threshold, "crossval.cluster_column": cluster_column}
+
+
+def _labelled(token_labels, token_classes, too_long, split_column, validation_column) -> dict:
+    return {"data.token_labels": token_labels, "data.token_classes": token_classes, "data.too_long": too_long,
+            "data.split_column": split_column, "data.validation_column": validation_column}
+
+
+def _transfer(target_column, loss, focal_alpha, focal_gamma, invalid_smiles, encoder_lr, select) -> dict:
+    return {"data.target_column": target_column, "finetune.loss": loss, "finetune.focal_alpha": focal_alpha,
+            "finetune.focal_gamma": focal_gamma, "data.invalid_smiles": invalid_smiles,
+            "finetune.encoder_lr": encoder_lr, "finetune.select": select}
+
+
+def _optim(section: str, epochs, max_steps, batch_size, lr) -> dict:
+    return {f"{section}.epochs": epochs, f"{section}.max_steps": max_steps,
+            f"{section}.batch_size": batch_size, f"{section}.lr": lr}
