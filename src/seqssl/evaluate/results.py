@@ -116,11 +116,6 @@ def n_test_over_n_train(leakage: list) -> float:
     return float(np.mean([f["test"] / (f["train"] + f["val"]) for f in leakage]))
 
 
-def _metrics_only(result):
-    """:func:`fold_metrics`' metrics dict (it may also return counts)."""
-    return result[0] if isinstance(result, tuple) else result
-
-
 def inference(task: Task, primary: str, per_arm: dict, means: dict, baselines: list[str], leakage: list,
               predictions=None, negative_types=None, seed: int = 0) -> dict:
     """``comparisons`` (tested, Holm-corrected, with verdicts) and ``statistics`` (which test, its inputs)
@@ -130,7 +125,7 @@ def inference(task: Task, primary: str, per_arm: dict, means: dict, baselines: l
     if len(leakage) == 1:
         frames = None if predictions is None else example_frames(predictions)
         if frames is not None:
-            replicates = arm_replicates(frames, lambda y, s, t: _metrics_only(fold_metrics(task, y, s, t)),
+            replicates = arm_replicates(frames, lambda y, s, t: fold_metrics(task, y, s, t)[0],
                                         negative_types, N_BOOT, seed)
             info.update(test=BOOTSTRAP, n_boot=N_BOOT, bootstrap_seed=seed)
         ratio = None
