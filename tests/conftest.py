@@ -61,6 +61,17 @@ def run_cli(argv):
     return 0
 
 
+def levenshtein(a: str, b: str) -> int:
+    """Edit distance by the textbook dynamic programme: the reference rapidfuzz-based code is checked against."""
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
+
+
 def tiny_objective(name: str, sequences: list[str], dropout: float = 0.0, **pretrain):
     """A 2-layer, 16-wide objective ``name`` in train mode and the padded batch of ``sequences``."""
     import torch

@@ -7,24 +7,13 @@ import pandas as pd
 import pytest
 from scipy.sparse.csgraph import connected_components
 
-from conftest import run_cli
+from conftest import levenshtein, run_cli
 from seqssl.data.builtin import builtin_path
 from seqssl.data.clusters import TOLERANCE, cluster_ids, deletion_pairs, nearest_across, parse_threshold, window_pairs
 from seqssl.data.splits import carve_validation, make_folds
 from seqssl.errors import InputError
 
 AMINO = "ACDEFGHIKLMNPQRSTVWY"
-
-
-def levenshtein(a: str, b: str) -> int:
-    """Textbook dynamic programme, independent of rapidfuzz."""
-    previous = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        current = [i]
-        for j, y in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
-        previous = current
-    return previous[-1]
 
 
 def mutate(s: str, rng) -> str:

@@ -7,21 +7,10 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from conftest import run_cli
+from conftest import levenshtein, run_cli
 from seqssl.evaluate.results import per_group_metrics
 from seqssl.tasks import get_task
 from seqssl.transfer.knn import edit_similarity, positive_neighbour_scores
-
-
-def levenshtein(a: str, b: str) -> int:
-    """Textbook dynamic programme (the reference the C library is checked against)."""
-    previous = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        current = [i]
-        for j, y in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
-        previous = current
-    return previous[-1]
 
 
 def brute_force_scores(queries, query_groups, references, labels, reference_groups, k):

@@ -9,23 +9,19 @@ import pandas as pd
 import torch
 
 from ..errors import InputError
+from ..registry import Registry
 
-TASKS: dict[str, Task] = {}
+TASKS: Registry[Task] = Registry("task")  # filled by the task modules, see seqssl/tasks/__init__.py
 
 
 def register_task(cls: type[Task]) -> type[Task]:
     """Class decorator: register one instance of ``cls`` under ``cls.name``."""
-    if cls.name in TASKS:
-        raise ValueError(f"task '{cls.name}' registered twice")
-    TASKS[cls.name] = cls()
-    return cls
+    return TASKS.register(cls)
 
 
 def get_task(name: str) -> Task:
     """The registered task called ``name``; an unknown name is the user's input error."""
-    if name not in TASKS:
-        raise InputError(f"unknown task '{name}'", fix=f"use one of {', '.join(TASKS)}")
-    return TASKS[name]
+    return TASKS.lookup(name)
 
 
 def as_task(task: str | Task) -> Task:

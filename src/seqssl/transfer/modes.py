@@ -12,20 +12,20 @@ import torch
 from safetensors.torch import save_file
 
 from ..errors import InputError
+from ..registry import Registry
 from ..tasks import Task
 
-TRANSFER_MODES: dict[str, TransferMode] = {}
+TRANSFER_MODES: Registry[TransferMode] = Registry("transfer mode")
 
 
 def register_mode(cls: type[TransferMode]) -> type[TransferMode]:
-    TRANSFER_MODES[cls.name] = cls()
-    return cls
+    """Class decorator: register one instance of ``cls`` under ``cls.name``."""
+    return TRANSFER_MODES.register(cls)
 
 
 def get_mode(name: str) -> TransferMode:
-    if name not in TRANSFER_MODES:
-        raise InputError(f"unknown transfer mode '{name}'", fix=f"use one of {', '.join(TRANSFER_MODES)}")
-    return TRANSFER_MODES[name]
+    """The registered transfer mode called ``name`` (an unknown name is the user's input error)."""
+    return TRANSFER_MODES.lookup(name)
 
 
 @dataclass

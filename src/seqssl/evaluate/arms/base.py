@@ -15,17 +15,15 @@ import numpy as np
 from ...config import Config
 from ...data.labelled import LabelledData
 from ...data.splits import Split
+from ...registry import Registry
 from ...tasks import Task
 
-ARMS: dict[str, Arm] = {}
+ARMS: Registry[Arm] = Registry("arm")  # filled by the arm modules, see seqssl/evaluate/arms/__init__.py
 
 
 def register_arm(cls: type[Arm]) -> type[Arm]:
     """Class decorator: register one instance of ``cls`` under ``cls.name``."""
-    if cls.name in ARMS:
-        raise ValueError(f"arm '{cls.name}' registered twice")
-    ARMS[cls.name] = cls()
-    return cls
+    return ARMS.register(cls)
 
 
 @dataclass
