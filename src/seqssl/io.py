@@ -35,6 +35,29 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         raise
 
 
+def save_tensors(tensors: dict, path: str | Path) -> None:
+    """A safetensors file, written atomically (temporary file, then rename) and readable like any other file
+    (``safetensors.save_file`` creates files only their owner can read)."""
+    from safetensors.torch import save_file
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        save_file(tensors, str(tmp))
+        os.chmod(tmp, _DEFAULT_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def make_readable(directory: str | Path) -> None:
+    """Give every file below ``directory`` the permissions of an ordinary new file (what the umask allows):
+    libraries that save models (transformers, peft) create their weights readable by their owner only."""
+    for path in Path(directory).rglob("*"):
+        if path.is_file():
+            os.chmod(path, _DEFAULT_MODE)
+
+
 def versions() -> dict:
     """Versions of Python and of the packages that decide the numbers."""
     out: dict[str, str | None] = {"python": platform.python_version()}

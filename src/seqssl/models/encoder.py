@@ -17,6 +17,7 @@ from ..config import ModelConfig
 from ..data.tokenizers import SequenceTokenizer, load_tokenizer
 from ..data.vocab import CLS_ID, MASK_ID, PAD_ID, SEP_ID
 from ..errors import InputError
+from ..io import make_readable
 
 POOLINGS = ("cls", "mean")
 SEQSSL_META = "seqssl.json"
@@ -114,6 +115,7 @@ class SequenceEncoder(nn.Module):
             if self.source_tokenizer is not None:
                 self.source_tokenizer.save_pretrained(str(directory))
         (directory / SEQSSL_META).write_text(json.dumps(info, indent=1, default=str))
+        make_readable(directory)  # transformers' safetensors weights are created 0600
 
 
 def load_encoder(directory: str | Path, pooling: str | None = None) -> tuple[SequenceEncoder, SequenceTokenizer]:

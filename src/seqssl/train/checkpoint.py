@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 
 from ..errors import InputError
-from ..io import atomic_write_text, current_umask
+from ..io import atomic_write_text, current_umask, make_readable
 
 _DEFAULT_MODE_MASK = current_umask()
 
@@ -71,6 +71,7 @@ def save_checkpoint(root: Path, step: int, model, players: dict, rng_state: dict
         meta = {"step": step, "optimizers": optimizers, "schedulers": schedulers,
                 "numpy_epoch_start": rng_state["numpy_epoch_start"], **extra}
         (tmp / "state.json").write_text(json.dumps(meta, default=_jsonable))
+        make_readable(tmp)  # safetensors writes 0600 files; checkpoints read like any other file
         for f in tmp.iterdir():
             with open(f, "rb") as handle:
                 os.fsync(handle.fileno())

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import InputError
+from ..io import make_readable
 
 # attention projections by model family (BERT- and ESM-style transformers name them alike)
 DEFAULT_TARGETS = {"bert": ["query", "value"], "esm": ["query", "value"]}
@@ -38,6 +39,7 @@ def with_lora(encoder, cfg):
 def save_lora(encoder, out: Path, tokenizer, merge: bool, meta: dict) -> None:
     """``out/adapter`` (peft); with ``merge`` also ``out/encoder``: the merged weights as a plain encoder."""
     encoder.backbone.save_pretrained(str(out / "adapter"))
+    make_readable(out / "adapter")  # peft writes its safetensors owner-only
     if merge:
         import copy
         merged = copy.deepcopy(encoder)

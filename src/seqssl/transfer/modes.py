@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 
 from ..errors import InputError
+from ..io import save_tensors
 from ..registry import Registry
 from ..tasks import Task
 
@@ -60,7 +60,7 @@ class TransferMode:
     def save(self, fitted: Fitted, out: Path, tokenizer, meta: dict, merge: bool) -> None:
         """``out/encoder`` (the fine-tuned encoder) and ``out/head.safetensors``."""
         fitted.model.encoder.save(out / "encoder", tokenizer, meta=meta)
-        save_file({k: v.contiguous().cpu() for k, v in fitted.model.head.state_dict().items()},
+        save_tensors({k: v.contiguous().cpu() for k, v in fitted.model.head.state_dict().items()},
                   str(out / "head.safetensors"))
 
 
@@ -114,7 +114,7 @@ class Lora(Full):
         """``out/adapter`` (peft; with ``merge`` also the merged ``out/encoder``) and ``head.safetensors``."""
         from .lora import save_lora
         save_lora(fitted.model.encoder, out, tokenizer, merge, meta=meta)
-        save_file({k: v.contiguous().cpu() for k, v in fitted.model.head.state_dict().items()},
+        save_tensors({k: v.contiguous().cpu() for k, v in fitted.model.head.state_dict().items()},
                   str(out / "head.safetensors"))
 
 
@@ -170,7 +170,7 @@ class NearestNeighbour(TransferMode):
         from ..io import atomic_write_text
         model = fitted.model
         model.encoder.save(out / "encoder", tokenizer, meta=meta)
-        save_file({"reference": torch.from_numpy(np.ascontiguousarray(model.reference, dtype=np.float32)),
+        save_tensors({"reference": torch.from_numpy(np.ascontiguousarray(model.reference, dtype=np.float32)),
                    "labels": torch.from_numpy(np.asarray(model.labels, dtype=np.float32))},
                   str(out / "knn.safetensors"))
         groups = None if model.groups is None else [str(g) for g in model.groups]

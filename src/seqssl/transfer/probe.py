@@ -15,7 +15,7 @@ import torch
 from sklearn.preprocessing import StandardScaler
 
 from ..errors import InputError
-from ..io import atomic_write_text
+from ..io import atomic_write_text, save_tensors
 from ..models.encoder import embed_dataset
 from ..tasks import Task, as_task
 from .kmer import linear_scores, select_linear_model
@@ -33,11 +33,10 @@ class LinearProbe:
 
     def save(self, directory: Path) -> None:
         """Weights as safetensors (coefficients, intercept, scaler), settings as JSON: no pickle."""
-        from safetensors.torch import save_file
         directory.mkdir(parents=True, exist_ok=True)
         coef = np.atleast_2d(self.model.coef_).astype(np.float32)
         intercept = np.atleast_1d(self.model.intercept_).astype(np.float32)
-        save_file({"coef": torch.from_numpy(coef), "intercept": torch.from_numpy(intercept),
+        save_tensors({"coef": torch.from_numpy(coef), "intercept": torch.from_numpy(intercept),
                    "mean": torch.from_numpy(self.scaler.mean_.astype(np.float32)),
                    "scale": torch.from_numpy(self.scaler.scale_.astype(np.float32))},
                   str(directory / "probe.safetensors"))
