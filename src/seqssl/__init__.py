@@ -11,4 +11,14 @@ from .api import crossval, embed, finetune, pretrain  # noqa: F401
 from .config import Config, load_config  # noqa: F401
 from .errors import InputError  # noqa: F401
 
-__version__ = "0.1.0"
+
+def _version() -> str:
+    """The installed distribution's version: one source, ``pyproject.toml``."""
+    from importlib import metadata
+    try:
+        return metadata.version("seqssl")
+    except metadata.PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"
+
+
+__version__ = _version()

@@ -3,6 +3,7 @@ shells over the package (data → model → objective → train → transfer →
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from .data.readers import read_table, require_columns
 from .data.splits import Split
 from .data.tokenizers import SequenceTokenizer
 from .errors import InputError
-from .io import atomic_write_text, versions
+from .io import atomic_write_text, output_directory, output_file, versions
 from .models.encoder import SequenceEncoder, embed_dataset, load_encoder
 from .runtime import resolve_device, seed_everything, set_threads
 from .tracking import Tracker
@@ -29,16 +30,17 @@ def pretrain(cfg: Config, resume: bool = False) -> Path:
 
     Checkpoints go to ``cfg.out/checkpoints`` (every ``pretrain.checkpoint_every`` steps, at the end and
     on SIGINT/SIGTERM); ``resume`` continues from the newest one with identical results on CPU."""
+    from .objectives import objective_class
     from .train.distributed import init_from_env, is_main
     from .train.pretrain import build_pretrained_encoder, pretraining_corpus
-    if not cfg.out:
-        raise InputError("no output directory", fix="pass --out DIR")
+    out = output_directory(cfg.out)
+    objective_class(cfg.pretrain.objective)  # a misspelt objective fails before anything is written
     set_threads(cfg.threads)
     device = resolve_device(cfg.device)
     _, world_size = init_from_env(device)  # torchrun: one process per device, rank 0 writes
     main = is_main()
     corpus, tokenizer = pretraining_corpus(cfg)
-    start, out = time.time(), Path(cfg.out)
+    start = time.time()
     if main:
         atomic_write_text(out / "config.yaml", cfg.to_yaml())
     tracker = Tracker(out, cfg.tracking, f"pretrain {cfg.pretrain.objective}", cfg.to_dict()) \
@@ -59,6 +61,7 @@ def pretrain(cfg: Config, resume: bool = False) -> Path:
 def embed(encoder_dir: str, data: str, columns: list[str], out: str, *, batch_size: int = 512,
           device: str = "auto", id_column: str | None = None) -> Path:
     """Pooled embeddings (encoder in eval mode) of every row, written as Parquet: id + emb_0..emb_{H-1}."""
+    out_path = output_file(out)
     encoder, tokenizer = load_encoder(encoder_dir)
     table = read_table(data)
     if id_column:
@@ -70,11 +73,13 @@ def embed(encoder_dir: str, data: str, columns: list[str], out: str, *, batch_si
     ids = table.frame[id_source].astype(str).to_numpy() if id_source else np.arange(len(table)).astype(str)
     frame = pd.DataFrame(vectors, columns=[f"emb_{i}" for i in range(vectors.shape[1])])
     frame.insert(0, "id", ids)
-    out_path = Path(out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    frame.to_parquet(tmp, index=False)
-    tmp.replace(out_path)
+    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
+    try:
+        frame.to_parquet(tmp, index=False)
+        tmp.replace(out_path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return out_path
 
 
@@ -109,14 +114,13 @@ def finetune(cfg: Config) -> Path:
     validation split for early stopping; save model, head and metrics. With ``--split-column``, train on
     its train rows and also score its test rows."""
     from .transfer.modes import fit_in_mode
-    if not cfg.out:
-        raise InputError("no output directory", fix="pass --out DIR")
+    out = output_directory(cfg.out)
     set_threads(cfg.threads)
     device = resolve_device(cfg.device)
     encoder, tokenizer = encoder_for(cfg)
     cfg.model.max_length = min(cfg.model.max_length, encoder.backbone.config.max_position_embeddings - 2)
     data = labelled_data(cfg, tokenizer)
-    split, encoded, out = finetune_split(cfg, data), data.encoded, Path(cfg.out)
+    split, encoded = finetune_split(cfg, data), data.encoded
     assert split.val is not None  # finetune_split always has validation rows (early stopping)
     fitted = fit_in_mode(cfg.finetune.mode, encoder, encoded.subset(split.train), encoded.subset(split.val),
                          cfg.finetune, data.task, device=device, precision=cfg.precision, seed=cfg.seed,

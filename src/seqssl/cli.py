@@ -59,6 +59,19 @@ from .errors import InputError, TrainingStopped
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Self-supervised pretraining of sequence encoders, measured honestly.")
 
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+        typer.echo(f"seqssl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """Self-supervised pretraining of sequence encoders, measured honestly."""
+
 @app.command()
 def pretrain(data: Data = None, columns: Columns = None, objective: Objective = None, out: Out = None,
              config: ConfigFile = None, epochs: Epochs = None, max_steps: MaxSteps = None,

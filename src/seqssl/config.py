@@ -22,7 +22,7 @@ class DataConfig:
     path: str | None = None
     columns: list[str] = field(default_factory=list)
     label_column: str | None = None
-    task: str = "pair-classification"
+    task: str | None = None  # None: pair-classification for two sequence columns, else classification
     alphabet: str = "protein"  # protein | text (BPE trained on the corpus) | smiles (vocabulary fitted on it)
     bpe_vocab_size: int = 2000
     too_long: str = "error"  # error | truncate (sequences longer than model.max_length)
@@ -344,6 +344,14 @@ def check_ranges(config: Config) -> None:
         check_choices(getattr(config, section), section)
 
 
+def task_name(data: DataConfig) -> str:
+    """``data.task``, or when unset: ``pair-classification`` for two sequence columns, else ``classification``
+    (one column is never a pair task)."""
+    if data.task:
+        return data.task
+    return "pair-classification" if len(data.columns) == 2 else "classification"
+
+
 def load_config(path: str | Path | None = None, overrides: dict | None = None) -> Config:
     """Defaults, then the YAML file, then ``overrides`` (a nested dict, e.g. from CLI flags)."""
     config = Config()
@@ -351,6 +359,9 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
         path = Path(path)
         if not path.exists():
             raise InputError("config file not found", path=str(path))
+        if path.is_dir():
+            raise InputError("--config names a directory, expected a YAML file", path=str(path),
+                             fix="pass the run's config.yaml, e.g. --config DIR/config.yaml")
         try:
             values = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as err:
@@ -364,6 +375,7 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
             raise InputError(err.problem, path=str(path), fix=err.fix) from None
     if overrides:
         _apply(config, overrides)
+    config.data.task = task_name(config.data)
     check_ranges(config)
     return config
 

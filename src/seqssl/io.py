@@ -58,6 +58,28 @@ def make_readable(directory: str | Path) -> None:
             os.chmod(path, _DEFAULT_MODE)
 
 
+def output_directory(out: str | Path | None) -> Path:
+    """``--out`` as a directory to write into: given, and not an existing file."""
+    from .errors import InputError
+    if not out:
+        raise InputError("no output directory", fix="pass --out DIR")
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise InputError("--out names an existing file, expected a directory", path=str(path),
+                         fix="pass a new or existing directory")
+    return path
+
+
+def output_file(out: str | Path) -> Path:
+    """``--out`` as one file to write: not an existing directory."""
+    from .errors import InputError
+    path = Path(out)
+    if path.is_dir():
+        raise InputError("--out names a directory, expected a file", path=str(path),
+                         fix=f"pass a file name, e.g. {path / 'embeddings.parquet'}")
+    return path
+
+
 def versions() -> dict:
     """Versions of Python and of the packages that decide the numbers."""
     out: dict[str, str | None] = {"python": platform.python_version()}

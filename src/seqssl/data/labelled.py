@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..config import task_name
 from ..errors import InputError
 from ..tasks import Task, get_task
 from .alphabets import labelled_tokenizer
@@ -59,7 +60,7 @@ def load_labelled(cfg, tokenizer=None, *, molecular: bool = False) -> LabelledDa
     """Read ``cfg.data.path`` for ``cfg.data.task``. ``tokenizer``: an encoder's own (default: from
     ``--alphabet``; for ``smiles``, fitted on this table's sequence columns). ``molecular``: the first
     column holds molecules that must parse in RDKit (``--invalid-smiles error|skip``)."""
-    task = get_task(cfg.data.task)
+    task = get_task(task_name(cfg.data))
     if not cfg.data.path:
         raise InputError("no labelled data", fix="pass --data PATH")
     task.check_label_source(cfg.data)

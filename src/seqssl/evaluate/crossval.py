@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ..config import task_name
 from ..data.labelled import LabelledData, load_labelled
-from ..errors import InputError
-from ..io import atomic_write_text
+from ..io import atomic_write_text, output_directory
 from ..runtime import resolve_device, set_threads
 from ..tasks import get_task
 from .arms import Arm, FoldContext, RunContext, Unit, baselines_of, resolve_arms
@@ -29,18 +29,17 @@ def run_crossval(cfg, resume: bool = False) -> dict:
     ``resume``: reuse the finished (fold, arm) parts of an earlier run in ``cfg.out`` and continue a
     cut-off pretraining from its last checkpoint (see :mod:`seqssl.evaluate.parts`)."""
     start_all = time.time()
-    if not cfg.out:
-        raise InputError("no output directory", fix="pass --out DIR")
-    arms = resolve_arms(list(cfg.crossval.arms), get_task(cfg.data.task))
-    primary_metric(cfg, get_task(cfg.data.task))  # a misspelt --primary-metric fails before any work
+    out = output_directory(cfg.out)
+    task = get_task(task_name(cfg.data))
+    arms = resolve_arms(list(cfg.crossval.arms), task)
+    primary_metric(cfg, task)  # a misspelt --primary-metric fails before any work
     set_threads(cfg.threads)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    data = load_labelled(cfg, molecular=cfg.data.alphabet == "smiles" or any(a.needs_molecules for a in arms))
+    folds, split, val_from_column = plan_folds(cfg, data)
+    out.mkdir(parents=True, exist_ok=True)  # the data and folds are good: now the run starts writing
     store = PartStore(out, cfg.to_dict(), resume)
     atomic_write_text(out / "config.yaml", cfg.to_yaml())
-    data = load_labelled(cfg, molecular=cfg.data.alphabet == "smiles" or any(a.needs_molecules for a in arms))
     run = RunContext(cfg, data, resolve_device(cfg.device), out, resume, progress=not cfg.quiet)
-    folds, split, val_from_column = plan_folds(cfg, data)
     extra = extra_corpus(cfg, data.tokenizer) if any(a.needs_corpus for a in arms) else None
     table = RowTable(cfg, arms)
     outer = tqdm(total=len(folds) * len(table.names), desc="crossval", disable=cfg.quiet, unit="arm")

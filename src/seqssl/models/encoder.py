@@ -118,6 +118,11 @@ class SequenceEncoder(nn.Module):
         make_readable(directory)  # transformers' safetensors weights are created 0600
 
 
+def has_weights(directory: Path) -> bool:
+    """Whether ``directory`` holds safetensors weights saved by ``save_pretrained``."""
+    return any((directory / n).exists() for n in ("model.safetensors", "model.safetensors.index.json"))
+
+
 def load_encoder(directory: str | Path, pooling: str | None = None) -> tuple[SequenceEncoder, SequenceTokenizer]:
     """Load a seqssl encoder directory (weights via ``from_pretrained``; nothing is unpickled)."""
     from transformers import AutoModel
@@ -125,7 +130,10 @@ def load_encoder(directory: str | Path, pooling: str | None = None) -> tuple[Seq
     if not directory.is_dir():
         raise InputError("encoder directory not found", path=str(directory),
                          fix="pass a directory written by `seqssl pretrain`, or `none`")
-    if not any((directory / n).exists() for n in ("model.safetensors", "model.safetensors.index.json")):
+    if not has_weights(directory) and has_weights(directory / "encoder"):
+        raise InputError("this is a fine-tuned model directory (seqssl finetune), not an encoder", path=str(directory),
+                         fix=f"pass the encoder inside it: --encoder {directory / 'encoder'}")
+    if not has_weights(directory):
         raise InputError("encoder directory has no model.safetensors weights", path=str(directory),
                          fix="re-run `seqssl pretrain`, or pass a directory saved with save_pretrained")
     meta_path = directory / SEQSSL_META

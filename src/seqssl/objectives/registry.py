@@ -18,14 +18,20 @@ def register(name: str):
     return decorate
 
 
+def objective_class(name: str) -> type:
+    """The objective registered as ``name``; a misspelt name is the user's input error."""
+    if name not in OBJECTIVES:
+        raise InputError(f"unknown objective '{name}'", fix=f"use one of {', '.join(sorted(OBJECTIVES))}")
+    return OBJECTIVES[name]
+
+
 def build_objective(name: str, encoder, cfg, vocab_size: int):
     """Instantiate a registered objective around ``encoder`` with the pretraining config; misspelt
     choices (:data:`seqssl.config.CHOICES`) are refused before any training starts."""
-    if name not in OBJECTIVES:
-        raise InputError(f"unknown objective '{name}'", fix=f"use one of {', '.join(sorted(OBJECTIVES))}")
+    cls = objective_class(name)
     check_choices(cfg, "pretrain")
     if cfg.view == "dropout" and cfg.positives == "augment":
         import warnings
         warnings.warn("view=dropout makes the two views differ only by dropout: set model.dropout > 0",
                       stacklevel=2)
-    return OBJECTIVES[name](encoder, cfg, vocab_size)
+    return cls(encoder, cfg, vocab_size)
