@@ -62,3 +62,18 @@ def test_one_column_defaults_to_classification(tmp_path):
     from seqssl.config import load_config
     assert load_config(None, {"data": {"columns": ["cdr3_b_aa"]}}).data.task == "classification"
     assert load_config(None, {"data": {"columns": ["a", "b"]}}).data.task == "pair-classification"
+
+
+def test_import_help_and_runs_list_do_not_load_torch(tmp_path):
+    """``import seqssl``, ``seqssl --help`` and ``seqssl runs list`` stay light; the API loads on first use."""
+    import subprocess
+    import sys
+    code = ("import sys, seqssl\n"
+            "from seqssl.cli import main\n"
+            "for argv in (['--help'], ['runs', 'list']):\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n"
+            "assert callable(seqssl.pretrain) and 'torch' in sys.modules\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**__import__("os").environ, "SEQSSL_HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr

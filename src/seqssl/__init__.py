@@ -7,9 +7,20 @@ Python API::
     seqssl.pretrain(cfg)                        # -> encoder directory (transformers format)
     results = seqssl.crossval(cfg)              # -> dict, also results.json / report.md
 """
-from .api import crossval, embed, finetune, pretrain  # noqa: F401
 from .config import Config, load_config  # noqa: F401
 from .errors import InputError  # noqa: F401
+
+__all__ = ["Config", "InputError", "crossval", "embed", "finetune", "load_config", "pretrain"]
+_API = ("crossval", "embed", "finetune", "pretrain")  # imported on first use: they need torch, ~5 s
+
+
+def __getattr__(name: str):
+    """``seqssl.pretrain`` and the other API functions, imported when first used (PEP 562), so that
+    ``import seqssl`` and ``seqssl --help`` do not load torch."""
+    if name in _API:
+        from . import api
+        return getattr(api, name)
+    raise AttributeError(f"module 'seqssl' has no attribute '{name}'")
 
 
 def _version() -> str:
