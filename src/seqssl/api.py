@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .config import Config
+from .config import Config, length_limit, size_to_data
 from .data.alphabets import fit_smiles_tokenizer
 from .data.dataset import encode_table
 from .data.formats import default_columns
@@ -59,15 +60,19 @@ def pretrain(cfg: Config, resume: bool = False) -> Path:
 
 
 def embed(encoder_dir: str, data: str, columns: list[str], out: str, *, batch_size: int = 512,
-          device: str = "auto", id_column: str | None = None) -> Path:
-    """Pooled embeddings (encoder in eval mode) of every row, written as Parquet: id + emb_0..emb_{H-1}."""
+          device: str = "auto", id_column: str | None = None, max_length: int | None = None,
+          too_long: str = "error") -> Path:
+    """Pooled embeddings (encoder in eval mode) of every row, written as Parquet: id + emb_0..emb_{H-1}.
+    Inputs may be as long as the encoder allows (``max_length`` may lower it); longer ones are an error, or
+    cut with ``too_long="truncate"``."""
     out_path = output_file(out)
     encoder, tokenizer = load_encoder(encoder_dir)
     table = read_table(data)
     if id_column:
         require_columns(table, [id_column])
     columns = default_columns(data, columns)
-    encoded = encode_table(table, columns, tokenizer, encoder.backbone.config.max_position_embeddings - 2)
+    own = encoder.backbone.config.max_position_embeddings - 2
+    encoded = encode_table(table, columns, tokenizer, min(max_length or own, own), too_long)
     vectors = embed_dataset(encoder, encoded, resolve_device(device), batch_size)
     id_source = id_column or ("id" if "id" in table.frame.columns else None)
     ids = table.frame[id_source].astype(str).to_numpy() if id_source else np.arange(len(table)).astype(str)
@@ -117,9 +122,7 @@ def finetune(cfg: Config) -> Path:
     out = output_directory(cfg.out)
     set_threads(cfg.threads)
     device = resolve_device(cfg.device)
-    encoder, tokenizer = encoder_for(cfg)
-    cfg.model.max_length = min(cfg.model.max_length, encoder.backbone.config.max_position_embeddings - 2)
-    data = labelled_data(cfg, tokenizer)
+    encoder, data = encoder_and_data(cfg)
     split, encoded = finetune_split(cfg, data), data.encoded
     assert split.val is not None  # finetune_split always has validation rows (early stopping)
     fitted = fit_in_mode(cfg.finetune.mode, encoder, encoded.subset(split.train), encoded.subset(split.val),
@@ -143,6 +146,21 @@ def finetune(cfg: Config) -> Path:
     return out
 
 
+def encoder_and_data(cfg: Config) -> tuple[SequenceEncoder, LabelledData]:
+    """The encoder ``finetune`` trains and the labelled data read for it: a saved encoder's own tokenizer and
+    maximum length (``--max-length`` may lower it); for ``none``, a random encoder (seeded with
+    ``cfg.seed``) sized to the data's longest input unless ``--max-length`` is given."""
+    if cfg.finetune.encoder not in (None, "", "none"):
+        encoder, tokenizer = load_encoder(cfg.finetune.encoder)
+        own = encoder.backbone.config.max_position_embeddings - 2
+        cfg.model.max_length = min(cfg.model.max_length or own, own)
+        return encoder, labelled_data(cfg, tokenizer)
+    data = labelled_data(cfg)
+    size_to_data(cfg.model, data.encoded.lengths())
+    seed_everything(cfg.seed)
+    return SequenceEncoder.build(cfg.model, data.tokenizer.vocab_size), data
+
+
 def encoder_for(cfg: Config):
     """(encoder, tokenizer) named by ``cfg.finetune.encoder``: a saved directory (with its own
     tokenizer), or ``none``: a random encoder built with ``cfg.seed`` and the ``--alphabet`` tokenizer
@@ -160,7 +178,8 @@ def encoder_for(cfg: Config):
     else:
         tokenizer = SequenceTokenizer(cfg.data.alphabet, cfg.data.unknown_residues)
     seed_everything(cfg.seed)
-    return SequenceEncoder.build(cfg.model, tokenizer.vocab_size), tokenizer
+    model = replace(cfg.model, max_length=length_limit(cfg.model))  # unsized: the longest inputs allowed
+    return SequenceEncoder.build(model, tokenizer.vocab_size), tokenizer
 
 
 def crossval(cfg: Config, resume: bool = False) -> dict:

@@ -249,12 +249,15 @@ def embed(encoder: Annotated[str, typer.Option(help="Encoder directory.")],
           out: Annotated[str, typer.Option(help="Output .parquet file.")] = "embeddings.parquet",
           id_column: Annotated[Optional[str], typer.Option(help="Column used as id.")] = None,
           device: Annotated[str, typer.Option()] = "auto",
-          batch_size: Annotated[int, typer.Option()] = 512):
+          batch_size: Annotated[int, typer.Option()] = 512, max_length: MaxLength = None,
+          too_long: Annotated[str, typer.Option("--too-long", help="error | truncate (inputs longer than the "
+                                                "encoder's maximum, or --max-length)")] = "error"):
     """Write pooled embeddings (id + emb_0..emb_{H-1}) of every row to Parquet."""
     from .api import embed as run
     if data is None:
         raise InputError("no input data", fix="pass --data PATH")
-    written = run(encoder, data, _cols(columns) or [], out, batch_size=batch_size, device=device, id_column=id_column)
+    written = run(encoder, data, _cols(columns) or [], out, batch_size=batch_size, device=device, id_column=id_column,
+                  max_length=max_length, too_long=too_long)
     typer.echo(f"embeddings written to {written}")
 
 

@@ -12,6 +12,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from .errors import InputError
@@ -44,6 +45,23 @@ class DataConfig:
     invalid_smiles: str = "error"  # molecules: error (name file, line, RDKit's reason) | skip (and count)
 
 
+MAX_LENGTH_CAP = 1024  # the longest input (tokens) a model sized from its data gets, as ESM-2's 1,024 residues
+
+
+def length_limit(model: ModelConfig) -> int:
+    """The most tokens an input may have while reading data: ``model.max_length``, or the cap when the
+    length is still to be sized from the data."""
+    return model.max_length or MAX_LENGTH_CAP
+
+
+def size_to_data(model: ModelConfig, *lengths) -> int:
+    """Set ``model.max_length`` (when unset) to the longest of the given token lengths; return it."""
+    if model.max_length is None:
+        longest = max((int(np.max(x)) for x in lengths if len(x)), default=3)
+        model.max_length = max(3, min(longest, MAX_LENGTH_CAP))
+    return model.max_length
+
+
 @dataclass
 class ModelConfig:
     architecture: str = "bert"  # bert | esm (transformers configs)
@@ -54,7 +72,8 @@ class ModelConfig:
     dropout: float = 0.0  # hidden-state dropout: costs ~28% of a CPU step; early stopping regularises
     attention_dropout: float = 0.0  # dropout on attention probabilities (costly on CPU: off by default)
     attention: str = "eager"  # eager | sdpa (transformers attention implementation; sdpa for GPUs)
-    max_length: int = 64  # tokens including [CLS]/[SEP]
+    max_length: int | None = None  # tokens including [CLS]/[SEP]; None: a loaded encoder's own, else the
+    #                                data's longest input, at most MAX_LENGTH_CAP
     pooling: str = "cls"  # cls (first token) | mean (real residues only)
 
 
@@ -254,7 +273,7 @@ RANGES = {  # dotted key: (predicate, what it must be)
     "model.hidden_size": (lambda v: v >= 1, "a positive integer"),
     "model.num_layers": (lambda v: v >= 1, "a positive integer"),
     "model.num_heads": (lambda v: v >= 1, "a positive integer"),
-    "model.max_length": (lambda v: v >= 3, "at least 3"),
+    "model.max_length": (lambda v: v is None or v >= 3, "at least 3"),
     "model.dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "pretrain.temperature": (lambda v: v > 0, "positive"),
     "pretrain.mask_tokens": (lambda v: v >= 1, "at least 1"),

@@ -32,6 +32,10 @@ class Corpus:
     def __len__(self) -> int:
         return len(self.rows)
 
+    def lengths(self) -> np.ndarray:
+        """Tokens per entry, specials included."""
+        return self.encoded.lengths()
+
     def select(self, keep: np.ndarray) -> Corpus:
         positions = np.flatnonzero(keep)
         labels = None if self.labels is None else [self.labels[i] for i in positions]

@@ -4,10 +4,11 @@ the tokenised rows, validated together (file, line and column on every error). `
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from ..config import task_name
+from ..config import length_limit, task_name
 from ..errors import InputError
 from ..tasks import Task, get_task
 from .alphabets import labelled_tokenizer
@@ -29,7 +30,7 @@ class LabelledData:
     columns: list[str]
     rows: list[tuple]
     encoded: EncodedDataset
-    tokenizer: object
+    tokenizer: Any  # SequenceTokenizer, SmilesTokenizer or BPETokenizer
     task: Task
     groups: np.ndarray | None = None
     negative_types: np.ndarray | None = None
@@ -75,7 +76,7 @@ def load_labelled(cfg, tokenizer=None, *, molecular: bool = False) -> LabelledDa
                                                cfg.data.invalid_smiles)
         labels = labels.subset(keep)
     rows = sequences_of(table, columns)
-    encoded = encode_table(table, columns, tokenizer, cfg.model.max_length, cfg.data.too_long)
+    encoded = encode_table(table, columns, tokenizer, length_limit(cfg.model), cfg.data.too_long)
     task.attach(encoded, labels, rows)
     if skipped is not None:
         encoded.meta = {**encoded.meta, "invalid_smiles_skipped": skipped}

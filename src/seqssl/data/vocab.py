@@ -31,6 +31,7 @@ class Encoded:
 
     input_ids: np.ndarray
     token_type_ids: np.ndarray
+    truncated: bool = False  # cut to the model's maximum length (data.too_long: truncate)
 
 
 def read_spec(directory: str | Path) -> tuple[dict, Path]:

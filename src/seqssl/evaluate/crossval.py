@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..config import task_name
+from ..config import size_to_data, task_name
 from ..data.labelled import LabelledData, load_labelled
 from ..io import atomic_write_text, output_directory
 from ..runtime import resolve_device, set_threads
@@ -36,11 +36,12 @@ def run_crossval(cfg, resume: bool = False) -> dict:
     set_threads(cfg.threads)
     data = load_labelled(cfg, molecular=cfg.data.alphabet == "smiles" or any(a.needs_molecules for a in arms))
     folds, split, val_from_column = plan_folds(cfg, data)
+    extra = extra_corpus(cfg, data.tokenizer) if any(a.needs_corpus for a in arms) else None
+    size_to_data(cfg.model, data.encoded.lengths(), [] if extra is None else extra.encoded.lengths())
     out.mkdir(parents=True, exist_ok=True)  # the data and folds are good: now the run starts writing
     store = PartStore(out, cfg.to_dict(), resume)
     atomic_write_text(out / "config.yaml", cfg.to_yaml())
     run = RunContext(cfg, data, resolve_device(cfg.device), out, resume, progress=not cfg.quiet)
-    extra = extra_corpus(cfg, data.tokenizer) if any(a.needs_corpus for a in arms) else None
     table = RowTable(cfg, arms)
     outer = tqdm(total=len(folds) * len(table.names), desc="crossval", disable=cfg.quiet, unit="arm")
     leakage = []
@@ -141,7 +142,7 @@ class RowTable:
 
 def write_outputs(results: dict, data: LabelledData, table: RowTable, out: Path) -> dict:
     """results.json, predictions.csv, report.md and the plots."""
-    for key in ("classes", "targets", "invalid_smiles_skipped"):
+    for key in ("classes", "targets", "invalid_smiles_skipped", "truncated_rows"):
         if key in data.encoded.meta:
             results[key] = data.encoded.meta[key]
     predictions = pd.concat(table.predictions)

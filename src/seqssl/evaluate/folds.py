@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..config import length_limit
 from ..data.corpus import Corpus, load_corpus
 from ..data.formats import default_columns
 from ..data.labelled import LabelledData, carve, cluster_sequences, fixed_split
@@ -55,7 +56,7 @@ def extra_corpus(cfg, tokenizer) -> Corpus | None:
     if not cfg.data.pretrain_data:
         return None
     columns = cfg.data.pretrain_columns or cfg.data.columns[:1]
-    parts = [load_corpus(p, default_columns(p, columns), tokenizer, cfg.model.max_length,
+    parts = [load_corpus(p, default_columns(p, columns), tokenizer, length_limit(cfg.model),
                          cfg.data.pretrain_label_column, cfg.data.too_long)
              for path in cfg.data.pretrain_data for p in expand_paths(path)]
     return Corpus.concat(parts).deduplicated()

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import ModelConfig
+from ..config import ModelConfig, length_limit
 from ..data.tokenizers import SequenceTokenizer, load_tokenizer
 from ..data.vocab import CLS_ID, MASK_ID, PAD_ID, SEP_ID
 from ..errors import InputError
@@ -28,7 +28,7 @@ def transformers_config(cfg: ModelConfig, vocab_size: int) -> Any:
     common: dict[str, Any] = dict(vocab_size=vocab_size, hidden_size=cfg.hidden_size, num_hidden_layers=cfg.num_layers,
                   num_attention_heads=cfg.num_heads, intermediate_size=cfg.intermediate_size,
                   hidden_dropout_prob=cfg.dropout, attention_probs_dropout_prob=cfg.attention_dropout,
-                  max_position_embeddings=cfg.max_length + 2, pad_token_id=PAD_ID)
+                  max_position_embeddings=length_limit(cfg) + 2, pad_token_id=PAD_ID)
     if cfg.hidden_size % cfg.num_heads:
         raise InputError(f"hidden_size {cfg.hidden_size} is not divisible by num_heads {cfg.num_heads}",
                          fix="change model.hidden_size or model.num_heads")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from ..config import length_limit, size_to_data
 from ..data.alphabets import corpus_tokenizer
 from ..data.corpus import Corpus, load_corpus
 from ..data.formats import default_columns
@@ -36,7 +37,9 @@ def corpus_max_length(cfg) -> int | None:
     """The longest a corpus entry may be: the model's maximum, except for neighbouring chunks, which are
     cut to ``chunk_length`` from whole documents."""
     if cfg.pretrain.positives != "neighbours":
-        return cfg.model.max_length
+        return length_limit(cfg.model)
+    if cfg.model.max_length is None:  # the model reads chunks, not whole documents
+        cfg.model.max_length = cfg.pretrain.chunk_length + 2
     if cfg.pretrain.chunk_length > cfg.model.max_length - 2:
         raise InputError(f"pretrain.chunk_length {cfg.pretrain.chunk_length} exceeds model.max_length - 2",
                          fix="lower --chunk-length or raise model.max_length")
@@ -69,10 +72,13 @@ def pretraining_corpus(cfg):
     tokenizer = corpus_tokenizer(cfg.data, files, streamed=cfg.data.stream)
     max_length = corpus_max_length(cfg)
     if cfg.data.stream:
-        return streamed_corpus(cfg, files, tokenizer, max_length), tokenizer
-    parts = [load_corpus(f, columns, tokenizer, max_length, cfg.data.pretrain_label_column, cfg.data.too_long)
-             for f, columns in files]
-    return Corpus.concat(parts).deduplicated(), tokenizer
+        corpus = streamed_corpus(cfg, files, tokenizer, max_length)
+    else:
+        parts = [load_corpus(f, columns, tokenizer, max_length, cfg.data.pretrain_label_column, cfg.data.too_long)
+                 for f, columns in files]
+        corpus = Corpus.concat(parts).deduplicated()
+    size_to_data(cfg.model, corpus.lengths())
+    return corpus, tokenizer
 
 
 def build_pretrained_encoder(corpus, cfg, tokenizer, *, device: torch.device, seed: int, desc: str = "pretrain",
