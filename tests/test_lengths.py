@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pandas as pd
 import yaml
-from conftest import run_cli
 
+from conftest import run_cli
 from seqssl.data.dataset import truncated
 from seqssl.data.tokenizers import SequenceTokenizer
 from seqssl.data.vocab import CLS_ID, SEP_ID
