@@ -19,8 +19,9 @@ install: $(VENV)/.installed
 # MMseqs2 clusters proteins by identity (--split cluster --cluster-threshold identity:F); where it cannot be
 # installed, its tests skip with the reason
 mmseqs:
-	@command -v mmseqs >/dev/null || (apt-get install -y mmseqs2 || sudo -n apt-get install -y mmseqs2) \
-		|| echo "MMseqs2 not installed: its tests will skip"
+	@command -v mmseqs >/dev/null || ( (apt-get update -qq && apt-get install -y -qq mmseqs2) \
+		|| (sudo -n apt-get update -qq && sudo -n apt-get install -y -qq mmseqs2) ) >/dev/null 2>&1 \
+		|| echo "WARNING: MMseqs2 could not be installed (apt-get install mmseqs2): its tests will skip"
 
 # static checks (configured in pyproject.toml: [tool.ruff], [tool.mypy]); `make test` runs them first
 lint: install
