@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy.stats import spearmanr
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from conftest import levenshtein, run_cli
@@ -95,7 +96,9 @@ def test_knn_arm_and_mode_in_crossval_with_per_peptide_metrics(tmp_path, small_b
     got = predictions[(predictions["arm"] == "knn") & (predictions["fold"] == 0)].sort_values("row")
     assert got["row"].tolist() == sorted(split.test.tolist())
     order = np.argsort(split.test)
-    np.testing.assert_allclose(got["y_score"].to_numpy(), expected[order], atol=1e-5)
+    # scores are the rule's similarities after Platt scaling (monotone): the same ranking, as probabilities
+    assert spearmanr(got["y_score"].to_numpy(), expected[order]).statistic > 0.9999  # float32 near-ties
+    assert ((got["y_score"] > 0) & (got["y_score"] < 1)).all()
     # the knn mode changes no weight and scores by cosine similarity in the frozen embedding space
     assert all(r["mode"] == "knn" for r in results["arms"]["none[knn]"]["runs"])
 
@@ -126,7 +129,26 @@ def test_knn_mode_scores_equal_a_hand_cosine_rule():
         sims = [float(x @ r / np.linalg.norm(x) / np.linalg.norm(r))
                 for r, y, h in zip(x_train, train.labels, train.group_keys) if y == 1 and h == g]
         expected.append(np.mean(sorted(sims, reverse=True)[:k]))
-    np.testing.assert_allclose(fitted.score(test), expected, atol=1e-5)
+    platt = fitted.model.calibrate.model
+    if platt is None or platt.coef_[0, 0] <= 0:
+        np.testing.assert_allclose(fitted.score(test), expected, atol=1e-5)
+    else:  # Platt scaling: p = sigmoid(a s + b) with the fitted a, b, applied by hand
+        a, b = platt.coef_[0, 0], platt.intercept_[0]
+        np.testing.assert_allclose(fitted.score(test), 1 / (1 + np.exp(-(a * np.array(expected) + b))), atol=1e-5)
+
+
+def test_calibration_turns_similarities_into_probabilities_without_reordering():
+    from seqssl.transfer.knn import Calibration
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 2, 400)
+    similarity = 0.8 + 0.05 * labels + 0.03 * rng.random(400)  # all above 0.5, positives higher
+    calibrate = Calibration(get_task("classification"), similarity[:200], labels[:200])
+    probs = calibrate(similarity[200:])
+    assert spearmanr(probs, similarity[200:]).statistic == pytest.approx(1.0)
+    accuracy_raw = np.mean((similarity[200:] >= 0.5) == labels[200:])
+    assert np.mean((probs >= 0.5) == labels[200:]) > max(accuracy_raw, 0.9)
+    regression = Calibration(get_task("regression"), similarity[:200], labels[:200])
+    np.testing.assert_array_equal(regression(similarity[200:]), similarity[200:])
 
 
 def test_config_lists_every_registered_transfer_mode():

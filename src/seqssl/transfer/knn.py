@@ -75,6 +75,25 @@ def choose_k(task, val_similarity: np.ndarray, train_labels, val_labels, val_gro
     return best
 
 
+class Calibration:
+    """Platt scaling (Platt 1999): a logistic regression of the label on the validation split's similarity
+    scores, turning similarities into probabilities so that thresholded metrics (accuracy at 0.5) mean what
+    they mean for the other arms; monotone, so every ranking metric is unchanged. Regression scores pass
+    through unchanged."""
+
+    def __init__(self, task, val_scores: np.ndarray, val_labels: np.ndarray):
+        from sklearn.linear_model import LogisticRegression
+        self.model = None
+        if task.binary and len(np.unique(val_labels)) == 2:
+            self.model = LogisticRegression(C=1e4).fit(np.asarray(val_scores).reshape(-1, 1), val_labels)
+            self.increasing = float(self.model.coef_[0, 0]) > 0
+
+    def __call__(self, scores: np.ndarray) -> np.ndarray:
+        if self.model is None or not self.increasing:  # a decreasing fit would reverse the ranking: keep it
+            return np.asarray(scores)
+        return self.model.predict_proba(np.asarray(scores).reshape(-1, 1))[:, 1]
+
+
 def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``(len(a), len(b))`` cosine similarities of two sets of vectors."""
     a = a / np.clip(np.linalg.norm(a, axis=1, keepdims=True), 1e-12, None)

@@ -134,6 +134,7 @@ class NeighbourModel:
     labels: np.ndarray
     groups: np.ndarray | None
     k: int
+    calibrate: Any = None  # similarity → probability (Platt scaling on the validation split)
 
 
 @register_mode
@@ -145,14 +146,16 @@ class NearestNeighbour(TransferMode):
 
     def fit(self, encoder, train, val, cfg, task, *, device, precision, seed, progress, desc):
         from ..models.encoder import embed_dataset
-        from .knn import choose_k, cosine_similarity
+        from .knn import Calibration, choose_k, cosine_similarity, knn_scores
         if task.per_token or not (task.binary or task.standardise_targets):
             raise InputError(f"--mode knn predicts binary labels or numbers, not {task.name}",
                              fix="use --mode probe, full or lora")
         reference = embed_dataset(encoder, train, device)
-        k, best = choose_k(task, cosine_similarity(embed_dataset(encoder, val, device), reference), train.labels,
-                           val.labels, val.group_keys, train.group_keys)
-        model = NeighbourModel(encoder, reference, train.labels, train.group_keys, k)
+        val_similarity = cosine_similarity(embed_dataset(encoder, val, device), reference)
+        k, best = choose_k(task, val_similarity, train.labels, val.labels, val.group_keys, train.group_keys)
+        calibrate = Calibration(task, knn_scores(task, val_similarity, train.labels, val.group_keys,
+                                                 train.group_keys, k), val.labels)
+        model = NeighbourModel(encoder, reference, train.labels, train.group_keys, k, calibrate)
         return Fitted(self, model, task, {"k": k, "best_val": best, "mode": "knn"}, device, precision)
 
     def score(self, fitted, data):
@@ -160,11 +163,12 @@ class NearestNeighbour(TransferMode):
         from .knn import cosine_similarity, knn_scores
         model = fitted.model
         similarity = cosine_similarity(embed_dataset(model.encoder, data, fitted.device), model.reference)
-        return knn_scores(fitted.task, similarity, model.labels, data.group_keys, model.groups, model.k)
+        return model.calibrate(knn_scores(fitted.task, similarity, model.labels, data.group_keys, model.groups,
+                                          model.k))
 
     def save(self, fitted, out, tokenizer, meta, merge):
         """``out/encoder`` (the unchanged encoder) and ``knn.safetensors`` (reference embeddings and labels)
-        + ``knn.json`` (k and the reference rows' groups)."""
+        + ``knn.json`` (k, the reference rows' groups, the Platt scaling of the scores)."""
         import json
 
         from ..io import atomic_write_text
@@ -174,4 +178,7 @@ class NearestNeighbour(TransferMode):
                    "labels": torch.from_numpy(np.asarray(model.labels, dtype=np.float32))},
                   str(out / "knn.safetensors"))
         groups = None if model.groups is None else [str(g) for g in model.groups]
-        atomic_write_text(out / "knn.json", json.dumps({"k": model.k, "groups": groups}))
+        platt = getattr(model.calibrate, "model", None)
+        calibration = None if platt is None else {"coef": float(platt.coef_[0, 0]),
+                                                  "intercept": float(platt.intercept_[0])}
+        atomic_write_text(out / "knn.json", json.dumps({"k": model.k, "groups": groups, "calibration": calibration}))

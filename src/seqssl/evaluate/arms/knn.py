@@ -5,7 +5,7 @@ peptide), or for regression the similarity-weighted mean of its nearest training
 from __future__ import annotations
 
 from ...errors import InputError
-from ...transfer.knn import choose_k, edit_similarity, knn_scores
+from ...transfer.knn import Calibration, choose_k, edit_similarity, knn_scores
 from .base import Arm, register_arm
 
 
@@ -26,7 +26,10 @@ class NearestNeighbours(Arm):
         def pick(idx):
             return [sequences[i] for i in idx], None if groups is None else groups[idx]
         (train, train_groups), (val, val_groups), (test, test_groups) = map(pick, (unit.fit_idx, split.val, split.test))
-        k, best = choose_k(run.task, edit_similarity(val, train), y[unit.fit_idx], y[split.val], val_groups,
-                           train_groups)
+        val_similarity = edit_similarity(val, train)
+        k, best = choose_k(run.task, val_similarity, y[unit.fit_idx], y[split.val], val_groups, train_groups)
+        calibrate = Calibration(run.task, knn_scores(run.task, val_similarity, y[unit.fit_idx], val_groups,
+                                                     train_groups, k), y[split.val])
         scores = knn_scores(run.task, edit_similarity(test, train), y[unit.fit_idx], test_groups, train_groups, k)
-        return scores, {"k": k, "best_val": best, "similarity": "levenshtein", "within_groups": groups is not None}
+        return calibrate(scores), {"k": k, "best_val": best, "similarity": "levenshtein",
+                                   "within_groups": groups is not None}
