@@ -151,7 +151,7 @@ def test_smoke_rule_marks_the_quick_demo_and_not_a_full_sized_run():
     from seqssl.demo import demo_config
     quick = {"split": "grouped", "n_folds": 3, "pretraining": {"simclr": [{"fold": 0, "history": []}]},
              "config": demo_config(quick=True).to_dict(), "arms": {}}
-    assert smoke_reasons(quick) == ["pretraining capped at 30 steps (pretrain.max_steps < 500)"]
+    assert smoke_reasons(quick) == ["pretraining capped at 30 steps (pretrain.max_steps < 100)"]
     assert smoke_line(quick).startswith("SMOKE RUN: ") and smoke_line(quick).endswith("not a result.")
     sized = {**quick, "n_folds": 5, "config": {"pretrain": {"max_steps": 5000}, "finetune": {"max_steps": None}}}
     assert smoke_reasons(sized) == [] and smoke_line(sized) is None

@@ -10,7 +10,8 @@ LOWER_IS_BETTER = ("mse",)  # metrics where a negative difference is an improvem
 METRIC_NAMES = {"auroc": "AUROC", "average_precision": "AP", "map": "mAP", "macro_auroc": "macro AUROC",
                 "spearman": "Spearman", "pearson": "Pearson", "mse": "MSE", "accuracy": "accuracy",
                 "per_residue_accuracy": "per-residue accuracy"}
-SMOKE_PRETRAIN_STEPS = 500  # a pretraining arm capped below this many optimiser steps has barely trained
+SMOKE_PRETRAIN_STEPS = 100  # below this many optimiser steps a pretraining arm has barely trained (the quick
+#                            demo: 30; the demo: 200, half an epoch of its 100k corpus, reported as a result)
 SMOKE_MIN_FOLDS = 3  # fewer folds than this (k-fold splits only) is no estimate of spread
 
 
@@ -88,7 +89,7 @@ def format_p(p: float | None, n_boot: int | None = None) -> str:
 def smoke_reasons(results: dict) -> list[str]:
     """Why a run is smoke-sized: it checks that the pipeline runs, and its numbers are not a result. The rule:
     (1) an arm pretrains (``results["pretraining"]``, or a run with ``pretrain_seconds``) and
-    ``pretrain.max_steps`` is set below 500 (``SMOKE_PRETRAIN_STEPS``); (2) ``finetune.max_steps`` is set
+    ``pretrain.max_steps`` is set below 100 (``SMOKE_PRETRAIN_STEPS``); (2) ``finetune.max_steps`` is set
     (fine-tuning cut at a step count, not trained to early stopping or its epochs); (3) a k-fold split (not a
     fixed split from a column) with fewer than 3 folds. ``seqssl demo --quick`` (30 pretraining steps) is one."""
     cfg, reasons = results.get("config", {}), []
