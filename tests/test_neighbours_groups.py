@@ -116,8 +116,11 @@ def test_knn_mode_scores_equal_a_hand_cosine_rule():
     data = EncodedDataset([e.input_ids for e in enc], [e.token_type_ids for e in enc],
                           rng.integers(0, 2, 60).astype(np.float32), group_keys=rng.choice(["X", "Y"], 60))
     torch.manual_seed(0)
-    encoder = SequenceEncoder.build(ModelConfig(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32),
-                                    tok.vocab_size)
+    encoder = SequenceEncoder.build(ModelConfig(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32,
+                                                pooling="mean"), tok.vocab_size)
+    with torch.no_grad():  # spread the random embeddings out, so that cosine similarities differ visibly
+        for p in encoder.parameters():
+            p.normal_(0.0, 1.0)
     train, val, test = data.subset(range(40)), data.subset(range(40, 50)), data.subset(range(50, 60))
     fitted = fit_in_mode("knn", encoder, train, val, FinetuneConfig(), get_task("classification"),
                          device=torch.device("cpu"))
@@ -132,9 +135,10 @@ def test_knn_mode_scores_equal_a_hand_cosine_rule():
     platt = fitted.model.calibrate.model
     if platt is None or platt.coef_[0, 0] <= 0:
         np.testing.assert_allclose(fitted.score(test), expected, atol=1e-5)
-    else:  # Platt scaling: p = sigmoid(a s + b) with the fitted a, b, applied by hand
+    else:  # Platt scaling: p = sigmoid(a z + b), z the standardised score, with the fitted a, b, by hand
         a, b = platt.coef_[0, 0], platt.intercept_[0]
-        np.testing.assert_allclose(fitted.score(test), 1 / (1 + np.exp(-(a * np.array(expected) + b))), atol=1e-5)
+        z = (np.array(expected) - fitted.model.calibrate.center) / fitted.model.calibrate.scale
+        np.testing.assert_allclose(fitted.score(test), 1 / (1 + np.exp(-(a * z + b))), atol=1e-3)  # float32
 
 
 def test_calibration_turns_similarities_into_probabilities_without_reordering():

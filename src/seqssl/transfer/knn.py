@@ -84,14 +84,20 @@ class Calibration:
     def __init__(self, task, val_scores: np.ndarray, val_labels: np.ndarray):
         from sklearn.linear_model import LogisticRegression
         self.model = None
+        scores = np.asarray(val_scores, dtype=np.float64)
+        # standardised first: cosine similarities of a random encoder all lie within ~0.01 of 1
+        self.center, self.scale = float(scores.mean()) if len(scores) else 0.0, float(scores.std()) or 1.0
         if task.binary and len(np.unique(val_labels)) == 2:
-            self.model = LogisticRegression(C=1e4).fit(np.asarray(val_scores).reshape(-1, 1), val_labels)
+            self.model = LogisticRegression(C=1e4).fit(self._feature(scores), val_labels)
             self.increasing = float(self.model.coef_[0, 0]) > 0
+
+    def _feature(self, scores) -> np.ndarray:
+        return ((np.asarray(scores, dtype=np.float64) - self.center) / self.scale).reshape(-1, 1)
 
     def __call__(self, scores: np.ndarray) -> np.ndarray:
         if self.model is None or not self.increasing:  # a decreasing fit would reverse the ranking: keep it
             return np.asarray(scores)
-        return self.model.predict_proba(np.asarray(scores).reshape(-1, 1))[:, 1]
+        return self.model.predict_proba(self._feature(scores))[:, 1]
 
 
 def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -180,5 +180,6 @@ class NearestNeighbour(TransferMode):
         groups = None if model.groups is None else [str(g) for g in model.groups]
         platt = getattr(model.calibrate, "model", None)
         calibration = None if platt is None else {"coef": float(platt.coef_[0, 0]),
-                                                  "intercept": float(platt.intercept_[0])}
+                                                  "intercept": float(platt.intercept_[0]),
+                                                  "center": model.calibrate.center, "scale": model.calibrate.scale}
         atomic_write_text(out / "knn.json", json.dumps({"k": model.k, "groups": groups, "calibration": calibration}))
