@@ -148,7 +148,8 @@ def test_crossval_token_classification_end_to_end(conservation_slice, tmp_path):
     args = ["crossval", "--data", str(conservation_slice / "seq.fasta"), "--token-labels",
             str(conservation_slice / "lab.fasta"), "--task", "token-classification", "--arms", "none,kmer",
             "--folds", "2", "--group-column", "id", "--max-steps", "2", "--batch-size", "8", "--too-long",
-            "truncate", "--config", str(tmp_path / "tiny.yaml"), "--out", str(out), "--quiet"]
+            "truncate", "--max-length", "64", "--config", str(tmp_path / "tiny.yaml"), "--out", str(out),
+            "--quiet"]
     assert run_cli(args) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["primary_metric"] == "per_residue_accuracy" and results["classes"] == list("123456789")

@@ -53,7 +53,8 @@ ClusterColumn = Annotated[Optional[str], typer.Option("--cluster-column", help="
 Objective = Annotated[Optional[str], typer.Option("--objective", help="Pretraining objective, e.g. simclr.")]
 Pooling = Annotated[Optional[str], typer.Option("--pooling", help="cls | mean")]
 MaxLength = Annotated[Optional[int], typer.Option("--max-length", help="Model's maximum tokens per input, "
-                                                  "[CLS] and [SEP] included (model.max_length).")]
+                                                  "[CLS] and [SEP] included (default: a loaded encoder's own, else the "
+                                                  "data's longest, 64 to 1024).")]
 Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
 Tracking = Annotated[Optional[str], typer.Option("--tracking", help="tensorboard and/or mlflow (comma-separated).")]
 Positives = Annotated[Optional[str], typer.Option(help="augment | label | neighbours | smiles")]

@@ -54,11 +54,15 @@ def length_limit(model: ModelConfig) -> int:
     return model.max_length or MAX_LENGTH_CAP
 
 
+MAX_LENGTH_FLOOR = 64  # ... and at least this many, so an encoder pretrained on CDR3s still reads pairs
+
+
 def size_to_data(model: ModelConfig, *lengths) -> int:
-    """Set ``model.max_length`` (when unset) to the longest of the given token lengths; return it."""
+    """Set ``model.max_length`` (when unset) to the longest of the given token lengths, within
+    [``MAX_LENGTH_FLOOR``, ``MAX_LENGTH_CAP``]; return it."""
     if model.max_length is None:
-        longest = max((int(np.max(x)) for x in lengths if len(x)), default=3)
-        model.max_length = max(3, min(longest, MAX_LENGTH_CAP))
+        longest = max((int(np.max(x)) for x in lengths if len(x)), default=MAX_LENGTH_FLOOR)
+        model.max_length = max(MAX_LENGTH_FLOOR, min(longest, MAX_LENGTH_CAP))
     return model.max_length
 
 
@@ -73,7 +77,7 @@ class ModelConfig:
     attention_dropout: float = 0.0  # dropout on attention probabilities (costly on CPU: off by default)
     attention: str = "eager"  # eager | sdpa (transformers attention implementation; sdpa for GPUs)
     max_length: int | None = None  # tokens including [CLS]/[SEP]; None: a loaded encoder's own, else the
-    #                                data's longest input, at most MAX_LENGTH_CAP
+    #                                data's longest input, within [MAX_LENGTH_FLOOR, MAX_LENGTH_CAP]
     pooling: str = "cls"  # cls (first token) | mean (real residues only)
 
 
