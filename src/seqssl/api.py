@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import Config, length_limit, size_to_data
+from .config import Config
 from .data.alphabets import fit_smiles_tokenizer
 from .data.dataset import encode_table
 from .data.formats import default_columns
@@ -21,6 +21,7 @@ from .data.splits import Split
 from .data.tokenizers import SequenceTokenizer
 from .errors import InputError
 from .io import atomic_write_text, output_directory, output_file, versions
+from .lengths import length_limit, size_to_data
 from .models.encoder import SequenceEncoder, embed_dataset, load_encoder
 from .runtime import resolve_device, seed_everything, set_threads
 from .tracking import Tracker

@@ -12,7 +12,6 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from .errors import InputError
@@ -43,27 +42,6 @@ class DataConfig:
     group_metric: str | None = None  # metrics also per value of this column, macro-averaged (default for two
     #                                  columns: the second, e.g. the peptide); knn arms and modes stay within it
     invalid_smiles: str = "error"  # molecules: error (name file, line, RDKit's reason) | skip (and count)
-
-
-MAX_LENGTH_CAP = 1024  # the longest input (tokens) a model sized from its data gets, as ESM-2's 1,024 residues
-
-
-def length_limit(model: ModelConfig) -> int:
-    """The most tokens an input may have while reading data: ``model.max_length``, or the cap when the
-    length is still to be sized from the data."""
-    return model.max_length or MAX_LENGTH_CAP
-
-
-MAX_LENGTH_FLOOR = 64  # ... and at least this many, so an encoder pretrained on CDR3s still reads pairs
-
-
-def size_to_data(model: ModelConfig, *lengths) -> int:
-    """Set ``model.max_length`` (when unset) to the longest of the given token lengths, within
-    [``MAX_LENGTH_FLOOR``, ``MAX_LENGTH_CAP``]; return it."""
-    if model.max_length is None:
-        longest = max((int(np.max(x)) for x in lengths if len(x)), default=MAX_LENGTH_FLOOR)
-        model.max_length = max(MAX_LENGTH_FLOOR, min(longest, MAX_LENGTH_CAP))
-    return model.max_length
 
 
 @dataclass

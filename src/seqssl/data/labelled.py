@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from ..config import length_limit, task_name
+from ..config import task_name
 from ..errors import InputError
+from ..lengths import length_limit
 from ..tasks import Task, get_task
 from .alphabets import labelled_tokenizer
 from .dataset import EncodedDataset, encode_table, sequences_of

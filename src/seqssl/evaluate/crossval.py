@@ -11,9 +11,10 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..config import size_to_data, task_name
+from ..config import task_name
 from ..data.labelled import LabelledData, load_labelled
 from ..io import atomic_write_text, output_directory
+from ..lengths import size_to_data
 from ..runtime import resolve_device, set_threads
 from ..tasks import get_task
 from .arms import Arm, FoldContext, RunContext, Unit, baselines_of, resolve_arms

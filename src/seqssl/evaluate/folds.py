@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import length_limit
 from ..data.corpus import Corpus, load_corpus
 from ..data.formats import default_columns
 from ..data.labelled import LabelledData, carve, cluster_sequences, fixed_split
 from ..data.readers import expand_paths
 from ..data.splits import Split, make_folds, resolve_split
+from ..lengths import length_limit
 from .leakage import duplicate_report, sequence_key, similarity_leakage
 
 

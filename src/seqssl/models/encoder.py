@@ -13,11 +13,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import ModelConfig, length_limit
+from ..config import ModelConfig
 from ..data.tokenizers import SequenceTokenizer, load_tokenizer
 from ..data.vocab import CLS_ID, MASK_ID, PAD_ID, SEP_ID
 from ..errors import InputError
 from ..io import make_readable
+from ..lengths import length_limit
 
 POOLINGS = ("cls", "mean")
 SEQSSL_META = "seqssl.json"

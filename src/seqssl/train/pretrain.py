@@ -6,12 +6,12 @@ from pathlib import Path
 
 import torch
 
-from ..config import length_limit, size_to_data
 from ..data.alphabets import corpus_tokenizer
 from ..data.corpus import Corpus, load_corpus
 from ..data.formats import default_columns
 from ..data.readers import expand_paths
 from ..errors import InputError
+from ..lengths import length_limit, size_to_data
 from ..models.encoder import SequenceEncoder
 from ..objectives import build_objective
 from ..runtime import seed_everything
