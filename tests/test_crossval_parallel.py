@@ -32,6 +32,7 @@ seed: 3
     return path
 
 
+@pytest.mark.slow  # ~60 s of the default suite's 10-minute budget; `make test-slow` runs it
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 def test_parallel_arms_give_the_single_process_table(tmp_path, small_binding_csv, small_corpus_csv):
     config = _config(tmp_path, small_binding_csv, small_corpus_csv)
