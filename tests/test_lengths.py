@@ -6,7 +6,7 @@ import pandas as pd
 import yaml
 
 from conftest import run_cli
-from seqssl.data.dataset import truncated
+from seqssl.data.vocab import truncate_encoded
 from seqssl.data.tokenizers import SequenceTokenizer
 from seqssl.data.vocab import CLS_ID, SEP_ID
 
@@ -14,14 +14,14 @@ from seqssl.data.vocab import CLS_ID, SEP_ID
 def test_pair_truncation_cuts_the_longer_member_and_keeps_both():
     tok = SequenceTokenizer("protein")
     enc = tok.encode("ACDEFGHIKLMNPQRSTVWY", "KAYNV")  # 20 + 5 residues, 28 tokens with specials
-    cut = truncated(enc, 16)
+    cut = truncate_encoded(enc, 16)
     assert len(cut.input_ids) == 16 and cut.truncated
     ids, types = cut.input_ids, cut.token_type_ids
     assert ids[0] == CLS_ID and ids[-1] == SEP_ID and (ids == SEP_ID).sum() == 2
     first, second = ids[1:int((types == 0).sum()) - 1], ids[int((types == 0).sum()):-1]
     assert tok.decode(second) == "KAYNV"  # the shorter member keeps every residue
     assert tok.decode(first) == "ACDEFGHI"  # the longer one loses its end: 13 residues fit, 5 are taken
-    both_long = truncated(tok.encode("A" * 30, "C" * 30), 11)
+    both_long = truncate_encoded(tok.encode("A" * 30, "C" * 30), 11)
     assert np.bincount(both_long.token_type_ids.astype(int)).tolist() == [6, 5]  # 4 + 4 residues
 
 

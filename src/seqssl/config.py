@@ -57,6 +57,8 @@ class ModelConfig:
     max_length: int | None = None  # tokens including [CLS]/[SEP]; None: a loaded encoder's own, else the
     #                                data's longest input, within [MAX_LENGTH_FLOOR, MAX_LENGTH_CAP]
     pooling: str = "cls"  # cls (first token) | mean (real residues only)
+    loaded_pooling: str = "auto"  # a loaded encoder's (--encoder, --init, model:PATH arms): auto (what seqssl
+    #                               saved it with; else mean for ESM, the first token otherwise) | cls | mean
 
 
 @dataclass
@@ -311,6 +313,8 @@ CHOICES: dict[str, tuple[str, ...]] = {  # dotted key: its allowed values (the o
     "pretrain.distance": ("cosine", "euclidean"),  # seqssl.losses.pairwise_distance
     "pretrain.adversarial_schedule": ("alternating", "joint"),
     "pretrain.adversarial_mask_types": ("all", "mask"),
+    "model.pooling": ("cls", "mean"),  # seqssl.models.encoder.POOLINGS
+    "model.loaded_pooling": ("auto", "cls", "mean"),
     **{f"{section}.{key}": allowed for section in ("pretrain", "finetune") for key, allowed in _OPTIM_CHOICES.items()},
 }
 

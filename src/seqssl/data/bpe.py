@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .vocab import CLS_ID, SEP_ID, SPECIAL_TOKENS, Encoded
+from .vocab import CLS_ID, SEP_ID, SPECIAL_TOKENS, Encoded, truncate_encoded
 
 
 class BPETokenizer:
@@ -53,6 +53,9 @@ class BPETokenizer:
             ids += [*b, SEP_ID]
             types += [1] * (len(b) + 1)
         return Encoded(np.asarray(ids, dtype=np.int64), np.asarray(types, dtype=np.int64))
+
+    def truncate(self, enc: Encoded, values: tuple, max_length: int) -> Encoded:
+        return truncate_encoded(enc, max_length)
 
     def decode(self, ids) -> str:
         return self.core.decode([int(i) for i in ids if int(i) >= len(SPECIAL_TOKENS)])

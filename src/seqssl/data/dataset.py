@@ -10,7 +10,7 @@ from ..errors import InputError
 from .padding import pad_batch
 from .table import SequenceTable, require_columns
 from .tokenizers import SequenceTokenizer
-from .vocab import CLS_ID, SEP_ID, Encoded
+from .vocab import Encoded
 
 IGNORE_INDEX = -100  # token label of special, padding and unlabelled positions
 
@@ -109,33 +109,13 @@ def encode_row(tokenizer, values: tuple, columns: list[str], max_length: int | N
             raise InputError("empty sequence", **where, column=c, fix="remove the row or fill in the sequence")
     enc = tokenizer.encode(*values, where={**where, "column": list(columns)})
     if max_length is not None and len(enc.input_ids) > max_length and too_long == "truncate":
-        return truncated(enc, max_length)
+        return tokenizer.truncate(enc, values, max_length)
     if max_length is not None and len(enc.input_ids) > max_length:
         raise InputError(f"sequence of {len(enc.input_ids)} tokens (with specials) exceeds the model's "
                          f"maximum of {max_length}", **where, column="+".join(columns),
                          fix="pass --max-length N (a larger model) or --too-long truncate, or shorten the "
                              "sequence (config: model.max_length, data.too_long)")
     return enc
-
-
-def truncated(enc: Encoded, max_length: int) -> Encoded:
-    """``enc`` cut to ``max_length`` tokens, every ``[SEP]`` kept: one sequence loses its end; a pair loses
-    residues from the end of its longer member first, so the second sequence is never dropped (the
-    "longest first" rule of Hugging Face tokenizers)."""
-    ids, types = enc.input_ids, enc.token_type_ids
-    if not types.any():
-        return Encoded(np.append(ids[:max_length - 1], SEP_ID), types[:max_length], truncated=True)
-    n_first = int((types == 0).sum())
-    first, second = ids[1:n_first - 1], ids[n_first:-1]
-    keep_first, keep_second = len(first), len(second)
-    while keep_first + keep_second > max(max_length - 3, 2):
-        if keep_first >= keep_second:
-            keep_first -= 1
-        else:
-            keep_second -= 1
-    new_ids = np.concatenate([[CLS_ID], first[:keep_first], [SEP_ID], second[:keep_second], [SEP_ID]])
-    new_types = np.concatenate([np.zeros(keep_first + 2), np.ones(keep_second + 1)])
-    return Encoded(new_ids.astype(np.int64), new_types.astype(np.int64), truncated=True)
 
 
 def _label_text(table: SequenceTable, label_column: str):

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import InputError
 from .bpe import BPETokenizer
+from .model_tokenizer import MODEL_ALPHABET, ModelTokenizer
 from .smiles import SmilesTokenizer
 from .vocab import (  # noqa: F401  re-exported
     CLS_ID,
@@ -37,12 +38,15 @@ UNKNOWN_POLICIES = ("error", "map-to-x")
 
 
 def load_tokenizer(directory: str | Path):
-    """The tokenizer saved in an encoder directory, whatever its alphabet (protein, ``text`` BPE, ``smiles``)."""
+    """The tokenizer saved in an encoder directory, whatever its alphabet (protein, ``text`` BPE, ``smiles``, or
+    a ``model``'s own tokenizer)."""
     spec, path = read_spec(directory)
     if spec.get("alphabet") == "text":
         return BPETokenizer.load(directory)
     if spec.get("alphabet") == "smiles":
         return SmilesTokenizer.load(directory)
+    if spec.get("alphabet") == MODEL_ALPHABET:
+        return ModelTokenizer.load(directory)
     tok = SequenceTokenizer(spec["alphabet"], spec.get("unknown", "error"))
     if tok.vocab != spec["vocab"]:
         raise InputError("vocabulary differs from this seqssl version's", path=str(path))

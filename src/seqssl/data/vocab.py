@@ -34,6 +34,26 @@ class Encoded:
     truncated: bool = False  # cut to the model's maximum length (data.too_long: truncate)
 
 
+def truncate_encoded(enc: Encoded, max_length: int) -> Encoded:
+    """``enc`` cut to ``max_length`` tokens, every ``[SEP]`` kept: one sequence loses its end; a pair loses
+    residues from the end of its longer member first, so the second sequence is never dropped (the
+    "longest first" rule of Hugging Face tokenizers)."""
+    ids, types = enc.input_ids, enc.token_type_ids
+    if not types.any():
+        return Encoded(np.append(ids[:max_length - 1], SEP_ID), types[:max_length], truncated=True)
+    n_first = int((types == 0).sum())
+    first, second = ids[1:n_first - 1], ids[n_first:-1]
+    keep_first, keep_second = len(first), len(second)
+    while keep_first + keep_second > max(max_length - 3, 2):
+        if keep_first >= keep_second:
+            keep_first -= 1
+        else:
+            keep_second -= 1
+    new_ids = np.concatenate([[CLS_ID], first[:keep_first], [SEP_ID], second[:keep_second], [SEP_ID]])
+    new_types = np.concatenate([np.zeros(keep_first + 2), np.ones(keep_second + 1)])
+    return Encoded(new_ids.astype(np.int64), new_types.astype(np.int64), truncated=True)
+
+
 def read_spec(directory: str | Path) -> tuple[dict, Path]:
     """The ``seqssl_tokenizer.json`` of an encoder directory, and its path."""
     path = Path(directory) / "seqssl_tokenizer.json"
@@ -75,6 +95,10 @@ class VocabularyTokenizer:
             parts += [b, np.array([SEP_ID])]
             types.append(np.ones(len(b) + 1, dtype=np.int64))
         return Encoded(np.concatenate(parts).astype(np.int64), np.concatenate(types))
+
+    def truncate(self, enc: Encoded, values: tuple, max_length: int) -> Encoded:
+        """``enc`` (the encoding of ``values``) cut to ``max_length`` tokens (:func:`truncate_encoded`)."""
+        return truncate_encoded(enc, max_length)
 
     def decode(self, ids) -> str:
         """The tokens of ``ids`` concatenated, specials (and ``[UNK]``) left out."""

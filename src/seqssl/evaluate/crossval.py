@@ -54,6 +54,9 @@ def run_crossval(cfg, resume: bool = False) -> dict:
     outer.close()
     results = assemble_results(cfg, data.task, table.metrics, table.runs, [reorder(r) for r in leakage], split,
                                time.time() - start_all, baselines_of(arms), table.predictions, data.negative_types)
+    external = {arm.name: arm.provenance() for arm in arms if arm.provenance() is not None}
+    if external:
+        results["external_models"] = external
     return write_outputs(results, data, table, out)
 
 

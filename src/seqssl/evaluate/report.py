@@ -257,6 +257,17 @@ def retrieval_lines(results: dict) -> list[str]:
             pd.DataFrame(rows).to_markdown(index=False), ""]
 
 
+def external_model_lines(results: dict) -> list[str]:
+    """The note on ``model:PATH`` arms: not pretrained per fold, so the leakage counts above do not cover them."""
+    models = results.get("external_models") or {}
+    if not models:
+        return []
+    listed = "; ".join(f"`{name}` ({m['path']})" for name, m in models.items())
+    return [f"Models brought to the run ({listed}) were not pretrained on its folds: the leakage accounting above "
+            "does not apply to them. Whether their pretraining data contained this data set's test sequences is "
+            "for their authors to state.", ""]
+
+
 def write_report(results: dict, out: Path, predictions: pd.DataFrame, maps: dict | None = None) -> None:
     """``report.md`` with the tables, the leakage counts and the plots it links; ``maps``: per arm, the
     t-SNE points of :mod:`seqssl.evaluate.embedding_map`."""
@@ -304,6 +315,7 @@ def write_report(results: dict, out: Path, predictions: pd.DataFrame, maps: dict
              *retrieval_lines(results),
              "## Folds and leakage control", "",
              leak.to_markdown(index=False), "",
+             *external_model_lines(results),
              "`pretrain_removed_test_sequences`: entries of the unlabelled corpus removed because they contain "
              "a sequence of that fold's test set. `test_sequences_in_train[@COLUMN]`: test rows whose sequence "
              "(in that column) also occurs in the training fold; `test_pairs_in_train`: test rows whose whole "

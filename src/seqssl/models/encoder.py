@@ -6,6 +6,7 @@ Saved with ``save_pretrained`` (safetensors) together with the tokenizer and ``s
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,20 +59,33 @@ class SequenceEncoder(nn.Module):
     backbone: Any
     input_map: torch.Tensor | None
 
-    def __init__(self, backbone: nn.Module, pooling: str = "cls", input_map: torch.Tensor | None = None,
-                 source_tokenizer=None):
+    def __init__(self, backbone: nn.Module, pooling: str = "cls", input_map: torch.Tensor | None = None):
         super().__init__()
         if pooling not in POOLINGS:
             raise InputError(f"unknown pooling '{pooling}'", fix=f"use one of {POOLINGS}")
         self.backbone, self.pooling = backbone, pooling
         self.uses_segments = getattr(backbone.config, "type_vocab_size", 0) > 1
-        # a model trained with another vocabulary (a user's ESM-2): seqssl's ids → the model's ids
+        # a model with its own tokenizer (ModelTokenizer): seqssl's ids → the model's ids
         self.register_buffer("input_map", input_map, persistent=False)
-        self.source_tokenizer = source_tokenizer
 
     @property
     def hidden_size(self) -> int:
         return self.backbone.config.hidden_size
+
+    @property
+    def max_tokens(self) -> int:
+        """The longest input (special tokens included) the position embeddings allow."""
+        return int(self.backbone.config.max_position_embeddings) - 2
+
+    def token_embedding_matrix(self) -> torch.Tensor:
+        """The input embeddings, one row per seqssl id (re-ordered for a model with its own tokenizer)."""
+        weight = self.backbone.get_input_embeddings().weight
+        return weight if self.input_map is None else weight[self.input_map]
+
+    def embed_tokens(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Input embeddings of seqssl ids (what the backbone's embedding layer gives the model's ids)."""
+        ids = input_ids if self.input_map is None else self.input_map[input_ids]
+        return self.backbone.get_input_embeddings()(ids)
 
     @classmethod
     def build(cls, cfg: ModelConfig, vocab_size: int) -> SequenceEncoder:
@@ -103,20 +117,27 @@ class SequenceEncoder(nn.Module):
 
     def save(self, directory: str | Path, tokenizer: SequenceTokenizer, meta: dict | None = None) -> None:
         """``save_pretrained`` (safetensors) + tokenizer + ``seqssl.json``, written into ``directory``."""
-        from transformers.utils import logging as hf_logging
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        hf_logging.disable_progress_bar()  # one tiny shard: its bar is noise
-        self.backbone.save_pretrained(str(directory), safe_serialization=True)
-        hf_logging.enable_progress_bar()
+        with without_progress_bars():  # one tiny shard: its bar is noise
+            self.backbone.save_pretrained(str(directory), safe_serialization=True)
         tokenizer.save(directory)
         info = {"pooling": self.pooling, "alphabet": tokenizer.alphabet, **(meta or {})}
-        if self.input_map is not None:  # the model's own tokenizer, so AutoTokenizer matches the weights
-            info["input_map"] = self.input_map.tolist()
-            if self.source_tokenizer is not None:
-                self.source_tokenizer.save_pretrained(str(directory))
         (directory / SEQSSL_META).write_text(json.dumps(info, indent=1, default=str))
         make_readable(directory)  # transformers' safetensors weights are created 0600
+
+
+@contextmanager
+def without_progress_bars():
+    """``transformers``' own progress bars (loading and writing weight shards) off inside the block."""
+    from transformers.utils import logging as hf_logging
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def has_weights(directory: Path) -> bool:
@@ -124,13 +145,18 @@ def has_weights(directory: Path) -> bool:
     return any((directory / n).exists() for n in ("model.safetensors", "model.safetensors.index.json"))
 
 
-def load_encoder(directory: str | Path, pooling: str | None = None) -> tuple[SequenceEncoder, SequenceTokenizer]:
-    """Load a seqssl encoder directory (weights via ``from_pretrained``; nothing is unpickled)."""
-    from transformers import AutoModel
+def load_encoder(directory: str | Path, pooling: str | None = None,
+                 unknown: str = "error") -> tuple[SequenceEncoder, Any]:
+    """A seqssl encoder directory, or any local ``transformers`` model directory with its own tokenizer
+    (weights via ``from_pretrained`` from safetensors; nothing is unpickled): ``(encoder, tokenizer)``.
+
+    ``pooling``: ``cls`` | ``mean`` | ``auto`` / None (what the directory's ``seqssl.json`` says; for a model
+    seqssl did not write, mean over residues for ESM models, the first token otherwise). ``unknown``: what a
+    model's own tokenizer does with tokens it does not know (``error`` | ``map-to-x``)."""
     directory = Path(directory)
     if not directory.is_dir():
         raise InputError("encoder directory not found", path=str(directory),
-                         fix="pass a directory written by `seqssl pretrain`, or `none`")
+                         fix="pass a directory written by `seqssl pretrain`, a transformers model directory, or `none`")
     if not has_weights(directory) and has_weights(directory / "encoder"):
         raise InputError("this is a fine-tuned model directory (seqssl finetune), not an encoder", path=str(directory),
                          fix=f"pass the encoder inside it: --encoder {directory / 'encoder'}")
@@ -139,46 +165,33 @@ def load_encoder(directory: str | Path, pooling: str | None = None) -> tuple[Seq
                          fix="re-run `seqssl pretrain`, or pass a directory saved with save_pretrained")
     meta_path = directory / SEQSSL_META
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    if not (directory / "seqssl_tokenizer.json").exists():
-        return load_transformers_encoder(directory, pooling)
-    tokenizer = load_tokenizer(directory)
-    backbone = AutoModel.from_pretrained(str(directory), add_pooling_layer=False, use_safetensors=True)
-    input_map = torch.tensor(meta["input_map"]) if "input_map" in meta else None
-    source = None
-    if input_map is not None:
-        from transformers import AutoTokenizer
-        source = AutoTokenizer.from_pretrained(str(directory))
-    return SequenceEncoder(backbone, pooling or meta.get("pooling", "cls"), input_map, source), tokenizer
+    if (directory / "seqssl_tokenizer.json").exists():
+        tokenizer = load_tokenizer(directory)
+    else:
+        from ..data.model_tokenizer import ModelTokenizer
+        tokenizer = ModelTokenizer.from_directory(directory, unknown)
+    backbone = load_backbone(directory)
+    input_map = torch.from_numpy(tokenizer.model_ids) if hasattr(tokenizer, "model_ids") else None
+    if pooling in (None, "auto"):
+        pooling = meta.get("pooling") or default_pooling(backbone.config)
+    return SequenceEncoder(backbone, pooling, input_map), tokenizer
 
 
-def load_transformers_encoder(directory: Path, pooling: str | None = None):
-    """A local ``transformers`` directory not written by seqssl (e.g. a user's ESM-2 download: config,
-    safetensors weights and its tokenizer files): seqssl's protein tokenizer, with every seqssl id mapped
-    to the model's own id of the same residue or special token (unknown residues to its unknown token)."""
-    from transformers import AutoModel, AutoTokenizer
-    try:
-        source = AutoTokenizer.from_pretrained(str(directory))
-    except (OSError, ValueError) as err:
-        raise InputError(f"no seqssl tokenizer and no transformers tokenizer ({str(err).splitlines()[0]})",
-                         path=str(directory), fix="pass a seqssl encoder directory or a complete transformers "
-                         "model directory (config, weights and tokenizer files)") from None
-    try:
-        backbone = AutoModel.from_pretrained(str(directory), add_pooling_layer=False, use_safetensors=True)
-    except TypeError:  # architectures without a pooling layer
-        backbone = AutoModel.from_pretrained(str(directory), use_safetensors=True)
-    tokenizer = SequenceTokenizer("protein")
-    vocab = source.get_vocab()
-    unknown = source.unk_token_id
-    specials = {"[PAD]": source.pad_token_id, "[UNK]": unknown,
-                "[CLS]": source.cls_token_id if source.cls_token_id is not None else source.bos_token_id,
-                "[SEP]": source.sep_token_id if source.sep_token_id is not None else source.eos_token_id,
-                "[MASK]": source.mask_token_id}
-    mapping = [specials[t] if t in specials else vocab.get(t, unknown) for t in tokenizer.vocab]
-    if any(i is None for i in mapping):
-        missing = [t for t, i in zip(tokenizer.vocab, mapping) if i is None]
-        raise InputError(f"the model's tokenizer has no token for {missing}", path=str(directory),
-                         fix="use a tokenizer with pad, unk, cls (or bos), sep (or eos) and mask tokens")
-    return SequenceEncoder(backbone, pooling or "cls", torch.tensor(mapping), source), tokenizer
+def default_pooling(config) -> str:
+    """Pooling for a model seqssl did not write: mean over residues for ESM (as its authors embed
+    proteins), the first token otherwise (BERT's ``[CLS]``, RoBERTa's ``<s>``)."""
+    return "mean" if getattr(config, "model_type", "") == "esm" else "cls"
+
+
+def load_backbone(directory: Path):
+    """``AutoModel.from_pretrained`` without a pooling layer where the architecture has one (a pooler seqssl
+    never trains would be random noise presented as part of the model)."""
+    from transformers import AutoModel
+    with without_progress_bars():
+        try:
+            return AutoModel.from_pretrained(str(directory), add_pooling_layer=False, use_safetensors=True)
+        except TypeError:  # architectures without a pooling layer do not take the argument
+            return AutoModel.from_pretrained(str(directory), use_safetensors=True)
 
 
 @torch.no_grad()

@@ -161,7 +161,7 @@ class AdversarialMLM(TokenObjective):
         if train_noiser:
             chosen = straight_through(hard_any, soft_any)
             onehot = noised_inputs(corrupted, ids, chosen, option, self.vocab_size)
-            embeds = onehot @ self.encoder.backbone.get_input_embeddings().weight
+            embeds = onehot @ self.encoder.token_embedding_matrix()
             states = self.encoder.token_states(None, attention, batch["token_type_ids"], inputs_embeds=embeds)
         else:
             states = self.encoder.token_states(noised_ids(corrupted, ids, hard_any, option), attention,

@@ -12,17 +12,22 @@ from .token import TokenObjective
 
 
 class TokenPredictionHead(nn.Module):
-    """Dense + GELU + LayerNorm, then a decoder tied to the input embeddings (as in BERT)."""
+    """Dense + GELU + LayerNorm, then a decoder tied to the input embeddings (as in BERT); logits over seqssl
+    ids (for a model with its own tokenizer, its embedding rows in seqssl's order)."""
+
+    input_map: torch.Tensor | None
 
     def __init__(self, encoder, vocab_size: int):
         super().__init__()
         hidden = encoder.hidden_size
         self.transform = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.LayerNorm(hidden))
         self.embeddings = encoder.backbone.get_input_embeddings()
+        self.register_buffer("input_map", encoder.input_map, persistent=False)
         self.bias = nn.Parameter(torch.zeros(vocab_size))
 
     def forward(self, states):
-        return self.transform(states) @ self.embeddings.weight.T + self.bias
+        weight = self.embeddings.weight if self.input_map is None else self.embeddings.weight[self.input_map]
+        return self.transform(states) @ weight.T + self.bias
 
 
 @register("mlm")

@@ -17,6 +17,8 @@ class Generator(nn.Module):
     """A small MLM generator sharing the discriminator's token embeddings: E (H) → Linear → a
     transformer of width ``fraction × H`` → Linear → logits against E (tied decoder)."""
 
+    input_map: torch.Tensor | None
+
     def __init__(self, encoder, vocab_size: int, fraction: float):
         super().__init__()
         hidden = encoder.hidden_size
@@ -31,13 +33,17 @@ class Generator(nn.Module):
         # and a trainable parameter without a gradient would stop DistributedDataParallel
         self.body.backbone.get_input_embeddings().weight.requires_grad_(False)
         self.embeddings = encoder.backbone.get_input_embeddings()  # shared
+        self.register_buffer("input_map", encoder.input_map, persistent=False)  # seqssl ids → the model's
         self.down, self.up = nn.Linear(hidden, width), nn.Linear(width, hidden)
         self.bias = nn.Parameter(torch.zeros(vocab_size))
 
     def forward(self, ids, attention_mask, token_type_ids):
-        states = self.body.token_states(None, attention_mask, token_type_ids,
-                                        inputs_embeds=self.down(self.embeddings(ids)))
-        return self.up(states) @ self.embeddings.weight.T + self.bias
+        if self.input_map is None:
+            embedded, weight = self.embeddings(ids), self.embeddings.weight
+        else:
+            embedded, weight = self.embeddings(self.input_map[ids]), self.embeddings.weight[self.input_map]
+        states = self.body.token_states(None, attention_mask, token_type_ids, inputs_embeds=self.down(embedded))
+        return self.up(states) @ weight.T + self.bias
 
 
 class _Discriminating(TokenObjective):

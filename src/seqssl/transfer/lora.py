@@ -11,8 +11,28 @@ from pathlib import Path
 from ..errors import InputError
 from ..io import make_readable
 
-# attention projections by model family (BERT- and ESM-style transformers name them alike)
-DEFAULT_TARGETS = {"bert": ["query", "value"], "esm": ["query", "value"]}
+# attention projections by model family: peft knows BERT's and RoBERTa's, not ESM's; the rest are the names of
+# other encoder families' query and value projections
+DEFAULT_TARGETS = {"bert": ["query", "value"], "esm": ["query", "value"], "roberta": ["query", "value"],
+                   "distilbert": ["q_lin", "v_lin"], "deberta-v2": ["query_proj", "value_proj"]}
+QUERY_VALUE_NAMES = (("query", "value"), ("q_proj", "v_proj"), ("q_lin", "v_lin"), ("query_proj", "value_proj"))
+
+
+def lora_targets(backbone, configured: list[str]) -> list[str]:
+    """The modules LoRA adapts: ``finetune.lora_targets`` if given, else the family's attention query and
+    value projections (by ``model_type``, else found among the backbone's linear layers by name)."""
+    if configured:
+        return list(configured)
+    family = getattr(backbone.config, "model_type", "")
+    if family in DEFAULT_TARGETS:
+        return DEFAULT_TARGETS[family]
+    from torch import nn
+    linear = {name.rsplit(".", 1)[-1] for name, module in backbone.named_modules() if isinstance(module, nn.Linear)}
+    for pair in QUERY_VALUE_NAMES:
+        if set(pair) <= linear:
+            return list(pair)
+    raise InputError(f"no default LoRA targets for model type '{family}'",
+                     fix="name the modules with finetune.lora_targets, e.g. [query, value]")
 
 
 def with_lora(encoder, cfg):
@@ -21,11 +41,7 @@ def with_lora(encoder, cfg):
         from peft import LoraConfig, get_peft_model
     except ImportError:
         raise InputError("--mode lora needs the peft package", fix="pip install peft") from None
-    family = getattr(encoder.backbone.config, "model_type", "")
-    targets = list(cfg.lora_targets) or DEFAULT_TARGETS.get(family)
-    if not targets:
-        raise InputError(f"no default LoRA targets for model type '{family}'",
-                         fix="name the modules with finetune.lora_targets, e.g. [query, value]")
+    targets = lora_targets(encoder.backbone, cfg.lora_targets)
     lora = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                       target_modules=targets, bias="none")
     try:

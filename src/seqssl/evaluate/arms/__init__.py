@@ -9,17 +9,23 @@ from ...errors import InputError
 from ...objectives import OBJECTIVES
 from ...tasks import Task
 from . import baselines, encoders, knn, molecules  # noqa: F401  (each registers its arms)
+from .external import PREFIX as MODEL_PREFIX
+from .external import ModelArm
 from .base import ARMS, Arm, FoldContext, RunContext, Unit, baselines_of, register_arm  # noqa: F401
 
 
 def resolve_arm(name: str) -> Arm:
-    """The arm called ``name``: a registered one, or pretraining with a registered objective."""
+    """The arm called ``name``: a registered one, pretraining with a registered objective, or ``model:PATH``
+    (a model the user has, :class:`.external.ModelArm`)."""
+    if name.startswith(MODEL_PREFIX):
+        return ModelArm(name[len(MODEL_PREFIX):])
     if name in ARMS:
         return ARMS[name]
     if name in OBJECTIVES:
         return encoders.PretrainedArm(name)
     raise InputError(f"unknown arm '{name}'",
-                     fix=f"use {', '.join(arm_names()[:len(ARMS)])} or an objective: {', '.join(sorted(OBJECTIVES))}")
+                     fix=f"use {', '.join(arm_names()[:len(ARMS)])}, an objective ({', '.join(sorted(OBJECTIVES))}) "
+                         f"or {MODEL_PREFIX}PATH (a seqssl or transformers model directory)")
 
 
 def resolve_arms(names: list[str], task: Task | None = None) -> list[Arm]:
@@ -27,6 +33,11 @@ def resolve_arms(names: list[str], task: Task | None = None) -> list[Arm]:
     arms = [resolve_arm(n) for n in names]
     if len(set(names)) != len(names):
         raise InputError(f"an arm is listed twice in {names}")
+    taken = [a.name for a in arms]
+    if len(set(taken)) != len(taken):
+        repeated = sorted({n for n in taken if taken.count(n) > 1})
+        raise InputError(f"two arms would both be called {repeated} in the tables",
+                         fix="model:PATH arms are named after their directory: rename one of the directories")
     for arm in arms:
         if task is not None:
             arm.check(task)

@@ -82,6 +82,10 @@ class Arm:
     def check(self, task: Task) -> None:
         """Refuse a task the arm cannot predict, before any work."""
 
+    def provenance(self) -> dict | None:
+        """Where an arm's model came from, for results.json (a model the user brought: its path and hash)."""
+        return None
+
     def modes(self, modes: list[str]) -> list[str | None]:
         """The transfer modes the arm is run in."""
         return list(modes) if self.uses_modes else [None]
