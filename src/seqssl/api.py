@@ -34,14 +34,15 @@ def pretrain(cfg: Config, resume: bool = False) -> Path:
     on SIGINT/SIGTERM); ``resume`` continues from the newest one with identical results on CPU."""
     from .objectives import objective_class
     from .train.distributed import init_from_env, is_main
-    from .train.pretrain import build_pretrained_encoder, pretraining_corpus
+    from .train.pretrain import build_pretrained_encoder, initial_model, pretraining_corpus
     out = output_directory(cfg.out)
     objective_class(cfg.pretrain.objective)  # a misspelt objective fails before anything is written
     set_threads(cfg.threads)
     device = resolve_device(cfg.device)
     _, world_size = init_from_env(device)  # torchrun: one process per device, rank 0 writes
     main = is_main()
-    corpus, tokenizer = pretraining_corpus(cfg)
+    initial, own_tokenizer = initial_model(cfg)  # --init: continued pretraining of an existing model
+    corpus, tokenizer = pretraining_corpus(cfg, own_tokenizer)
     start = time.time()
     if main:
         atomic_write_text(out / "config.yaml", cfg.to_yaml())
@@ -49,11 +50,13 @@ def pretrain(cfg: Config, resume: bool = False) -> Path:
         if cfg.tracking and main else None
     encoder, history = build_pretrained_encoder(
         corpus, cfg, tokenizer, device=device, seed=cfg.seed, checkpoint_dir=out / "checkpoints", resume=resume,
-        on_log=None if tracker is None else (lambda record: tracker.log(record, record["step"], "pretrain/")))
+        on_log=None if tracker is None else (lambda record: tracker.log(record, record["step"], "pretrain/")),
+        encoder=initial)
     if tracker is not None:
         tracker.close({"seconds": time.time() - start, "corpus_size": len(corpus)})
     if main:
-        encoder.save(out, tokenizer, meta={"objective": cfg.pretrain.objective, "corpus_size": len(corpus),
+        encoder.save(out, tokenizer, meta={"objective": cfg.pretrain.objective, "init": cfg.pretrain.init,
+                                           "corpus_size": len(corpus),
                                            "seconds": time.time() - start, "config": cfg.to_dict(),
                                            "processes": world_size})
         atomic_write_text(out / "pretrain_history.csv", pd.DataFrame(history).to_csv(index=False))

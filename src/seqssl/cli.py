@@ -21,6 +21,7 @@ from .cli_options import (
     Epochs,
     FocalAlpha,
     FocalGamma,
+    Init,
     InvalidSmiles,
     LabelColumn,
     Loss,
@@ -77,7 +78,7 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
              config: ConfigFile = None, epochs: Epochs = None, max_steps: MaxSteps = None,
              batch_size: BatchSize = None, lr: Lr = None, seed: Seed = None, device: Device = None,
              precision: Precision = None, alphabet: Alphabet = None, unknown_residues: Unknown = None,
-             pooling: Pooling = None, max_length: MaxLength = None,
+             pooling: Pooling = None, max_length: MaxLength = None, init: Init = None,
              temperature: Annotated[Optional[float], typer.Option(help="NT-Xent temperature.")] = None,
              mask_tokens: Annotated[Optional[int], typer.Option(help="Tokens masked per view (k).")] = None,
              checkpoint_every: Annotated[Optional[int], typer.Option(help="Checkpoint every N steps.")] = None,
@@ -100,7 +101,7 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
     flat = {**_common(data, columns, out, seed, device, precision, alphabet, unknown_residues, pooling, quiet,
                        max_length),
             **_optim("pretrain", epochs, max_steps, batch_size, lr), "pretrain.objective": objective,
-            "pretrain.temperature": temperature, "pretrain.mask_tokens": mask_tokens,
+            "pretrain.init": init, "pretrain.temperature": temperature, "pretrain.mask_tokens": mask_tokens,
             "pretrain.checkpoint_every": checkpoint_every, "pretrain.chunk_size": chunk_size,
             "pretrain.positives": positives,
             "pretrain.view": view, "data.pretrain_label_column": pretrain_label_column, "data.too_long": too_long,
@@ -169,8 +170,10 @@ def _key_metrics(results: dict) -> dict:
 
 @app.command()
 def crossval(data: Data = None, columns: Columns = None, label_column: LabelColumn = None, task: Task = None,
-             arms: Annotated[Optional[str], typer.Option(help="Comma-separated: none, kmer, knn, ecfp, gcn, gat or "
-                                                         "an objective (e.g. simclr, mlm).")] = None,
+             arms: Annotated[Optional[str], typer.Option(help="Comma-separated: none, kmer, knn, ecfp, gcn, gat, "
+                                                         "an objective (e.g. simclr, mlm), or model:PATH (a seqssl "
+                                                         "or transformers model directory).")] = None,
+             init: Init = None,
              folds: Annotated[Optional[int], typer.Option(help="Number of folds.")] = None,
              label_fractions: Annotated[Optional[str], typer.Option(help="Learning curve: shares of each training "
                                                                     "fold's labels, e.g. 0.1,0.3,1.")] = None,
@@ -225,6 +228,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
             "crossval.bond_angles": True if bond_angles else None,
             "crossval.remove_duplicates": True if remove_duplicates else None,
             "data.label_column": label_column, "data.task": task, "crossval.arms": _cols(arms), "crossval.folds": folds,
+            "pretrain.init": init,
             "crossval.label_fractions": _cols(label_fractions),
             "data.group_column": group_column, "crossval.split": split, **_cluster(cluster_threshold, cluster_column),
             "data.pretrain_data": _cols(pretrain_data), "data.pretrain_columns": _cols(pretrain_columns),

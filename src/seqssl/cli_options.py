@@ -55,6 +55,9 @@ Pooling = Annotated[Optional[str], typer.Option("--pooling", help="cls | mean")]
 MaxLength = Annotated[Optional[int], typer.Option("--max-length", help="Model's maximum tokens per input, "
                                                   "[CLS] and [SEP] included (default: a loaded encoder's own, else the "
                                                   "data's longest, 64 to 1024).")]
+Init = Annotated[Optional[str], typer.Option("--init", help="Continued pretraining: start from this model directory "
+                                            "(seqssl or transformers, with its own tokenizer) instead of a random "
+                                            "encoder.")]
 Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
 Tracking = Annotated[Optional[str], typer.Option("--tracking", help="tensorboard and/or mlflow (comma-separated).")]
 Positives = Annotated[Optional[str], typer.Option(help="augment | label | neighbours | smiles")]

@@ -79,6 +79,8 @@ class OptimConfig:
 @dataclass
 class PretrainConfig(OptimConfig):
     objective: str = "simclr"
+    init: str | None = None  # continued pretraining: start from this seqssl or transformers model directory
+    #                          (its weights and its own tokenizer) instead of a random encoder
     temperature: float = 0.1
     mask_tokens: int = 1  # k tokens replaced by [MASK] per view (seed 000)
     mask_rate: float | None = None  # if set, a fraction of residues instead of k

@@ -100,7 +100,8 @@ class SequenceTokenizer(VocabularyTokenizer):
             return ids
         raise InputError(f"residue '{bad}' in '{sequence[:40]}' is not in the {self.alphabet} alphabet "
                          f"({self.residues})", **where,
-                         fix="clean the sequence, or pass --unknown-residues map-to-x")
+                         fix="clean the sequence, or pass --unknown-residues map-to-x (--alphabet smiles for "
+                             "molecules)")
 
     @classmethod
     def load(cls, directory: str | Path):

@@ -17,6 +17,7 @@ from ..io import atomic_write_text, output_directory
 from ..lengths import size_to_data
 from ..runtime import resolve_device, set_threads
 from ..tasks import get_task
+from ..train.pretrain import initial_model
 from .arms import Arm, FoldContext, RunContext, Unit, baselines_of, resolve_arms
 from .folds import deduplicated_test, extra_corpus, fold_corpus, plan_folds
 from .parts import PartStore
@@ -35,7 +36,9 @@ def run_crossval(cfg, resume: bool = False) -> dict:
     arms = resolve_arms(list(cfg.crossval.arms), task)
     primary_metric(cfg, task)  # a misspelt --primary-metric fails before any work
     set_threads(cfg.threads)
-    data = load_labelled(cfg, molecular=cfg.data.alphabet == "smiles" or any(a.needs_molecules for a in arms))
+    _, own_tokenizer = initial_model(cfg)  # pretrain.init: the run reads its data with that model's tokenizer
+    data = load_labelled(cfg, own_tokenizer,
+                         molecular=cfg.data.alphabet == "smiles" or any(a.needs_molecules for a in arms))
     folds, split, val_from_column = plan_folds(cfg, data)
     extra = extra_corpus(cfg, data.tokenizer) if any(a.needs_corpus for a in arms) else None
     size_to_data(cfg.model, data.encoded.lengths(), [] if extra is None else extra.encoded.lengths())

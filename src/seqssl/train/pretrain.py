@@ -66,10 +66,22 @@ def streamed_corpus(cfg, files: list[tuple[str, list[str]]], tokenizer, max_leng
     return ArrowCorpus(tokenize())
 
 
-def pretraining_corpus(cfg):
-    """``(corpus, tokenizer)`` of a ``seqssl pretrain`` run: in memory (deduplicated) or streamed."""
+def initial_model(cfg):
+    """``(encoder, tokenizer)`` that ``pretrain.init`` names (weights and its own tokenizer), with
+    ``model.max_length`` capped at what its position embeddings allow; ``(None, None)`` without one."""
+    if not cfg.pretrain.init:
+        return None, None
+    from ..models.encoder import load_encoder
+    encoder, tokenizer = load_encoder(cfg.pretrain.init, cfg.model.loaded_pooling, cfg.data.unknown_residues)
+    cfg.model.max_length = min(cfg.model.max_length or encoder.max_tokens, encoder.max_tokens)
+    return encoder, tokenizer
+
+
+def pretraining_corpus(cfg, tokenizer=None):
+    """``(corpus, tokenizer)`` of a ``seqssl pretrain`` run: in memory (deduplicated) or streamed.
+    ``tokenizer``: an initial model's own (default: one for ``--alphabet``, fitted on the corpus if it must be)."""
     files = corpus_files(cfg)
-    tokenizer = corpus_tokenizer(cfg.data, files, streamed=cfg.data.stream)
+    tokenizer = tokenizer or corpus_tokenizer(cfg.data, files, streamed=cfg.data.stream)
     max_length = corpus_max_length(cfg)
     if cfg.data.stream:
         corpus = streamed_corpus(cfg, files, tokenizer, max_length)
@@ -82,10 +94,15 @@ def pretraining_corpus(cfg):
 
 
 def build_pretrained_encoder(corpus, cfg, tokenizer, *, device: torch.device, seed: int, desc: str = "pretrain",
-                             checkpoint_dir: Path | None = None, resume: bool = False, on_log=None):
-    """Random-init an encoder with ``seed`` and train it with ``cfg.pretrain.objective``."""
+                             checkpoint_dir: Path | None = None, resume: bool = False, on_log=None, encoder=None):
+    """Train ``encoder`` (default: the ``pretrain.init`` model, else a random encoder seeded with ``seed``)
+    with ``cfg.pretrain.objective``."""
     seed_everything(seed)
-    encoder = SequenceEncoder.build(cfg.model, tokenizer.vocab_size)
+    if encoder is None and cfg.pretrain.init:
+        encoder, _ = initial_model(cfg)
+        seed_everything(seed)
+    if encoder is None:
+        encoder = SequenceEncoder.build(cfg.model, tokenizer.vocab_size)
     objective = build_objective(cfg.pretrain.objective, encoder, cfg.pretrain, tokenizer.vocab_size)
     groups = corpus.group_codes() if corpus.labels is not None else None
     data = corpus.encoded if isinstance(corpus, Corpus) else corpus  # in memory, or streamed from Arrow

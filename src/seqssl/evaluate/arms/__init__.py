@@ -9,9 +9,9 @@ from ...errors import InputError
 from ...objectives import OBJECTIVES
 from ...tasks import Task
 from . import baselines, encoders, knn, molecules  # noqa: F401  (each registers its arms)
+from .base import ARMS, Arm, FoldContext, RunContext, Unit, baselines_of, register_arm  # noqa: F401
 from .external import PREFIX as MODEL_PREFIX
 from .external import ModelArm
-from .base import ARMS, Arm, FoldContext, RunContext, Unit, baselines_of, register_arm  # noqa: F401
 
 
 def resolve_arm(name: str) -> Arm:
