@@ -1,17 +1,20 @@
 """seqssl: self-supervised pretraining of biological sequence encoders, and honest evaluation.
 
-Python API::
+Python API (``help(seqssl.embed)`` and so on for each)::
 
     import seqssl
     cfg = seqssl.load_config("run.yaml")        # or seqssl.Config() and set fields
     seqssl.pretrain(cfg)                        # -> encoder directory (transformers format)
     results = seqssl.crossval(cfg)              # -> dict, also results.json / report.md
+    seqssl.finetune(cfg)                        # -> a fine-tuned model directory
+    vectors = seqssl.embed(["CASSLGQAYEQYF"], encoder="encoder_dir")   # -> numpy array (rows, hidden)
+    table = seqssl.predict("model_dir", dataframe)                   # -> pandas DataFrame of predictions
 """
 from .config import Config, load_config  # noqa: F401
 from .errors import InputError  # noqa: F401
 
-__all__ = ["Config", "InputError", "crossval", "embed", "finetune", "load_config", "pretrain"]
-_API = ("crossval", "embed", "finetune", "pretrain")  # imported on first use: they need torch, ~5 s
+__all__ = ["Config", "InputError", "crossval", "embed", "finetune", "load_config", "predict", "pretrain"]
+_API = ("crossval", "embed", "finetune", "predict", "pretrain")  # imported on first use: they need torch, ~5 s
 
 
 def __getattr__(name: str):
@@ -21,6 +24,10 @@ def __getattr__(name: str):
         from . import api
         return getattr(api, name)
     raise AttributeError(f"module 'seqssl' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))
 
 
 def _version() -> str:

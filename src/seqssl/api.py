@@ -63,33 +63,99 @@ def pretrain(cfg: Config, resume: bool = False) -> Path:
     return out
 
 
-def embed(encoder_dir: str, data: str, columns: list[str], out: str, *, batch_size: int = 512,
-          device: str = "auto", id_column: str | None = None, max_length: int | None = None,
-          too_long: str = "error") -> Path:
-    """Pooled embeddings (encoder in eval mode) of every row, written as Parquet: id + emb_0..emb_{H-1}.
-    Inputs may be as long as the encoder allows (``max_length`` may lower it); longer ones are an error, or
-    cut with ``too_long="truncate"``."""
-    out_path = output_file(out)
-    encoder, tokenizer = load_encoder(encoder_dir)
-    table = read_table(data)
+def embed(data, encoder: str | Path, columns: list[str] | None = None, out: str | Path | None = None, *,
+          batch_size: int = 512, device: str = "auto", id_column: str | None = None, max_length: int | None = None,
+          too_long: str = "error", pooling: str | None = None):
+    """Pooled embeddings (encoder in eval mode) of every row, as a NumPy array ``(rows, hidden)``.
+
+    ``data``: a list of sequences, a pandas DataFrame or Series, or a file (any format ``--data`` reads);
+    ``encoder``: a seqssl encoder directory or a local ``transformers`` model directory (its own tokenizer).
+    With ``out``, also written as Parquet (``id`` + ``emb_0..emb_{H-1}``) and the path returned instead.
+    Inputs may be as long as the encoder allows (``max_length`` may lower it); longer ones are an error, or cut
+    with ``too_long="truncate"``::
+
+        vectors = seqssl.embed(["CASSLGQAYEQYF", "CASSPDRGEQYF"], encoder="encoders/simclr")
+    """
+    loaded, tokenizer = load_encoder(encoder, pooling)
+    table = read_table(as_frame(data))
     if id_column:
         require_columns(table, [id_column])
-    columns = default_columns(data, columns)
-    own = encoder.backbone.config.max_position_embeddings - 2
+    columns = list(columns or ([] if isinstance(data, (str, Path)) else [table.frame.columns[0]]))
+    columns = default_columns(data, columns) if isinstance(data, (str, Path)) else columns
+    own = loaded.max_tokens
     encoded = encode_table(table, columns, tokenizer, min(max_length or own, own), too_long)
-    vectors = embed_dataset(encoder, encoded, resolve_device(device), batch_size)
+    vectors = embed_dataset(loaded, encoded, resolve_device(device), batch_size)
+    if out is None:
+        return vectors
+    out_path = output_file(str(out))
     id_source = id_column or ("id" if "id" in table.frame.columns else None)
     ids = table.frame[id_source].astype(str).to_numpy() if id_source else np.arange(len(table)).astype(str)
     frame = pd.DataFrame(vectors, columns=[f"emb_{i}" for i in range(vectors.shape[1])])
     frame.insert(0, "id", ids)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
+    write_parquet(frame, out_path)
+    return out_path
+
+
+def as_frame(data):
+    """What the API accepts for data (a list of sequences, a Series, a DataFrame, a path) in the form
+    :func:`~seqssl.data.readers.read_table` reads: a sequence list becomes a one-column ``sequence`` frame."""
+    if isinstance(data, (str, Path, pd.DataFrame)):
+        return data
+    if isinstance(data, pd.Series):
+        return data.to_frame(name=data.name or "sequence")
+    return pd.DataFrame({"sequence": [str(s) for s in data]})
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """``frame`` to ``path`` atomically (a temporary file renamed into place)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         frame.to_parquet(tmp, index=False)
-        tmp.replace(out_path)
+        tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
-    return out_path
+
+
+def predict(model: str | Path, data, *, columns: list[str] | None = None, out: str | Path | None = None,
+            batch_size: int = 512, device: str = "auto", keep_columns: bool = True) -> pd.DataFrame:
+    """Apply a fine-tuned model directory (``seqssl finetune``'s ``--out``) to new rows; returns a DataFrame.
+
+    ``data``: a file or a DataFrame with the columns the model was trained on (``columns`` may rename them, in
+    the same order); read and validated as ``finetune`` reads (file, line and column named on bad input).
+    One row per input with ``y_score`` (classification: probability of label 1; regression: the value;
+    multiclass: ``y_pred`` and ``p_CLASS`` per class; multilabel: one row per target), or per residue for
+    token tasks (``position``, ``y_pred``). With ``keep_columns`` the input's id and sequence columns come
+    first; with ``out`` the table is also written (CSV, or Parquet for ``.parquet``)::
+
+        scores = seqssl.predict("models/binding", new_pairs_dataframe)
+    """
+    from .models.encoder import load_encoder_tokenizer
+    from .transfer.saved import load_fitted
+    fitted, manifest = load_fitted(model, resolve_device(device))
+    tokenizer = load_encoder_tokenizer(Path(model) / "encoder", manifest["unknown_residues"])
+    table = read_table(as_frame(data))
+    columns = list(columns or manifest["columns"])
+    if len(columns) != len(manifest["columns"]):
+        raise InputError(f"the model reads {len(manifest['columns'])} sequence column(s) {manifest['columns']}, "
+                         f"got {columns}", fix="pass as many --columns as the model was trained on")
+    encoded = encode_table(table, columns, tokenizer, manifest["max_length"], manifest["too_long"])
+    encoded.meta = {**encoded.meta, **{k: manifest[k] for k in ("classes", "targets") if k in manifest}}
+    fitted.task.unlabelled(encoded)
+    scores = fitted.score(encoded)
+    rows = fitted.task.prediction_rows(encoded, np.arange(len(encoded)), 0, "", scores)
+    rows = rows.drop(columns=[c for c in ("fold", "arm", "y_true") if c in rows.columns])
+    if keep_columns:
+        shown = [c for c in ["id", *columns] if c in table.frame.columns]
+        rows = table.frame[shown].iloc[rows["row"].to_numpy()].reset_index(drop=True).join(
+            rows.reset_index(drop=True))
+    if out is not None:
+        out_path = output_file(str(out))
+        if out_path.suffix == ".parquet":
+            write_parquet(rows, out_path)
+        else:
+            atomic_write_text(out_path, rows.to_csv(index=False))
+    return rows
 
 
 def labelled_data(cfg: Config, tokenizer=None) -> LabelledData:
@@ -123,6 +189,7 @@ def finetune(cfg: Config) -> Path:
     validation split for early stopping; save model, head and metrics. With ``--split-column``, train on
     its train rows and also score its test rows."""
     from .transfer.modes import fit_in_mode
+    from .transfer.saved import write_manifest
     out = output_directory(cfg.out)
     set_threads(cfg.threads)
     device = resolve_device(cfg.device)
@@ -134,9 +201,10 @@ def finetune(cfg: Config) -> Path:
                          progress=not cfg.quiet)
     evaluation = {name: data.task.metrics(encoded.subset(idx).targets(), fitted.score(encoded.subset(idx)))
                   for name, idx in (("validation", split.val), ("test", split.test)) if idx is not None}
-    extra = {"classes": encoded.meta["classes"]} if "classes" in encoded.meta else {}
+    extra = {k: encoded.meta[k] for k in ("classes", "targets") if k in encoded.meta}
     fitted.save(out, data.tokenizer, {"finetuned_on": cfg.data.path, "base_encoder": cfg.finetune.encoder, **extra},
                 merge=cfg.finetune.merge)
+    write_manifest(out, cfg, data.columns, fitted, extra, evaluation, cfg.model.max_length)
     atomic_write_text(out / "config.yaml", cfg.to_yaml())
     sizes = {"n_fit": int(len(split.train)), "n_validation": int(len(split.val)),
              "n_test": None if split.test is None else int(len(split.test))}

@@ -260,9 +260,25 @@ def embed(encoder: Annotated[str, typer.Option(help="Encoder directory.")],
     from .api import embed as run
     if data is None:
         raise InputError("no input data", fix="pass --data PATH")
-    written = run(encoder, data, _cols(columns) or [], out, batch_size=batch_size, device=device, id_column=id_column,
+    written = run(data, encoder, _cols(columns) or [], out, batch_size=batch_size, device=device, id_column=id_column,
                   max_length=max_length, too_long=too_long)
     typer.echo(f"embeddings written to {written}")
+
+
+@app.command()
+def predict(model: Annotated[str, typer.Option("--model", help="A fine-tuned model directory (seqssl finetune "
+                                               "--out).")],
+            data: Data = None, columns: Annotated[Optional[str], typer.Option(
+                help="The sequence column(s) of --data, in the model's order (default: the names it was trained "
+                     "with).")] = None,
+            out: Annotated[str, typer.Option(help="Output file: .csv, or .parquet.")] = "predictions.csv",
+            device: Annotated[str, typer.Option()] = "auto", batch_size: Annotated[int, typer.Option()] = 512):
+    """Apply a fine-tuned model to new rows: one prediction per row (per residue for per-residue tasks)."""
+    from .api import predict as run
+    if data is None:
+        raise InputError("no input data", fix="pass --data PATH")
+    rows = run(model, data, columns=_cols(columns), out=out, batch_size=batch_size, device=device)
+    typer.echo(f"{len(rows)} predictions written to {out}")
 
 
 runs_app = typer.Typer(help="The run registry.", no_args_is_help=True)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from ..errors import InputError
 from .formats import find_format, format_of, supported_suffixes
-from .table import SequenceTable, check_file, require_columns  # noqa: F401  re-exported
+from .table import SequenceTable, check_file, require_columns, table_from_frame  # noqa: F401  re-exported
 
 __all__ = ["SequenceTable", "expand_paths", "read_table", "require_columns"]
 
@@ -28,7 +30,10 @@ def expand_paths(path: str | Path) -> list[str]:
     return [str(path)]
 
 
-def read_table(path: str | Path) -> SequenceTable:
-    """Read any supported file; the format is chosen by suffix (``.gz`` allowed on text formats)."""
+def read_table(path) -> SequenceTable:
+    """Read any supported file; the format is chosen by suffix (``.gz`` allowed on text formats). A pandas
+    DataFrame is taken as it is (:func:`~seqssl.data.table.table_from_frame`)."""
+    if isinstance(path, pd.DataFrame):
+        return table_from_frame(path)
     path = check_file(path)
     return format_of(path).read(path)

@@ -40,6 +40,15 @@ class SequenceTable:
                              self.lines[positions])
 
 
+FRAME_PATH = "<DataFrame>"
+
+
+def table_from_frame(frame: pd.DataFrame) -> SequenceTable:
+    """A pandas DataFrame as a table (the Python API takes one wherever the CLI takes ``--data``); errors name
+    its rows from 1, as ``line``."""
+    return SequenceTable(frame.reset_index(drop=True), FRAME_PATH, np.arange(1, len(frame) + 1))
+
+
 def is_gzipped(path: str | Path) -> bool:
     """Whether the file name ends in ``.gz``."""
     return Path(path).name.lower().endswith(".gz")

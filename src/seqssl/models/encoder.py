@@ -165,16 +165,20 @@ def load_encoder(directory: str | Path, pooling: str | None = None,
                          fix="re-run `seqssl pretrain`, or pass a directory saved with save_pretrained")
     meta_path = directory / SEQSSL_META
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    if (directory / "seqssl_tokenizer.json").exists():
-        tokenizer = load_tokenizer(directory)
-    else:
-        from ..data.model_tokenizer import ModelTokenizer
-        tokenizer = ModelTokenizer.from_directory(directory, unknown)
+    tokenizer = load_encoder_tokenizer(directory, unknown)
     backbone = load_backbone(directory)
     input_map = torch.from_numpy(tokenizer.model_ids) if hasattr(tokenizer, "model_ids") else None
     if pooling in (None, "auto"):
         pooling = meta.get("pooling") or default_pooling(backbone.config)
     return SequenceEncoder(backbone, pooling, input_map), tokenizer
+
+
+def load_encoder_tokenizer(directory: Path, unknown: str = "error"):
+    """The tokenizer of an encoder directory: seqssl's own, or the model's (:class:`ModelTokenizer`)."""
+    if (Path(directory) / "seqssl_tokenizer.json").exists():
+        return load_tokenizer(directory)
+    from ..data.model_tokenizer import ModelTokenizer
+    return ModelTokenizer.from_directory(directory, unknown)
 
 
 def default_pooling(config) -> str:

@@ -87,6 +87,11 @@ class Task:
         encoded.labels = labels.values
         encoded.meta = {**encoded.meta, **labels.meta}
 
+    def unlabelled(self, encoded) -> None:
+        """Give rows without labels (new data to predict) placeholder labels of the right shape, so the
+        scoring and :meth:`prediction_rows` paths run unchanged (their ``y_true`` means nothing)."""
+        encoded.labels = np.zeros(len(encoded), dtype=np.float32)
+
     def fold_labels(self, encoded) -> np.ndarray:
         """One label per example, for stratified splitting."""
         return encoded.labels

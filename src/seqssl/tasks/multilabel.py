@@ -37,6 +37,9 @@ class Multilabel(Task):
     def n_outputs(self, data) -> int:
         return len(data.meta["targets"])
 
+    def unlabelled(self, encoded) -> None:
+        encoded.labels = np.zeros((len(encoded), len(encoded.meta["targets"])), dtype=np.float32)
+
     def loss(self, output, target, cfg):
         return binary_training_loss(output, target, cfg, mask=~torch.isnan(target))
 

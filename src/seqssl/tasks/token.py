@@ -7,6 +7,7 @@ import pandas as pd
 
 from ..data.dataset import IGNORE_INDEX
 from ..data.token_labels import align_token_labels, labels_from_column, labels_from_fasta, token_classes
+from ..data.vocab import SPECIAL_TOKENS
 from ..errors import InputError
 from ..losses import token_cross_entropy
 from ..metrics import token_metrics
@@ -44,6 +45,10 @@ class TokenClassification(Task):
         classes = labels.meta["classes"]
         encoded.token_labels = align_token_labels(labels.values, [r[0] for r in rows], encoded.input_ids, classes)
         encoded.meta = {**encoded.meta, "classes": classes}
+
+    def unlabelled(self, encoded) -> None:
+        """Every residue (not the special tokens) is to be predicted: placeholder class 0 there."""
+        encoded.token_labels = [np.where(ids >= len(SPECIAL_TOKENS), 0, IGNORE_INDEX) for ids in encoded.input_ids]
 
     def fold_labels(self, encoded) -> np.ndarray:
         """No per-example label: zeros (never stratified)."""

@@ -60,8 +60,12 @@ class TransferMode:
     def save(self, fitted: Fitted, out: Path, tokenizer, meta: dict, merge: bool) -> None:
         """``out/encoder`` (the fine-tuned encoder) and ``out/head.safetensors``."""
         fitted.model.encoder.save(out / "encoder", tokenizer, meta=meta)
-        save_tensors({k: v.contiguous().cpu() for k, v in fitted.model.head.state_dict().items()},
-                  str(out / "head.safetensors"))
+        save_head(fitted.model, out)
+
+    def load(self, directory: Path, manifest: dict, task: Task, device) -> Fitted:
+        """The :class:`Fitted` that :meth:`save` wrote into ``directory`` (``manifest``: its seqssl_model.json)."""
+        raise InputError(f"a --mode {self.name} model cannot be applied to new data yet",
+                         fix="fine-tune with --mode full, lora or probe to use seqssl predict")
 
 
 @register_mode
@@ -83,6 +87,12 @@ class Probe(TransferMode):
         fitted.model.encoder.save(out / "encoder", tokenizer, meta=meta)
         fitted.model.save(out)
 
+    def load(self, directory, manifest, task, device):
+        from ..models.encoder import load_encoder
+        from .probe import load_probe
+        encoder, _ = load_encoder(directory / "encoder")
+        return Fitted(self, load_probe(directory, encoder, task, device), task, {}, device)
+
 
 @register_mode
 class Full(TransferMode):
@@ -99,6 +109,25 @@ class Full(TransferMode):
                                    precision=precision, seed=seed, progress=progress, desc=desc)
         return Fitted(self, model, task, details, device, precision)
 
+    def load(self, directory, manifest, task, device):
+        """The fine-tuned (for LoRA: merged) encoder in ``directory/encoder`` and its head."""
+        from safetensors.torch import load_file
+
+        from ..config import FinetuneConfig
+        from ..models.encoder import load_encoder
+        from .finetune import SequencePredictor, TokenPredictor
+        encoder, _ = load_encoder(directory / "encoder")
+        head = manifest["head"]
+        cfg = FinetuneConfig(head_hidden=head["hidden"], head_dropout=head["dropout"])
+        model: SequencePredictor | TokenPredictor = (
+            TokenPredictor(encoder, cfg, head["outputs"]) if task.per_token else
+            SequencePredictor(encoder, cfg, head["outputs"] if head.get("multi_output") else None))
+        model.head.load_state_dict(load_file(str(directory / "head.safetensors")))
+        if isinstance(model, SequencePredictor):
+            model.target_mean.fill_(head.get("target_mean", 0.0))
+            model.target_std.fill_(head.get("target_std", 1.0))
+        return Fitted(self, model.to(device).eval(), task, {}, device, manifest.get("precision", "fp32"))
+
 
 @register_mode
 class Lora(Full):
@@ -111,11 +140,30 @@ class Lora(Full):
         return with_lora(encoder, cfg)
 
     def save(self, fitted, out, tokenizer, meta, merge):
-        """``out/adapter`` (peft; with ``merge`` also the merged ``out/encoder``) and ``head.safetensors``."""
+        """``out/adapter`` (peft), the merged ``out/encoder`` (what ``seqssl predict`` reads; always written,
+        whatever ``merge`` says) and ``head.safetensors``."""
         from .lora import save_lora
-        save_lora(fitted.model.encoder, out, tokenizer, merge, meta=meta)
-        save_tensors({k: v.contiguous().cpu() for k, v in fitted.model.head.state_dict().items()},
-                  str(out / "head.safetensors"))
+        save_lora(fitted.model.encoder, out, tokenizer, True, meta=meta)
+        save_head(fitted.model, out)
+
+
+def save_head(model, out: Path) -> None:
+    """The prediction head's weights as ``out/head.safetensors``."""
+    save_tensors({k: v.contiguous().cpu() for k, v in model.head.state_dict().items()}, str(out / "head.safetensors"))
+
+
+def head_settings(fitted: Fitted, cfg) -> dict:
+    """What :meth:`Full.load` needs to rebuild the head: its width, dropout, outputs and target scaling."""
+    model = fitted.model
+    head = getattr(model, "head", None)
+    if head is None:
+        return {}
+    outputs = int(head.net[-1].out_features)
+    settings = {"hidden": cfg.head_hidden, "dropout": cfg.head_dropout, "outputs": outputs,
+                "multi_output": bool(getattr(model, "n_targets", None))}
+    if hasattr(model, "target_mean"):
+        settings |= {"target_mean": float(model.target_mean), "target_std": float(model.target_std)}
+    return settings
 
 
 def fit_in_mode(mode: str, encoder, train, val, cfg, task: Task, *, device, precision: str = "fp32", seed: int = 0,

@@ -41,8 +41,45 @@ class LinearProbe:
                    "scale": torch.from_numpy(self.scaler.scale_.astype(np.float32))},
                   str(directory / "probe.safetensors"))
         strength = getattr(self.model, "C", None) or getattr(self.model, "alpha", None)
-        atomic_write_text(directory / "probe.json",
-                          json.dumps({"task": self.task.name, "kind": type(self.model).__name__, "strength": strength}))
+        classes = getattr(self.model, "classes_", None)
+        atomic_write_text(directory / "probe.json", json.dumps(
+            {"task": self.task.name, "kind": type(self.model).__name__, "strength": strength,
+             "classes": None if classes is None else np.asarray(classes).tolist()}))
+
+
+def restored_linear_model(kind: str, coef: np.ndarray, intercept: np.ndarray, classes):
+    """A fitted scikit-learn model rebuilt from its saved coefficients (no pickle): the attributes its
+    ``predict`` / ``predict_proba`` read. Multilabel per-target models come back as logistic regressions (a
+    constant target as a zero-coefficient one with its rate's logit as intercept: the same probabilities)."""
+    from sklearn.linear_model import LogisticRegression, Ridge
+
+    from ..models.linear import PerTargetLogistic
+
+    def logistic(w, b, labels):
+        model = LogisticRegression()
+        model.coef_, model.intercept_, model.classes_ = np.atleast_2d(w), np.atleast_1d(b), np.asarray(labels)
+        return model
+    if kind == "Ridge":
+        model = Ridge()
+        model.coef_, model.intercept_ = coef.reshape(-1), float(intercept.reshape(-1)[0])
+        return model
+    if kind == "PerTargetLogistic":
+        per_target = PerTargetLogistic(1.0, 0)
+        per_target.models = [logistic(coef[j], intercept[j], [0.0, 1.0]) for j in range(coef.shape[0])]
+        return per_target
+    return logistic(coef, intercept, classes)
+
+
+def load_probe(directory: Path, encoder, task: Task, device) -> LinearProbe:
+    """The probe :meth:`LinearProbe.save` wrote into ``directory``, on ``encoder``."""
+    from safetensors.torch import load_file
+    weights = {k: v.numpy().astype(np.float64) for k, v in load_file(str(directory / "probe.safetensors")).items()}
+    settings = json.loads((directory / "probe.json").read_text())
+    scaler = StandardScaler()
+    scaler.mean_, scaler.scale_ = weights["mean"], weights["scale"]
+    scaler.var_, scaler.n_features_in_ = weights["scale"] ** 2, len(weights["mean"])
+    model = restored_linear_model(settings["kind"], weights["coef"], weights["intercept"], settings.get("classes"))
+    return LinearProbe(encoder, scaler, model, task, device)
 
 
 def fit_probe(encoder, fit, val, task: str | Task, *, device: torch.device, seed: int = 0):

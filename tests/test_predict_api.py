@@ -1,0 +1,95 @@
+"""A fine-tuned model applied to new data (``seqssl predict``), and the notebook API (``seqssl.embed`` on a list,
+``seqssl.predict`` on a DataFrame)."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import seqssl
+from conftest import run_cli
+from seqssl.errors import InputError
+from tiny_models import esm_directory
+
+PAIR = ["--columns", "cdr3_b_aa,peptide", "--label-column", "label"]
+
+
+def _finetune(data, out, *extra):
+    assert run_cli(["finetune", "--data", str(data), *PAIR, "--split-column", "split", "--epochs", "2",
+                    "--out", str(out), "--quiet", *extra]) == 0
+
+
+@pytest.fixture
+def split_binding_csv(tmp_path, small_binding_csv):
+    """The 240 binding rows with a train/test column, so finetune scores a test split it also saves."""
+    frame = pd.read_csv(small_binding_csv, dtype=str)
+    frame["split"] = np.where(np.arange(len(frame)) % 4 == 0, "test", "train")
+    frame.insert(0, "id", [f"r{i}" for i in range(len(frame))])
+    path = tmp_path / "binding_split.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("mode", ["full", "lora", "probe"])
+def test_predict_reproduces_finetunes_own_test_scores(split_binding_csv, tmp_path, mode):
+    """``seqssl predict`` on the test rows gives the scores whose metrics ``finetune`` recorded: the directory
+    holds everything the model needs."""
+    from sklearn.metrics import roc_auc_score
+    model = tmp_path / "model"
+    _finetune(split_binding_csv, model, "--mode", mode)
+    manifest = json.loads((model / "seqssl_model.json").read_text())
+    assert manifest["task"] == "pair-classification" and manifest["mode"] == mode
+    assert manifest["columns"] == ["cdr3_b_aa", "peptide"]
+    frame = pd.read_csv(split_binding_csv, dtype=str)
+    test = frame[frame.split == "test"].drop(columns=["label"])
+    out = tmp_path / "predictions.csv"
+    assert run_cli(["predict", "--model", str(model), "--data", str(_write(test, tmp_path / "new.csv")),
+                    "--out", str(out)]) == 0
+    predicted = pd.read_csv(out)
+    assert predicted["id"].tolist() == test["id"].tolist()
+    labels = frame[frame.split == "test"].label.astype(float).to_numpy()
+    recorded = json.loads((model / "metrics.json").read_text())["test"]["auroc"]
+    assert roc_auc_score(labels, predicted.y_score) == pytest.approx(recorded, abs=1e-6)
+
+
+def _write(frame, path):
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_python_predict_takes_a_dataframe_and_checks_its_rows(split_binding_csv, tmp_path):
+    model = tmp_path / "model"
+    _finetune(split_binding_csv, model, "--mode", "full")
+    frame = pd.read_csv(split_binding_csv, dtype=str)
+    renamed = frame.rename(columns={"cdr3_b_aa": "cdr3", "peptide": "epitope"}).iloc[:10]
+    from_frame = seqssl.predict(model, renamed, columns=["cdr3", "epitope"])
+    from_file = seqssl.predict(model, split_binding_csv).iloc[:10]
+    np.testing.assert_allclose(from_frame.y_score, from_file.y_score, rtol=1e-6)
+    bad = renamed.copy()
+    bad.loc[3, "cdr3"] = "CASS1LG"
+    with pytest.raises(InputError, match="line 4"):
+        seqssl.predict(model, bad, columns=["cdr3", "epitope"])
+    with pytest.raises(InputError, match="not a fine-tuned seqssl model"):
+        seqssl.predict(model / "encoder", renamed, columns=["cdr3", "epitope"])
+
+
+def test_embed_from_python_equals_the_cli_parquet(tmp_path):
+    """``seqssl.embed(list, encoder=...)`` returns what ``seqssl embed`` writes, for a transformers model too."""
+    esm_directory(tmp_path / "esm")
+    sequences = ["CASSLGQAYEQYF", "CASSPDRGEQYF", "CSARDRTGNGYTF"]
+    vectors = seqssl.embed(sequences, encoder=tmp_path / "esm")
+    data = _write(pd.DataFrame({"id": ["a", "b", "c"], "cdr3": sequences}), tmp_path / "seqs.csv")
+    out = tmp_path / "emb.parquet"
+    assert run_cli(["embed", "--encoder", str(tmp_path / "esm"), "--data", str(data), "--columns", "cdr3",
+                    "--out", str(out)]) == 0
+    written = pd.read_parquet(out)
+    assert written["id"].tolist() == ["a", "b", "c"]
+    np.testing.assert_array_equal(written.filter(like="emb_").to_numpy(), vectors)
+    assert vectors.shape == (3, 32)
+
+
+def test_the_api_is_listed_and_typed():
+    from pathlib import Path
+    assert {"embed", "predict", "finetune", "crossval", "pretrain"} <= set(seqssl.__all__)
+    assert "predict" in dir(seqssl) and seqssl.predict.__doc__
+    assert (Path(seqssl.__file__).parent / "py.typed").exists()
