@@ -55,8 +55,10 @@ def pretrain(cfg: Config, resume: bool = False) -> Path:
     if tracker is not None:
         tracker.close({"seconds": time.time() - start, "corpus_size": len(corpus)})
     if main:
+        last = history[-1] if history else {}
         encoder.save(out, tokenizer, meta={"objective": cfg.pretrain.objective, "init": cfg.pretrain.init,
-                                           "corpus_size": len(corpus),
+                                           "corpus_size": len(corpus), "steps": last.get("step"),
+                                           "final_loss": last.get("loss"),
                                            "seconds": time.time() - start, "config": cfg.to_dict(),
                                            "processes": world_size})
         atomic_write_text(out / "pretrain_history.csv", pd.DataFrame(history).to_csv(index=False))
@@ -202,7 +204,8 @@ def finetune(cfg: Config) -> Path:
     evaluation = {name: data.task.metrics(encoded.subset(idx).targets(), fitted.score(encoded.subset(idx)))
                   for name, idx in (("validation", split.val), ("test", split.test)) if idx is not None}
     extra = {k: encoded.meta[k] for k in ("classes", "targets") if k in encoded.meta}
-    fitted.save(out, data.tokenizer, {"finetuned_on": cfg.data.path, "base_encoder": cfg.finetune.encoder, **extra},
+    fitted.save(out, data.tokenizer, {"finetuned_on": cfg.data.path, "base_encoder": cfg.finetune.encoder,
+                                      "metrics": evaluation, **extra},
                 merge=cfg.finetune.merge)
     write_manifest(out, cfg, data.columns, fitted, extra, evaluation, cfg.model.max_length)
     atomic_write_text(out / "config.yaml", cfg.to_yaml())

@@ -60,7 +60,7 @@ class BPETokenizer:
     def decode(self, ids) -> str:
         return self.core.decode([int(i) for i in ids if int(i) >= len(SPECIAL_TOKENS)])
 
-    def save(self, directory: str | Path) -> None:
+    def save(self, directory: str | Path, model_max_length: int | None = None) -> None:
         from transformers import PreTrainedTokenizerFast
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -68,7 +68,9 @@ class BPETokenizer:
         (directory / "seqssl_bpe.json").write_text(self.core.to_str())
         PreTrainedTokenizerFast(tokenizer_object=self.core, pad_token="[PAD]", unk_token="[UNK]",
                                 cls_token="[CLS]", sep_token="[SEP]",
-                                mask_token="[MASK]").save_pretrained(str(directory))
+                                mask_token="[MASK]",
+                                **({"model_max_length": model_max_length} if model_max_length else {})
+                                ).save_pretrained(str(directory))
 
     @classmethod
     def load(cls, directory: str | Path) -> BPETokenizer:

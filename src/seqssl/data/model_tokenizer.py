@@ -145,8 +145,9 @@ class ModelTokenizer:
             return "".join(self.hf.convert_ids_to_tokens(model_ids))
         return self.hf.decode(model_ids)
 
-    def save(self, directory: str | Path) -> None:
-        """The model's tokenizer files (``save_pretrained``) and ``seqssl_tokenizer.json`` naming how it is read."""
+    def save(self, directory: str | Path, model_max_length: int | None = None) -> None:
+        """The model's tokenizer files (``save_pretrained``; its own ``model_max_length`` kept) and
+        ``seqssl_tokenizer.json`` naming how it is read."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.hf.save_pretrained(str(directory))

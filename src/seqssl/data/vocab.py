@@ -8,6 +8,7 @@ form no import cycle.
 from __future__ import annotations
 
 import json
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,29 +106,34 @@ class VocabularyTokenizer:
         inverse = {i: t for t, i in self.vocab.items()}
         return "".join(inverse[int(i)] for i in ids if int(i) >= len(SPECIAL_TOKENS))
 
-    def save(self, directory: str | Path) -> None:
-        """Write seqssl's own description and a Hugging Face fast tokenizer to ``directory``."""
+    def save(self, directory: str | Path, model_max_length: int | None = None) -> None:
+        """Write seqssl's own description and a Hugging Face fast tokenizer to ``directory`` (``model_max_length``:
+        the most tokens the model reads, so ``truncation=True`` in transformers cuts where seqssl would)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "seqssl_tokenizer.json").write_text(
             json.dumps({"alphabet": self.alphabet, "unknown": self.unknown, "vocab": self.vocab}, indent=1))
-        self.to_hf().save_pretrained(str(directory))
+        self.to_hf(model_max_length).save_pretrained(str(directory))
 
     @staticmethod
     def read_spec(directory: str | Path) -> tuple[dict, Path]:
         """The ``seqssl_tokenizer.json`` of ``directory`` (see :func:`read_spec`)."""
         return read_spec(directory)
 
-    def to_hf(self):
-        """A ``transformers.PreTrainedTokenizerFast`` with the same ids."""
-        from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
+    def to_hf(self, model_max_length: int | None = None):
+        """A ``transformers.PreTrainedTokenizerFast`` with the same ids; it upper-cases its input unless case is
+        significant (SMILES), as seqssl does."""
+        from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, processors
         from transformers import PreTrainedTokenizerFast
 
         core = Tokenizer(models.WordLevel(self.vocab, unk_token="[UNK]"))
+        if not getattr(self, "case_sensitive", False):  # tokenizers has no upper-casing normaliser: one per letter
+            core.normalizer = normalizers.Sequence([normalizers.Replace(c, c.upper()) for c in string.ascii_lowercase])
         core.pre_tokenizer = pre_tokenizers.Split(Regex(self.split_pattern), behavior="isolated")
         core.post_processor = processors.TemplateProcessing(
             single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
             special_tokens=[("[CLS]", CLS_ID), ("[SEP]", SEP_ID)])
+        limit = {"model_max_length": model_max_length} if model_max_length else {}
         return PreTrainedTokenizerFast(tokenizer_object=core, pad_token="[PAD]", unk_token="[UNK]",
                                        cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
-                                       model_input_names=["input_ids", "token_type_ids", "attention_mask"])
+                                       model_input_names=["input_ids", "token_type_ids", "attention_mask"], **limit)

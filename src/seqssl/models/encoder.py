@@ -20,6 +20,7 @@ from ..data.vocab import CLS_ID, MASK_ID, PAD_ID, SEP_ID
 from ..errors import InputError
 from ..io import make_readable
 from ..lengths import length_limit
+from .card import model_card, write_sentence_transformers_layout
 
 POOLINGS = ("cls", "mean")
 SEQSSL_META = "seqssl.json"
@@ -116,14 +117,20 @@ class SequenceEncoder(nn.Module):
         return self.pool(states, input_ids, attention_mask)
 
     def save(self, directory: str | Path, tokenizer: SequenceTokenizer, meta: dict | None = None) -> None:
-        """``save_pretrained`` (safetensors) + tokenizer + ``seqssl.json``, written into ``directory``."""
+        """``save_pretrained`` (safetensors) + tokenizer + ``seqssl.json`` + a model card (``README.md``) and a
+        sentence-transformers layout (:mod:`seqssl.models.card`), written into ``directory``."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         with without_progress_bars():  # one tiny shard: its bar is noise
             self.backbone.save_pretrained(str(directory), safe_serialization=True)
-        tokenizer.save(directory)
+        tokenizer.save(directory, self.max_tokens)
         info = {"pooling": self.pooling, "alphabet": tokenizer.alphabet, **(meta or {})}
         (directory / SEQSSL_META).write_text(json.dumps(info, indent=1, default=str))
+        config = self.backbone.config
+        n_parameters = sum(p.numel() for p in self.backbone.parameters())
+        (directory / "README.md").write_text(model_card(directory.name, info, config.model_type, n_parameters,
+                                                        self.hidden_size, self.max_tokens))
+        write_sentence_transformers_layout(directory, self.hidden_size, self.pooling, self.max_tokens)
         make_readable(directory)  # transformers' safetensors weights are created 0600
 
 

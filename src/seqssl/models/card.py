@@ -1,0 +1,81 @@
+"""What a saved encoder directory tells the libraries and people that open it: a model card (``README.md``:
+data, objective, steps, metrics, how to load) and a sentence-transformers layout (``modules.json``, the
+transformer's ``sentence_bert_config.json`` and ``1_Pooling/config.json``) whose pooling is seqssl's, so that
+``SentenceTransformer(directory).encode(...)`` gives seqssl's embeddings.
+
+The files are written by hand because they are a few lines of JSON and Markdown; writing them through
+sentence-transformers would make it a dependency of every save.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..io import atomic_write_text
+
+# sentence-transformers' module paths that every release since 2.x resolves
+ST_TRANSFORMER = "sentence_transformers.models.Transformer"
+ST_POOLING = "sentence_transformers.models.Pooling"
+POOLING_FLAGS = ("cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens")
+
+
+def write_sentence_transformers_layout(directory: Path, hidden_size: int, pooling: str, max_tokens: int) -> None:
+    """``modules.json`` (transformer → pooling), ``sentence_bert_config.json`` and ``1_Pooling/config.json``.
+
+    ``cls`` pooling is reproduced exactly. sentence-transformers' mean runs over every attended token, so for
+    ``mean`` its vectors also average the first and last special tokens, which seqssl's residue mean leaves
+    out (the model card says so)."""
+    modules = [{"idx": 0, "name": "0", "path": "", "type": ST_TRANSFORMER},
+               {"idx": 1, "name": "1", "path": "1_Pooling", "type": ST_POOLING}]
+    atomic_write_text(directory / "modules.json", json.dumps(modules, indent=1))
+    atomic_write_text(directory / "sentence_bert_config.json",
+                      json.dumps({"max_seq_length": max_tokens, "do_lower_case": False}, indent=1))
+    chosen = "cls_token" if pooling == "cls" else "mean_tokens"
+    config = {"word_embedding_dimension": hidden_size,
+              **{f"pooling_mode_{flag}": flag == chosen for flag in POOLING_FLAGS}}
+    (directory / "1_Pooling").mkdir(exist_ok=True)
+    atomic_write_text(directory / "1_Pooling" / "config.json", json.dumps(config, indent=1))
+
+
+def model_card(name: str, info: dict, architecture: str, n_parameters: int, hidden_size: int, max_tokens: int) -> str:
+    """The ``README.md`` of an encoder directory, from what seqssl recorded of its training (``info``)."""
+    config = info.get("config") or {}
+    pretrain, data = config.get("pretrain", {}), config.get("data", {})
+    objective = info.get("objective")
+    lines = ["---", "library_name: transformers", "tags: [seqssl, feature-extraction, sentence-transformers]", "---",
+             "", f"# {name}", "",
+             f"A {architecture} encoder ({n_parameters:,} parameters, hidden size {hidden_size}, at most {max_tokens} "
+             f"tokens per input) written by seqssl.", "", "## Training", ""]
+    if objective:
+        lines.append(f"- objective: `{objective}`" + (f", continued from `{info['init']}`" if info.get("init") else ""))
+    if data.get("path") or info.get("finetuned_on"):
+        lines.append(f"- data: `{data.get('path') or info.get('finetuned_on')}`"
+                     + (f" ({info['corpus_size']:,} sequences after deduplication)" if info.get("corpus_size") else ""))
+    if info.get("steps"):
+        lines.append(f"- steps: {info['steps']}, batch size {pretrain.get('batch_size')}, learning rate "
+                     f"{pretrain.get('lr')}" + (f"; final loss {info['final_loss']:.4f}" if info.get("final_loss")
+                                                 is not None else ""))
+    if info.get("seconds"):
+        lines.append(f"- wall time: {info['seconds']:.0f} s on {info.get('processes', 1)} process(es)")
+    if info.get("fold") is not None:
+        lines.append(f"- a cross-validation encoder: fold {info['fold']}, its corpus free of that fold's test "
+                     f"sequences ({info.get('removed_test_sequences', 0)} removed)")
+    metrics = info.get("metrics")
+    if metrics:
+        lines += ["", "## Metrics", "", *(f"- {part}: " + ", ".join(f"{k} {v:.4f}" for k, v in values.items()
+                                                                      if isinstance(v, (int, float)))
+                                          for part, values in metrics.items() if isinstance(values, dict))]
+    pooling = info.get("pooling", "cls")
+    lines += ["", "## Use", "", "```python", "import seqssl",
+              f'vectors = seqssl.embed(["CASSLGQAYEQYF"], encoder="{name}")  # numpy (rows, {hidden_size})', "",
+              "from transformers import AutoModel, AutoTokenizer",
+              f'model = AutoModel.from_pretrained("{name}", add_pooling_layer=False)  # no untrained pooler',
+              f'tokenizer = AutoTokenizer.from_pretrained("{name}")', "",
+              "from sentence_transformers import SentenceTransformer",
+              f'vectors = SentenceTransformer("{name}").encode(["CASSLGQAYEQYF"])', "```", "",
+              f"Pooling: `{pooling}` "
+              + ("(the first token's final state; sentence-transformers gives the same vectors)." if pooling == "cls"
+                 else "(mean over residues, special tokens left out; sentence-transformers' mean also averages "
+                      "the first and last special tokens, so its vectors differ slightly from seqssl's)."),
+              "", "`seqssl.json` holds the full training configuration; the weights are safetensors."]
+    return "\n".join(lines) + "\n"
