@@ -6,9 +6,8 @@ import pandas as pd
 import yaml
 
 from conftest import run_cli
-from seqssl.data.vocab import truncate_encoded
 from seqssl.data.tokenizers import SequenceTokenizer
-from seqssl.data.vocab import CLS_ID, SEP_ID
+from seqssl.data.vocab import CLS_ID, SEP_ID, truncate_encoded
 
 
 def test_pair_truncation_cuts_the_longer_member_and_keeps_both():

@@ -82,6 +82,12 @@ def test_protein_model_arms_in_probe_full_and_lora(models, small_binding_csv, tm
     full, lora = (predictions[predictions.arm == f"esm_tiny[{m}]"].y_score.to_numpy() for m in ("full", "lora"))
     assert not (full == lora).all()  # the adapters and the full model trained differently
     assert "not pretrained on its folds" in (out / "report.md").read_text()
+    runs = pd.read_csv(out / "run_table.csv")  # seed 003's run table: per arm and mode, cost and metrics
+    row = runs[(runs.arm == "esm_tiny[lora]")].iloc[0]
+    assert row["mode"] == "lora" and int(row["batch size"]) == 128 and float(row["peak memory (MB)"]) > 0
+    assert row["run id"] == json.loads((out / "run.json").read_text())["id"] == results["run_id"]
+    assert float(row["test auroc"].split(" ± ")[0]) == pytest.approx(results["arms"]["esm_tiny[lora]"]["mean"]["auroc"],
+                                                                   abs=5e-4)
 
 
 def test_smiles_roberta_arm_in_probe_full_and_lora(models, smiles_rows, tmp_path):

@@ -69,7 +69,7 @@ def test_molecule_crossval_table_with_graph_arms_and_scaffold_folds(bbbp_slice, 
         for b in per_fold.index:
             assert a == b or not (per_fold[a] & per_fold[b])
     report = (out / "report.md").read_text()
-    assert "2 rows skipped" in report and "## Cost per arm" in report and "peak memory (MB)" in report
+    assert "2 rows skipped" in report and "## Run table" in report and "peak memory (MB)" in report
     assert "![embedding_map.png](embedding_map.png)" in report and (out / "embedding_map.png").stat().st_size > 0
     assert all("embedding_map" not in run for arm in results["arms"].values() for run in arm["runs"])
     part = json.loads((out / "parts" / "fold_0" / "mlm.json").read_text())["info"]["embedding_map"]

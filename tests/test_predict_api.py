@@ -93,3 +93,39 @@ def test_the_api_is_listed_and_typed():
     assert {"embed", "predict", "finetune", "crossval", "pretrain"} <= set(seqssl.__all__)
     assert "predict" in dir(seqssl) and seqssl.predict.__doc__
     assert (Path(seqssl.__file__).parent / "py.typed").exists()
+
+
+@pytest.mark.parametrize("kind", ["seqssl", "roberta", "regression"])
+def test_classifier_head_loads_as_a_transformers_sequence_classifier(split_binding_csv, tmp_path, kind):
+    """``--head classifier``: ``classifier/`` loads with AutoModelForSequenceClassification and its softmax gives
+    seqssl predict's probabilities (a seqssl BERT encoder; a RoBERTa with its own BPE tokenizer on SMILES)."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    if kind == "seqssl":
+        data, columns, encoder = split_binding_csv, ["cdr3_b_aa", "peptide"], "none"
+        extra = ["--columns", "cdr3_b_aa,peptide", "--label-column", "label", "--split-column", "split"]
+    elif kind == "regression":  # GB1 fitness: the targets' standardisation is folded into the output layer
+        from seqssl.data.builtin import builtin_path
+        frame = pd.read_csv(builtin_path("flip_gb1_low_vs_high")).sample(120, random_state=0)
+        data, columns, encoder = _write(frame, tmp_path / "gb1.csv"), ["sequence"], "none"
+        extra = ["--columns", "sequence", "--label-column", "target", "--task", "regression"]
+    else:
+        from seqssl.data.builtin import builtin_path
+        from tiny_models import roberta_smiles_directory
+        frame = pd.read_csv(builtin_path("bbbp")).sample(120, random_state=0)
+        data, columns = _write(frame, tmp_path / "bbbp.csv"), ["smiles"]
+        encoder = str(tmp_path / "chemberta")
+        roberta_smiles_directory(tmp_path / "chemberta", frame.smiles.tolist())
+        extra = ["--columns", "smiles", "--label-column", "BBBP", "--task", "classification"]
+    model = tmp_path / "model"
+    assert run_cli(["finetune", "--data", str(data), *extra, "--encoder", encoder, "--head", "classifier",
+                    "--pooling", "cls", "--epochs", "2", "--out", str(model), "--quiet"]) == 0
+    frame = pd.read_csv(data, dtype=str).iloc[:12]
+    ours = seqssl.predict(model, frame).y_score.to_numpy()
+    classifier = AutoModelForSequenceClassification.from_pretrained(str(model / "classifier")).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(model / "classifier"))
+    inputs = tokenizer(*[frame[c].tolist() for c in columns], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        logits = classifier(**inputs).logits
+    theirs = logits[:, 0].numpy() if kind == "regression" else logits.softmax(-1)[:, 1].numpy()
+    np.testing.assert_allclose(theirs, ours, atol=1e-4)

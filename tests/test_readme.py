@@ -16,3 +16,6 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
         assert 0.0 <= body["mean"]["auroc"] <= 1.0
     assert (tmp_path / "runs" / "simclr-encoder" / "model.safetensors").exists()
     assert (tmp_path / "runs" / "crossval" / "results.json").exists()
+    assert namespace["vectors"].shape == (2, 64)
+    predictions = namespace["predictions"]
+    assert len(predictions) == 1 and 0.0 <= predictions.y_score.iloc[0] <= 1.0

@@ -190,6 +190,7 @@ def finetune(cfg: Config) -> Path:
     """Fine-tune an encoder (``cfg.finetune.encoder``: a directory or ``none``) on the labelled file with a
     validation split for early stopping; save model, head and metrics. With ``--split-column``, train on
     its train rows and also score its test rows."""
+    from .transfer.hf_export import export_sequence_classifier, exportable
     from .transfer.modes import fit_in_mode
     from .transfer.saved import write_manifest
     out = output_directory(cfg.out)
@@ -208,6 +209,8 @@ def finetune(cfg: Config) -> Path:
                                       "metrics": evaluation, **extra},
                 merge=cfg.finetune.merge)
     write_manifest(out, cfg, data.columns, fitted, extra, evaluation, cfg.model.max_length)
+    if exportable(fitted):  # finetune.head classifier: also a transformers sequence-classification model
+        export_sequence_classifier(fitted, out, data.tokenizer, extra.get("classes") or extra.get("targets"))
     atomic_write_text(out / "config.yaml", cfg.to_yaml())
     sizes = {"n_fit": int(len(split.train)), "n_validation": int(len(split.val)),
              "n_test": None if split.test is None else int(len(split.test))}

@@ -134,9 +134,14 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
              tracking: Tracking = None, target_column: TargetColumn = None, loss: Loss = None,
              focal_alpha: FocalAlpha = None, focal_gamma: FocalGamma = None, invalid_smiles: InvalidSmiles = None,
              encoder_lr: EncoderLr = None, select: Select = None,
-             merge: Annotated[bool, typer.Option("--merge", help="lora: also save the merged encoder.")] = False,
+             merge: Annotated[bool, typer.Option("--merge", help="lora: kept for old scripts; the merged encoder "
+                                                 "is always saved now (seqssl predict reads it).")] = False,
+             head: Annotated[Optional[str], typer.Option(help="mlp | classifier (transformers' head shape on the "
+                                                         "first token; also writes classifier/ for "
+                                                         "AutoModelForSequenceClassification).")] = None,
              quiet: Quiet = False):
-    """Fine-tune an encoder on labelled data (validation split for early stopping) and save it."""
+    """Fine-tune an encoder on labelled data (validation split for early stopping) and save it; apply it to new
+    rows with `seqssl predict --model OUT`."""
     from .api import finetune as run
     flat = {**_common(data, columns, out, seed, device, precision, alphabet, unknown_residues, pooling, quiet,
                        max_length),
@@ -146,7 +151,8 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
             **_cluster(cluster_threshold, cluster_column),
             "data.label_column": label_column,
             "data.task": task, "finetune.encoder": encoder, "finetune.mode": mode,
-            "data.group_column": group_column, "tracking": _cols(tracking), "finetune.merge": True if merge else None}
+            "data.group_column": group_column, "tracking": _cols(tracking), "finetune.merge": True if merge else None,
+            "finetune.head": head}
     cfg = load_config(config, nested(flat))
     start = time.time()
     saved_to = run(cfg)
@@ -158,9 +164,9 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
     typer.echo(f"fine-tuned model saved to {saved_to}; run {run_id}")
 
 
-def _record(command: str, cfg, out, metrics: dict, start: float) -> str:
+def _record(command: str, cfg, out, metrics: dict, start: float, run_id: str | None = None) -> str:
     from .runs import record_run
-    return record_run(command, cfg, out, metrics, time.time() - start)
+    return record_run(command, cfg, out, metrics, time.time() - start, run_id)
 
 
 def _key_metrics(results: dict) -> dict:
@@ -243,7 +249,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
     results = run(cfg, resume=resume)
     assert cfg.out is not None  # run_crossval refuses to start without --out
     print_summary(results)
-    run_id = _record("crossval", cfg, cfg.out, _key_metrics(results), start)
+    run_id = _record("crossval", cfg, cfg.out, _key_metrics(results), start, results.get("run_id"))
     typer.echo(f"results: {Path(cfg.out) / 'results.json'}, report: {Path(cfg.out) / 'report.md'}; run {run_id}")
 
 

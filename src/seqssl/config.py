@@ -139,6 +139,9 @@ class FinetuneConfig(OptimConfig):
     val_fraction: float = 0.15  # carved from the training fold, grouped like the folds
     head_hidden: int = 64
     head_dropout: float = 0.1
+    head: str = "mlp"  # mlp (hidden head_hidden, GELU) | classifier (transformers' shape: hidden = the encoder's,
+    #                    tanh, first token; finetune then also writes classifier/ for
+    #                    AutoModelForSequenceClassification)
     scheduler: str = "constant"
     encoder_lr: float | None = None  # full / lora: the encoder's learning rate (None: lr); lower it for few labels
     select: str = "best"  # best (early stopping on the validation split) | last (a fixed budget of epochs)
@@ -315,7 +318,8 @@ CHOICES: dict[str, tuple[str, ...]] = {  # dotted key: its allowed values (the o
     "pretrain.distance": ("cosine", "euclidean"),  # seqssl.losses.pairwise_distance
     "pretrain.adversarial_schedule": ("alternating", "joint"),
     "pretrain.adversarial_mask_types": ("all", "mask"),
-    "model.pooling": ("cls", "mean"),  # seqssl.models.encoder.POOLINGS
+    "model.pooling": ("cls", "mean"),
+    "finetune.head": ("mlp", "classifier"),  # seqssl.models.encoder.POOLINGS
     "model.loaded_pooling": ("auto", "cls", "mean"),
     **{f"{section}.{key}": allowed for section in ("pretrain", "finetune") for key, allowed in _OPTIM_CHOICES.items()},
 }

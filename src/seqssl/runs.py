@@ -24,11 +24,20 @@ def peak_memory_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def record_run(command: str, cfg, out: str | Path, metrics: dict, wall_seconds: float) -> str:
-    """Append a run and return its id; also write ``run.json`` into the output directory."""
+def new_run_id(out: str | Path) -> tuple[str, str]:
+    """``(run id, ISO date)`` of a run starting now: ``YYYYMMDD-HHMMSS-`` + 6 hex digits of its output path."""
     now = dt.datetime.now(dt.timezone.utc)
     run_id = now.strftime("%Y%m%d-%H%M%S-") + hashlib.sha1(f"{out}{now.timestamp()}".encode()).hexdigest()[:6]
-    entry = {"id": run_id, "command": command, "date": now.isoformat(timespec="seconds"),
+    return run_id, now.isoformat(timespec="seconds")
+
+
+def record_run(command: str, cfg, out: str | Path, metrics: dict, wall_seconds: float,
+               run_id: str | None = None) -> str:
+    """Append a run and return its id (``run_id`` if the run already has one); also write ``run.json`` into
+    the output directory."""
+    fresh_id, date = new_run_id(out)
+    run_id = run_id or fresh_id
+    entry = {"id": run_id, "command": command, "date": date,
              "objective": cfg.pretrain.objective if command == "pretrain" else ",".join(cfg.crossval.arms)
              if command in ("crossval", "demo") else cfg.finetune.encoder,
              "data": cfg.data.path, "out": str(Path(out).resolve()), "metrics": metrics,

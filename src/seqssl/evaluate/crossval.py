@@ -15,13 +15,14 @@ from ..config import task_name
 from ..data.labelled import LabelledData, load_labelled
 from ..io import atomic_write_text, output_directory
 from ..lengths import size_to_data
+from ..runs import new_run_id
 from ..runtime import resolve_device, set_threads
 from ..tasks import get_task
 from ..train.pretrain import initial_model
 from .arms import Arm, FoldContext, RunContext, Unit, baselines_of, resolve_arms
 from .folds import deduplicated_test, extra_corpus, fold_corpus, plan_folds
 from .parts import PartStore
-from .report import write_report
+from .report import run_table, write_report
 from .results import PER_ARM_ONLY, assemble_results, fold_metrics, primary_metric
 from .rows import arm_label, label_subset
 
@@ -32,6 +33,7 @@ def run_crossval(cfg, resume: bool = False) -> dict:
     cut-off pretraining from its last checkpoint (see :mod:`seqssl.evaluate.parts`)."""
     start_all = time.time()
     out = output_directory(cfg.out)
+    run_id, date = new_run_id(out)
     task = get_task(task_name(cfg.data))
     arms = resolve_arms(list(cfg.crossval.arms), task)
     primary_metric(cfg, task)  # a misspelt --primary-metric fails before any work
@@ -57,6 +59,7 @@ def run_crossval(cfg, resume: bool = False) -> dict:
     outer.close()
     results = assemble_results(cfg, data.task, table.metrics, table.runs, [reorder(r) for r in leakage], split,
                                time.time() - start_all, baselines_of(arms), table.predictions, data.negative_types)
+    results["run_id"], results["date"] = run_id, date
     external = {arm.name: arm.provenance() for arm in arms if arm.provenance() is not None}
     if external:
         results["external_models"] = external
@@ -154,6 +157,7 @@ def write_outputs(results: dict, data: LabelledData, table: RowTable, out: Path)
             results[key] = data.encoded.meta[key]
     predictions = pd.concat(table.predictions)
     predictions.to_csv(out / "predictions.csv", index=False)
+    atomic_write_text(out / "run_table.csv", run_table(results).to_csv(index=False))
     atomic_write_text(out / "results.json", json.dumps(results, indent=1))
     maps = {name: r["embedding_map"] for name in table.runs for r in table.runs[name] if "embedding_map" in r}
     write_report(results, out, predictions, maps)

@@ -245,6 +245,24 @@ def cost_table(results: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def run_table(results: dict) -> pd.DataFrame:
+    """Seed 003's run table: one row per arm and transfer mode with its cost (:func:`cost_table`), the
+    validation metric it was selected on and the test metric (means over folds), the run id and date."""
+    primary = results["primary_metric"]
+    table = cost_table(results)
+    validation, test = [], []
+    for body in results["arms"].values():
+        chosen = [r["best_val"] for r in body.get("runs", []) if isinstance(r.get("best_val"), (int, float))]
+        validation.append(f"{np.mean(chosen):.3f}" if chosen else "—")
+        mean, std = body["mean"].get(primary), body["std"].get(primary)
+        test.append("—" if mean is None else f"{mean:.3f} ± {std or 0:.3f}")
+    table.insert(1, "mode", [arm[arm.index("[") + 1:-1] if arm.endswith("]") else "—" for arm in results["arms"]])
+    table[f"validation {primary}"] = validation
+    table[f"test {primary}"] = test
+    table["run id"], table["date"] = results.get("run_id", "—"), results.get("date", "—")
+    return table
+
+
 def retrieval_lines(results: dict) -> list[str]:
     """Markdown for the top-k retrieval of test positives (second column from the first)."""
     rows = [{"arm": arm, **{k: f"{v:.3f}" for k, v in body["retrieval"].items() if k.startswith(("top", "random"))}}
@@ -304,8 +322,8 @@ def write_report(results: dict, out: Path, predictions: pd.DataFrame, maps: dict
              "## Results (test split)" if single else "## Results (mean ± std over test folds)", "",
              results_table(results).reset_index().to_markdown(index=False, disable_numparse=True), "",
              *(task.subset_note(results) if len(subsets(results)) > 1 else []),
-             "## Cost per arm (mean over folds)", "",
-             cost_table(results).to_markdown(index=False, disable_numparse=True), "",
+             "## Run table (mean over folds; also run_table.csv)", "",
+             run_table(results).to_markdown(index=False, disable_numparse=True), "",
              *([convergence_note(results), ""] if convergence_note(results) else []),
              "## Paired differences against the baselines", "",
              (comparisons_table(results).to_markdown(index=False, disable_numparse=True)

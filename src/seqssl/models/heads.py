@@ -17,11 +17,14 @@ class ProjectionHead(nn.Module):
 
 
 class PredictionHead(nn.Module):
-    """Dropout, one hidden layer, and ``n_outputs`` logits (or regression values)."""
+    """Dropout, one hidden layer, and ``n_outputs`` logits (or regression values). ``activation="tanh"`` with
+    ``hidden == in_dim`` is the shape of transformers' sequence-classification heads (RoBERTa's and ESM's
+    ``dense → tanh → out_proj``, BERT's pooler + classifier), which :mod:`seqssl.transfer.hf_export` writes."""
 
-    def __init__(self, in_dim: int, hidden: int, n_outputs: int = 1, dropout: float = 0.1):
+    def __init__(self, in_dim: int, hidden: int, n_outputs: int = 1, dropout: float = 0.1, activation: str = "gelu"):
         super().__init__()
-        self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, hidden), nn.GELU(),
+        self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, hidden),
+                                 nn.Tanh() if activation == "tanh" else nn.GELU(),
                                  nn.Dropout(dropout), nn.Linear(hidden, n_outputs))
 
     def forward(self, x):

@@ -61,6 +61,7 @@ class Task:
     curves = False  # the report draws ROC and precision-recall curves
     continuous = False  # colour the embedding map by a continuous value
     confusion_matrix = False  # the report draws a confusion matrix per arm
+    hf_problem_type: str | None = None  # transformers' problem_type for a sequence-classification export (None: none)
 
     # --- reading labels -------------------------------------------------------------------------
     def check_columns(self, columns: list[str]) -> None:

@@ -27,6 +27,7 @@ class Classification(Task):
 
     name = "classification"
     primary_metric = "auroc"
+    hf_problem_type = "single_label_classification"
     table_metrics = ("accuracy", "auroc", "average_precision")
     binary = True
     stratified = True

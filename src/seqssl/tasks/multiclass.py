@@ -27,6 +27,7 @@ def class_names(values: pd.Series) -> list[str]:
 class Multiclass(Task):
     name = "multiclass"
     primary_metric = "accuracy"
+    hf_problem_type = "single_label_classification"
     table_metrics = ("accuracy", "macro_f1", "macro_auroc")
     stratified = True
     per_molecule = False  # the graph arms predict one value or one row of binary targets per molecule

@@ -17,6 +17,7 @@ from .binary import C_GRID, binary_training_loss
 class Multilabel(Task):
     name = "multilabel"
     primary_metric = "map"
+    hf_problem_type = "multi_label_classification"
     # row "all": the means over targets; a target's row: its own AP and AUROC
     table_metrics = ("map", "macro_auroc", "average_precision", "auroc", "accuracy")
     stratified = True

@@ -16,6 +16,7 @@ ALPHA_GRID = (0.1, 1.0, 10.0, 100.0, 1000.0)  # ridge strengths tried on the val
 class Regression(Task):
     name = "regression"
     primary_metric = "spearman"
+    hf_problem_type = "regression"
     table_metrics = ("spearman", "pearson", "mse")
     standardise_targets = True
     continuous = True

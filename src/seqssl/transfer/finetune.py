@@ -9,6 +9,7 @@ from torch import nn
 
 from ..data.collate import iterate_batches
 from ..data.dataset import IGNORE_INDEX, EncodedDataset
+from ..errors import InputError
 from ..models.heads import PredictionHead, TokenHead
 from ..runtime import autocast
 from ..tasks import Task, as_task
@@ -26,7 +27,13 @@ class SequencePredictor(nn.Module):
         super().__init__()
         self.encoder = encoder
         self.n_targets = n_targets
-        self.head = PredictionHead(encoder.hidden_size, cfg.head_hidden, n_targets or 1, cfg.head_dropout)
+        if cfg.head == "classifier" and encoder.pooling != "cls":
+            raise InputError("finetune.head classifier reads the first token, as transformers' classification "
+                             f"heads do; this encoder pools by {encoder.pooling}",
+                             fix="set model.pooling cls (a new encoder) or model.loaded_pooling cls (a loaded one)")
+        hidden = encoder.hidden_size if cfg.head == "classifier" else cfg.head_hidden
+        self.head = PredictionHead(encoder.hidden_size, hidden, n_targets or 1, cfg.head_dropout,
+                                   "tanh" if cfg.head == "classifier" else "gelu")
         self.register_buffer("target_mean", torch.zeros(()))
         self.register_buffer("target_std", torch.ones(()))
 

@@ -118,7 +118,7 @@ class Full(TransferMode):
         from .finetune import SequencePredictor, TokenPredictor
         encoder, _ = load_encoder(directory / "encoder")
         head = manifest["head"]
-        cfg = FinetuneConfig(head_hidden=head["hidden"], head_dropout=head["dropout"])
+        cfg = FinetuneConfig(head_hidden=head["hidden"], head_dropout=head["dropout"], head=head.get("kind", "mlp"))
         model: SequencePredictor | TokenPredictor = (
             TokenPredictor(encoder, cfg, head["outputs"]) if task.per_token else
             SequencePredictor(encoder, cfg, head["outputs"] if head.get("multi_output") else None))
@@ -159,7 +159,7 @@ def head_settings(fitted: Fitted, cfg) -> dict:
     if head is None:
         return {}
     outputs = int(head.net[-1].out_features)
-    settings = {"hidden": cfg.head_hidden, "dropout": cfg.head_dropout, "outputs": outputs,
+    settings = {"kind": cfg.head, "hidden": cfg.head_hidden, "dropout": cfg.head_dropout, "outputs": outputs,
                 "multi_output": bool(getattr(model, "n_targets", None))}
     if hasattr(model, "target_mean"):
         settings |= {"target_mean": float(model.target_mean), "target_std": float(model.target_std)}
