@@ -1,20 +1,38 @@
-# Two commands do all the set-up: `make demo` (main job) and `make test` (test suite).
+# Two commands do all the set-up: `make demo` (main job: the core package) and `make test` (everything).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 
-.PHONY: install mmseqs lint demo demo-quick test test-slow clean
+.PHONY: install install-test mmseqs lint demo demo-quick test test-slow clean
 
-$(VENV)/.installed: pyproject.toml
+# torch first, pinned: otherwise a dependency could pull another build. On a machine with a GPU, PyPI's
+# torch==2.13.0 is the CUDA build (several GB); for the CPU build name PyTorch's CPU index:
+#   make demo TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+# the versions the suite last ran with (pip freeze, torch left to TORCH), so the README's numbers reproduce;
+# pyproject.toml keeps lower bounds for users who install into their own environments
+CONSTRAINTS := constraints.txt
+
+$(VENV)/.torch:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	# torch first, pinned: otherwise a dependency could pull a multi-GB CUDA build
-	$(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
+	touch $@
+
+# the core package (what the demo needs): no RDKit, graph networks, MLflow or TensorBoard
+$(VENV)/.installed: pyproject.toml $(CONSTRAINTS) $(VENV)/.torch
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e .
+	touch $@
+
+# everything: the molecules and tracking extras, the test tools
+$(VENV)/.installed-test: pyproject.toml $(CONSTRAINTS) $(VENV)/.torch
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[test]"
 	touch $@
 
 install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
 
 # MMseqs2 clusters proteins by identity (--split cluster --cluster-threshold identity:F); where it cannot be
 # installed, its tests skip with the reason
@@ -24,7 +42,7 @@ mmseqs:
 		|| echo "WARNING: MMseqs2 could not be installed (apt-get install mmseqs2): its tests will skip"
 
 # static checks (configured in pyproject.toml: [tool.ruff], [tool.mypy]); `make test` runs them first
-lint: install
+lint: install-test
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 
@@ -34,10 +52,10 @@ demo: install
 demo-quick: install
 	$(BIN)/seqssl demo --quick --out demo-out-quick
 
-test: install lint mmseqs
+test: install-test lint mmseqs
 	$(BIN)/python -m pytest -q
 
-test-slow: install mmseqs
+test-slow: install-test mmseqs
 	$(BIN)/python -m pytest -q -m slow || [ $$? -eq 5 ]  # exit 5: no test marked slow
 
 clean:

@@ -183,3 +183,16 @@ def test_finetune_token_classification_with_fixed_split(conservation_slice, tmp_
     assert metrics["classes"] == list("123456789")
     assert 0 <= metrics["validation"]["per_residue_accuracy"] <= 1 and metrics["n_test"] >= 1
     assert "per_residue_accuracy" in metrics["test"] and (out / "head.safetensors").exists()
+    # seqssl predict: one row per residue, reproducing the recorded test accuracy on the test records
+    from seqssl.api import predict
+    test_ids = [h.split()[0][1:] for h, _ in _records_of(conservation_slice / "lab.fasta") if "SET=test" in h]
+    rows = predict(out, conservation_slice / "seq.fasta")
+    labels = {h.split()[0][1:]: s for h, s in _records_of(conservation_slice / "lab.fasta")}
+    sequences = {h.split()[0][1:]: s for h, s in _records_of(conservation_slice / "seq.fasta")}
+    max_residues = json.loads((out / "seqssl_model.json").read_text())["max_length"] - 2
+    assert len(rows) == sum(min(len(s), max_residues) for s in sequences.values())
+    test = rows[rows["id"].isin(test_ids)]
+    truth = np.array([labels[i][p - 1] for i, p in zip(test["id"], test["position"])])
+    labelled = truth != "."
+    accuracy = float((test["y_pred"].astype(str).to_numpy()[labelled] == truth[labelled]).mean())
+    assert accuracy == pytest.approx(metrics["test"]["per_residue_accuracy"], abs=1e-9)

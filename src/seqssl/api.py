@@ -23,21 +23,39 @@ from .errors import InputError
 from .io import atomic_write_text, output_directory, output_file, versions
 from .lengths import length_limit, size_to_data
 from .models.encoder import SequenceEncoder, embed_dataset, load_encoder
-from .runtime import resolve_device, seed_everything, set_threads
+from .runtime import configure_process, resolve_device, seed_everything
 from .tracking import Tracker
 
 
-def pretrain(cfg: Config, resume: bool = False) -> Path:
-    """Pretrain an encoder on ``cfg.data.path`` (+ ``cfg.data.pretrain_data``) and save it to ``cfg.out``.
+def with_frame(cfg: Config, data) -> Config:
+    """``cfg`` reading ``data`` (a pandas DataFrame) in place of ``cfg.data.path``: the frame is written once,
+    atomically, to ``OUT/data.parquet`` (the run's record of what it read; errors name its rows), and a copy of
+    ``cfg`` points there. ``data=None`` leaves ``cfg`` as it is."""
+    if data is None:
+        return cfg
+    if not isinstance(data, pd.DataFrame):
+        raise InputError(f"data= takes a pandas DataFrame, got {type(data).__name__}",
+                         fix="pass a DataFrame, or set cfg.data.path to a file")
+    out = output_directory(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "data.parquet"
+    write_parquet(data.reset_index(drop=True), path)
+    return replace(cfg, data=replace(cfg.data, path=str(path)))
+
+
+def pretrain(cfg: Config, resume: bool = False, data=None) -> Path:
+    """Pretrain an encoder on ``cfg.data.path`` (+ ``cfg.data.pretrain_data``), or on ``data`` (a DataFrame),
+    and save it to ``cfg.out``.
 
     Checkpoints go to ``cfg.out/checkpoints`` (every ``pretrain.checkpoint_every`` steps, at the end and
     on SIGINT/SIGTERM); ``resume`` continues from the newest one with identical results on CPU."""
     from .objectives import objective_class
     from .train.distributed import init_from_env, is_main
     from .train.pretrain import build_pretrained_encoder, initial_model, pretraining_corpus
+    cfg = with_frame(cfg, data)
     out = output_directory(cfg.out)
     objective_class(cfg.pretrain.objective)  # a misspelt objective fails before anything is written
-    set_threads(cfg.threads)
+    configure_process(cfg.threads, cfg.quiet)
     device = resolve_device(cfg.device)
     _, world_size = init_from_env(device)  # torchrun: one process per device, rank 0 writes
     main = is_main()
@@ -186,15 +204,16 @@ def finetune_split(cfg: Config, data: LabelledData) -> Split:
     return fixed
 
 
-def finetune(cfg: Config) -> Path:
-    """Fine-tune an encoder (``cfg.finetune.encoder``: a directory or ``none``) on the labelled file with a
-    validation split for early stopping; save model, head and metrics. With ``--split-column``, train on
-    its train rows and also score its test rows."""
+def finetune(cfg: Config, data=None) -> Path:
+    """Fine-tune an encoder (``cfg.finetune.encoder``: a directory or ``none``) on the labelled file (or ``data``,
+    a DataFrame) with a validation split for early stopping; save model, head and metrics. With
+    ``--split-column``, train on its train rows and also score its test rows."""
     from .transfer.hf_export import export_sequence_classifier, exportable
     from .transfer.modes import fit_in_mode
     from .transfer.saved import write_manifest
+    cfg = with_frame(cfg, data)
     out = output_directory(cfg.out)
-    set_threads(cfg.threads)
+    configure_process(cfg.threads, cfg.quiet)
     device = resolve_device(cfg.device)
     encoder, data = encoder_and_data(cfg)
     split, encoded = finetune_split(cfg, data), data.encoded
@@ -260,8 +279,9 @@ def encoder_for(cfg: Config):
     return SequenceEncoder.build(model, tokenizer.vocab_size), tokenizer
 
 
-def crossval(cfg: Config, resume: bool = False) -> dict:
-    """Cross-validate every arm on the same folds; write results.json, predictions.csv and report.md.
-    ``resume``: keep the finished (fold, arm) parts of a killed run in ``cfg.out`` (only arms may change)."""
+def crossval(cfg: Config, resume: bool = False, data=None) -> dict:
+    """Cross-validate every arm on the same folds of ``cfg.data.path`` (or ``data``, a DataFrame); write
+    results.json, predictions.csv and report.md. ``resume``: keep the finished (fold, arm) parts of a killed
+    run in ``cfg.out`` (only arms may change)."""
     from .evaluate.crossval import run_crossval
-    return run_crossval(cfg, resume)
+    return run_crossval(with_frame(cfg, data), resume)

@@ -174,6 +174,8 @@ def randomized_smiles(smiles: str, rng: np.random.Generator) -> str:
     """The same molecule written from a random atom order (SMILES enumeration, Bjerrum 2017,
     arXiv:1703.07076): RDKit renumbers the atoms by a permutation drawn from ``rng`` and writes
     non-canonical SMILES. Deterministic for a given ``rng`` state; unparsable input comes back unchanged."""
+    from .extras import require
+    require("rdkit", "randomised SMILES views (--positives smiles)")
     from rdkit import Chem, rdBase
     with rdBase.BlockLogs():
         mol = Chem.MolFromSmiles(smiles)

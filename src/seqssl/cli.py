@@ -164,6 +164,11 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
     typer.echo(f"fine-tuned model saved to {saved_to}; run {run_id}")
 
 
+def first_given(*values):
+    """The first value that is not None (a stage's own flag before the flag that sets both stages)."""
+    return next((v for v in values if v is not None), None)
+
+
 def _record(command: str, cfg, out, metrics: dict, start: float, run_id: str | None = None) -> str:
     from .runs import record_run
     return record_run(command, cfg, out, metrics, time.time() - start, run_id)
@@ -204,10 +209,15 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
              primary_metric: Annotated[Optional[str], typer.Option(
                  "--primary-metric", help="The metric comparisons use, e.g. auroc or auroc_per_group "
                  "(default: the task's).")] = None,
-             out: Out = None, config: ConfigFile = None, epochs: Epochs = None, max_steps: MaxSteps = None,
+             out: Out = None, config: ConfigFile = None, epochs: Epochs = None,
+             max_steps: Annotated[Optional[int], typer.Option(
+                 "--max-steps", help="Cap both stages at N optimiser steps (smoke runs); --pretrain-max-steps and "
+                 "--finetune-max-steps cap one stage.")] = None,
+             pretrain_max_steps: Annotated[Optional[int], typer.Option(help="Pretraining steps per fold.")] = None,
+             finetune_max_steps: Annotated[Optional[int], typer.Option(help="Fine-tuning step cap.")] = None,
              batch_size: BatchSize = None, lr: Lr = None,
-             pretrain_epochs: Annotated[Optional[int], typer.Option()] = None,
-             pretrain_lr: Annotated[Optional[float], typer.Option()] = None,
+             pretrain_epochs: Annotated[Optional[int], typer.Option(help="Pretraining epochs per fold.")] = None,
+             pretrain_lr: Annotated[Optional[float], typer.Option(help="Pretraining learning rate.")] = None,
              seed: Seed = None, device: Device = None, precision: Precision = None, alphabet: Alphabet = None,
              unknown_residues: Unknown = None, pooling: Pooling = None, max_length: MaxLength = None,
              positives: Positives = None,
@@ -242,7 +252,8 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
             "data.group_metric": group_metric, "crossval.primary_metric": primary_metric,
             "finetune.mode": mode if mode and "," not in mode else None,
             "pretrain.epochs": pretrain_epochs, "pretrain.lr": pretrain_lr,
-            "pretrain.max_steps": max_steps, "finetune.max_steps": max_steps, "pretrain.positives": positives,
+            "pretrain.max_steps": first_given(pretrain_max_steps, max_steps),
+            "finetune.max_steps": first_given(finetune_max_steps, max_steps), "pretrain.positives": positives,
             "pretrain.view": view, "data.pretrain_label_column": pretrain_label_column}
     cfg = load_config(config, nested(flat))
     start = time.time()
@@ -360,14 +371,17 @@ def retrieval(encoder: Annotated[str, typer.Option(help="Encoder directory.")],
 @app.command()
 def demo(quick: Annotated[bool, typer.Option("--quick", help="Smoke-sized run (~2 minutes).")] = False,
          out: Annotated[str, typer.Option(help="Output directory.")] = "demo-out",
-         config: ConfigFile = None, seed: Seed = None, device: Device = None, quiet: Quiet = False):
+         config: ConfigFile = None, seed: Seed = None, device: Device = None, quiet: Quiet = False,
+         threads: Annotated[Optional[int], typer.Option(help="torch threads (default: every core; on a machine "
+                                                         "shared with other jobs, fewer may be faster).")] = None):
     """SimCLR vs no pretraining vs k-mers on bundled TCR–peptide binding data, 5-fold grouped CV."""
     from .api import crossval as run
     from .demo import demo_config
     from .evaluate.report import print_summary
     start = time.time()
     cfg = demo_config(quick, str(config) if config else None,
-                      nested({"out": out, "seed": seed, "device": device, "quiet": True if quiet else None}))
+                      nested({"out": out, "seed": seed, "device": device, "quiet": True if quiet else None,
+                              "threads": threads}))
     results = run(cfg)
     print_summary(results)
     run_id = _record("demo", cfg, cfg.out, _key_metrics(results), start)

@@ -84,7 +84,7 @@ class PretrainConfig(OptimConfig):
     temperature: float = 0.1
     mask_tokens: int = 1  # k tokens replaced by [MASK] per view (seed 000)
     mask_rate: float | None = None  # if set, a fraction of residues instead of k
-    projection_dim: int = 64
+    projection_dim: int = 64  # simclr, infonce, triplet: 0 = no projection head (seed 000); simsiam needs one
     mlm_rate: float = 0.15  # fraction of residues selected for MLM (80/10/10)
     positives: str = "augment"  # augment (two views of one sequence) | label (shared label) | neighbours (chunks)
     #                             | smiles (two randomised SMILES of one molecule)

@@ -34,6 +34,16 @@ def set_threads(threads: int | None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def configure_process(threads: int | None, quiet: bool) -> None:
+    """What every command sets first: torch's threads, and with ``quiet`` no loading bars, tables or notices
+    from ``transformers`` (seqssl's own errors still show)."""
+    set_threads(threads)
+    if quiet:
+        from transformers.utils import logging as hf_logging
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+
+
 def autocast(device: torch.device, precision: str):
     """bf16 autocast when asked (CPU or CUDA), otherwise a no-op context."""
     if precision == "fp32":

@@ -140,12 +140,14 @@ def read_delimited(path: Path, delimiter: str) -> SequenceTable:
     text = decode_text(path)
     if not text.strip():
         raise InputError("file is empty", path=str(path), fix="add a header line and rows")
+    _header(path, delimiter)  # the header's checks (a name given twice), as the streaming reader makes them
     try:
         frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
                             skip_blank_lines=False, quoting=csv.QUOTE_MINIMAL if quoted(delimiter) else csv.QUOTE_NONE)
     except pd.errors.ParserError as err:
         raise _parse_error(path, delimiter, err) from None
-    frame.columns = [str(c).strip() for c in frame.columns]
+    # a name of spaces is no name (pandas calls an empty one "Unnamed: i"), so stripping repeats none
+    frame.columns = _unique_names([str(c).strip() or f"Unnamed: {i}" for i, c in enumerate(frame.columns)], path)
     # Header is line 1; data row i is line i + 2 (no multi-line quoted fields in sequence files).
     lines = np.arange(len(frame)) + 2
     if len(frame):  # blank lines (every field empty) are dropped; column-wise, not row by row (100k rows: 3 s)
@@ -166,7 +168,20 @@ def _header(path: Path, delimiter: str) -> list[str]:
     if not first.strip():
         raise InputError("file is empty", path=str(path), fix="add a header line and rows")
     rows = csv.reader([first], delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if quoted(delimiter) else csv.QUOTE_NONE)
-    return [name.strip() for name in next(rows)]
+    names = [name.strip() for name in next(rows)]
+    _unique_names([name for name in names if name], path)
+    return names
+
+
+def _unique_names(names: list[str], path: Path) -> list[str]:
+    """``names``, after checking none is given twice (once stripped): a column must have one meaning."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise InputError(f"column name '{name}' appears twice in the header", path=str(path), line=1,
+                             fix="rename or drop one of the two columns")
+        seen.add(name)
+    return names
 
 
 def quoted(delimiter: str) -> bool:

@@ -169,6 +169,8 @@ def negative_types(cfg, data: LabelledData) -> np.ndarray | None:
 def valid_molecules(table: SequenceTable, columns: list[str], policy: str):
     """``(table, kept positions, number skipped)``: every SMILES must parse in RDKit; ``policy`` error
     names the file, line, column and RDKit's reason, ``skip`` drops those rows and counts them."""
+    from ..extras import require
+    require("rdkit", "SMILES checks (--alphabet smiles, molecule arms)")
     from .molecules import parse_smiles
     require_columns(table, columns)
     keep = []

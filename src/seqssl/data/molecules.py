@@ -10,6 +10,10 @@ import math
 
 import numpy as np
 import torch
+from ..extras import require
+
+require("rdkit", "molecules (SMILES parsing, scaffolds, molecular graphs)")
+require("torch_geometric", "molecular graphs")
 from rdkit import Chem, rdBase
 from rdkit.Chem import rdDistGeom
 from rdkit.Chem.Scaffolds import MurckoScaffold

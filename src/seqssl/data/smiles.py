@@ -123,6 +123,8 @@ class SmilesTokenizer(VocabularyTokenizer):
 def canonical_smiles(smiles: str) -> str:
     """RDKit's canonical SMILES (one spelling per molecule), or the input when RDKit cannot parse it.
     Used to compare molecules, e.g. to keep test molecules out of a pretraining corpus however written."""
+    from ..extras import require
+    require("rdkit", "canonical SMILES")
     from rdkit import Chem, rdBase
     rdBase.DisableLog("rdApp.*")  # the function RDLogger.DisableLog re-exports (rdkit's stubs omit that one)
     mol = Chem.MolFromSmiles(smiles)

@@ -16,7 +16,7 @@ from ..data.labelled import LabelledData, load_labelled
 from ..io import atomic_write_text, output_directory
 from ..lengths import size_to_data
 from ..runs import new_run_id
-from ..runtime import resolve_device, set_threads
+from ..runtime import configure_process, resolve_device
 from ..tasks import get_task
 from ..train.pretrain import initial_model
 from .arms import Arm, FoldContext, RunContext, Unit, baselines_of, resolve_arms
@@ -37,7 +37,7 @@ def run_crossval(cfg, resume: bool = False) -> dict:
     task = get_task(task_name(cfg.data))
     arms = resolve_arms(list(cfg.crossval.arms), task)
     primary_metric(cfg, task)  # a misspelt --primary-metric fails before any work
-    set_threads(cfg.threads)
+    configure_process(cfg.threads, cfg.quiet)
     _, own_tokenizer = initial_model(cfg)  # pretrain.init: the run reads its data with that model's tokenizer
     data = load_labelled(cfg, own_tokenizer,
                          molecular=cfg.data.alphabet == "smiles" or any(a.needs_molecules for a in arms))

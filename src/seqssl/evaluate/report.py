@@ -205,6 +205,28 @@ def _plot_curves(predictions: pd.DataFrame, path: Path) -> None:
     save(fig, path)
 
 
+SMOOTH_FROM = 50  # logged records per fold from which the pretraining-loss plot shows a running mean
+
+
+def running_mean(values: list[float], window: int) -> np.ndarray:
+    """Trailing mean over the last ``window`` values (fewer at the start; NaNs skipped): per-batch losses
+    of contrastive objectives are noisy enough to hide the trend of a long run."""
+    return pd.Series(values, dtype=float).rolling(window, min_periods=1).mean().to_numpy()
+
+
+def _plot_loss_curve(ax, history: list[dict], alpha: float) -> int | None:
+    """One fold's loss against the step: as logged when short (with markers, so even one record shows); for
+    a long run, faint as logged behind a running mean over ~4% of its records. Returns the window, or None."""
+    steps, losses = [h["step"] for h in history], [h["loss"] for h in history]
+    if len(history) < SMOOTH_FROM:
+        ax.plot(steps, losses, color="tab:blue", alpha=alpha, linewidth=1, marker="o", markersize=2)
+        return None
+    window = max(2, len(history) // 25)
+    ax.plot(steps, losses, color="tab:blue", alpha=0.15, linewidth=0.6)
+    ax.plot(steps, running_mean(losses, window), color="tab:blue", alpha=alpha, linewidth=1.2)
+    return window
+
+
 def _plot_pretraining(results: dict, path: Path) -> bool:
     """One panel per objective (losses of different objectives are on different scales), one line per fold."""
     from .figures import panels, save
@@ -214,10 +236,10 @@ def _plot_pretraining(results: dict, path: Path) -> bool:
         return False
     fig, axes = panels(len(curves), 3.6, 2.8)
     for ax, (arm, folds) in zip(axes, curves.items()):
-        for f in folds:
-            ax.plot([h["step"] for h in f["history"]], [h["loss"] for h in f["history"]],
-                    color="tab:blue", alpha=0.35 + 0.65 / len(folds), linewidth=1)
-        ax.set_title(f"{arm} ({len(folds)} fold{'s' if len(folds) > 1 else ''})", fontsize=9)
+        windows = [_plot_loss_curve(ax, f["history"], 0.35 + 0.65 / len(folds)) for f in folds]
+        smoothed = max((w for w in windows if w), default=None)
+        note = f"; running mean of {smoothed} logs" if smoothed else ""
+        ax.set_title(f"{arm} ({len(folds)} fold{'s' if len(folds) > 1 else ''}{note})", fontsize=9)
         ax.set_xlabel("optimiser step", fontsize=8)
         ax.set_ylabel("loss", fontsize=8)
         ax.tick_params(labelsize=7)
@@ -287,10 +309,12 @@ def external_model_lines(results: dict) -> list[str]:
 
 
 def write_report(results: dict, out: Path, predictions: pd.DataFrame, maps: dict | None = None) -> None:
-    """``report.md`` with the tables, the leakage counts and the plots it links; ``maps``: per arm, the
-    t-SNE points of :mod:`seqssl.evaluate.embedding_map`."""
+    """``report.md`` with the tables, the leakage counts and the plots it links, and ``report.html``, the
+    same with the plots embedded (one file to open or send); ``maps``: per arm, the t-SNE points of
+    :mod:`seqssl.evaluate.embedding_map`."""
     from .embedding_map import plot_embedding_maps
     from .figures import plot_confusion
+    from .html import write_html_report
     out = Path(out)
     plots = ["differences.png"] if plot_forest(results, out / "differences.png") else []
     _plot_metric_bars(results, out / "metrics.png")
@@ -305,7 +329,8 @@ def write_report(results: dict, out: Path, predictions: pd.DataFrame, maps: dict
         plots.append("pretraining_loss.png")
     if _plot_learning_curve(results, out / "label_fractions.png"):
         plots.append("label_fractions.png")
-    if plot_embedding_maps(maps or {}, out / "embedding_map.png", continuous=task.continuous):
+    if plot_embedding_maps(maps or {}, out / "embedding_map.png", continuous=task.continuous,
+                           names=results.get("classes"), label=results["config"].get("data", {}).get("label_column")):
         plots.append("embedding_map.png")
     leak = pd.DataFrame(results["leakage"])
     single = results["n_folds"] == 1
@@ -340,4 +365,7 @@ def write_report(results: dict, out: Path, predictions: pd.DataFrame, maps: dict
              "pair does; `removed_from_test`: exact duplicates of a training row dropped from the test fold "
              "(`crossval.remove_duplicates`, `--remove-duplicates`).", "", "## Plots", ""]
     lines += [f"![{p}]({p})" for p in plots]
-    atomic_write_text(out / "report.md", "\n".join(lines) + "\n")
+    text = "\n".join(lines) + "\n"
+    atomic_write_text(out / "report.md", text)
+    run_id = f" {results['run_id']}" if results.get("run_id") else ""
+    write_html_report(text, out / "report.html", title=f"seqssl cross-validation report{run_id}")

@@ -16,6 +16,12 @@ class ProjectionHead(nn.Module):
         return self.net(x)
 
 
+def projection_head(in_dim: int, out_dim: int) -> nn.Module:
+    """The contrastive projection g (:class:`ProjectionHead`), or none for ``out_dim`` 0: the loss then reads the
+    pooled embedding itself, as seed 000 did (its first-token vector, no head)."""
+    return ProjectionHead(in_dim, out_dim) if out_dim else nn.Identity()
+
+
 class PredictionHead(nn.Module):
     """Dropout, one hidden layer, and ``n_outputs`` logits (or regression values). ``activation="tanh"`` with
     ``hidden == in_dim`` is the shape of transformers' sequence-classification heads (RoBERTa's and ESM's

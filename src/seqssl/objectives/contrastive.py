@@ -19,7 +19,7 @@ from .base import Amp, Objective
 
 
 class TwoViewObjective(Objective):
-    """``inputs`` (the token batches to embed: two views, perhaps hard negatives) → pooled embeddings →
+    """``inputs`` (the token batches to embed: the two views) → pooled embeddings →
     ``loss_from_embeddings``. The split lets :mod:`seqssl.train.gradcache` embed in chunks and still
     compute the loss over the whole batch (Gao et al. 2021)."""
 

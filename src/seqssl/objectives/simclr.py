@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from ..losses import nt_xent
-from ..models.heads import ProjectionHead
+from ..models.heads import projection_head
 from .contrastive import TwoViewObjective
 from .registry import register
 
@@ -15,7 +15,7 @@ class SimCLR(TwoViewObjective):
 
     def __init__(self, encoder, cfg, vocab_size: int):
         super().__init__(encoder, cfg, vocab_size)
-        self.projector = ProjectionHead(encoder.hidden_size, cfg.projection_dim)
+        self.projector = projection_head(encoder.hidden_size, cfg.projection_dim)
 
     def loss_from_embeddings(self, embeddings: list[torch.Tensor], batch: dict) -> dict:
         a, b = embeddings

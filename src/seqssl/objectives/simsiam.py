@@ -10,6 +10,7 @@ from torch import nn
 
 from ..losses import negative_cosine
 from .contrastive import TwoViewObjective
+from ..errors import InputError
 from .registry import register
 
 
@@ -28,6 +29,9 @@ class SimSiam(TwoViewObjective):
     def __init__(self, encoder, cfg, vocab_size: int):
         super().__init__(encoder, cfg, vocab_size)
         d = cfg.projection_dim
+        if d < 1:
+            raise InputError("simsiam needs a projection head (its predictor maps projections)",
+                             fix="set pretrain.projection_dim to a positive width, e.g. 64")
         self.projector = _projector(encoder.hidden_size, d)
         self.predictor = nn.Sequential(nn.Linear(d, max(d // 4, 8), bias=False), nn.BatchNorm1d(max(d // 4, 8)),
                                        nn.ReLU(), nn.Linear(max(d // 4, 8), d))

@@ -17,6 +17,8 @@ RADIUS, N_BITS = 2, 2048
 
 def morgan_counts(smiles: list[str], radius: int = RADIUS, n_bits: int = N_BITS) -> sparse.csr_matrix:
     """``(molecules, n_bits)`` log1p Morgan counts; SMILES are assumed valid (checked when the table is read)."""
+    from ..extras import require
+    require("rdkit", "the ecfp arm (Morgan fingerprints)")
     from rdkit import Chem
     from rdkit.Chem import rdFingerprintGenerator
     generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)

@@ -6,6 +6,7 @@ ordinary ``transformers`` model.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from ..errors import InputError
@@ -45,7 +46,9 @@ def with_lora(encoder, cfg):
     lora = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                       target_modules=targets, bias="none")
     try:
-        encoder.backbone = get_peft_model(encoder.backbone, lora)
+        with warnings.catch_warnings():  # peft calls transformers' deprecated is_gradient_checkpointing
+            warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+            encoder.backbone = get_peft_model(encoder.backbone, lora)
     except ValueError as err:
         raise InputError(f"LoRA targets {targets} not found in the encoder ({str(err).splitlines()[0]})",
                          fix="name existing modules in finetune.lora_targets") from None

@@ -6,6 +6,7 @@ every registered pretraining objective is an arm of its own name (:class:`.encod
 from __future__ import annotations
 
 from ...errors import InputError
+from ...extras import require
 from ...objectives import OBJECTIVES
 from ...tasks import Task
 from . import baselines, encoders, knn, molecules  # noqa: F401  (each registers its arms)
@@ -39,6 +40,8 @@ def resolve_arms(names: list[str], task: Task | None = None) -> list[Arm]:
         raise InputError(f"two arms would both be called {repeated} in the tables",
                          fix="model:PATH arms are named after their directory: rename one of the directories")
     for arm in arms:
+        for module in arm.requires:
+            require(module, f"the {arm.name} arm")
         if task is not None:
             arm.check(task)
     return arms

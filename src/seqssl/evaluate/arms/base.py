@@ -78,6 +78,7 @@ class Arm:
     uses_modes = False  # fine-tunes a sequence encoder: run once per transfer mode (--mode)
     needs_molecules = False  # the first column holds SMILES that must parse in RDKit
     needs_corpus = False  # pretrains on the fold's corpus (built free of test sequences)
+    requires: tuple[str, ...] = ()  # optional packages it imports (checked before any work: seqssl.extras)
 
     def check(self, task: Task) -> None:
         """Refuse a task the arm cannot predict, before any work."""

@@ -11,6 +11,7 @@ from .base import Arm, RunContext, register_arm
 
 class MoleculeArm(Arm):
     needs_molecules = True
+    requires: tuple[str, ...] = ("rdkit",)
 
     def check(self, task) -> None:
         if task.per_token:
@@ -42,6 +43,8 @@ def molecule_graphs(run: RunContext) -> list:
 
 class GraphArm(MoleculeArm):
     """A graph network (:class:`~seqssl.models.gnn.GraphPredictor` of kind ``name``) trained from scratch."""
+
+    requires = ("rdkit", "torch_geometric")
 
     def fit(self, run, fold, unit, state):
         from ...transfer.graph import fit_graph_model, predict_graphs
