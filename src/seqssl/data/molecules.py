@@ -10,16 +10,16 @@ import math
 
 import numpy as np
 import torch
-from ..extras import require
-
-require("rdkit", "molecules (SMILES parsing, scaffolds, molecular graphs)")
-require("torch_geometric", "molecular graphs")
-from rdkit import Chem, rdBase
-from rdkit.Chem import rdDistGeom
-from rdkit.Chem.Scaffolds import MurckoScaffold
-from torch_geometric.data import Data
 
 from ..errors import InputError
+from ..extras import require
+
+require("rdkit", "molecules (SMILES parsing, scaffolds, molecular graphs)")  # the extra's name, not a traceback
+require("torch_geometric", "molecular graphs")
+from rdkit import Chem, rdBase  # noqa: E402
+from rdkit.Chem import rdDistGeom  # noqa: E402
+from rdkit.Chem.Scaffolds import MurckoScaffold  # noqa: E402
+from torch_geometric.data import Data  # noqa: E402
 
 # Common elements of drug-like and DNA-encoded-library molecules; BELKA marks the DNA linker with [Dy].
 ELEMENTS = ("B", "Br", "C", "Cl", "F", "I", "N", "O", "P", "S", "Si", "Se", "Na", "K", "Li", "Dy")

@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import InputError
 from ..losses import negative_cosine
 from .contrastive import TwoViewObjective
-from ..errors import InputError
 from .registry import register
 
 
