@@ -18,7 +18,8 @@ from ..io import atomic_write_text
 STYLE = """body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;line-height:1.45}
 table{border-collapse:collapse;margin:0.5rem 0 1rem;font-size:0.85rem}
 th,td{border:1px solid #ccc;padding:0.2rem 0.5rem}th{background:#f3f3f3}
-code{background:#f3f3f3;padding:0 0.2rem;border-radius:3px}img{display:block;max-width:100%;margin:1rem 0}"""
+code{background:#f3f3f3;padding:0 0.2rem;border-radius:3px}img{display:block;max-width:100%;margin:1rem 0}
+.wide{overflow-x:auto}"""
 
 _INLINE = re.compile(r"`([^`]+)`|!\[([^\]]*)\]\(([^)\s]+)\)|\[([^\]]+)\]\(([^)\s]+)\)|\*\*([^*]+)\*\*")
 _MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
@@ -68,7 +69,8 @@ def _align(marker: str) -> str:
 
 
 def table(rows: list[str], image: ImageSource) -> str:
-    """A pipe table: the header row, the alignment row, the body rows."""
+    """A pipe table: the header row, the alignment row, the body rows; in a box that scrolls sideways (the
+    leakage table is wider than a page)."""
     header = _cells(rows[0])
     aligned = len(rows) > 1 and set(rows[1].replace("|", "").strip()) <= set(":- ")
     aligns = [_align(m) for m in _cells(rows[1])] if aligned else ["left"] * len(header)
@@ -77,8 +79,8 @@ def table(rows: list[str], image: ImageSource) -> str:
     def line(cells: list[str], tag: str) -> str:
         return "<tr>" + "".join(f'<{tag} style="text-align:{a}">{inline(c, image)}</{tag}>'
                                 for c, a in zip(cells, aligns)) + "</tr>"
-    return ("<table><thead>" + line(header, "th") + "</thead><tbody>"
-            + "".join(line(_cells(r), "td") for r in body) + "</tbody></table>")
+    return ('<div class="wide"><table><thead>' + line(header, "th") + "</thead><tbody>"
+            + "".join(line(_cells(r), "td") for r in body) + "</tbody></table></div>")
 
 
 def _kind(line: str) -> str:

@@ -229,6 +229,8 @@ def _plot_loss_curve(ax, history: list[dict], alpha: float) -> int | None:
 
 def _plot_pretraining(results: dict, path: Path) -> bool:
     """One panel per objective (losses of different objectives are on different scales), one line per fold."""
+    from matplotlib.ticker import MaxNLocator
+
     from .figures import panels, save
     curves = {arm: [f for f in folds if f["history"]] for arm, folds in results.get("pretraining", {}).items()}
     curves = {arm: folds for arm, folds in curves.items() if folds}
@@ -242,6 +244,7 @@ def _plot_pretraining(results: dict, path: Path) -> bool:
         ax.set_title(f"{arm} ({len(folds)} fold{'s' if len(folds) > 1 else ''}{note})", fontsize=9)
         ax.set_xlabel("optimiser step", fontsize=8)
         ax.set_ylabel("loss", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))  # long runs' step labels would overlap
         ax.tick_params(labelsize=7)
     save(fig, path)
     return True
