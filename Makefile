@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 
-.PHONY: install install-test mmseqs lint demo demo-quick test test-slow clean
+.PHONY: install install-test mmseqs browser lint demo demo-quick test test-slow clean
 
 # torch first, pinned: otherwise a dependency could pull another build. On a machine with a GPU, PyPI's
 # torch==2.13.0 is the CUDA build (several GB); for the CPU build name PyTorch's CPU index:
@@ -41,6 +41,12 @@ mmseqs:
 		|| (sudo -n apt-get update -qq && sudo -n apt-get install -y -qq mmseqs2) ) >/dev/null 2>&1 \
 		|| echo "WARNING: MMseqs2 could not be installed (apt-get install mmseqs2): its tests will skip"
 
+# Chromium (Debian's package) renders report.html in a test; where it cannot be installed, that test skips
+browser:
+	@command -v chromium >/dev/null || ( (apt-get update -qq && apt-get install -y -qq chromium) \
+		|| (sudo -n apt-get update -qq && sudo -n apt-get install -y -qq chromium) ) >/dev/null 2>&1 \
+		|| echo "WARNING: Chromium could not be installed (apt-get install chromium): the report.html test will skip"
+
 # static checks (configured in pyproject.toml: [tool.ruff], [tool.mypy]); `make test` runs them first
 lint: install-test
 	$(BIN)/ruff check src tests
@@ -52,7 +58,7 @@ demo: install
 demo-quick: install
 	$(BIN)/seqssl demo --quick --out demo-out-quick
 
-test: install-test lint mmseqs
+test: install-test lint mmseqs browser
 	$(BIN)/python -m pytest -q
 
 test-slow: install-test mmseqs

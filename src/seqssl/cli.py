@@ -261,7 +261,8 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
     assert cfg.out is not None  # run_crossval refuses to start without --out
     print_summary(results)
     run_id = _record("crossval", cfg, cfg.out, _key_metrics(results), start, results.get("run_id"))
-    typer.echo(f"results: {Path(cfg.out) / 'results.json'}, report: {Path(cfg.out) / 'report.md'}; run {run_id}")
+    typer.echo(f"results: {Path(cfg.out) / 'results.json'}, report: {Path(cfg.out) / 'report.md'} "
+               f"(and report.html); run {run_id}")
 
 
 @app.command()
@@ -386,7 +387,7 @@ def demo(quick: Annotated[bool, typer.Option("--quick", help="Smoke-sized run (~
     print_summary(results)
     run_id = _record("demo", cfg, cfg.out, _key_metrics(results), start)
     typer.echo(f"run {run_id}; wall time {time.time() - start:.0f} s; results: {Path(out) / 'results.json'}, "
-               f"report: {Path(out) / 'report.md'}, encoders: {Path(out) / 'encoders'}")
+               f"report: {Path(out) / 'report.md'} (and report.html), encoders: {Path(out) / 'encoders'}")
 
 
 def main(argv: list[str] | None = None) -> None:
