@@ -77,3 +77,18 @@ def test_import_help_and_runs_list_do_not_load_torch(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**__import__("os").environ, "SEQSSL_HOME": str(tmp_path)})
     assert done.returncode == 0, done.stderr
+
+
+def test_help_lists_the_registered_choices_and_config_defaults(capsys):
+    """--help's choice lists are the registries' names, and an option that falls back to the config shows that
+    default with its key."""
+    from seqssl.cli_options import ARM_CHOICES, OBJECTIVE_CHOICES, TASK_CHOICES
+    from seqssl.evaluate.arms import ARMS
+    from seqssl.objectives import OBJECTIVES
+    from seqssl.tasks import TASKS
+    assert set(OBJECTIVE_CHOICES.split(" | ")) == set(OBJECTIVES)
+    assert set(ARM_CHOICES.split(", ")) == set(ARMS)
+    assert set(TASK_CHOICES.split(" | ")) == set(TASKS)
+    assert run_cli(["finetune", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "finetune.epochs = 30" in text and "Examples:" in text

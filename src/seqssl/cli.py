@@ -8,7 +8,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from .cli_help import describe_defaults
 from .cli_options import (
+    ARM_CHOICES,
+    OBJECTIVE_CHOICES,
     Alphabet,
     BatchSize,
     ClusterColumn,
@@ -57,7 +60,7 @@ from .cli_options import (
 from .config import load_config, nested
 from .errors import InputError, TrainingStopped
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Self-supervised pretraining of sequence encoders, measured honestly.")
 
 
@@ -181,9 +184,9 @@ def _key_metrics(results: dict) -> dict:
 
 @app.command()
 def crossval(data: Data = None, columns: Columns = None, label_column: LabelColumn = None, task: Task = None,
-             arms: Annotated[Optional[str], typer.Option(help="Comma-separated: none, kmer, knn, ecfp, gcn, gat, "
-                                                         "an objective (e.g. simclr, mlm), or model:PATH (a seqssl "
-                                                         "or transformers model directory).")] = None,
+             arms: Annotated[Optional[str], typer.Option(help=f"Comma-separated: {ARM_CHOICES}, an objective "
+                                                         f"({OBJECTIVE_CHOICES}), or model:PATH (a seqssl or "
+                                                         "transformers model directory).")] = None,
              init: Init = None,
              folds: Annotated[Optional[int], typer.Option(help="Number of folds.")] = None,
              label_fractions: Annotated[Optional[str], typer.Option(help="Learning curve: shares of each training "
@@ -393,7 +396,9 @@ def demo(quick: Annotated[bool, typer.Option("--quick", help="Smoke-sized run (~
 def main(argv: list[str] | None = None) -> None:
     """Entry point: InputError → one line on stderr and exit code 2 (no traceback)."""
     try:
-        app(args=argv, standalone_mode=False)
+        command = typer.main.get_command(app)
+        describe_defaults(command)
+        command.main(args=argv, standalone_mode=False, prog_name="seqssl")
     except TrainingStopped as err:
         typer.echo(f"stopped: {err}", err=True)
         sys.exit(130 if "interrupted" in err.problem else 1)

@@ -21,8 +21,8 @@ Precision = Annotated[Optional[str], typer.Option("--precision", help="fp32 | bf
 Alphabet = Annotated[Optional[str], typer.Option("--alphabet", help="protein | text | smiles")]
 Unknown = Annotated[Optional[str], typer.Option("--unknown-residues", help="error | map-to-x")]
 LabelColumn = Annotated[Optional[str], typer.Option("--label-column")]
-Task = Annotated[Optional[str], typer.Option("--task", help="classification | pair-classification | multiclass | "
-                                                          "regression | token-classification | multilabel")]
+TASK_CHOICES = "classification | pair-classification | multiclass | regression | token-classification | multilabel"
+Task = Annotated[Optional[str], typer.Option("--task", help=TASK_CHOICES)]
 TargetColumn = Annotated[Optional[str], typer.Option("--target-column", help="multilabel, long layout (BELKA): "
                                                      "column naming each row's target; --label-column holds 0/1.")]
 Loss = Annotated[Optional[str], typer.Option("--loss", help="Classification loss: bce | focal.")]
@@ -50,7 +50,9 @@ ClusterThreshold = Annotated[Optional[str], typer.Option("--cluster-threshold", 
                                                          "identity, e.g. identity:0.3 for proteins).")]
 ClusterColumn = Annotated[Optional[str], typer.Option("--cluster-column", help="--split cluster: the column "
                                                       "clustered (default: the first sequence column).")]
-Objective = Annotated[Optional[str], typer.Option("--objective", help="Pretraining objective, e.g. simclr.")]
+OBJECTIVE_CHOICES = "simclr | simsiam | triplet | infonce | mlm | rtd | rtd-random | adversarial-mlm"
+ARM_CHOICES = "none, kmer, ecfp, knn, gcn, gat"  # besides every objective and model:PATH
+Objective = Annotated[Optional[str], typer.Option("--objective", help=f"Pretraining objective: {OBJECTIVE_CHOICES}.")]
 Pooling = Annotated[Optional[str], typer.Option("--pooling", help="cls | mean")]
 MaxLength = Annotated[Optional[int], typer.Option("--max-length", help="Model's maximum tokens per input, "
                                                   "[CLS] and [SEP] included (default: a loaded encoder's own, else the "
