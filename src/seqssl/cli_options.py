@@ -13,6 +13,13 @@ Out = Annotated[Optional[str], typer.Option("--out", help="Output directory.")]
 ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="YAML config; flags override it.")]
 Epochs = Annotated[Optional[int], typer.Option("--epochs", help="Epochs (fine-tuning: the early-stopping cap).")]
 MaxSteps = Annotated[Optional[int], typer.Option("--max-steps", help="Stop after N optimiser steps (smoke runs).")]
+BothMaxSteps = Annotated[Optional[int], typer.Option(
+    "--max-steps", help="Cap both stages at N optimiser steps (smoke runs); --pretrain-max-steps and "
+    "--finetune-max-steps cap one stage.")]
+PretrainMaxSteps = Annotated[Optional[int], typer.Option(help="Pretraining steps per fold.")]
+PretrainEpochs = Annotated[Optional[int], typer.Option(help="Pretraining epochs per fold.")]
+PretrainLr = Annotated[Optional[float], typer.Option(help="Pretraining learning rate.")]
+FinetuneMaxSteps = Annotated[Optional[int], typer.Option(help="Fine-tuning step cap.")]
 BatchSize = Annotated[Optional[int], typer.Option("--batch-size")]
 Lr = Annotated[Optional[float], typer.Option("--lr", help="Learning rate.")]
 Seed = Annotated[Optional[int], typer.Option("--seed")]
