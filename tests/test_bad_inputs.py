@@ -4,6 +4,7 @@ import gzip
 import pytest
 
 from conftest import run_cli
+from seqssl.errors import InputError
 
 HEADER = "cdr3_b_aa,peptide,label\n"
 GOOD = "CASSLGQAYEQYF,KAYNVTQAF,1\nCASSPDRGNTIYF,KAYNVTQAF,0\n"
@@ -88,3 +89,27 @@ def test_config_show_prints_resolved_yaml(tmp_path, capsys):
     assert run_cli(["config", "show", "--config", str(cfg)]) == 0
     shown = yaml.safe_load(capsys.readouterr().out)
     assert shown["pretrain"]["temperature"] == 0.5 and shown["finetune"]["patience"] == 6
+
+
+def test_positive_label_reads_minus_one_one_labels(tmp_path, small_binding_csv):
+    """TCR benchmarks write -1/1: --positive-label 1 reads them; without it the error names the flag; a third
+    value is an error naming its line."""
+    import pandas as pd
+
+    from seqssl.config import load_config
+    from seqssl.data.labelled import load_labelled
+    frame = pd.read_csv(small_binding_csv, dtype=str)
+    frame["label"] = frame["label"].map({"0": "-1", "1": "1"})
+    path = tmp_path / "pm.csv"
+    frame.to_csv(path, index=False)
+    overrides = {"data": {"path": str(path), "columns": ["cdr3_b_aa", "peptide"], "label_column": "label"}}
+    with pytest.raises(InputError, match="--positive-label"):
+        load_labelled(load_config(overrides=overrides))
+    overrides["data"]["positive_label"] = "1"
+    data = load_labelled(load_config(overrides=overrides))
+    assert (data.encoded.labels == (frame["label"] == "1").to_numpy()).all()
+    frame.loc[5, "label"] = "0"
+    frame.to_csv(path, index=False)
+    with pytest.raises(InputError, match="third value") as err:
+        load_labelled(load_config(overrides=overrides))
+    assert "line 7" in str(err.value)

@@ -36,6 +36,7 @@ from .cli_options import (
     Objective,
     Out,
     Pooling,
+    PositiveLabel,
     Positives,
     Precision,
     PretrainEpochs,
@@ -141,7 +142,7 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
              cluster_threshold: ClusterThreshold = None, cluster_column: ClusterColumn = None,
              tracking: Tracking = None, target_column: TargetColumn = None, loss: Loss = None,
              focal_alpha: FocalAlpha = None, focal_gamma: FocalGamma = None, invalid_smiles: InvalidSmiles = None,
-             encoder_lr: EncoderLr = None, select: Select = None,
+             encoder_lr: EncoderLr = None, select: Select = None, positive_label: PositiveLabel = None,
              merge: Annotated[bool, typer.Option("--merge", help="lora: kept for old scripts; the merged encoder "
                                                  "is always saved now (seqssl predict reads it).")] = False,
              head: Annotated[Optional[str], typer.Option(help="mlp | classifier (transformers' head shape on the "
@@ -155,7 +156,8 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
                        max_length),
             **_optim("finetune", epochs, max_steps, batch_size, lr),
             **_labelled(token_labels, token_classes, too_long, split_column, validation_column),
-            **_transfer(target_column, loss, focal_alpha, focal_gamma, invalid_smiles, encoder_lr, select),
+            **_transfer(target_column, loss, focal_alpha, focal_gamma, invalid_smiles, encoder_lr, select,
+                         positive_label),
             **_cluster(cluster_threshold, cluster_column),
             "data.label_column": label_column,
             "data.task": task, "finetune.encoder": encoder, "finetune.mode": mode,
@@ -228,7 +230,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
              view: View = None, pretrain_label_column: PretrainLabel = None, quiet: Quiet = False,
              target_column: TargetColumn = None, loss: Loss = None, focal_alpha: FocalAlpha = None,
              focal_gamma: FocalGamma = None, invalid_smiles: InvalidSmiles = None,
-             encoder_lr: EncoderLr = None, select: Select = None,
+             encoder_lr: EncoderLr = None, select: Select = None, positive_label: PositiveLabel = None,
              remove_duplicates: Annotated[bool, typer.Option("--remove-duplicates", help="Drop test rows whose "
                                                              "sequence (pair) is also a training row; counted in "
                                                              "the report either way.")] = False,
@@ -244,7 +246,8 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
                        max_length),
             **_optim("finetune", epochs, None, batch_size, lr),
             **_labelled(token_labels, token_classes, too_long, split_column, validation_column),
-            **_transfer(target_column, loss, focal_alpha, focal_gamma, invalid_smiles, encoder_lr, select),
+            **_transfer(target_column, loss, focal_alpha, focal_gamma, invalid_smiles, encoder_lr, select,
+                         positive_label),
             "crossval.bond_angles": True if bond_angles else None,
             "crossval.remove_duplicates": True if remove_duplicates else None,
             "data.label_column": label_column, "data.task": task, "crossval.arms": _cols(arms), "crossval.folds": folds,

@@ -28,6 +28,8 @@ Precision = Annotated[Optional[str], typer.Option("--precision", help="fp32 | bf
 Alphabet = Annotated[Optional[str], typer.Option("--alphabet", help="protein | text | smiles")]
 Unknown = Annotated[Optional[str], typer.Option("--unknown-residues", help="error | map-to-x")]
 LabelColumn = Annotated[Optional[str], typer.Option("--label-column")]
+PositiveLabel = Annotated[Optional[str], typer.Option(help="Binary labels other than 0/1: the value meaning 1 "
+                                                      "(e.g. 1 for labels -1/1).")]
 TASK_CHOICES = "classification | pair-classification | multiclass | regression | token-classification | multilabel"
 Task = Annotated[Optional[str], typer.Option("--task", help=TASK_CHOICES)]
 TargetColumn = Annotated[Optional[str], typer.Option("--target-column", help="multilabel, long layout (BELKA): "
@@ -93,10 +95,11 @@ def _labelled(token_labels, token_classes, too_long, split_column, validation_co
             "data.split_column": split_column, "data.validation_column": validation_column}
 
 
-def _transfer(target_column, loss, focal_alpha, focal_gamma, invalid_smiles, encoder_lr, select) -> dict:
+def _transfer(target_column, loss, focal_alpha, focal_gamma, invalid_smiles, encoder_lr, select,
+              positive_label=None) -> dict:
     return {"data.target_column": target_column, "finetune.loss": loss, "finetune.focal_alpha": focal_alpha,
             "finetune.focal_gamma": focal_gamma, "data.invalid_smiles": invalid_smiles,
-            "finetune.encoder_lr": encoder_lr, "finetune.select": select}
+            "finetune.encoder_lr": encoder_lr, "finetune.select": select, "data.positive_label": positive_label}
 
 
 def _optim(section: str, epochs, max_steps, batch_size, lr) -> dict:

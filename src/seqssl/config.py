@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ class DataConfig:
     target_column: str | None = None  # multilabel, long layout: the column naming each row's target (BELKA)
     group_metric: str | None = None  # metrics also per value of this column, macro-averaged (default for two
     #                                  columns: the second, e.g. the peptide); knn arms and modes stay within it
+    positive_label: str | None = None  # binary labels other than 0/1: the value meaning 1 (e.g. 1 for -1/1)
     invalid_smiles: str = "error"  # molecules: error (name file, line, RDKit's reason) | skip (and count)
 
 
@@ -224,10 +226,10 @@ def _coerce(value, hint, key: str):
             raise InputError(f"config key '{key}' expects a number, got {value!r}")
         try:
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond float's range
             raise InputError(f"config key '{key}' expects {hint.__name__}, got {value!r}") from None
         if hint is int:
-            if number != int(number):
+            if not math.isfinite(number) or number != int(number):
                 raise InputError(f"config key '{key}' expects an integer, got {value!r}")
             return int(number)
         return number
@@ -374,7 +376,12 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
             raise InputError("--config names a directory, expected a YAML file", path=str(path),
                              fix="pass the run's config.yaml, e.g. --config DIR/config.yaml")
         try:
-            values = yaml.safe_load(path.read_text()) or {}
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise InputError(f"not UTF-8 text (byte {err.start})", path=str(path),
+                             fix="save the config as UTF-8") from None
+        try:
+            values = yaml.safe_load(text) or {}
         except yaml.YAMLError as err:
             raise InputError(f"invalid YAML ({str(err).splitlines()[0]})", path=str(path)) from None
         if not isinstance(values, dict):

@@ -131,9 +131,12 @@ def _label_text(table: SequenceTable, label_column: str):
     return text
 
 
-def read_binary_labels(table: SequenceTable, label_column: str) -> np.ndarray:
-    """Labels as float32 0/1; they must be exactly 0/1 (or true/false)."""
+def read_binary_labels(table: SequenceTable, label_column: str, positive: str | None = None) -> np.ndarray:
+    """Labels as float32 0/1: exactly 0/1 (or true/false), or with ``positive`` any two values, ``positive``
+    being 1 (TCR benchmarks often write -1/1)."""
     text = _label_text(table, label_column)
+    if positive is not None:
+        return two_valued_labels(table, text, label_column, str(positive).strip())
     mapping = {"0": 0.0, "1": 1.0, "0.0": 0.0, "1.0": 1.0, "false": 0.0, "true": 1.0}
     values = text.str.lower().map(mapping)
     bad = values.isna().to_numpy()
@@ -141,18 +144,38 @@ def read_binary_labels(table: SequenceTable, label_column: str) -> np.ndarray:
         i = int(np.argmax(bad))
         raise InputError(f"label '{text.iloc[i]}' is not binary", path=table.path,
                          line=table.line_of(i), column=label_column,
-                         fix="classification labels must be 0/1 (or true/false); use --task regression "
-                             "for numbers")
+                         fix="classification labels must be 0/1 (or true/false): name the positive value of two "
+                             "others with --positive-label (e.g. --positive-label 1 for -1/1), or use --task "
+                             "regression for numbers")
     return values.to_numpy(dtype=np.float32)
+
+
+def two_valued_labels(table: SequenceTable, text, label_column: str, positive: str) -> np.ndarray:
+    """``text == positive`` as 0/1, after checking the column holds at most two values, one of them ``positive``."""
+    seen: list[str] = []
+    for i, value in enumerate(text):
+        if value not in seen:
+            seen.append(value)
+        if len(seen) > 2:
+            raise InputError(f"label '{value}' is a third value (after {seen[:2]}): --positive-label needs two",
+                             path=table.path, line=table.line_of(i), column=label_column,
+                             fix="use --task multiclass for more than two classes")
+    if positive not in seen:
+        raise InputError(f"--positive-label '{positive}' does not occur in the labels ({seen})", path=table.path,
+                         column=label_column, fix=f"pass one of {seen}")
+    return (text == positive).to_numpy(dtype=np.float32)
 
 
 def read_numeric_labels(table: SequenceTable, label_column: str) -> np.ndarray:
-    """Labels as float32 numbers."""
+    """Labels as float32 numbers, finite (``inf``, or beyond float32's ±3.4e38, would make the loss infinite)."""
     text = _label_text(table, label_column)
-    values = pd.to_numeric(text, errors="coerce")
-    bad = values.isna().to_numpy()
+    numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+    with np.errstate(over="ignore"):
+        values = numbers.astype(np.float32)
+    bad = ~np.isfinite(values)
     if bad.any():
         i = int(np.argmax(bad))
-        raise InputError(f"label '{text.iloc[i]}' is not a number", path=table.path,
-                         line=table.line_of(i), column=label_column, fix="regression labels must be numeric")
-    return values.to_numpy(dtype=np.float32)
+        problem = "is not a number" if np.isnan(numbers[i]) else "is not a finite number (32-bit float)"
+        raise InputError(f"label '{text.iloc[i]}' {problem}", path=table.path, line=table.line_of(i),
+                         column=label_column, fix="regression labels must be finite numbers")
+    return values

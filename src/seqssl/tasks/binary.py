@@ -35,7 +35,7 @@ class Classification(Task):
     linear_grid = C_GRID
 
     def read_labels(self, table, columns, data_cfg):
-        return table, Labels(read_binary_labels(table, data_cfg.label_column))
+        return table, Labels(read_binary_labels(table, data_cfg.label_column, data_cfg.positive_label))
 
     def loss(self, output, target, cfg):
         return binary_training_loss(output, target, cfg)
