@@ -24,7 +24,6 @@ import tempfile
 import time
 import warnings
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -54,8 +53,8 @@ def seqssl_run(path: str, steps: int, batch: int, precision: str) -> float:
 
 
 def hf_run(path: str, steps: int, batch: int, precision: str) -> float:
-    from transformers import (BertForMaskedLM, DataCollatorForLanguageModeling, Trainer, TrainingArguments,
-                              logging as hf_logging)
+    from transformers import BertForMaskedLM, DataCollatorForLanguageModeling, Trainer, TrainingArguments
+    from transformers import logging as hf_logging
 
     from seqssl.config import Config
     from seqssl.data.tokenizers import SequenceTokenizer
@@ -116,7 +115,7 @@ def main() -> None:
                   f"(loading {loading:.1f} s, training {seconds - loading:.1f} s; "
                   f"runs: {', '.join(f'{t:.1f}' for t, _ in times[name])})")
         print(f"{precision:5s} ratio seqssl / HF Trainer: {ratios[precision]:.2f}")
-    print(f"bf16 vs fp32 speed-up: see the two tables above (same steps, same data)")
+    print("bf16 vs fp32 speed-up: see the two tables above (same steps, same data)")
     print(f"throughput_ratio_vs_hf_trainer: {ratios['fp32']:.2f}")
 
 

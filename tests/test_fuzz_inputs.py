@@ -10,30 +10,31 @@ import gzip
 import io
 import itertools
 import math
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from seqssl.config import Config, load_config
 from seqssl.data.formats import FORMATS, format_of
-from seqssl.data.labelled import load_labelled
+from seqssl.data.labelled import carve, load_labelled
 from seqssl.data.readers import SequenceTable, read_table
 from seqssl.data.smiles import SmilesTokenizer, tokenize_smiles
-from seqssl.data.stream import rows_of
+from seqssl.data.splits import carve_validation, make_folds
+from seqssl.data.stream import ArrowCorpus, rows_of, tokenize_to_arrow
 from seqssl.data.tokenizers import SequenceTokenizer
 from seqssl.errors import InputError
 
 # Modest budgets: the whole file runs in well under a minute on two cores. No example database (no
-# .hypothesis/ folder in the checkout); a failure prints the falsifying example to reproduce it.
-FUZZ = settings(max_examples=60, deadline=None, database=None,
+# .hypothesis/ folder in the checkout); a failure prints the falsifying example to reproduce it. conftest's
+# autouse fixtures (a private run registry) are function-scoped: sharing them across examples is harmless.
+FUZZ = settings(max_examples=100, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-FEW = settings(FUZZ, max_examples=30)
+FEW = settings(FUZZ, max_examples=50)
 
 TEXT_SUFFIXES = [".csv", ".tsv", ".txt", ".fasta", ".fa", ".faa", ".fna"]
 ALL_SUFFIXES = TEXT_SUFFIXES + [s + ".gz" for s in TEXT_SUFFIXES] + [".parquet", ".pq", ".parquet.gz"]
@@ -42,8 +43,8 @@ _counter = itertools.count()
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
-    """One folder for every example of the module (hypothesis reruns a test body; function-scoped
-    ``tmp_path`` would be shared by all of a test's examples anyway)."""
+    """One folder for the module's examples (hypothesis runs a test body many times per ``tmp_path``); every
+    example writes a file of its own name."""
     return tmp_path_factory.mktemp("fuzz")
 
 
@@ -56,11 +57,13 @@ def _write(folder: Path, suffix: str, payload: bytes) -> Path:
 def result_or_input_error(fn, *args, **kwargs):
     """``fn(*args)``, or None when it raised InputError: every other exception propagates (and fails)."""
     try:
-        return fn(*args, **kwargs)
+        result = fn(*args, **kwargs)
     except InputError as err:
         assert str(err).strip(), "an InputError must say what is wrong"
-        assert "\n" not in err.problem, f"the CLI prints one line: {err.problem!r}"
+        event(f"{fn.__name__}: InputError")
         return None
+    event(f"{fn.__name__}: result")
+    return result
 
 
 def _check_table(table: SequenceTable) -> None:
@@ -81,8 +84,8 @@ def _in_memory_rows(table: SequenceTable, columns: list[str]):
 
 # --- strategies ------------------------------------------------------------------------------------------
 
-# Text that users' files hold: letters, digits, punctuation, the delimiters and quotes, whitespace,
-# non-ASCII (accents, CJK, emoji, surrogate-free) and the odd control character.
+# Any text UTF-8 can hold (no lone surrogates): letters, digits, punctuation, delimiters and quotes,
+# whitespace and line breaks, accents, CJK, emoji and control characters.
 FIELD_CHARS = st.characters(codec="utf-8", exclude_categories=["Cs"])
 delimiter_soup = st.sampled_from(list(",\t;\"' \r\n>#|\\") + ["A", "C", "é", "\u2028", "\x00", "\ufeff"])
 fields = st.one_of(
@@ -96,11 +99,19 @@ header_names = st.one_of(st.text(FIELD_CHARS, max_size=8), st.sampled_from(["seq
 
 @st.composite
 def csv_documents(draw, delimiter: str):
-    """A header and rows of random fields: sometimes written by ``csv.writer`` (proper quoting), sometimes joined
-    raw (stray quotes, ragged rows, embedded delimiters)."""
+    """A header and rows of random fields. Half are regular (distinct names, every row as wide as the header,
+    no line breaks: what the readers should accept); the rest ragged. Sometimes written by ``csv.writer``
+    (proper quoting), sometimes joined raw (stray quotes, embedded delimiters)."""
     n_cols = draw(st.integers(1, 5))
-    header = draw(st.lists(header_names, min_size=n_cols, max_size=n_cols))
-    rows = draw(st.lists(st.lists(fields, min_size=0, max_size=n_cols + 1), max_size=8))
+    if draw(st.booleans()):
+        header = draw(st.lists(st.text(st.characters(codec="utf-8", categories=["L", "N"]), min_size=1, max_size=6)
+                               | st.sampled_from(["seq", "label", "id"]), min_size=n_cols, max_size=n_cols,
+                               unique=True))
+        cells = fields.filter(lambda f: not any(c in f for c in "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"))
+        rows = draw(st.lists(st.lists(cells, min_size=n_cols, max_size=n_cols), min_size=1, max_size=8))
+    else:
+        header = draw(st.lists(header_names, min_size=n_cols, max_size=n_cols))
+        rows = draw(st.lists(st.lists(fields, min_size=0, max_size=n_cols + 1), max_size=8))
     if draw(st.booleans()):
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter=delimiter, lineterminator=draw(st.sampled_from(["\n", "\r\n"])))
@@ -119,6 +130,119 @@ random_payload = st.one_of(
     st.text(FIELD_CHARS, max_size=300).map(lambda t: t.encode("utf-8")),
     st.lists(delimiter_soup, max_size=200).map(lambda xs: "".join(xs).encode("utf-8")),
 )
+
+
+# --- what fuzzing found, pinned --------------------------------------------------------------------------
+
+FOUND = {  # name: (file name, content, fragment of the InputError)
+    # stripped, two names were one: read_table crashed (frame[name] was a DataFrame)
+    "repeated column name": ("d.csv", "seq, seq \nACDE,KLMN\n", "'seq' appears twice"),
+    "repeated column name, TSV": ("d.tsv", "seq\tlabel\tseq\nA\t1\tC\n", "'seq' appears twice"),
+    # pandas made the first field the row index: every column shifted by one, silently
+    "first row longer than the header": ("d.csv", "seq,label\nACDE,1,x\nKLMN,0,y\n", "more fields than the header"),
+    "trailing delimiters on data rows": ("d.csv", "seq,label\nACDE,1,\nKLMN,0,\n", "more fields than the header"),
+}
+
+
+@pytest.mark.parametrize("name", list(FOUND))
+def test_found_by_fuzzing_reader(workdir, name):
+    """In memory and streamed alike: an InputError, not a traceback or shifted columns."""
+    suffix, content, fragment = FOUND[name]
+    path = _write(workdir, suffix, content.encode())
+    with pytest.raises(InputError, match=fragment) as err:
+        read_table(path)
+    assert str(err.value).startswith(str(path))
+    with pytest.raises(InputError):
+        _streamed(path, ["seq"])
+
+
+def test_found_by_fuzzing_blank_column_names_stay_distinct(workdir):
+    """Names of spaces are no names (pandas calls an empty one "Unnamed: i"): two of them are not a repeat."""
+    table = read_table(_write(workdir, ".csv", b"seq, ,  \nACDE,1,2\n"))
+    assert list(table.frame.columns) == ["seq", "Unnamed: 1", "Unnamed: 2"]
+
+
+@pytest.mark.parametrize("overrides", [{"seed": "inf"}, {"seed": ".nan"}, {"seed": float("nan")},
+                                       {"crossval": {"folds": 10**400}}, {"model": {"hidden_size": "-inf"}}])
+def test_found_by_fuzzing_config_numbers(overrides):
+    """An integer key given infinity, NaN or an integer beyond float range: an InputError naming the key
+    (was OverflowError / ValueError from int())."""
+    with pytest.raises(InputError, match="config key"):
+        load_config(None, overrides)
+
+
+def test_found_by_fuzzing_streamed_corpus_missing_file(workdir):
+    """``pretrain --stream`` on a missing file (was FileNotFoundError from the cache key's os.stat)."""
+    with pytest.raises(InputError, match="file not found"):
+        tokenize_to_arrow([(str(workdir / "absent.csv"), ["seq"])], SequenceTokenizer("protein"), None, "error",
+                          workdir / "cache", progress=False)
+
+
+def test_found_by_fuzzing_damaged_parquet_row_group(workdir):
+    """A Parquet file whose footer reads but whose data does not (was OSError from the streaming reader)."""
+    path = workdir / f"f{next(_counter)}.parquet"
+    pd.DataFrame({"seq": [f"ACDE{i}" for i in range(200)]}).to_parquet(path)
+    raw = bytearray(path.read_bytes())
+    raw[8:200] = bytes(range(192))  # the first data page, after the magic; the footer stays whole
+    path.write_bytes(bytes(raw))
+    for read in (lambda: read_table(path), lambda: _streamed(path, ["seq"])):
+        with pytest.raises(InputError, match="cannot read Parquet"):
+            read()
+
+
+def test_found_by_fuzzing_more_folds_than_rows():
+    """``--folds 1000`` on 10 rows, and a validation split carved from a 5-row training fold (both were
+    scikit-learn's ValueError)."""
+    with pytest.raises(InputError, match="10 examples cannot make 1000 folds"):
+        make_folds(1000, np.zeros(10), None, "random", 0, stratify=False)
+    fit, val, _ = carve_validation(np.arange(5), np.arange(5.0), None, 0.15, 0, stratify=False)
+    assert sorted([*fit, *val]) == [0, 1, 2, 3, 4] and len(val) > 0
+
+
+@pytest.mark.parametrize("seed", [-1, 2**64])
+def test_found_by_fuzzing_seed_range(seed):
+    """A seed NumPy or torch refuses (was ValueError "expected non-negative integer" when training began)."""
+    with pytest.raises(InputError, match="config key 'seed'"):
+        load_config(None, {"seed": seed})
+
+
+def test_found_by_fuzzing_one_class_left_to_fit(workdir):
+    """Groups that each hold one class: carving a whole group off for validation left one class to fit (the
+    k-mer arm crashed in scikit-learn); now an InputError naming the file."""
+    rows = "".join(f"{'ACDEFGHIK'[i % 9]}KLM{'ACDEFGHIKLMNPQRSTVWY'[i]},{i % 2},g{i % 4}\n" for i in range(16))
+    path = _write(workdir, ".csv", f"seq,label,group\n{rows}".encode())
+    cfg = load_config(None, {"data": {"path": str(path), "columns": ["seq"], "label_column": "label",
+                                      "group_column": "group"}})
+    data = load_labelled(cfg)
+    train = np.flatnonzero(np.isin(data.groups, ["G0", "G1"]))  # one group of each class
+    with pytest.raises(InputError, match="one class only.*groups holds one class"):
+        carve(data, train, 0.15, 0)
+    mixed = load_labelled(load_config(None, {"data": {**cfg.data.__dict__, "group_column": None}}))
+    carve(mixed, np.arange(len(mixed)), 0.15, 0)  # no groups: both classes on each side
+
+
+def test_found_by_fuzzing_no_arms():
+    """``--arms ""`` (or ``arms: []``): an InputError before any work (crossval crashed at its end, concatenating
+    no predictions)."""
+    with pytest.raises(InputError, match="crossval.arms"):
+        load_config(None, {"crossval": {"arms": []}})
+
+
+def test_found_by_fuzzing_config_not_utf8(workdir):
+    """A config saved as Latin-1 (was UnicodeDecodeError from read_text)."""
+    path = _write(workdir, ".yaml", "seed: 1  # café\n".encode("latin-1"))
+    with pytest.raises(InputError, match="not UTF-8"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("label", ["inf", "-inf", "1e39", "-1e400"])
+def test_found_by_fuzzing_infinite_regression_label(workdir, label):
+    """A regression label that is infinite, or beyond float32 (was loaded as inf: an infinite loss later)."""
+    path = _write(workdir, ".csv", f"seq,label\nACDE,1.5\nKLMN,{label}\n".encode())
+    cfg = load_config(None, {"data": {"path": str(path), "columns": ["seq"], "label_column": "label",
+                                      "task": "regression"}})
+    with pytest.raises(InputError, match="line 3.*not a finite number"):
+        load_labelled(cfg)
 
 
 # --- readers on anything --------------------------------------------------------------------------------
@@ -148,13 +272,39 @@ def test_random_unicode_delimited_tables(workdir, delimiter, suffix, data):
     payload = text.encode("utf-8")
     path = _write(workdir, suffix, gzip.compress(payload) if suffix.endswith(".gz") else payload)
     table = result_or_input_error(read_table, path)
-    wanted = data.draw(st.lists(st.sampled_from([h.strip() for h in header] + ["absent"]), min_size=1, max_size=2))
+    names = [h.strip() for h in header]
+    wanted = data.draw(st.lists(st.sampled_from(names) | st.just("absent"), min_size=1, max_size=2))
     streamed = result_or_input_error(_streamed, path, wanted)
     if table is None:
         return
     _check_table(table)
-    if streamed is not None and all(c in table.frame.columns for c in wanted):
-        assert streamed == _in_memory_rows(table, wanted)
+    if all(c in table.frame.columns for c in wanted):
+        if streamed is None:
+            event("read in memory, refused streamed")
+        else:
+            event("both read: compared")
+            assert streamed == _in_memory_rows(table, wanted)
+
+
+@FEW
+@given(data=st.data(), max_length=st.sampled_from([None, 3, 8, 64]), too_long=st.sampled_from(["error", "truncate"]),
+       unknown=st.sampled_from(["error", "map-to-x"]))
+def test_streamed_corpus_on_random_tables(workdir, data, max_length, too_long, unknown):
+    """``pretrain --stream``'s path: random CSVs tokenised into the Arrow cache and memory-mapped back, or an
+    InputError (bad residue, empty or over-long sequence, bad file) naming where."""
+    header, text = data.draw(csv_documents(","))
+    path = _write(workdir, ".csv", text.encode("utf-8"))
+    columns = data.draw(st.lists(st.sampled_from([h.strip() for h in header]), min_size=1, max_size=2))
+    tok = SequenceTokenizer("protein", unknown=unknown)
+    arrow = result_or_input_error(tokenize_to_arrow, [(str(path), columns)], tok, max_length, too_long,
+                                  workdir / "cache", progress=False)
+    if arrow is not None:
+        corpus = result_or_input_error(ArrowCorpus, arrow)  # an empty corpus is an InputError too
+        if corpus is not None:
+            batch = corpus.padded(np.arange(len(corpus)))
+            assert batch["input_ids"].shape[0] == len(corpus)
+            if max_length is not None:  # a truncated pair keeps a residue of each: [CLS] a [SEP] b [SEP]
+                assert batch["input_ids"].shape[1] <= max(max_length, 5 if len(columns) == 2 else 3)
 
 
 @FUZZ
@@ -254,6 +404,23 @@ def test_smiles_tokenizer_on_random_unicode(corpus, probe, unknown):
             assert ((enc.input_ids >= 0) & (enc.input_ids < tok.vocab_size)).all()
 
 
+LINE_BREAKS = ["\n", "\r", "\x0b", "\x0c", "\x1c", "\x85", "\u2028"]  # what str.splitlines splits on (some)
+
+
+@pytest.mark.parametrize("brk", LINE_BREAKS)
+def test_errors_quoting_a_line_break_stay_one_line(workdir, brk):
+    """The CLI prints ``str(InputError)`` as its one line: a value holding a line break (a quoted CSV field may)
+    must not split it."""
+    path = workdir / f"f{next(_counter)}.csv"
+    path.write_text(f'seq,label\nACDE,1\n"AC{brk}DE",0\n', encoding="utf-8", newline="")
+    cfg = load_config(None, {"data": {"path": str(path), "columns": ["seq"], "label_column": "label"}})
+    for call in (lambda: SequenceTokenizer("protein").encode(f"AC{brk}DE"), lambda: tokenize_smiles(f"C{brk}C"),
+                 lambda: load_labelled(cfg)):
+        with pytest.raises(InputError) as err:
+            call()
+        assert len(str(err.value).splitlines()) == 1, str(err.value)
+
+
 # --- labelled data -------------------------------------------------------------------------------------------
 
 label_values = st.one_of(
@@ -265,25 +432,43 @@ label_values = st.one_of(
 )
 
 
+VALID_LABELS = {  # what each task accepts, with the spellings and padding users write
+    "classification": st.sampled_from(["0", "1", " 1 ", "0.0", "1.0", "true", "False", "TRUE"]),
+    "regression": st.one_of(st.floats(-1e30, 1e30).map(repr), st.integers(-10**6, 10**6).map(str),
+                            st.sampled_from(["1e-3", " 2.5 ", "-0", "+3", ".5"])),
+    "multiclass": st.sampled_from(["a", "b", "c", "1", "2", "-1", " x ", "é"]),
+}
+
+
+@st.composite
+def task_labels(draw, task: str):
+    """Mostly valid labels for the task with now and then a random one (the bad row), or all random."""
+    valid = VALID_LABELS[task]
+    if draw(st.booleans()):
+        return draw(st.lists(valid, min_size=1, max_size=12))
+    return draw(st.lists(st.one_of(valid, valid, valid, label_values), min_size=1, max_size=12))
+
+
 @FUZZ
-@given(labels=st.lists(label_values, min_size=1, max_size=12),
-       task=st.sampled_from(["classification", "regression", "multiclass"]),
-       seqs=st.lists(st.text(st.sampled_from("ACDEFGHIKLMNPQRSTVWY"), min_size=1, max_size=12), min_size=1,
-                     max_size=12),
+@given(data=st.data(), task=st.sampled_from(["classification", "regression", "multiclass"]),
        alphabet=st.sampled_from(["protein", "smiles"]))
-def test_load_labelled_on_random_labels(workdir, labels, task, seqs, alphabet):
+def test_load_labelled_on_random_labels(workdir, data, task, alphabet):
     """Random label values for classification, regression and multiclass: labelled data with finite labels of
     the task's kind, or an InputError naming the bad one."""
+    residues = st.text(st.sampled_from("ACDEFGHIKLMNPQRSTVWY"), min_size=1, max_size=12)
+    molecules = st.sampled_from(["C", "CCO", "c1ccccc1", "CC(=O)O", "[NH4+]", "C#N", "OC[C@H](N)C(=O)O"])
+    seqs = data.draw(st.lists(residues if alphabet == "protein" else molecules, min_size=1, max_size=12))
+    labels = data.draw(task_labels(task))
     rows = [(seqs[i % len(seqs)], label) for i, label in enumerate(labels)]
     path = workdir / f"f{next(_counter)}.csv"
     pd.DataFrame(rows, columns=["seq", "label"]).to_csv(path, index=False)
     cfg = load_config(None, {"data": {"path": str(path), "columns": ["seq"], "label_column": "label", "task": task,
                                       "alphabet": alphabet}})
-    data = result_or_input_error(load_labelled, cfg)
-    if data is None:
+    loaded = result_or_input_error(load_labelled, cfg)
+    if loaded is None:
         return
-    assert len(data) == len(data.encoded) == len(labels)
-    values = np.asarray(data.encoded.labels, dtype=np.float64)
+    assert len(loaded) == len(loaded.encoded) == len(labels)
+    values = np.asarray(loaded.encoded.labels, dtype=np.float64)
     assert np.isfinite(values).all(), f"labels {labels} loaded as {values}"
     if task == "classification":
         assert set(np.unique(values)) <= {0.0, 1.0}
@@ -293,12 +478,27 @@ def test_load_labelled_on_random_labels(workdir, labels, task, seqs, alphabet):
 
 DEFAULTS = Config().to_dict()
 KNOWN_KEYS = [(section, key) for section, body in DEFAULTS.items() if isinstance(body, dict) for key in body]
-yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**20),
+yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**20), st.just(10**400),
                          st.floats(allow_nan=True, allow_infinity=True), st.text(FIELD_CHARS, max_size=10),
                          st.sampled_from(["1e-3", "five", "none", "null", "[1, 2]", "a,b", "0", "-1", "inf", "nan"]))
 yaml_values = st.recursive(yaml_scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
                                                                  st.dictionaries(st.text(max_size=5), inner,
                                                                                  max_size=3)), max_leaves=6)
+
+
+def plausible(default):
+    """Values of the default's type (strings: the default itself or a near miss)."""
+    if isinstance(default, bool):
+        return st.booleans() | st.sampled_from(["yes", "no", "1", "0"])
+    if isinstance(default, int):
+        return st.integers(-2, 300) | st.integers(-2, 300).map(str) | st.floats(0, 300)
+    if isinstance(default, float):
+        return st.floats(-1, 2) | st.floats(-1, 2).map(repr)
+    if isinstance(default, list):
+        return st.lists(st.sampled_from(default or ["a"]) | st.text(max_size=4), max_size=3)
+    if isinstance(default, str):
+        return st.sampled_from([default, default.upper(), default + "x", ""])
+    return st.none() | st.integers(1, 100) | st.text(max_size=5)
 
 
 @st.composite
@@ -308,14 +508,20 @@ def override_dicts(draw):
     for _ in range(draw(st.integers(0, 4))):
         section, key = draw(st.sampled_from(KNOWN_KEYS))
         kind = draw(st.integers(0, 9))
-        if kind == 0:
+        if kind >= 6:  # a plausible value: the default's type, in a plausible range
+            default = DEFAULTS[section][key]
+            body = out[section] if isinstance(out.get(section), dict) else {}
+            out[section] = body
+            body[key] = draw(plausible(default))
+        elif kind == 0:
             out[draw(st.text(max_size=6))] = draw(yaml_values)  # unknown or top-level key
         elif kind == 1:
             out[section] = draw(yaml_values)  # a section given a scalar or list
-        elif kind == 2:
-            out.setdefault(section, {})[draw(st.one_of(st.text(max_size=6), st.integers()))] = draw(yaml_values)
         else:
-            out.setdefault(section, {})[key] = draw(yaml_values)
+            body = out[section] if isinstance(out.get(section), dict) else {}
+            out[section] = body
+            name = draw(st.one_of(st.text(max_size=6), st.integers())) if kind == 2 else key
+            body[name] = draw(yaml_values)
     return out
 
 
@@ -338,6 +544,15 @@ def test_load_config_on_random_yaml_text(workdir, text):
     result_or_input_error(_config, path, None)
 
 
+@FEW
+@given(payload=random_payload)
+def test_load_config_on_random_bytes(workdir, payload):
+    """A config file that is not text (binary, Latin-1, a NUL): an InputError, never a decoding traceback."""
+    path = workdir / f"c{next(_counter)}.yaml"
+    path.write_bytes(payload)
+    result_or_input_error(_config, path, None)
+
+
 @FUZZ
 @given(overrides=override_dicts(), in_file=st.booleans())
 def test_load_config_on_random_values(workdir, overrides, in_file):
@@ -351,10 +566,3 @@ def test_load_config_on_random_values(workdir, overrides, in_file):
         result_or_input_error(_config, path, None)
     else:
         result_or_input_error(_config, None, overrides)
-
-
-def test_tempdir_strategy_is_not_needed():
-    """Examples write under one module folder; a tempfile folder works as well for ad-hoc reproduction."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = _write(Path(folder), ".csv", b"seq,label\nACDE,1\n")
-        assert len(read_table(path)) == 1

@@ -278,7 +278,7 @@ def embed(encoder: Annotated[str, typer.Option(help="Encoder directory.")],
           out: Annotated[str, typer.Option(help="Output .parquet file.")] = "embeddings.parquet",
           id_column: Annotated[Optional[str], typer.Option(help="Column used as id.")] = None,
           device: Annotated[str, typer.Option()] = "auto",
-          batch_size: Annotated[int, typer.Option()] = 512, max_length: MaxLength = None,
+          batch_size: Annotated[int, typer.Option(min=1)] = 512, max_length: MaxLength = None,
           too_long: Annotated[str, typer.Option("--too-long", help="error | truncate (inputs longer than the "
                                                 "encoder's maximum, or --max-length)")] = "error"):
     """Write pooled embeddings (id + emb_0..emb_{H-1}) of every row to Parquet."""
@@ -297,7 +297,7 @@ def predict(model: Annotated[str, typer.Option("--model", help="A fine-tuned mod
                 help="The sequence column(s) of --data, in the model's order (default: the names it was trained "
                      "with).")] = None,
             out: Annotated[str, typer.Option(help="Output file: .csv, or .parquet.")] = "predictions.csv",
-            device: Annotated[str, typer.Option()] = "auto", batch_size: Annotated[int, typer.Option()] = 512):
+            device: Annotated[str, typer.Option()] = "auto", batch_size: Annotated[int, typer.Option(min=1)] = 512):
     """Apply a fine-tuned model to new rows: one prediction per row (per residue for per-residue tasks)."""
     from .api import predict as run
     if data is None:

@@ -296,6 +296,8 @@ RANGES = {  # dotted key: (predicate, what it must be)
     "finetune.focal_gamma": (lambda v: v >= 0, "non-negative"),
     "data.invalid_smiles": (lambda v: v in ("error", "skip"), "error or skip"),
     "crossval.gnn_layers": (lambda v: v >= 1, "at least 1"),
+    "crossval.arms": (lambda v: len(v) > 0, "one or more arms (e.g. kmer)"),  # none: nothing to compare
+    "seed": (lambda v: 0 <= v < 2**64, "a non-negative integer below 2^64"),  # what NumPy and torch accept
     "crossval.modes": (lambda v: len(set(v)) == len(v) and all(m in TRANSFER_MODES for m in v),
                        "distinct modes among " + ", ".join(TRANSFER_MODES)),
     "crossval.kmer_window": (lambda v: v >= 0, "non-negative"),
@@ -349,8 +351,8 @@ def check_choices(cfg, section: str | None = None, keys: tuple[str, ...] | None 
 def check_ranges(config: Config) -> None:
     """Out-of-range values and unknown choices are errors that name the key, before any work starts."""
     for dotted, (ok, what) in RANGES.items():
-        section, key = dotted.split(".")
-        value = getattr(getattr(config, section), key)
+        section, _, key = dotted.rpartition(".")
+        value = getattr(getattr(config, section) if section else config, key)
         if not ok(value):
             raise InputError(f"config key '{dotted}' must be {what}, got {value!r}")
     for section in dict.fromkeys(dotted.split(".")[0] for dotted in CHOICES):

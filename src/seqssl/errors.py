@@ -4,6 +4,10 @@ The CLI catches :class:`InputError` and exits with code 2 without a traceback.
 """
 from __future__ import annotations
 
+# characters str.splitlines() breaks at: a value quoted in a message (a CSV field may hold one) is shown escaped,
+# so the message stays the one line the CLI prints
+LINE_BREAKS = str.maketrans({c: repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"})
+
 
 class InputError(Exception):
     """Bad input the user can fix. ``str(err)`` is the single line the CLI prints."""
@@ -24,7 +28,7 @@ class InputError(Exception):
         text = (": ".join([", ".join(where), self.problem]) if where else self.problem)
         if self.fix:
             text += f" (fix: {self.fix})"
-        return text
+        return text.translate(LINE_BREAKS)
 
 
 class TrainingStopped(InputError):

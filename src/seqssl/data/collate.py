@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..errors import InputError
 from .dataset import IGNORE_INDEX, EncodedDataset
 from .padding import pad_batch  # noqa: F401  re-exported: the padding of one batch lives in seqssl.data.padding
 
@@ -12,6 +13,8 @@ def bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Genera
                      bucket_batches: int = 50, drop_last: bool = False) -> list[np.ndarray]:
     """Index batches of similar length: shuffle, sort within windows of ``bucket_batches`` batches,
     cut into batches and shuffle the batches (``rng=None``: keep order, for inference)."""
+    if batch_size < 1:
+        raise InputError(f"batch size {batch_size}: it must be at least 1", fix="pass --batch-size 1 or more")
     n = len(lengths)
     order = np.arange(n) if rng is None else rng.permutation(n)
     window = batch_size * bucket_batches

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -142,8 +143,17 @@ def read_delimited(path: Path, delimiter: str) -> SequenceTable:
         raise InputError("file is empty", path=str(path), fix="add a header line and rows")
     _header(path, delimiter)  # the header's checks (a name given twice), as the streaming reader makes them
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
-                            skip_blank_lines=False, quoting=csv.QUOTE_MINIMAL if quoted(delimiter) else csv.QUOTE_NONE)
+        with warnings.catch_warnings():
+            # A first data row longer than the header: without index_col=False pandas makes its first field the
+            # row index and shifts every column; with it, pandas warns and drops the extra fields. Refuse it, as
+            # pandas refuses a later long row and the streaming reader any.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, index_col=False,
+                                skip_blank_lines=False,
+                                quoting=csv.QUOTE_MINIMAL if quoted(delimiter) else csv.QUOTE_NONE)
+    except pd.errors.ParserWarning:
+        raise InputError(f"a data row has more fields than the header ({_kind(delimiter)})", path=str(path),
+                         fix="check the delimiter and quoting; remove trailing delimiters") from None
     except pd.errors.ParserError as err:
         raise _parse_error(path, delimiter, err) from None
     # a name of spaces is no name (pandas calls an empty one "Unnamed: i"), so stripping repeats none
@@ -248,7 +258,14 @@ def parquet_rows(path: Path, columns: list[str]) -> Rows:
         raise _parquet_error(path, err) from None
     check_columns(str(path), handle.schema_arrow.names, columns)
     line = 1
-    for batch in handle.iter_batches(columns=columns, batch_size=BLOCK_ROWS):
+    batches = handle.iter_batches(columns=columns, batch_size=BLOCK_ROWS)
+    while True:
+        try:  # a damaged row group fails only when read
+            batch = next(batches, None)
+        except Exception as err:  # pyarrow raises several types
+            raise _parquet_error(path, err) from None
+        if batch is None:
+            break
         values = [batch.column(c).to_pylist() for c in columns]
         for offset, row in enumerate(zip(*values)):
             yield line + offset, tuple("" if v is None else str(v).strip() for v in row)

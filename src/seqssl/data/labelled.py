@@ -202,6 +202,14 @@ def fixed_split(cfg, data: LabelledData) -> Split | None:
 
 
 def carve(data: LabelledData, train: np.ndarray, fraction: float, seed: int) -> Split:
-    """A validation split carved from ``train`` like the folds (grouped, stratified as the task says)."""
-    return carve_validation(train, data.fold_labels, data.groups, fraction, seed, data.task.stratified,
-                            grouped_as=data.group_split)
+    """A validation split carved from ``train`` like the folds (grouped, stratified as the task says). For one
+    class label per example, what models fit must hold two classes."""
+    split = carve_validation(train, data.fold_labels, data.groups, fraction, seed, data.task.stratified,
+                             grouped_as=data.group_split)
+    labels = data.encoded.labels
+    if data.task.stratified and labels is not None and labels.ndim == 1 and len(np.unique(labels[split.train])) < 2:
+        why = f": each of its {data.group_split} groups holds one class" if data.groups is not None else ""
+        raise InputError(f"the training rows of a split hold one class only ({labels[split.train][0]:g}){why}",
+                         path=data.table.path, fix="add data, lower --folds, or group by a column whose groups "
+                                                   "mix the classes (or --split stratified)")
+    return split

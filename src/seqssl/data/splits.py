@@ -82,6 +82,8 @@ def make_folds(n_folds: int, labels: np.ndarray, groups: np.ndarray | None, spli
             raise InputError("--split stratified needs a classification task", fix="use --split random")
         splitter = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
         return [Split(tr, test=te) for tr, te in splitter.split(index, labels)]
+    if n_folds > len(labels):
+        raise InputError(f"{len(labels)} examples cannot make {n_folds} folds", fix="add data or lower --folds")
     return [Split(tr, test=te) for tr, te in KFold(n_folds, shuffle=True, random_state=seed).split(index)]
 
 
@@ -93,7 +95,7 @@ def carve_validation(train: np.ndarray, labels: np.ndarray, groups: np.ndarray |
     ``1 / fraction`` (leave-one-peptide-out), the validation split is one whole group."""
     if not 0 < fraction < 0.5:
         raise InputError(f"finetune.val_fraction must be in (0, 0.5), got {fraction}")
-    n_parts = max(2, int(round(1 / fraction)))
+    n_parts = max(2, min(int(round(1 / fraction)), len(train)))  # a small fold: fewer, larger parts
     if stratify:  # small folds: fewer, larger parts so each holds both classes
         n_parts = max(2, min(n_parts, int(np.unique(labels[train], return_counts=True)[1].min())))
     sub_groups = None if groups is None else groups[train]

@@ -50,7 +50,8 @@ def rows_of(path: str, columns: list[str]):
 
 
 def cache_key(files: list[tuple[str, list[str]]], tokenizer, max_length: int | None, too_long: str) -> str:
-    stamp = [(str(Path(f).resolve()), os.stat(f).st_size, os.stat(f).st_mtime_ns, cols) for f, cols in files]
+    stats = [(check_file(f), cols) for f, cols in files]  # a missing file: InputError, not FileNotFoundError
+    stamp = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns, cols) for p, cols in stats]
     spec = json.dumps({"files": stamp, "vocab": tokenizer.vocab, "unknown": getattr(tokenizer, "unknown", None),
                        "max_length": max_length, "too_long": too_long, "version": FORMAT_VERSION}, sort_keys=True)
     return hashlib.sha256(spec.encode()).hexdigest()[:24]
