@@ -7,6 +7,7 @@ ordinary ``transformers`` model.
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import InputError
@@ -36,6 +37,14 @@ def lora_targets(backbone, configured: list[str]) -> list[str]:
                      fix="name the modules with finetune.lora_targets, e.g. [query, value]")
 
 
+@contextmanager
+def peft_deprecations_silenced():
+    """peft calls transformers' deprecated ``is_gradient_checkpointing``: its FutureWarning is not ours to fix."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+        yield
+
+
 def with_lora(encoder, cfg):
     """Wrap ``encoder.backbone`` in LoRA adapters in place; return the encoder. ``cfg``: FinetuneConfig."""
     try:
@@ -46,8 +55,7 @@ def with_lora(encoder, cfg):
     lora = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                       target_modules=targets, bias="none")
     try:
-        with warnings.catch_warnings():  # peft calls transformers' deprecated is_gradient_checkpointing
-            warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+        with peft_deprecations_silenced():
             encoder.backbone = get_peft_model(encoder.backbone, lora)
     except ValueError as err:
         raise InputError(f"LoRA targets {targets} not found in the encoder ({str(err).splitlines()[0]})",
@@ -57,10 +65,12 @@ def with_lora(encoder, cfg):
 
 def save_lora(encoder, out: Path, tokenizer, merge: bool, meta: dict) -> None:
     """``out/adapter`` (peft); with ``merge`` also ``out/encoder``: the merged weights as a plain encoder."""
-    encoder.backbone.save_pretrained(str(out / "adapter"))
+    with peft_deprecations_silenced():
+        encoder.backbone.save_pretrained(str(out / "adapter"))
     make_readable(out / "adapter")  # peft writes its safetensors owner-only
     if merge:
         import copy
         merged = copy.deepcopy(encoder)
-        merged.backbone = merged.backbone.merge_and_unload()
+        with peft_deprecations_silenced():
+            merged.backbone = merged.backbone.merge_and_unload()
         merged.save(out / "encoder", tokenizer, meta={**meta, "lora_merged": True})
