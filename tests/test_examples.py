@@ -32,4 +32,4 @@ def test_protein_regression_example_with_a_users_esm_directory(tmp_path, monkeyp
 @pytest.mark.slow
 def test_molecules_example(tmp_path, monkeypatch, capsys):
     _run("molecules_bbbp.py", "--out", str(tmp_path), "--quick", monkeypatch=monkeypatch)
-    assert "moses-mlm[probe]" in capsys.readouterr().out
+    assert "moses-mlm " in capsys.readouterr().out  # one mode in the quick run: no [mode] suffix

@@ -44,11 +44,16 @@ def _slice_builtin(root: Path) -> None:
     target = root / BUILTIN
     (target / "mira_epitopes").mkdir(parents=True)
     for source in (ROOT / BUILTIN).glob("*.csv.gz"):
-        pd.read_csv(source, dtype=str).iloc[:240].to_csv(target / source.name, index=False)
+        frame = pd.read_csv(source, dtype=str)
+        if "set" in frame.columns:  # a fixed split: rows of each side (FLIP's validation rows among the train ones)
+            frame = pd.concat([rows.sample(120, random_state=0) for _, rows in frame.groupby("set")])
+        if "binds" in frame.columns:  # BELKA's few binders: every one of them, and negatives beside them
+            frame = pd.concat([frame[frame.binds == "1"], frame[frame.binds != "1"].sample(240, random_state=0)])
+        frame.iloc[:300].to_csv(target / source.name, index=False)
     for source in sorted((ROOT / BUILTIN / "mira_epitopes").glob("*.csv.gz"))[:3]:
         pd.read_csv(source, dtype=str).iloc[:40].to_csv(target / "mira_epitopes" / source.name, index=False)
     keep = None
-    for name in ("flip_conservation_sequences.fasta.gz", "flip_conservation_labels.fasta.gz"):
+    for name in ("flip_conservation_labels.fasta.gz", "flip_conservation_sequences.fasta.gz"):  # labels say SET=
         lines = gzip.open(ROOT / BUILTIN / name, "rt").read().splitlines()
         records = list(zip(lines[0::2], lines[1::2]))
         if keep is None:  # 16 train (4 of them validation) and 8 test proteins, the same in both files
