@@ -115,12 +115,16 @@ class ModelTokenizer:
         where = dict(where or {})
         names = where.pop("column", None)
         names = names if isinstance(names, (list, tuple)) else [names, names]
-        for name, value in zip(names, (first, second)):
-            if value is not None:
-                self.residue_to_ids(value, where={**where, "column": name})  # empty or unknown: an error here
-        texts = [self.text(first)] + ([] if second is None else [self.text(second)])
+        values = [(name, value) for name, value in zip(names, (first, second)) if value is not None]
+        for name, value in values:
+            if not value:
+                raise InputError("empty sequence", **where, column=name, fix="remove the row or fill in the sequence")
+        texts = [self.text(value) for _, value in values]
         cut = {"truncation": "longest_first", "max_length": max_length} if max_length else {}
         enc = self.hf(*texts, return_token_type_ids=True, **cut)
+        if self.unknown == "error" and self.hf.unk_token_id in enc["input_ids"]:
+            for name, value in values:  # tokenised once; again per value only to name the column at fault
+                self.residue_to_ids(value, where={**where, "column": name})
         ids = np.asarray(enc["input_ids"], dtype=np.int64)
         return Encoded(self._to_seqssl[ids], self._segments(enc, len(ids), second is not None))
 
