@@ -18,11 +18,13 @@ def _args(corpus, out, objective, *extra):
 
 @pytest.mark.parametrize("objective, extra", [("simclr", ()), ("infonce", ()), ("mlm", ()), ("rtd", ()),
                                               ("mlm", ("--chunk-size", "5")),
-                                              ("adversarial-mlm", ("--chunk-size", "5"))])
+                                              ("adversarial-mlm", ("--chunk-size", "5")),
+                                              ("mlm+simclr", ())])
 def test_two_processes_on_gloo_match_one_process(objective, extra, tmp_path, small_corpus_csv):
     """Token objectives too: the masks are drawn for the global batch and every rank divides by the
     global number of predicted tokens (and, with --chunk-size, accumulates micro-batches); adversarial
-    MLM's two players take turns, each rank's noiser drawing the global batch's noise."""
+    MLM's two players take turns, each rank's noiser drawing the global batch's noise; a sum of objectives
+    all-reduces after each part (an average of an average is unchanged)."""
     # plain SGD: the weights after 3 steps are the start minus lr × the summed gradients, so equal weights
     # mean equal gradients (Adam would turn float noise in near-zero gradients into whole-lr steps)
     (tmp_path / "small.yaml").write_text("model:\n  hidden_size: 16\n  num_heads: 2\n  num_layers: 1\n"

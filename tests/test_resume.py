@@ -96,10 +96,11 @@ def test_non_finite_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(
         assert found.name in err and load_file(str(found / "model.safetensors"))
 
 
-@pytest.mark.parametrize("objective", ["mlm", "rtd"])
+@pytest.mark.parametrize("objective", ["mlm", "rtd", "mlm+simclr"])
 def test_tied_embedding_objectives_checkpoint_and_resume(objective, tmp_path, small_corpus_csv):
     """MLM and ELECTRA tie their decoders to the input embeddings: checkpoints still save, load and
-    resume exactly (the run is rolled back to its step-2 checkpoint, then resumed)."""
+    resume exactly (the run is rolled back to its step-2 checkpoint, then resumed); so does a sum of
+    objectives, whose parts share one encoder."""
     import shutil
 
     def args(out):

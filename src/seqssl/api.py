@@ -22,7 +22,7 @@ from .data.tokenizers import SequenceTokenizer
 from .errors import InputError
 from .io import atomic_write_text, output_directory, output_file, versions
 from .lengths import length_limit, size_to_data
-from .models.encoder import SequenceEncoder, embed_dataset, load_encoder
+from .models.encoder import SequenceEncoder, check_segments, embed_dataset, load_encoder
 from .runtime import configure_process, resolve_device, seed_everything
 from .tracking import Tracker
 
@@ -85,12 +85,16 @@ def pretrain(cfg: Config, resume: bool = False, data=None) -> Path:
 
 def embed(data, encoder: str | Path, columns: list[str] | None = None, out: str | Path | None = None, *,
           batch_size: int = 512, device: str = "auto", id_column: str | None = None, max_length: int | None = None,
-          too_long: str = "error", pooling: str | None = None):
+          too_long: str = "error", pooling: str | None = None, v_gene_columns: list[str] | None = None,
+          organism: str = "human"):
     """Pooled embeddings (encoder in eval mode) of every row, as a NumPy array ``(rows, hidden)``.
 
     ``data``: a list of sequences, a pandas DataFrame or Series, or a file (any format ``--data`` reads);
-    ``encoder``: a seqssl encoder directory or a local ``transformers`` model directory (its own tokenizer).
+    ``encoder``: a seqssl encoder directory or a local ``transformers`` model directory (its own tokenizer);
+    ``columns``: one or more sequence columns (several: one segment each, ``[CLS] a [SEP] b [SEP] c [SEP]``).
     With ``out``, also written as Parquet (``id`` + ``emb_0..emb_{H-1}``) and the path returned instead.
+    ``v_gene_columns``: IMGT V gene columns whose CDR1/CDR2 (``organism``'s) come first, as in training with
+    ``--v-gene-columns`` (unknown genes are an error).
     Inputs may be as long as the encoder allows (``max_length`` may lower it); longer ones are an error, or cut
     with ``too_long="truncate"``::
 
@@ -102,6 +106,11 @@ def embed(data, encoder: str | Path, columns: list[str] | None = None, out: str 
         require_columns(table, [id_column])
     columns = list(columns or ([] if isinstance(data, (str, Path)) else [table.frame.columns[0]]))
     columns = default_columns(data, columns) if isinstance(data, (str, Path)) else columns
+    if v_gene_columns:
+        from .data.v_genes import add_cdr_columns, cdr_column_names
+        table = add_cdr_columns(table, v_gene_columns, organism=organism)[0]
+        columns = [c for c in cdr_column_names(v_gene_columns) if c not in columns] + columns
+    check_segments(loaded, len(columns), encoder)
     own = loaded.max_tokens
     encoded = encode_table(table, columns, tokenizer, min(max_length or own, own), too_long)
     vectors = embed_dataset(loaded, encoded, resolve_device(device), batch_size)
@@ -155,6 +164,10 @@ def predict(model: str | Path, data, *, columns: list[str] | None = None, out: s
     fitted, manifest = load_fitted(model, resolve_device(device))
     tokenizer = load_encoder_tokenizer(Path(model) / "encoder", manifest["unknown_residues"])
     table = read_table(as_frame(data))
+    v_genes = manifest.get("v_genes")
+    if v_genes:  # trained with --v-gene-columns: the new rows give V genes, their CDR1/CDR2 are looked up
+        from .data.v_genes import add_cdr_columns
+        table = add_cdr_columns(table, v_genes["columns"], organism=v_genes["organism"], unknown=v_genes["unknown"])[0]
     columns = list(columns or manifest["columns"])
     if len(columns) != len(manifest["columns"]):
         raise InputError(f"the model reads {len(manifest['columns'])} sequence column(s) {manifest['columns']}, "
@@ -246,16 +259,19 @@ def finetune(cfg: Config, data=None) -> Path:
 def encoder_and_data(cfg: Config) -> tuple[SequenceEncoder, LabelledData]:
     """The encoder ``finetune`` trains and the labelled data read for it: a saved encoder's own tokenizer and
     maximum length (``--max-length`` may lower it); for ``none``, a random encoder (seeded with
-    ``cfg.seed``) sized to the data's longest input unless ``--max-length`` is given."""
+    ``cfg.seed``) sized to the data's longest input unless ``--max-length`` is given, with a segment
+    embedding per sequence column."""
     if cfg.finetune.encoder not in (None, "", "none"):
         encoder, tokenizer = load_encoder(cfg.finetune.encoder)
         own = encoder.backbone.config.max_position_embeddings - 2
         cfg.model.max_length = min(cfg.model.max_length or own, own)
-        return encoder, labelled_data(cfg, tokenizer)
+        data = labelled_data(cfg, tokenizer)
+        check_segments(encoder, len(data.columns), cfg.finetune.encoder)
+        return encoder, data
     data = labelled_data(cfg)
     size_to_data(cfg.model, data.encoded.lengths())
     seed_everything(cfg.seed)
-    return SequenceEncoder.build(cfg.model, data.tokenizer.vocab_size), data
+    return SequenceEncoder.build(cfg.model, data.tokenizer.vocab_size, len(data.columns)), data
 
 
 def encoder_for(cfg: Config):

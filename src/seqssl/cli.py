@@ -34,6 +34,8 @@ from .cli_options import (
     MaxLength,
     MaxSteps,
     Objective,
+    ObjectiveWeights,
+    Organism,
     Out,
     Pooling,
     PositiveLabel,
@@ -54,7 +56,9 @@ from .cli_options import (
     TooLong,
     Tracking,
     Unknown,
+    UnknownVGenes,
     ValidationColumn,
+    VGeneColumns,
     View,
     _cluster,
     _cols,
@@ -62,6 +66,7 @@ from .cli_options import (
     _labelled,
     _optim,
     _transfer,
+    _v_genes,
 )
 from .config import load_config, nested
 from .errors import InputError, TrainingStopped
@@ -83,7 +88,8 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
     """Self-supervised pretraining of sequence encoders, measured honestly."""
 
 @app.command()
-def pretrain(data: Data = None, columns: Columns = None, objective: Objective = None, out: Out = None,
+def pretrain(data: Data = None, columns: Columns = None, objective: Objective = None,
+             objective_weights: ObjectiveWeights = None, out: Out = None,
              config: ConfigFile = None, epochs: Epochs = None, max_steps: MaxSteps = None,
              batch_size: BatchSize = None, lr: Lr = None, seed: Seed = None, device: Device = None,
              precision: Precision = None, alphabet: Alphabet = None, unknown_residues: Unknown = None,
@@ -95,8 +101,13 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
                                                                "--batch-size stays the exact batch (contrastive: "
                                                                "GradCache; token objectives: accumulation "
                                                                "normalised per predicted token).")] = None,
+             max_tokens: Annotated[Optional[int], typer.Option(help="Batches bounded by padded tokens (rows × "
+                                                               "longest) instead of rows: few long proteins or "
+                                                               "many short ones per step; --batch-size then caps "
+                                                               "the rows.")] = None,
              positives: Positives = None, view: View = None, pretrain_label_column: PretrainLabel = None,
-             too_long: TooLong = None,
+             too_long: TooLong = None, v_gene_columns: VGeneColumns = None, unknown_v_genes: UnknownVGenes = None,
+             organism: Organism = None,
              stream: Annotated[bool, typer.Option("--stream", help="Corpora larger than memory: tokenise once into "
                                                   "a memory-mapped Arrow cache, read batches from disk (no "
                                                   "deduplication).")] = False,
@@ -110,8 +121,10 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
     flat = {**_common(data, columns, out, seed, device, precision, alphabet, unknown_residues, pooling, quiet,
                        max_length),
             **_optim("pretrain", epochs, max_steps, batch_size, lr), "pretrain.objective": objective,
+            "pretrain.weights": objective_weights, **_v_genes(v_gene_columns, unknown_v_genes, organism),
             "pretrain.init": init, "pretrain.temperature": temperature, "pretrain.mask_tokens": mask_tokens,
             "pretrain.checkpoint_every": checkpoint_every, "pretrain.chunk_size": chunk_size,
+            "pretrain.max_tokens": max_tokens,
             "pretrain.positives": positives,
             "pretrain.view": view, "data.pretrain_label_column": pretrain_label_column, "data.too_long": too_long,
             "data.stream": True if stream else None, "data.cache_dir": cache_dir,
@@ -143,6 +156,7 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
              tracking: Tracking = None, target_column: TargetColumn = None, loss: Loss = None,
              focal_alpha: FocalAlpha = None, focal_gamma: FocalGamma = None, invalid_smiles: InvalidSmiles = None,
              encoder_lr: EncoderLr = None, select: Select = None, positive_label: PositiveLabel = None,
+             v_gene_columns: VGeneColumns = None, unknown_v_genes: UnknownVGenes = None, organism: Organism = None,
              merge: Annotated[bool, typer.Option("--merge", help="lora: kept for old scripts; the merged encoder "
                                                  "is always saved now (seqssl predict reads it).")] = False,
              head: Annotated[Optional[str], typer.Option(help="mlp | classifier (transformers' head shape on the "
@@ -159,6 +173,7 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
             **_transfer(target_column, loss, focal_alpha, focal_gamma, invalid_smiles, encoder_lr, select,
                          positive_label),
             **_cluster(cluster_threshold, cluster_column),
+            **_v_genes(v_gene_columns, unknown_v_genes, organism),
             "data.label_column": label_column,
             "data.task": task, "finetune.encoder": encoder, "finetune.mode": mode,
             "data.group_column": group_column, "tracking": _cols(tracking), "finetune.merge": True if merge else None,
@@ -192,9 +207,10 @@ def _key_metrics(results: dict) -> dict:
 @app.command()
 def crossval(data: Data = None, columns: Columns = None, label_column: LabelColumn = None, task: Task = None,
              arms: Annotated[Optional[str], typer.Option(help=f"Comma-separated: {ARM_CHOICES}, an objective "
-                                                         f"({OBJECTIVE_CHOICES}), or model:PATH (a seqssl or "
+                                                         f"({OBJECTIVE_CHOICES}), a sum of objectives "
+                                                         "(mlm+simclr), or model:PATH (a seqssl or "
                                                          "transformers model directory).")] = None,
-             init: Init = None,
+             init: Init = None, objective_weights: ObjectiveWeights = None,
              folds: Annotated[Optional[int], typer.Option(help="Number of folds.")] = None,
              label_fractions: Annotated[Optional[str], typer.Option(help="Learning curve: shares of each training "
                                                                     "fold's labels, e.g. 0.1,0.3,1.")] = None,
@@ -215,7 +231,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
                                                          "pretrained once per fold)")] = None,
              group_metric: Annotated[Optional[str], typer.Option(
                  "--group-metric", help="Also report metrics per value of this column, macro-averaged "
-                 "(default for two columns: the second, e.g. the peptide).")] = None,
+                 "(default for two or more columns: the last, e.g. the peptide).")] = None,
              primary_metric: Annotated[Optional[str], typer.Option(
                  "--primary-metric", help="The metric comparisons use, e.g. auroc or auroc_per_group "
                  "(default: the task's).")] = None,
@@ -231,6 +247,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
              target_column: TargetColumn = None, loss: Loss = None, focal_alpha: FocalAlpha = None,
              focal_gamma: FocalGamma = None, invalid_smiles: InvalidSmiles = None,
              encoder_lr: EncoderLr = None, select: Select = None, positive_label: PositiveLabel = None,
+             v_gene_columns: VGeneColumns = None, unknown_v_genes: UnknownVGenes = None, organism: Organism = None,
              remove_duplicates: Annotated[bool, typer.Option("--remove-duplicates", help="Drop test rows whose "
                                                              "sequence (pair) is also a training row; counted in "
                                                              "the report either way.")] = False,
@@ -248,10 +265,11 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
             **_labelled(token_labels, token_classes, too_long, split_column, validation_column),
             **_transfer(target_column, loss, focal_alpha, focal_gamma, invalid_smiles, encoder_lr, select,
                          positive_label),
+            **_v_genes(v_gene_columns, unknown_v_genes, organism),
             "crossval.bond_angles": True if bond_angles else None,
             "crossval.remove_duplicates": True if remove_duplicates else None,
             "data.label_column": label_column, "data.task": task, "crossval.arms": _cols(arms), "crossval.folds": folds,
-            "pretrain.init": init,
+            "pretrain.init": init, "pretrain.weights": objective_weights,
             "crossval.label_fractions": _cols(label_fractions),
             "data.group_column": group_column, "crossval.split": split, **_cluster(cluster_threshold, cluster_column),
             "data.pretrain_data": _cols(pretrain_data), "data.pretrain_columns": _cols(pretrain_columns),
@@ -280,13 +298,15 @@ def embed(encoder: Annotated[str, typer.Option(help="Encoder directory.")],
           device: Annotated[str, typer.Option()] = "auto",
           batch_size: Annotated[int, typer.Option(min=1)] = 512, max_length: MaxLength = None,
           too_long: Annotated[str, typer.Option("--too-long", help="error | truncate (inputs longer than the "
-                                                "encoder's maximum, or --max-length)")] = "error"):
+                                                "encoder's maximum, or --max-length)")] = "error",
+          v_gene_columns: VGeneColumns = None,
+          organism: Annotated[str, typer.Option(help="Whose IMGT V genes: human | mouse.")] = "human"):
     """Write pooled embeddings (id + emb_0..emb_{H-1}) of every row to Parquet."""
     from .api import embed as run
     if data is None:
         raise InputError("no input data", fix="pass --data PATH")
     written = run(data, encoder, _cols(columns) or [], out, batch_size=batch_size, device=device, id_column=id_column,
-                  max_length=max_length, too_long=too_long)
+                  max_length=max_length, too_long=too_long, v_gene_columns=_cols(v_gene_columns), organism=organism)
     typer.echo(f"embeddings written to {written}")
 
 

@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 Data = Annotated[Optional[str], typer.Option("--data", help="CSV/TSV (.gz ok), FASTA or Parquet file.")]
-Columns = Annotated[Optional[str], typer.Option("--columns", help="Sequence column(s), COL or COL_A,COL_B.")]
+Columns = Annotated[Optional[str], typer.Option("--columns", help="Sequence column(s), COL or COL_A,COL_B[,...] "
+                                                 "(one segment each).")]
 Out = Annotated[Optional[str], typer.Option("--out", help="Output directory.")]
 ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="YAML config; flags override it.")]
 Epochs = Annotated[Optional[int], typer.Option("--epochs", help="Epochs (fine-tuning: the early-stopping cap).")]
@@ -43,6 +44,12 @@ Select = Annotated[Optional[str], typer.Option("--select", help="best (early sto
                                                "budget of --epochs, for validation sets too small to trust).")]
 InvalidSmiles = Annotated[Optional[str], typer.Option("--invalid-smiles", help="Molecules RDKit cannot parse: "
                                                       "error | skip (counted in the report).")]
+VGeneColumns = Annotated[Optional[str], typer.Option("--v-gene-columns", help="IMGT V gene column(s), e.g. "
+                                                     "v_b_gene (TRBV5-1*01 or TRBV5-1): each adds COL_cdr1 and "
+                                                     "COL_cdr2 (human and mouse TRA, TRB, TRG, TRD).")]
+UnknownVGenes = Annotated[Optional[str], typer.Option("--unknown-v-genes", help="V gene names not in the IMGT table, "
+                                                      "or missing: error | skip (rows dropped and counted).")]
+Organism = Annotated[Optional[str], typer.Option("--organism", help="Whose IMGT V genes: human | mouse.")]
 TokenLabels = Annotated[Optional[str], typer.Option("--token-labels", help="token-classification: label FASTA "
                                                     "matched to --data records by id ('.' = unlabelled).")]
 TokenClasses = Annotated[Optional[str], typer.Option("--token-classes", help="Fixed label characters, e.g. "
@@ -61,7 +68,10 @@ ClusterColumn = Annotated[Optional[str], typer.Option("--cluster-column", help="
                                                       "clustered (default: the first sequence column).")]
 OBJECTIVE_CHOICES = "simclr | simsiam | triplet | infonce | mlm | rtd | rtd-random | adversarial-mlm"
 ARM_CHOICES = "none, kmer, ecfp, knn, gcn, gat"  # besides every objective and model:PATH
-Objective = Annotated[Optional[str], typer.Option("--objective", help=f"Pretraining objective: {OBJECTIVE_CHOICES}.")]
+Objective = Annotated[Optional[str], typer.Option("--objective", help=f"Pretraining objective: {OBJECTIVE_CHOICES}, "
+                                                  "or a sum of them such as mlm+simclr.")]
+ObjectiveWeights = Annotated[Optional[str], typer.Option(help="A sum of objectives: each part's loss weight, e.g. "
+                                                         "mlm=1,simclr=0.5 (default 1 each).")]
 Pooling = Annotated[Optional[str], typer.Option("--pooling", help="cls | mean")]
 MaxLength = Annotated[Optional[int], typer.Option("--max-length", help="Model's maximum tokens per input, "
                                                   "[CLS] and [SEP] included (default: a loaded encoder's own, else the "
@@ -100,6 +110,11 @@ def _transfer(target_column, loss, focal_alpha, focal_gamma, invalid_smiles, enc
     return {"data.target_column": target_column, "finetune.loss": loss, "finetune.focal_alpha": focal_alpha,
             "finetune.focal_gamma": focal_gamma, "data.invalid_smiles": invalid_smiles,
             "finetune.encoder_lr": encoder_lr, "finetune.select": select, "data.positive_label": positive_label}
+
+
+def _v_genes(v_gene_columns, unknown_v_genes, organism) -> dict:
+    return {"data.v_gene_columns": _cols(v_gene_columns), "data.unknown_v_genes": unknown_v_genes,
+            "data.organism": organism}
 
 
 def _optim(section: str, epochs, max_steps, batch_size, lr) -> dict:

@@ -23,7 +23,7 @@ class DataConfig:
     path: str | None = None
     columns: list[str] = field(default_factory=list)
     label_column: str | None = None
-    task: str | None = None  # None: pair-classification for two sequence columns, else classification
+    task: str | None = None  # None: pair-classification for two or more sequence columns, else classification
     alphabet: str = "protein"  # protein | text (BPE trained on the corpus) | smiles (vocabulary fitted on it)
     bpe_vocab_size: int = 2000
     too_long: str = "error"  # error | truncate (sequences longer than model.max_length)
@@ -41,9 +41,13 @@ class DataConfig:
     validation_column: str | None = None  # rows marked true here are the validation split (e.g. FLIP's)
     target_column: str | None = None  # multilabel, long layout: the column naming each row's target (BELKA)
     group_metric: str | None = None  # metrics also per value of this column, macro-averaged (default for two
-    #                                  columns: the second, e.g. the peptide); knn arms and modes stay within it
+    #                                  or more columns: the last, e.g. the peptide); knn arms and modes stay within it
     positive_label: str | None = None  # binary labels other than 0/1: the value meaning 1 (e.g. 1 for -1/1)
     invalid_smiles: str = "error"  # molecules: error (name file, line, RDKit's reason) | skip (and count)
+    v_gene_columns: list[str] = field(default_factory=list)  # IMGT V gene columns (TRBV5-1*01): each adds
+    #                                                          <col>_cdr1 and <col>_cdr2 (seqssl.data.v_genes)
+    unknown_v_genes: str = "error"  # V gene names not in the IMGT table, or missing: error | skip (and count)
+    organism: str = "human"  # whose IMGT V genes: human | mouse
 
 
 @dataclass
@@ -55,10 +59,13 @@ class ModelConfig:
     intermediate_size: int = 128
     dropout: float = 0.0  # hidden-state dropout: costs ~28% of a CPU step; early stopping regularises
     attention_dropout: float = 0.0  # dropout on attention probabilities (costly on CPU: off by default)
-    attention: str = "eager"  # eager | sdpa (transformers attention implementation; sdpa for GPUs)
+    attention: str = "sdpa"  # sdpa | eager (transformers attention implementation; sdpa: torch's fused
+    #                          scaled-dot-product kernels, the same outputs as eager within float rounding)
     max_length: int | None = None  # tokens including [CLS]/[SEP]; None: a loaded encoder's own, else the
     #                                data's longest input, within [MAX_LENGTH_FLOOR, MAX_LENGTH_CAP]
     pooling: str = "cls"  # cls (first token) | mean (real residues only)
+    segments: int | None = None  # segment (token type) embeddings of a new BERT encoder; None: the data's number
+    #                              of sequence columns, at least 2 (set it to pretrain for more columns later)
     loaded_pooling: str = "auto"  # a loaded encoder's (--encoder, --init, model:PATH arms): auto (what seqssl
     #                               saved it with; else mean for ESM, the first token otherwise) | cls | mean
 
@@ -80,7 +87,8 @@ class OptimConfig:
 
 @dataclass
 class PretrainConfig(OptimConfig):
-    objective: str = "simclr"
+    objective: str = "simclr"  # a registered objective, or a weighted sum of them: mlm+simclr
+    weights: dict[str, float] = field(default_factory=dict)  # mlm+simclr: each part's loss weight (default 1)
     init: str | None = None  # continued pretraining: start from this seqssl or transformers model directory
     #                          (its weights and its own tokenizer) instead of a random encoder
     temperature: float = 0.1
@@ -120,6 +128,9 @@ class PretrainConfig(OptimConfig):
     # (optimizer, lr, epochs, max_steps, batch_size, ...: OptimConfig's fields and defaults)
     checkpoint_every: int | None = None
     log_every: int = 20
+    max_tokens: int | None = None  # batches bounded by padded tokens (rows × longest) instead of batch_size rows
+    #                                (batch_size then caps the rows); positives=augment only (seqssl.data.collate)
+    compile: bool = False  # torch.compile the encoder (pays on long runs only: the compile time counts)
     chunk_size: int | None = None  # rows at a time, exact full-batch gradient (contrastive: GradCache;
     #                                token objectives: micro-batches normalised per predicted token)
 
@@ -206,6 +217,8 @@ def _coerce(value, hint, key: str):
         if value is None:
             return None
         return _coerce(value, args[0], key)
+    if origin is dict:
+        return _coerce_mapping(value, typing.get_args(hint)[1], key)
     if origin is list:
         (inner,) = typing.get_args(hint)
         if isinstance(value, str):
@@ -240,6 +253,18 @@ def _coerce(value, hint, key: str):
     return value
 
 
+def _coerce_mapping(value, inner, key: str) -> dict:
+    """A mapping from YAML, or ``a=1,b=0.5`` from the command line, its values checked against ``inner``."""
+    if isinstance(value, str):
+        pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+        if any(len(p) != 2 for p in pairs):
+            raise InputError(f"config key '{key}' expects NAME=VALUE pairs, got {value!r}", fix="e.g. mlm=1,simclr=0.5")
+        value = {name.strip(): v.strip() for name, v in pairs}
+    if not isinstance(value, dict):
+        raise InputError(f"config key '{key}' expects a mapping, got {value!r}")
+    return {str(k): _coerce(v, inner, f"{key}.{k}") for k, v in value.items()}
+
+
 def _apply(obj, values: dict, prefix: str = "") -> None:
     hints = typing.get_type_hints(type(obj))
     names = [f.name for f in dataclasses.fields(obj)]
@@ -254,6 +279,8 @@ def _apply(obj, values: dict, prefix: str = "") -> None:
             if not isinstance(value, dict):
                 raise InputError(f"config key '{dotted}' is a section; expected a mapping, got {value!r}")
             _apply(current, value, prefix=f"{dotted}.")
+        elif isinstance(current, dict):  # a mapping (pretrain.weights): later sources add to earlier ones
+            setattr(obj, key, {**current, **_coerce(value, hints[key], dotted)})
         else:
             setattr(obj, key, _coerce(value, hints[key], dotted))
 
@@ -284,6 +311,7 @@ RANGES = {  # dotted key: (predicate, what it must be)
     "pretrain.log_every": (lambda v: v >= 1, "at least 1"),
     "pretrain.checkpoint_every": (lambda v: v is None or v >= 1, "at least 1"),
     "pretrain.chunk_size": (lambda v: v is None or v >= 1, "at least 1"),
+    "pretrain.max_tokens": (lambda v: v is None or v >= 1, "at least 1"),
     "crossval.folds": (lambda v: v >= 2, "at least 2"),
     "finetune.val_fraction": (lambda v: 0 < v < 0.5, "in (0, 0.5)"),
     "finetune.mode": (lambda v: v in TRANSFER_MODES, "one of " + ", ".join(TRANSFER_MODES)),
@@ -325,6 +353,9 @@ CHOICES: dict[str, tuple[str, ...]] = {  # dotted key: its allowed values (the o
     "model.pooling": ("cls", "mean"),
     "finetune.head": ("mlp", "classifier"),  # seqssl.models.encoder.POOLINGS
     "model.loaded_pooling": ("auto", "cls", "mean"),
+    "model.attention": ("sdpa", "eager"),  # transformers' attn_implementation
+    "data.unknown_v_genes": ("error", "skip"),  # seqssl.data.v_genes
+    "data.organism": ("human", "mouse"),  # seqssl.data.v_genes: the organisms of its IMGT table
     **{f"{section}.{key}": allowed for section in ("pretrain", "finetune") for key, allowed in _OPTIM_CHOICES.items()},
 }
 
@@ -360,11 +391,11 @@ def check_ranges(config: Config) -> None:
 
 
 def task_name(data: DataConfig) -> str:
-    """``data.task``, or when unset: ``pair-classification`` for two sequence columns, else ``classification``
-    (one column is never a pair task)."""
+    """``data.task``, or when unset: ``pair-classification`` for two or more sequence columns, else
+    ``classification`` (one column is never a pair task)."""
     if data.task:
         return data.task
-    return "pair-classification" if len(data.columns) == 2 else "classification"
+    return "pair-classification" if len(data.columns) >= 2 else "classification"
 
 
 def load_config(path: str | Path | None = None, overrides: dict | None = None) -> Config:

@@ -42,11 +42,11 @@ def _diff_from_default(cfg: Config) -> dict:
     def diff(a, b):
         out = {}
         for k, v in b.items():
-            if isinstance(v, dict):
+            if isinstance(v, dict) and isinstance(a.get(k), dict):
                 sub = diff(a[k], v)
                 if sub:
                     out[k] = sub
-            elif a[k] != v:
+            elif a.get(k) != v:
                 out[k] = v
         return out
     return diff(default, mine)

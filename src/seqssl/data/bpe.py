@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .vocab import CLS_ID, SEP_ID, SPECIAL_TOKENS, Encoded, truncate_encoded
+from .vocab import SPECIAL_TOKENS, Encoded, assemble, given, truncate_encoded
 
 
 class BPETokenizer:
@@ -42,17 +42,13 @@ class BPETokenizer:
     def vocab_size(self) -> int:
         return self.core.get_vocab_size()
 
-    def encode(self, first: str, second: str | None = None, *, where: dict | None = None) -> Encoded:
-        if not first or (second is not None and not second):
+    def encode(self, *sequences: str, where: dict | None = None) -> Encoded:
+        """``[CLS] a [SEP] (b [SEP] ...)``, segment id ``i`` per text (:func:`~seqssl.data.vocab.assemble`)."""
+        sequences = given(sequences)
+        if not all(sequences):
             raise InputError("empty text", **(where or {}), fix="remove the row or fill in the text")
-        a = self.core.encode(first, add_special_tokens=False).ids
-        ids = [CLS_ID, *a, SEP_ID]
-        types = [0] * len(ids)
-        if second is not None:
-            b = self.core.encode(second, add_special_tokens=False).ids
-            ids += [*b, SEP_ID]
-            types += [1] * (len(b) + 1)
-        return Encoded(np.asarray(ids, dtype=np.int64), np.asarray(types, dtype=np.int64))
+        return assemble([np.asarray(self.core.encode(text, add_special_tokens=False).ids, dtype=np.int64)
+                         for text in sequences])
 
     def truncate(self, enc: Encoded, values: tuple, max_length: int) -> Encoded:
         return truncate_encoded(enc, max_length)

@@ -30,11 +30,66 @@ def bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Genera
     return batches
 
 
+def token_batches(lengths: np.ndarray, max_tokens: int, max_rows: int, rng: np.random.Generator | None,
+                  bucket_batches: int = 50, drop_last: bool = False, row_multiple: int = 1) -> list[np.ndarray]:
+    """Index batches of similar length bounded by tokens: each holds at most ``max_tokens`` padded tokens
+    (rows × its longest row) and at most ``max_rows`` rows, so a batch of long proteins has few rows and a
+    batch of short ones many.
+
+    Shuffle, sort within windows of about ``bucket_batches`` batches (rows per batch estimated from the mean
+    length), cut each window greedily into the largest batches within the bounds, and shuffle the batches:
+    a pure function of ``lengths`` and the state of ``rng`` (``None``: keep order), so a resumed epoch replays
+    the same batches. Every example is in exactly one batch, except: with ``drop_last``, the batches that end
+    a window short (ones that could still have taken the window's next row, had there been one) are dropped,
+    so that contrastive objectives see full batches only; with ``row_multiple`` > 1 (processes under
+    ``torchrun``), a batch's rows are a multiple of it and the last rows of a window that make no full
+    multiple (fewer than ``row_multiple``) are left out of the epoch."""
+    if max_rows < 1:
+        raise InputError(f"batch size {max_rows}: it must be at least 1", fix="pass --batch-size 1 or more")
+    n = len(lengths)
+    if n == 0:
+        return []
+    longest = int(lengths.max())
+    if row_multiple * longest > max_tokens:
+        need = f"{row_multiple} rows of" if row_multiple > 1 else "one row of"
+        raise InputError(f"pretrain.max_tokens {max_tokens} is below {need} the longest input ({longest} tokens)",
+                         fix=f"raise --max-tokens to at least {row_multiple * longest}")
+    per_batch = max(1, min(max_rows, int(max_tokens // max(float(lengths.mean()), 1.0))))
+    window = per_batch * bucket_batches
+    order = np.arange(n) if rng is None else rng.permutation(n)
+    batches = []
+    for start in range(0, n, window):
+        chunk = order[start:start + window]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        widths = lengths[chunk]
+        i = 0
+        while i < len(chunk):
+            span = min(max_rows, len(chunk) - i)
+            # rows 1..span, each padded to the longest so far (the window is sorted: the last row)
+            fits = np.arange(1, span + 1) * widths[i:i + span] <= max_tokens
+            rows = int(np.argmin(fits)) if not fits.all() else span
+            full = rows == max_rows or i + rows < len(chunk)  # stopped by a bound, not by the window's end
+            rows -= rows % row_multiple
+            if rows == 0:  # fewer than row_multiple rows left in the window
+                break
+            if full or not drop_last:
+                batches.append(chunk[i:i + rows])
+            i += rows
+    if rng is not None:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches
+
+
 def iterate_batches(data: EncodedDataset, batch_size: int, rng: np.random.Generator | None = None,
-                    drop_last: bool = False):
+                    drop_last: bool = False, max_tokens: int | None = None, row_multiple: int = 1):
     """Yield ``(positions, batch dict)``; labels (``token_labels``, padded with ``IGNORE_INDEX``)
-    included when the dataset has them."""
-    for positions in bucketed_batches(data.lengths(), batch_size, rng, drop_last=drop_last):
+    included when the dataset has them. With ``max_tokens``, batches are bounded by padded tokens and
+    ``batch_size`` caps their rows (:func:`token_batches`)."""
+    if max_tokens:
+        cut = token_batches(data.lengths(), max_tokens, batch_size, rng, drop_last=drop_last, row_multiple=row_multiple)
+    else:
+        cut = bucketed_batches(data.lengths(), batch_size, rng, drop_last=drop_last)
+    for positions in cut:
         batch = data.padded(positions)
         if data.labels is not None:
             batch["labels"] = torch.from_numpy(data.labels[positions])

@@ -36,6 +36,10 @@ class Corpus:
         """Tokens per entry, specials included."""
         return self.encoded.lengths()
 
+    def width(self) -> int:
+        """The most sequence columns of an entry (corpora of different widths may be concatenated)."""
+        return max(map(len, self.rows), default=1)
+
     def select(self, keep: np.ndarray) -> Corpus:
         positions = np.flatnonzero(keep)
         labels = None if self.labels is None else [self.labels[i] for i in positions]
@@ -84,10 +88,15 @@ class Corpus:
 
 
 def load_corpus(path: str, columns: list[str], tokenizer: SequenceTokenizer, max_length: int | None,
-                label_column: str | None = None, too_long: str = "error") -> Corpus:
+                label_column: str | None = None, too_long: str = "error", data_cfg=None) -> Corpus:
     """Read a table or FASTA (``columns=['sequence']`` for FASTA) as a validated corpus; with
-    ``label_column``, entries sharing a label are positives of each other (e.g. the epitope a TCR binds)."""
+    ``label_column``, entries sharing a label are positives of each other (e.g. the epitope a TCR binds).
+    ``data_cfg``: its ``v_gene_columns`` present in the file add their CDR1/CDR2 columns
+    (:func:`seqssl.data.v_genes.with_cdrs`)."""
     table = read_table(path)
+    if data_cfg is not None:
+        from .v_genes import with_cdrs
+        table = with_cdrs(table, data_cfg)[0]
     rows = sequences_of(table, columns)
     labels = None
     if label_column:

@@ -85,7 +85,9 @@ def sequences_of(table: SequenceTable, columns: list[str]) -> list[tuple]:
 
 def encode_table(table: SequenceTable, columns: list[str], tokenizer: SequenceTokenizer,
                  max_length: int | None, too_long: str = "error") -> EncodedDataset:
-    """Tokenise one column (``[CLS] a [SEP]``) or two columns (``[CLS] a [SEP] b [SEP]``)."""
+    """Tokenise one column (``[CLS] a [SEP]``), two (``[CLS] a [SEP] b [SEP]``) or more
+    (``[CLS] a [SEP] b [SEP] c [SEP] ...``), segment id ``i`` for column ``i``; rows cut by
+    ``too_long="truncate"`` are counted in ``meta["truncated_rows"]``."""
     ids, types, cut = [], [], 0
     for i, values in enumerate(sequences_of(table, columns)):
         enc = encode_row(tokenizer, values, columns, max_length, too_long,
@@ -99,11 +101,13 @@ def encode_table(table: SequenceTable, columns: list[str], tokenizer: SequenceTo
 def encode_row(tokenizer, values: tuple, columns: list[str], max_length: int | None, too_long: str,
                where: dict) -> Encoded:
     """One validated row: no empty sequence, every residue known, at most ``max_length`` tokens
-    (``too_long="truncate"`` cuts and keeps the final ``[SEP]``); ``where`` (path, line) locates errors."""
+    (``too_long="truncate"`` cuts longest member first, keeping every column and ``[SEP]``); ``where`` (path,
+    line) locates errors."""
     if too_long not in ("error", "truncate"):
         raise InputError(f"unknown data.too_long '{too_long}'", fix="use error or truncate")
-    if not 1 <= len(columns) <= 2:
-        raise InputError(f"--columns takes one or two column names, got {len(columns)}: {columns}")
+    if not columns:
+        raise InputError("--columns names no sequence column", fix="pass --columns COL, or A,B,C for several "
+                                                                   "(one segment each)")
     for c, v in zip(columns, values):
         if v == "":
             raise InputError("empty sequence", **where, column=c, fix="remove the row or fill in the sequence")

@@ -66,7 +66,7 @@ def load_labelled(cfg, tokenizer=None, *, molecular: bool = False) -> LabelledDa
     if not cfg.data.path:
         raise InputError("no labelled data", fix="pass --data PATH")
     task.check_label_source(cfg.data)
-    table = read_table(cfg.data.path)
+    table, v_skipped = with_v_gene_cdrs(read_table(cfg.data.path), cfg.data)
     columns = default_columns(cfg.data.path, cfg.data.columns)
     task.check_columns(columns)
     tokenizer = tokenizer or labelled_tokenizer(cfg.data, table, columns)
@@ -81,6 +81,8 @@ def load_labelled(cfg, tokenizer=None, *, molecular: bool = False) -> LabelledDa
     task.attach(encoded, labels, rows)
     if skipped is not None:
         encoded.meta = {**encoded.meta, "invalid_smiles_skipped": skipped}
+    if cfg.data.v_gene_columns:
+        encoded.meta = {**encoded.meta, "v_genes_skipped": v_skipped}
     data = LabelledData(table, columns, rows, encoded, tokenizer, task)
     data.groups = split_groups(cfg, data)
     data.negative_types = negative_types(cfg, data)
@@ -88,15 +90,29 @@ def load_labelled(cfg, tokenizer=None, *, molecular: bool = False) -> LabelledDa
     return data
 
 
+def with_v_gene_cdrs(table: SequenceTable, data_cfg) -> tuple[SequenceTable, int]:
+    """With ``data.v_gene_columns``: their CDR1/CDR2 columns added to the labelled table (every V gene column must
+    be there; unknown genes are an error or, with ``--unknown-v-genes skip``, rows dropped and counted) and put
+    first among ``data.columns`` (:func:`~seqssl.data.v_genes.expand_columns`). Returns the table and the count."""
+    if not data_cfg.v_gene_columns:
+        return table, 0
+    from .v_genes import add_cdr_columns, expand_columns
+    expand_columns(data_cfg)
+    table, _, skipped = add_cdr_columns(table, data_cfg.v_gene_columns, organism=data_cfg.organism,
+                                        unknown=data_cfg.unknown_v_genes)
+    return table, skipped
+
+
 def metric_groups(cfg, data: LabelledData) -> np.ndarray | None:
     """What per-group metrics and nearest-neighbour rules group by: ``--group-metric COL``, else for two
-    or more sequence columns the second (e.g. the peptide), else none. Per-residue tasks have none."""
+    or more sequence columns the last (e.g. the peptide after CDR3α and CDR3β), else none. Per-residue tasks
+    have none."""
     if data.task.per_token:
         return None
     if cfg.data.group_metric:
         return group_values(data.table, cfg.data.group_metric, "--group-metric")
     if len(data.columns) >= 2:
-        return np.array([r[1].strip().upper() for r in data.rows], dtype=object)
+        return np.array([r[-1].strip().upper() for r in data.rows], dtype=object)
     return None
 
 

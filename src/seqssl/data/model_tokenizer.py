@@ -10,6 +10,14 @@ seqssl id back to the model's id; the encoder applies it before its embedding la
 (:class:`~seqssl.models.encoder.SequenceEncoder`), so the model always sees exactly the ids its own tokenizer
 gives (a test compares them with calling the tokenizer directly).
 
+Three or more sequence columns (CDR3α, CDR3β, peptide): ``transformers`` tokenizers have single and pair
+templates only, so seqssl extends the pair template — the model's own prefix, its pair separator between each
+two sequences, its suffix (ESM ``<cls> a <eos> b <eos> c <eos>``, RoBERTa ``<s> a </s></s> b </s></s> c </s>``,
+BERT ``[CLS] a [SEP] b [SEP] c [SEP]``) — with segment id ``i`` on column ``i``. Models without token types (ESM,
+RoBERTa with one type) never see segment ids (:class:`~seqssl.models.encoder.SequenceEncoder` passes none, so
+they read type 0 throughout) and tell the columns apart by the separators; a model with fewer token types than
+columns (BERT's two) is refused with a fix (:func:`~seqssl.models.encoder.check_segments`).
+
 Written by hand because no library re-orders a tokenizer's vocabulary; the tokenisation itself is
 ``transformers``'.
 """
@@ -21,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .vocab import SPECIAL_TOKENS, Encoded
+from .vocab import SPECIAL_TOKENS, Encoded, column_names, given, longest_first
 
 MODEL_ALPHABET = "model"
 PROBE_RESIDUES = "ACDEFGHIKLMNPQRSTVWY"
@@ -47,6 +55,14 @@ def seqssl_layout(hf) -> list[int]:
     return anchors + [i for i in ids if i not in specials] + [i for i in ids if i in specials]
 
 
+def _find(ids: list[int], part: list[int], start: int) -> int:
+    """Where ``part`` first occurs in ``ids`` at or after ``start`` (-1: nowhere)."""
+    for i in range(start, len(ids) - len(part) + 1):
+        if ids[i:i + len(part)] == part:
+            return i
+    return -1
+
+
 class ModelTokenizer:
     """The model's tokenizer ``hf`` with ids in seqssl's order (see the module docstring).
 
@@ -69,6 +85,7 @@ class ModelTokenizer:
         self.case_sensitive = not self.uppercase
         self.spaced = self._needs_spaces() if spaced is None else spaced
         self.per_residue = self.uppercase  # one token per residue (checked per row where it matters)
+        self._template: tuple[list[int], list[int], list[int]] | None = None  # pair_template(), read once
 
     @property
     def vocab_size(self) -> int:
@@ -107,26 +124,71 @@ class ModelTokenizer:
                              fix="clean the sequence, or pass --unknown-residues map-to-x to read them as the "
                                  "model's unknown token")
 
-    def encode(self, first: str, second: str | None = None, *, where: dict | None = None,
-               max_length: int | None = None) -> Encoded:
+    def encode(self, *sequences: str, where: dict | None = None, max_length: int | None = None) -> Encoded:
         """The model's own template (``<cls> a <eos>``, ``[CLS] a [SEP] b [SEP]``, ``<s> a </s></s> b </s>``)
-        in seqssl ids; segment ids 0 up to the end of the first sequence's specials, 1 after.
-        ``max_length``: the model's tokenizer truncates (longest first)."""
+        in seqssl ids; segment ids 0 up to the end of the first sequence's specials, 1 after. Three or more
+        sequences follow the pair template extended (:meth:`encode_many`). ``max_length``: truncated longest
+        first (by the model's tokenizer for one or two)."""
+        sequences = given(sequences)
         where = dict(where or {})
-        names = where.pop("column", None)
-        names = names if isinstance(names, (list, tuple)) else [names, names]
-        values = [(name, value) for name, value in zip(names, (first, second)) if value is not None]
-        for name, value in values:
+        names = column_names(where.pop("column", None), len(sequences))
+        for name, value in zip(names, sequences):
             if not value:
                 raise InputError("empty sequence", **where, column=name, fix="remove the row or fill in the sequence")
-        texts = [self.text(value) for _, value in values]
+        if len(sequences) > 2:
+            return self.encode_many(sequences, names, where, max_length)
+        texts = [self.text(value) for value in sequences]
         cut = {"truncation": "longest_first", "max_length": max_length} if max_length else {}
         enc = self.hf(*texts, return_token_type_ids=True, **cut)
         if self.unknown == "error" and self.hf.unk_token_id in enc["input_ids"]:
-            for name, value in values:  # tokenised once; again per value only to name the column at fault
+            for name, value in zip(names, sequences):  # tokenised once; again per value only to name the column
                 self.residue_to_ids(value, where={**where, "column": name})
         ids = np.asarray(enc["input_ids"], dtype=np.int64)
-        return Encoded(self._to_seqssl[ids], self._segments(enc, len(ids), second is not None))
+        return Encoded(self._to_seqssl[ids], self._segments(enc, len(ids), len(sequences) == 2))
+
+    def encode_many(self, sequences, names: list, where: dict, max_length: int | None = None) -> Encoded:
+        """Three or more sequences in the model's pair template extended: its prefix, the sequences with its
+        pair separator between each two, its suffix (ESM ``<cls> a <eos> b <eos> c <eos>``, RoBERTa
+        ``<s> a </s></s> b </s></s> c </s>``); segment id ``i`` on sequence ``i`` and the specials after it
+        (:meth:`pair_template`). ``max_length``: the sequences are cut longest first, each keeping a token."""
+        prefix, middle, suffix = self.pair_template()
+        members = []
+        for name, value in zip(names, sequences):
+            ids = self.hf(self.text(value), add_special_tokens=False)["input_ids"]
+            self._check_known(ids, value, {**where, "column": name})
+            members.append(ids)
+        if max_length:
+            room = max_length - len(prefix) - len(suffix) - len(middle) * (len(members) - 1)
+            keep = longest_first([len(m) for m in members], max(room, len(members)))
+            members = [m[:k] for m, k in zip(members, keep)]
+        ids, types = list(prefix), [0] * len(prefix)
+        for i, member in enumerate(members):
+            after = middle if i < len(members) - 1 else suffix
+            ids += [*member, *after]
+            types += [i] * (len(member) + len(after))
+        return Encoded(self._to_seqssl[np.asarray(ids, dtype=np.int64)], np.asarray(types, dtype=np.int64))
+
+    def pair_template(self) -> tuple[list[int], list[int], list[int]]:
+        """``(prefix, separator, suffix)``: the model ids the tokenizer's pair template puts before the first
+        sequence, between the two and after the second, read off the encoding of a probe sequence twice."""
+        if self._template is None:
+            self._template = self._read_pair_template()
+        return self._template
+
+    def _read_pair_template(self) -> tuple[list[int], list[int], list[int]]:
+        specials = set(self.hf.all_special_ids)
+        for probe in (PROBE_RESIDUES, "C", "c", "a"):
+            content = self.hf(self.text(probe), add_special_tokens=False)["input_ids"]
+            if content and not specials & set(content):
+                full = self.hf(self.text(probe), self.text(probe))["input_ids"]
+                first = _find(full, content, 0)
+                second = _find(full, content, first + len(content)) if first >= 0 else -1
+                if second >= 0:
+                    n = len(content)
+                    return full[:first], full[first + n:second], full[second + n:]
+        raise InputError(f"the pair template of the model's tokenizer ({self.name_or_path or 'its tokenizer'}) "
+                         "could not be read, so three or more columns cannot be laid out",
+                         fix="pass at most two --columns (join the others into one column)")
 
     def _segments(self, enc, n: int, paired: bool) -> np.ndarray:
         types = np.asarray(enc.get("token_type_ids") or [0] * n, dtype=np.int64)

@@ -117,12 +117,19 @@ def smiles_batches(data: EncodedDataset, cfg, rng: np.random.Generator, tokenize
 
 
 def pretraining_batches(data: EncodedDataset, cfg, rng: np.random.Generator, groups: np.ndarray | None = None,
-                        drop_last: bool = False, tokenizer=None, max_length: int | None = None):
+                        drop_last: bool = False, tokenizer=None, max_length: int | None = None,
+                        row_multiple: int = 1):
     """Yield batch dicts for one epoch, with ``group`` and ``pair`` when the positives need them
-    (``tokenizer`` and ``max_length``, tokens with specials: for ``smiles`` positives)."""
+    (``tokenizer`` and ``max_length``, tokens with specials: for ``smiles`` positives). ``pretrain.max_tokens``
+    bounds batches by padded tokens (augment positives; ``row_multiple``: rows a multiple of the processes)."""
     mode = getattr(cfg, "positives", "augment")
+    max_tokens = getattr(cfg, "max_tokens", None)
+    if max_tokens and mode != "augment":
+        raise InputError(f"pretrain.max_tokens bounds batches of single sequences; positives={mode} builds its "
+                         "batches its own way", fix="drop --max-tokens, or use positives=augment")
     if mode == "augment":
-        for _, batch in iterate_batches(data, cfg.batch_size, rng, drop_last=drop_last):
+        for _, batch in iterate_batches(data, cfg.batch_size, rng, drop_last=drop_last, max_tokens=max_tokens,
+                                        row_multiple=row_multiple):
             yield batch
     elif mode == "label":
         if groups is None:

@@ -65,7 +65,7 @@ def tokenize_to_arrow(files: list[tuple[str, list[str]]], tokenizer, max_length:
     target = cache / f"{cache_key(files, tokenizer, max_length, too_long)}.arrow"
     if target.exists():
         return target
-    pairs = len(files[0][1]) == 2
+    pairs = len(files[0][1]) >= 2  # segment ids are stored for two or more columns (one column: all 0)
     id_type = pa.int16() if tokenizer.vocab_size <= np.iinfo(np.int16).max else pa.int32()
     fields = [pa.field("input_ids", pa.list_(id_type)), pa.field("length", pa.int32())]
     if pairs:
@@ -132,6 +132,12 @@ class ArrowCorpus:
 
     def lengths(self) -> np.ndarray:
         return self._lengths
+
+    def width(self) -> int:
+        """Sequence columns per entry: one more than the largest segment id."""
+        if "token_type_ids" not in self._columns:
+            return 1
+        return 1 + max((int(values.max()) for _, values in self._columns["token_type_ids"] if len(values)), default=0)
 
     def _dense(self, name: str, positions: np.ndarray, fill: int) -> torch.Tensor:
         lengths = self._lengths[positions]

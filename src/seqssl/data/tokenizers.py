@@ -2,7 +2,10 @@
 
 Ids are looked up in a NumPy table (fast for millions of short sequences); the same vocabulary is
 exported as a ``tokenizer.json`` (WordLevel model, one-character split, ``[CLS] a [SEP] b [SEP]``
-template) so ``transformers.AutoTokenizer.from_pretrained(encoder_dir)`` gives identical ids.
+template) so ``transformers.AutoTokenizer.from_pretrained(encoder_dir)`` gives identical ids for one and two
+columns. Three or more columns (``[CLS] a [SEP] b [SEP] c [SEP]``, segment id ``i`` for column ``i``) go beyond
+the single and pair templates a ``transformers`` tokenizer has: ``seqssl embed``, ``seqssl predict`` and the
+Python API read them.
 
 :func:`load_tokenizer` reads back a saved tokenizer of any alphabet. The special tokens, their ids,
 :class:`~seqssl.data.vocab.Encoded` and the :class:`~seqssl.data.vocab.VocabularyTokenizer` base live in

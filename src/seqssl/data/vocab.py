@@ -35,24 +35,72 @@ class Encoded:
     truncated: bool = False  # cut to the model's maximum length (data.too_long: truncate)
 
 
+def column_names(names, count: int) -> list:
+    """The column name of each of ``count`` members from ``where["column"]``: a list (one per member; a shorter
+    list's last name stands for the members after it) or one name for all."""
+    if not isinstance(names, (list, tuple)):
+        return [names] * count
+    return [names[min(i, len(names) - 1)] if names else None for i in range(count)]
+
+
+def given(sequences: tuple) -> tuple:
+    """The sequences of an ``encode(...)`` call, ``None`` left out (``encode(a, None)`` is ``encode(a)``, as when
+    the second sequence was an optional argument); none at all is an error."""
+    present = tuple(s for s in sequences if s is not None)
+    if not present:
+        raise InputError("no sequence to encode", fix="pass at least one sequence column")
+    return present
+
+
+def assemble(members: list[np.ndarray]) -> Encoded:
+    """``[CLS] a [SEP] b [SEP] c [SEP] ...`` of the members' token ids: segment id ``i`` on member ``i`` and on
+    the ``[SEP]`` after it, ``[CLS]`` in segment 0 (one member: ``[CLS] a [SEP]``, all 0; two: BERT's 0/1)."""
+    parts, types = [np.array([CLS_ID])], [np.zeros(1, dtype=np.int64)]
+    for i, member in enumerate(members):
+        parts += [np.asarray(member, dtype=np.int64), np.array([SEP_ID])]
+        types.append(np.full(len(member) + 1, i, dtype=np.int64))
+    return Encoded(np.concatenate(parts).astype(np.int64), np.concatenate(types))
+
+
+def longest_first(lengths, budget: int) -> list[int]:
+    """Tokens each member keeps when ``budget`` are left for all of them: taken one at a time from the longest
+    member, the earliest of equally long ones first (Hugging Face's ``longest_first`` rule, for any number of
+    members), computed at once: every member is cut to a common level, and the last of those cut keep one more."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if lengths.sum() <= budget:
+        return lengths.tolist()
+    low, high = 0, int(lengths.max())  # the highest level whose cut fits: sum(min(lengths, level)) <= budget
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if np.minimum(lengths, mid).sum() <= budget else (low, mid - 1)
+    keep = np.minimum(lengths, low)
+    cut = np.flatnonzero(lengths > low)
+    spare = int(budget - keep.sum())  # fewer than len(cut): one level higher would not fit
+    keep[cut[len(cut) - spare:]] += 1
+    return keep.tolist()
+
+
+def members_of(enc: Encoded) -> list[np.ndarray]:
+    """The token ids of each member of an :func:`assemble`-d example, without ``[CLS]`` and ``[SEP]``."""
+    ids, types = enc.input_ids, enc.token_type_ids
+    members = []
+    for i in range(int(types.max()) + 1):
+        segment = ids[types == i]
+        members.append(segment[1:-1] if i == 0 else segment[:-1])
+    return members
+
+
 def truncate_encoded(enc: Encoded, max_length: int) -> Encoded:
-    """``enc`` cut to ``max_length`` tokens, every ``[SEP]`` kept: one sequence loses its end; a pair loses
-    residues from the end of its longer member first, so the second sequence is never dropped (the
-    "longest first" rule of Hugging Face tokenizers)."""
+    """``enc`` cut to ``max_length`` tokens, every ``[SEP]`` kept: one sequence loses its end; several members
+    lose residues from the end of the longest member first (:func:`longest_first`), each keeping at least one,
+    so no column is ever dropped (the "longest first" rule of Hugging Face tokenizers)."""
     ids, types = enc.input_ids, enc.token_type_ids
     if not types.any():
         return Encoded(np.append(ids[:max_length - 1], SEP_ID), types[:max_length], truncated=True)
-    n_first = int((types == 0).sum())
-    first, second = ids[1:n_first - 1], ids[n_first:-1]
-    keep_first, keep_second = len(first), len(second)
-    while keep_first + keep_second > max(max_length - 3, 2):
-        if keep_first >= keep_second:
-            keep_first -= 1
-        else:
-            keep_second -= 1
-    new_ids = np.concatenate([[CLS_ID], first[:keep_first], [SEP_ID], second[:keep_second], [SEP_ID]])
-    new_types = np.concatenate([np.zeros(keep_first + 2), np.ones(keep_second + 1)])
-    return Encoded(new_ids.astype(np.int64), new_types.astype(np.int64), truncated=True)
+    members = members_of(enc)
+    keep = longest_first([len(m) for m in members], max(max_length - len(members) - 1, len(members)))
+    cut = assemble([m[:k] for m, k in zip(members, keep)])
+    return Encoded(cut.input_ids, cut.token_type_ids, truncated=True)
 
 
 def read_spec(directory: str | Path) -> tuple[dict, Path]:
@@ -65,7 +113,7 @@ def read_spec(directory: str | Path) -> tuple[dict, Path]:
 
 
 class VocabularyTokenizer:
-    """What the fixed-vocabulary tokenizers share: ``[CLS] a [SEP] (b [SEP])`` encoding, decoding, and
+    """What the fixed-vocabulary tokenizers share: ``[CLS] a [SEP] (b [SEP] ...)`` encoding, decoding, and
     persistence as ``seqssl_tokenizer.json`` + a Hugging Face fast tokenizer (WordLevel model over
     ``split_pattern``, the same ids). Subclasses give ``vocab``, ``alphabet``, ``unknown``,
     ``split_pattern`` and ``residue_to_ids``."""
@@ -81,21 +129,15 @@ class VocabularyTokenizer:
     def vocab_size(self) -> int:
         return len(self.vocab)
 
-    def encode(self, first: str, second: str | None = None, *, where: dict | None = None) -> Encoded:
-        """``[CLS] first [SEP]`` or ``[CLS] first [SEP] second [SEP]`` with segment ids 0/1.
+    def encode(self, *sequences: str, where: dict | None = None) -> Encoded:
+        """``[CLS] a [SEP]``, ``[CLS] a [SEP] b [SEP]``, or for more columns ``[CLS] a [SEP] b [SEP] c [SEP] ...``,
+        segment id ``i`` on member ``i`` and its ``[SEP]`` (:func:`assemble`).
 
         ``where`` locates errors; its ``column`` may be a list naming the column of each segment."""
+        sequences = given(sequences)
         where = dict(where or {})
-        names = where.pop("column", None)
-        names = names if isinstance(names, (list, tuple)) else [names, names]
-        a = self.residue_to_ids(first, where={**where, "column": names[0]})
-        parts = [np.array([CLS_ID]), a, np.array([SEP_ID])]
-        types = [np.zeros(len(a) + 2, dtype=np.int64)]
-        if second is not None:
-            b = self.residue_to_ids(second, where={**where, "column": names[-1]})
-            parts += [b, np.array([SEP_ID])]
-            types.append(np.ones(len(b) + 1, dtype=np.int64))
-        return Encoded(np.concatenate(parts).astype(np.int64), np.concatenate(types))
+        names = column_names(where.pop("column", None), len(sequences))
+        return assemble([self.residue_to_ids(s, where={**where, "column": name}) for s, name in zip(sequences, names)])
 
     def truncate(self, enc: Encoded, values: tuple, max_length: int) -> Encoded:
         """``enc`` (the encoding of ``values``) cut to ``max_length`` tokens (:func:`truncate_encoded`)."""
@@ -122,7 +164,9 @@ class VocabularyTokenizer:
 
     def to_hf(self, model_max_length: int | None = None):
         """A ``transformers.PreTrainedTokenizerFast`` with the same ids; it upper-cases its input unless case is
-        significant (SMILES), as seqssl does."""
+        significant (SMILES), as seqssl does. Its template covers one and two sequences (``tokenizer(a)``,
+        ``tokenizer(a, b)``), all ``transformers`` tokenizers take: inputs of three or more columns are seqssl's
+        own layout (:func:`assemble`), read by ``seqssl embed`` / ``seqssl predict`` and the Python API."""
         from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, processors
         from transformers import PreTrainedTokenizerFast
 

@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from ..config import task_name
 from ..data.labelled import LabelledData, load_labelled
+from ..data.v_genes import cdr_column_names
 from ..io import atomic_write_text, output_directory
 from ..lengths import size_to_data
 from ..runs import new_run_id
@@ -79,7 +80,8 @@ def make_fold(run: RunContext, k: int, train_all, split, extra, arms: list[Arm])
     split, duplicates = deduplicated_test(run.cfg, run.data, train_all, split)
     corpus, removed, removed_labels = None, 0, 0
     if any(a.needs_corpus for a in arms):
-        corpus, removed, removed_labels = fold_corpus(run.data, extra, train_all, split.test)
+        corpus, removed, removed_labels = fold_corpus(run.data, extra, train_all, split.test,
+                                                      frozenset(cdr_column_names(run.cfg.data.v_gene_columns)))
     record = {"fold": k, "train": int(len(split.train)), "val": int(len(split.val)), "test": int(len(split.test)),
               "pretrain_corpus": None if corpus is None else len(corpus),
               "pretrain_removed_test_sequences": removed, "pretrain_removed_test_labels": removed_labels,
@@ -152,7 +154,7 @@ class RowTable:
 
 def write_outputs(results: dict, data: LabelledData, table: RowTable, out: Path) -> dict:
     """results.json, predictions.csv, report.md and the plots."""
-    for key in ("classes", "targets", "invalid_smiles_skipped", "truncated_rows"):
+    for key in ("classes", "targets", "invalid_smiles_skipped", "v_genes_skipped", "truncated_rows"):
         if key in data.encoded.meta:
             results[key] = data.encoded.meta[key]
     predictions = pd.concat(table.predictions)

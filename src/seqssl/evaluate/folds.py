@@ -57,15 +57,18 @@ def extra_corpus(cfg, tokenizer) -> Corpus | None:
         return None
     columns = cfg.data.pretrain_columns or cfg.data.columns[:1]
     parts = [load_corpus(p, default_columns(p, columns), tokenizer, length_limit(cfg.model),
-                         cfg.data.pretrain_label_column, cfg.data.too_long)
+                         cfg.data.pretrain_label_column, cfg.data.too_long, cfg.data)
              for path in cfg.data.pretrain_data for p in expand_paths(path)]
     return Corpus.concat(parts).deduplicated()
 
 
-def fold_corpus(data: LabelledData, extra: Corpus | None, train_all: np.ndarray, test: np.ndarray
-                ) -> tuple[Corpus, int, int]:
-    """``(corpus, entries removed for containing a test sequence, entries removed for a test group's label)``."""
-    test_sequences = {s for i in test for s in data.rows[i]}
+def fold_corpus(data: LabelledData, extra: Corpus | None, train_all: np.ndarray, test: np.ndarray,
+                germline: frozenset[str] = frozenset()) -> tuple[Corpus, int, int]:
+    """``(corpus, entries removed for containing a test sequence, entries removed for a test group's label)``.
+    Columns named in ``germline`` (CDR1/CDR2 looked up from V genes, shared by thousands of receptors) are not
+    test sequences: their strings would remove almost every corpus entry and say nothing of the test rows."""
+    kept = [i for i, column in enumerate(data.columns) if column not in germline]
+    test_sequences = {data.rows[i][c] for i in test for c in kept}
     parts = [Corpus([data.rows[i] for i in train_all], data.encoded.subset(train_all),
                     case_sensitive=data.case_sensitive)]
     removed = removed_labels = 0

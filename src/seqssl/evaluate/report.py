@@ -346,6 +346,8 @@ def write_report(results: dict, out: Path, predictions: pd.DataFrame, maps: dict
              *([split_note(results), ""] if split_note(results) else []),
              *([f"{results['invalid_smiles_skipped']} rows skipped: SMILES that RDKit cannot parse "
                 "(`--invalid-smiles skip`).", ""] if results.get("invalid_smiles_skipped") else []),
+             *([f"{results['v_genes_skipped']} rows skipped: V genes not in the IMGT table, or missing "
+                "(`--unknown-v-genes skip`).", ""] if results.get("v_genes_skipped") else []),
              *task.report_lines(results),
              "## Results (test split)" if single else "## Results (mean ± std over test folds)", "",
              results_table(results).reset_index().to_markdown(index=False, disable_numparse=True), "",

@@ -26,8 +26,9 @@ POOLINGS = ("cls", "mean")
 SEQSSL_META = "seqssl.json"
 
 
-def transformers_config(cfg: ModelConfig, vocab_size: int) -> Any:
-    """A BERT- or ESM-style ``transformers`` config of the requested size."""
+def transformers_config(cfg: ModelConfig, vocab_size: int, segments: int = 2) -> Any:
+    """A BERT- or ESM-style ``transformers`` config of the requested size; BERT gets a segment (token type)
+    embedding per sequence column (:func:`segment_count`; ESM has none: columns are told apart by separators)."""
     common: dict[str, Any] = dict(vocab_size=vocab_size, hidden_size=cfg.hidden_size, num_hidden_layers=cfg.num_layers,
                   num_attention_heads=cfg.num_heads, intermediate_size=cfg.intermediate_size,
                   hidden_dropout_prob=cfg.dropout, attention_probs_dropout_prob=cfg.attention_dropout,
@@ -37,7 +38,7 @@ def transformers_config(cfg: ModelConfig, vocab_size: int) -> Any:
                          fix="change model.hidden_size or model.num_heads")
     if cfg.architecture == "bert":
         from transformers import BertConfig
-        config: Any = BertConfig(type_vocab_size=2, **common)
+        config: Any = BertConfig(type_vocab_size=segment_count(cfg, segments), **common)
     elif cfg.architecture == "esm":
         from transformers import EsmConfig
         config = EsmConfig(mask_token_id=MASK_ID, position_embedding_type="absolute", token_dropout=False,
@@ -46,6 +47,27 @@ def transformers_config(cfg: ModelConfig, vocab_size: int) -> Any:
         raise InputError(f"unknown architecture '{cfg.architecture}'", fix="use bert or esm")
     config._attn_implementation = cfg.attention
     return config
+
+
+def segment_count(cfg: ModelConfig, columns: int) -> int:
+    """A new BERT encoder's segment embeddings: ``model.segments`` when set, else one per sequence column, and
+    never fewer than the columns or than BERT's two (so one and two columns give the encoders they always did)."""
+    if cfg.segments is not None and cfg.segments < 1:
+        raise InputError(f"model.segments must be at least 1, got {cfg.segments}",
+                         fix="leave it unset (one per sequence column) or set the most columns the encoder reads")
+    return max(2, columns, cfg.segments or 0)
+
+
+def check_segments(encoder: SequenceEncoder, columns: int, source: str | Path | None = None) -> None:
+    """A loaded encoder must have a segment embedding per sequence column it is given (a model without token
+    types, ESM or RoBERTa, reads any number: its columns are told apart by separators)."""
+    if encoder.segments is None or columns <= encoder.segments:
+        return
+    raise InputError(f"the encoder has {encoder.segments} segment (token type) embeddings, so it reads at most "
+                     f"{encoder.segments} sequence columns; {columns} were given", path=None if source is None
+                     else str(source), fix="pass fewer --columns (join some into one column), or use an encoder "
+                     f"with at least {columns} token types: `seqssl pretrain` on {columns} columns (or with "
+                     f"model.segments: {columns} in --config), --encoder none, or a model without token types (ESM)")
 
 
 class SequenceEncoder(nn.Module):
@@ -64,7 +86,8 @@ class SequenceEncoder(nn.Module):
         super().__init__()
         if pooling not in POOLINGS:
             raise InputError(f"unknown pooling '{pooling}'", fix=f"use one of {POOLINGS}")
-        self.backbone, self.pooling = backbone, pooling
+        from .kernels import use_fused_kernels  # (imports transformers: only once a backbone exists)
+        self.backbone, self.pooling = use_fused_kernels(backbone), pooling
         self.uses_segments = getattr(backbone.config, "type_vocab_size", 0) > 1
         # a model with its own tokenizer (ModelTokenizer): seqssl's ids → the model's ids
         self.register_buffer("input_map", input_map, persistent=False)
@@ -88,10 +111,16 @@ class SequenceEncoder(nn.Module):
         ids = input_ids if self.input_map is None else self.input_map[input_ids]
         return self.backbone.get_input_embeddings()(ids)
 
+    @property
+    def segments(self) -> int | None:
+        """How many segment ids (sequence columns) the model reads; None: any (it reads none, e.g. ESM)."""
+        return int(self.backbone.config.type_vocab_size) if self.uses_segments else None
+
     @classmethod
-    def build(cls, cfg: ModelConfig, vocab_size: int) -> SequenceEncoder:
+    def build(cls, cfg: ModelConfig, vocab_size: int, segments: int = 2) -> SequenceEncoder:
+        """A randomly initialised encoder reading inputs of up to ``segments`` sequence columns."""
         from transformers import AutoModel
-        backbone = AutoModel.from_config(transformers_config(cfg, vocab_size), add_pooling_layer=False)
+        backbone = AutoModel.from_config(transformers_config(cfg, vocab_size, segments), add_pooling_layer=False)
         return cls(backbone, cfg.pooling)
 
     def token_states(self, input_ids, attention_mask, token_type_ids=None, inputs_embeds=None):

@@ -38,6 +38,8 @@ class Objective(nn.Module):
     gradient_caching = False  # True when the objective splits into embed() and loss_from_embeddings()
     player_names: tuple[str, ...] = ("model",)  # the keys of players(), in order
     active_players: tuple[str, ...] = ("model",)  # the players updating at the current step (begin_step)
+    uses_positive_pairs = False  # True when the loss reads positives made by pretrain.positives (label, ...)
+    loss_weight = 1.0  # the backward pass is of loss_weight × loss (a part of seqssl.objectives.combined)
 
     # -- who trains ------------------------------------------------------------------------------
     def players(self) -> dict[str, tuple[list[nn.Parameter], dict]]:
@@ -58,6 +60,15 @@ class Objective(nn.Module):
     def multi_player(self) -> bool:
         """True for games: several parameter sets taking turns (some parameters idle at some steps)."""
         return len(self.player_names) > 1
+
+    @property
+    def some_parameters_idle(self) -> bool:
+        """True when some parameters get no gradient at some passes (DDP must look for unused ones)."""
+        return self.multi_player
+
+    def uses_gradient_cache(self, cfg) -> bool:
+        """True when ``cfg.chunk_size`` makes this objective cache gradients (contrastive objectives)."""
+        return bool(cfg.chunk_size) and self.gradient_caching
 
     # -- one step --------------------------------------------------------------------------------
     def begin_step(self, step: int) -> tuple[str, ...]:
@@ -85,7 +96,7 @@ class Objective(nn.Module):
         with amp():
             out = model(batch, generator)
         if torch.isfinite(out["loss"]):
-            out["loss"].backward(inputs=inputs)
+            (out["loss"] * self.loss_weight).backward(inputs=inputs)
         return out
 
     def update(self, players: dict, grad_clip: float) -> dict[str, float]:

@@ -25,6 +25,7 @@ class TwoViewObjective(Objective):
 
     drop_last = True  # contrastive batches need negatives
     gradient_caching = True
+    uses_positive_pairs = True
 
     def __init__(self, encoder, cfg, vocab_size: int):
         super().__init__()

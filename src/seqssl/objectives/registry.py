@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from ..config import check_choices
 from ..errors import InputError
+from .base import Objective
 
-OBJECTIVES: dict[str, type] = {}
+OBJECTIVES: dict[str, type[Objective]] = {}
 
 
 def register(name: str):
@@ -18,11 +19,24 @@ def register(name: str):
     return decorate
 
 
-def objective_class(name: str) -> type:
-    """The objective registered as ``name``; a misspelt name is the user's input error."""
+def objective_class(name: str) -> type[Objective]:
+    """The objective registered as ``name``, or for ``a+b`` the weighted sum of the registered objectives
+    ``a`` and ``b`` (:mod:`seqssl.objectives.combined`); a misspelt name is the user's input error."""
+    from .combined import SEPARATOR, combined_class, part_names
+    if SEPARATOR in name:
+        parts = part_names(name)
+        if len(set(parts)) < len(parts):
+            raise InputError(f"objective '{name}' names a part twice", fix="weight it with pretrain.weights instead")
+        return combined_class("+".join(parts), tuple(objective_class(p) for p in parts))
     if name not in OBJECTIVES:
-        raise InputError(f"unknown objective '{name}'", fix=f"use one of {', '.join(sorted(OBJECTIVES))}")
+        raise InputError(f"unknown objective '{name}'",
+                         fix=f"use one of {', '.join(sorted(OBJECTIVES))}, or a sum such as mlm+simclr")
     return OBJECTIVES[name]
+
+
+def is_objective(name: str) -> bool:
+    """True for a registered objective's name or a sum of them (``mlm+simclr``)."""
+    return all(part.strip() in OBJECTIVES for part in name.split("+"))
 
 
 def build_objective(name: str, encoder, cfg, vocab_size: int):

@@ -28,7 +28,10 @@ class Generator(nn.Module):
                             num_heads=max(1, width // 16) if width % 16 == 0 else 1,
                             intermediate_size=4 * width, dropout=0.0,
                             max_length=cfg.max_position_embeddings - 2)
-        self.body = SequenceEncoder.build(small, vocab_size)
+        # as many segments as the encoder reads; for one that reads none (ESM) BERT's two, columns after the
+        # second sharing the second's (the generator only proposes replacements)
+        self.clamp_segments = encoder.segments is None
+        self.body = SequenceEncoder.build(small, vocab_size, encoder.segments or 2)
         # the body reads projected shared embeddings (inputs_embeds): its own word embeddings are never used,
         # and a trainable parameter without a gradient would stop DistributedDataParallel
         self.body.backbone.get_input_embeddings().weight.requires_grad_(False)
@@ -42,6 +45,8 @@ class Generator(nn.Module):
             embedded, weight = self.embeddings(ids), self.embeddings.weight
         else:
             embedded, weight = self.embeddings(self.input_map[ids]), self.embeddings.weight[self.input_map]
+        if self.clamp_segments and token_type_ids is not None:
+            token_type_ids = token_type_ids.clamp(max=1)
         states = self.body.token_states(None, attention_mask, token_type_ids, inputs_embeds=self.down(embedded))
         return self.up(states) @ weight.T + self.bias
 

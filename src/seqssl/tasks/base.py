@@ -54,7 +54,7 @@ class Task:
     table_metrics: tuple[str, ...] = ()
     binary = False  # one 0/1 label per example
     stratified = False  # folds and validation splits keep the class balance of :meth:`fold_labels`
-    n_columns: tuple[int, int] = (1, 2)  # how many sequence columns the task reads (min, max)
+    n_columns: tuple[int, int | None] = (1, None)  # how many sequence columns the task reads (min, max; None: any)
     per_token = False  # one label per residue (token head, one prediction row per residue)
     per_molecule = True  # graph and fingerprint arms can predict it (one value per molecule)
     standardise_targets = False  # train on (y - mean) / std, predict on the original scale
@@ -66,14 +66,14 @@ class Task:
     # --- reading labels -------------------------------------------------------------------------
     def check_columns(self, columns: list[str]) -> None:
         low, high = self.n_columns
-        if not low <= len(columns) <= high:
+        if len(columns) < low or (high is not None and len(columns) > high):
             raise InputError(self.columns_problem(columns), fix=self.columns_fix())
 
     def columns_problem(self, columns: list[str]) -> str:
-        return f"--columns takes one or two column names, got {len(columns)}: {columns}"
+        return f"--columns takes one or more column names, got {len(columns)}: {columns}"
 
     def columns_fix(self) -> str:
-        return "pass --columns COL or --columns A,B"
+        return "pass --columns COL, or --columns A,B,C for several (one segment per column)"
 
     def check_label_source(self, data_cfg) -> None:
         if not data_cfg.label_column:

@@ -1,4 +1,4 @@
-"""Binary classification of one sequence, or of a pair (``[CLS] a [SEP] b [SEP]``)."""
+"""Binary classification of one sequence, or of a pair or more (``[CLS] a [SEP] b [SEP] (c [SEP] ...)``)."""
 from __future__ import annotations
 
 import numpy as np
@@ -23,7 +23,7 @@ def binary_training_loss(output: torch.Tensor, target: torch.Tensor, cfg, mask=N
 
 @register_task
 class Classification(Task):
-    """One sequence column (or two, joined), labels 0/1 (or true/false); sigmoid output, AUROC."""
+    """One sequence column (or several, joined), labels 0/1 (or true/false); sigmoid output, AUROC."""
 
     name = "classification"
     primary_metric = "auroc"
@@ -55,14 +55,15 @@ class Classification(Task):
 
 @register_task
 class PairClassification(Classification):
-    """Two sequence columns (e.g. CDR3β and peptide) joined as one input."""
+    """Two or more sequence columns (e.g. CDR3β and peptide; or CDR3α, CDR3β and peptide) joined as one input,
+    one segment per column; the last is what the others are paired with (groups per-group metrics and knn)."""
 
     name = "pair-classification"
-    n_columns = (2, 2)
+    n_columns = (2, None)
     per_molecule = False
 
     def columns_problem(self, columns):
-        return f"pair-classification needs two --columns, got {columns}"
+        return f"pair-classification needs two --columns (or more), got {len(columns)}: {columns}"
 
     def columns_fix(self) -> str:
-        return "pass --columns A,B or use --task classification"
+        return "pass --columns A,B (or A,B,C: one segment per column) or use --task classification"

@@ -46,7 +46,7 @@ def token_backward(model, objective, batch: dict, generator: torch.Generator | N
             last = i == len(starts) - 1
             with nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync():
                 out = model(chunk, generator)
-                out["loss"].backward(inputs=inputs)
+                (out["loss"] * objective.loss_weight).backward(inputs=inputs)
             rows = chunk["input_ids"].shape[0]
             for key, value in out.items():
                 if torch.is_tensor(value) and value.numel() == 1:

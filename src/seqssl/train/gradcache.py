@@ -58,7 +58,7 @@ def cached_backward(objective, batch: dict, generator: torch.Generator | None, c
     after = _rng_state(device)
     leaves = [e.detach().requires_grad_(True) for e in cached]
     out = objective.loss_from_embeddings(leaves, batch)  # the full batch: every negative counts
-    out["loss"].backward()  # projector/predictor gradients, and the cache d loss / d embedding
+    (out["loss"] * objective.loss_weight).backward()  # projector/predictor gradients, and the cache d loss / d emb.
     if device.type == "cpu":
         release_freed_cpu_memory()  # pass 1's workspace, before pass 2 allocates its graphs
     index = 0

@@ -39,14 +39,16 @@ def data_parallel(objective: Objective, cfg, device: torch.device):
     """``objective`` itself, or wrapped in DistributedDataParallel under ``torchrun``."""
     if world()[1] == 1:
         return objective
-    if cfg.chunk_size and objective.gradient_caching:
+    if objective.uses_gradient_cache(cfg):
         raise InputError("torchrun with several processes does not combine with gradient caching (--chunk-size) "
                          "of contrastive objectives", fix="drop --chunk-size: each rank's negatives are gathered "
                          "from every rank, so the global batch is already --batch-size")
     from torch.nn.parallel import DistributedDataParallel
-    # a game's players take turns: the noiser's parameters get no gradient on the encoder's turns
+    # a game's players take turns (the noiser's parameters get no gradient on the encoder's turns), and the
+    # parts of a combined objective each leave the others' heads idle
     device_ids = [torch.cuda.current_device()] if device.type == "cuda" else None
-    return DistributedDataParallel(objective, device_ids=device_ids, find_unused_parameters=objective.multi_player)
+    return DistributedDataParallel(objective, device_ids=device_ids,
+                                   find_unused_parameters=objective.some_parameters_idle)
 
 
 def mean_logs(running: list[dict]) -> dict:
@@ -92,19 +94,35 @@ class StopRequest:
             signal.signal(sig, handler)
 
 
-def count_steps(objective: Objective, n: int, cfg, groups: np.ndarray | None, seed: int) -> int:
+def count_steps(objective: Objective, n: int, cfg, groups: np.ndarray | None, seed: int,
+                lengths: np.ndarray | None = None) -> int:
     """Loop steps of the run: ``cfg.epochs`` epochs of ``cfg.batch_size`` (P×K batches of the labelled
-    entries for label positives), or ``cfg.max_steps`` encoder updates turned into loop steps by
+    entries for label positives; with ``cfg.max_tokens``, the token-bounded batches of each epoch, cut from
+    ``lengths`` as the loop will cut them), or ``cfg.max_steps`` encoder updates turned into loop steps by
     :meth:`~seqssl.objectives.base.Objective.loop_steps` (a game's other players update on top)."""
     per_epoch = steps_per_epoch(n, cfg.batch_size, objective.drop_last)
+    epochs = [per_epoch] * cfg.epochs
     if cfg.positives == "label" and groups is not None:
         from ..data.positives import label_batches  # P×K epochs hold only the labelled entries
         per_epoch = len(label_batches(groups, cfg.per_label, cfg.batch_size, np.random.default_rng(seed)))
+        epochs = [per_epoch] * cfg.epochs
+    if getattr(cfg, "max_tokens", None) and lengths is not None:
+        epochs = token_epochs(lengths, cfg, objective.drop_last, seed, cfg.epochs if cfg.max_steps is None else 1)
+        per_epoch = min(epochs)
     if per_epoch == 0:
         raise InputError(f"pretraining corpus has {n} sequences, fewer than one batch of "
                          f"{cfg.batch_size}", fix="lower --batch-size or add data")
-    total = per_epoch * cfg.epochs if cfg.max_steps is None else cfg.max_steps
+    total = sum(epochs) if cfg.max_steps is None else cfg.max_steps
     return objective.loop_steps(total)
+
+
+def token_epochs(lengths: np.ndarray, cfg, drop_last: bool, seed: int, epochs: int) -> list[int]:
+    """Batches in each of ``epochs`` epochs of token-bounded batches (:func:`~seqssl.data.collate.token_batches`):
+    the loop's batch order, replayed from the seed (the number varies a little from epoch to epoch)."""
+    from ..data.collate import token_batches
+    rng = np.random.default_rng(seed)  # the loop's batch-order generator, drawn from by nothing else
+    return [len(token_batches(lengths, cfg.max_tokens, cfg.batch_size, rng, drop_last=drop_last,
+                              row_multiple=world()[1])) for _ in range(epochs)]
 
 
 def log_interval(cfg, total: int) -> int:
@@ -148,15 +166,20 @@ class PretrainingRun:
 
 
 def start_run(objective: Objective, n: int, cfg, device: torch.device, precision: str, seed: int,
-              groups: np.ndarray | None, checkpoint_dir: Path | None, resume: bool, on_log) -> PretrainingRun:
-    """Count the steps, build the players' optimisers, wrap for DDP, then clear ``checkpoint_dir`` for a
-    fresh run or restore the newest checkpoint in it (``resume``)."""
-    total = count_steps(objective, n, cfg, groups, seed)
+              groups: np.ndarray | None, checkpoint_dir: Path | None, resume: bool, on_log,
+              lengths: np.ndarray | None = None) -> PretrainingRun:
+    """Count the steps (``lengths``: the examples' token counts, for ``max_tokens`` batches), build the players'
+    optimisers, wrap for DDP, then clear ``checkpoint_dir`` for a fresh run or restore the newest checkpoint in
+    it (``resume``)."""
+    total = count_steps(objective, n, cfg, groups, seed, lengths)
     objective.to(device).train()
+    if getattr(cfg, "compile", False):
+        from ..models.kernels import compile_backbones
+        compile_backbones(objective)
     players = build_players(objective, cfg, total)
     model, main = data_parallel(objective, cfg, device), is_main()
     settings = {"objective": objective.name, "batch_size": cfg.batch_size, "optimizer": cfg.optimizer,
-                "corpus_size": n, "seed": seed, "total_steps": total}
+                "corpus_size": n, "seed": seed, "total_steps": total, "max_tokens": getattr(cfg, "max_tokens", None)}
     run = PretrainingRun(objective, model, players, cfg, device, precision, total, settings,
                          rng=np.random.default_rng(seed), gen=generator_for(device, seed),
                          checkpoint_dir=checkpoint_dir, on_log=on_log, main=main,
@@ -270,12 +293,15 @@ def run_pretraining(objective: Objective, data: EncodedDataset, cfg, *, device: 
     logged record as it is made (experiment trackers). ``tokenizer`` and ``max_length`` (tokens, specials
     included) are for positives made from the text of the sequences (``smiles``).
     """
-    run = start_run(objective, len(data), cfg, device, precision, seed, groups, checkpoint_dir, resume, on_log)
+    lengths = data.lengths() if getattr(cfg, "max_tokens", None) else None
+    run = start_run(objective, len(data), cfg, device, precision, seed, groups, checkpoint_dir, resume, on_log,
+                    lengths)
     run.bar = tqdm(total=run.total, initial=run.step, desc=desc, disable=not (progress and run.main), leave=False,
                    unit="step")
 
     def batches(rng: np.random.Generator):
-        return pretraining_batches(data, cfg, rng, groups, objective.drop_last, tokenizer, max_length)
+        return pretraining_batches(data, cfg, rng, groups, objective.drop_last, tokenizer, max_length,
+                                   row_multiple=world()[1])
 
     with StopRequest() as stop:
         while run.step < run.total:

@@ -10,9 +10,10 @@ from ..data.alphabets import corpus_tokenizer
 from ..data.corpus import Corpus, load_corpus
 from ..data.formats import default_columns
 from ..data.readers import expand_paths
+from ..data.v_genes import expand_columns
 from ..errors import InputError
 from ..lengths import length_limit, size_to_data
-from ..models.encoder import SequenceEncoder
+from ..models.encoder import SequenceEncoder, check_segments
 from ..objectives import build_objective
 from ..runtime import seed_everything
 from .distributed import is_main
@@ -25,6 +26,7 @@ def corpus_files(cfg) -> list[tuple[str, list[str]]]:
     paths = ([cfg.data.path] if cfg.data.path else []) + list(cfg.data.pretrain_data)
     if not paths:
         raise InputError("no pretraining data", fix="pass --data PATH")
+    expand_columns(cfg.data)  # --v-gene-columns: their CDR1/CDR2 columns first
     files = []
     for path in paths:
         columns = default_columns(path, cfg.data.columns if path == cfg.data.path else
@@ -53,6 +55,9 @@ def streamed_corpus(cfg, files: list[tuple[str, list[str]]], tokenizer, max_leng
         raise InputError(f"--stream reads batches of augmented sequences; positives '{cfg.pretrain.positives}'"
                          + (" and a label column" if cfg.data.pretrain_label_column else "") + " need the corpus "
                          "in memory", fix="drop --stream, or use --positives augment without a label column")
+    if cfg.data.v_gene_columns:
+        raise InputError("--stream reads sequence columns as they are in the files; it does not look up V genes",
+                         fix="drop --stream, or add the CDR1/CDR2 columns to the files and name them in --columns")
     if len({len(columns) for _, columns in files}) > 1:
         raise InputError("--stream: every file must give the same number of sequence columns")
 
@@ -86,8 +91,8 @@ def pretraining_corpus(cfg, tokenizer=None):
     if cfg.data.stream:
         corpus = streamed_corpus(cfg, files, tokenizer, max_length)
     else:
-        parts = [load_corpus(f, columns, tokenizer, max_length, cfg.data.pretrain_label_column, cfg.data.too_long)
-                 for f, columns in files]
+        parts = [load_corpus(f, columns, tokenizer, max_length, cfg.data.pretrain_label_column, cfg.data.too_long,
+                             cfg.data) for f, columns in files]
         corpus = Corpus.concat(parts).deduplicated()
     size_to_data(cfg.model, corpus.lengths())
     return corpus, tokenizer
@@ -95,14 +100,15 @@ def pretraining_corpus(cfg, tokenizer=None):
 
 def build_pretrained_encoder(corpus, cfg, tokenizer, *, device: torch.device, seed: int, desc: str = "pretrain",
                              checkpoint_dir: Path | None = None, resume: bool = False, on_log=None, encoder=None):
-    """Train ``encoder`` (default: the ``pretrain.init`` model, else a random encoder seeded with ``seed``)
-    with ``cfg.pretrain.objective``."""
+    """Train ``encoder`` (default: the ``pretrain.init`` model, else a random encoder seeded with ``seed`` with a
+    segment embedding per column of the corpus) with ``cfg.pretrain.objective``."""
     seed_everything(seed)
     if encoder is None and cfg.pretrain.init:
         encoder, _ = initial_model(cfg)
         seed_everything(seed)
     if encoder is None:
-        encoder = SequenceEncoder.build(cfg.model, tokenizer.vocab_size)
+        encoder = SequenceEncoder.build(cfg.model, tokenizer.vocab_size, corpus.width())
+    check_segments(encoder, corpus.width(), cfg.pretrain.init)
     objective = build_objective(cfg.pretrain.objective, encoder, cfg.pretrain, tokenizer.vocab_size)
     groups = corpus.group_codes() if corpus.labels is not None else None
     data = corpus.encoded if isinstance(corpus, Corpus) else corpus  # in memory, or streamed from Arrow

@@ -1,8 +1,9 @@
 """The classical baseline every table carries: k-mer counts + a regularised linear model.
 
-Features: character k-mer counts (k = 1..K, scikit-learn ``CountVectorizer``) of each input column;
-for pairs, also their interaction with the second column (one block of first-column k-mers per
-second-column value when it has few distinct values, e.g. 4 peptides; otherwise with its 1-mers).
+Features: character k-mer counts (k = 1..K, scikit-learn ``CountVectorizer``) of each input column, one
+block per column; for two or more columns, also each other column's interaction with the last (one block of
+that column's k-mers per last-column value when it has few distinct values, e.g. 4 peptides; otherwise with
+its 1-mers): CDR3β × peptide for a pair, CDR3α × peptide and CDR3β × peptide for three columns.
 When one column's training sequences all have one length (a mutational scan such as GB1), a one-hot
 residue per position is added, as mutational-scan baselines do. The regularisation strength is chosen on
 the validation split, like the neural arms' early stopping.
@@ -64,29 +65,32 @@ class KmerFeatures:
         if len(columns) == 1 and len({len(s) for s in columns[0]}) == 1:
             self.positions = PositionOneHot().fit(columns[0])
         self.categories = None
-        if len(columns) == 2:
-            values = sorted(set(columns[1]))
+        if len(columns) >= 2:  # the last column is what the others pair with (the peptide)
+            values = sorted(set(columns[-1]))
             if len(values) <= MAX_CATEGORIES:
                 self.categories = {v: i for i, v in enumerate(values)}
             else:
-                self.second_1mer = _kmers(1).fit(columns[1])
+                self.second_1mer = _kmers(1).fit(columns[-1])
         self.scaler = MaxAbsScaler().fit(self._raw(rows))
         return self
 
     def _raw(self, rows: list[tuple]):
         columns = list(zip(*rows))
         blocks = [v.transform(col) for v, col in zip(self.vectorizers, columns)]
-        if len(columns) == 2:
-            first = blocks[0].tocsr()
-            if self.categories is not None:
-                cat = np.array([self.categories.get(v, -1) for v in columns[1]])
-                blocks += [first.multiply((cat == j)[:, None]).tocsr() for j in range(len(self.categories))]
-            else:
-                second = self.second_1mer.transform(columns[1]).tocsr()
-                blocks += [first.multiply(second[:, j]).tocsr() for j in range(second.shape[1])]
+        if len(columns) >= 2:
+            blocks += [b for own in blocks[:-1] for b in self._crossed(own.tocsr(), columns[-1])]
         if self.positions is not None:
             blocks.append(self.positions.transform(columns[0]))
         return sparse.hstack(blocks).tocsr()
+
+    def _crossed(self, own, last) -> list:
+        """One column's k-mer counts ``own`` crossed with the last column: a block per last-column value
+        (few values), else a block per 1-mer of the last column (its count as the multiplier)."""
+        if self.categories is not None:
+            cat = np.array([self.categories.get(v, -1) for v in last])
+            return [own.multiply((cat == j)[:, None]).tocsr() for j in range(len(self.categories))]
+        counts = self.second_1mer.transform(last).tocsr()
+        return [own.multiply(counts[:, j]).tocsr() for j in range(counts.shape[1])]
 
     def transform(self, rows: list[tuple]):
         return self.scaler.transform(self._raw(rows))

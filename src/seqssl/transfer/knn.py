@@ -107,6 +107,28 @@ def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a @ b.T
 
 
+def rows_edit_similarity(queries: list[tuple], references: list[tuple]) -> np.ndarray:
+    """``(queries, references)`` similarity of rows of one or more sequences: :func:`edit_similarity` for one;
+    for several, 1 − (summed edit distances) / (summed longer lengths), column by column (CDR3α with CDR3α,
+    CDR3β with CDR3β; the way TCRdist sums its per-CDR distances), which is :func:`edit_similarity` again
+    when there is one column."""
+    width = len(queries[0]) if queries else 1
+    if width == 1:
+        return edit_similarity([q[0] for q in queries], [r[0] for r in references])
+    from rapidfuzz import process
+    from rapidfuzz.distance import Levenshtein
+    if not queries or not references:
+        return np.zeros((len(queries), len(references)))
+    distance = np.zeros((len(queries), len(references)), dtype=np.float64)
+    longer = np.zeros_like(distance)
+    for c in range(width):
+        column_q, column_r = [q[c] for q in queries], [r[c] for r in references]
+        distance += process.cdist(column_q, column_r, scorer=Levenshtein.distance, dtype=np.int32, workers=-1)
+        longer += np.maximum.outer(np.fromiter(map(len, column_q), np.int64, len(column_q)),
+                                   np.fromiter(map(len, column_r), np.int64, len(column_r)))
+    return (1.0 - distance / np.maximum(longer, 1)).astype(np.float32)
+
+
 def edit_similarity(queries: list[str], references: list[str]) -> np.ndarray:
     """``(queries, references)`` normalised Levenshtein similarity, 1 − distance / longer length
     (``rapidfuzz``, in C, on both cores)."""

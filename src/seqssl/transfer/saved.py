@@ -27,7 +27,9 @@ def write_manifest(out: Path, cfg, columns: list[str], fitted: Fitted, label_met
                 "label_column": cfg.data.label_column, **label_meta, "max_length": max_length,
                 "too_long": cfg.data.too_long, "unknown_residues": cfg.data.unknown_residues,
                 "precision": cfg.precision, "head": head_settings(fitted, cfg.finetune),
-                "base_encoder": cfg.finetune.encoder, "trained_on": cfg.data.path, "metrics": evaluation}
+                "base_encoder": cfg.finetune.encoder, "trained_on": cfg.data.path, "metrics": evaluation,
+                "v_genes": {"columns": cfg.data.v_gene_columns, "organism": cfg.data.organism,
+                            "unknown": cfg.data.unknown_v_genes} if cfg.data.v_gene_columns else None}
     atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=1, default=str))
 
 

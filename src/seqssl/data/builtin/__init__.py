@@ -15,6 +15,7 @@ BUILTIN = {
     "moses": "moses_smiles_100k.csv.gz",
     "belka_sample": "belka_format_sample.csv.gz",
     "bbbp": "bbbp.csv.gz",  # MoleculeNet blood-brain barrier penetration: SMILES, binary label
+    "imgt_v_genes": "imgt_tr_v_cdr1_cdr2.tsv",  # IMGT CDR1/CDR2 of human and mouse TR V alleles (seqssl.data.v_genes)
 }
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ...errors import InputError
 from ...extras import require
-from ...objectives import OBJECTIVES
+from ...objectives import OBJECTIVES, is_objective
 from ...tasks import Task
 from . import baselines, encoders, knn, molecules  # noqa: F401  (each registers its arms)
 from .base import ARMS, Arm, FoldContext, RunContext, Unit, baselines_of, register_arm  # noqa: F401
@@ -22,11 +22,12 @@ def resolve_arm(name: str) -> Arm:
         return ModelArm(name[len(MODEL_PREFIX):])
     if name in ARMS:
         return ARMS[name]
-    if name in OBJECTIVES:
+    if is_objective(name):  # one objective, or a sum such as mlm+simclr
         return encoders.PretrainedArm(name)
     raise InputError(f"unknown arm '{name}'",
-                     fix=f"use {', '.join(arm_names()[:len(ARMS)])}, an objective ({', '.join(sorted(OBJECTIVES))}) "
-                         f"or {MODEL_PREFIX}PATH (a seqssl or transformers model directory)")
+                     fix=f"use {', '.join(arm_names()[:len(ARMS)])}, an objective ({', '.join(sorted(OBJECTIVES))}), "
+                         f"a sum of objectives (mlm+simclr) or {MODEL_PREFIX}PATH (a seqssl or transformers model "
+                         "directory)")
 
 
 def resolve_arms(names: list[str], task: Task | None = None) -> list[Arm]:

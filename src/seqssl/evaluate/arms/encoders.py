@@ -60,7 +60,7 @@ class NoPretraining(EncoderArm):
 
     def encoder(self, run, fold):
         seed_everything(fold.seed)
-        return SequenceEncoder.build(run.cfg.model, run.data.tokenizer.vocab_size), {}
+        return SequenceEncoder.build(run.cfg.model, run.data.tokenizer.vocab_size, len(run.data.columns)), {}
 
 
 class PretrainedArm(EncoderArm):
@@ -89,10 +89,9 @@ class PretrainedArm(EncoderArm):
 def with_objective(cfg, objective: str):
     """The config of one arm's pretraining; positives that make pairs apply to two-view objectives only
     (MLM and RTD would build the pairs and ignore them)."""
-    from ...objectives import OBJECTIVES
-    from ...objectives.contrastive import TwoViewObjective
+    from ...objectives import objective_class
     arm_cfg = copy.deepcopy(cfg)
     arm_cfg.pretrain.objective = objective
-    if not issubclass(OBJECTIVES[objective], TwoViewObjective):
+    if not objective_class(objective).uses_positive_pairs:
         arm_cfg.pretrain.positives = "augment"
     return arm_cfg

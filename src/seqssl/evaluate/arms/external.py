@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ...data.dataset import EncodedDataset, encode_table
 from ...errors import InputError
-from ...models.encoder import load_encoder
+from ...models.encoder import check_segments, load_encoder
 from .base import RunContext
 from .encoders import EncoderArm
 
@@ -62,6 +62,7 @@ class ModelArm(EncoderArm):
         key = ("model", str(self.path))
         if key not in run.cache:
             encoder, tokenizer = load_encoder(self.path, run.cfg.model.loaded_pooling, run.cfg.data.unknown_residues)
+            check_segments(encoder, len(run.data.columns), self.path)
             cfg = copy.deepcopy(run.cfg)
             cfg.model.max_length = encoder.max_tokens
             data = copy.copy(run.data)
