@@ -1,15 +1,17 @@
 """Train the bundled TCR encoder (``model:builtin-tcr``) from bundled data, choosing the learning rate on a
 held-out part of the corpus, and write it with its provenance into ``src/seqssl/models/builtin/tcr/``.
 
-    python scripts/train_builtin_tcr.py [--lrs 0.001,0.0003] [--steps N] [--out DIR]
+    python scripts/train_builtin_tcr.py [--lrs 0.003,0.001,0.0003] [--sweep-steps 300] [--steps N] [--out DIR]
 
 1. The corpus: :func:`seqssl.models.bundled.training_corpus` (the bundled background CDR3β and their V genes,
    minus every CDR3β of the bundled labelled sets), CDR1β/CDR2β looked up from the V genes (rows whose V gene
    is not in the IMGT table are skipped and counted). Its SHA-256 is recorded.
 2. A seeded 5% of it is held out. For each candidate learning rate, ``configs/tcr_builtin.yaml`` is trained on
-   the rest and its combined loss (MLM + SimCLR, eval mode, fixed draws) is measured on the held-out part.
-3. The candidate with the lowest held-out loss is saved, with ``provenance.json``: the command, the config,
-   the corpus hash and size, every candidate's held-out losses, the training time and the machine.
+   the rest for ``--sweep-steps`` (a short run: its schedule compressed to that length) and its combined loss
+   (MLM + SimCLR, eval mode, fixed draws) is measured on the held-out part.
+3. The learning rate with the lowest held-out loss is trained for the config's full ``max_steps`` and saved,
+   with ``provenance.json``: the command, the config, the corpus hash and size, every candidate's held-out
+   losses, the final run's held-out loss, its training time and the machine.
 No labelled sequence takes part in any choice.
 """
 from __future__ import annotations
@@ -92,9 +94,15 @@ def train_candidate(lr: float, steps: int | None, train, held_out, tokenizer):
     return cfg, encoder, history, seconds, losses
 
 
+def report(what: str, losses: dict, seconds: float) -> None:
+    print(f"{what}: held-out loss {losses['loss']:.4f} (mlm {losses.get('mlm_loss', float('nan')):.4f}, "
+          f"simclr {losses.get('simclr_loss', float('nan')):.4f}), {seconds:.0f} s", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lrs", default="0.001,0.0003")
+    parser.add_argument("--lrs", default="0.003,0.001,0.0003")
+    parser.add_argument("--sweep-steps", type=int, default=300, help="steps of each candidate's short run")
     parser.add_argument("--steps", type=int, default=None, help="override pretrain.max_steps (smoke runs)")
     parser.add_argument("--out", default=str(ROOT / "src" / "seqssl" / "models" / "builtin" / "tcr"))
     args = parser.parse_args()
@@ -107,20 +115,22 @@ def main() -> None:
     train, held_out = encoded(corpus.iloc[train_idx], tokenizer, 64), encoded(corpus.iloc[held_idx], tokenizer, 64)
     candidates = []
     for lr in (float(x) for x in args.lrs.split(",")):
-        cfg, encoder, history, seconds, losses = train_candidate(lr, args.steps, train, held_out, tokenizer)
-        print(f"lr {lr:g}: held-out loss {losses['loss']:.4f} (mlm {losses.get('mlm_loss', float('nan')):.4f}, "
-              f"simclr {losses.get('simclr_loss', float('nan')):.4f}), {seconds:.0f} s", flush=True)
-        candidates.append({"lr": lr, "held_out": losses, "seconds": seconds, "cfg": cfg, "encoder": encoder,
-                           "history": history})
-    best = min(candidates, key=lambda c: c["held_out"]["loss"])
+        _, _, _, seconds, losses = train_candidate(lr, args.sweep_steps, train, held_out, tokenizer)
+        report(f"candidate lr {lr:g}, {args.sweep_steps} steps", losses, seconds)
+        candidates.append({"lr": lr, "held_out": losses, "seconds": seconds})
+    chosen = min(candidates, key=lambda c: c["held_out"]["loss"])["lr"]
+    cfg, encoder, history, seconds, losses = train_candidate(chosen, args.steps, train, held_out, tokenizer)
+    report(f"final lr {chosen:g}", losses, seconds)
+    best = {"lr": chosen, "cfg": cfg, "encoder": encoder, "history": history, "seconds": seconds, "held_out": losses}
     out = Path(args.out)
     if out.exists():
         shutil.rmtree(out)
     record |= {"command": " ".join(["python", "scripts/train_builtin_tcr.py", *sys.argv[1:]]),
                "config": best["cfg"].to_dict(), "chosen_lr": best["lr"], "held_out_fraction": HELD_OUT,
                "held_out_rows": len(held_idx), "training_rows": len(train_idx),
+               "sweep_steps": args.sweep_steps,
                "candidates": [{"lr": c["lr"], "held_out": c["held_out"], "seconds": round(c["seconds"], 1)}
-                              for c in candidates],
+                              for c in candidates], "final_held_out": best["held_out"],
                "seconds": round(best["seconds"], 1), "machine": f"{platform.machine()}, "
                f"{torch.get_num_threads()} threads, torch {torch.__version__}"}
     history = best["history"]

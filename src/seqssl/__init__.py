@@ -10,8 +10,14 @@ Python API (``help(seqssl.embed)`` and so on for each)::
     vectors = seqssl.embed(["CASSLGQAYEQYF"], encoder="encoder_dir")   # -> numpy array (rows, hidden)
     table = seqssl.predict("model_dir", dataframe)                   # -> pandas DataFrame of predictions
 """
-from .config import Config, load_config  # noqa: F401
-from .errors import InputError  # noqa: F401
+import os as _os
+
+# OpenMP threads that wait sleep instead of spinning: beside other busy jobs, torch's spinning threads fight for
+# the cores (measured by benchmarks/bench_shared_cpu.py). Set before torch loads; a user's own setting wins.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from .config import Config, load_config  # noqa: E402,F401
+from .errors import InputError  # noqa: E402,F401
 
 __all__ = ["Config", "InputError", "crossval", "embed", "finetune", "load_config", "predict", "pretrain"]
 _API = ("crossval", "embed", "finetune", "predict", "pretrain")  # imported on first use: they need torch, ~5 s

@@ -188,8 +188,10 @@ def load_encoder(directory: str | Path, pooling: str | None = None,
 
     ``pooling``: ``cls`` | ``mean`` | ``auto`` / None (what the directory's ``seqssl.json`` says; for a model
     seqssl did not write, mean over residues for ESM models, the first token otherwise). ``unknown``: what a
-    model's own tokenizer does with tokens it does not know (``error`` | ``map-to-x``)."""
-    directory = Path(directory)
+    model's own tokenizer does with tokens it does not know (``error`` | ``map-to-x``). A bundled encoder's
+    name (``builtin-tcr``, :mod:`seqssl.models.bundled`) stands for its directory."""
+    from .bundled import model_directory
+    directory = model_directory(directory)
     if not directory.is_dir():
         raise InputError("encoder directory not found", path=str(directory),
                          fix="pass a directory written by `seqssl pretrain`, a transformers model directory, or `none`")

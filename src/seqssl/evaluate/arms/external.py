@@ -40,7 +40,10 @@ class ModelArm(EncoderArm):
     """The model in ``path`` with its own tokenizer; named after its directory."""
 
     def __init__(self, path: str, name: str | None = None):
-        self.path = Path(path).expanduser()
+        from ...models.bundled import BUNDLED, model_directory
+        self.path = model_directory(path)
+        if path in BUNDLED:  # model:builtin-tcr is named so in the tables, not after its package directory
+            name = name or path
         if not self.path.is_dir():
             raise InputError(f"model directory '{path}' not found", fix="--arms model:PATH takes a directory "
                              "written by `seqssl pretrain` or by transformers' save_pretrained")
