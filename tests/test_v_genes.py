@@ -245,7 +245,8 @@ def test_crossval_reads_cdr1_cdr2_from_v_genes_as_segments(tmp_path, small_bindi
                                      "  num_layers: 1\n  intermediate_size: 32\n")
     out = tmp_path / "cv"
     assert run_cli(["crossval", "--data", str(small_binding_csv), "--columns", "cdr3_b_aa,peptide", "--label-column",
-                    "label", "--v-gene-columns", "v_b_gene", "--unknown-v-genes", "skip", "--pretrain-data", str(corpus), "--arms",
+                    "label", "--v-gene-columns", "v_b_gene", "--unknown-v-genes", "skip",
+                    "--pretrain-data", str(corpus), "--arms",
                     "none,mlm,kmer", "--folds", "2", "--max-steps", "2", "--epochs", "1", "--group-column",
                     "cdr3_b_aa", "--config", str(tmp_path / "c.yaml"), "--out", str(out), "--quiet"]) == 0
     results = json.loads((out / "results.json").read_text())
@@ -268,7 +269,8 @@ def test_finetune_with_v_genes_predicts_from_v_genes_and_embed_takes_them(tmp_pa
     import seqssl
     out = tmp_path / "ft"
     assert run_cli(["finetune", "--data", str(small_binding_csv), "--columns", "cdr3_b_aa,peptide", "--label-column",
-                    "label", "--v-gene-columns", "v_b_gene", "--unknown-v-genes", "skip", "--encoder", "none", "--epochs", "1", "--batch-size",
+                    "label", "--v-gene-columns", "v_b_gene", "--unknown-v-genes", "skip",
+                    "--encoder", "none", "--epochs", "1", "--batch-size",
                     "32", "--out", str(out), "--quiet"]) == 0
     frame = pd.read_csv(small_binding_csv, dtype=str).iloc[:12]
     scores = seqssl.predict(out, frame)

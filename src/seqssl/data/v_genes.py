@@ -113,7 +113,7 @@ def explain_unknown(gene: str, organism: str) -> tuple[str, str]:
     name, _, allele = name_key(gene).partition("*")
     if f"{name}*{allele or '01'}" in INCOMPLETE.get(organism, set()):
         return (f"V gene '{gene.strip()}': its CDR1 or CDR2 in the IMGT table is partial or holds a stop codon "
-                f"(a pseudogene or ORF), so it has no CDR1/CDR2 sequences", f"drop such rows with "
+                f"(a pseudogene or ORF), so it has no CDR1/CDR2 sequences", "drop such rows with "
                 "--unknown-v-genes skip")
     if name in table.names:
         known = ", ".join(f"*{a}" for a in table.allele_numbers[name])

@@ -26,7 +26,6 @@ import torch.nn.functional as F
 
 from ..augment import FIRST_RESIDUE_ID, mlm_corrupt, residue_positions
 from ..data.tokenizers import MASK_ID, drawable_residues
-from ..losses import masked_token_loss
 from ..models.noiser import GRUNoiser
 from ..sampling import gumbel_noise, gumbel_softmax_st, relaxed_subset, reverse_gradient, straight_through, top_budget
 from .mlm import TokenPredictionHead
@@ -166,21 +165,23 @@ class AdversarialMLM(TokenObjective):
         else:
             states = self.encoder.token_states(noised_ids(corrupted, ids, hard_any, option), attention,
                                                batch["token_type_ids"])
-        logits = self.head(states)
         selected = random_sel | hard_any
-        loss = self.per_token(masked_token_loss(logits, ids, selected, reduction="sum"), selected.sum(), "mlm")
+        # the head on the predicted tokens only (~20%), as in MLM (the cross entropy of losses.masked_token_loss)
+        per_token = F.cross_entropy(self.head(states[selected]).float(), ids[selected], reduction="none")
+        loss = self.per_token(per_token.sum(), selected.sum(), "mlm")
         players = {"encoder_loss": loss.detach()} if "encoder" in self.active_players else {}
         if train_noiser:
             players["noiser_loss"] = -loss.detach()  # what the noiser minimises
         return {"loss": loss, "n_predicted": selected.sum(), **players,
-                **self._diagnostics(logits, ids, random_sel, hard_any, eligible, scores, option)}
+                **self._diagnostics(per_token, selected, ids, random_sel, hard_any, eligible, scores, option)}
 
     @torch.no_grad()
-    def _diagnostics(self, logits, ids, random_sel, hard_any, eligible, scores, option) -> dict:
-        """Realised masking rates, the MLM loss on adversarial vs random positions, noiser entropies."""
+    def _diagnostics(self, per_token, selected, ids, random_sel, hard_any, eligible, scores, option) -> dict:
+        """Realised masking rates, the MLM loss on adversarial vs random positions (``per_token``: the loss of
+        each ``selected`` position), noiser entropies."""
         residues = residue_positions(ids).sum().clamp_min(1)
-        per_token = F.cross_entropy(logits.float().transpose(1, 2), ids, reduction="none")
-        nan = logits.new_tensor(math.nan)
+        per_token = per_token.detach()
+        nan = per_token.new_tensor(math.nan)
         any_probs = torch.softmax(scores[..., 0].float().masked_fill(~eligible, -1e9), -1)
         rows = eligible.any(1)
         picked = option.argmax(-1)[hard_any]
@@ -188,8 +189,8 @@ class AdversarialMLM(TokenObjective):
         return {
             "adversarial_rate": hard_any.sum() / residues,
             "random_rate": random_sel.sum() / residues,
-            "loss_adversarial": per_token[hard_any].mean() if hard_any.any() else nan,
-            "loss_random": per_token[random_sel].mean() if random_sel.any() else nan,
+            "loss_adversarial": per_token[hard_any[selected]].mean() if hard_any.any() else nan,
+            "loss_random": per_token[random_sel[selected]].mean() if random_sel.any() else nan,
             "noiser_entropy": mean_entropy(any_probs, rows),
             "mask_type_entropy": mean_entropy(torch.softmax(scores[..., 1:].float(), -1), eligible),
             "adversarial_mask_share": (picked == 0).sum() / n_adv,
