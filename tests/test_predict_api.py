@@ -30,7 +30,7 @@ def split_binding_csv(tmp_path, small_binding_csv):
     return path
 
 
-@pytest.mark.parametrize("mode", ["full", "lora", "probe"])
+@pytest.mark.parametrize("mode", ["full", "lora", "probe", "per-value"])
 def test_predict_reproduces_finetunes_own_test_scores(split_binding_csv, tmp_path, mode):
     """``seqssl predict`` on the test rows gives the scores whose metrics ``finetune`` recorded: the directory
     holds everything the model needs."""

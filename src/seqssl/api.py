@@ -174,6 +174,8 @@ def predict(model: str | Path, data, *, columns: list[str] | None = None, out: s
                          f"got {columns}", fix="pass as many --columns as the model was trained on")
     encoded = encode_table(table, columns, tokenizer, manifest["max_length"], manifest["too_long"])
     encoded.meta = {**encoded.meta, **{k: manifest[k] for k in ("classes", "targets") if k in manifest}}
+    if len(columns) >= 2:  # what a per-value head reads: each row's value of the last column (e.g. its peptide)
+        encoded.group_keys = table.frame[columns[-1]].astype(str).str.strip().to_numpy()
     fitted.task.unlabelled(encoded)
     scores = fitted.score(encoded)
     rows = fitted.task.prediction_rows(encoded, np.arange(len(encoded)), 0, "", scores)

@@ -143,7 +143,9 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
 def finetune(data: Data = None, columns: Columns = None, label_column: LabelColumn = None, task: Task = None,
              encoder: Annotated[Optional[str], typer.Option(help="Encoder directory, or none.")] = None,
              mode: Annotated[Optional[str],
-                             typer.Option(help="full | probe (frozen encoder + linear model) | lora | knn")] = None,
+                             typer.Option(help="full | probe (frozen encoder + linear model) | lora | knn | "
+                                          "per-value (full, one output per value of the last column, e.g. "
+                                          "each peptide)")] = None,
              out: Out = None,
              config: ConfigFile = None, epochs: Epochs = None, max_steps: MaxSteps = None,
              batch_size: BatchSize = None, lr: Lr = None, seed: Seed = None, device: Device = None,
@@ -226,8 +228,9 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
              negative_type_column: Annotated[Optional[str],
                                              typer.Option(help="Also report metrics per negative type.")] = None,
              mode: Annotated[Optional[str], typer.Option(help="full | probe (frozen encoder + linear model) | lora "
-                                                         "| knn (nearest neighbours in the frozen embedding), "
-                                                         "or several, e.g. probe,full,lora,knn (each encoder "
+                                                         "| knn (nearest neighbours in the frozen embedding) "
+                                                         "| per-value (full, one output per value of the last "
+                                                         "column), or several, e.g. probe,full,lora,knn (each encoder "
                                                          "pretrained once per fold)")] = None,
              group_metric: Annotated[Optional[str], typer.Option(
                  "--group-metric", help="Also report metrics per value of this column, macro-averaged "

@@ -81,10 +81,11 @@ def token_batches(lengths: np.ndarray, max_tokens: int, max_rows: int, rng: np.r
 
 
 def iterate_batches(data: EncodedDataset, batch_size: int, rng: np.random.Generator | None = None,
-                    drop_last: bool = False, max_tokens: int | None = None, row_multiple: int = 1):
+                    drop_last: bool = False, max_tokens: int | None = None, row_multiple: int = 1,
+                    extras: dict[str, np.ndarray] | None = None):
     """Yield ``(positions, batch dict)``; labels (``token_labels``, padded with ``IGNORE_INDEX``)
-    included when the dataset has them. With ``max_tokens``, batches are bounded by padded tokens and
-    ``batch_size`` caps their rows (:func:`token_batches`)."""
+    included when the dataset has them, and each of ``extras`` (one value per example) at its key. With
+    ``max_tokens``, batches are bounded by padded tokens and ``batch_size`` caps their rows (:func:`token_batches`)."""
     if max_tokens:
         cut = token_batches(data.lengths(), max_tokens, batch_size, rng, drop_last=drop_last, row_multiple=row_multiple)
     else:
@@ -96,6 +97,8 @@ def iterate_batches(data: EncodedDataset, batch_size: int, rng: np.random.Genera
         if data.token_labels is not None:
             batch["token_labels"] = pad_token_labels([data.token_labels[i] for i in positions],
                                                      batch["input_ids"].shape[1])
+        for key, values in (extras or {}).items():
+            batch[key] = torch.from_numpy(values[positions])
         yield positions, batch
 
 

@@ -42,6 +42,39 @@ class SequencePredictor(nn.Module):
         out = self.head(pooled)
         return out if self.n_targets else out.squeeze(-1)
 
+    def batch_extras(self, data: EncodedDataset) -> dict[str, np.ndarray]:
+        """Per-example inputs the model reads besides the tokens (none here)."""
+        return {}
+
+
+class PerValuePredictor(SequencePredictor):
+    """A pair model with one output per value of its last column seen in training (e.g. each peptide), added to a
+    shared output: ``z = s(h) + o_v(h)`` for a seen value ``v``, ``z = s(h)`` for an unseen one, ``h`` the pooled
+    joined input. The per-epitope models TCR tools fit for seen epitopes (e.g. TCRGP, Jokinen et al. 2021; tcrdist's
+    per-epitope classifiers) share nothing across epitopes; here the encoder and ``s`` are shared, so a value with
+    few examples borrows from the others and an unseen one falls back to the joined-pair model ``s``. The value
+    of each example is its ``group_keys`` entry (the last column, or ``--group-metric``)."""
+
+    def __init__(self, encoder, cfg, values: list[str]):
+        super().__init__(encoder, cfg, None)
+        self.values = list(values)
+        self.head = PredictionHead(encoder.hidden_size, cfg.head_hidden, len(self.values) + 1, cfg.head_dropout)
+
+    def batch_extras(self, data: EncodedDataset) -> dict[str, np.ndarray]:
+        """``value_index``: 1 + the position of each example's value among :attr:`values`, 0 when unseen."""
+        if data.group_keys is None:
+            raise InputError("the per-value head needs each example's value of the last column",
+                             fix="give two or more --columns (e.g. cdr3_b_aa,peptide), or --group-metric COL")
+        where = {value: i + 1 for i, value in enumerate(self.values)}
+        return {"value_index": np.array([where.get(str(k), 0) for k in data.group_keys], dtype=np.int64)}
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        pooled = self.encoder(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+        out = self.head(pooled)
+        index = batch["value_index"]
+        own = out.gather(1, index[:, None]).squeeze(1) * (index > 0)
+        return out[:, 0] + own
+
 
 class TokenPredictor(nn.Module):
     """Encoder → token states → per-token head: class logits for every token."""
@@ -56,11 +89,25 @@ class TokenPredictor(nn.Module):
         return self.head(states)
 
 
-def build_predictor(encoder, cfg, task: str | Task, data: EncodedDataset) -> SequencePredictor | TokenPredictor:
+def build_predictor(encoder, cfg, task: str | Task, data: EncodedDataset,
+                    per_value: bool = False) -> SequencePredictor | TokenPredictor:
+    """The model fine-tuned for ``task``; ``per_value``: a :class:`PerValuePredictor` over the values of ``data``
+    (binary tasks only)."""
     task = as_task(task)
     if task.per_token:
         return TokenPredictor(encoder, cfg, len(data.meta["classes"]))
+    if per_value:
+        if not task.binary or data.group_keys is None:
+            raise InputError("the per-value head is for binary pair tasks (one output per value of the last column)",
+                             fix="use --mode full, or --task pair-classification with two or more --columns")
+        return PerValuePredictor(encoder, cfg, sorted({str(k) for k in data.group_keys}))
     return SequencePredictor(encoder, cfg, task.n_outputs(data))
+
+
+def batch_extras(model: nn.Module, data: EncodedDataset) -> dict[str, np.ndarray]:
+    """What ``model`` reads per example besides tokens (:meth:`SequencePredictor.batch_extras`)."""
+    extras = getattr(model, "batch_extras", None)
+    return extras(data) if extras is not None else {}
 
 
 def target_key(task: Task) -> str:
@@ -96,7 +143,7 @@ def predict(model: SequencePredictor | TokenPredictor, data: EncodedDataset, tas
         return predict_tokens(model, data, device, batch_size, precision)
     model.eval()
     scores = np.zeros((len(data), *task.score_shape(data)), dtype=np.float64)
-    for positions, batch in iterate_batches(data, batch_size, rng=None):
+    for positions, batch in iterate_batches(data, batch_size, rng=None, extras=batch_extras(model, data)):
         batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
         with autocast(device, precision):
             out = model(batch).float()
@@ -105,12 +152,15 @@ def predict(model: SequencePredictor | TokenPredictor, data: EncodedDataset, tas
 
 
 def fine_tune(encoder, train: EncodedDataset, val: EncodedDataset, cfg, task: str | Task, *, device: torch.device,
-              precision: str = "fp32", seed: int = 0, progress: bool = True, desc: str = "finetune"):
+              precision: str = "fp32", seed: int = 0, progress: bool = True, desc: str = "finetune",
+              per_value: bool = False):
     """Train until the validation primary metric stops improving for ``cfg.patience`` epochs
-    (capped at ``cfg.epochs`` or ``cfg.max_steps``); return the best model and the history."""
+    (capped at ``cfg.epochs`` or ``cfg.max_steps``); return the best model and the history. ``per_value``: the
+    head of :class:`PerValuePredictor`."""
     task = as_task(task)
     torch.manual_seed(seed)
-    model = build_predictor(encoder, cfg, task, train).to(device)
+    model = build_predictor(encoder, cfg, task, train, per_value).to(device)
+    extras = batch_extras(model, train)
     if task.standardise_targets:
         # regression: one output per example, labels to standardise
         assert isinstance(model, SequencePredictor) and train.labels is not None
@@ -132,7 +182,7 @@ def fine_tune(encoder, train: EncodedDataset, val: EncodedDataset, cfg, task: st
             task.primary_metric)
 
     details = train_with_early_stopping(
-        model, batches=lambda: iterate_batches(train, cfg.batch_size, rng),
+        model, batches=lambda: iterate_batches(train, cfg.batch_size, rng, extras=extras),
         per_epoch=math.ceil(len(train) / cfg.batch_size),
         step_loss=step_loss, validate=validate, cfg=cfg, metric=task.primary_metric, device=device,
         progress=progress, desc=desc, slow_params=model.encoder.parameters())

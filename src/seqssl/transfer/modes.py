@@ -100,13 +100,16 @@ class Full(TransferMode):
 
     name = "full"
 
+    per_value = False  # the head of seqssl.transfer.finetune.PerValuePredictor
+
     def prepare(self, encoder, cfg):
         return encoder
 
     def fit(self, encoder, train, val, cfg, task, *, device, precision, seed, progress, desc):
         from .finetune import fine_tune
         model, details = fine_tune(self.prepare(encoder, cfg), train, val, cfg, task, device=device,
-                                   precision=precision, seed=seed, progress=progress, desc=desc)
+                                   precision=precision, seed=seed, progress=progress, desc=desc,
+                                   per_value=self.per_value)
         return Fitted(self, model, task, details, device, precision)
 
     def load(self, directory, manifest, task, device):
@@ -115,12 +118,13 @@ class Full(TransferMode):
 
         from ..config import FinetuneConfig
         from ..models.encoder import load_encoder
-        from .finetune import SequencePredictor, TokenPredictor
+        from .finetune import PerValuePredictor, SequencePredictor, TokenPredictor
         encoder, _ = load_encoder(directory / "encoder")
         head = manifest["head"]
         cfg = FinetuneConfig(head_hidden=head["hidden"], head_dropout=head["dropout"], head=head.get("kind", "mlp"))
         model: SequencePredictor | TokenPredictor = (
             TokenPredictor(encoder, cfg, head["outputs"]) if task.per_token else
+            PerValuePredictor(encoder, cfg, head["values"]) if head.get("values") is not None else
             SequencePredictor(encoder, cfg, head["outputs"] if head.get("multi_output") else None))
         model.head.load_state_dict(load_file(str(directory / "head.safetensors")))
         if isinstance(model, SequencePredictor):
@@ -147,6 +151,15 @@ class Lora(Full):
         save_head(fitted.model, out)
 
 
+@register_mode
+class PerValue(Full):
+    """Full fine-tuning with one output per value of the last column (each peptide) beside a shared one, the
+    shared one alone for values unseen in training (:class:`~seqssl.transfer.finetune.PerValuePredictor`)."""
+
+    name = "per-value"
+    per_value = True
+
+
 def save_head(model, out: Path) -> None:
     """The prediction head's weights as ``out/head.safetensors``."""
     save_tensors({k: v.contiguous().cpu() for k, v in model.head.state_dict().items()}, str(out / "head.safetensors"))
@@ -163,6 +176,8 @@ def head_settings(fitted: Fitted, cfg) -> dict:
                 "multi_output": bool(getattr(model, "n_targets", None))}
     if hasattr(model, "target_mean"):
         settings |= {"target_mean": float(model.target_mean), "target_std": float(model.target_std)}
+    if hasattr(model, "values"):  # the per-value head: the value of each output after the shared one
+        settings["values"] = list(model.values)
     return settings
 
 
