@@ -51,3 +51,12 @@ def test_the_model_card_says_what_the_model_is(encoder_dir):
     assert "background_cdr3b" in card and "add_pooling_layer=False" in card and "SentenceTransformer" in card
     pooling = json.loads((encoder_dir / "1_Pooling" / "config.json").read_text())
     assert pooling["pooling_mode_cls_token"] and not pooling["pooling_mode_mean_tokens"]
+
+
+def test_the_model_card_names_only_the_settings_it_knows():
+    from seqssl.models.card import model_card
+    info = {"objective": "mlm", "steps": 10, "final_loss": 1.5}
+    bare = model_card("enc", info, "bert", 1000, 64, 32)
+    assert "- steps: 10; final loss 1.5000" in bare and "None" not in bare
+    configured = model_card("enc", {**info, "config": {"pretrain": {"batch_size": 256, "lr": 0.003}}}, "bert", 1000, 64, 32)
+    assert "- steps: 10, batch size 256, learning rate 0.003; final loss 1.5000" in configured

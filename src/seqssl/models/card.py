@@ -52,9 +52,10 @@ def model_card(name: str, info: dict, architecture: str, n_parameters: int, hidd
         lines.append(f"- data: `{data.get('path') or info.get('finetuned_on')}`"
                      + (f" ({info['corpus_size']:,} sequences after deduplication)" if info.get("corpus_size") else ""))
     if info.get("steps"):
-        lines.append(f"- steps: {info['steps']}, batch size {pretrain.get('batch_size')}, learning rate "
-                     f"{pretrain.get('lr')}" + (f"; final loss {info['final_loss']:.4f}" if info.get("final_loss")
-                                                 is not None else ""))
+        known = [f"{label} {pretrain[key]}" for label, key in (("batch size", "batch_size"), ("learning rate", "lr"))
+                 if pretrain.get(key) is not None]  # a directory written without its config names neither
+        lines.append(f"- steps: {info['steps']}" + "".join(f", {part}" for part in known)
+                     + (f"; final loss {info['final_loss']:.4f}" if info.get("final_loss") is not None else ""))
     if info.get("seconds"):
         lines.append(f"- wall time: {info['seconds']:.0f} s on {info.get('processes', 1)} process(es)")
     if info.get("fold") is not None:
