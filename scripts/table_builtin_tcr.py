@@ -2,7 +2,8 @@
 ``configs/tcr_builtin_eval.yaml``: one column per run (split), rows ``ARM[MODE]@FRACTION``, the primary metric as
 mean ± std over folds, then the comparisons the issue's targets name, with the corrected test's Holm p-value.
 
-    python scripts/table_builtin_tcr.py grouped=runs/builtin-grouped/results.json cluster=runs/builtin-cluster/results.json
+    python scripts/table_builtin_tcr.py grouped=runs/builtin-grouped/results.json \
+        cluster=runs/builtin-cluster/results.json
 """
 from __future__ import annotations
 

@@ -58,5 +58,6 @@ def test_the_model_card_names_only_the_settings_it_knows():
     info = {"objective": "mlm", "steps": 10, "final_loss": 1.5}
     bare = model_card("enc", info, "bert", 1000, 64, 32)
     assert "- steps: 10; final loss 1.5000" in bare and "None" not in bare
-    configured = model_card("enc", {**info, "config": {"pretrain": {"batch_size": 256, "lr": 0.003}}}, "bert", 1000, 64, 32)
+    with_config = {**info, "config": {"pretrain": {"batch_size": 256, "lr": 0.003}}}
+    configured = model_card("enc", with_config, "bert", 1000, 64, 32)
     assert "- steps: 10, batch size 256, learning rate 0.003; final loss 1.5000" in configured
