@@ -156,6 +156,8 @@ def read_delimited(path: Path, delimiter: str) -> SequenceTable:
                          fix="check the delimiter and quoting; remove trailing delimiters") from None
     except pd.errors.ParserError as err:
         raise _parse_error(path, delimiter, err) from None
+    except pd.errors.EmptyDataError:  # nothing pandas reads as a column, e.g. byte-order marks alone
+        raise InputError("file has no header line", path=str(path), fix="add a header line and rows") from None
     # a name of spaces is no name (pandas calls an empty one "Unnamed: i"), so stripping repeats none
     frame.columns = _unique_names([str(c).strip() or f"Unnamed: {i}" for i, c in enumerate(frame.columns)], path)
     # Header is line 1; data row i is line i + 2 (no multi-line quoted fields in sequence files).
