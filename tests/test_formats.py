@@ -5,7 +5,6 @@ import gzip
 import pandas as pd
 import pytest
 
-import seqssl.data.formats as formats
 from seqssl.data.dataset import sequences_of
 from seqssl.data.formats import FORMATS, default_columns, format_of, is_fasta_header, supported_suffixes
 from seqssl.data.readers import expand_paths, read_table
@@ -67,8 +66,7 @@ def test_a_byte_order_mark_and_crlf_line_ends_read_alike(variant, tmp_path):
     assert _both(_write(tmp_path / "t.csv", text), ["a", "b"]) == TABLE_ROWS
 
 
-def test_csv_streamed_over_many_blocks_keeps_exact_line_numbers(tmp_path, monkeypatch):
-    monkeypatch.setattr(formats, "BLOCK_BYTES", 64)  # several pyarrow blocks, blank lines between them
+def test_csv_with_blank_lines_keeps_exact_line_numbers(tmp_path):
     lines = ["seq,n"] + [f"CASS{i % 7}F,{i}" if i % 5 else "" for i in range(1, 200)]
     path = _write(tmp_path / "many.csv", "\n".join(lines) + "\n")
     rows = _both(path, ["seq", "n"])
@@ -158,3 +156,19 @@ def test_a_missing_file_or_a_directory_is_refused_before_the_format(tmp_path):
             read(tmp_path / "nope.json")
         with pytest.raises(InputError, match="is a directory"):
             read(tmp_path)
+
+
+def test_lines_after_a_quoted_field_with_line_breaks_count_its_lines(tmp_path):
+    text = 'a,b\nAC,"one\ntwo\nthree"\n\nDE,x\n"FG\r\nH",y\nKL,z\n'
+    path = _write(tmp_path / "multi.csv", text)
+    assert _both(path, ["a"]) == [(2, ("AC",)), (6, ("DE",)), (7, ("FG\nH",)), (9, ("KL",))]
+
+
+def test_a_short_row_is_filled_and_a_long_one_refused_by_both_readers(tmp_path):
+    short = _write(tmp_path / "short.csv", "a,b,c\nAC,1,x\nDE,2\n")
+    assert _both(short, ["a", "b", "c"]) == [(2, ("AC", "1", "x")), (3, ("DE", "2", ""))]
+    long = _write(tmp_path / "long.csv", "a,b\nAC,1\n\nDE,2,extra\n")
+    fmt = format_of(long)
+    for read in (lambda: fmt.read(long), lambda: list(fmt.rows(long, ["a"]))):
+        with pytest.raises(InputError, match=r"line 4: a data row has more fields than the header \(3 against 2"):
+            read()

@@ -28,6 +28,7 @@ from .cli_options import (
     FocalGamma,
     Init,
     InvalidSmiles,
+    Jobs,
     LabelColumn,
     Loss,
     Lr,
@@ -51,6 +52,7 @@ from .cli_options import (
     SplitColumn,
     TargetColumn,
     Task,
+    Threads,
     TokenClasses,
     TokenLabels,
     TooLong,
@@ -256,6 +258,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
                                                              "the report either way.")] = False,
              bond_angles: Annotated[bool, typer.Option("--bond-angles", help="gcn / gat arms: add a bond-angle "
                                                        "feature from an RDKit conformer (slow).")] = False,
+             jobs: Jobs = None, threads: Threads = None,
              resume: Annotated[bool, typer.Option("--resume", help="Keep the finished folds and arms in --out; "
                                                   "continue a cut-off pretraining. "
                                                   "Only --arms and --mode may change.")] = False):
@@ -270,7 +273,8 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
                          positive_label),
             **_v_genes(v_gene_columns, unknown_v_genes, organism),
             "crossval.bond_angles": True if bond_angles else None,
-            "crossval.remove_duplicates": True if remove_duplicates else None,
+            "crossval.remove_duplicates": True if remove_duplicates else None, "crossval.jobs": jobs,
+            "threads": threads,
             "data.label_column": label_column, "data.task": task, "crossval.arms": _cols(arms), "crossval.folds": folds,
             "pretrain.init": init, "pretrain.weights": objective_weights,
             "crossval.label_fractions": _cols(label_fractions),
@@ -403,8 +407,10 @@ def retrieval(encoder: Annotated[str, typer.Option(help="Encoder directory.")],
 def demo(quick: Annotated[bool, typer.Option("--quick", help="Smoke-sized run (~2 minutes).")] = False,
          out: Annotated[str, typer.Option(help="Output directory.")] = "demo-out",
          config: ConfigFile = None, seed: Seed = None, device: Device = None, quiet: Quiet = False,
-         threads: Annotated[Optional[int], typer.Option(help="torch threads (default: every core; on a machine "
-                                                         "shared with other jobs, fewer may be faster).")] = None):
+         threads: Threads = None,
+         jobs: Annotated[Optional[int], typer.Option(
+             "--jobs", help="Processes running (fold, arm) parts side by side, sharing the threads (default 0: one "
+             "per core of a CPU run; 1: one process).")] = None):
     """SimCLR vs no pretraining vs k-mers on bundled TCR–peptide binding data, 5-fold grouped CV."""
     from .api import crossval as run
     from .demo import demo_config
@@ -412,7 +418,7 @@ def demo(quick: Annotated[bool, typer.Option("--quick", help="Smoke-sized run (~
     start = time.time()
     cfg = demo_config(quick, str(config) if config else None,
                       nested({"out": out, "seed": seed, "device": device, "quiet": True if quiet else None,
-                              "threads": threads}))
+                              "threads": threads, "crossval.jobs": jobs}))
     results = run(cfg)
     print_summary(results)
     run_id = _record("demo", cfg, cfg.out, _key_metrics(results), start)

@@ -80,6 +80,12 @@ Init = Annotated[Optional[str], typer.Option("--init", help="Continued pretraini
                                             "(seqssl or transformers, with its own tokenizer) instead of a random "
                                             "encoder.")]
 Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
+Threads = Annotated[Optional[int], typer.Option(
+    "--threads", help="torch threads in all (default: every core; on a machine shared with other jobs, fewer may "
+    "be faster).")]
+Jobs = Annotated[Optional[int], typer.Option(
+    "--jobs", help="Processes running (fold, arm) parts side by side, each with threads/N torch threads; "
+    "0: one per core (CPU). Small encoders cannot use several cores in one process; several parts can.")]
 Tracking = Annotated[Optional[str], typer.Option("--tracking", help="tensorboard and/or mlflow (comma-separated).")]
 Positives = Annotated[Optional[str], typer.Option(help="augment | label | neighbours | smiles")]
 View = Annotated[Optional[str], typer.Option(help="mask | substitute | blosum | crop | dropout")]

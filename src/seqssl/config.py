@@ -185,6 +185,8 @@ class CrossvalConfig:
     remove_duplicates: bool = False  # drop test rows whose sequence (pair) is also a training row; counted either way
     modes: list[str] = field(default_factory=list)  # transfer modes compared per encoder arm (pretrained once
     #                                                 per fold); empty: [finetune.mode]
+    jobs: int = 1  # processes running (fold, arm) parts side by side, each with threads/jobs torch threads;
+    #                0: one per core on a CPU run (seqssl.evaluate.workers)
 
 
 @dataclass
@@ -329,6 +331,7 @@ RANGES = {  # dotted key: (predicate, what it must be)
     "crossval.modes": (lambda v: len(set(v)) == len(v) and all(m in TRANSFER_MODES for m in v),
                        "distinct modes among " + ", ".join(TRANSFER_MODES)),
     "crossval.kmer_window": (lambda v: v >= 0, "non-negative"),
+    "crossval.jobs": (lambda v: v >= 0, "0 (one per core) or more"),
     "crossval.label_fractions": (lambda v: len(v) > 0 and all(0 < f <= 1 for f in v), "fractions in (0, 1]"),
 }
 for _section in ("pretrain", "finetune"):

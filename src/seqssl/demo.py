@@ -12,7 +12,9 @@ def demo_overrides(quick: bool) -> dict:
                  "label_column": "label", "task": "pair-classification", "group_column": "cdr3_b_aa",
                  "negative_type_column": "neg_type", "pretrain_data": [str(builtin_path("background_cdr3b"))],
                  "pretrain_columns": ["cdr3_b_aa"]},
-        "crossval": {"arms": ["none", "simclr", "kmer"], "folds": 5, "split": "grouped"},
+        # jobs 0: (fold, arm) parts side by side, one process per core (seqssl.evaluate.workers): the demo's
+        # encoder is too small to keep two cores busy in one process
+        "crossval": {"arms": ["none", "simclr", "kmer"], "folds": 5, "split": "grouped", "jobs": 0},
         "pretrain": {"max_steps": 200},
         "model": {"max_length": 64}}  # the demo's fixed model (the README's table was measured with it)
     if quick:  # measured by benchmarks/time_budgets.py: under the 2-minute budget on 2 idle cores

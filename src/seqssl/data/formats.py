@@ -15,13 +15,12 @@ parquet  .parquet .pq                                 one per row (the "line" is
 ======== ============================================ ================================================
 
 Streamed rows are ``(line, tuple of stripped strings)`` of the requested columns, read block by block
-(pyarrow for CSV, TSV and Parquet, line by line for FASTA and text), so memory stays bounded.
+(pyarrow for Parquet, line by line for CSV, TSV, FASTA and text), so memory stays bounded.
 """
 from __future__ import annotations
 
 import csv
 import io
-import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -29,8 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ..errors import InputError
@@ -38,7 +35,6 @@ from .table import SequenceTable, base_name, check_columns, decode_text, is_gzip
 
 Rows = Iterator[tuple[int, tuple[str, ...]]]
 BLOCK_ROWS = 65_536  # rows per block when streaming Parquet
-BLOCK_BYTES = 1 << 20  # bytes per block when streaming CSV/TSV
 FASTA_SUFFIXES = (".fasta", ".fa", ".faa", ".fas", ".fna")
 FASTA_COLUMNS = ["id", "description", "sequence"]
 
@@ -131,58 +127,71 @@ def _kind(delimiter: str) -> str:
     return "TSV" if delimiter == "\t" else "CSV"
 
 
-def _parse_error(path: Path, delimiter: str, err: Exception) -> InputError:
-    return InputError(f"cannot parse as {_kind(delimiter)} ({err})".splitlines()[0], path=str(path),
-                      fix="check the delimiter and quoting")
+def delimited_records(lines: Iterable[str], path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """``(line of its first character, fields)`` per record of CSV/TSV text given line by line (line breaks
+    kept), the header first; blank records (every field empty or spaces) skipped. One parser for both readers
+    of the format, so that they agree on rows and on line numbers, also after a quoted field that holds line
+    breaks (the next record's line counts the lines that field spans). Python's ``csv`` module is the parser:
+    pandas' and pyarrow's C parsers report records, not the physical line a record starts on."""
+    reader = csv.reader(lines, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if quoted(delimiter) else csv.QUOTE_NONE)
+    ended = 0  # the physical line the previous record ended on
+    try:
+        for fields in reader:
+            start, ended = ended + 1, reader.line_num
+            if any(field.strip() for field in fields):
+                yield start, fields
+    except csv.Error as err:
+        raise InputError(f"cannot parse as {_kind(delimiter)} ({err})".splitlines()[0], path=str(path),
+                         line=reader.line_num, fix="check the delimiter and quoting") from None
+
+
+def _fitted(fields: list[str], width: int, path: Path, line: int, delimiter: str) -> list[str]:
+    """A data record's fields, one per header column: a short record is filled with empty fields (as pandas and
+    R's ``read.csv`` fill it; a required column left empty is refused where it is read), a long one refused."""
+    if len(fields) > width:
+        raise InputError(f"a data row has more fields than the header ({len(fields)} against {width}; "
+                         f"{_kind(delimiter)})", path=str(path), line=line,
+                         fix="check the delimiter and quoting; remove trailing delimiters")
+    return fields + [""] * (width - len(fields))
+
+
+def _header_of(records: Iterator[tuple[int, list[str]]], path: Path) -> list[str]:
+    """The stripped column names of the first record; a name of spaces is no name (``Unnamed: i``, as pandas
+    calls an empty one), and no name may be given twice."""
+    first = next(records, None)
+    if first is None:
+        raise InputError("file is empty", path=str(path), fix="add a header line and rows")
+    return _unique_names([name.strip() or f"Unnamed: {i}" for i, name in enumerate(first[1])], path)
+
+
+def _csv_field_limit() -> None:
+    """Let a field be as long as the file (``csv``'s default limit is 128 KiB; a protein or a document may be
+    longer)."""
+    limit = 1 << 62
+    while True:
+        try:
+            csv.field_size_limit(limit)
+            return
+        except OverflowError:  # a C long of 32 bits
+            limit >>= 1
 
 
 def read_delimited(path: Path, delimiter: str) -> SequenceTable:
-    """CSV or TSV to a table of strings; the header is line 1 and blank lines are dropped."""
+    """CSV or TSV to a table of strings; the header is the first record and blank records are dropped."""
     text = decode_text(path)
     if not text.strip():
         raise InputError("file is empty", path=str(path), fix="add a header line and rows")
-    _header(path, delimiter)  # the header's checks (a name given twice), as the streaming reader makes them
-    try:
-        with warnings.catch_warnings():
-            # A first data row longer than the header: without index_col=False pandas makes its first field the
-            # row index and shifts every column; with it, pandas warns and drops the extra fields. Refuse it, as
-            # pandas refuses a later long row and the streaming reader any.
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, index_col=False,
-                                skip_blank_lines=False,
-                                quoting=csv.QUOTE_MINIMAL if quoted(delimiter) else csv.QUOTE_NONE)
-    except pd.errors.ParserWarning:
-        raise InputError(f"a data row has more fields than the header ({_kind(delimiter)})", path=str(path),
-                         fix="check the delimiter and quoting; remove trailing delimiters") from None
-    except pd.errors.ParserError as err:
-        raise _parse_error(path, delimiter, err) from None
-    except pd.errors.EmptyDataError:  # nothing pandas reads as a column, e.g. byte-order marks alone
-        raise InputError("file has no header line", path=str(path), fix="add a header line and rows") from None
-    # a name of spaces is no name (pandas calls an empty one "Unnamed: i"), so stripping repeats none
-    frame.columns = _unique_names([str(c).strip() or f"Unnamed: {i}" for i, c in enumerate(frame.columns)], path)
-    # Header is line 1; data row i is line i + 2 (no multi-line quoted fields in sequence files).
-    lines = np.arange(len(frame)) + 2
-    if len(frame):  # blank lines (every field empty) are dropped; column-wise, not row by row (100k rows: 3 s)
-        keep = ~np.logical_and.reduce([frame[c].astype(str).str.strip().eq("").to_numpy() for c in frame.columns])
-        frame, lines = frame[keep].reset_index(drop=True), lines[keep]
-    if len(frame) == 0:
+    _csv_field_limit()
+    records = delimited_records(io.StringIO(text, newline=None), path, delimiter)  # line ends as streamed
+    names = _header_of(records, path)
+    lines, rows = [], []
+    for line, fields in records:
+        lines.append(line)
+        rows.append(_fitted(fields, len(names), path, line, delimiter))
+    if not rows:
         raise InputError("no data rows after the header", path=str(path), fix="add rows")
-    return SequenceTable(frame, str(path), lines)
-
-
-def _header(path: Path, delimiter: str) -> list[str]:
-    """The column names on line 1 (stripped), read without reading the rest of the file."""
-    lines = text_lines(path)
-    try:
-        first = next(lines, (1, ""))[1]
-    finally:
-        lines.close()
-    if not first.strip():
-        raise InputError("file is empty", path=str(path), fix="add a header line and rows")
-    rows = csv.reader([first], delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if quoted(delimiter) else csv.QUOTE_NONE)
-    names = [name.strip() for name in next(rows)]
-    _unique_names([name for name in names if name], path)
-    return names
+    frame = pd.DataFrame(rows, columns=names, dtype=str)
+    return SequenceTable(frame, str(path), np.array(lines))
 
 
 def _unique_names(names: list[str], path: Path) -> list[str]:
@@ -202,36 +211,19 @@ def quoted(delimiter: str) -> bool:
     return delimiter != "\t"
 
 
-def _csv_blocks(path: Path, names: list[str], delimiter: str) -> Iterator[pa.RecordBatch]:
-    """The rows after the header as string record batches; one row per line, blank lines included (as
-    empty fields) so that row ``i`` is line ``i + 2``."""
-    try:
-        yield from pacsv.open_csv(
-            path, read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=BLOCK_BYTES),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False,
-                                             quote_char='"' if quoted(delimiter) else False),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
-    except pa.ArrowInvalid as err:
-        if "invalid UTF8" in str(err):
-            raise InputError("not UTF-8 text", path=str(path), fix="save the file as UTF-8") from None
-        raise _parse_error(path, delimiter, err) from None
-
-
 def delimited_rows(path: Path, columns: list[str], delimiter: str) -> Rows:
-    """The requested columns of each non-blank row of a CSV or TSV file, read block by block (lines assume
-    no line breaks inside quoted fields)."""
-    names = _header(path, delimiter)
+    """The requested columns of each non-blank row of a CSV or TSV file, read line by line (bounded memory)
+    with the parser of :func:`read_delimited`."""
+    _csv_field_limit()
+    records = delimited_records((line for _, line in text_lines(path)), path, delimiter)
+    names = _header_of(records, path)
     check_columns(str(path), names, columns)
     wanted = [names.index(c) for c in columns]
-    line, found = 2, False
-    for batch in _csv_blocks(path, names, delimiter):
-        for offset, row in enumerate(zip(*(batch.column(i).to_pylist() for i in range(len(names))))):
-            values = [v.strip() for v in row]
-            if any(values):  # a blank line (every field empty) is no row, as in memory
-                found = True
-                yield line + offset, tuple(values[i] for i in wanted)
-        line += batch.num_rows
+    found = False
+    for line, fields in records:
+        fields = _fitted(fields, len(names), path, line, delimiter)
+        found = True
+        yield line, tuple(fields[i].strip() for i in wanted)
     if not found:
         raise InputError("no data rows after the header", path=str(path), fix="add rows")
 

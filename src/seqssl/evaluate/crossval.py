@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -26,15 +27,25 @@ from .parts import PartStore
 from .report import run_table, write_report
 from .results import PER_ARM_ONLY, assemble_results, fold_metrics, primary_metric
 from .rows import arm_label, label_subset
+from .workers import resolve_jobs, run_parts_in_workers
 
 
-def run_crossval(cfg, resume: bool = False) -> dict:
-    """Cross-validate ``cfg.crossval.arms``; write results.json, predictions.csv, report.md and plots.
-    ``resume``: reuse the finished (fold, arm) parts of an earlier run in ``cfg.out`` and continue a
-    cut-off pretraining from its last checkpoint (see :mod:`seqssl.evaluate.parts`)."""
-    start_all = time.time()
-    out = output_directory(cfg.out)
-    run_id, date = new_run_id(out)
+@dataclass
+class PreparedRun:
+    """What a cross-validation reads and plans before any fold runs: the same in the main process and in
+    every worker (:mod:`seqssl.evaluate.workers`), so that all of them see the same rows, folds and corpus."""
+
+    arms: list[Arm]
+    data: LabelledData
+    folds: list
+    split: str
+    val_from_column: bool
+    extra: object
+
+
+def prepare_run(cfg) -> PreparedRun:
+    """Resolve the arms, read the labelled data (with the tokenizer of ``pretrain.init``), plan the folds,
+    read the extra pretraining corpus if an arm pretrains, and size the model to the data."""
     task = get_task(task_name(cfg.data))
     arms = resolve_arms(list(cfg.crossval.arms), task)
     primary_metric(cfg, task)  # a misspelt --primary-metric fails before any work
@@ -45,26 +56,65 @@ def run_crossval(cfg, resume: bool = False) -> dict:
     folds, split, val_from_column = plan_folds(cfg, data)
     extra = extra_corpus(cfg, data.tokenizer) if any(a.needs_corpus for a in arms) else None
     size_to_data(cfg.model, data.encoded.lengths(), [] if extra is None else extra.encoded.lengths())
+    return PreparedRun(arms, data, folds, split, val_from_column, extra)
+
+
+def run_crossval(cfg, resume: bool = False) -> dict:
+    """Cross-validate ``cfg.crossval.arms``; write results.json, predictions.csv, report.md and plots.
+    ``resume``: reuse the finished (fold, arm) parts of an earlier run in ``cfg.out`` and continue a
+    cut-off pretraining from its last checkpoint (see :mod:`seqssl.evaluate.parts`). With
+    ``crossval.jobs`` > 1 the parts run in worker processes first (:mod:`seqssl.evaluate.workers`) and this
+    process gathers them."""
+    start_all = time.time()
+    out = output_directory(cfg.out)
+    run_id, date = new_run_id(out)
+    prepared = prepare_run(cfg)
+    arms, data, folds, extra = prepared.arms, prepared.data, prepared.folds, prepared.extra
     out.mkdir(parents=True, exist_ok=True)  # the data and folds are good: now the run starts writing
     store = PartStore(out, cfg.to_dict(), resume)
     atomic_write_text(out / "config.yaml", cfg.to_yaml())
-    run = RunContext(cfg, data, resolve_device(cfg.device), out, resume, progress=not cfg.quiet)
     table = RowTable(cfg, arms)
+    jobs = resolve_jobs(cfg)
+    if jobs > 1:
+        run_parts_in_workers(run_part_in_worker, cfg, prepared, table.units, resume, jobs)
+        resume = True  # every part is on disk now: the loop below gathers them
+    run = RunContext(cfg, data, resolve_device(cfg.device), out, resume, progress=not cfg.quiet)
     outer = tqdm(total=len(folds) * len(table.names), desc="crossval", disable=cfg.quiet, unit="arm")
     leakage = []
     for k, (train_all, fold_split) in enumerate(folds):
         fold, record = make_fold(run, k, train_all, fold_split, extra, arms)
-        leakage.append({**record, "val_from": "column" if val_from_column else "carved"})
+        leakage.append({**record, "val_from": "column" if prepared.val_from_column else "carved"})
         for arm in arms:
             table.run_arm(run, fold, arm, store, outer)
     outer.close()
-    results = assemble_results(cfg, data.task, table.metrics, table.runs, [reorder(r) for r in leakage], split,
-                               time.time() - start_all, baselines_of(arms), table.predictions, data.negative_types)
+    results = assemble_results(cfg, data.task, table.metrics, table.runs, [reorder(r) for r in leakage],
+                               prepared.split, time.time() - start_all, baselines_of(arms), table.predictions,
+                               data.negative_types)
     results["run_id"], results["date"] = run_id, date
     external = {arm.name: arm.provenance() for arm in arms if arm.provenance() is not None}
     if external:
         results["external_models"] = external
     return write_outputs(results, data, table, out)
+
+
+# a worker's prepared run (:func:`run_part_in_worker`), read once per process and reused for every part it is given
+_WORKER_RUN: dict = {}
+
+
+def run_part_in_worker(cfg, k: int, arm_index: int, resume: bool) -> None:
+    """In a worker process (:mod:`seqssl.evaluate.workers`): run fold ``k`` of arm ``arm_index`` (each of its
+    label fractions and modes) and store its parts where the main process will gather them."""
+    key = cfg.to_yaml()
+    if _WORKER_RUN.get("key") != key:
+        _WORKER_RUN.update(key=key, prepared=prepare_run(cfg))
+    prepared: PreparedRun = _WORKER_RUN["prepared"]
+    arm = prepared.arms[arm_index]
+    out = output_directory(cfg.out)
+    run = RunContext(cfg, prepared.data, resolve_device(cfg.device), out, resume, progress=False)
+    train_all, split = prepared.folds[k]
+    fold, _ = make_fold(run, k, train_all, split, prepared.extra, [arm])
+    store = PartStore(out, cfg.to_dict(), resume=True)  # config.yaml was checked and written by the main process
+    RowTable(cfg, prepared.arms).run_arm(run, fold, arm, store)
 
 
 def reorder(record: dict) -> dict:
@@ -109,7 +159,7 @@ class RowTable:
         self.runs[name].append(info)
         self.predictions.append(predictions)
 
-    def run_arm(self, run: RunContext, fold: FoldContext, arm: Arm, store: PartStore, outer) -> None:
+    def run_arm(self, run: RunContext, fold: FoldContext, arm: Arm, store: PartStore, outer=None) -> None:
         """Every row of ``arm`` in ``fold``: its shared work (pretraining) once, then each fraction and mode.
         An arm's cost is its shared work (timed with its first row, added to each later row) + its own fit."""
         state, shared = None, None
@@ -133,7 +183,8 @@ class RowTable:
                         run.task.prediction_rows(test, fold.split.test, fold.k, name, scores))
                 store.save(fold.k, name, *done)
             self.add(name, *done)
-            outer.update(1)
+            if outer is not None:
+                outer.update(1)
 
     def fit_unit(self, run, fold, arm: Arm, unit: Unit, state, shared: dict) -> tuple:
         """Fit one row in one fold: ``(test scores, run record)``."""

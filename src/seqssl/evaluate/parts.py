@@ -21,7 +21,8 @@ from ..errors import InputError
 from ..io import atomic_write_text
 
 # how, not what
-IGNORED_ON_RESUME = {("crossval", "arms"), ("crossval", "modes"), ("out",), ("quiet",), ("threads",), ("device",)}
+IGNORED_ON_RESUME = {("crossval", "arms"), ("crossval", "modes"), ("out",), ("quiet",), ("threads",), ("device",),
+                     ("crossval", "jobs")}
 
 
 def _builtin(value):
