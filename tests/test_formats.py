@@ -172,3 +172,13 @@ def test_a_short_row_is_filled_and_a_long_one_refused_by_both_readers(tmp_path):
     for read in (lambda: fmt.read(long), lambda: list(fmt.rows(long, ["a"]))):
         with pytest.raises(InputError, match=r"line 4: a data row has more fields than the header \(3 against 2"):
             read()
+
+
+def test_an_empty_parquet_file_is_refused_by_both_readers(tmp_path):
+    """(found by benchmarks/fuzz_cli.py: crossval on it ended in NumPy's "zero-size array" ValueError)"""
+    path = tmp_path / "empty.parquet"
+    pd.DataFrame({"a": pd.Series([], dtype=str)}).to_parquet(path)
+    fmt = format_of(path)
+    for read in (lambda: fmt.read(path), lambda: list(fmt.rows(path, ["a"]))):
+        with pytest.raises(InputError, match="empty.parquet: no rows"):
+            read()

@@ -195,15 +195,19 @@ def test_found_by_fuzzing_more_folds_than_rows():
     scikit-learn's ValueError)."""
     with pytest.raises(InputError, match="10 examples cannot make 1000 folds"):
         make_folds(1000, np.zeros(10), None, "random", 0, stratify=False)
+    with pytest.raises(InputError, match="0 examples cannot make 2 folds"):  # was numpy's "zero-size array"
+        make_folds(2, np.zeros(0), None, "stratified", 0, stratify=True)
     fit, val, _ = carve_validation(np.arange(5), np.arange(5.0), None, 0.15, 0, stratify=False)
     assert sorted([*fit, *val]) == [0, 1, 2, 3, 4] and len(val) > 0
 
 
-@pytest.mark.parametrize("seed", [-1, 2**64])
+@pytest.mark.parametrize("seed", [-1, 2**31, 2**40, 2**64])
 def test_found_by_fuzzing_seed_range(seed):
-    """A seed NumPy or torch refuses (was ValueError "expected non-negative integer" when training began)."""
+    """A seed NumPy, scikit-learn or torch refuses (was ValueError "expected non-negative integer" when training
+    began; 2^40 passed the check and failed in scikit-learn's RandomState, "Seed must be between 0 and 2**32 - 1")."""
     with pytest.raises(InputError, match="config key 'seed'"):
         load_config(None, {"seed": seed})
+    assert load_config(None, {"seed": 2**31 - 1}).seed == 2**31 - 1
 
 
 def test_found_by_fuzzing_one_class_left_to_fit(workdir):

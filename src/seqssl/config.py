@@ -327,7 +327,9 @@ RANGES = {  # dotted key: (predicate, what it must be)
     "data.invalid_smiles": (lambda v: v in ("error", "skip"), "error or skip"),
     "crossval.gnn_layers": (lambda v: v >= 1, "at least 1"),
     "crossval.arms": (lambda v: len(v) > 0, "one or more arms (e.g. kmer)"),  # none: nothing to compare
-    "seed": (lambda v: 0 <= v < 2**64, "a non-negative integer below 2^64"),  # what NumPy and torch accept
+    # what every generator accepts, scikit-learn's (NumPy's legacy RandomState, < 2^32) included, with room for the
+    # per-fold seeds (seed + fold)
+    "seed": (lambda v: 0 <= v < 2**31, "a non-negative integer below 2^31"),
     "crossval.modes": (lambda v: len(set(v)) == len(v) and all(m in TRANSFER_MODES for m in v),
                        "distinct modes among " + ", ".join(TRANSFER_MODES)),
     "crossval.kmer_window": (lambda v: v >= 0, "non-negative"),

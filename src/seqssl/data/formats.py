@@ -241,6 +241,8 @@ def read_parquet(path: Path) -> SequenceTable:
         frame = pd.read_parquet(path)
     except Exception as err:  # pyarrow raises several types
         raise _parquet_error(path, err) from None
+    if len(frame) == 0:
+        raise InputError("no rows", path=str(path), fix="add rows")  # as a CSV with a header alone
     return SequenceTable(frame.reset_index(drop=True), str(path), np.arange(len(frame)) + 1)
 
 
@@ -264,6 +266,8 @@ def parquet_rows(path: Path, columns: list[str]) -> Rows:
         for offset, row in enumerate(zip(*values)):
             yield line + offset, tuple("" if v is None else str(v).strip() for v in row)
         line += batch.num_rows
+    if line == 1:
+        raise InputError("no rows", path=str(path), fix="add rows")
 
 
 # The table -----------------------------------------------------------------------------------------------

@@ -62,6 +62,8 @@ def make_folds(n_folds: int, labels: np.ndarray, groups: np.ndarray | None, spli
         raise InputError(f"unknown split '{split}'", fix=f"use one of {', '.join(SPLITS)}")
     if n_folds < 2:
         raise InputError(f"--folds must be at least 2, got {n_folds}")
+    if len(labels) < n_folds:  # before any splitter (scikit-learn's errors; no class at all to count)
+        raise InputError(f"{len(labels)} examples cannot make {n_folds} folds", fix="add data or lower --folds")
     index = np.zeros(len(labels))
     if stratify and split in GROUPED_SPLITS + ("stratified",):
         values, counts = np.unique(labels, return_counts=True)
@@ -82,8 +84,6 @@ def make_folds(n_folds: int, labels: np.ndarray, groups: np.ndarray | None, spli
             raise InputError("--split stratified needs a classification task", fix="use --split random")
         splitter = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
         return [Split(tr, test=te) for tr, te in splitter.split(index, labels)]
-    if n_folds > len(labels):
-        raise InputError(f"{len(labels)} examples cannot make {n_folds} folds", fix="add data or lower --folds")
     return [Split(tr, test=te) for tr, te in KFold(n_folds, shuffle=True, random_state=seed).split(index)]
 
 
