@@ -96,3 +96,23 @@ def take_grads(module) -> dict:
     out = {n: p.grad.clone() for n, p in module.named_parameters() if p.grad is not None}
     module.zero_grad(set_to_none=True)
     return out
+
+
+def write_crossval_config(tmp_path, data, corpus, crossval: str = "{folds: 2, split: grouped}", seed: int = 3):
+    """A smoke-sized crossval config on the small binding table and corpus (4 pretraining steps, 2 epochs)."""
+    path = tmp_path / "cv.yaml"
+    path.write_text(f"""
+data:
+  path: {data}
+  columns: [cdr3_b_aa, peptide]
+  label_column: label
+  task: pair-classification
+  group_column: cdr3_b_aa
+  pretrain_data: [{corpus}]
+  pretrain_columns: [cdr3_b_aa]
+pretrain: {{max_steps: 4, batch_size: 32}}
+finetune: {{epochs: 2, batch_size: 32}}
+crossval: {crossval}
+seed: {seed}
+""")
+    return path

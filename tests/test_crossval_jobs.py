@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from conftest import run_cli
+from conftest import run_cli, write_crossval_config
 from seqssl.config import Config, load_config
 from seqssl.evaluate.arms import resolve_arms
 from seqssl.evaluate.workers import available_cores, part_order, resolve_jobs, worker_config
@@ -13,22 +13,8 @@ from seqssl.tasks import get_task
 
 
 def _config(tmp_path, data, corpus):
-    path = tmp_path / "cv.yaml"
-    path.write_text(f"""
-data:
-  path: {data}
-  columns: [cdr3_b_aa, peptide]
-  label_column: label
-  task: pair-classification
-  group_column: cdr3_b_aa
-  pretrain_data: [{corpus}]
-  pretrain_columns: [cdr3_b_aa]
-pretrain: {{max_steps: 4, batch_size: 32}}
-finetune: {{epochs: 2, batch_size: 32}}
-crossval: {{folds: 2, split: grouped, arms: [none, simclr, kmer], embedding_map: false}}
-seed: 5
-""")
-    return path
+    return write_crossval_config(tmp_path, data, corpus,
+                                 "{folds: 2, split: grouped, arms: [none, simclr, kmer], embedding_map: false}", seed=5)
 
 
 @pytest.fixture

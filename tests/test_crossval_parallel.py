@@ -8,28 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli, write_crossval_config
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "crossval_parallel.sh"
 
 
-def _config(tmp_path, data, corpus) -> Path:
-    path = tmp_path / "cv.yaml"
-    path.write_text(f"""
-data:
-  path: {data}
-  columns: [cdr3_b_aa, peptide]
-  label_column: label
-  task: pair-classification
-  group_column: cdr3_b_aa
-  pretrain_data: [{corpus}]
-  pretrain_columns: [cdr3_b_aa]
-pretrain: {{max_steps: 4, batch_size: 32}}
-finetune: {{epochs: 2, batch_size: 32}}
-crossval: {{folds: 2, split: grouped}}
-seed: 3
-""")
-    return path
+def _config(tmp_path, data, corpus):
+    return write_crossval_config(tmp_path, data, corpus)
 
 
 @pytest.mark.slow  # ~60 s of the default suite's 10-minute budget; `make test-slow` runs it
