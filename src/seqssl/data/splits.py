@@ -62,14 +62,14 @@ def make_folds(n_folds: int, labels: np.ndarray, groups: np.ndarray | None, spli
         raise InputError(f"unknown split '{split}'", fix=f"use one of {', '.join(SPLITS)}")
     if n_folds < 2:
         raise InputError(f"--folds must be at least 2, got {n_folds}")
-    if len(labels) < n_folds:  # before any splitter (scikit-learn's errors; no class at all to count)
-        raise InputError(f"{len(labels)} examples cannot make {n_folds} folds", fix="add data or lower --folds")
     index = np.zeros(len(labels))
     if stratify and split in GROUPED_SPLITS + ("stratified",):
         values, counts = np.unique(labels, return_counts=True)
-        if counts.min() < n_folds:
+        if len(counts) and counts.min() < n_folds:
             raise InputError(f"only {counts.min()} examples of class {values[counts.argmin()]:g} for "
                              f"{n_folds} stratified folds", fix="add data or lower --folds")
+    if len(labels) < n_folds:  # before any splitter (scikit-learn's errors; no row at all)
+        raise InputError(f"{len(labels)} examples cannot make {n_folds} folds", fix="add data or lower --folds")
     if split in GROUPED_SPLITS:
         noun, missing, fix = GROUP_WORDS[split]
         if groups is None:
