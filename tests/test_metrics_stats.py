@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 from scipy import stats
-from sklearn.metrics import roc_auc_score
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import accuracy_score, average_precision_score, roc_auc_score
 
 from seqssl.evaluate.stats import paired_comparison
 from seqssl.metrics import binary_metrics, regression_metrics
@@ -15,6 +17,21 @@ def test_binary_metrics_match_sklearn_and_handle_one_class():
     assert m["accuracy"] == pytest.approx(np.mean((s >= 0.5) == y))
     one = binary_metrics(np.ones(10), rng.random(10))
     assert one["auroc"] is None and "one class" in one["undefined_reason"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 6)), min_size=2, max_size=40))
+def test_binary_metrics_equal_sklearn_with_ties(pairs):
+    """Scores on a 7-value grid, so ties (within and across classes) are the rule, not the exception."""
+    y = np.array([p[0] for p in pairs], dtype=float)
+    s = np.array([p[1] for p in pairs], dtype=float) / 6
+    m = binary_metrics(y, s)
+    assert m["accuracy"] == pytest.approx(accuracy_score(y, s >= 0.5))
+    if len(np.unique(y)) < 2:
+        assert m["auroc"] is None and m["average_precision"] is None
+        return
+    assert m["auroc"] == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    assert m["average_precision"] == pytest.approx(average_precision_score(y, s), abs=1e-12)
 
 
 def test_regression_metrics_match_scipy():

@@ -20,17 +20,44 @@ from sklearn.metrics import (
 
 
 def binary_metrics(y_true, y_score, threshold: float = 0.5) -> dict:
-    """Accuracy at ``threshold`` on probabilities, AUROC and average precision."""
+    """Accuracy at ``threshold`` on probabilities, AUROC and average precision (scikit-learn's definitions;
+    computed by :func:`auroc` and :func:`average_precision`, which the tests hold equal to
+    ``roc_auc_score`` / ``average_precision_score``)."""
     y_true, y_score = np.asarray(y_true, dtype=float), np.asarray(y_score, dtype=float)
-    out: dict[str, Any] = {"n": int(len(y_true)), "accuracy": float(accuracy_score(y_true, y_score >= threshold))
-           if len(y_true) else None}
+    out: dict[str, Any] = {"n": int(len(y_true)), "accuracy": float(np.mean((y_score >= threshold) == y_true))
+                           if len(y_true) else None}
     if len(np.unique(y_true)) < 2:
         out.update(auroc=None, average_precision=None,
                    undefined_reason=f"only one class ({'none' if not len(y_true) else int(y_true[0])}) present")
         return out
-    out["auroc"] = float(roc_auc_score(y_true, y_score))
-    out["average_precision"] = float(average_precision_score(y_true, y_score))
+    out["auroc"] = auroc(y_true, y_score)
+    out["average_precision"] = average_precision(y_true, y_score)
     return out
+
+
+def auroc(y_true: np.ndarray, y_score: np.ndarray) -> float:
+    """Area under the ROC curve as the Mann–Whitney statistic, ties counted half (Hanley & McNeil 1982):
+    (rank sum of the positives − n₁(n₁+1)/2) / (n₁ n₀), average ranks for tied scores. Written here rather
+    than calling ``sklearn.metrics.roc_auc_score`` because the paired bootstrap of a fixed split calls it
+    ~10⁵ times per run, per group, and scikit-learn's input checks cost ~0.4 ms a call (~20× the sum)."""
+    positive = y_true == 1
+    n1 = float(positive.sum())
+    n0 = float(len(y_true)) - n1
+    ranks = stats.rankdata(y_score)
+    return float((ranks[positive].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def average_precision(y_true: np.ndarray, y_score: np.ndarray) -> float:
+    """Average precision as scikit-learn defines it, AP = Σₙ (Rₙ − Rₙ₋₁) Pₙ over the distinct score
+    thresholds from the highest down (tied scores form one threshold); written here for the reason given
+    under :func:`auroc`."""
+    order = np.argsort(-y_score, kind="mergesort")
+    scores, labels = y_score[order], y_true[order]
+    last_of_threshold = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]
+    true_positives = np.cumsum(labels)[last_of_threshold]
+    precision = true_positives / (last_of_threshold + 1)
+    recall = true_positives / true_positives[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
 def regression_metrics(y_true, y_pred) -> dict:

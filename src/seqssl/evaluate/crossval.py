@@ -89,7 +89,7 @@ def run_crossval(cfg, resume: bool = False) -> dict:
     outer.close()
     results = assemble_results(cfg, data.task, table.metrics, table.runs, [reorder(r) for r in leakage],
                                prepared.split, time.time() - start_all, baselines_of(arms), table.predictions,
-                               data.negative_types)
+                               data.negative_types, data.encoded.group_keys)
     results["run_id"], results["date"] = run_id, date
     external = {arm.name: arm.provenance() for arm in arms if arm.provenance() is not None}
     if external:

@@ -117,17 +117,26 @@ def n_test_over_n_train(leakage: list) -> float:
 
 
 def inference(task: Task, primary: str, per_arm: dict, means: dict, baselines: list[str], leakage: list,
-              predictions=None, negative_types=None, seed: int = 0) -> dict:
+              predictions=None, negative_types=None, seed: int = 0, groups=None) -> dict:
     """``comparisons`` (tested, Holm-corrected, with verdicts) and ``statistics`` (which test, its inputs)
     of results.json: k folds → corrected resampled t; one fixed split with ``predictions`` of one row per
-    example → paired bootstrap over its test examples (``N_BOOT`` resamples, ``seed``)."""
+    example → paired bootstrap over its test examples (``N_BOOT`` resamples, ``seed``; within each (group,
+    class) cell when ``groups``, and over repeats too: :mod:`seqssl.evaluate.bootstrap`). ``negative_types``
+    and ``groups``: per data row."""
     replicates, info = None, {"alpha": 0.05, "holm_family": "primary metric, pooled and per subset"}
     if len(leakage) == 1:
-        frames = None if predictions is None else example_frames(predictions)
-        if frames is not None:
-            replicates = arm_replicates(frames, lambda y, s, t: fold_metrics(task, y, s, t)[0],
-                                        negative_types, N_BOOT, seed)
-            info.update(test=BOOTSTRAP, n_boot=N_BOOT, bootstrap_seed=seed)
+        shared = None if predictions is None else example_frames(predictions)
+        if shared is not None:
+            rows, examples = shared
+            replicates = arm_replicates(
+                examples, lambda y, s, t, g: fold_metrics(task, y, s, t, None, g)[0],
+                None if negative_types is None else np.asarray(negative_types)[rows],
+                None if groups is None else np.asarray(groups)[rows], task.stratified, N_BOOT, seed)
+            repeats = max(len(ex.scores) for ex in examples.values())
+            info.update(test=BOOTSTRAP, n_boot=N_BOOT, bootstrap_seed=seed,
+                        resampled_within="group and class" if groups is not None and task.stratified else
+                        "group" if groups is not None else "all test rows",
+                        **({"repeats_resampled": repeats} if repeats > 1 else {}))
         ratio = None
     else:
         ratio = n_test_over_n_train(leakage)
@@ -150,16 +159,16 @@ def primary_metric(cfg, task: Task) -> str:
 
 
 def assemble_results(cfg, task: Task, per_arm: dict, runs: dict, leakage: list, split: str, wall: float,
-                     baselines: list[str], predictions=None, negative_types=None) -> dict:
-    """results.json; ``predictions`` (the per-example prediction frames) and ``negative_types`` (per data
-    row) feed the paired bootstrap of a single fixed split (:func:`inference`)."""
+                     baselines: list[str], predictions=None, negative_types=None, groups=None) -> dict:
+    """results.json; ``predictions`` (the per-example prediction frames), ``negative_types`` and ``groups``
+    (per data row) feed the paired bootstrap of a single fixed split (:func:`inference`)."""
     arms_out = {arm: arm_summary(folds, runs[arm]) for arm, folds in per_arm.items()}
     return {"task": task.name, "primary_metric": primary_metric(cfg, task), "split": split, "n_folds": len(leakage),
             "split_column": cfg.data.split_column if split == "column" else None,
             "validation_column": cfg.data.validation_column if split == "column" else None,
             "arms": arms_out,
             **inference(task, primary_metric(cfg, task), per_arm, {a: body["mean"] for a, body in arms_out.items()},
-                        baselines, leakage, predictions, negative_types, cfg.seed),
+                        baselines, leakage, predictions, negative_types, cfg.seed, groups),
             "leakage": leakage,
             "pretraining": {arm: [{"fold": r["fold"], "history": r.get("pretrain_history", [])} for r in runs[arm]]
                             for arm in runs if any("pretrain_history" in r for r in runs[arm])},

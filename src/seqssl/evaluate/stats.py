@@ -98,11 +98,14 @@ def bootstrap_difference(arm_values, baseline_values) -> dict:
             "p_value": min(1.0, p), "n_resamples": int(len(diff))}
 
 
-def bootstrap_replicates(metric, n: int, n_boot: int = 1000, seed: int = 0) -> list:
-    """``metric(idx)`` on ``n_boot`` resamples ``idx`` of ``range(n)`` drawn with replacement; the same
-    ``seed`` gives the same resamples, so two arms' replicates are paired."""
+def bootstrap_replicates(metric, n: int, n_boot: int = 1000, seed: int = 0, cells: list | None = None) -> list:
+    """``metric(idx)`` on ``n_boot`` resamples ``idx`` of ``range(n)`` drawn with replacement (with ``cells``,
+    lists of positions: within each cell, keeping its size); the same ``seed`` and cells give the same
+    resamples, so two arms' replicates are paired."""
     rng = np.random.default_rng(seed)
-    return [metric(rng.integers(0, n, n)) for _ in range(n_boot)]
+    if cells is None:
+        return [metric(rng.integers(0, n, n)) for _ in range(n_boot)]
+    return [metric(np.concatenate([c[rng.integers(0, len(c), len(c))] for c in cells])) for _ in range(n_boot)]
 
 
 def paired_bootstrap(y_true, score_arm, score_baseline, metric, n_boot: int = 1000, seed: int = 0) -> dict:
