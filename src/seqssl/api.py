@@ -14,12 +14,13 @@ import pandas as pd
 from .config import Config
 from .data.alphabets import fit_smiles_tokenizer
 from .data.dataset import encode_table
+from .data.v_genes import expand_columns
 from .data.formats import default_columns
 from .data.labelled import LabelledData, carve, fixed_split, load_labelled
 from .data.readers import read_table, require_columns
 from .data.splits import Split
 from .data.tokenizers import SequenceTokenizer
-from .errors import InputError
+from .errors import InputError, Problems
 from .io import atomic_write_text, output_directory, output_file, versions
 from .lengths import length_limit, size_to_data
 from .models.encoder import SequenceEncoder, check_segments, embed_dataset, load_encoder
@@ -51,7 +52,7 @@ def pretrain(cfg: Config, resume: bool = False, data=None) -> Path:
     on SIGINT/SIGTERM); ``resume`` continues from the newest one with identical results on CPU."""
     from .objectives import objective_class
     from .train.distributed import init_from_env, is_main
-    from .train.pretrain import build_pretrained_encoder, initial_model, pretraining_corpus
+    from .train.pretrain import build_pretrained_encoder, corpus_files, initial_model, pretraining_corpus
     cfg = with_frame(cfg, data)
     out = output_directory(cfg.out)
     objective_class(cfg.pretrain.objective)  # a misspelt objective fails before anything is written
@@ -59,8 +60,12 @@ def pretrain(cfg: Config, resume: bool = False, data=None) -> Path:
     device = resolve_device(cfg.device)
     _, world_size = init_from_env(device)  # torchrun: one process per device, rank 0 writes
     main = is_main()
-    initial, own_tokenizer = initial_model(cfg)  # --init: continued pretraining of an existing model
-    corpus, tokenizer = pretraining_corpus(cfg, own_tokenizer)
+    problems = Problems()  # every problem found before training, raised together
+    initial, own_tokenizer = problems.must(lambda: initial_model(cfg))  # --init: continued pretraining
+    if initial is not None:
+        problems.check(lambda: check_segments(initial, len(corpus_files(cfg)[0][1]), cfg.pretrain.init))
+    corpus, tokenizer = problems.must(lambda: pretraining_corpus(cfg, own_tokenizer))
+    problems.raise_all()
     start = time.time()
     if main:
         atomic_write_text(out / "config.yaml", cfg.to_yaml())
@@ -263,17 +268,26 @@ def encoder_and_data(cfg: Config) -> tuple[SequenceEncoder, LabelledData]:
     maximum length (``--max-length`` may lower it); for ``none``, a random encoder (seeded with
     ``cfg.seed``) sized to the data's longest input unless ``--max-length`` is given, with a segment
     embedding per sequence column."""
+    from .transfer.modes import get_mode
+    problems = Problems()  # every problem found before training, raised together
+    mode = problems.check(lambda: get_mode(cfg.finetune.mode))
     if cfg.finetune.encoder not in (None, "", "none"):
         encoder, tokenizer = load_encoder(cfg.finetune.encoder)
         own = encoder.backbone.config.max_position_embeddings - 2
         cfg.model.max_length = min(cfg.model.max_length or own, own)
-        data = labelled_data(cfg, tokenizer)
-        check_segments(encoder, len(data.columns), cfg.finetune.encoder)
-        return encoder, data
-    data = labelled_data(cfg)
-    size_to_data(cfg.model, data.encoded.lengths())
-    seed_everything(cfg.seed)
-    return SequenceEncoder.build(cfg.model, data.tokenizer.vocab_size, len(data.columns)), data
+        expand_columns(cfg.data)
+        problems.check(lambda: check_segments(encoder, len(cfg.data.columns), cfg.finetune.encoder))
+        data = problems.must(lambda: labelled_data(cfg, tokenizer))
+    else:
+        data = problems.must(lambda: labelled_data(cfg))
+        size_to_data(cfg.model, data.encoded.lengths())
+        seed_everything(cfg.seed)
+        encoder = SequenceEncoder.build(cfg.model, data.tokenizer.vocab_size, len(data.columns))
+    if mode is not None:
+        problems.check(lambda: mode.check(data.task, data.encoded))
+    problems.raise_all()
+    return encoder, data
+
 
 
 def encoder_for(cfg: Config):

@@ -34,3 +34,60 @@ class InputError(Exception):
 class TrainingStopped(InputError):
     """Training ended early for a reason the user can act on (interrupted, non-finite loss).
     The CLI prints the one line and exits with code 1 (130 when interrupted)."""
+
+
+class InputErrors(InputError):
+    """Every problem a run's up-front checks found (:func:`check_all`), reported together, one line each."""
+
+    def __init__(self, problems: list[InputError]):
+        self.problems = problems
+        super().__init__(problems[0].problem, path=problems[0].path, line=problems[0].line,
+                         column=problems[0].column, fix=problems[0].fix)
+
+    def format(self) -> str:
+        if len(self.problems) == 1:
+            return self.problems[0].format()
+        lines = [f"{len(self.problems)} problems, found before any work:"]
+        return "\n".join(lines + [f"  - {p.format()}" for p in self.problems])
+
+
+class Problems:
+    """Collects the problems of a run's up-front checks: :meth:`check` runs one (a callable raising
+    :class:`InputError`) and keeps its problem instead of stopping; :meth:`raise_all` raises them together as
+    one :class:`InputErrors`, so that a user fixes them in one pass instead of one run each."""
+
+    def __init__(self):
+        self.found: list[InputError] = []
+
+    def check(self, check):
+        """``check()``'s value, or ``None`` with its problem kept."""
+        try:
+            return check()
+        except InputError as err:
+            self.add(err)
+        return None
+
+    def must(self, read):
+        """``read()``; when it fails, its problem is raised at once with those already found (what it reads is
+        needed for the checks that follow)."""
+        try:
+            return read()
+        except InputError as err:
+            self.add(err)
+            self.raise_all()
+            raise
+
+    def add(self, err: InputError) -> None:
+        self.found += err.problems if isinstance(err, InputErrors) else [err]
+
+    def raise_all(self) -> None:
+        if self.found:
+            raise InputErrors(self.found)
+
+
+def check_all(checks, problems: Problems | None = None) -> None:
+    """Run every check, then raise every problem found (with those ``problems`` already holds) at once."""
+    problems = problems or Problems()
+    for check in checks:
+        problems.check(check)
+    problems.raise_all()

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from ..config import task_name
 from ..data.labelled import LabelledData, load_labelled
 from ..data.v_genes import cdr_column_names
+from ..errors import Problems, check_all
 from ..io import atomic_write_text, output_directory
 from ..lengths import size_to_data
 from ..runs import new_run_id
@@ -32,8 +33,9 @@ from .workers import resolve_jobs, run_parts_in_workers
 
 @dataclass
 class PreparedRun:
-    """What a cross-validation reads and plans before any fold runs: the same in the main process and in
-    every worker (:mod:`seqssl.evaluate.workers`), so that all of them see the same rows, folds and corpus."""
+    """What a cross-validation reads, plans and checks before any fold runs: the same in the main process and
+    in every worker (:mod:`seqssl.evaluate.workers`), so that all of them see the same rows, folds and corpus.
+    ``cache``: what the checks loaded that the arms reuse (a ``model:PATH`` arm's model and tokens)."""
 
     arms: list[Arm]
     data: LabelledData
@@ -41,22 +43,28 @@ class PreparedRun:
     split: str
     val_from_column: bool
     extra: object
+    cache: dict
 
 
 def prepare_run(cfg) -> PreparedRun:
     """Resolve the arms, read the labelled data (with the tokenizer of ``pretrain.init``), plan the folds,
-    read the extra pretraining corpus if an arm pretrains, and size the model to the data."""
+    read the extra pretraining corpus if an arm pretrains, size the model to the data, and check every arm and
+    mode against the data: all before the first fold, every problem reported at once (:func:`check_all`)."""
     task = get_task(task_name(cfg.data))
-    arms = resolve_arms(list(cfg.crossval.arms), task)
-    primary_metric(cfg, task)  # a misspelt --primary-metric fails before any work
+    problems = Problems()  # every problem found before the first fold, raised together
+    arms = resolve_arms(list(cfg.crossval.arms), task, problems)
+    problems.check(lambda: primary_metric(cfg, task))
     configure_process(cfg.threads, cfg.quiet)
-    _, own_tokenizer = initial_model(cfg)  # pretrain.init: the run reads its data with that model's tokenizer
-    data = load_labelled(cfg, own_tokenizer,
-                         molecular=cfg.data.alphabet == "smiles" or any(a.needs_molecules for a in arms))
-    folds, split, val_from_column = plan_folds(cfg, data)
-    extra = extra_corpus(cfg, data.tokenizer) if any(a.needs_corpus for a in arms) else None
+    _, own_tokenizer = problems.must(lambda: initial_model(cfg))  # pretrain.init: its tokenizer reads the data
+    data = problems.must(lambda: load_labelled(
+        cfg, own_tokenizer, molecular=cfg.data.alphabet == "smiles" or any(a.needs_molecules for a in arms)))
+    folds, split, val_from_column = problems.must(lambda: plan_folds(cfg, data))
+    extra = problems.must(lambda: extra_corpus(cfg, data.tokenizer) if any(a.needs_corpus for a in arms) else None)
     size_to_data(cfg.model, data.encoded.lengths(), [] if extra is None else extra.encoded.lengths())
-    return PreparedRun(arms, data, folds, split, val_from_column, extra)
+    checking = RunContext(cfg, data, resolve_device(cfg.device), Path(cfg.out or "."), progress=False)
+    modes = list(cfg.crossval.modes) or [cfg.finetune.mode]
+    check_all([check for arm in arms for check in arm.check_run(checking, modes)], problems)
+    return PreparedRun(arms, data, folds, split, val_from_column, extra, checking.cache)
 
 
 def run_crossval(cfg, resume: bool = False) -> dict:
@@ -78,7 +86,8 @@ def run_crossval(cfg, resume: bool = False) -> dict:
     if jobs > 1:
         run_parts_in_workers(run_part_in_worker, cfg, prepared, table.units, resume, jobs)
         resume = True  # every part is on disk now: the loop below gathers them
-    run = RunContext(cfg, data, resolve_device(cfg.device), out, resume, progress=not cfg.quiet)
+    run = RunContext(cfg, data, resolve_device(cfg.device), out, resume, progress=not cfg.quiet,
+                     cache=prepared.cache)
     outer = tqdm(total=len(folds) * len(table.names), desc="crossval", disable=cfg.quiet, unit="arm")
     leakage = []
     for k, (train_all, fold_split) in enumerate(folds):
@@ -110,7 +119,8 @@ def run_part_in_worker(cfg, k: int, arm_index: int, resume: bool) -> None:
     prepared: PreparedRun = _WORKER_RUN["prepared"]
     arm = prepared.arms[arm_index]
     out = output_directory(cfg.out)
-    run = RunContext(cfg, prepared.data, resolve_device(cfg.device), out, resume, progress=False)
+    run = RunContext(cfg, prepared.data, resolve_device(cfg.device), out, resume, progress=False,
+                     cache=prepared.cache)
     train_all, split = prepared.folds[k]
     fold, _ = make_fold(run, k, train_all, split, prepared.extra, [arm])
     store = PartStore(out, cfg.to_dict(), resume=True)  # config.yaml was checked and written by the main process

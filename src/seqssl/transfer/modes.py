@@ -49,6 +49,9 @@ class Fitted:
 class TransferMode:
     name = ""
 
+    def check(self, task: Task, data) -> None:
+        """Refuse a task or data the mode cannot fit (``data``: the run's encoded rows), before any work."""
+
     def fit(self, encoder, train, val, cfg, task: Task, *, device, precision: str, seed: int, progress: bool,
             desc: str) -> Fitted:
         raise NotImplementedError
@@ -159,6 +162,11 @@ class PerValue(Full):
     name = "per-value"
     per_value = True
 
+    def check(self, task, data):
+        if not task.binary or data.group_keys is None:
+            raise InputError("--mode per-value is for binary pair tasks (one output per value of the last column)",
+                             fix="use --mode full, or --task pair-classification with two or more --columns")
+
 
 def save_head(model, out: Path) -> None:
     """The prediction head's weights as ``out/head.safetensors``."""
@@ -207,12 +215,15 @@ class NearestNeighbour(TransferMode):
 
     name = "knn"
 
-    def fit(self, encoder, train, val, cfg, task, *, device, precision, seed, progress, desc):
-        from ..models.encoder import embed_dataset
-        from .knn import Calibration, choose_k, cosine_similarity, knn_scores
+    def check(self, task, data):
         if task.per_token or not (task.binary or task.standardise_targets):
             raise InputError(f"--mode knn predicts binary labels or numbers, not {task.name}",
                              fix="use --mode probe, full or lora")
+
+    def fit(self, encoder, train, val, cfg, task, *, device, precision, seed, progress, desc):
+        from ..models.encoder import embed_dataset
+        from .knn import Calibration, choose_k, cosine_similarity, knn_scores
+        self.check(task, train)
         reference = embed_dataset(encoder, train, device)
         val_similarity = cosine_similarity(embed_dataset(encoder, val, device), reference)
         k, best = choose_k(task, val_similarity, train.labels, val.labels, val.group_keys, train.group_keys)

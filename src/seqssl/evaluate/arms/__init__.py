@@ -5,7 +5,7 @@ Registered here: ``none`` (a random encoder), ``kmer`` (k-mer counts or a residu
 every registered pretraining objective is an arm of its own name (:class:`.encoders.PretrainedArm`)."""
 from __future__ import annotations
 
-from ...errors import InputError
+from ...errors import InputError, Problems
 from ...extras import require
 from ...objectives import OBJECTIVES, is_objective
 from ...tasks import Task
@@ -30,21 +30,33 @@ def resolve_arm(name: str) -> Arm:
                          "directory)")
 
 
-def resolve_arms(names: list[str], task: Task | None = None) -> list[Arm]:
-    """Every arm of ``--arms``, checked (known, listed once, able to predict ``task``)."""
-    arms = [resolve_arm(n) for n in names]
-    if len(set(names)) != len(names):
-        raise InputError(f"an arm is listed twice in {names}")
-    taken = [a.name for a in arms]
-    if len(set(taken)) != len(taken):
-        repeated = sorted({n for n in taken if taken.count(n) > 1})
-        raise InputError(f"two arms would both be called {repeated} in the tables",
-                         fix="model:PATH arms are named after their directory: rename one of the directories")
-    for arm in arms:
+def resolve_arms(names: list[str], task: Task | None = None, problems: Problems | None = None) -> list[Arm]:
+    """Every arm of ``--arms``, checked (known, listed once, its extras installed, able to predict ``task``):
+    every problem is raised at once, or with ``problems`` kept there (the arms without one are returned) for
+    the caller to raise with problems of its own."""
+    arms: list[Arm] = []
+
+    def resolve(name):
+        arm = resolve_arm(name)
         for module in arm.requires:
             require(module, f"the {arm.name} arm")
         if task is not None:
             arm.check(task)
+        arms.append(arm)
+
+    def distinct():
+        if len(set(names)) != len(names):
+            raise InputError(f"an arm is listed twice in {names}")
+        taken = [a.name for a in arms]
+        if len(set(taken)) != len(taken):
+            repeated = sorted({n for n in taken if taken.count(n) > 1})
+            raise InputError(f"two arms would both be called {repeated} in the tables",
+                             fix="model:PATH arms are named after their directory: rename one of the directories")
+    found = problems or Problems()
+    for check in [*(lambda n=n: resolve(n) for n in names), distinct]:
+        found.check(check)
+    if problems is None:
+        found.raise_all()
     return arms
 
 

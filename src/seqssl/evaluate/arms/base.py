@@ -83,6 +83,13 @@ class Arm:
     def check(self, task: Task) -> None:
         """Refuse a task the arm cannot predict, before any work."""
 
+    def check_run(self, run: RunContext, modes: list[str]) -> list:
+        """What the arm must verify against the run's data and settings before the first fold (a loaded
+        model's segments and tokenizer, an objective's settings, each transfer mode against the task): the
+        checks as callables raising :class:`~seqssl.errors.InputError`, run together by
+        :func:`seqssl.errors.check_all` so that every problem is reported at once."""
+        return []
+
     def provenance(self) -> dict | None:
         """Where an arm's model came from, for results.json (a model the user brought: its path and hash)."""
         return None

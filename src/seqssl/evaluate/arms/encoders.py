@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import time
 
+import torch
+
 from ...models.encoder import SequenceEncoder, embed_dataset
 from ...runtime import seed_everything
 from ...train.checkpoint import latest_checkpoint
@@ -21,6 +23,10 @@ class EncoderArm(Arm):
     fine-tuning (pair retrieval, the embedding map), then a copy fine-tuned per label fraction and mode."""
 
     uses_modes = True
+
+    def check_run(self, run, modes):
+        from ...transfer.modes import get_mode
+        return [lambda m=m: get_mode(m).check(run.task, run.data.encoded) for m in self.modes(modes)]
 
     def encoder(self, run: RunContext, fold: FoldContext) -> tuple[SequenceEncoder, dict]:
         raise NotImplementedError
@@ -71,6 +77,23 @@ class PretrainedArm(EncoderArm):
 
     def __init__(self, objective: str):
         self.name = objective
+
+    def check_run(self, run, modes):
+        return [*super().check_run(run, modes), lambda: self.check_objective(run)]
+
+    def check_objective(self, run) -> None:
+        """The objective built around a small encoder of the run's shape: its settings are checked where it is
+        constructed, so a wrong one is refused now rather than after the arms before it have run."""
+        from ...config import ModelConfig
+        from ...objectives import build_objective
+        cfg = with_objective(run.cfg, self.name)
+        tiny = ModelConfig(hidden_size=8, num_layers=1, num_heads=1, intermediate_size=8,
+                           architecture=cfg.model.architecture, max_length=cfg.model.max_length or 64,
+                           pooling=cfg.model.pooling)
+        vocab = run.data.tokenizer.vocab_size
+        with torch.random.fork_rng():  # the check draws no number the run's own seeds would see
+            build_objective(self.name, SequenceEncoder.build(tiny, vocab, len(run.data.columns)), cfg.pretrain,
+                            vocab)
 
     def encoder(self, run, fold):
         start = time.time()

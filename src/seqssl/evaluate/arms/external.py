@@ -59,19 +59,29 @@ class ModelArm(EncoderArm):
             raise InputError(f"{PREFIX}{self.path}: its tokenizer does not read one token per residue, so "
                              f"per-residue labels cannot be placed on its tokens", fix="use a residue-level model")
 
-    def own_run(self, run: RunContext) -> RunContext:
-        """``run`` as this model sees it: the same rows, labels and folds, tokenised by the model's own
-        tokenizer and as long as it allows (the model is loaded once per run)."""
+    def loaded(self, run: RunContext) -> tuple:
+        """``(model, its tokenizer, the run's rows in its tokens)``, loaded and tokenised once per run (the
+        up-front checks do it first: a model with too few segments, or a tokenizer that cannot read the data,
+        is refused before any fold)."""
         key = ("model", str(self.path))
         if key not in run.cache:
             encoder, tokenizer = load_encoder(self.path, run.cfg.model.loaded_pooling, run.cfg.data.unknown_residues)
             check_segments(encoder, len(run.data.columns), self.path)
-            cfg = copy.deepcopy(run.cfg)
-            cfg.model.max_length = encoder.max_tokens
-            data = copy.copy(run.data)
-            data.tokenizer, data.encoded = tokenizer, own_encoding(run, tokenizer, encoder.max_tokens, self.name)
-            run.cache[key] = replace(run, cfg=cfg, data=data, cache={LOADED: encoder})
+            run.cache[key] = (encoder, tokenizer, own_encoding(run, tokenizer, encoder.max_tokens, self.name))
         return run.cache[key]
+
+    def check_run(self, run, modes):
+        return [lambda: self.loaded(run), *super().check_run(run, modes)]
+
+    def own_run(self, run: RunContext) -> RunContext:
+        """``run`` as this model sees it: the same rows, labels and folds, tokenised by the model's own
+        tokenizer and as long as it allows."""
+        encoder, tokenizer, encoded = self.loaded(run)
+        cfg = copy.deepcopy(run.cfg)
+        cfg.model.max_length = encoder.max_tokens
+        data = copy.copy(run.data)
+        data.tokenizer, data.encoded = tokenizer, encoded
+        return replace(run, cfg=cfg, data=data, cache={LOADED: encoder})
 
     def encoder(self, run, fold):
         """A copy of the loaded model (``run`` is :meth:`own_run`'s)."""
