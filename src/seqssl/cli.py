@@ -259,6 +259,12 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
              bond_angles: Annotated[bool, typer.Option("--bond-angles", help="gcn / gat arms: add a bond-angle "
                                                        "feature from an RDKit conformer (slow).")] = False,
              jobs: Jobs = None, threads: Threads = None,
+             repeats: Annotated[Optional[int], typer.Option(
+                 "--repeats", min=1, help="Fine-tune each (fold, arm, mode) N times with N seeds shared by every "
+                 "arm; each fold's value is the mean, a fixed split's ± the std over repeats.")] = None,
+             search: Annotated[Optional[str], typer.Option(
+                 "--search", help="Fine-tuning settings chosen per fold on the validation split only, e.g. "
+                 "lr=1e-4,3e-4,1e-3,epochs=10,30 (every combination).")] = None,
              resume: Annotated[bool, typer.Option("--resume", help="Keep the finished folds and arms in --out; "
                                                   "continue a cut-off pretraining. "
                                                   "Only --arms and --mode may change.")] = False):
@@ -274,6 +280,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
             **_v_genes(v_gene_columns, unknown_v_genes, organism),
             "crossval.bond_angles": True if bond_angles else None,
             "crossval.remove_duplicates": True if remove_duplicates else None, "crossval.jobs": jobs,
+            "finetune.repeats": repeats, "finetune.search": search,
             "threads": threads,
             "data.label_column": label_column, "data.task": task, "crossval.arms": _cols(arms), "crossval.folds": folds,
             "pretrain.init": init, "pretrain.weights": objective_weights,

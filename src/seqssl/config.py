@@ -161,6 +161,10 @@ class FinetuneConfig(OptimConfig):
     loss: str = "bce"  # classification / multilabel: bce | focal (Lin et al. 2017)
     focal_alpha: float | None = None  # focal: weight of positives (negatives 1 - alpha); None = unweighted
     focal_gamma: float = 2.0  # focal: focusing parameter; 0 with alpha None is BCE
+    repeats: int = 1  # crossval: each (fold, arm, mode) fine-tuned this many times, seeds the same for every arm
+    #                   (the fold's seed, then one per further repeat); fold value = mean over repeats
+    search: dict[str, list[float]] = field(default_factory=dict)  # crossval: a grid of finetune settings, e.g.
+    #   {lr: [1e-4, 3e-4, 1e-3], epochs: [10, 30]}, chosen per fold and row on the validation split only
 
 
 @dataclass
@@ -257,7 +261,9 @@ def _coerce(value, hint, key: str):
 
 def _coerce_mapping(value, inner, key: str) -> dict:
     """A mapping from YAML, or ``a=1,b=0.5`` from the command line, its values checked against ``inner``."""
-    if isinstance(value, str):
+    if isinstance(value, str) and typing.get_origin(inner) is list:  # lr=1e-4,3e-4,epochs=10,30
+        value = _grouped_values(value, key)
+    elif isinstance(value, str):
         pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
         if any(len(p) != 2 for p in pairs):
             raise InputError(f"config key '{key}' expects NAME=VALUE pairs, got {value!r}", fix="e.g. mlm=1,simclr=0.5")
@@ -265,6 +271,22 @@ def _coerce_mapping(value, inner, key: str) -> dict:
     if not isinstance(value, dict):
         raise InputError(f"config key '{key}' expects a mapping, got {value!r}")
     return {str(k): _coerce(v, inner, f"{key}.{k}") for k, v in value.items()}
+
+
+def _grouped_values(text: str, key: str) -> dict[str, list[str]]:
+    """``lr=1e-4,3e-4,epochs=10,30`` → ``{lr: [1e-4, 3e-4], epochs: [10, 30]}``: an item with ``=`` starts a
+    name, the items after it add values to it."""
+    out: dict[str, list[str]] = {}
+    name = None
+    for item in (i.strip() for i in text.split(",")):
+        if "=" in item:
+            name, item = (part.strip() for part in item.split("=", 1))
+            out[name] = []
+        if name is None or not item:
+            raise InputError(f"config key '{key}' expects NAME=V1,V2,... groups, got {text!r}",
+                             fix="e.g. lr=1e-4,3e-4,1e-3,epochs=10,30")
+        out[name].append(item)
+    return out
 
 
 def _apply(obj, values: dict, prefix: str = "") -> None:
@@ -324,6 +346,7 @@ RANGES = {  # dotted key: (predicate, what it must be)
     "finetune.select": (lambda v: v in ("best", "last"), "best or last"),
     "finetune.focal_alpha": (lambda v: v is None or 0 < v < 1, "in (0, 1)"),
     "finetune.focal_gamma": (lambda v: v >= 0, "non-negative"),
+    "finetune.repeats": (lambda v: v >= 1, "at least 1"),
     "data.invalid_smiles": (lambda v: v in ("error", "skip"), "error or skip"),
     "crossval.gnn_layers": (lambda v: v >= 1, "at least 1"),
     "crossval.arms": (lambda v: len(v) > 0, "one or more arms (e.g. kmer)"),  # none: nothing to compare
@@ -393,6 +416,30 @@ def check_ranges(config: Config) -> None:
             raise InputError(f"config key '{dotted}' must be {what}, got {value!r}")
     for section in dict.fromkeys(dotted.split(".")[0] for dotted in CHOICES):
         check_choices(getattr(config, section), section)
+    config.finetune.search = checked_search(config.finetune)
+
+
+SEARCHABLE = ("lr", "encoder_lr", "epochs", "batch_size", "weight_decay", "warmup_ratio", "patience",
+              "head_hidden", "head_dropout", "lora_rank", "lora_alpha", "lora_dropout", "focal_gamma")
+
+
+def checked_search(cfg: FinetuneConfig) -> dict:
+    """``finetune.search`` with each value of the field's type and in its range; a key that is not a number
+    the fine-tuning reads, or an empty list, is refused."""
+    hints = typing.get_type_hints(FinetuneConfig)
+    out = {}
+    for key, values in cfg.search.items():
+        if key not in SEARCHABLE:
+            raise InputError(f"finetune.search: '{key}' cannot be searched", fix=f"use {', '.join(SEARCHABLE)}")
+        if not values:
+            raise InputError(f"finetune.search: no values for '{key}'", fix=f"e.g. {key}=V1,V2")
+        kind = int if int in (hints[key], *typing.get_args(hints[key])) else float
+        out[key] = [_coerce(v, kind, f"finetune.search.{key}") for v in values]
+        ok, what = RANGES.get(f"finetune.{key}", (lambda v: v >= 0, "non-negative"))
+        for v in out[key]:
+            if not ok(v):
+                raise InputError(f"finetune.search: '{key}' must be {what}, got {v!r}")
+    return out
 
 
 def task_name(data: DataConfig) -> str:

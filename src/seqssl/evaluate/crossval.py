@@ -23,11 +23,13 @@ from ..runtime import configure_process, resolve_device
 from ..tasks import get_task
 from ..train.pretrain import initial_model
 from .arms import Arm, FoldContext, RunContext, Unit, baselines_of, resolve_arms
+from .bootstrap import REPEAT, mean_metrics
 from .folds import deduplicated_test, extra_corpus, fold_corpus, plan_folds
 from .parts import PartStore
 from .report import run_table, write_report
 from .results import PER_ARM_ONLY, assemble_results, fold_metrics, primary_metric
 from .rows import arm_label, label_subset
+from .tuning import Fit, fit_tuned
 from .workers import resolve_jobs, run_parts_in_workers
 
 
@@ -183,27 +185,38 @@ class RowTable:
                     state, shared = arm.prepare(run, fold)
                 assert shared is not None  # prepared with this arm's first row
                 unit = Unit(name, fraction, mode, label_subset(fold.split.train, run.data.fold_labels, fraction,
-                                                               fold.seed, run.task.stratified))
-                scores, info = self.fit_unit(run, fold, arm, unit, state, shared if first else
-                                             {k: v for k, v in shared.items() if k not in PER_ARM_ONLY})
+                                                               fold.seed, run.task.stratified), fold.seed)
+                fits, info = self.fit_unit(run, fold, arm, unit, state, shared if first else
+                                           {k: v for k, v in shared.items() if k not in PER_ARM_ONLY})
                 info["seconds"] = time.time() - started + (0.0 if first else info.get("pretrain_seconds", 0.0))
-                test = run.data.encoded.subset(fold.split.test)
-                metrics, counts = self.score(run, fold, test, scores)
-                done = (metrics, {**info, **counts},
-                        run.task.prediction_rows(test, fold.split.test, fold.k, name, scores))
+                done = self.scored(run, fold, name, fits, info)
                 store.save(fold.k, name, *done)
             self.add(name, *done)
             if outer is not None:
                 outer.update(1)
 
-    def fit_unit(self, run, fold, arm: Arm, unit: Unit, state, shared: dict) -> tuple:
-        """Fit one row in one fold: ``(test scores, run record)``."""
+    def fit_unit(self, run, fold, arm: Arm, unit: Unit, state, shared: dict) -> tuple[list[Fit], dict]:
+        """Fit one row in one fold, searched and repeated as ``finetune`` asks (:mod:`.tuning`): the fits and
+        the run record (the first fit's details)."""
         info: dict = {"fold": fold.k, **({"label_fraction": unit.fraction, "n_fit": int(len(unit.fit_idx))}
                                          if len(self.fractions) > 1 else {})}
         info.update(shared)
-        scores, details = arm.fit(run, fold, unit, state)
-        info.update(details)
-        return scores, info
+        fits, record = fit_tuned(arm, run.cfg, unit, lambda u: arm.fit(run, fold, u, state))
+        info.update(fits[0].details)
+        info.update(record)
+        return fits, info
+
+    def scored(self, run, fold, name: str, fits: list[Fit], info: dict) -> tuple[dict, dict, pd.DataFrame]:
+        """The fold's metrics of one row (the mean over its repeats; each repeat's kept in ``info``), its run
+        record and its prediction rows (a ``repeat`` column when the run repeats fine-tuning)."""
+        test = run.data.encoded.subset(fold.split.test)
+        scored = [self.score(run, fold, test, f.scores) for f in fits]
+        rows = [run.task.prediction_rows(test, fold.split.test, fold.k, name, f.scores) for f in fits]
+        if run.cfg.finetune.repeats > 1:
+            rows = [frame.assign(**{REPEAT: r}) for r, frame in enumerate(rows)]
+            info["repeats"] = [metrics for metrics, _ in scored]
+        metrics = mean_metrics([m for m, _ in scored]) if len(fits) > 1 else scored[0][0]
+        return metrics, {**info, **scored[0][1]}, pd.concat(rows, ignore_index=True)
 
     def score(self, run, fold, test, scores) -> tuple[dict, dict]:
         """The fold's metrics of one row (per negative type and per group too, when the data has them), and

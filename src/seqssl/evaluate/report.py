@@ -46,7 +46,7 @@ def metric_columns(results: dict) -> list[str]:
 def results_table(results: dict) -> pd.DataFrame:
     """One row per arm and evaluation subset, one column per metric, 'mean ± std' over folds."""
     rows = []
-    single = results.get("n_folds") == 1
+    single = results.get("n_folds") == 1 and results.get("repeats", 1) == 1
     for arm, body in results["arms"].items():
         for subset in subsets(results):
             rows.append({"arm": arm, "subset": subset,
@@ -100,9 +100,12 @@ def split_note(results: dict) -> str | None:
     validation = (f"validation rows marked in `{results['validation_column']}` or `valid` in the split column"
                   if results.get("validation_column") else
                   "validation rows marked `valid` in the split column, otherwise carved from train")
+    spread = ("There is no spread over folds, so no ± std; arms are compared by a paired bootstrap over the "
+              "test examples." if results.get("repeats", 1) == 1 else
+              f"± is the std over {results['repeats']} fine-tuning repeats; arms are compared by a paired "
+              "bootstrap over the test examples and the repeats.")
     return (f"Fixed split from column `{results['split_column']}`: one train/test evaluation (a single \"fold\"), "
-            f"not cross-validation; {validation}. There is no spread over folds, so no ± std; arms are compared "
-            f"by a paired bootstrap over the test examples.")
+            f"not cross-validation; {validation}. {spread}")
 
 
 def print_summary(results: dict, console=None) -> None:
@@ -113,8 +116,10 @@ def print_summary(results: dict, console=None) -> None:
     for line in [smoke_line(results), *verdict_lines(results)]:
         if line:
             console.print(escape(line))
-    main_title = ("Fixed split: test metrics" if results.get("n_folds") == 1 else
-                  "Cross-validation: mean ± std over folds")
+    repeats = results.get("repeats", 1)
+    main_title = (("Fixed split: test metrics" if repeats == 1 else
+                   f"Fixed split: mean ± std over {repeats} fine-tuning repeats") if results.get("n_folds") == 1
+                  else "Cross-validation: mean ± std over folds")
     for title, frame in ((main_title, results_table(results).reset_index()),
                          ("Cost per arm (mean over folds)", cost_table(results)),
                          ("Paired differences (arm − baseline, per fold)", comparisons_table(results))):
@@ -311,6 +316,33 @@ def external_model_lines(results: dict) -> list[str]:
             "for their authors to state.", ""]
 
 
+def tuning_lines(results: dict) -> list[str]:
+    """Markdown: how fine-tuning was repeated (``finetune.repeats``) and which settings the search
+    (``finetune.search``) chose per row and fold, with the validation value each candidate reached."""
+    lines = []
+    repeats = results.get("repeats", 1)
+    if repeats > 1:
+        spread = ("± is the std over the repeats" if results["n_folds"] == 1 else
+                  "each fold's value is the mean over its repeats, ± the std of those means over folds")
+        lines += [f"Fine-tuning repeated {repeats} times per fold and row, with the same {repeats} seeds for "
+                  f"every arm (seqssl.evaluate.tuning); {spread}. Arms whose fit needs no seed (k-mers, "
+                  "nearest neighbours) were fitted once.", ""]
+    chosen = [{"row": arm, "fold": r["fold"], "chosen": _settings(r["search"]["chosen"]),
+               "validation": " · ".join(f"{_settings(c['settings'])}: {c['best_val']:.3f}"
+                                        for c in r["search"]["candidates"])}
+              for arm, body in results["arms"].items() for r in body.get("runs", []) if "search" in r]
+    if chosen:
+        lines += ["## Fine-tuning settings chosen on the validation split", "",
+                  "Every combination of `finetune.search` fitted per fold and row; the best validation value "
+                  "chose (the test rows played no part).", "",
+                  pd.DataFrame(chosen).to_markdown(index=False, disable_numparse=True), ""]
+    return lines
+
+
+def _settings(settings: dict) -> str:
+    return ", ".join(f"{k}={v:g}" for k, v in settings.items())
+
+
 def write_report(results: dict, out: Path, predictions: pd.DataFrame, maps: dict | None = None) -> None:
     """``report.md`` with the tables, the leakage counts and the plots it links, and ``report.html``, the
     same with the plots embedded (one file to open or send); ``maps``: per arm, the t-SNE points of
@@ -355,6 +387,7 @@ def write_report(results: dict, out: Path, predictions: pd.DataFrame, maps: dict
              "## Run table (mean over folds; also run_table.csv)", "",
              run_table(results).to_markdown(index=False, disable_numparse=True), "",
              *([convergence_note(results), ""] if convergence_note(results) else []),
+             *tuning_lines(results),
              "## Paired differences against the baselines", "",
              (comparisons_table(results).to_markdown(index=False, disable_numparse=True)
               if results["comparisons"] else "none"),

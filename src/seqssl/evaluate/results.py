@@ -61,9 +61,12 @@ def fold_metrics(task: Task, y_true, y_score, neg_types: np.ndarray | None, targ
 
 
 def arm_summary(folds: list[dict], runs: list[dict]) -> dict:
-    """One row's per-fold metrics, their mean and std, its runs (without per-arm plots' data) and cost."""
+    """One row's per-fold metrics, their mean and std (over folds; on one fixed split with repeated
+    fine-tuning, over the repeats), its runs (without per-arm plots' data) and cost."""
     keys = list(dict.fromkeys(k for f in folds for k in f))
     stats = {key: mean_std([f.get(key) for f in folds]) for key in keys}
+    if len(folds) == 1 and runs and runs[0].get("repeats"):  # one fixed split: the spread over repeats
+        stats = {key: (stats[key][0], mean_std([r.get(key) for r in runs[0]["repeats"]])[1]) for key in keys}
     body = {"folds": folds, "mean": {k: v[0] for k, v in stats.items()},
             "std": {k: v[1] for k, v in stats.items()},
             "runs": [{k: v for k, v in r.items() if k not in PER_ARM_ONLY} for r in runs],
@@ -164,6 +167,7 @@ def assemble_results(cfg, task: Task, per_arm: dict, runs: dict, leakage: list, 
     (per data row) feed the paired bootstrap of a single fixed split (:func:`inference`)."""
     arms_out = {arm: arm_summary(folds, runs[arm]) for arm, folds in per_arm.items()}
     return {"task": task.name, "primary_metric": primary_metric(cfg, task), "split": split, "n_folds": len(leakage),
+            "repeats": cfg.finetune.repeats, "search": cfg.finetune.search or None,
             "split_column": cfg.data.split_column if split == "column" else None,
             "validation_column": cfg.data.validation_column if split == "column" else None,
             "arms": arms_out,

@@ -118,9 +118,16 @@ def comparison_note(results: dict) -> str:
               "and on each subset, every row against every baseline); verdicts at Holm-corrected 5%, and from "
               "the 95% CI for the other metrics")
     if stats_info.get("test") == BOOTSTRAP:
+        within = stats_info.get("resampled_within", "all test rows")
+        repeats = stats_info.get("repeats_resampled")
         test = (f"Paired bootstrap over test examples ({stats_info.get('n_boot', N_BOOT)} resamples of the "
-                "test rows, the same for every row of the table; percentile 95% CI of the difference; "
-                "p = 2·min(P(diff ≤ 0), P(diff ≥ 0)))")
+                f"test rows, the same for every row of the table, drawn within each {within} cell"
+                if within != "all test rows" else
+                f"Paired bootstrap over test examples ({stats_info.get('n_boot', N_BOOT)} resamples of the "
+                "test rows, the same for every row of the table")
+        test += ((f"; and of each row's {repeats} fine-tuning repeats, the metric averaged over the drawn "
+                  "repeats, so the interval holds the training seed's spread too") if repeats else "")
+        test += "; percentile 95% CI of the difference; p = 2·min(P(diff ≤ 0), P(diff ≥ 0)))"
     elif stats_info.get("test") == CORRECTED_T:
         ratio = stats_info.get("test_train_ratio")
         test = ("Corrected resampled t-test (Nadeau & Bengio 2003) on the per-fold differences: variance × "

@@ -48,6 +48,7 @@ class Fitted:
 
 class TransferMode:
     name = ""
+    trains = False  # trains by gradient with the finetune settings (lr, epochs, ...): finetune.search applies
 
     def check(self, task: Task, data) -> None:
         """Refuse a task or data the mode cannot fit (``data``: the run's encoded rows), before any work."""
@@ -102,6 +103,7 @@ class Full(TransferMode):
     """Every weight trains (:func:`seqssl.transfer.finetune.fine_tune`)."""
 
     name = "full"
+    trains = True
 
     per_value = False  # the head of seqssl.transfer.finetune.PerValuePredictor
 

@@ -60,13 +60,21 @@ class FoldContext:
 
 @dataclass
 class Unit:
-    """One row of the results table in one fold: its name, label fraction and transfer mode, and the
-    training rows that fraction keeps."""
+    """One fit of one row of the results table in one fold: its name, label fraction and transfer mode, the
+    training rows that fraction keeps, the fit's seed (the fold's, or a repeat's: :mod:`..tuning`) and the
+    fine-tuning settings it overrides (``finetune.search``'s candidate)."""
 
     name: str
     fraction: float
     mode: str | None
     fit_idx: np.ndarray
+    seed: int = 0
+    settings: dict = field(default_factory=dict)
+
+    def finetune(self, cfg):
+        """``cfg`` (a finetune section) with this fit's settings."""
+        from dataclasses import replace
+        return replace(cfg, **self.settings) if self.settings else cfg
 
 
 class Arm:
@@ -79,6 +87,11 @@ class Arm:
     needs_molecules = False  # the first column holds SMILES that must parse in RDKit
     needs_corpus = False  # pretrains on the fold's corpus (built free of test sequences)
     requires: tuple[str, ...] = ()  # optional packages it imports (checked before any work: seqssl.extras)
+    stochastic = False  # its fit depends on the seed: refit per finetune.repeats (deterministic arms fit once)
+
+    def tunable(self, mode: str | None) -> bool:
+        """Whether ``finetune.search`` applies: the fit trains by gradient with the finetune settings."""
+        return False
 
     def check(self, task: Task) -> None:
         """Refuse a task the arm cannot predict, before any work."""

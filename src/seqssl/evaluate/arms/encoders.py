@@ -23,6 +23,11 @@ class EncoderArm(Arm):
     fine-tuning (pair retrieval, the embedding map), then a copy fine-tuned per label fraction and mode."""
 
     uses_modes = True
+    stochastic = True
+
+    def tunable(self, mode):
+        from ...transfer.modes import get_mode
+        return mode is not None and get_mode(mode).trains
 
     def check_run(self, run, modes):
         from ...transfer.modes import get_mode
@@ -50,8 +55,8 @@ class EncoderArm(Arm):
         assert unit.mode is not None  # encoder arms run once per transfer mode
         with PeakMemory(run.device) as memory:
             fitted = fit_in_mode(unit.mode, copy.deepcopy(state), encoded.subset(unit.fit_idx),
-                                 encoded.subset(fold.split.val), cfg.finetune, run.task, device=run.device,
-                                 precision=cfg.precision, seed=fold.seed, progress=run.progress,
+                                 encoded.subset(fold.split.val), unit.finetune(cfg.finetune), run.task,
+                                 device=run.device, precision=cfg.precision, seed=unit.seed, progress=run.progress,
                                  desc=f"{unit.name} fold {fold.k}")
         scores = fitted.score(encoded.subset(fold.split.test))
         return scores, {**fitted.details, "mode": unit.mode, "peak_memory_mb": memory.peak_mb}

@@ -45,13 +45,18 @@ class GraphArm(MoleculeArm):
     """A graph network (:class:`~seqssl.models.gnn.GraphPredictor` of kind ``name``) trained from scratch."""
 
     requires = ("rdkit", "torch_geometric")
+    stochastic = True
+
+    def tunable(self, mode):
+        return True
 
     def fit(self, run, fold, unit, state):
         from ...transfer.graph import fit_graph_model, predict_graphs
         graphs, y, split, cfg = molecule_graphs(run), run.data.targets, fold.split, run.cfg
         model, details = fit_graph_model(
             self.name, [graphs[i] for i in unit.fit_idx], y[unit.fit_idx], [graphs[i] for i in split.val],
-            y[split.val], cfg.finetune, run.task, device=run.device, seed=fold.seed, loss=cfg.finetune.loss,
+            y[split.val], unit.finetune(cfg.finetune), run.task, device=run.device, seed=unit.seed,
+            loss=cfg.finetune.loss,
             focal_alpha=cfg.finetune.focal_alpha, focal_gamma=cfg.finetune.focal_gamma, progress=run.progress,
             desc=f"{unit.name} fold {fold.k}",
             model_kwargs={"hidden": cfg.crossval.gnn_hidden, "layers": cfg.crossval.gnn_layers,
