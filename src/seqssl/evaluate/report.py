@@ -109,9 +109,12 @@ def split_note(results: dict) -> str | None:
 
 
 def print_summary(results: dict, console=None) -> None:
+    """The verdict lines, the results, cost and paired-differences tables, and the notes, readable at any
+    console width (at 80 columns nothing is cut: :mod:`.console`)."""
     from rich.console import Console
     from rich.markup import escape
-    from rich.table import Table
+
+    from .console import print_comparisons, print_frame
     console = console or Console()
     for line in [smoke_line(results), *verdict_lines(results)]:
         if line:
@@ -120,17 +123,9 @@ def print_summary(results: dict, console=None) -> None:
     main_title = (("Fixed split: test metrics" if repeats == 1 else
                    f"Fixed split: mean ± std over {repeats} fine-tuning repeats") if results.get("n_folds") == 1
                   else "Cross-validation: mean ± std over folds")
-    for title, frame in ((main_title, results_table(results).reset_index()),
-                         ("Cost per arm (mean over folds)", cost_table(results)),
-                         ("Paired differences (arm − baseline, per fold)", comparisons_table(results))):
-        if frame.empty:
-            continue
-        table = Table(title=title)
-        for c in frame.columns:
-            table.add_column(escape(str(c)))
-        for _, row in frame.iterrows():  # arm names such as simclr[probe] are not rich markup
-            table.add_row(*[escape(str(v)) for v in row])
-        console.print(table)
+    print_frame(console, main_title, results_table(results).reset_index(), ["arm", "subset"])
+    print_frame(console, "Cost per arm (mean over folds)", cost_table(results), ["arm"])
+    print_comparisons(console, "Paired differences (arm − baseline, per fold)", comparisons_table(results))
     for note in (split_note(results), convergence_note(results)):
         if note:
             console.print(note)

@@ -63,7 +63,14 @@ def _clause(c: dict, metric: str) -> str:
     n_boot = N_BOOT if c.get("test") == BOOTSTRAP else None
     p = "" if c.get("p_holm") is None else f", Holm p = {format_p(c['p_holm'], n_boot)}"
     relation = {"better": "better than", "worse": "worse than"}.get(c["verdict"], f"{c['verdict']} from")
-    return f"{relation} `{c['baseline']}` (Δ {METRIC_NAMES.get(metric, metric)} {c['delta_mean']:+.3f}{ci}{p})"
+    return f"{relation} `{c['baseline']}` (Δ {metric_name(metric)} {c['delta_mean']:+.3f}{ci}{p})"
+
+
+def metric_name(metric: str) -> str:
+    """How prose names a metric: ``AUROC``, ``per-group AUROC`` (``auroc_per_group``), else the key."""
+    base, per_group = (metric[:-len("_per_group")], True) if metric.endswith("_per_group") else (metric, False)
+    name = METRIC_NAMES.get(base, base)
+    return f"per-group {name}" if per_group else name
 
 
 def verdict_lines(results: dict) -> list[str]:
