@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
-from scipy import stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import stats
 from sklearn.metrics import accuracy_score, average_precision_score, roc_auc_score
 
 from seqssl.evaluate.stats import paired_comparison

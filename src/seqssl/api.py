@@ -14,12 +14,12 @@ import pandas as pd
 from .config import Config
 from .data.alphabets import fit_smiles_tokenizer
 from .data.dataset import encode_table
-from .data.v_genes import expand_columns
 from .data.formats import default_columns
 from .data.labelled import LabelledData, carve, fixed_split, load_labelled
 from .data.readers import read_table, require_columns
 from .data.splits import Split
 from .data.tokenizers import SequenceTokenizer
+from .data.v_genes import expand_columns
 from .errors import InputError, Problems
 from .io import atomic_write_text, output_directory, output_file, versions
 from .lengths import length_limit, size_to_data

@@ -56,7 +56,7 @@ class Problems:
     :class:`InputError`) and keeps its problem instead of stopping; :meth:`raise_all` raises them together as
     one :class:`InputErrors`, so that a user fixes them in one pass instead of one run each."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.found: list[InputError] = []
 
     def check(self, check):

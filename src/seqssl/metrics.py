@@ -11,7 +11,6 @@ import numpy as np
 from scipy import stats
 from sklearn.metrics import (
     accuracy_score,
-    average_precision_score,
     balanced_accuracy_score,
     f1_score,
     mean_squared_error,

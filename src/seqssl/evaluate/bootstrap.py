@@ -79,8 +79,8 @@ def arm_replicates(examples: dict[str, ExampleScores], metrics_of, negative_type
     for index, (arm, ex) in enumerate(examples.items()):
         cells = strata(groups, ex.y_true, by_class)
         per_repeat = [bootstrap_replicates(
-            lambda i, s=s: metrics_of(ex.y_true[i], s[i], None if negative_types is None else negative_types[i],
-                                      None if groups is None else groups[i]),
+            lambda i, y=ex.y_true, s=s: metrics_of(y[i], s[i], None if negative_types is None else negative_types[i],
+                                                   None if groups is None else groups[i]),
             len(ex.y_true), n_boot, seed, cells) for s in ex.scores]
         out[arm] = combine_repeats(per_repeat, np.random.default_rng([seed, 1, index]))
     return out
@@ -101,6 +101,6 @@ def mean_metrics(records: list[dict]) -> dict:
     keys = dict.fromkeys(k for r in records for k in r)
     out = {}
     for key in keys:
-        values = [r.get(key) for r in records if isinstance(r.get(key), (int, float))]
+        values = [float(r[key]) for r in records if isinstance(r.get(key), (int, float))]
         out[key] = float(np.mean(values)) if values else None
     return out
