@@ -72,6 +72,7 @@ from .cli_options import (
 )
 from .config import load_config, nested
 from .errors import InputError, TrainingStopped
+from .interrupts import on_interrupt
 
 app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Self-supervised pretraining of sequence encoders, measured honestly.")
@@ -132,6 +133,7 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
             "data.stream": True if stream else None, "data.cache_dir": cache_dir,
             "tracking": _cols(tracking)}
     cfg = load_config(config, nested(flat))
+    on_interrupt(f"the checkpoints in {Path(cfg.out or '.') / 'checkpoints'} (if one was written)")
     start = time.time()
     path = run(cfg, resume=resume)
     from .train.distributed import finish, is_main
@@ -183,6 +185,7 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
             "data.group_column": group_column, "tracking": _cols(tracking), "finetune.merge": True if merge else None,
             "finetune.head": head}
     cfg = load_config(config, nested(flat))
+    on_interrupt(f"nothing in {cfg.out} (fine-tuning keeps no checkpoint yet)", None)
     start = time.time()
     saved_to = run(cfg)
     import json
@@ -295,6 +298,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
             "finetune.max_steps": first_given(finetune_max_steps, max_steps), "pretrain.positives": positives,
             "pretrain.view": view, "data.pretrain_label_column": pretrain_label_column}
     cfg = load_config(config, nested(flat))
+    on_interrupt(f"the finished (fold, arm) parts in {Path(cfg.out or '.') / 'parts'}")
     start = time.time()
     results = run(cfg, resume=resume)
     assert cfg.out is not None  # run_crossval refuses to start without --out
@@ -426,6 +430,8 @@ def demo(quick: Annotated[bool, typer.Option("--quick", help="Smoke-sized run (~
     cfg = demo_config(quick, str(config) if config else None,
                       nested({"out": out, "seed": seed, "device": device, "quiet": True if quiet else None,
                               "threads": threads, "crossval.jobs": jobs}))
+    on_interrupt(f"the finished (fold, arm) parts in {Path(out) / 'parts'}",
+                 ["crossval", "--config", str(Path(out) / "config.yaml"), "--resume"])
     results = run(cfg)
     print_summary(results)
     run_id = _record("demo", cfg, cfg.out, _key_metrics(results), start)
@@ -434,20 +440,31 @@ def demo(quick: Annotated[bool, typer.Option("--quick", help="Smoke-sized run (~
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: InputError → one line on stderr and exit code 2 (no traceback)."""
+    """Entry point: InputError → one line on stderr and exit code 2 (no traceback); SIGINT → 130 and SIGTERM →
+    143, each with one line saying what was kept and how to resume (:mod:`seqssl.interrupts`)."""
+    import signal
+
+    from .interrupts import EXIT_CODES, Terminated, interrupt_line, sigterm_raises
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        command = typer.main.get_command(app)
-        describe_defaults(command)
-        command.main(args=argv, standalone_mode=False, prog_name="seqssl")
+        with sigterm_raises():
+            command = typer.main.get_command(app)
+            describe_defaults(command)
+            returned = command.main(args=argv, standalone_mode=False, prog_name="seqssl")
+            if returned == EXIT_CODES[signal.SIGINT]:  # typer turns a KeyboardInterrupt into this return value
+                raise KeyboardInterrupt
     except TrainingStopped as err:
         typer.echo(f"stopped: {err}", err=True)
-        sys.exit(130 if "interrupted" in err.problem else 1)
+        sys.exit(err.exit_code)
     except InputError as err:
         typer.echo(f"error: {err}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
+        typer.echo(interrupt_line(signal.SIGINT, argv), err=True)
+        sys.exit(EXIT_CODES[signal.SIGINT])
+    except Terminated:
+        typer.echo(interrupt_line(signal.SIGTERM, argv), err=True)
+        sys.exit(EXIT_CODES[signal.SIGTERM])
     except SystemExit:
         raise
     except Exception as err:  # click usage errors (typer ≥ 0.20 raises them from its own copy of click)
@@ -456,7 +473,8 @@ def main(argv: list[str] | None = None) -> None:
             err.show()
             sys.exit(2)
         if isinstance(err, abort):
-            sys.exit(130)
+            typer.echo(interrupt_line(signal.SIGINT, argv), err=True)
+            sys.exit(EXIT_CODES[signal.SIGINT])
         raise
 
 

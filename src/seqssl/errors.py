@@ -33,7 +33,11 @@ class InputError(Exception):
 
 class TrainingStopped(InputError):
     """Training ended early for a reason the user can act on (interrupted, non-finite loss).
-    The CLI prints the one line and exits with code 1 (130 when interrupted)."""
+    The CLI prints the one line and exits with ``exit_code``: 1, or 130 / 143 when SIGINT / SIGTERM stopped it."""
+
+    def __init__(self, problem: str, *, exit_code: int = 1, **where):
+        self.exit_code = exit_code
+        super().__init__(problem, **where)
 
 
 class InputErrors(InputError):

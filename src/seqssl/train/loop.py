@@ -82,7 +82,7 @@ class StopRequest:
     """Turns SIGINT/SIGTERM into a flag checked between steps (main thread only)."""
 
     def __init__(self):
-        self.requested, self._old = False, {}
+        self.requested, self._old, self.signum = False, {}, signal.SIGINT
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
@@ -91,7 +91,7 @@ class StopRequest:
         return self
 
     def _handle(self, signum, frame):
-        self.requested = True
+        self.requested, self.signum = True, signum
 
     def __exit__(self, *exc):
         for sig, handler in self._old.items():
@@ -263,8 +263,9 @@ def checkpoint_step(run: PretrainingRun, stop: StopRequest, epoch_start: Mapping
              "running": run.running, "settings": run.settings})
     if stop.requested:
         where = f"checkpoint {run.last_saved}" if run.last_saved else "no checkpoint (no --out)"
-        raise TrainingStopped(f"interrupted at step {run.step}; saved {where}",
-                              fix="continue with the same command plus --resume")
+        raise TrainingStopped(f"interrupted ({signal.Signals(stop.signum).name}) at step {run.step}; saved {where}",
+                              fix="continue with the same command plus --resume",
+                              exit_code=128 + int(stop.signum))
 
 
 def run_epoch(run: PretrainingRun, batches, stop: StopRequest) -> None:

@@ -1,0 +1,51 @@
+"""SIGINT and SIGTERM sent to real seqssl processes: exit 130 / 143, one line naming what was kept and the
+command that resumes, no traceback."""
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+
+def _start(args):
+    return subprocess.Popen([sys.executable, "-m", "seqssl", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(condition, proc, seconds=120):
+    deadline = time.time() + seconds
+    while not condition() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert proc.poll() is None, "the command finished before the signal"
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_finetune_says_it_was_interrupted_and_exits_non_zero(small_binding_csv, tmp_path, sig, code):
+    out = tmp_path / "ft"
+    proc = _start(["finetune", "--data", str(small_binding_csv), "--columns", "cdr3_b_aa,peptide",
+                   "--label-column", "label", "--epochs", "2000", "--out", str(out), "--quiet"])
+    started = time.time()
+    _wait_for(lambda: time.time() - started > 8, proc)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    lines = err.strip().splitlines()
+    assert proc.returncode == code, err
+    assert lines[-1].startswith(f"interrupted ({signal.Signals(sig).name}): kept nothing"), err
+    assert "run the command again" in lines[-1] and "Traceback" not in err
+
+
+def test_crossval_keeps_its_parts_and_prints_the_resume_command(small_binding_csv, tmp_path):
+    out = tmp_path / "cv"
+    args = ["crossval", "--data", str(small_binding_csv), "--columns", "cdr3_b_aa,peptide", "--label-column",
+            "label", "--arms", "kmer,none", "--folds", "2", "--epochs", "2000", "--out", str(out), "--quiet"]
+    proc = _start(args)
+    _wait_for(lambda: (out / "parts" / "fold_0" / "kmer.json").exists(), proc)
+    time.sleep(1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith(f"interrupted (SIGTERM): kept the finished (fold, arm) parts in {out / 'parts'}")
+    assert "resume with: seqssl crossval --data " in line and line.endswith("--quiet --resume"), line
+    assert (out / "parts" / "fold_0" / "kmer.json").exists() and "Traceback" not in err
