@@ -182,3 +182,18 @@ def test_an_empty_parquet_file_is_refused_by_both_readers(tmp_path):
     for read in (lambda: fmt.read(path), lambda: list(fmt.rows(path, ["a"]))):
         with pytest.raises(InputError, match="empty.parquet: no rows"):
             read()
+
+
+def test_tables_are_written_in_the_format_their_suffix_names(tmp_path):
+    import pandas as pd
+
+    from seqssl.errors import InputError
+    from seqssl.io import table_output, write_table
+    frame = pd.DataFrame({"id": ["a", "b"], "emb_0": [0.5, -1.25]})
+    for name, read in (("e.csv", pd.read_csv), ("e.tsv", lambda p: pd.read_csv(p, sep="\t")),
+                       ("e.parquet", pd.read_parquet)):
+        path = table_output(tmp_path / name)
+        write_table(frame, path)
+        assert read(path).equals(frame)
+    with pytest.raises(InputError, match="cannot tell the output format"):
+        table_output(tmp_path / "e.txt")

@@ -3,7 +3,6 @@ shells over the package (data → model → objective → train → transfer →
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +20,7 @@ from .data.splits import Split
 from .data.tokenizers import SequenceTokenizer
 from .data.v_genes import expand_columns
 from .errors import InputError, Problems
-from .io import atomic_write_text, output_directory, output_file, versions
+from .io import atomic_write_text, output_directory, table_output, versions, write_table
 from .lengths import length_limit, size_to_data
 from .models.encoder import SequenceEncoder, check_segments, embed_dataset, load_encoder
 from .runtime import configure_process, resolve_device, seed_everything
@@ -40,7 +39,7 @@ def with_frame(cfg: Config, data) -> Config:
     out = output_directory(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "data.parquet"
-    write_parquet(data.reset_index(drop=True), path)
+    write_table(data.reset_index(drop=True), path)
     return replace(cfg, data=replace(cfg.data, path=str(path)))
 
 
@@ -97,7 +96,8 @@ def embed(data, encoder: str | Path, columns: list[str] | None = None, out: str 
     ``data``: a list of sequences, a pandas DataFrame or Series, or a file (any format ``--data`` reads);
     ``encoder``: a seqssl encoder directory or a local ``transformers`` model directory (its own tokenizer);
     ``columns``: one or more sequence columns (several: one segment each, ``[CLS] a [SEP] b [SEP] c [SEP]``).
-    With ``out``, also written as Parquet (``id`` + ``emb_0..emb_{H-1}``) and the path returned instead.
+    With ``out``, also written (``id`` + ``emb_0..emb_{H-1}``; CSV, TSV or Parquet by its suffix) and the path
+    returned instead.
     ``v_gene_columns``: IMGT V gene columns whose CDR1/CDR2 (``organism``'s) come first, as in training with
     ``--v-gene-columns`` (unknown genes are an error).
     Inputs may be as long as the encoder allows (``max_length`` may lower it); longer ones are an error, or cut
@@ -105,6 +105,7 @@ def embed(data, encoder: str | Path, columns: list[str] | None = None, out: str 
 
         vectors = seqssl.embed(["CASSLGQAYEQYF", "CASSPDRGEQYF"], encoder="encoders/simclr")
     """
+    out_path = None if out is None else table_output(out)
     loaded, tokenizer = load_encoder(encoder, pooling)
     table = read_table(as_frame(data))
     if id_column:
@@ -119,14 +120,13 @@ def embed(data, encoder: str | Path, columns: list[str] | None = None, out: str 
     own = loaded.max_tokens
     encoded = encode_table(table, columns, tokenizer, min(max_length or own, own), too_long)
     vectors = embed_dataset(loaded, encoded, resolve_device(device), batch_size)
-    if out is None:
+    if out_path is None:
         return vectors
-    out_path = output_file(str(out))
     id_source = id_column or ("id" if "id" in table.frame.columns else None)
     ids = table.frame[id_source].astype(str).to_numpy() if id_source else np.arange(len(table)).astype(str)
     frame = pd.DataFrame(vectors, columns=[f"emb_{i}" for i in range(vectors.shape[1])])
     frame.insert(0, "id", ids)
-    write_parquet(frame, out_path)
+    write_table(frame, out_path)
     return out_path
 
 
@@ -140,17 +140,6 @@ def as_frame(data):
     return pd.DataFrame({"sequence": [str(s) for s in data]})
 
 
-def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """``frame`` to ``path`` atomically (a temporary file renamed into place)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        frame.to_parquet(tmp, index=False)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def predict(model: str | Path, data, *, columns: list[str] | None = None, out: str | Path | None = None,
             batch_size: int = 512, device: str = "auto", keep_columns: bool = True) -> pd.DataFrame:
     """Apply a fine-tuned model directory (``seqssl finetune``'s ``--out``) to new rows; returns a DataFrame.
@@ -160,12 +149,13 @@ def predict(model: str | Path, data, *, columns: list[str] | None = None, out: s
     One row per input with ``y_score`` (classification: probability of label 1; regression: the value;
     multiclass: ``y_pred`` and ``p_CLASS`` per class; multilabel: one row per target), or per residue for
     token tasks (``position``, ``y_pred``). With ``keep_columns`` the input's id and sequence columns come
-    first; with ``out`` the table is also written (CSV, or Parquet for ``.parquet``)::
+    first; with ``out`` the table is also written (CSV, TSV or Parquet, by its suffix)::
 
         scores = seqssl.predict("models/binding", new_pairs_dataframe)
     """
     from .models.encoder import load_encoder_tokenizer
     from .transfer.saved import load_fitted
+    out_path = None if out is None else table_output(out)
     fitted, manifest = load_fitted(model, resolve_device(device))
     tokenizer = load_encoder_tokenizer(Path(model) / "encoder", manifest["unknown_residues"])
     table = read_table(as_frame(data))
@@ -189,12 +179,8 @@ def predict(model: str | Path, data, *, columns: list[str] | None = None, out: s
         shown = [c for c in ["id", *columns] if c in table.frame.columns]
         rows = table.frame[shown].iloc[rows["row"].to_numpy()].reset_index(drop=True).join(
             rows.reset_index(drop=True))
-    if out is not None:
-        out_path = output_file(str(out))
-        if out_path.suffix == ".parquet":
-            write_parquet(rows, out_path)
-        else:
-            atomic_write_text(out_path, rows.to_csv(index=False))
+    if out_path is not None:
+        write_table(rows, out_path)
     return rows
 
 

@@ -311,7 +311,8 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
 @app.command()
 def embed(encoder: Annotated[str, typer.Option(help="Encoder directory.")],
           data: Data = None, columns: Columns = None,
-          out: Annotated[str, typer.Option(help="Output .parquet file.")] = "embeddings.parquet",
+          out: Annotated[str, typer.Option(
+              help="Output file: .parquet, .csv or .tsv (by its suffix).")] = "embeddings.parquet",
           id_column: Annotated[Optional[str], typer.Option(help="Column used as id.")] = None,
           device: Annotated[str, typer.Option()] = "auto",
           batch_size: Annotated[int, typer.Option(min=1)] = 512, max_length: MaxLength = None,
@@ -334,7 +335,8 @@ def predict(model: Annotated[str, typer.Option("--model", help="A fine-tuned mod
             data: Data = None, columns: Annotated[Optional[str], typer.Option(
                 help="The sequence column(s) of --data, in the model's order (default: the names it was trained "
                      "with).")] = None,
-            out: Annotated[str, typer.Option(help="Output file: .csv, or .parquet.")] = "predictions.csv",
+            out: Annotated[str, typer.Option(
+                help="Output file: .csv, .tsv or .parquet (by its suffix).")] = "predictions.csv",
             device: Annotated[str, typer.Option()] = "auto", batch_size: Annotated[int, typer.Option(min=1)] = 512):
     """Apply a fine-tuned model to new rows: one prediction per row (per residue for per-residue tasks)."""
     from .api import predict as run

@@ -80,6 +80,36 @@ def output_file(out: str | Path) -> Path:
     return path
 
 
+TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".parquet": None}  # what a table written by seqssl may be
+
+
+def table_output(out: str | Path) -> Path:
+    """``--out`` of a table (predictions, embeddings): a file whose suffix says its format (``.csv``, ``.tsv``,
+    ``.parquet``); checked before any work, so a wrong name costs nothing."""
+    from .errors import InputError
+    path = output_file(out)
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        raise InputError(f"cannot tell the output format from the name '{path.name}'", path=str(path),
+                         fix=f"end --out with {', '.join(TABLE_SUFFIXES)}, e.g. {path.with_suffix('.csv').name}")
+    return path
+
+
+def write_table(frame, path: Path) -> None:
+    """``frame`` (pandas) to ``path`` in the format its suffix names (:func:`table_output`), atomically."""
+    separator = TABLE_SUFFIXES[path.suffix.lower()]
+    if separator is not None:
+        atomic_write_text(path, frame.to_csv(index=False, sep=separator))
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.chmod(tmp, _DEFAULT_MODE)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def versions() -> dict:
     """Versions of Python and of the packages that decide the numbers."""
     out: dict[str, str | None] = {"python": platform.python_version()}

@@ -26,7 +26,7 @@ from .arms import Arm, FoldContext, RunContext, Unit, baselines_of, resolve_arms
 from .bootstrap import REPEAT, mean_metrics
 from .folds import deduplicated_test, extra_corpus, fold_corpus, plan_folds
 from .parts import PartStore
-from .report import run_table, write_report
+from .report import run_values, write_report
 from .results import PER_ARM_ONLY, assemble_results, fold_metrics, primary_metric
 from .rows import arm_label, label_subset
 from .tuning import Fit, fit_tuned
@@ -233,7 +233,7 @@ def write_outputs(results: dict, data: LabelledData, table: RowTable, out: Path)
             results[key] = data.encoded.meta[key]
     predictions = pd.concat(table.predictions)
     predictions.to_csv(out / "predictions.csv", index=False)
-    atomic_write_text(out / "run_table.csv", run_table(results).to_csv(index=False))
+    atomic_write_text(out / "run_table.csv", run_values(results).to_csv(index=False))
     atomic_write_text(out / "results.json", json.dumps(results, indent=1))
     maps = {name: r["embedding_map"] for name in table.runs for r in table.runs[name] if "embedding_map" in r}
     write_report(results, out, predictions, maps)

@@ -255,35 +255,60 @@ COST_COLUMNS = {"batch_size": "batch size", "peak_memory_mb": "peak memory (MB)"
                 "seconds": "total (s)"}
 
 
-def cost_table(results: dict) -> pd.DataFrame:
-    """Per arm, the mean over folds of what it cost: fine-tuning batch size, peak memory (GPU: allocated
-    by torch; CPU: the process's resident set), seconds per training epoch, epochs, pretraining seconds,
-    and the total: pretraining (once per fold, shared by an arm's modes and label fractions) + the arm's fit."""
+def cost_values(results: dict) -> pd.DataFrame:
+    """Per arm, the mean over folds of what it cost (numbers; NaN where an arm has none): fine-tuning batch
+    size, peak memory (GPU: allocated by torch; CPU: the process's resident set), seconds per training epoch,
+    epochs, pretraining seconds, and the total: pretraining (once per fold, shared by an arm's modes and label
+    fractions) + the arm's fit."""
     rows = []
     for arm, body in results["arms"].items():
-        row = {"arm": arm}
+        row: dict = {"arm": arm}
         for key, label in COST_COLUMNS.items():
             values = [r[key] for r in body.get("runs", []) if r.get(key) is not None]
-            row[label] = f"{np.mean(values):.{0 if key in ('batch_size', 'peak_memory_mb') else 1}f}" \
-                if values else "—"
+            row[label] = float(np.mean(values)) if values else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def run_table(results: dict) -> pd.DataFrame:
-    """Seed 003's run table: one row per arm and transfer mode with its cost (:func:`cost_table`), the
-    validation metric it was selected on and the test metric (means over folds), the run id and date."""
+def cost_table(results: dict) -> pd.DataFrame:
+    """:func:`cost_values` as text for the console and report.md (``—`` where an arm has none)."""
+    table = cost_values(results)
+    for key, label in COST_COLUMNS.items():
+        digits = 0 if key in ("batch_size", "peak_memory_mb") else 1
+        table[label] = [f"{v:.{digits}f}" if pd.notna(v) else "—" for v in table[label]]
+    return table
+
+
+def run_values(results: dict) -> pd.DataFrame:
+    """Seed 003's run table, as numbers (``run_table.csv``: pandas reads every metric and cost as a number,
+    an empty cell where there is none): one row per arm and transfer mode with its cost (:func:`cost_values`),
+    the validation metric it was selected on and the test metric's mean and std over folds, the run id and
+    date."""
     primary = results["primary_metric"]
-    table = cost_table(results)
-    validation, test = [], []
+    table = cost_values(results)
+    validation, mean, std = [], [], []
     for body in results["arms"].values():
         chosen = [r["best_val"] for r in body.get("runs", []) if isinstance(r.get("best_val"), (int, float))]
-        validation.append(f"{np.mean(chosen):.3f}" if chosen else "—")
-        mean, std = body["mean"].get(primary), body["std"].get(primary)
-        test.append("—" if mean is None else f"{mean:.3f} ± {std or 0:.3f}")
-    table.insert(1, "mode", [arm[arm.index("[") + 1:-1] if arm.endswith("]") else "—" for arm in results["arms"]])
-    table[f"validation {primary}"] = validation
-    table[f"test {primary}"] = test
+        validation.append(float(np.mean(chosen)) if chosen else np.nan)
+        mean.append(body["mean"].get(primary, np.nan))
+        std.append(body["std"].get(primary, np.nan))
+    table.insert(1, "mode", [arm[arm.index("[") + 1:-1] if arm.endswith("]") else None for arm in results["arms"]])
+    table[f"validation {primary}"] = pd.array(validation, dtype="float64")
+    table[f"test {primary}"] = pd.array([np.nan if v is None else v for v in mean], dtype="float64")
+    table[f"test {primary} std"] = pd.array([np.nan if v is None else v for v in std], dtype="float64")
+    table["run id"], table["date"] = results.get("run_id"), results.get("date")
+    return table
+
+
+def run_table(results: dict) -> pd.DataFrame:
+    """:func:`run_values` as text for report.md: ``mean ± std`` and ``—``."""
+    primary = results["primary_metric"]
+    values = run_values(results)
+    table = cost_table(results)
+    table.insert(1, "mode", values["mode"].fillna("—"))
+    table[f"validation {primary}"] = [f"{v:.3f}" if pd.notna(v) else "—" for v in values[f"validation {primary}"]]
+    table[f"test {primary}"] = [f"{m:.3f} ± {0 if pd.isna(s) else s:.3f}" if pd.notna(m) else "—"
+                                for m, s in zip(values[f"test {primary}"], values[f"test {primary} std"])]
     table["run id"], table["date"] = results.get("run_id", "—"), results.get("date", "—")
     return table
 
