@@ -53,10 +53,10 @@ lint: install-test
 	$(BIN)/mypy
 
 demo: install
-	$(BIN)/seqssl demo --out demo-out
+	$(BIN)/seqssl demo --out demo-out --overwrite
 
 demo-quick: install
-	$(BIN)/seqssl demo --quick --out demo-out-quick
+	$(BIN)/seqssl demo --quick --out demo-out-quick --overwrite
 
 test: install-test lint mmseqs browser
 	$(BIN)/python -m pytest -q

@@ -49,3 +49,30 @@ def test_crossval_keeps_its_parts_and_prints_the_resume_command(small_binding_cs
     assert line.startswith(f"interrupted (SIGTERM): kept the finished (fold, arm) parts in {out / 'parts'}")
     assert "resume with: seqssl crossval --data " in line and line.endswith("--quiet --resume"), line
     assert (out / "parts" / "fold_0" / "kmer.json").exists() and "Traceback" not in err
+
+
+def _kmer_crossval(data, out, *more):
+    return ["crossval", "--data", str(data), "--columns", "cdr3_b_aa,peptide", "--label-column", "label",
+            "--arms", "kmer", "--folds", "2", "--out", str(out), "--quiet", *more]
+
+
+def test_an_earlier_run_in_out_is_refused_unless_resume_or_overwrite(small_binding_csv, tmp_path, capsys):
+    from conftest import run_cli
+    out = tmp_path / "cv"
+    assert run_cli(_kmer_crossval(small_binding_csv, out)) == 0
+    (out / "encoders" / "simclr").mkdir(parents=True)  # what an earlier run with another arm left
+    before = (out / "results.json").read_text()
+    assert run_cli(_kmer_crossval(small_binding_csv, out)) == 2
+    assert "already holds an earlier run" in capsys.readouterr().err
+    assert (out / "results.json").read_text() == before  # nothing rewritten by the refused run
+    assert run_cli(_kmer_crossval(small_binding_csv, out, "--resume")) == 0
+    assert run_cli(_kmer_crossval(small_binding_csv, out, "--overwrite")) == 0
+    assert not (out / "encoders").exists() and (out / "results.json").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run_cli(_kmer_crossval(small_binding_csv, empty)) == 0  # an empty directory is fine
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "config.yaml").write_text("mine: 1\n")
+    assert run_cli(_kmer_crossval(small_binding_csv, foreign, "--overwrite")) == 2
+    assert (foreign / "config.yaml").read_text() == "mine: 1\n"  # not seqssl's: never emptied

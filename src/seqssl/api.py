@@ -20,7 +20,7 @@ from .data.splits import Split
 from .data.tokenizers import SequenceTokenizer
 from .data.v_genes import expand_columns
 from .errors import InputError, Problems
-from .io import atomic_write_text, output_directory, table_output, versions, write_table
+from .io import atomic_write_text, claim_output, output_directory, table_output, versions, write_table
 from .lengths import length_limit, size_to_data
 from .models.encoder import SequenceEncoder, check_segments, embed_dataset, load_encoder
 from .runtime import configure_process, resolve_device, seed_everything
@@ -52,6 +52,7 @@ def pretrain(cfg: Config, resume: bool = False, data=None) -> Path:
     from .objectives import objective_class
     from .train.distributed import init_from_env, is_main
     from .train.pretrain import build_pretrained_encoder, corpus_files, initial_model, pretraining_corpus
+    claim_output(cfg.out, resume=resume, overwrite=cfg.overwrite)
     cfg = with_frame(cfg, data)
     out = output_directory(cfg.out)
     objective_class(cfg.pretrain.objective)  # a misspelt objective fails before anything is written
@@ -217,6 +218,7 @@ def finetune(cfg: Config, data=None) -> Path:
     from .transfer.hf_export import export_sequence_classifier, exportable
     from .transfer.modes import fit_in_mode
     from .transfer.saved import write_manifest
+    claim_output(cfg.out, overwrite=cfg.overwrite)
     cfg = with_frame(cfg, data)
     out = output_directory(cfg.out)
     configure_process(cfg.threads, cfg.quiet)
@@ -302,4 +304,5 @@ def crossval(cfg: Config, resume: bool = False, data=None) -> dict:
     results.json, predictions.csv and report.md. ``resume``: keep the finished (fold, arm) parts of a killed
     run in ``cfg.out`` (only arms may change)."""
     from .evaluate.crossval import run_crossval
+    claim_output(cfg.out, resume=resume, overwrite=cfg.overwrite)
     return run_crossval(with_frame(cfg, data), resume)

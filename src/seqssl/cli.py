@@ -38,6 +38,7 @@ from .cli_options import (
     ObjectiveWeights,
     Organism,
     Out,
+    Overwrite,
     Pooling,
     PositiveLabel,
     Positives,
@@ -118,7 +119,7 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
                                                               "(default $SEQSSL_CACHE or ~/.cache/seqssl).")] = None,
              resume: Annotated[bool, typer.Option("--resume",
                                                   help="Continue from the last checkpoint in --out.")] = False,
-             tracking: Tracking = None, quiet: Quiet = False):
+             tracking: Tracking = None, quiet: Quiet = False, overwrite: Overwrite = False):
     """Pretrain an encoder with a self-supervised objective and save it (transformers format)."""
     from .api import pretrain as run
     flat = {**_common(data, columns, out, seed, device, precision, alphabet, unknown_residues, pooling, quiet,
@@ -131,7 +132,7 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
             "pretrain.positives": positives,
             "pretrain.view": view, "data.pretrain_label_column": pretrain_label_column, "data.too_long": too_long,
             "data.stream": True if stream else None, "data.cache_dir": cache_dir,
-            "tracking": _cols(tracking)}
+            "tracking": _cols(tracking), "overwrite": True if overwrite else None}
     cfg = load_config(config, nested(flat))
     on_interrupt(f"the checkpoints in {Path(cfg.out or '.') / 'checkpoints'} (if one was written)")
     start = time.time()
@@ -168,7 +169,7 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
              head: Annotated[Optional[str], typer.Option(help="mlp | classifier (transformers' head shape on the "
                                                          "first token; also writes classifier/ for "
                                                          "AutoModelForSequenceClassification).")] = None,
-             quiet: Quiet = False):
+             quiet: Quiet = False, overwrite: Overwrite = False):
     """Fine-tune an encoder on labelled data (validation split for early stopping) and save it; apply it to new
     rows with `seqssl predict --model OUT`."""
     from .api import finetune as run
@@ -183,7 +184,7 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
             "data.label_column": label_column,
             "data.task": task, "finetune.encoder": encoder, "finetune.mode": mode,
             "data.group_column": group_column, "tracking": _cols(tracking), "finetune.merge": True if merge else None,
-            "finetune.head": head}
+            "finetune.head": head, "overwrite": True if overwrite else None}
     cfg = load_config(config, nested(flat))
     on_interrupt(f"nothing in {cfg.out} (fine-tuning keeps no checkpoint yet)", None)
     start = time.time()
@@ -268,6 +269,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
              search: Annotated[Optional[str], typer.Option(
                  "--search", help="Fine-tuning settings chosen per fold on the validation split only, e.g. "
                  "lr=1e-4,3e-4,1e-3,epochs=10,30 (every combination).")] = None,
+             overwrite: Overwrite = False,
              resume: Annotated[bool, typer.Option("--resume", help="Keep the finished folds and arms in --out; "
                                                   "continue a cut-off pretraining. "
                                                   "Only --arms and --mode may change.")] = False):
@@ -283,7 +285,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
             **_v_genes(v_gene_columns, unknown_v_genes, organism),
             "crossval.bond_angles": True if bond_angles else None,
             "crossval.remove_duplicates": True if remove_duplicates else None, "crossval.jobs": jobs,
-            "finetune.repeats": repeats, "finetune.search": search,
+            "finetune.repeats": repeats, "finetune.search": search, "overwrite": True if overwrite else None,
             "threads": threads,
             "data.label_column": label_column, "data.task": task, "crossval.arms": _cols(arms), "crossval.folds": folds,
             "pretrain.init": init, "pretrain.weights": objective_weights,
@@ -420,7 +422,7 @@ def retrieval(encoder: Annotated[str, typer.Option(help="Encoder directory.")],
 def demo(quick: Annotated[bool, typer.Option("--quick", help="Smoke-sized run (~2 minutes).")] = False,
          out: Annotated[str, typer.Option(help="Output directory.")] = "demo-out",
          config: ConfigFile = None, seed: Seed = None, device: Device = None, quiet: Quiet = False,
-         threads: Threads = None,
+         threads: Threads = None, overwrite: Overwrite = False,
          jobs: Annotated[Optional[int], typer.Option(
              "--jobs", help="Processes running (fold, arm) parts side by side, sharing the threads (default 0: one "
              "per core of a CPU run; 1: one process).")] = None):
@@ -431,7 +433,7 @@ def demo(quick: Annotated[bool, typer.Option("--quick", help="Smoke-sized run (~
     start = time.time()
     cfg = demo_config(quick, str(config) if config else None,
                       nested({"out": out, "seed": seed, "device": device, "quiet": True if quiet else None,
-                              "threads": threads, "crossval.jobs": jobs}))
+                              "threads": threads, "crossval.jobs": jobs, "overwrite": True if overwrite else None}))
     on_interrupt(f"the finished (fold, arm) parts in {Path(out) / 'parts'}",
                  ["crossval", "--config", str(Path(out) / "config.yaml"), "--resume"])
     results = run(cfg)

@@ -80,6 +80,8 @@ Init = Annotated[Optional[str], typer.Option("--init", help="Continued pretraini
                                             "(seqssl or transformers, with its own tokenizer) instead of a random "
                                             "encoder.")]
 Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="--out holds an earlier run: empty it first (without "
+                                         "this, or --resume where the command has it, such a run is refused).")]
 Threads = Annotated[Optional[int], typer.Option(
     "--threads", help="torch threads in all (default: every core; on a machine shared with other jobs, fewer may "
     "be faster).")]

@@ -205,6 +205,7 @@ class Config:
     precision: str = "fp32"  # fp32 | bf16
     threads: int | None = None  # torch intra-op threads (None: torch's default)
     out: str | None = None
+    overwrite: bool = False  # --out holds an earlier run: empty it first (else refused unless --resume)
     quiet: bool = False
     tracking: list[str] = field(default_factory=list)  # tensorboard and/or mlflow (besides the CSV histories)
 

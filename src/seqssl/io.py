@@ -70,6 +70,33 @@ def output_directory(out: str | Path | None) -> Path:
     return path
 
 
+SEQSSL_MARKERS = ("run.json", "results.json", "seqssl.json", "seqssl_model.json", "parts", "checkpoints")
+RUN_MARKERS = (*SEQSSL_MARKERS, "config.yaml", "model.safetensors")  # an earlier run's, or a model's, files
+
+
+def claim_output(out: str | Path | None, *, resume: bool = False, overwrite: bool = False) -> Path:
+    """``--out`` for a new run: a directory that holds no earlier run (an empty or new one, or one with other
+    files), unless ``resume`` (continue the run there) or ``overwrite`` (empty it first: only a directory that
+    seqssl wrote, :data:`SEQSSL_MARKERS`, is emptied, so a mistyped ``--out`` never deletes a user's files)."""
+    from .errors import InputError
+    path = output_directory(out)
+    found = [m for m in RUN_MARKERS if (path / m).exists()] if path.is_dir() else []
+    if resume or not found:
+        return path
+    if not overwrite:
+        raise InputError(f"--out already holds an earlier run ({', '.join(found)})", path=str(path),
+                         fix="pass --resume to continue it, --overwrite to replace it, or another --out")
+    if not any(m in found for m in SEQSSL_MARKERS):
+        raise InputError(f"--overwrite: the directory holds {', '.join(found)} but no file seqssl writes to "
+                         "mark its runs, so it is not emptied", path=str(path), fix="pass another --out")
+    if os.environ.get("RANK", "0") != "0":  # torchrun: rank 0 empties it
+        return path
+    import shutil
+    for entry in path.iterdir():
+        shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+    return path
+
+
 def output_file(out: str | Path) -> Path:
     """``--out`` as one file to write: not an existing directory."""
     from .errors import InputError

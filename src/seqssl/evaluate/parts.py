@@ -22,7 +22,7 @@ from ..io import atomic_write_text
 
 # how, not what
 IGNORED_ON_RESUME = {("crossval", "arms"), ("crossval", "modes"), ("out",), ("quiet",), ("threads",), ("device",),
-                     ("crossval", "jobs")}
+                     ("crossval", "jobs"), ("overwrite",)}
 
 
 def _builtin(value):
