@@ -1,4 +1,5 @@
 """Killed runs cost minutes, not the run: SIGKILL + --resume gives the same weights bit for bit."""
+import json
 import os
 import signal
 import subprocess
@@ -128,3 +129,22 @@ def test_atomic_writes_get_ordinary_file_permissions(tmp_path):
     plain.write_text("{}")
     assert (tmp_path / "results.json").stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
     assert os.access(tmp_path / "results.json", os.R_OK)
+
+
+def test_a_resume_with_another_setting_is_refused_and_rewrites_nothing(tmp_path, small_corpus_csv, capsys):
+    out = tmp_path / "pre"
+    assert run_cli(_pretrain_args(small_corpus_csv, out, 4)) == 0
+    config, meta = (out / "config.yaml").read_text(), json.loads((out / "seqssl.json").read_text())
+    assert run_cli([*_pretrain_args(small_corpus_csv, out, 4), "--lr", "0.05", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "--resume: pretrain.lr was" in err and "0.05" in err
+    assert (out / "config.yaml").read_text() == config  # nothing rewritten by the refused resume
+    # resuming the finished run with the same settings adds this session's seconds to the earlier ones
+    assert run_cli([*_pretrain_args(small_corpus_csv, out, 4), "--resume", "--quiet"]) == 0
+    assert json.loads((out / "seqssl.json").read_text())["seconds"] > meta["seconds"]
+
+
+def test_readme_and_help_name_the_same_flags_that_may_change_on_resume():
+    from seqssl.resume import may_change
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert " ".join(f"only {may_change()} may change".split()) in " ".join(readme.split())

@@ -23,6 +23,7 @@ from .errors import InputError, Problems
 from .io import atomic_write_text, claim_output, output_directory, table_output, versions, write_table
 from .lengths import length_limit, size_to_data
 from .models.encoder import SequenceEncoder, check_segments, embed_dataset, load_encoder
+from .resume import check_resume
 from .runtime import configure_process, resolve_device, seed_everything
 from .tracking import Tracker
 
@@ -66,6 +67,9 @@ def pretrain(cfg: Config, resume: bool = False, data=None) -> Path:
         problems.check(lambda: check_segments(initial, len(corpus_files(cfg)[0][1]), cfg.pretrain.init))
     corpus, tokenizer = problems.must(lambda: pretraining_corpus(cfg, own_tokenizer))
     problems.raise_all()
+    if resume:  # before anything is written: a refused resume leaves the run as it was
+        check_resume(out / "config.yaml", cfg.to_dict())
+    earlier = earlier_seconds(out) if resume else 0.0
     start = time.time()
     if main:
         atomic_write_text(out / "config.yaml", cfg.to_yaml())
@@ -82,10 +86,22 @@ def pretrain(cfg: Config, resume: bool = False, data=None) -> Path:
         encoder.save(out, tokenizer, meta={"objective": cfg.pretrain.objective, "init": cfg.pretrain.init,
                                            "corpus_size": len(corpus), "steps": last.get("step"),
                                            "final_loss": last.get("loss"),
-                                           "seconds": time.time() - start, "config": cfg.to_dict(),
+                                           "seconds": earlier + time.time() - start, "config": cfg.to_dict(),
                                            "processes": world_size})
         atomic_write_text(out / "pretrain_history.csv", pd.DataFrame(history).to_csv(index=False))
     return out
+
+
+def earlier_seconds(out: Path) -> float:
+    """The seconds a resumed pretraining run had already spent: a finished run's total (its seqssl.json), else
+    the training seconds its newest checkpoint recorded (0 when neither says)."""
+    from .train.checkpoint import latest_checkpoint
+    meta = out / "seqssl.json"
+    if meta.exists():
+        return float(json.loads(meta.read_text()).get("seconds") or 0.0)
+    found = latest_checkpoint(out / "checkpoints")
+    history = json.loads((found / "state.json").read_text()).get("history") if found is not None else None
+    return float(history[-1].get("seconds", 0.0)) if history else 0.0
 
 
 def embed(data, encoder: str | Path, columns: list[str] | None = None, out: str | Path | None = None, *,

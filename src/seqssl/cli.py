@@ -74,6 +74,7 @@ from .cli_options import (
 from .config import load_config, nested
 from .errors import InputError, TrainingStopped
 from .interrupts import on_interrupt
+from .resume import resume_note
 
 app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Self-supervised pretraining of sequence encoders, measured honestly.")
@@ -117,8 +118,8 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
                                                   "deduplication).")] = False,
              cache_dir: Annotated[Optional[str], typer.Option(help="--stream: cache of tokenised corpora "
                                                               "(default $SEQSSL_CACHE or ~/.cache/seqssl).")] = None,
-             resume: Annotated[bool, typer.Option("--resume",
-                                                  help="Continue from the last checkpoint in --out.")] = False,
+             resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out. "
+                                                  + resume_note())] = False,
              tracking: Tracking = None, quiet: Quiet = False, overwrite: Overwrite = False):
     """Pretrain an encoder with a self-supervised objective and save it (transformers format)."""
     from .api import pretrain as run
@@ -271,8 +272,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
                  "lr=1e-4,3e-4,1e-3,epochs=10,30 (every combination).")] = None,
              overwrite: Overwrite = False,
              resume: Annotated[bool, typer.Option("--resume", help="Keep the finished folds and arms in --out; "
-                                                  "continue a cut-off pretraining. "
-                                                  "Only --arms and --mode may change.")] = False):
+                                                  "continue a cut-off pretraining. " + resume_note())] = False):
     """Cross-validate pretraining arms against no pretraining and k-mers; write results and report."""
     from .api import crossval as run
     from .evaluate.report import print_summary

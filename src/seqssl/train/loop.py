@@ -191,9 +191,11 @@ def start_run(objective: Objective, n: int, cfg, device: torch.device, precision
                          log_every=log_interval(cfg, total))
     if checkpoint_dir is not None and not resume and main:
         clear_checkpoints(checkpoint_dir)
+    run.start = time.time()
     if resume and checkpoint_dir is not None:
         resume_run(run)
-    run.start = time.time()
+        # the history's seconds go on from where the checkpoint left them (training time, over sessions)
+        run.start -= run.history[-1].get("seconds", 0.0) if run.history else 0.0
     return run
 
 
