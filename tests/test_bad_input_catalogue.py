@@ -108,7 +108,7 @@ CATALOGUE = {
     "resume with nothing to resume": ({"s.fasta": ">a\nCASS\n"},
                                       lambda t: ["pretrain", "--data", str(t / "s.fasta"), "--resume",
                                                  "--batch-size", "1", "--out", str(t / "o")],
-                                      2, ["no complete checkpoint"]),
+                                      2, ["--resume: no earlier run here"]),
     "token labels of the wrong length (column)": (
         {"d.csv": "id,seq,lab\nx,ACDE,1212\ny,KLMN,212\n"},
         lambda t: token_crossval(t / "d.csv", "--columns", "seq", "--label-column", "lab"), 2,
@@ -162,6 +162,20 @@ def test_bad_input(name, tmp_path, capsys, monkeypatch):
     for fragment in fragments:
         assert fragment in err, err
     assert not (tmp_path / "out" / "results.json").exists() and not (tmp_path / "o" / "model.safetensors").exists()
+    assert not hinted_flags_not_accepted(args[0], err), err
+
+
+def hinted_flags_not_accepted(command: str, message: str) -> list[str]:
+    """The --flags a message's "fix:" hint names that ``seqssl COMMAND`` does not accept."""
+    import re
+
+    import typer
+
+    from seqssl.cli import app
+    fix = message.split("(fix:", 1)[1] if "(fix:" in message else ""
+    click_command = typer.main.get_command(app).commands[command]
+    accepted = {opt for param in click_command.params for opt in param.opts}
+    return [flag for flag in re.findall(r"(--[a-z][a-z0-9-]*)", fix) if flag not in accepted]
 
 
 @pytest.mark.parametrize("name,content", [("UTF-8 BOM", "\ufeff" + HEADER + GOOD),
@@ -188,7 +202,8 @@ def test_resume_with_another_model_size_is_refused(tmp_path, small_corpus_csv, c
     cfg.write_text("model: {hidden_size: 32}\n")
     assert run_cli([*args, "--resume", "--config", str(cfg)]) == 2
     err = capsys.readouterr().err
-    assert "checkpoint does not fit this model" in err and "Traceback" not in err
+    # refused by the settings check, before anything is written (the checkpoint check behind it would too)
+    assert "--resume: model.hidden_size was 64, this run has 32" in err and "Traceback" not in err
 
 
 if __name__ == "__main__":  # print the catalogue as Markdown

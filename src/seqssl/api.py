@@ -107,23 +107,30 @@ def earlier_seconds(out: Path) -> float:
 def embed(data, encoder: str | Path, columns: list[str] | None = None, out: str | Path | None = None, *,
           batch_size: int = 512, device: str = "auto", id_column: str | None = None, max_length: int | None = None,
           too_long: str = "error", pooling: str | None = None, v_gene_columns: list[str] | None = None,
-          organism: str = "human"):
+          organism: str = "human", on_bad_rows: str = "error", unknown_residues: str = "error",
+          keep_columns: bool | list[str] = True):
     """Pooled embeddings (encoder in eval mode) of every row, as a NumPy array ``(rows, hidden)``.
 
     ``data``: a list of sequences, a pandas DataFrame or Series, or a file (any format ``--data`` reads);
     ``encoder``: a seqssl encoder directory or a local ``transformers`` model directory (its own tokenizer);
     ``columns``: one or more sequence columns (several: one segment each, ``[CLS] a [SEP] b [SEP] c [SEP]``).
-    With ``out``, also written (``id`` + ``emb_0..emb_{H-1}``; CSV, TSV or Parquet by its suffix) and the path
-    returned instead.
+    With ``out``, also written (CSV, TSV or Parquet by its suffix): ``id``, the input's columns
+    (``keep_columns``: all, the named ones, or none), then ``emb_0..emb_{H-1}``; the path is returned instead.
     ``v_gene_columns``: IMGT V gene columns whose CDR1/CDR2 (``organism``'s) come first, as in training with
     ``--v-gene-columns`` (unknown genes are an error).
     Inputs may be as long as the encoder allows (``max_length`` may lower it); longer ones are an error, or cut
-    with ``too_long="truncate"``::
+    with ``too_long="truncate"``. ``on_bad_rows``: ``error`` names every bad row (the first 20) in one report;
+    ``skip`` embeds the others and gives each bad row empty values and its reason (``error``).
+    ``unknown_residues``: ``map-to-x`` reads unknown residues as ``X``::
 
         vectors = seqssl.embed(["CASSLGQAYEQYF", "CASSPDRGEQYF"], encoder="encoders/simclr")
     """
+    if on_bad_rows not in ("error", "skip"):
+        raise InputError(f"unknown --on-bad-rows '{on_bad_rows}'", fix="use error or skip")
     out_path = None if out is None else table_output(out)
-    loaded, tokenizer = load_encoder(encoder, pooling)
+    loaded, tokenizer = load_encoder(encoder, pooling, unknown_residues)
+    if hasattr(tokenizer, "unknown"):
+        tokenizer.unknown = unknown_residues
     table = read_table(as_frame(data))
     if id_column:
         require_columns(table, [id_column])
@@ -135,15 +142,27 @@ def embed(data, encoder: str | Path, columns: list[str] | None = None, out: str 
         columns = [c for c in cdr_column_names(v_gene_columns) if c not in columns] + columns
     check_segments(loaded, len(columns), encoder)
     own = loaded.max_tokens
-    encoded = encode_table(table, columns, tokenizer, min(max_length or own, own), too_long)
-    vectors = embed_dataset(loaded, encoded, resolve_device(device), batch_size)
+    bad: list = []
+    encoded = encode_table(table, columns, tokenizer, min(max_length or own, own), too_long, bad)
+    if bad and on_bad_rows == "error":
+        raise_bad_rows(bad)
+    good = np.setdiff1d(np.arange(len(table)), [i for i, _ in bad])
+    vectors = np.full((len(table), loaded.hidden_size), np.nan, dtype=np.float32)
+    vectors[good] = embed_dataset(loaded, encoded, resolve_device(device), batch_size)
     if out_path is None:
         return vectors
     id_source = id_column or ("id" if "id" in table.frame.columns else None)
     ids = table.frame[id_source].astype(str).to_numpy() if id_source else np.arange(len(table)).astype(str)
     frame = pd.DataFrame(vectors, columns=[f"emb_{i}" for i in range(vectors.shape[1])])
-    frame.insert(0, "id", ids)
-    write_table(frame, out_path)
+    frame.insert(0, "row", np.arange(len(table)))
+    if bad:
+        frame.insert(1, "error", None)
+        frame.loc[[i for i, _ in bad], "error"] = [e.problem for _, e in bad]
+    source = data if isinstance(data, pd.DataFrame) else table.frame
+    kept = with_input_columns(frame, source.drop(columns=[c for c in ("id",) if c in source.columns]), keep_columns)
+    kept = kept.drop(columns="row").reset_index(drop=True)
+    kept.insert(0, "id", ids)
+    write_table(kept, out_path)
     return out_path
 
 
@@ -157,24 +176,37 @@ def as_frame(data):
     return pd.DataFrame({"sequence": [str(s) for s in data]})
 
 
+BAD_ROWS_LISTED = 20  # predict --on-bad-rows error: the bad rows named in its one report
+
+
 def predict(model: str | Path, data, *, columns: list[str] | None = None, out: str | Path | None = None,
-            batch_size: int = 512, device: str = "auto", keep_columns: bool = True) -> pd.DataFrame:
+            batch_size: int = 512, device: str = "auto", keep_columns: bool | list[str] = True,
+            on_bad_rows: str = "error", unknown_residues: str | None = None) -> pd.DataFrame:
     """Apply a fine-tuned model directory (``seqssl finetune``'s ``--out``) to new rows; returns a DataFrame.
 
     ``data``: a file or a DataFrame with the columns the model was trained on (``columns`` may rename them, in
     the same order); read and validated as ``finetune`` reads (file, line and column named on bad input).
     One row per input with ``y_score`` (classification: probability of label 1; regression: the value;
     multiclass: ``y_pred`` and ``p_CLASS`` per class; multilabel: one row per target), or per residue for
-    token tasks (``position``, ``y_pred``). With ``keep_columns`` the input's id and sequence columns come
-    first; with ``out`` the table is also written (CSV, TSV or Parquet, by its suffix)::
+    token tasks (``position``, ``y_pred``). ``keep_columns``: every input column comes first (``True``; a
+    DataFrame keeps its index), the named ones only (a list), or none (``False``). ``on_bad_rows``: ``error``
+    names every bad row (the first 20) in one report; ``skip`` scores the good rows and gives each bad one an
+    empty score and its reason in ``error``. ``unknown_residues``: ``map-to-x`` reads residues the model does
+    not know as ``X`` (default: as the model was trained). With ``out`` the table is also written (CSV, TSV or
+    Parquet, by its suffix)::
 
         scores = seqssl.predict("models/binding", new_pairs_dataframe)
     """
     from .models.encoder import load_encoder_tokenizer
     from .transfer.saved import load_fitted
+    if on_bad_rows not in ("error", "skip"):
+        raise InputError(f"unknown --on-bad-rows '{on_bad_rows}'", fix="use error or skip")
     out_path = None if out is None else table_output(out)
     fitted, manifest = load_fitted(model, resolve_device(device))
-    tokenizer = load_encoder_tokenizer(Path(model) / "encoder", manifest["unknown_residues"])
+    unknown = unknown_residues or manifest["unknown_residues"]
+    tokenizer = load_encoder_tokenizer(Path(model) / "encoder", unknown)
+    if hasattr(tokenizer, "unknown"):
+        tokenizer.unknown = unknown
     table = read_table(as_frame(data))
     v_genes = manifest.get("v_genes")
     if v_genes:  # trained with --v-gene-columns: the new rows give V genes, their CDR1/CDR2 are looked up
@@ -184,21 +216,49 @@ def predict(model: str | Path, data, *, columns: list[str] | None = None, out: s
     if len(columns) != len(manifest["columns"]):
         raise InputError(f"the model reads {len(manifest['columns'])} sequence column(s) {manifest['columns']}, "
                          f"got {columns}", fix="pass as many --columns as the model was trained on")
-    encoded = encode_table(table, columns, tokenizer, manifest["max_length"], manifest["too_long"])
+    bad: list = []
+    encoded = encode_table(table, columns, tokenizer, manifest["max_length"], manifest["too_long"], bad)
+    if bad and on_bad_rows == "error":
+        raise_bad_rows(bad)
+    good = np.setdiff1d(np.arange(len(table)), [i for i, _ in bad])
     encoded.meta = {**encoded.meta, **{k: manifest[k] for k in ("classes", "targets") if k in manifest}}
     if len(columns) >= 2:  # what a per-value head reads: each row's value of the last column (e.g. its peptide)
-        encoded.group_keys = table.frame[columns[-1]].astype(str).str.strip().to_numpy()
+        encoded.group_keys = table.frame[columns[-1]].astype(str).str.strip().to_numpy()[good]
     fitted.task.unlabelled(encoded)
     scores = fitted.score(encoded)
-    rows = fitted.task.prediction_rows(encoded, np.arange(len(encoded)), 0, "", scores)
+    rows = fitted.task.prediction_rows(encoded, good, 0, "", scores)
     rows = rows.drop(columns=[c for c in ("fold", "arm", "y_true") if c in rows.columns])
-    if keep_columns:
-        shown = [c for c in ["id", *columns] if c in table.frame.columns]
-        rows = table.frame[shown].iloc[rows["row"].to_numpy()].reset_index(drop=True).join(
-            rows.reset_index(drop=True))
+    if bad:
+        rows = pd.concat([rows, pd.DataFrame({"row": [i for i, _ in bad], "error": [e.problem for _, e in bad]})])
+        rows = rows.sort_values("row", kind="stable").reset_index(drop=True)
+    rows = with_input_columns(rows, data if isinstance(data, pd.DataFrame) else table.frame, keep_columns)
     if out_path is not None:
         write_table(rows, out_path)
     return rows
+
+
+def raise_bad_rows(bad: list) -> None:
+    """Every bad row of a prediction input in one report: the first :data:`BAD_ROWS_LISTED`, one line each,
+    and how many more."""
+    from .errors import InputErrors
+    listed = [err for _, err in bad[:BAD_ROWS_LISTED]]
+    more = f"; {len(bad) - len(listed)} more not listed" if len(bad) > len(listed) else ""
+    raise InputErrors(listed, summary=f"{len(bad)} bad row{'s' if len(bad) > 1 else ''}{more} (fix: correct them, "
+                                      "or pass --on-bad-rows skip to score the others and list these)")
+
+
+def with_input_columns(rows: pd.DataFrame, frame: pd.DataFrame, keep: bool | list[str]) -> pd.DataFrame:
+    """The prediction rows (``row``: a position in ``frame``) with ``frame``'s columns first (``keep``: all of
+    them, the named ones, or none), indexed like ``frame`` so that a DataFrame's predictions join onto it."""
+    if keep is False:
+        return rows
+    shown = list(frame.columns) if keep is True else [c for c in keep if c in frame.columns]
+    source = frame[shown].iloc[rows["row"].to_numpy()]
+    joined = pd.concat([source, rows.set_axis(source.index)], axis=1)
+    if joined.columns.duplicated().any():  # an input column named like an output one (y_score): keep both
+        names = list(joined.columns)
+        joined.columns = [f"{n}_input" if i < len(shown) and n in rows.columns else n for i, n in enumerate(names)]
+    return joined
 
 
 def labelled_data(cfg: Config, tokenizer=None) -> LabelledData:

@@ -29,6 +29,7 @@ from .cli_options import (
     Init,
     InvalidSmiles,
     Jobs,
+    KeepColumns,
     LabelColumn,
     Loss,
     Lr,
@@ -36,6 +37,7 @@ from .cli_options import (
     MaxSteps,
     Objective,
     ObjectiveWeights,
+    OnBadRows,
     Organism,
     Out,
     Overwrite,
@@ -321,14 +323,24 @@ def embed(encoder: Annotated[str, typer.Option(help="Encoder directory.")],
           too_long: Annotated[str, typer.Option("--too-long", help="error | truncate (inputs longer than the "
                                                 "encoder's maximum, or --max-length)")] = "error",
           v_gene_columns: VGeneColumns = None,
-          organism: Annotated[str, typer.Option(help="Whose IMGT V genes: human | mouse.")] = "human"):
-    """Write pooled embeddings (id + emb_0..emb_{H-1}) of every row to Parquet."""
+          organism: Annotated[str, typer.Option(help="Whose IMGT V genes: human | mouse.")] = "human",
+          pooling: Pooling = None, unknown_residues: Annotated[str, typer.Option(
+              "--unknown-residues", help="error | map-to-x (residues the encoder does not know).")] = "error",
+          on_bad_rows: OnBadRows = "error", keep_columns: KeepColumns = "all"):
+    """Write pooled embeddings (id, the input's columns, emb_0..emb_{H-1}) of every row."""
     from .api import embed as run
     if data is None:
         raise InputError("no input data", fix="pass --data PATH")
     written = run(data, encoder, _cols(columns) or [], out, batch_size=batch_size, device=device, id_column=id_column,
-                  max_length=max_length, too_long=too_long, v_gene_columns=_cols(v_gene_columns), organism=organism)
+                  max_length=max_length, too_long=too_long, v_gene_columns=_cols(v_gene_columns), organism=organism,
+                  pooling=pooling, unknown_residues=unknown_residues, on_bad_rows=on_bad_rows,
+                  keep_columns=_keep(keep_columns))
     typer.echo(f"embeddings written to {written}")
+
+
+def _keep(value: str) -> bool | list[str]:
+    """``--keep-columns``: all → True, none → False, else the named columns."""
+    return {"all": True, "none": False}.get(value.strip().lower(), _cols(value) or False)
 
 
 @app.command()
@@ -339,13 +351,20 @@ def predict(model: Annotated[str, typer.Option("--model", help="A fine-tuned mod
                      "with).")] = None,
             out: Annotated[str, typer.Option(
                 help="Output file: .csv, .tsv or .parquet (by its suffix).")] = "predictions.csv",
-            device: Annotated[str, typer.Option()] = "auto", batch_size: Annotated[int, typer.Option(min=1)] = 512):
-    """Apply a fine-tuned model to new rows: one prediction per row (per residue for per-residue tasks)."""
+            device: Annotated[str, typer.Option()] = "auto", batch_size: Annotated[int, typer.Option(min=1)] = 512,
+            unknown_residues: Annotated[Optional[str], typer.Option(
+                "--unknown-residues", help="error | map-to-x (default: as the model was trained).")] = None,
+            on_bad_rows: OnBadRows = "error", keep_columns: KeepColumns = "all"):
+    """Apply a fine-tuned model to new rows: one prediction per row (per residue for per-residue tasks), after the
+    input's columns."""
     from .api import predict as run
     if data is None:
         raise InputError("no input data", fix="pass --data PATH")
-    rows = run(model, data, columns=_cols(columns), out=out, batch_size=batch_size, device=device)
-    typer.echo(f"{len(rows)} predictions written to {out}")
+    rows = run(model, data, columns=_cols(columns), out=out, batch_size=batch_size, device=device,
+               on_bad_rows=on_bad_rows, unknown_residues=unknown_residues, keep_columns=_keep(keep_columns))
+    skipped = int(rows["error"].notna().sum()) if "error" in rows.columns else 0
+    typer.echo(f"{len(rows)} predictions written to {out}" + (f" ({skipped} bad rows skipped: column error)"
+                                                              if skipped else ""))
 
 
 runs_app = typer.Typer(help="The run registry.", no_args_is_help=True)

@@ -80,6 +80,11 @@ Init = Annotated[Optional[str], typer.Option("--init", help="Continued pretraini
                                             "(seqssl or transformers, with its own tokenizer) instead of a random "
                                             "encoder.")]
 Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
+OnBadRows = Annotated[str, typer.Option(
+    "--on-bad-rows", help="error: name every bad row (the first 20) and stop | skip: write the good rows' results "
+    "and each bad row with empty values and its reason (column error).")]
+KeepColumns = Annotated[str, typer.Option(
+    "--keep-columns", help="The input columns written before the results: all, none, or COL,COL.")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="--out holds an earlier run: empty it first (without "
                                          "this, or --resume where the command has it, such a run is refused).")]
 Threads = Annotated[Optional[int], typer.Option(

@@ -43,16 +43,16 @@ class TrainingStopped(InputError):
 class InputErrors(InputError):
     """Every problem a run's up-front checks found (:func:`check_all`), reported together, one line each."""
 
-    def __init__(self, problems: list[InputError]):
-        self.problems = problems
+    def __init__(self, problems: list[InputError], summary: str | None = None):
+        self.problems, self.summary = problems, summary
         super().__init__(problems[0].problem, path=problems[0].path, line=problems[0].line,
                          column=problems[0].column, fix=problems[0].fix)
 
     def format(self) -> str:
-        if len(self.problems) == 1:
+        if len(self.problems) == 1 and self.summary is None:
             return self.problems[0].format()
-        lines = [f"{len(self.problems)} problems, found before any work:"]
-        return "\n".join(lines + [f"  - {p.format()}" for p in self.problems])
+        head = self.summary or f"{len(self.problems)} problems, found before any work"
+        return "\n".join([f"{head}:"] + [f"  - {p.format()}" for p in self.problems])
 
 
 class Problems:

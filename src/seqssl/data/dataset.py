@@ -84,14 +84,22 @@ def sequences_of(table: SequenceTable, columns: list[str]) -> list[tuple]:
 
 
 def encode_table(table: SequenceTable, columns: list[str], tokenizer: SequenceTokenizer,
-                 max_length: int | None, too_long: str = "error") -> EncodedDataset:
+                 max_length: int | None, too_long: str = "error", bad_rows: list | None = None) -> EncodedDataset:
     """Tokenise one column (``[CLS] a [SEP]``), two (``[CLS] a [SEP] b [SEP]``) or more
     (``[CLS] a [SEP] b [SEP] c [SEP] ...``), segment id ``i`` for column ``i``; rows cut by
-    ``too_long="truncate"`` are counted in ``meta["truncated_rows"]``."""
+    ``too_long="truncate"`` are counted in ``meta["truncated_rows"]``. A bad row raises its
+    :class:`InputError`; with ``bad_rows`` (a list) it is appended there as ``(row, error)`` and left out
+    instead, so that every bad row of a file can be named or skipped."""
     ids, types, cut = [], [], 0
     for i, values in enumerate(sequences_of(table, columns)):
-        enc = encode_row(tokenizer, values, columns, max_length, too_long,
-                         {"path": table.path, "line": table.line_of(i)})
+        try:
+            enc = encode_row(tokenizer, values, columns, max_length, too_long,
+                             {"path": table.path, "line": table.line_of(i)})
+        except InputError as err:
+            if bad_rows is None:
+                raise
+            bad_rows.append((i, err))
+            continue
         ids.append(enc.input_ids)
         types.append(enc.token_type_ids)
         cut += enc.truncated

@@ -53,6 +53,7 @@ def load_tokenizer(directory: str | Path):
     tok = SequenceTokenizer(spec["alphabet"], spec.get("unknown", "error"))
     if tok.vocab != spec["vocab"]:
         raise InputError("vocabulary differs from this seqssl version's", path=str(path))
+    tok.saved = True  # its alphabet is the model's: a hint to choose another --alphabet would mislead
     return tok
 
 
@@ -73,6 +74,7 @@ class SequenceTokenizer(VocabularyTokenizer):
         if unknown not in UNKNOWN_POLICIES:
             raise InputError(f"unknown residue policy '{unknown}'", fix=f"use one of {UNKNOWN_POLICIES}")
         self.alphabet, self.unknown = alphabet, unknown
+        self.saved = False  # read from an encoder directory (load_tokenizer), not chosen with --alphabet
         self.residues = ALPHABETS[alphabet]
         self.vocab = {t: i for i, t in enumerate(SPECIAL_TOKENS + list(self.residues))}
         self.residue_ids = np.arange(len(SPECIAL_TOKENS), len(self.vocab))
@@ -103,8 +105,8 @@ class SequenceTokenizer(VocabularyTokenizer):
             return ids
         raise InputError(f"residue '{bad}' in '{sequence[:40]}' is not in the {self.alphabet} alphabet "
                          f"({self.residues})", **where,
-                         fix="clean the sequence, or pass --unknown-residues map-to-x (--alphabet smiles for "
-                             "molecules)")
+                         fix="clean the sequence, or pass --unknown-residues map-to-x" +
+                             ("" if self.saved else " (--alphabet smiles for molecules)"))
 
     @classmethod
     def load(cls, directory: str | Path):
