@@ -22,7 +22,7 @@ from .data.v_genes import expand_columns
 from .errors import InputError, Problems
 from .io import atomic_write_text, claim_output, output_directory, table_output, versions, write_table
 from .lengths import length_limit, size_to_data
-from .models.encoder import SequenceEncoder, check_segments, embed_dataset, load_encoder
+from .models.encoder import SequenceEncoder, check_inputs, check_segments, embed_dataset, load_encoder
 from .resume import check_resume
 from .runtime import configure_process, resolve_device, seed_everything
 from .tracking import Tracker
@@ -65,6 +65,7 @@ def pretrain(cfg: Config, resume: bool = False, data=None) -> Path:
     initial, own_tokenizer = problems.must(lambda: initial_model(cfg))  # --init: continued pretraining
     if initial is not None:
         problems.check(lambda: check_segments(initial, len(corpus_files(cfg)[0][1]), cfg.pretrain.init))
+        check_inputs(initial, corpus_files(cfg)[0][1], cfg.pretrain.init)
     corpus, tokenizer = problems.must(lambda: pretraining_corpus(cfg, own_tokenizer))
     problems.raise_all()
     if resume:  # before anything is written: a refused resume leaves the run as it was
@@ -141,6 +142,7 @@ def embed(data, encoder: str | Path, columns: list[str] | None = None, out: str 
         table = add_cdr_columns(table, v_gene_columns, organism=organism)[0]
         columns = [c for c in cdr_column_names(v_gene_columns) if c not in columns] + columns
     check_segments(loaded, len(columns), encoder)
+    check_inputs(loaded, columns, encoder)
     own = loaded.max_tokens
     bad: list = []
     encoded = encode_table(table, columns, tokenizer, min(max_length or own, own), too_long, bad)
@@ -341,6 +343,7 @@ def encoder_and_data(cfg: Config) -> tuple[SequenceEncoder, LabelledData]:
         cfg.model.max_length = min(cfg.model.max_length or own, own)
         expand_columns(cfg.data)
         problems.check(lambda: check_segments(encoder, len(cfg.data.columns), cfg.finetune.encoder))
+        check_inputs(encoder, cfg.data.columns, cfg.finetune.encoder)
         data = problems.must(lambda: labelled_data(cfg, tokenizer))
     else:
         data = problems.must(lambda: labelled_data(cfg))

@@ -67,16 +67,63 @@ def model_card(name: str, info: dict, architecture: str, n_parameters: int, hidd
                                                                       if isinstance(v, (int, float)))
                                           for part, values in metrics.items() if isinstance(values, dict))]
     pooling = info.get("pooling", "cls")
-    lines += ["", "## Use", "", "```python", "import seqssl",
-              f'vectors = seqssl.embed(["CASSLGQAYEQYF"], encoder="{name}")  # numpy (rows, {hidden_size})', "",
+    inputs = trained_inputs(info)
+    lines += ["", "## Inputs", "", inputs_sentence(inputs)] if inputs else []
+    lines += ["", "## Use", "", "```python", *embed_example(name, inputs, hidden_size), "",
               "from transformers import AutoModel, AutoTokenizer",
               f'model = AutoModel.from_pretrained("{name}", add_pooling_layer=False)  # no untrained pooler',
-              f'tokenizer = AutoTokenizer.from_pretrained("{name}")', "",
-              "from sentence_transformers import SentenceTransformer",
-              f'vectors = SentenceTransformer("{name}").encode(["CASSLGQAYEQYF"])', "```", "",
+              f'tokenizer = AutoTokenizer.from_pretrained("{name}")']
+    if not inputs or len(inputs["columns"]) == 1:  # sentence-transformers reads one text per input
+        lines += ["", "from sentence_transformers import SentenceTransformer",
+                  f'vectors = SentenceTransformer("{name}").encode(["CASSLGQAYEQYF"])']
+    lines += ["```", "",
               f"Pooling: `{pooling}` "
               + ("(the first token's final state; sentence-transformers gives the same vectors)." if pooling == "cls"
                  else "(mean over residues, special tokens left out; sentence-transformers' mean also averages "
                       "the first and last special tokens, so its vectors differ slightly from seqssl's)."),
               "", "`seqssl.json` holds the full training configuration; the weights are safetensors."]
     return "\n".join(lines) + "\n"
+
+
+CDR_SUFFIXES = ("_cdr1", "_cdr2")  # the columns --v-gene-columns adds (seqssl.data.v_genes.cdr_column_names)
+
+
+def trained_inputs(info: dict) -> dict | None:
+    """The sequence columns (one segment each, in order) an encoder was trained on and the V gene columns
+    whose CDR1/CDR2 it read, from its ``seqssl.json``: ``{"columns": [...], "v_gene_columns": [...]}``, or
+    ``None`` for a directory that does not say."""
+    if info.get("inputs"):
+        return info["inputs"]
+    data = (info.get("config") or {}).get("data") or {}
+    columns = info.get("columns") or data.get("columns")
+    if not columns:
+        return None
+    genes = data.get("v_gene_columns") or list(dict.fromkeys(
+        c[:-len(suffix)] for c in columns for suffix in CDR_SUFFIXES if c.endswith(suffix)))
+    return {"columns": list(columns), "v_gene_columns": list(genes)}
+
+
+def inputs_sentence(inputs: dict) -> str:
+    """Markdown: what the encoder reads, and how to give it the same."""
+    text = (f"Trained on {len(inputs['columns'])} sequence column(s), one segment each, in this order: "
+            + " | ".join(f"`{c}`" for c in inputs["columns"]) + ".")
+    if inputs["v_gene_columns"]:
+        genes = ",".join(inputs["v_gene_columns"])
+        text += (f" The CDR1/CDR2 columns are looked up from IMGT V genes (`{genes}`): give the V gene column(s) "
+                 f"and the CDR3, with `--v-gene-columns {genes}` (Python: `v_gene_columns=`). Embeddings of other "
+                 "inputs (a CDR3 alone) are not what the encoder learned; seqssl warns when it is given them.")
+    return text
+
+
+def embed_example(name: str, inputs: dict | None, hidden_size: int) -> list[str]:
+    """The ``seqssl.embed`` lines of the card, with the inputs the encoder was trained on."""
+    if not inputs or (len(inputs["columns"]) == 1 and not inputs["v_gene_columns"]):
+        return ["import seqssl",
+                f'vectors = seqssl.embed(["CASSLGQAYEQYF"], encoder="{name}")  # numpy (rows, {hidden_size})']
+    genes = inputs["v_gene_columns"]
+    own = [c for c in inputs["columns"] if not c.endswith(CDR_SUFFIXES)]
+    example = {**{g: "TRBV2*01" for g in genes}, **{c: "CASSLGQAYEQYF" for c in own}}
+    frame = ", ".join(f'"{k}": ["{v}"]' for k, v in example.items())
+    return ["import pandas as pd", "import seqssl", f"rows = pd.DataFrame({{{frame}}})",
+            f'vectors = seqssl.embed(rows, encoder="{name}", columns={own!r}'
+            + (f", v_gene_columns={genes!r}" if genes else "") + f")  # numpy (rows, {hidden_size})"]

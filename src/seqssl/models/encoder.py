@@ -70,6 +70,28 @@ def check_segments(encoder: SequenceEncoder, columns: int, source: str | Path | 
                      f"model.segments: {columns} in --config), --encoder none, or a model without token types (ESM)")
 
 
+def check_inputs(encoder: SequenceEncoder, columns: list[str], source: str | Path | None = None) -> None:
+    """Warn, once and loudly, when an encoder meets other inputs than it was trained on (another number of
+    sequence columns, or no V-gene CDR1/CDR2 where it read them): its embeddings of such inputs are not what
+    it learned (the bundled ``builtin-tcr`` reads CDR1β | CDR2β | CDR3β; a CDR3 alone gives embeddings with a
+    cosine of 0.06–0.21 to the right ones)."""
+    import warnings
+
+    from .card import CDR_SUFFIXES
+    trained = encoder.trained_inputs
+    if not trained:
+        return
+    expected, genes = trained["columns"], trained["v_gene_columns"]
+    missing_cdrs = bool(genes) and not any(c.endswith(CDR_SUFFIXES) for c in columns)
+    if len(columns) == len(expected) and not missing_cdrs:
+        return
+    fix = (f"--v-gene-columns {','.join(genes)} (Python: v_gene_columns=) with the V gene and CDR3 columns"
+           if missing_cdrs else f"give {len(expected)} columns in this order: {' | '.join(expected)}")
+    warnings.warn(f"seqssl: the encoder {source or ''} was trained on {' | '.join(expected)} and is given "
+                  f"{' | '.join(columns)}: its embeddings of these inputs are not what it learned (fix: {fix})",
+                  UserWarning, stacklevel=2)
+
+
 class SequenceEncoder(nn.Module):
     """Backbone (any ``transformers`` encoder) + pooling over tokens.
 
@@ -84,6 +106,7 @@ class SequenceEncoder(nn.Module):
 
     def __init__(self, backbone: nn.Module, pooling: str = "cls", input_map: torch.Tensor | None = None):
         super().__init__()
+        self.trained_inputs: dict | None = None  # what a loaded encoder was trained on (seqssl.json), if it says
         if pooling not in POOLINGS:
             raise InputError(f"unknown pooling '{pooling}'", fix=f"use one of {POOLINGS}")
         from .kernels import use_fused_kernels  # (imports transformers: only once a backbone exists)
@@ -208,7 +231,10 @@ def load_encoder(directory: str | Path, pooling: str | None = None,
     input_map = torch.from_numpy(tokenizer.model_ids) if hasattr(tokenizer, "model_ids") else None
     if pooling in (None, "auto"):
         pooling = meta.get("pooling") or default_pooling(backbone.config)
-    return SequenceEncoder(backbone, pooling, input_map), tokenizer
+    from .card import trained_inputs
+    encoder = SequenceEncoder(backbone, pooling, input_map)
+    encoder.trained_inputs = trained_inputs(meta)
+    return encoder, tokenizer
 
 
 def load_encoder_tokenizer(directory: Path, unknown: str = "error"):

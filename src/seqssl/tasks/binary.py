@@ -52,6 +52,13 @@ class Classification(Task):
     def metrics(self, y_true, y_score, targets=None) -> dict:
         return binary_metrics(y_true, y_score)
 
+    def prediction_rows(self, test, test_idx, fold, arm, scores) -> pd.DataFrame:
+        """``row, fold, arm, y_true, y_score`` per test example; ``y_true`` the label as an integer (0/1)."""
+        rows = super().prediction_rows(test, test_idx, fold, arm, scores)
+        if test.labels is not None and len(rows) and not np.isnan(rows["y_true"].to_numpy(dtype=float)).any():
+            rows["y_true"] = rows["y_true"].astype(np.int64)
+        return rows
+
 
 @register_task
 class PairClassification(Classification):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ...data.dataset import EncodedDataset, encode_table
 from ...errors import InputError
-from ...models.encoder import check_segments, load_encoder
+from ...models.encoder import check_inputs, check_segments, load_encoder
 from .base import RunContext
 from .encoders import EncoderArm
 
@@ -67,6 +67,7 @@ class ModelArm(EncoderArm):
         if key not in run.cache:
             encoder, tokenizer = load_encoder(self.path, run.cfg.model.loaded_pooling, run.cfg.data.unknown_residues)
             check_segments(encoder, len(run.data.columns), self.path)
+            check_inputs(encoder, run.data.columns, self.name)
             run.cache[key] = (encoder, tokenizer, own_encoding(run, tokenizer, encoder.max_tokens, self.name))
         return run.cache[key]
 
