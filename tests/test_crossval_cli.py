@@ -69,7 +69,8 @@ def test_pretrain_embed_finetune(tmp_path, small_binding_csv, small_corpus_csv):
     assert run_cli(["embed", "--encoder", str(enc), "--data", str(small_binding_csv), "--columns",
                     "cdr3_b_aa,peptide", "--out", str(emb)]) == 0
     frame = pd.read_parquet(emb)
-    assert frame.shape == (240, 1 + 64) and frame["id"].tolist()[:2] == ["0", "1"]
+    assert frame.shape == (240, 1 + 6 + 64) and frame["id"].tolist()[:2] == ["0", "1"]  # id, the input, vectors
+    assert list(frame.columns[1:3]) == ["cdr3_b_aa", "v_b_gene"] and frame.columns[-1] == "emb_63"
     ft = tmp_path / "ft"
     assert run_cli(["finetune", "--data", str(small_binding_csv), "--columns", "cdr3_b_aa,peptide",
                     "--label-column", "label", "--task", "pair-classification", "--encoder", str(enc),
@@ -79,7 +80,7 @@ def test_pretrain_embed_finetune(tmp_path, small_binding_csv, small_corpus_csv):
     assert (ft / "encoder" / "model.safetensors").exists() and (ft / "head.safetensors").exists()
 
 
-def test_runs_are_registered_and_listed(crossval_run, capsys):
+def test_runs_are_registered_and_listed(crossval_run, capsys, small_binding_csv):
     from seqssl.runs import list_runs
     runs = list_runs()
     assert len(runs) == 1 and runs[0]["command"] == "crossval" and runs[0]["peak_memory_mb"] > 0
@@ -89,6 +90,19 @@ def test_runs_are_registered_and_listed(crossval_run, capsys):
     assert run_cli(["runs", "list"]) == 0 and runs[0]["id"] in capsys.readouterr().out
     assert run_cli(["runs", "show", runs[0]["id"][:15]]) == 0 and '"crossval"' in capsys.readouterr().out
     assert run_cli(["runs", "show", "nope"]) == 2
+    # a failed run and a run from Python are registered too, with their status
+    assert run_cli(["crossval", "--data", "missing.csv", "--columns", "a", "--label-column", "y", "--arms", "kmer",
+                    "--out", str(crossval_run.parent / "failed")]) == 2
+    import seqssl
+    from seqssl.config import load_config
+    cfg = load_config(None, {"data": {"path": str(small_binding_csv), "columns": ["cdr3_b_aa", "peptide"],
+                                      "label_column": "label"}, "crossval": {"arms": ["kmer"], "folds": 2},
+                             "out": str(crossval_run.parent / "from_python"), "quiet": True})
+    seqssl.crossval(cfg)
+    runs = list_runs()
+    assert [r["status"] for r in runs[-2:]] == ["failed", "finished"] and "file not found" in runs[-2]["error"]
+    assert runs[-1]["out"] == str((crossval_run.parent / "from_python").resolve())
+    assert runs[-1]["primary_metric"] == "auroc" and runs[-1]["mode"] == "full"
 
 
 def test_killed_crossval_resumes_from_its_finished_parts(crossval_run, tmp_path, small_binding_csv,

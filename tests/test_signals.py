@@ -24,7 +24,7 @@ def _wait_for(condition, proc, seconds=120):
 def test_finetune_says_it_was_interrupted_and_exits_non_zero(small_binding_csv, tmp_path, sig, code):
     out = tmp_path / "ft"
     proc = _start(["finetune", "--data", str(small_binding_csv), "--columns", "cdr3_b_aa,peptide",
-                   "--label-column", "label", "--epochs", "2000", "--out", str(out), "--quiet"])
+                   "--label-column", "label", "--epochs", "2000", "--select", "last", "--out", str(out), "--quiet"])
     started = time.time()
     _wait_for(lambda: time.time() - started > 8, proc)
     proc.send_signal(sig)
@@ -49,6 +49,9 @@ def test_crossval_keeps_its_parts_and_prints_the_resume_command(small_binding_cs
     assert line.startswith(f"interrupted (SIGTERM): kept the finished (fold, arm) parts in {out / 'parts'}")
     assert "resume with: seqssl crossval --data " in line and line.endswith("--quiet --resume"), line
     assert (out / "parts" / "fold_0" / "kmer.json").exists() and "Traceback" not in err
+    from seqssl.runs import list_runs
+    (run,) = list_runs()
+    assert run["status"] == "interrupted" and run["out"] == str(out.resolve()) and not (out / "run.json").exists()
 
 
 def _kmer_crossval(data, out, *more):

@@ -24,6 +24,7 @@ from .io import atomic_write_text, claim_output, output_directory, table_output,
 from .lengths import length_limit, size_to_data
 from .models.encoder import SequenceEncoder, check_inputs, check_segments, embed_dataset, load_encoder
 from .resume import check_resume
+from .runs import recorded
 from .runtime import configure_process, resolve_device, seed_everything
 from .tracking import Tracker
 
@@ -46,10 +47,15 @@ def with_frame(cfg: Config, data) -> Config:
 
 def pretrain(cfg: Config, resume: bool = False, data=None) -> Path:
     """Pretrain an encoder on ``cfg.data.path`` (+ ``cfg.data.pretrain_data``), or on ``data`` (a DataFrame),
-    and save it to ``cfg.out``.
+    and save it to ``cfg.out``; the run is recorded in the run registry (:func:`seqssl.runs.recorded`).
 
     Checkpoints go to ``cfg.out/checkpoints`` (every ``pretrain.checkpoint_every`` steps, at the end and
     on SIGINT/SIGTERM); ``resume`` continues from the newest one with identical results on CPU."""
+    with recorded("pretrain", cfg):
+        return _pretrain(cfg, resume, data)
+
+
+def _pretrain(cfg: Config, resume: bool, data) -> Path:
     from .objectives import objective_class
     from .train.distributed import init_from_env, is_main
     from .train.pretrain import build_pretrained_encoder, corpus_files, initial_model, pretraining_corpus
@@ -292,7 +298,18 @@ def finetune_split(cfg: Config, data: LabelledData) -> Split:
 def finetune(cfg: Config, data=None) -> Path:
     """Fine-tune an encoder (``cfg.finetune.encoder``: a directory or ``none``) on the labelled file (or ``data``,
     a DataFrame) with a validation split for early stopping; save model, head and metrics. With
-    ``--split-column``, train on its train rows and also score its test rows."""
+    ``--split-column``, train on its train rows and also score its test rows. The run is recorded in the run
+    registry (:func:`seqssl.runs.recorded`) with its validation and test metrics."""
+    with recorded("finetune", cfg) as run:
+        out = _finetune(cfg, data)
+        saved = json.loads((out / "metrics.json").read_text())
+        run["metrics"] = {f"{prefix}_{k}": v for part, prefix in (("validation", "val"), ("test", "test"))
+                          for k, v in saved.get(part, {}).items() if isinstance(v, float)}
+        run["primary_metric"] = saved.get("primary_metric")
+        return out
+
+
+def _finetune(cfg: Config, data) -> Path:
     from .transfer.hf_export import export_sequence_classifier, exportable
     from .transfer.modes import fit_in_mode
     from .transfer.saved import write_manifest
@@ -320,6 +337,7 @@ def finetune(cfg: Config, data=None) -> Path:
     sizes = {"n_fit": int(len(split.train)), "n_validation": int(len(split.val)),
              "n_test": None if split.test is None else int(len(split.test))}
     atomic_write_text(out / "metrics.json", json.dumps({**evaluation, **extra, **sizes, **fitted.details,
+                                                        "primary_metric": data.task.primary_metric,
                                                         "versions": versions()}, indent=1))
     if cfg.tracking:
         tracker = Tracker(out, cfg.tracking, "finetune", cfg.to_dict())
@@ -378,10 +396,15 @@ def encoder_for(cfg: Config):
     return SequenceEncoder.build(model, tokenizer.vocab_size), tokenizer
 
 
-def crossval(cfg: Config, resume: bool = False, data=None) -> dict:
+def crossval(cfg: Config, resume: bool = False, data=None, command: str = "crossval") -> dict:
     """Cross-validate every arm on the same folds of ``cfg.data.path`` (or ``data``, a DataFrame); write
     results.json, predictions.csv and report.md. ``resume``: keep the finished (fold, arm) parts of a killed
     run in ``cfg.out`` (only arms may change)."""
     from .evaluate.crossval import run_crossval
-    claim_output(cfg.out, resume=resume, overwrite=cfg.overwrite)
-    return run_crossval(with_frame(cfg, data), resume)
+    with recorded(command, cfg) as run:
+        claim_output(cfg.out, resume=resume, overwrite=cfg.overwrite)
+        results = run_crossval(with_frame(cfg, data), resume)
+        primary = results["primary_metric"]
+        run.update(metrics={f"{arm}_{primary}": body["mean"].get(primary) for arm, body in results["arms"].items()},
+                   primary_metric=primary, run_id=results.get("run_id"))
+        return results

@@ -138,11 +138,10 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
             "tracking": _cols(tracking), "overwrite": True if overwrite else None}
     cfg = load_config(config, nested(flat))
     on_interrupt(f"the checkpoints in {Path(cfg.out or '.') / 'checkpoints'} (if one was written)")
-    start = time.time()
     path = run(cfg, resume=resume)
     from .train.distributed import finish, is_main
     if is_main():  # under torchrun, rank 0 reports
-        run_id = _record("pretrain", cfg, path, {}, start)
+        run_id = _run_id(path)
         typer.echo(f"encoder saved to {path} (loads with transformers.AutoModel.from_pretrained); run {run_id}")
     finish()
 
@@ -190,14 +189,8 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
             "finetune.head": head, "overwrite": True if overwrite else None}
     cfg = load_config(config, nested(flat))
     on_interrupt(f"nothing in {cfg.out} (fine-tuning keeps no checkpoint yet)", None)
-    start = time.time()
     saved_to = run(cfg)
-    import json
-    saved = json.loads((saved_to / "metrics.json").read_text())
-    metrics = {f"{prefix}_{k}": v for part, prefix in (("validation", "val"), ("test", "test"))
-               for k, v in saved.get(part, {}).items() if isinstance(v, float)}
-    run_id = _record("finetune", cfg, saved_to, metrics, start)
-    typer.echo(f"fine-tuned model saved to {saved_to}; run {run_id}")
+    typer.echo(f"fine-tuned model saved to {saved_to}; run {_run_id(saved_to)}")
 
 
 def first_given(*values):
@@ -205,14 +198,10 @@ def first_given(*values):
     return next((v for v in values if v is not None), None)
 
 
-def _record(command: str, cfg, out, metrics: dict, start: float, run_id: str | None = None) -> str:
-    from .runs import record_run
-    return record_run(command, cfg, out, metrics, time.time() - start, run_id)
-
-
-def _key_metrics(results: dict) -> dict:
-    primary = results["primary_metric"]
-    return {f"{arm}_{primary}": body["mean"].get(primary) for arm, body in results["arms"].items()}
+def _run_id(out) -> str:
+    """The id the run registry gave the run written to ``out`` (its run.json)."""
+    import json
+    return json.loads((Path(out) / "run.json").read_text())["id"]
 
 
 @app.command()
@@ -303,13 +292,11 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
             "pretrain.view": view, "data.pretrain_label_column": pretrain_label_column}
     cfg = load_config(config, nested(flat))
     on_interrupt(f"the finished (fold, arm) parts in {Path(cfg.out or '.') / 'parts'}")
-    start = time.time()
     results = run(cfg, resume=resume)
     assert cfg.out is not None  # run_crossval refuses to start without --out
     print_summary(results)
-    run_id = _record("crossval", cfg, cfg.out, _key_metrics(results), start, results.get("run_id"))
     typer.echo(f"results: {Path(cfg.out) / 'results.json'}, report: {Path(cfg.out) / 'report.md'} "
-               f"(and report.html); run {run_id}")
+               f"(and report.html); run {results['run_id']}")
 
 
 @app.command()
@@ -373,19 +360,21 @@ app.add_typer(runs_app, name="runs")
 
 @runs_app.command("list")
 def runs_list(last: Annotated[int, typer.Option(help="Show the last N runs.")] = 20):
-    """Table of recorded runs: id, command, objective/arms, data, key metric, wall time, peak memory, date."""
+    """Table of recorded runs (finished, failed and interrupted; from the command line and from Python): id,
+    command, status, objective/arms, mode, data, output directory, key metric, wall time, peak memory, date."""
     from rich.console import Console
     from rich.markup import escape  # arm names such as simclr[probe] are not rich markup
     from rich.table import Table
 
     from .runs import list_runs
     table = Table(title="seqssl runs")
-    for col in ("id", "command", "objective", "data", "metric", "wall s", "peak MB", "date"):
+    for col in ("id", "command", "status", "objective", "mode", "data", "out", "metric", "wall s", "peak MB", "date"):
         table.add_column(col, no_wrap=col in ("id", "date"))
     for r in list_runs()[-last:]:
         metric = ", ".join(f"{k}={v:.3f}" for k, v in list(r["metrics"].items())[:3] if isinstance(v, float))
-        table.add_row(r["id"], r["command"], escape(str(r["objective"])), escape(Path(str(r["data"])).name),
-                      escape(metric),
+        table.add_row(r["id"], r["command"], r.get("status", "finished"), escape(str(r["objective"])),
+                      escape(str(r.get("mode") or "—")), escape(Path(str(r["data"])).name),
+                      escape(str(r.get("out") or "—")), escape(metric),
                       f"{r['wall_seconds']:.0f}", f"{r['peak_memory_mb']:.0f}", r["date"][:19])
     Console(width=None if sys.stdout.isatty() else 200).print(table)
 
@@ -455,11 +444,11 @@ def demo(quick: Annotated[bool, typer.Option("--quick", help="Smoke-sized run (~
                               "threads": threads, "crossval.jobs": jobs, "overwrite": True if overwrite else None}))
     on_interrupt(f"the finished (fold, arm) parts in {Path(out) / 'parts'}",
                  ["crossval", "--config", str(Path(out) / "config.yaml"), "--resume"])
-    results = run(cfg)
+    results = run(cfg, command="demo")
     print_summary(results)
-    run_id = _record("demo", cfg, cfg.out, _key_metrics(results), start)
-    typer.echo(f"run {run_id}; wall time {time.time() - start:.0f} s; results: {Path(out) / 'results.json'}, "
-               f"report: {Path(out) / 'report.md'} (and report.html), encoders: {Path(out) / 'encoders'}")
+    typer.echo(f"run {results['run_id']}; wall time {time.time() - start:.0f} s; results: "
+               f"{Path(out) / 'results.json'}, report: {Path(out) / 'report.md'} (and report.html), encoders: "
+               f"{Path(out) / 'encoders'}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,6 +8,8 @@ import json
 import os
 import resource
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import InputError
@@ -31,26 +33,53 @@ def new_run_id(out: str | Path) -> tuple[str, str]:
     return run_id, now.isoformat(timespec="seconds")
 
 
-def record_run(command: str, cfg, out: str | Path, metrics: dict, wall_seconds: float,
-               run_id: str | None = None) -> str:
-    """Append a run and return its id (``run_id`` if the run already has one); also write ``run.json`` into
-    the output directory."""
-    fresh_id, date = new_run_id(out)
+def record_run(command: str, cfg, out: str | Path | None, metrics: dict, wall_seconds: float,
+               run_id: str | None = None, status: str = "finished", error: str | None = None,
+               primary_metric: str | None = None) -> str:
+    """Append a run and return its id (``run_id`` if the run already has one); a finished run's entry is also
+    written to ``OUT/run.json`` (a failed or interrupted run leaves its directory as it was)."""
+    fresh_id, date = new_run_id(out or "")
     run_id = run_id or fresh_id
-    entry = {"id": run_id, "command": command, "date": date,
+    entry = {"id": run_id, "command": command, "status": status, "date": date,
              "objective": cfg.pretrain.objective if command == "pretrain" else ",".join(cfg.crossval.arms)
              if command in ("crossval", "demo") else cfg.finetune.encoder,
-             "data": cfg.data.path, "out": str(Path(out).resolve()), "metrics": metrics,
+             "mode": ",".join(cfg.crossval.modes or [cfg.finetune.mode]) if command != "pretrain" else None,
+             "data": cfg.data.path, "out": None if out is None else str(Path(out).resolve()),
+             "primary_metric": primary_metric, "metrics": metrics,
              "wall_seconds": round(wall_seconds, 1), "peak_memory_mb": round(peak_memory_mb(), 1),
-             "seed": cfg.seed, "versions": versions()}
+             "seed": cfg.seed, "versions": versions(), **({"error": error} if error else {})}
     path = registry_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:  # one short line per O_APPEND write: no interleaving
         handle.write(json.dumps(entry) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
-    (Path(out) / "run.json").write_text(json.dumps(entry, indent=1))
+    if status == "finished" and out is not None:
+        (Path(out) / "run.json").write_text(json.dumps(entry, indent=1))
     return run_id
+
+
+@contextmanager
+def recorded(command: str, cfg):
+    """Record the run made inside the block, whether it finishes, fails or is interrupted, from the command
+    line and from Python alike (``status``: finished | failed | interrupted). The block fills the yielded
+    dict: ``metrics``, ``primary_metric``, ``run_id``; it gets ``id`` back once recorded (finished runs)."""
+    from .interrupts import Terminated
+    from .train.distributed import is_main
+    state: dict = {"metrics": {}, "primary_metric": None, "run_id": None}
+    start, status, error = time.time(), "finished", None
+    try:
+        yield state
+    except (KeyboardInterrupt, Terminated):
+        status = "interrupted"
+        raise
+    except BaseException as err:
+        status, error = "failed", str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise
+    finally:
+        if is_main():  # under torchrun, rank 0 records
+            state["id"] = record_run(command, cfg, cfg.out, state["metrics"], time.time() - start, state["run_id"],
+                                     status, error, state["primary_metric"])
 
 
 def list_runs() -> list[dict]:
