@@ -7,8 +7,9 @@
 - ``finetune.repeats`` (``--repeats N``): the chosen settings are fitted N times, with the fold's seed and
   N − 1 more, the same for every arm (:func:`repeat_seed`); what differs between repeats is the fine-tuning's
   randomness (head initialisation, dropout, batch order, LoRA's initialisation), the encoder it starts from
-  (pretrained once per fold; ``none``'s random initialisation drawn once per fold) does not. Arms whose fit
-  does not depend on a seed (``kmer``, ``knn``, fingerprints) are fitted once.
+  (pretrained once per fold; ``none``'s random initialisation drawn once per fold) does not. Fits that do
+  not depend on a seed (``kmer``, ``knn``, fingerprints; the ``probe`` and ``knn`` modes of a fixed encoder)
+  are fitted once.
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def fit_tuned(arm: Arm, cfg, unit: Unit, fit) -> tuple[list[Fit], dict]:
     if len(grid) > 1:
         record["search"] = {"chosen": chosen, "candidates": [
             {"settings": settings, "best_val": validation_value(f)} for settings, f in tried]}
-    repeats = cfg.finetune.repeats if arm.stochastic else 1
+    repeats = cfg.finetune.repeats if arm.stochastic(unit.mode) else 1
     fits = [first] + [Fit(*fit(replace(unit, seed=repeat_seed(unit.seed, r), settings=chosen)))
                       for r in range(1, repeats)]
     return fits, record

@@ -87,7 +87,9 @@ class Arm:
     needs_molecules = False  # the first column holds SMILES that must parse in RDKit
     needs_corpus = False  # pretrains on the fold's corpus (built free of test sequences)
     requires: tuple[str, ...] = ()  # optional packages it imports (checked before any work: seqssl.extras)
-    stochastic = False  # its fit depends on the seed: refit per finetune.repeats (deterministic arms fit once)
+    def stochastic(self, mode: str | None) -> bool:
+        """Whether its fit in ``mode`` depends on the seed: refit per finetune.repeats (others fit once)."""
+        return False
 
     def tunable(self, mode: str | None) -> bool:
         """Whether ``finetune.search`` applies: the fit trains by gradient with the finetune settings."""

@@ -23,11 +23,14 @@ class EncoderArm(Arm):
     fine-tuning (pair retrieval, the embedding map), then a copy fine-tuned per label fraction and mode."""
 
     uses_modes = True
-    stochastic = True
 
     def tunable(self, mode):
         from ...transfer.modes import get_mode
         return mode is not None and get_mode(mode).trains
+
+    def stochastic(self, mode):
+        """Modes that train by gradient draw from the seed; a probe or knn on a fixed encoder does not."""
+        return self.tunable(mode)
 
     def check_run(self, run, modes):
         from ...transfer.modes import get_mode

@@ -45,9 +45,10 @@ class GraphArm(MoleculeArm):
     """A graph network (:class:`~seqssl.models.gnn.GraphPredictor` of kind ``name``) trained from scratch."""
 
     requires = ("rdkit", "torch_geometric")
-    stochastic = True
-
     def tunable(self, mode):
+        return True
+
+    def stochastic(self, mode):
         return True
 
     def fit(self, run, fold, unit, state):
