@@ -38,10 +38,12 @@ def test_transformers_loads_every_weight_and_tokenizes_like_seqssl(encoder_dir):
     np.testing.assert_allclose(first_token, seqssl.embed(SEQUENCES, encoder=encoder_dir), atol=1e-5)
 
 
-def test_sentence_transformers_gives_seqssls_embeddings(encoder_dir):
+def test_sentence_transformers_gives_seqssls_embeddings(encoder_dir, capfd):
     sentence_transformers = pytest.importorskip("sentence_transformers")
     model = sentence_transformers.SentenceTransformer(str(encoder_dir), device="cpu")
     np.testing.assert_allclose(model.encode(SEQUENCES), seqssl.embed(SEQUENCES, encoder=encoder_dir), atol=1e-5)
+    printed = capfd.readouterr()
+    assert "MISSING" not in printed.err + printed.out  # no untrained pooler built and reported
 
 
 def test_the_model_card_says_what_the_model_is(encoder_dir):

@@ -19,8 +19,14 @@ ST_POOLING = "sentence_transformers.models.Pooling"
 POOLING_FLAGS = ("cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens")
 
 
-def write_sentence_transformers_layout(directory: Path, hidden_size: int, pooling: str, max_tokens: int) -> None:
+POOLER_MODELS = ("bert", "roberta", "esm")  # transformers models built with a pooler unless told not to
+
+
+def write_sentence_transformers_layout(directory: Path, hidden_size: int, pooling: str, max_tokens: int,
+                                       model_type: str = "") -> None:
     """``modules.json`` (transformer → pooling), ``sentence_bert_config.json`` and ``1_Pooling/config.json``.
+    For models transformers builds with a pooler, ``model_args`` asks for none: seqssl never trains one, so
+    sentence-transformers would build a random one and report its weights MISSING ("Consider training").
 
     ``cls`` pooling is reproduced exactly. sentence-transformers' mean runs over every attended token, so for
     ``mean`` its vectors also average the first and last special tokens, which seqssl's residue mean leaves
@@ -28,8 +34,9 @@ def write_sentence_transformers_layout(directory: Path, hidden_size: int, poolin
     modules = [{"idx": 0, "name": "0", "path": "", "type": ST_TRANSFORMER},
                {"idx": 1, "name": "1", "path": "1_Pooling", "type": ST_POOLING}]
     atomic_write_text(directory / "modules.json", json.dumps(modules, indent=1))
+    no_pooler = {"model_args": {"add_pooling_layer": False}} if model_type in POOLER_MODELS else {}
     atomic_write_text(directory / "sentence_bert_config.json",
-                      json.dumps({"max_seq_length": max_tokens, "do_lower_case": False}, indent=1))
+                      json.dumps({"max_seq_length": max_tokens, "do_lower_case": False, **no_pooler}, indent=1))
     chosen = "cls_token" if pooling == "cls" else "mean_tokens"
     config = {"word_embedding_dimension": hidden_size,
               **{f"pooling_mode_{flag}": flag == chosen for flag in POOLING_FLAGS}}

@@ -182,7 +182,8 @@ class SequenceEncoder(nn.Module):
         n_parameters = sum(p.numel() for p in self.backbone.parameters())
         (directory / "README.md").write_text(model_card(directory.name, info, config.model_type, n_parameters,
                                                         self.hidden_size, self.max_tokens))
-        write_sentence_transformers_layout(directory, self.hidden_size, self.pooling, self.max_tokens)
+        write_sentence_transformers_layout(directory, self.hidden_size, self.pooling, self.max_tokens,
+                                           config.model_type)
         make_readable(directory)  # transformers' safetensors weights are created 0600
 
 
