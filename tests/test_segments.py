@@ -189,7 +189,7 @@ def test_pretrain_and_embed_on_three_columns(tmp_path, three_column_csv):
     assert run_cli(["embed", "--encoder", str(tmp_path / "enc"), "--data", str(three_column_csv), "--columns",
                     ",".join(COLUMNS), "--out", str(out)]) == 0
     written = pd.read_parquet(out)
-    assert written["id"].tolist()[:3] == ["r0", "r1", "r2"] and written.shape == (240, 65)
+    assert written["id"].tolist()[:3] == ["r0", "r1", "r2"] and written.shape == (240, 1 + 8 + 64)  # + input columns
     np.testing.assert_allclose(written.filter(like="emb_").to_numpy(),
                                seqssl.embed(three_column_csv, tmp_path / "enc", COLUMNS), atol=1e-5)
 

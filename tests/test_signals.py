@@ -1,11 +1,14 @@
 """SIGINT and SIGTERM sent to real seqssl processes: exit 130 / 143, one line naming what was kept and the
 command that resumes, no traceback."""
+import json
 import signal
 import subprocess
 import sys
 import time
 
 import pytest
+
+from conftest import run_cli
 
 
 def _start(args):
@@ -20,19 +23,51 @@ def _wait_for(condition, proc, seconds=120):
     assert proc.poll() is None, "the command finished before the signal"
 
 
+def _finetune_args(data, out, *more):
+    return ["finetune", "--data", str(data), "--columns", "cdr3_b_aa,peptide", "--label-column", "label",
+            "--epochs", "2000", "--select", "last", "--out", str(out), "--quiet", *more]
+
+
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_finetune_says_it_was_interrupted_and_exits_non_zero(small_binding_csv, tmp_path, sig, code):
+def test_finetune_keeps_its_best_model_and_resumes_from_it(small_binding_csv, tmp_path, sig, code):
     out = tmp_path / "ft"
-    proc = _start(["finetune", "--data", str(small_binding_csv), "--columns", "cdr3_b_aa,peptide",
-                   "--label-column", "label", "--epochs", "2000", "--select", "last", "--out", str(out), "--quiet"])
+    proc = _start(_finetune_args(small_binding_csv, out))
     started = time.time()
-    _wait_for(lambda: time.time() - started > 8, proc)
+    _wait_for(lambda: time.time() - started > 12, proc)  # imports, data, then epochs of ~0.1 s
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
-    lines = err.strip().splitlines()
+    line = err.strip().splitlines()[-1]
     assert proc.returncode == code, err
-    assert lines[-1].startswith(f"interrupted ({signal.Signals(sig).name}): kept nothing"), err
-    assert "run the command again" in lines[-1] and "Traceback" not in err
+    assert line.startswith(f"interrupted ({signal.Signals(sig).name}): kept the best model so far in {out}"), line
+    assert line.endswith("--quiet --resume") and "Traceback" not in err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["interrupted_by"] == signal.Signals(sig).name and 1 <= metrics["epochs_run"] < 2000
+    # the kept model is whole: predict reads it
+    assert run_cli(["predict", "--model", str(out), "--data", str(small_binding_csv), "--out",
+                    str(tmp_path / "p.csv")]) == 0
+    if sig == signal.SIGTERM:
+        return
+    # a resume with another setting is refused; the same settings continue (fewer epochs left: --epochs is part
+    # of the settings, so the test resumes a run whose budget was short to begin with)
+    assert run_cli([*_finetune_args(small_binding_csv, out, "--resume"), "--lr", "0.5"]) == 2
+    assert json.loads((out / "metrics.json").read_text()) == metrics
+
+
+def test_finetune_resume_runs_the_epochs_left(small_binding_csv, tmp_path):
+    out = tmp_path / "ft"
+    proc = _start(["finetune", "--data", str(small_binding_csv), "--columns", "cdr3_b_aa,peptide",
+                   "--label-column", "label", "--epochs", "400", "--select", "last", "--out", str(out), "--quiet"])
+    started = time.time()
+    _wait_for(lambda: time.time() - started > 12, proc)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=120)
+    before = json.loads((out / "metrics.json").read_text())["epochs_run"]
+    assert before < 400
+    assert run_cli(["finetune", "--data", str(small_binding_csv), "--columns", "cdr3_b_aa,peptide",
+                    "--label-column", "label", "--epochs", "400", "--select", "last", "--out", str(out), "--quiet",
+                    "--resume"]) == 0
+    after = json.loads((out / "metrics.json").read_text())
+    assert after["epochs_run"] == 400 and after["resumed_after_epochs"] == before and "interrupted_by" not in after
 
 
 def test_crossval_keeps_its_parts_and_prints_the_resume_command(small_binding_csv, tmp_path):

@@ -239,7 +239,8 @@ def predict(model: str | Path, data, *, columns: list[str] | None = None, out: s
     if bad:
         rows = pd.concat([rows, pd.DataFrame({"row": [i for i, _ in bad], "error": [e.problem for _, e in bad]})])
         rows = rows.sort_values("row", kind="stable").reset_index(drop=True)
-    rows = with_input_columns(rows, data if isinstance(data, pd.DataFrame) else table.frame, keep_columns)
+    rows = with_input_columns(rows, data if isinstance(data, pd.DataFrame) else table.frame, keep_columns,
+                              ("id", *columns))
     if out_path is not None:
         write_table(rows, out_path)
     return rows
@@ -255,12 +256,15 @@ def raise_bad_rows(bad: list) -> None:
                                       "or pass --on-bad-rows skip to score the others and list these)")
 
 
-def with_input_columns(rows: pd.DataFrame, frame: pd.DataFrame, keep: bool | list[str]) -> pd.DataFrame:
+def with_input_columns(rows: pd.DataFrame, frame: pd.DataFrame, keep: bool | list[str],
+                       first: tuple = ()) -> pd.DataFrame:
     """The prediction rows (``row``: a position in ``frame``) with ``frame``'s columns first (``keep``: all of
-    them, the named ones, or none), indexed like ``frame`` so that a DataFrame's predictions join onto it."""
+    them, ``first`` leading, the named ones, or none), indexed like ``frame`` so that a DataFrame's predictions
+    join onto it."""
     if keep is False:
         return rows
-    shown = list(frame.columns) if keep is True else [c for c in keep if c in frame.columns]
+    ordered = list(dict.fromkeys([c for c in first if c in frame.columns] + list(frame.columns)))
+    shown = ordered if keep is True else [c for c in keep if c in frame.columns]
     source = frame[shown].iloc[rows["row"].to_numpy()]
     joined = pd.concat([source, rows.set_axis(source.index)], axis=1)
     if joined.columns.duplicated().any():  # an input column named like an output one (y_score): keep both
@@ -295,13 +299,18 @@ def finetune_split(cfg: Config, data: LabelledData) -> Split:
     return fixed
 
 
-def finetune(cfg: Config, data=None) -> Path:
+def finetune(cfg: Config, data=None, resume: bool = False) -> Path:
     """Fine-tune an encoder (``cfg.finetune.encoder``: a directory or ``none``) on the labelled file (or ``data``,
     a DataFrame) with a validation split for early stopping; save model, head and metrics. With
     ``--split-column``, train on its train rows and also score its test rows. The run is recorded in the run
-    registry (:func:`seqssl.runs.recorded`) with its validation and test metrics."""
+    registry (:func:`seqssl.runs.recorded`) with its validation and test metrics.
+
+    Interrupted (SIGINT, SIGTERM) after its first epoch, it saves the best model so far as a complete model
+    directory (``metrics.json``: ``interrupted_by``) and then raises the interrupt; ``resume`` continues from that
+    model for the epochs left (its weights and head; the optimiser, schedule and early-stopping counters start
+    afresh, so the result is not bit for bit an uninterrupted run's)."""
     with recorded("finetune", cfg) as run:
-        out = _finetune(cfg, data)
+        out = _finetune(cfg, data, resume)
         saved = json.loads((out / "metrics.json").read_text())
         run["metrics"] = {f"{prefix}_{k}": v for part, prefix in (("validation", "val"), ("test", "test"))
                           for k, v in saved.get(part, {}).items() if isinstance(v, float)}
@@ -309,11 +318,12 @@ def finetune(cfg: Config, data=None) -> Path:
         return out
 
 
-def _finetune(cfg: Config, data) -> Path:
+def _finetune(cfg: Config, data, resume: bool = False) -> Path:
+    from .interrupts import keep_best_on_interrupt
     from .transfer.hf_export import export_sequence_classifier, exportable
     from .transfer.modes import fit_in_mode
     from .transfer.saved import write_manifest
-    claim_output(cfg.out, overwrite=cfg.overwrite)
+    claim_output(cfg.out, resume=resume, overwrite=cfg.overwrite)
     cfg = with_frame(cfg, data)
     out = output_directory(cfg.out)
     configure_process(cfg.threads, cfg.quiet)
@@ -321,9 +331,16 @@ def _finetune(cfg: Config, data) -> Path:
     encoder, data = encoder_and_data(cfg)
     split, encoded = finetune_split(cfg, data), data.encoded
     assert split.val is not None  # finetune_split always has validation rows (early stopping)
-    fitted = fit_in_mode(cfg.finetune.mode, encoder, encoded.subset(split.train), encoded.subset(split.val),
-                         cfg.finetune, data.task, device=device, precision=cfg.precision, seed=cfg.seed,
-                         progress=not cfg.quiet)
+    start, earlier, finetune_cfg = None, {}, cfg.finetune
+    if resume:  # before anything is written: a refused resume leaves the run as it was
+        start, earlier, finetune_cfg = resume_point(cfg, out, device)
+    with keep_best_on_interrupt():
+        fitted = fit_in_mode(cfg.finetune.mode, encoder, encoded.subset(split.train), encoded.subset(split.val),
+                             finetune_cfg, data.task, device=device, precision=cfg.precision, seed=cfg.seed,
+                             progress=not cfg.quiet, start=start)
+    if earlier:
+        fitted.details.update(resumed_after_epochs=earlier["epochs_run"],
+                              epochs_run=earlier["epochs_run"] + fitted.details.get("epochs_run", 0))
     evaluation = {name: data.task.metrics(encoded.subset(idx).targets(), fitted.score(encoded.subset(idx)))
                   for name, idx in (("validation", split.val), ("test", split.test)) if idx is not None}
     extra = {k: encoded.meta[k] for k in ("classes", "targets") if k in encoded.meta}
@@ -339,12 +356,40 @@ def _finetune(cfg: Config, data) -> Path:
     atomic_write_text(out / "metrics.json", json.dumps({**evaluation, **extra, **sizes, **fitted.details,
                                                         "primary_metric": data.task.primary_metric,
                                                         "versions": versions()}, indent=1))
+    if fitted.details.get("interrupted_by"):
+        stop_after_keeping(fitted.details, out, data.task.primary_metric)
     if cfg.tracking:
         tracker = Tracker(out, cfg.tracking, "finetune", cfg.to_dict())
         for record in fitted.details.get("history", []):
             tracker.log(record, record["epoch"], "finetune/")
         tracker.close({f"{part}/{k}": v for part, metrics in evaluation.items() for k, v in metrics.items()})
     return out
+
+
+def resume_point(cfg: Config, out: Path, device) -> tuple:
+    """What ``finetune --resume`` continues from: the interrupted run's kept model, its metrics, and the finetune
+    settings for the epochs it has left; a changed setting, or a run that finished, is refused."""
+    from dataclasses import replace as replaced
+
+    from .transfer.saved import load_fitted
+    check_resume(out / "config.yaml", cfg.to_dict())
+    earlier = json.loads((out / "metrics.json").read_text())
+    if not earlier.get("interrupted_by"):
+        raise InputError("--resume: this fine-tuning finished; nothing to resume", path=str(out),
+                         fix="use the model as it is, or --overwrite to train it again")
+    left = cfg.finetune.epochs - int(earlier["epochs_run"])
+    if left < 1:
+        raise InputError(f"--resume: all {cfg.finetune.epochs} epochs ran before the interrupt", path=str(out),
+                         fix="use the model as it is, or raise --epochs")
+    return load_fitted(out, device)[0].model, earlier, replaced(cfg.finetune, epochs=left)
+
+
+def stop_after_keeping(details: dict, out: Path, metric: str) -> None:
+    """Having saved the best model of an interrupted fine-tuning, say what was kept and end as the signal asks."""
+    from .interrupts import Terminated, on_interrupt
+    on_interrupt(f"the best model so far in {out} (epoch {details['best_epoch'] + 1} of {details['epochs_run']}, "
+                 f"validation {metric} {details['best_val']:.3f}; it predicts as it is)")
+    raise Terminated() if details["interrupted_by"] == "SIGTERM" else KeyboardInterrupt()
 
 
 def encoder_and_data(cfg: Config) -> tuple[SequenceEncoder, LabelledData]:

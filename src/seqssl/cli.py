@@ -171,7 +171,9 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
              head: Annotated[Optional[str], typer.Option(help="mlp | classifier (transformers' head shape on the "
                                                          "first token; also writes classifier/ for "
                                                          "AutoModelForSequenceClassification).")] = None,
-             quiet: Quiet = False, overwrite: Overwrite = False):
+             quiet: Quiet = False, overwrite: Overwrite = False,
+             resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted fine-tuning from the best "
+                                                  "model it kept, for the epochs left. " + resume_note())] = False):
     """Fine-tune an encoder on labelled data (validation split for early stopping) and save it; apply it to new
     rows with `seqssl predict --model OUT`."""
     from .api import finetune as run
@@ -188,8 +190,8 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
             "data.group_column": group_column, "tracking": _cols(tracking), "finetune.merge": True if merge else None,
             "finetune.head": head, "overwrite": True if overwrite else None}
     cfg = load_config(config, nested(flat))
-    on_interrupt(f"nothing in {cfg.out} (fine-tuning keeps no checkpoint yet)", None)
-    saved_to = run(cfg)
+    on_interrupt(f"nothing in {cfg.out} (no epoch had finished)", None)
+    saved_to = run(cfg, resume=resume)
     typer.echo(f"fine-tuned model saved to {saved_to}; run {_run_id(saved_to)}")
 
 

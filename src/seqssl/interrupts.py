@@ -59,3 +59,28 @@ def sigterm_raises():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+_KEEPING = {"on": False}
+
+
+@contextmanager
+def keep_best_on_interrupt():
+    """Inside: a fine-tuning loop that is interrupted after at least one epoch stops, keeps its best weights and
+    returns normally with ``interrupted_by`` in its details (``finetune`` saves that model, then exits 130/143
+    itself); elsewhere (cross-validation folds) an interrupt propagates at once."""
+    before = _KEEPING["on"]
+    _KEEPING["on"] = True
+    try:
+        yield
+    finally:
+        _KEEPING["on"] = before
+
+
+def keeping_best() -> bool:
+    return _KEEPING["on"]
+
+
+def signal_name(err: BaseException) -> str:
+    """``SIGTERM`` for :class:`Terminated`, ``SIGINT`` for a KeyboardInterrupt."""
+    return "SIGTERM" if isinstance(err, Terminated) else "SIGINT"

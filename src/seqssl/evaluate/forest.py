@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .verdicts import METRIC_NAMES
+from .verdicts import metric_name
 
 COLOURS = {"better": "tab:green", "worse": "tab:red"}
 
@@ -30,10 +30,9 @@ def plot_forest(results: dict, path: Path) -> bool:
         ax.plot([c["delta_mean"]], [y], "o", color=colour)
     ax.axvline(0, color="k", lw=0.8)
     ax.set_yticks(range(len(rows)), [f"{c['arm']} vs {c['baseline']}" for c in reversed(rows)], fontsize=8)
-    metric = METRIC_NAMES.get(results["primary_metric"], results["primary_metric"])
+    metric = metric_name(results["primary_metric"])
     test = results.get("statistics", {}).get("test") or "no test"
-    ax.set_xlabel(f"Δ {metric} (arm − baseline), 95% interval: {test}", fontsize=8)
-    ax.set_title("Paired differences (green: better, red: worse, grey: not distinguishable; Holm 5%)",
-                 fontsize=9)
+    ax.set_xlabel(f"Δ {metric} (arm − baseline)\n95% interval: {test}", fontsize=8)
+    ax.set_title("Paired differences\n(green: better, red: worse, grey: not distinguishable; Holm 5%)", fontsize=9)
     save(fig, path)
     return True

@@ -153,15 +153,17 @@ def predict(model: SequencePredictor | TokenPredictor, data: EncodedDataset, tas
 
 def fine_tune(encoder, train: EncodedDataset, val: EncodedDataset, cfg, task: str | Task, *, device: torch.device,
               precision: str = "fp32", seed: int = 0, progress: bool = True, desc: str = "finetune",
-              per_value: bool = False):
+              per_value: bool = False, model=None):
     """Train until the validation primary metric stops improving for ``cfg.patience`` epochs
     (capped at ``cfg.epochs`` or ``cfg.max_steps``); return the best model and the history. ``per_value``: the
-    head of :class:`PerValuePredictor`."""
+    head of :class:`PerValuePredictor`. ``model``: a predictor to continue training (``finetune --resume``)
+    instead of a new head on ``encoder``."""
     task = as_task(task)
     torch.manual_seed(seed)
-    model = build_predictor(encoder, cfg, task, train, per_value).to(device)
+    continuing = model is not None
+    model = (model if continuing else build_predictor(encoder, cfg, task, train, per_value)).to(device)
     extras = batch_extras(model, train)
-    if task.standardise_targets:
+    if task.standardise_targets and not continuing:
         # regression: one output per example, labels to standardise
         assert isinstance(model, SequencePredictor) and train.labels is not None
         model.target_mean.fill_(float(train.labels.mean()))

@@ -54,7 +54,9 @@ class TransferMode:
         """Refuse a task or data the mode cannot fit (``data``: the run's encoded rows), before any work."""
 
     def fit(self, encoder, train, val, cfg, task: Task, *, device, precision: str, seed: int, progress: bool,
-            desc: str) -> Fitted:
+            desc: str, start=None) -> Fitted:
+        """``start``: a model this mode fitted before (``finetune --resume``) to continue from; modes that train
+        nothing by gradient fit afresh."""
         raise NotImplementedError
 
     def score(self, fitted: Fitted, data) -> np.ndarray:
@@ -78,7 +80,7 @@ class Probe(TransferMode):
 
     name = "probe"
 
-    def fit(self, encoder, train, val, cfg, task, *, device, precision, seed, progress, desc):
+    def fit(self, encoder, train, val, cfg, task, *, device, precision, seed, progress, desc, start=None):
         from .probe import fit_probe
         model, details = fit_probe(encoder, train, val, task, device=device, seed=seed)
         return Fitted(self, model, task, details, device, precision)
@@ -110,11 +112,13 @@ class Full(TransferMode):
     def prepare(self, encoder, cfg):
         return encoder
 
-    def fit(self, encoder, train, val, cfg, task, *, device, precision, seed, progress, desc):
+    def fit(self, encoder, train, val, cfg, task, *, device, precision, seed, progress, desc, start=None):
         from .finetune import fine_tune
-        model, details = fine_tune(self.prepare(encoder, cfg), train, val, cfg, task, device=device,
-                                   precision=precision, seed=seed, progress=progress, desc=desc,
-                                   per_value=self.per_value)
+        if start is not None:  # continue the kept model: its encoder (LoRA: merged, new adapters) and head
+            start.encoder = self.prepare(start.encoder, cfg)
+        model, details = fine_tune(None if start is not None else self.prepare(encoder, cfg), train, val, cfg, task,
+                                   device=device, precision=precision, seed=seed, progress=progress, desc=desc,
+                                   per_value=self.per_value, model=start)
         return Fitted(self, model, task, details, device, precision)
 
     def load(self, directory, manifest, task, device):
@@ -192,10 +196,11 @@ def head_settings(fitted: Fitted, cfg) -> dict:
 
 
 def fit_in_mode(mode: str, encoder, train, val, cfg, task: Task, *, device, precision: str = "fp32", seed: int = 0,
-                progress: bool = True, desc: str = "finetune") -> Fitted:
-    """Transfer ``encoder`` to ``task`` in ``mode`` (``cfg``: the finetune section), early stopping on ``val``."""
+                progress: bool = True, desc: str = "finetune", start=None) -> Fitted:
+    """Transfer ``encoder`` to ``task`` in ``mode`` (``cfg``: the finetune section), early stopping on ``val``;
+    ``start``: the model an interrupted ``finetune`` kept, to continue from."""
     return get_mode(mode).fit(encoder, train, val, cfg, task, device=device, precision=precision, seed=seed,
-                              progress=progress, desc=desc)
+                              progress=progress, desc=desc, start=start)
 
 
 @dataclass
@@ -222,7 +227,7 @@ class NearestNeighbour(TransferMode):
             raise InputError(f"--mode knn predicts binary labels or numbers, not {task.name}",
                              fix="use --mode probe, full or lora")
 
-    def fit(self, encoder, train, val, cfg, task, *, device, precision, seed, progress, desc):
+    def fit(self, encoder, train, val, cfg, task, *, device, precision, seed, progress, desc, start=None):
         from ..models.encoder import embed_dataset
         from .knn import Calibration, choose_k, cosine_similarity, knn_scores
         self.check(task, train)

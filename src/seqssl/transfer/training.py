@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import torch
 
+from ..interrupts import Terminated, keeping_best, signal_name
 from ..train.optim import build_optimizer, build_scheduler, clip_and_step
 from .early_stopping import EarlyStopping
 
@@ -34,23 +35,29 @@ def train_with_early_stopping(model: torch.nn.Module, *, batches: Callable[[], I
     scheduler = build_scheduler(optimizer, cfg, total)
     stopping = EarlyStopping(metric, cfg.patience, cfg.min_delta, cfg.epochs, progress=progress, desc=desc,
                              select=getattr(cfg, "select", "best"))
-    step = 0
-    for epoch in range(cfg.epochs):
-        started = time.perf_counter()
-        model.train()
-        losses = []
-        for batch in batches():
-            loss = step_loss(batch)
-            loss.backward()
-            clip_and_step(model, optimizer, scheduler, cfg.grad_clip)
-            losses.append(float(loss.detach()))
-            step += 1
-            if step >= total:
+    step, interrupted = 0, None
+    try:
+        for epoch in range(cfg.epochs):
+            started = time.perf_counter()
+            model.train()
+            losses = []
+            for batch in batches():
+                loss = step_loss(batch)
+                loss.backward()
+                clip_and_step(model, optimizer, scheduler, cfg.grad_clip)
+                losses.append(float(loss.detach()))
+                step += 1
+                if step >= total:
+                    break
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            seconds = time.perf_counter() - started
+            mean_loss = float(np.mean(losses)) if losses else math.nan
+            if stopping.update(model, epoch, mean_loss, validate(), seconds) or step >= total:
                 break
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        seconds = time.perf_counter() - started
-        mean_loss = float(np.mean(losses)) if losses else math.nan
-        if stopping.update(model, epoch, mean_loss, validate(), seconds) or step >= total:
-            break
-    return stopping.finish(model, cfg.batch_size)
+    except (KeyboardInterrupt, Terminated) as err:  # finetune keeps the best epoch so far (keep_best_on_interrupt)
+        if not keeping_best() or stopping.best_state is None:
+            raise
+        interrupted = signal_name(err)
+    details = stopping.finish(model, cfg.batch_size)
+    return details if interrupted is None else {**details, "interrupted_by": interrupted, "stopped_early": False}
