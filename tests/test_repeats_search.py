@@ -55,6 +55,7 @@ def test_repeats_and_search_on_a_fixed_split(split_binding_csv, tmp_path):
     assert run_cli(_args(split_binding_csv, out, "--repeats", "2", "--search", "lr=1e-3,1e-2", "--resume")) == 0
     again = json.loads((out / "results.json").read_text())
     assert again["arms"]["none"]["folds"] == results["arms"]["none"]["folds"]
+    assert again["wall_seconds"] > results["wall_seconds"]  # the earlier session's time is kept, not replaced
     # a resume with another number of repeats is refused, naming it
     assert run_cli(_args(split_binding_csv, out, "--repeats", "3", "--search", "lr=1e-3,1e-2", "--resume")) == 2
 

@@ -85,6 +85,7 @@ def run_crossval(cfg, resume: bool = False) -> dict:
     atomic_write_text(out / "config.yaml", cfg.to_yaml())
     table = RowTable(cfg, arms)
     jobs = resolve_jobs(cfg)
+    resumed = resume
     if jobs > 1:
         run_parts_in_workers(run_part_in_worker, cfg, prepared, table.units, resume, jobs)
         resume = True  # every part is on disk now: the loop below gathers them
@@ -99,13 +100,25 @@ def run_crossval(cfg, resume: bool = False) -> dict:
             table.run_arm(run, fold, arm, store, outer)
     outer.close()
     results = assemble_results(cfg, data.task, table.metrics, table.runs, [reorder(r) for r in leakage],
-                               prepared.split, time.time() - start_all, baselines_of(arms), table.predictions,
+                               prepared.split, time.time() - start_all + earlier_wall(out, table, resumed),
+                               baselines_of(arms), table.predictions,
                                data.negative_types, data.encoded.group_keys)
     results["run_id"], results["date"] = run_id, date
     external = {arm.name: arm.provenance() for arm in arms if arm.provenance() is not None}
     if external:
         results["external_models"] = external
     return write_outputs(results, data, table, out)
+
+
+def earlier_wall(out: Path, table: RowTable, resume: bool) -> float:
+    """The seconds the sessions before a resume spent: a finished run's wall time (its results.json), else the
+    seconds of the parts this session reused (``0`` for a fresh run), so that wall times add up."""
+    if not resume:
+        return 0.0
+    finished = out / "results.json"
+    if finished.exists():
+        return float(json.loads(finished.read_text()).get("wall_seconds", 0.0))
+    return table.reused_seconds
 
 
 # a worker's prepared run (:func:`run_part_in_worker`), read once per process and reused for every part it is given
@@ -162,6 +175,7 @@ class RowTable:
         self.metrics: dict[str, list] = {name: [] for name in self.names}
         self.runs: dict[str, list] = {name: [] for name in self.names}
         self.predictions: list[pd.DataFrame] = []
+        self.reused_seconds = 0.0  # what the parts reused from an earlier session had cost
 
     def label(self, arm: str, fraction: float, mode: str | None) -> str:
         return arm_label(arm, fraction, self.fractions, mode, self.modes)
@@ -179,6 +193,8 @@ class RowTable:
         for fraction, mode in self.units[arm.name]:
             name = self.label(arm.name, fraction, mode)
             done = store.load(fold.k, name) if run.resume else None
+            if done is not None and store.from_earlier_session(fold.k, name):
+                self.reused_seconds += float(done[1].get("seconds", 0.0))
             if done is None:
                 started, first = time.time(), shared is None
                 if first:

@@ -40,6 +40,11 @@ class PartStore:
             check_resume(out / "config.yaml", config)
         elif self.root.exists():
             shutil.rmtree(self.root)  # a fresh run never mixes in parts of an earlier one
+        # the parts an earlier session finished (their seconds count towards the run's wall time)
+        self.earlier = {p.relative_to(self.root) for p in self.root.glob("fold_*/*.json")} if resume else set()
+
+    def from_earlier_session(self, fold: int, arm: str) -> bool:
+        return self._paths(fold, arm)[0].relative_to(self.root) in self.earlier
 
     def _paths(self, fold: int, arm: str) -> tuple[Path, Path]:
         folder = self.root / f"fold_{fold}"
