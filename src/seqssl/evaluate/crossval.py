@@ -83,7 +83,7 @@ def run_crossval(cfg, resume: bool = False) -> dict:
     out.mkdir(parents=True, exist_ok=True)  # the data and folds are good: now the run starts writing
     store = PartStore(out, cfg.to_dict(), resume)
     atomic_write_text(out / "config.yaml", cfg.to_yaml())
-    table = RowTable(cfg, arms)
+    table = RowTable(cfg, arms, data)
     jobs = resolve_jobs(cfg)
     resumed = resume
     if jobs > 1:
@@ -139,7 +139,7 @@ def run_part_in_worker(cfg, k: int, arm_index: int, resume: bool) -> None:
     train_all, split = prepared.folds[k]
     fold, _ = make_fold(run, k, train_all, split, prepared.extra, [arm])
     store = PartStore(out, cfg.to_dict(), resume=True)  # config.yaml was checked and written by the main process
-    RowTable(cfg, prepared.arms).run_arm(run, fold, arm, store)
+    RowTable(cfg, prepared.arms, prepared.data).run_arm(run, fold, arm, store)
 
 
 def reorder(record: dict) -> dict:
@@ -167,10 +167,12 @@ def make_fold(run: RunContext, k: int, train_all, split, extra, arms: list[Arm])
 class RowTable:
     """The rows of the results table (arm × label fraction × mode) and what each has gathered per fold."""
 
-    def __init__(self, cfg, arms: list[Arm]):
+    def __init__(self, cfg, arms: list[Arm], data: LabelledData | None = None):
         self.fractions = sorted(set(cfg.crossval.label_fractions))
         self.modes = list(cfg.crossval.modes) or [cfg.finetune.mode]
-        self.units = {arm.name: [(f, mode) for f in self.fractions for mode in arm.modes(self.modes)] for arm in arms}
+        self.arm_modes = {arm.name: arm.modes(self.modes, data) for arm in arms}
+        self.units = {arm.name: [(f, mode) for f in self.fractions for mode in self.arm_modes[arm.name]]
+                      for arm in arms}
         self.names = [self.label(a, f, m) for a, units in self.units.items() for f, m in units]
         self.metrics: dict[str, list] = {name: [] for name in self.names}
         self.runs: dict[str, list] = {name: [] for name in self.names}
@@ -178,7 +180,7 @@ class RowTable:
         self.reused_seconds = 0.0  # what the parts reused from an earlier session had cost
 
     def label(self, arm: str, fraction: float, mode: str | None) -> str:
-        return arm_label(arm, fraction, self.fractions, mode, self.modes)
+        return arm_label(arm, fraction, self.fractions, mode, self.arm_modes[arm])
 
     def add(self, name: str, metrics: dict, info: dict, predictions: pd.DataFrame) -> None:
         self.metrics[name].append(metrics)

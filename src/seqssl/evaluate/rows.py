@@ -25,13 +25,13 @@ def split_label(name: str) -> tuple[str, str | None, str]:
 
 def baseline_labels(name: str, base: str, present) -> list[str]:
     """The runs of arm ``base`` that ``name`` is compared with: same label fraction, and the same transfer
-    mode when both have modes (``simclr[probe]@0.1`` vs ``none[probe]@0.1`` and ``kmer@0.1``; ``kmer`` vs
-    ``none[probe]`` and ``none[full]``)."""
+    mode when both have modes (``simclr[probe]@0.1`` vs ``none[probe]@0.1``, ``kmer@0.1`` and
+    ``kmer[per-value]@0.1``; ``kmer`` vs ``none[probe]`` and ``none[full]``)."""
     _, mode, fraction = split_label(name)
     suffix = f"@{fraction}" if fraction else ""
-    if f"{base}{suffix}" in present:
-        return [f"{base}{suffix}"]
     moded = [p for p in present if split_label(p)[0] == base and split_label(p)[2] == fraction]
+    if f"{base}{suffix}" in present:  # a baseline without transfer modes: its row and its variants (kmer[per-value])
+        return moded
     return [p for p in moded if split_label(p)[1] == mode] if mode else moded
 
 

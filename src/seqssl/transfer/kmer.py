@@ -136,3 +136,49 @@ class KmerBaseline:
 
     def predict(self, rows) -> np.ndarray:
         return linear_scores(self.model, self.features.transform(rows), self.task)
+
+
+class PerValueKmer:
+    """``kmer[per-value]``: one k-mer model per value of the last column (each peptide), as the field's
+    per-epitope benchmarks fit them, on the other columns' k-mers; a value seen in training with one class only,
+    or not seen at all, is scored by the joint model (k-mers × value). Each value's regularisation is chosen on
+    that value's validation rows when they hold both classes, else the joint model's strength is used."""
+
+    def __init__(self, joint: KmerBaseline, models: dict, task):
+        self.joint, self.models, self.task = joint, models, task
+
+    def predict(self, rows: list[tuple]) -> np.ndarray:
+        scores = self.joint.predict(rows)
+        values = np.array([r[-1] for r in rows], dtype=object)
+        for value, (features, model) in self.models.items():
+            members = np.flatnonzero(values == value)
+            if len(members):
+                scores[members] = linear_scores(model, features.transform([rows[i][:-1] for i in members]),
+                                                self.task)
+        return scores
+
+
+def fit_kmer_per_value(train_rows, y_train, val_rows, y_val, task, max_k: int = 3, seed: int = 0,
+                       case_sensitive: bool = False) -> tuple[PerValueKmer, dict]:
+    """The joint baseline (:func:`fit_kmer_baseline`) and one model per last-column value on top of it."""
+    task = as_task(task)
+    joint, details = fit_kmer_baseline(train_rows, y_train, val_rows, y_val, task, max_k, seed, case_sensitive)
+    train_values = np.array([r[-1] for r in train_rows], dtype=object)
+    val_values = np.array([r[-1] for r in val_rows], dtype=object)
+    models, chosen = {}, {}
+    for value in sorted(set(train_values)):
+        fit, val = np.flatnonzero(train_values == value), np.flatnonzero(val_values == value)
+        if len(np.unique(y_train[fit])) < 2:
+            continue  # one class: the joint model scores this value
+        own = [train_rows[i][:-1] for i in fit]
+        features = KmerFeatures(max_k, case_sensitive).fit(own)
+        x_fit = features.transform(own)
+        if len(val) and len(np.unique(y_val[val])) == 2:
+            model, strength, _ = select_linear_model(x_fit, y_train[fit], features.transform(
+                [val_rows[i][:-1] for i in val]), y_val[val], task, seed)
+        else:
+            strength = details["strength"]
+            model = task.linear_model(strength, seed).fit(x_fit, y_train[fit])
+        models[value], chosen[value] = (features, model), strength
+    return PerValueKmer(joint, models, task), {**details, "per_value_strengths": chosen,
+                                               "values_by_joint_model": int(len(set(train_values)) - len(models))}

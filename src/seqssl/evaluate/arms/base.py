@@ -109,8 +109,9 @@ class Arm:
         """Where an arm's model came from, for results.json (a model the user brought: its path and hash)."""
         return None
 
-    def modes(self, modes: list[str]) -> list[str | None]:
-        """The transfer modes the arm is run in."""
+    def modes(self, modes: list[str], data: LabelledData | None = None) -> list[str | None]:
+        """The modes the arm is run in (``modes``: the run's transfer modes; ``data``: the run's rows), each a row
+        of the table (``ARM[MODE]`` when the arm has several)."""
         return list(modes) if self.uses_modes else [None]
 
     def prepare(self, run: RunContext, fold: FoldContext) -> tuple[object, dict]:

@@ -2,15 +2,26 @@
 per-residue tasks, a one-hot residue window + multinomial logistic regression)."""
 from __future__ import annotations
 
-from ...transfer.kmer import fit_kmer_baseline
+from ...transfer.kmer import fit_kmer_baseline, fit_kmer_per_value
 from ...transfer.window import fit_window_baseline
 from .base import Arm, register_arm
+
+PER_VALUE = "per-value"  # the row kmer[per-value]: one model per value of the last column (each peptide)
 
 
 @register_arm
 class Kmer(Arm):
+    """``kmer``: k-mer counts of every column, crossed with the last (the peptide), in one regularised linear
+    model; on binary pair data also ``kmer[per-value]``, one model per peptide (:class:`PerValueKmer`), the
+    stronger k-mer baseline on benchmarks with many peptides, so a table never compares with the weaker alone."""
+
     name = "kmer"
     baseline_rank = 1
+
+    def modes(self, modes, data=None):
+        grouped = data is not None and data.task.binary and not data.task.per_token and \
+            data.encoded.group_keys is not None and len(data.columns) >= 2
+        return [None, PER_VALUE] if grouped else [None]
 
     def fit(self, run, fold, unit, state):
         data, cfg, split = run.data, run.cfg, fold.split
@@ -19,7 +30,8 @@ class Kmer(Arm):
                                                  data.tokenizer.vocab_size, cfg.crossval.kmer_window, fold.seed)
             return model.predict(data.encoded.subset(split.test)), details
         rows, y = data.rows, data.targets
-        model, details = fit_kmer_baseline([rows[i] for i in unit.fit_idx], y[unit.fit_idx],
+        fit = fit_kmer_per_value if unit.mode == PER_VALUE else fit_kmer_baseline
+        model, details = fit([rows[i] for i in unit.fit_idx], y[unit.fit_idx],
                                            [rows[i] for i in split.val], y[split.val], run.task,
                                            cfg.crossval.kmer_max_k, fold.seed, data.case_sensitive)
         return model.predict([rows[i] for i in split.test]), details

@@ -34,7 +34,7 @@ class EncoderArm(Arm):
 
     def check_run(self, run, modes):
         from ...transfer.modes import get_mode
-        return [lambda m=m: get_mode(m).check(run.task, run.data.encoded) for m in self.modes(modes)]
+        return [lambda m=m: get_mode(m).check(run.task, run.data.encoded) for m in self.modes(modes, run.data)]
 
     def encoder(self, run: RunContext, fold: FoldContext) -> tuple[SequenceEncoder, dict]:
         raise NotImplementedError
