@@ -1,4 +1,5 @@
-"""Rebuild ``src/seqssl/data/builtin/imgt_tr_v_cdr1_cdr2.tsv`` (IMGT CDR1/CDR2 of TR V genes) from tcrdist3.
+"""Rebuild ``src/seqssl/data/builtin/imgt_tr_v_cdr1_cdr2.tsv`` (IMGT CDR1/CDR2 of TR V genes) and
+``imgt_tr_v_tcrdist.tsv`` (the IMGT-gapped CDR1, CDR2 and CDR2.5 that TCRdist compares) from tcrdist3.
 
 Usage: ``python scripts/make_v_gene_table.py [SOURCE] [OUT_DIR]``
 
@@ -30,6 +31,8 @@ DEFAULT_SOURCE = Path("/tmp/tcrdist3/tcrdist3-0.3-py3-none-any.whl")
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "src" / "seqssl" / "data" / "builtin"
 OUT_NAME = "imgt_tr_v_cdr1_cdr2.tsv"
 HEADER = ("gene", "organism", "chain", "cdr1", "cdr2")
+TCRDIST_NAME = "imgt_tr_v_tcrdist.tsv"  # the IMGT-gapped loops TCRdist compares (seqssl.transfer.tcrdist)
+TCRDIST_HEADER = ("gene", "organism", "chain", "cdr1", "cdr2", "cdr25")
 CHAINS = {"TRA": "alpha", "TRB": "beta", "TRG": "gamma", "TRD": "delta"}
 
 
@@ -79,10 +82,25 @@ def v_rows(text: str) -> tuple[list[dict], list[str]]:
     return sorted(kept.values(), key=row_key), sorted(left_out)
 
 
-def render(rows: list[dict]) -> bytes:
+def render(rows: list[dict], header: tuple = HEADER) -> bytes:
     """The vendored TSV's bytes: header, then one line per allele."""
-    lines = ["\t".join(HEADER)] + ["\t".join(row[c] for c in HEADER) for row in rows]
+    lines = ["\t".join(header)] + ["\t".join(row[c] for c in header) for row in rows]
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def tcrdist_rows(text: str) -> list[dict]:
+    """Every V allele (partial ones too: TCRdist compares whatever the loops hold) with its CDR1, CDR2 and
+    CDR2.5 (the pMHC-facing loop between CDR2 and CDR3) as IMGT-gapped strings, gaps ``.`` kept: TCRdist
+    compares them position by position."""
+    kept: dict[tuple[str, str], dict] = {}
+    for source in csv.DictReader(io.StringIO(text), delimiter="\t"):
+        if source["region"] != "V" or source["id"][:3] not in CHAINS:
+            continue
+        loops = source["cdrs"].split(";")
+        row = {"gene": source["id"], "organism": source["organism"], "chain": CHAINS[source["id"][:3]],
+               "cdr1": loops[0], "cdr2": loops[1], "cdr25": loops[2]}
+        kept.setdefault((source["organism"], source["id"]), row)
+    return sorted(kept.values(), key=row_key)
 
 
 def build(source: Path, out_dir: Path) -> Path:
@@ -102,6 +120,10 @@ def build(source: Path, out_dir: Path) -> Path:
     print(f"wrote {out}: {len(rows)} alleles, sha256 {hashlib.sha256(data).hexdigest()}")
     print("per organism and chain: " + ", ".join(f"{o} {c} {n}" for (o, c), n in counts.items()))
     print(f"left out {len(left_out)} alleles (partial CDR1/CDR2 or stop codon): " + "; ".join(left_out))
+    loops = render(tcrdist_rows(raw.decode("utf-8")), TCRDIST_HEADER)
+    (out_dir / TCRDIST_NAME).write_bytes(loops)
+    count = len(loops.splitlines()) - 1
+    print(f"wrote {out_dir / TCRDIST_NAME}: {count} alleles, sha256 {hashlib.sha256(loops).hexdigest()}")
     return out
 
 

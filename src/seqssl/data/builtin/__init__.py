@@ -16,6 +16,7 @@ BUILTIN = {
     "belka_sample": "belka_format_sample.csv.gz",
     "bbbp": "bbbp.csv.gz",  # MoleculeNet blood-brain barrier penetration: SMILES, binary label
     "imgt_v_genes": "imgt_tr_v_cdr1_cdr2.tsv",  # IMGT CDR1/CDR2 of human and mouse TR V alleles (seqssl.data.v_genes)
+    "imgt_tcrdist": "imgt_tr_v_tcrdist.tsv",  # IMGT-gapped CDR1/CDR2/CDR2.5 of every V allele (seqssl.transfer.tcrdist)
 }
 
 

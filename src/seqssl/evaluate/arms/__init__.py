@@ -9,7 +9,7 @@ from ...errors import InputError, Problems
 from ...extras import require
 from ...objectives import OBJECTIVES, is_objective
 from ...tasks import Task
-from . import baselines, encoders, knn, molecules  # noqa: F401  (each registers its arms)
+from . import baselines, encoders, knn, molecules, tcrdist  # noqa: F401  (each registers its arms)
 from .base import ARMS, Arm, FoldContext, RunContext, Unit, baselines_of, register_arm  # noqa: F401
 from .external import PREFIX as MODEL_PREFIX
 from .external import ModelArm
