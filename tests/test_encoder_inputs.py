@@ -34,10 +34,13 @@ def test_the_bundled_card_shows_the_inputs_and_its_example_runs():
 
 def test_a_pretrained_encoder_records_its_columns(small_corpus_csv, tmp_path):
     out = tmp_path / "enc"
-    assert run_cli(["pretrain", "--data", str(small_corpus_csv), "--columns", "cdr3_b_aa", "--max-steps", "2",
+    pairs = tmp_path / "pairs.csv"
+    corpus = pd.read_csv(small_corpus_csv).iloc[:200]
+    corpus.assign(peptide="KAYNVTQAF").to_csv(pairs, index=False)
+    assert run_cli(["pretrain", "--data", str(pairs), "--columns", "cdr3_b_aa,peptide", "--max-steps", "2",
                     "--batch-size", "32", "--out", str(out), "--quiet"]) == 0
     meta = json.loads((out / "seqssl.json").read_text())
-    assert meta["config"]["data"]["columns"] == ["cdr3_b_aa"]
-    assert "Trained on 1 sequence column(s)" in (out / "README.md").read_text()
-    with pytest.warns(UserWarning, match="give 1 columns in this order: cdr3_b_aa"):
-        seqssl.embed(pd.DataFrame({"a": ["CASSL"], "b": ["KAYNVTQAF"]}), encoder=str(out), columns=["a", "b"])
+    assert meta["config"]["data"]["columns"] == ["cdr3_b_aa", "peptide"]
+    assert "Trained on 2 sequence column(s)" in (out / "README.md").read_text()
+    with pytest.warns(UserWarning, match="give 2 columns in this order: cdr3_b_aa | peptide"):
+        seqssl.embed(pd.DataFrame({"a": ["CASSL"]}), encoder=str(out), columns=["a"])

@@ -152,7 +152,8 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
              mode: Annotated[Optional[str],
                              typer.Option(help="full | probe (frozen encoder + linear model) | lora | knn | "
                                           "per-value (full, one output per value of the last column, e.g. "
-                                          "each peptide)")] = None,
+                                          "each peptide) | probe+kmer (frozen embedding + k-mers, one linear "
+                                          "model)")] = None,
              out: Out = None,
              config: ConfigFile = None, epochs: Epochs = None, max_steps: MaxSteps = None,
              batch_size: BatchSize = None, lr: Lr = None, seed: Seed = None, device: Device = None,
@@ -230,8 +231,10 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
              mode: Annotated[Optional[str], typer.Option(help="full | probe (frozen encoder + linear model) | lora "
                                                          "| knn (nearest neighbours in the frozen embedding) "
                                                          "| per-value (full, one output per value of the last "
-                                                         "column), or several, e.g. probe,full,lora,knn (each encoder "
-                                                         "pretrained once per fold)")] = None,
+                                                         "column) | probe+kmer (frozen embedding beside k-mer "
+                                                         "features, one linear model), or several, e.g. "
+                                                         "probe,full,lora,knn (each encoder pretrained once per "
+                                                         "fold)")] = None,
              group_metric: Annotated[Optional[str], typer.Option(
                  "--group-metric", help="Also report metrics per value of this column, macro-averaged "
                  "(default for two or more columns: the last, e.g. the peptide).")] = None,

@@ -27,6 +27,7 @@ class EncodedDataset:
     meta: dict = field(default_factory=dict)
     token_labels: list[np.ndarray] | None = None
     group_keys: np.ndarray | None = None  # per example: the group its metrics and neighbours are taken within
+    rows: list[tuple] | None = None  # per example: its sequences as text, one per column (the probe+kmer mode's k-mers)
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -44,7 +45,8 @@ class EncodedDataset:
                               [self.token_type_ids[i] for i in positions],
                               None if self.labels is None else self.labels[positions], self.meta,
                               None if self.token_labels is None else [self.token_labels[i] for i in positions],
-                              None if self.group_keys is None else self.group_keys[positions])
+                              None if self.group_keys is None else self.group_keys[positions],
+                              None if self.rows is None else [self.rows[i] for i in positions])
 
     def targets(self) -> np.ndarray | None:
         """What metrics compare with: the labels (None when unlabelled), or the classes of every labelled

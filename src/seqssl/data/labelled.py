@@ -79,6 +79,7 @@ def load_labelled(cfg, tokenizer=None, *, molecular: bool = False) -> LabelledDa
     rows = sequences_of(table, columns)
     encoded = encode_table(table, columns, tokenizer, length_limit(cfg.model), cfg.data.too_long)
     task.attach(encoded, labels, rows)
+    encoded.rows = rows
     if skipped is not None:
         encoded.meta = {**encoded.meta, "invalid_smiles_skipped": skipped}
     if cfg.data.v_gene_columns:

@@ -32,7 +32,8 @@ def baseline_labels(name: str, base: str, present) -> list[str]:
     moded = [p for p in present if split_label(p)[0] == base and split_label(p)[2] == fraction]
     if f"{base}{suffix}" in present:  # a baseline without transfer modes: its row and its variants (kmer[per-value])
         return moded
-    return [p for p in moded if split_label(p)[1] == mode] if mode else moded
+    same = [p for p in moded if split_label(p)[1] == mode]
+    return same if mode and same else moded  # kmer[per-value]: no baseline row of its mode, so every mode
 
 
 def label_subset(fit_idx: np.ndarray, labels, fraction: float, seed: int, stratify: bool) -> np.ndarray:

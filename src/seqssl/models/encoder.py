@@ -71,9 +71,9 @@ def check_segments(encoder: SequenceEncoder, columns: int, source: str | Path | 
 
 
 def check_inputs(encoder: SequenceEncoder, columns: list[str], source: str | Path | None = None) -> None:
-    """Warn, once and loudly, when an encoder meets other inputs than it was trained on (another number of
-    sequence columns, or no V-gene CDR1/CDR2 where it read them): its embeddings of such inputs are not what
-    it learned (the bundled ``builtin-tcr`` reads CDR1β | CDR2β | CDR3β; a CDR3 alone gives embeddings with a
+    """Warn, once and loudly, when an encoder meets less than it was trained on (fewer sequence columns, or no
+    V-gene CDR1/CDR2 where it read them; columns after the trained ones, such as a peptide, are what its spare
+    segments are for): its embeddings of such inputs are not what it learned (the bundled ``builtin-tcr`` reads CDR1β | CDR2β | CDR3β; a CDR3 alone gives embeddings with a
     cosine of 0.06–0.21 to the right ones)."""
     import warnings
 
@@ -83,8 +83,8 @@ def check_inputs(encoder: SequenceEncoder, columns: list[str], source: str | Pat
         return
     expected, genes = trained["columns"], trained["v_gene_columns"]
     missing_cdrs = bool(genes) and not any(c.endswith(CDR_SUFFIXES) for c in columns)
-    if len(columns) == len(expected) and not missing_cdrs:
-        return
+    if len(columns) >= len(expected) and not missing_cdrs:
+        return  # the same inputs, or more after them (a peptide in the segment after the receptor's)
     fix = (f"--v-gene-columns {','.join(genes)} (Python: v_gene_columns=) with the V gene and CDR3 columns"
            if missing_cdrs else f"give {len(expected)} columns in this order: {' | '.join(expected)}")
     warnings.warn(f"seqssl: the encoder {source or ''} was trained on {' | '.join(expected)} and is given "

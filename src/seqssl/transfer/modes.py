@@ -101,6 +101,32 @@ class Probe(TransferMode):
 
 
 @register_mode
+class ProbeAndKmers(TransferMode):
+    """Frozen encoder's embedding and k-mer features in one linear model (:class:`~seqssl.transfer.probe.
+    ProbeWithKmers`); nothing trains by gradient. Saved: the encoder (applying it to new data is not supported
+    yet: the k-mer vocabulary is not written)."""
+
+    name = "probe+kmer"
+
+    def check(self, task, data):
+        if task.per_token or getattr(data, "rows", None) is None:
+            raise InputError(f"--mode probe+kmer reads whole sequences of a labelled table, not {task.name}",
+                             fix="use --mode probe")
+
+    def fit(self, encoder, train, val, cfg, task, *, device, precision, seed, progress, desc, start=None):
+        from .probe import fit_probe_with_kmers
+        self.check(task, train)
+        model, details = fit_probe_with_kmers(encoder, train, val, task, device=device, seed=seed)
+        return Fitted(self, model, task, details, device, precision)
+
+    def score(self, fitted, data):
+        return fitted.model.predict(data)
+
+    def save(self, fitted, out, tokenizer, meta, merge):
+        fitted.model.encoder.save(out / "encoder", tokenizer, meta=meta)
+
+
+@register_mode
 class Full(TransferMode):
     """Every weight trains (:func:`seqssl.transfer.finetune.fine_tune`)."""
 

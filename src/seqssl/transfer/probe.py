@@ -93,3 +93,41 @@ def fit_probe(encoder, fit, val, task: str | Task, *, device: torch.device, seed
                                                     val.labels, task, seed)
     return LinearProbe(encoder, scaler, model, task, device), {"strength": strength, "best_val": best_val,
                                                                "mode": "probe"}
+
+
+class ProbeWithKmers:
+    """``--mode probe+kmer``: the frozen encoder's standardised pooled embedding beside the ``kmer`` arm's
+    features (:class:`~seqssl.transfer.kmer.KmerFeatures` of the same rows) in one regularised linear model whose
+    strength is chosen on the validation split. Compared with ``kmer`` alone it measures what the pretrained
+    representation adds to k-mers, the question a frozen pretrained model is asked in the field's benchmarks."""
+
+    def __init__(self, encoder, scaler: StandardScaler, features, model, task: Task, device: torch.device):
+        self.encoder, self.scaler, self.features, self.model = encoder, scaler, features, model
+        self.task, self.device = task, device
+
+    def design(self, data):
+        from scipy import sparse
+        embedded = self.scaler.transform(embed_dataset(self.encoder, data, self.device))
+        return sparse.hstack([sparse.csr_matrix(embedded), self.features.transform(rows_of(data))]).tocsr()
+
+    def predict(self, data) -> np.ndarray:
+        return linear_scores(self.model, self.design(data), self.task)
+
+
+def rows_of(data) -> list[tuple]:
+    """The sequences of ``data`` as text (what k-mers are counted on)."""
+    if data.rows is None:
+        raise InputError("--mode probe+kmer needs the rows' sequences as text", fix="use --mode probe")
+    return data.rows
+
+
+def fit_probe_with_kmers(encoder, fit, val, task: str | Task, *, device: torch.device, seed: int = 0,
+                         max_k: int = 3) -> tuple[ProbeWithKmers, dict]:
+    """Fit :class:`ProbeWithKmers` on ``fit`` with its strength chosen on ``val``."""
+    from .kmer import KmerFeatures
+    task = as_task(task)
+    scaler = StandardScaler().fit(embed_dataset(encoder, fit, device))
+    model = ProbeWithKmers(encoder, scaler, KmerFeatures(max_k).fit(rows_of(fit)), None, task, device)
+    model.model, strength, best_val = select_linear_model(model.design(fit), fit.labels, model.design(val),
+                                                          val.labels, task, seed)
+    return model, {"strength": strength, "best_val": best_val, "features": "embedding + k-mers"}

@@ -109,4 +109,5 @@ def own_encoding(run: RunContext, tokenizer, max_tokens: int, name: str) -> Enco
         raise InputError(f"arm {name}: its tokenizer does not place one token per residue with one leading "
                          "special token, so per-residue labels cannot be aligned", fix="use a residue-level model")
     return EncodedDataset(encoded.input_ids, encoded.token_type_ids, original.labels,
-                          {**original.meta, **encoded.meta}, original.token_labels, original.group_keys)
+                          {**original.meta, **encoded.meta}, original.token_labels, original.group_keys,
+                          original.rows)
