@@ -73,8 +73,8 @@ def check_segments(encoder: SequenceEncoder, columns: int, source: str | Path | 
 def check_inputs(encoder: SequenceEncoder, columns: list[str], source: str | Path | None = None) -> None:
     """Warn, once and loudly, when an encoder meets less than it was trained on (fewer sequence columns, or no
     V-gene CDR1/CDR2 where it read them; columns after the trained ones, such as a peptide, are what its spare
-    segments are for): its embeddings of such inputs are not what it learned (the bundled ``builtin-tcr`` reads CDR1β | CDR2β | CDR3β; a CDR3 alone gives embeddings with a
-    cosine of 0.06–0.21 to the right ones)."""
+    segments are for): its embeddings of such inputs are not what it learned (the bundled ``builtin-tcr`` reads
+    CDR1β | CDR2β | CDR3β; a CDR3 alone gives embeddings with a cosine of 0.06–0.21 to the right ones)."""
     import warnings
 
     from .card import CDR_SUFFIXES
