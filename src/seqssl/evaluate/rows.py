@@ -9,7 +9,7 @@ import numpy as np
 
 
 def arm_label(arm: str, fraction: float, fractions: list[float], mode: str | None = None,
-              modes: Sequence[str] = ()) -> str:
+              modes: Sequence[str | None] = ()) -> str:
     """``simclr``; ``simclr[probe]`` when several transfer modes are compared; ``simclr@0.1`` (or
     ``simclr[probe]@0.1``) when several label fractions are."""
     name = f"{arm}[{mode}]" if mode is not None and len(modes) > 1 else arm

@@ -37,7 +37,7 @@ def build_receptors(data, data_cfg) -> Receptor:
                          "(e.g. --columns cdr3_a_aa,cdr3_b_aa,peptide --v-gene-columns v_a_gene,v_b_gene)")
     cdr3 = [[row[p] for row in data.rows] for p in positions]
     loops = germline_loops(data_cfg.organism)
-    germline = []
+    germline: list[list[tuple[str, str, str]] | None] = []
     for column in genes:
         values = data.table.frame[column].astype(str).map(name_key)
         missing = sorted({v for v in values if v not in loops})
@@ -45,7 +45,7 @@ def build_receptors(data, data_cfg) -> Receptor:
             raise InputError(f"tcrdist: no IMGT CDR1/CDR2/CDR2.5 for V genes {missing[:5]}", column=column,
                              fix="check the gene names and --organism, or drop such rows with --unknown-v-genes skip")
         germline.append([loops[v] for v in values])
-    return Receptor(cdr3, germline or [None] * len(cdr3))
+    return Receptor(cdr3, germline if genes else [None] * len(cdr3))
 
 
 @register_arm
