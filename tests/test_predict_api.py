@@ -143,7 +143,7 @@ def test_finetune_and_crossval_take_a_dataframe(small_binding_csv, tmp_path):
     cv = seqssl.load_config(overrides={"data": {"columns": ["cdr3_b_aa", "peptide"], "label_column": "label"},
                                        "crossval": {"arms": ["kmer"], "folds": 2}, "out": str(tmp_path / "cv"),
                                        "quiet": True})
-    assert set(seqssl.crossval(cv, data=frame)["arms"]) == {"kmer"}
+    assert set(seqssl.crossval(cv, data=frame)["arms"]) == {"kmer", "kmer[per-value]"}
     bad = frame.copy()
     bad.loc[6, "label"] = "maybe"
     with pytest.raises(InputError, match="data.parquet.*line 7"):

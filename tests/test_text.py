@@ -51,4 +51,4 @@ def test_text_pretraining_runs_and_embeds(objective, extra, docs_corpus, tmp_pat
     short = tmp_path / "short.txt"
     short.write_text("contrastive pretraining of sequence encoders\nmasked language modelling\n")
     assert run_cli(["embed", "--encoder", str(enc), "--data", str(short), "--out", str(tmp_path / "e.parquet")]) == 0
-    assert pd.read_parquet(tmp_path / "e.parquet").shape == (2, 65)
+    assert pd.read_parquet(tmp_path / "e.parquet").shape == (2, 1 + 1 + 64)  # id, the text, the vector

@@ -258,7 +258,7 @@ def test_crossval_reads_cdr1_cdr2_from_v_genes_as_segments(tmp_path, small_bindi
     for fold in results["leakage"]:
         # of the 40 labelled CDR3β in the corpus, about half are in each test fold; never the whole corpus
         assert 0 < fold["pretrain_removed_test_sequences"] <= 40, fold
-    assert {"none", "mlm", "kmer"} == set(results["arms"])
+    assert {"none", "mlm", "kmer", "kmer[per-value]"} == set(results["arms"])
 
 
 def test_finetune_with_v_genes_predicts_from_v_genes_and_embed_takes_them(tmp_path, small_binding_csv):

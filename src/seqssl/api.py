@@ -217,9 +217,11 @@ def predict(model: str | Path, data, *, columns: list[str] | None = None, out: s
         tokenizer.unknown = unknown
     table = read_table(as_frame(data))
     v_genes = manifest.get("v_genes")
+    kept = np.arange(len(table))  # the input rows the table holds
     if v_genes:  # trained with --v-gene-columns: the new rows give V genes, their CDR1/CDR2 are looked up
         from .data.v_genes import add_cdr_columns
-        table = add_cdr_columns(table, v_genes["columns"], organism=v_genes["organism"], unknown=v_genes["unknown"])[0]
+        table, kept, _ = add_cdr_columns(table, v_genes["columns"], organism=v_genes["organism"],
+                                         unknown=v_genes["unknown"])
     columns = list(columns or manifest["columns"])
     if len(columns) != len(manifest["columns"]):
         raise InputError(f"the model reads {len(manifest['columns'])} sequence column(s) {manifest['columns']}, "
@@ -239,8 +241,7 @@ def predict(model: str | Path, data, *, columns: list[str] | None = None, out: s
     if bad:
         rows = pd.concat([rows, pd.DataFrame({"row": [i for i, _ in bad], "error": [e.problem for _, e in bad]})])
         rows = rows.sort_values("row", kind="stable").reset_index(drop=True)
-    rows = with_input_columns(rows, data if isinstance(data, pd.DataFrame) else table.frame, keep_columns,
-                              ("id", *columns))
+    rows = with_input_columns(rows, input_frame(data, table.frame, kept), keep_columns, ("id", *columns))
     if out_path is not None:
         write_table(rows, out_path)
     return rows
@@ -254,6 +255,16 @@ def raise_bad_rows(bad: list) -> None:
     more = f"; {len(bad) - len(listed)} more not listed" if len(bad) > len(listed) else ""
     raise InputErrors(listed, summary=f"{len(bad)} bad row{'s' if len(bad) > 1 else ''}{more} (fix: correct them, "
                                       "or pass --on-bad-rows skip to score the others and list these)")
+
+
+def input_frame(data, table_frame: pd.DataFrame, kept: np.ndarray) -> pd.DataFrame:
+    """The input's columns for the table's rows (``kept``: their positions in the input): a DataFrame's own
+    columns, types and index, then the columns seqssl derived (V-gene CDRs); a file's columns as read."""
+    if not isinstance(data, pd.DataFrame):
+        return table_frame
+    own = data.iloc[kept]
+    derived = table_frame[[c for c in table_frame.columns if c not in own.columns]].set_axis(own.index)
+    return pd.concat([own, derived], axis=1)
 
 
 def with_input_columns(rows: pd.DataFrame, frame: pd.DataFrame, keep: bool | list[str],
