@@ -398,8 +398,11 @@ def resume_point(cfg: Config, out: Path, device) -> tuple:
 def stop_after_keeping(details: dict, out: Path, metric: str) -> None:
     """Having saved the best model of an interrupted fine-tuning, say what was kept and end as the signal asks."""
     from .interrupts import Terminated, on_interrupt
-    on_interrupt(f"the best model so far in {out} (epoch {details['best_epoch'] + 1} of {details['epochs_run']}, "
-                 f"validation {metric} {details['best_val']:.3f}; it predicts as it is)")
+    which = (f"epoch {details['epochs_run']}, the last finished (finetune.select: last)"
+             if details.get("select") == "last" else
+             f"epoch {details['best_epoch'] + 1} of {details['epochs_run']}, validation {metric} "
+             f"{details['best_val']:.3f}")
+    on_interrupt(f"the best model so far in {out} ({which}; it predicts as it is)")
     raise Terminated() if details["interrupted_by"] == "SIGTERM" else KeyboardInterrupt()
 
 
