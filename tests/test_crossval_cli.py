@@ -25,7 +25,7 @@ def crossval_run(tmp_path, small_binding_csv, small_corpus_csv):
 def test_crossval_writes_the_contract(crossval_run, small_binding_csv):
     results = json.loads((crossval_run / "results.json").read_text())
     assert results["task"] == "pair-classification" and results["primary_metric"] == "auroc"
-    assert set(results["arms"]) == {"none", "simclr", "kmer"}
+    assert set(results["arms"]) == {"none", "simclr", "kmer", "kmer[per-value]"}
     for body in results["arms"].values():
         assert len(body["folds"]) == 2
         assert {"accuracy", "auroc", "average_precision", "auroc@swapped", "auroc@background"} <= set(body["mean"])
@@ -34,7 +34,7 @@ def test_crossval_writes_the_contract(crossval_run, small_binding_csv):
     assert {"config", "versions", "seed"} <= set(results)
     preds = pd.read_csv(crossval_run / "predictions.csv")
     assert list(preds.columns) == ["row", "fold", "arm", "y_true", "y_score"]
-    assert len(preds) == 3 * 240 and preds.groupby("arm")["row"].nunique().eq(240).all()
+    assert len(preds) == 4 * 240 and preds.groupby("arm")["row"].nunique().eq(240).all()
     assert (crossval_run / "report.md").exists() and (crossval_run / "metrics.png").stat().st_size > 1000
     # no leakage: the 40 labelled CDR3β planted in the corpus are removed from each fold's corpus
     # whenever they sit in that fold's test set
@@ -84,7 +84,7 @@ def test_runs_are_registered_and_listed(crossval_run, capsys, small_binding_csv)
     from seqssl.runs import list_runs
     runs = list_runs()
     assert len(runs) == 1 and runs[0]["command"] == "crossval" and runs[0]["peak_memory_mb"] > 0
-    assert set(runs[0]["metrics"]) == {"none_auroc", "simclr_auroc", "kmer_auroc"}
+    assert set(runs[0]["metrics"]) == {"none_auroc", "simclr_auroc", "kmer_auroc", "kmer[per-value]_auroc"}
     assert (crossval_run / "run.json").exists()
     capsys.readouterr()
     assert run_cli(["runs", "list"]) == 0 and runs[0]["id"] in capsys.readouterr().out
@@ -211,7 +211,8 @@ def test_several_modes_share_one_pretraining_and_compare_like_with_like(crossval
     assert run_cli([*_crossval_args(small_binding_csv, small_corpus_csv, out), "--mode", "probe,full"]) == 0
     assert calls == ["simclr fold 0", "simclr fold 1"]
     results = json.loads((out / "results.json").read_text())
-    assert set(results["arms"]) == {"none[probe]", "none[full]", "simclr[probe]", "simclr[full]", "kmer"}
+    assert set(results["arms"]) == {"none[probe]", "none[full]", "simclr[probe]", "simclr[full]", "kmer",
+                                    "kmer[per-value]"}
     assert results["config"]["crossval"]["modes"] == ["probe", "full"]
     assert all(r["mode"] == "probe" for r in results["arms"]["simclr[probe]"]["runs"])
     pairs = {(c["arm"], c["baseline"]) for c in results["comparisons"]}
@@ -268,7 +269,8 @@ def test_label_fractions_make_a_learning_curve_on_the_same_test_folds(crossval_r
     assert run_cli([*_crossval_args(small_binding_csv, small_corpus_csv, out), "--label-fractions", "0.25,1"]) == 0
     assert calls == ["simclr fold 0", "simclr fold 1"]  # pretrained once per fold, not once per fraction
     results = json.loads((out / "results.json").read_text())
-    assert set(results["arms"]) == {f"{a}@{f}" for a in ("none", "simclr", "kmer") for f in ("0.25", "1")}
+    assert set(results["arms"]) == {f"{a}@{f}" for a in ("none", "simclr", "kmer", "kmer[per-value]")
+                                    for f in ("0.25", "1")}
     for arm in ("none", "simclr", "kmer"):
         small = [r["n_fit"] for r in results["arms"][f"{arm}@0.25"]["runs"]]
         full = [r["n_fit"] for r in results["arms"][f"{arm}@1"]["runs"]]
@@ -280,7 +282,7 @@ def test_label_fractions_make_a_learning_curve_on_the_same_test_folds(crossval_r
     for arm in ("none", "simclr", "kmer"):
         assert results["arms"][f"{arm}@1"]["folds"] == reference["arms"][arm]["folds"], arm
     preds = pd.read_csv(out / "predictions.csv")
-    assert preds.groupby("arm")["row"].nunique().eq(240).all() and preds["arm"].nunique() == 6
+    assert preds.groupby("arm")["row"].nunique().eq(240).all() and preds["arm"].nunique() == 8
     assert (out / "label_fractions.png").stat().st_size > 1000
     assert "label_fractions.png" in (out / "report.md").read_text()
 

@@ -34,7 +34,7 @@ def test_parts_in_two_processes_give_the_one_process_table(tmp_path, small_bindi
     assert run_cli(["crossval", "--config", str(config), "--out", str(parallel), "--jobs", "2", "--threads", "2",
                     "--quiet"]) == 0
     one, two = (json.loads((d / "results.json").read_text()) for d in (serial, parallel))
-    assert list(two["arms"]) == ["none", "simclr", "kmer"]
+    assert list(two["arms"]) == ["none", "simclr", "kmer", "kmer[per-value]"]
     for arm, body in one["arms"].items():
         assert len(two["arms"][arm]["folds"]) == 2
         for k, fold in enumerate(body["folds"]):

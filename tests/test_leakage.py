@@ -42,5 +42,5 @@ def test_remove_duplicates_drops_exact_duplicates_from_the_test_folds(tmp_path, 
     assert [f["removed_from_test"] for f in removed["leakage"]] == pairs
     assert [f["test"] for f in removed["leakage"]] == [f["test"] - p for f, p in zip(kept["leakage"], pairs)]
     preds = pd.read_csv(tmp_path / "removed" / "predictions.csv")
-    assert len(preds) == len(doubled) - sum(pairs)
+    assert len(preds) == 2 * (len(doubled) - sum(pairs))  # kmer and kmer[per-value], one row per test example
     assert "test_pairs_in_train" in (tmp_path / "removed" / "report.md").read_text()

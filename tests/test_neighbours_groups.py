@@ -72,7 +72,7 @@ def test_knn_arm_and_mode_in_crossval_with_per_peptide_metrics(tmp_path, small_b
     assert run_cli(args) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["primary_metric"] == "auroc_per_group"
-    assert set(results["arms"]) == {"none[probe]", "none[knn]", "knn", "kmer"}
+    assert set(results["arms"]) == {"none[probe]", "none[knn]", "knn", "kmer", "kmer[per-value]"}
     for body in results["arms"].values():
         assert body["mean"]["auroc_per_group"] is not None
         assert all(r["groups_scored"] + r["groups_skipped"] >= 1 for r in body["runs"])

@@ -11,7 +11,7 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     namespace: dict = {}
     exec(compile(blocks[0], "README.md", "exec"), namespace)
     results = namespace["results"]
-    assert set(results["arms"]) == {"none", "simclr", "kmer"}
+    assert set(results["arms"]) == {"none", "simclr", "kmer", "kmer[per-value]"}
     for body in results["arms"].values():
         assert 0.0 <= body["mean"]["auroc"] <= 1.0
     assert (tmp_path / "runs" / "simclr-encoder" / "model.safetensors").exists()

@@ -44,9 +44,9 @@ def test_repeats_and_search_on_a_fixed_split(split_binding_csv, tmp_path):
     assert len(search["candidates"]) == 2 and search["chosen"] == best["settings"]
     assert "search" not in results["arms"]["kmer"]["runs"][0]  # k-mers have their own validation choice
     predictions = pd.read_csv(out / "predictions.csv")
-    assert predictions.groupby("arm")["repeat"].nunique().to_dict() == {"kmer": 1, "none": 2}
+    assert predictions.groupby("arm")["repeat"].nunique().to_dict() == {"kmer": 1, "kmer[per-value]": 1, "none": 2}
     # per-group metric: compared, with a CI, Holm p and verdict, by the two-level bootstrap
-    (c,) = [c for c in results["comparisons"] if c["metric"] == "auroc_per_group"]
+    (c,) = [c for c in results["comparisons"] if c["metric"] == "auroc_per_group" and c["arm"] == "kmer"]
     assert c["ci95"] is not None and c["p_holm"] is not None and c["verdict"] is not None
     assert results["statistics"]["repeats_resampled"] == 2
     report = (out / "report.md").read_text()

@@ -227,12 +227,13 @@ def test_crossval_on_three_columns_with_the_baselines(tmp_path, three_column_csv
     assert run_cli(["crossval", "--data", str(three_column_csv), *TRIPLE, "--arms", arms, "--folds", "2",
                     "--max-steps", "2", "--config", str(config), "--out", str(out), *TINY]) == 0
     results = json.loads((out / "results.json").read_text())
-    assert results["task"] == "pair-classification" and set(results["arms"]) == {"none", "mlm", "esm", "kmer", "knn"}
+    assert results["task"] == "pair-classification" and set(results["arms"]) == {
+        "none", "mlm", "esm", "kmer", "kmer[per-value]", "knn"}
     for body in results["arms"].values():
         assert len(body["folds"]) == 2 and 0 <= body["mean"]["auroc"] <= 1
     assert "auroc_per_group" in results["arms"]["kmer"]["mean"]  # grouped by the last column, the peptide
     assert json.loads((out / "encoders" / "mlm" / "fold_0" / "config.json").read_text())["type_vocab_size"] == 3
-    assert len(pd.read_csv(out / "predictions.csv")) == 5 * 240
+    assert len(pd.read_csv(out / "predictions.csv")) == 6 * 240
 
 
 def test_kmer_features_have_a_block_per_column_and_cross_each_with_the_last():
