@@ -100,3 +100,50 @@ def test_repeats_widen_the_interval_by_the_seed_spread():
              for k, o in (("one", one), ("three", three))}
     assert three["statistics"]["repeats_resampled"] == 3 and "repeats_resampled" not in one["statistics"]
     assert width["three"] > 1.5 * width["one"]
+
+
+def _long_frames(kind: str, rng):
+    """Prediction rows of two arms on 60 test examples for a task with several rows per example (or no single
+    numeric score): one arm informative, the other noise."""
+    frames = []
+    for arm, informative in (("none", False), ("kmer", True)):
+        if kind == "multiclass":
+            y = rng.integers(0, 3, 60)
+            p = rng.dirichlet(np.ones(3), 60)
+            if informative:
+                p[np.arange(60), y] += 2.0
+                p /= p.sum(1, keepdims=True)
+            frame = pd.DataFrame({"row": np.arange(60), "fold": 0, "arm": arm, "y_true": np.array(list("abc"))[y],
+                                  "y_pred": np.array(list("abc"))[p.argmax(1)], "y_score": p.max(1)})
+            for j, c in enumerate("abc"):
+                frame[f"p_{c}"] = p[:, j]
+        elif kind == "token-classification":
+            example = np.repeat(np.arange(60), 8)
+            y = np.random.default_rng(5).integers(0, 2, len(example))
+            pred = np.where(rng.random(len(example)) < (0.9 if informative else 0.5), y, 1 - y)
+            frame = pd.DataFrame({"row": example, "position": np.tile(np.arange(1, 9), 60), "fold": 0, "arm": arm,
+                                  "y_true": np.array(["H", "E"])[y], "y_pred": np.array(["H", "E"])[pred],
+                                  "y_score": 0.9})
+        else:  # multilabel: three targets per molecule
+            example = np.repeat(np.arange(60), 3)
+            y = np.random.default_rng(6).integers(0, 2, len(example)).astype(float)
+            score = y * 0.8 + 0.2 * rng.random(len(example)) if informative else rng.random(len(example))
+            frame = pd.DataFrame({"row": example, "target": np.tile(["BRD4", "HSA", "sEH"], 60), "fold": 0,
+                                  "arm": arm, "y_true": y, "y_score": score})
+        frames.append(frame)
+    return frames
+
+
+@pytest.mark.parametrize("kind, metric", [("multiclass", "macro_auroc"), ("token-classification",
+                                                                          "per_residue_accuracy"),
+                                          ("multilabel", "map")])
+def test_tasks_with_several_rows_per_example_get_a_bootstrap_over_examples(kind, metric):
+    task = get_task(kind)
+    frames = _long_frames(kind, np.random.default_rng(0))
+    per_arm = {f["arm"].iloc[0]: [{k: v for k, v in task.metrics_of_rows(f).items()
+                                   if k not in ("n", "undefined_reason")}] for f in frames}
+    out = inference(task, metric, per_arm, {a: f[0] for a, f in per_arm.items()}, ["none"],
+                    [{"train": 300, "val": 60, "test": 60}], frames, None, seed=0)
+    (c,) = [c for c in out["comparisons"] if c["metric"] == metric]
+    assert out["statistics"]["resampled_within"].startswith("examples")
+    assert c["ci95"][0] > 0 and c["verdict"] == "better" and c["p_holm"] is not None

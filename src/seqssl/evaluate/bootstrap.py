@@ -104,3 +104,42 @@ def mean_metrics(records: list[dict]) -> dict:
         values = [float(r[key]) for r in records if isinstance(r.get(key), (int, float))]
         out[key] = float(np.mean(values)) if values else None
     return out
+
+
+def row_frames(predictions) -> tuple[np.ndarray, dict[str, list[pd.DataFrame]]] | None:
+    """For tasks whose examples have several prediction rows (per residue, per target) or no single numeric
+    score (multiclass): the examples every row of the table predicted (sorted), and per row of the table one
+    frame of prediction rows per repeat, restricted to them."""
+    frame = pd.concat(predictions) if isinstance(predictions, list) else predictions
+    if frame is None or not len(frame):
+        return None
+    if REPEAT not in frame.columns:
+        frame = frame.assign(**{REPEAT: 0})
+    per_arm = {arm: sub for arm, sub in frame.groupby("arm", sort=False)}
+    examples = np.array(sorted(set.intersection(*(set(sub["row"]) for sub in per_arm.values()))))
+    return examples, {arm: [r[r["row"].isin(examples)].reset_index(drop=True) for _, r in sub.groupby(REPEAT)]
+                      for arm, sub in per_arm.items()}
+
+
+def resampled_rows(rows: pd.DataFrame, examples: np.ndarray, picked: np.ndarray) -> pd.DataFrame:
+    """The prediction rows of the examples ``examples[picked]`` (an example drawn twice: its rows twice),
+    ``_slot`` numbering the drawn examples."""
+    members = rows.groupby("row").indices
+    parts = [members[e] for e in examples[picked]]
+    positions = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    slots = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+    return rows.iloc[positions].assign(_slot=slots)
+
+
+def row_replicates(frames: dict[str, list[pd.DataFrame]], examples: np.ndarray, metrics_of, n_boot: int = N_BOOT,
+                   seed: int = 0) -> dict[str, list[dict]]:
+    """Per row of the table, ``metrics_of(rows)`` on ``n_boot`` resamples of the test *examples* (each with all
+    its prediction rows: the residues of a protein, the targets of a molecule, which are not independent), the
+    same resamples for every row of the table, averaged over a resample of its repeats as in
+    :func:`arm_replicates`."""
+    out = {}
+    for index, (arm, repeats) in enumerate(frames.items()):
+        per_repeat = [bootstrap_replicates(lambda i, r=r: metrics_of(resampled_rows(r, examples, i)), len(examples),
+                                           n_boot, seed) for r in repeats]
+        out[arm] = combine_repeats(per_repeat, np.random.default_rng([seed, 1, index]))
+    return out

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..io import versions
 from ..tasks import Task
-from .bootstrap import arm_replicates, example_frames
+from .bootstrap import arm_replicates, example_frames, row_frames, row_replicates
 from .rows import baseline_labels, split_label
 from .stats import (
     BOOTSTRAP,
@@ -58,6 +58,11 @@ def fold_metrics(task: Task, y_true, y_score, neg_types: np.ndarray | None, targ
         grouped, counts = per_group_metrics(task, y_true, y_score, groups)
         out.update(grouped)
     return out, counts
+
+
+def clean(metrics: dict) -> dict:
+    """A metrics dict without its bookkeeping (``n``, ``undefined_reason``)."""
+    return {k: v for k, v in metrics.items() if k not in ("n", "undefined_reason")}
 
 
 def arm_summary(folds: list[dict], runs: list[dict]) -> dict:
@@ -129,6 +134,13 @@ def inference(task: Task, primary: str, per_arm: dict, means: dict, baselines: l
     replicates, info = None, {"alpha": 0.05, "holm_family": "primary metric, pooled and per subset"}
     if len(leakage) == 1:
         shared = None if predictions is None else example_frames(predictions)
+        per_example = None if shared is not None or predictions is None else row_frames(predictions)
+        if per_example is not None:  # several rows per example, or no one numeric score: resample examples
+            examples, frames = per_example
+            replicates = row_replicates(frames, examples, lambda rows: clean(task.metrics_of_rows(rows)), N_BOOT,
+                                        seed)
+            info.update(test=BOOTSTRAP, n_boot=N_BOOT, bootstrap_seed=seed, resampled_within="examples (all their "
+                        "prediction rows together)")
         if shared is not None:
             rows, examples = shared
             replicates = arm_replicates(

@@ -127,11 +127,15 @@ def comparison_note(results: dict) -> str:
     if stats_info.get("test") == BOOTSTRAP:
         within = stats_info.get("resampled_within", "all test rows")
         repeats = stats_info.get("repeats_resampled")
-        test = (f"Paired bootstrap over test examples ({stats_info.get('n_boot', N_BOOT)} resamples of the "
-                f"test rows, the same for every row of the table, drawn within each {within} cell"
+        n_boot = stats_info.get('n_boot', N_BOOT)
+        test = (f"Paired bootstrap over test examples ({n_boot} resamples of whole test examples, each with all "
+                "its prediction rows, the same for every row of the table"
+                if within.startswith("examples") else
+                f"Paired bootstrap over test examples ({n_boot} resamples of the test rows, the same for every "
+                f"row of the table, drawn within each {within} cell"
                 if within != "all test rows" else
-                f"Paired bootstrap over test examples ({stats_info.get('n_boot', N_BOOT)} resamples of the "
-                "test rows, the same for every row of the table")
+                f"Paired bootstrap over test examples ({n_boot} resamples of the test rows, the same for every "
+                "row of the table")
         test += ((f"; and of each row's {repeats} fine-tuning repeats, the metric averaged over the drawn "
                   "repeats, so the interval holds the training seed's spread too") if repeats else "")
         test += "; percentile 95% CI of the difference; p = 2·min(P(diff ≤ 0), P(diff ≥ 0)))"

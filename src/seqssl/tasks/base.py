@@ -131,6 +131,11 @@ class Task:
     def metrics(self, y_true, y_score, targets: list[str] | None = None) -> dict:
         raise NotImplementedError
 
+    def metrics_of_rows(self, rows: pd.DataFrame) -> dict:
+        """The metrics recomputed from prediction rows (:meth:`prediction_rows`'s; ``_slot`` numbers the examples
+        when a resample repeats one): what a fixed split's bootstrap recomputes on each resample."""
+        return self.metrics(rows["y_true"].to_numpy(dtype=float), rows["y_score"].to_numpy(dtype=float))
+
     def prediction_rows(self, test, test_idx: np.ndarray, fold: int, arm: str, scores: np.ndarray) -> pd.DataFrame:
         """``row, fold, arm, y_true, y_score`` per test example."""
         return pd.DataFrame({"row": test_idx, "fold": fold, "arm": arm, "y_true": test.labels, "y_score": scores})

@@ -69,6 +69,12 @@ class Multiclass(Task):
     def metrics(self, y_true, y_score, targets=None) -> dict:
         return multiclass_metrics(y_true, y_score)
 
+    def metrics_of_rows(self, rows: pd.DataFrame) -> dict:
+        """From the ``p_CLASS`` columns (the class order) and the class names in ``y_true``."""
+        columns = [c for c in rows.columns if c.startswith("p_")]
+        index = {c[2:]: i for i, c in enumerate(columns)}
+        return self.metrics(rows["y_true"].astype(str).map(index).to_numpy(), rows[columns].to_numpy(dtype=float))
+
     def prediction_rows(self, test, test_idx, fold, arm, scores) -> pd.DataFrame:
         """One row per test example: ``y_true`` and ``y_pred`` as class names, ``y_score`` the predicted
         class's probability, and ``p_CLASS`` per class."""

@@ -56,6 +56,14 @@ class Multilabel(Task):
     def metrics(self, y_true, y_score, targets=None) -> dict:
         return multilabel_metrics(y_true, y_score, targets)
 
+    def metrics_of_rows(self, rows: pd.DataFrame) -> dict:
+        """The long rows pivoted back to (example × target) matrices, unmeasured entries NaN."""
+        slot = rows["_slot"] if "_slot" in rows.columns else rows["row"]
+        keyed = rows.assign(_example=slot.to_numpy())
+        truth = keyed.pivot(index="_example", columns="target", values="y_true")
+        scores = keyed.pivot(index="_example", columns="target", values="y_score")[truth.columns]
+        return self.metrics(truth.to_numpy(dtype=float), scores.to_numpy(dtype=float), [str(t) for t in truth.columns])
+
     def prediction_rows(self, test, test_idx, fold, arm, scores) -> pd.DataFrame:
         """One row per measured (input, target), with a ``target`` column."""
         example, target = np.nonzero(~np.isnan(test.labels))

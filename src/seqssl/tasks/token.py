@@ -63,6 +63,14 @@ class TokenClassification(Task):
     def metrics(self, y_true, y_score, targets=None) -> dict:
         return token_metrics(y_true, y_score)
 
+    def metrics_of_rows(self, rows: pd.DataFrame) -> dict:
+        """From the class characters of ``y_true`` and ``y_pred``: the metrics are those of the predicted class
+        (its one-hot stands for the probabilities, whose argmax it is)."""
+        classes = sorted(set(rows["y_true"].astype(str)) | set(rows["y_pred"].astype(str)))
+        index = {c: i for i, c in enumerate(classes)}
+        predicted = rows["y_pred"].astype(str).map(index).to_numpy()
+        return self.metrics(rows["y_true"].astype(str).map(index).to_numpy(), np.eye(len(classes))[predicted])
+
     def prediction_rows(self, test, test_idx, fold, arm, scores) -> pd.DataFrame:
         """One row per labelled residue: ``row, position`` (1-based residue), ``fold, arm, y_true, y_pred``
         (class characters) and ``y_score`` (the predicted class's probability)."""
