@@ -133,25 +133,8 @@ def inference(task: Task, primary: str, per_arm: dict, means: dict, baselines: l
     and ``groups``: per data row."""
     replicates, info = None, {"alpha": 0.05, "holm_family": "primary metric, pooled and per subset"}
     if len(leakage) == 1:
-        shared = None if predictions is None else example_frames(predictions)
-        per_example = None if shared is not None or predictions is None else row_frames(predictions)
-        if per_example is not None:  # several rows per example, or no one numeric score: resample examples
-            examples, frames = per_example
-            replicates = row_replicates(frames, examples, lambda rows: clean(task.metrics_of_rows(rows)), N_BOOT,
-                                        seed)
-            info.update(test=BOOTSTRAP, n_boot=N_BOOT, bootstrap_seed=seed, resampled_within="examples (all their "
-                        "prediction rows together)")
-        if shared is not None:
-            rows, examples = shared
-            replicates = arm_replicates(
-                examples, lambda y, s, t, g: fold_metrics(task, y, s, t, None, g)[0],
-                None if negative_types is None else np.asarray(negative_types)[rows],
-                None if groups is None else np.asarray(groups)[rows], task.stratified, N_BOOT, seed)
-            repeats = max(len(ex.scores) for ex in examples.values())
-            info.update(test=BOOTSTRAP, n_boot=N_BOOT, bootstrap_seed=seed,
-                        resampled_within="group and class" if groups is not None and task.stratified else
-                        "group" if groups is not None else "all test rows",
-                        **({"repeats_resampled": repeats} if repeats > 1 else {}))
+        replicates, found = fixed_split_replicates(task, predictions, negative_types, groups, seed)
+        info.update(found)
         ratio = None
     else:
         ratio = n_test_over_n_train(leakage)
@@ -159,6 +142,32 @@ def inference(task: Task, primary: str, per_arm: dict, means: dict, baselines: l
     comps = add_verdicts(comparisons(per_arm, means, baselines, ratio, replicates), primary)
     return {"comparisons": comps, "statistics": {**info, "holm_family_size": sum(c["p_holm"] is not None
                                                                                  for c in comps)}}
+
+
+def fixed_split_replicates(task: Task, predictions, negative_types, groups, seed: int) -> tuple[dict | None, dict]:
+    """The bootstrap replicates of each row of a fixed split's table and what ``statistics`` says of them: one
+    score per example → resample the examples (within (group, class) cells; :func:`arm_replicates`); several
+    rows per example, or no one numeric score → resample whole examples (:func:`row_replicates`)."""
+    if predictions is None:
+        return None, {}
+    shared = example_frames(predictions)
+    if shared is None:
+        per_example = row_frames(predictions)
+        if per_example is None:
+            return None, {}
+        examples, frames = per_example
+        return (row_replicates(frames, examples, lambda rows: clean(task.metrics_of_rows(rows)), N_BOOT, seed),
+                {"test": BOOTSTRAP, "n_boot": N_BOOT, "bootstrap_seed": seed,
+                 "resampled_within": "examples (all their prediction rows together)"})
+    rows, scores = shared
+    replicates = arm_replicates(scores, lambda y, s, t, g: fold_metrics(task, y, s, t, None, g)[0],
+                                None if negative_types is None else np.asarray(negative_types)[rows],
+                                None if groups is None else np.asarray(groups)[rows], task.stratified, N_BOOT, seed)
+    repeats = max(len(ex.scores) for ex in scores.values())
+    return replicates, {"test": BOOTSTRAP, "n_boot": N_BOOT, "bootstrap_seed": seed,
+                        "resampled_within": "group and class" if groups is not None and task.stratified else
+                        "group" if groups is not None else "all test rows",
+                        **({"repeats_resampled": repeats} if repeats > 1 else {})}
 
 
 def primary_metric(cfg, task: Task) -> str:
