@@ -159,19 +159,26 @@ def embed(data, encoder: str | Path, columns: list[str] | None = None, out: str 
     vectors[good] = embed_dataset(loaded, encoded, resolve_device(device), batch_size)
     if out_path is None:
         return vectors
-    id_source = id_column or ("id" if "id" in table.frame.columns else None)
-    ids = table.frame[id_source].astype(str).to_numpy() if id_source else np.arange(len(table)).astype(str)
-    frame = pd.DataFrame(vectors, columns=[f"emb_{i}" for i in range(vectors.shape[1])])
-    frame.insert(0, "row", np.arange(len(table)))
+    write_table(embedding_table(vectors, table.frame, data, id_column, bad, keep_columns), out_path)
+    return out_path
+
+
+def embedding_table(vectors: np.ndarray, frame: pd.DataFrame, data, id_column: str | None, bad: list,
+                    keep_columns: bool | list[str]) -> pd.DataFrame:
+    """What ``embed --out`` writes: ``id``, the input's columns (``keep_columns``), ``error`` for bad rows when
+    there are any, then ``emb_0..emb_{H-1}``."""
+    id_source = id_column or ("id" if "id" in frame.columns else None)
+    ids = frame[id_source].astype(str).to_numpy() if id_source else np.arange(len(frame)).astype(str)
+    out = pd.DataFrame(vectors, columns=[f"emb_{i}" for i in range(vectors.shape[1])])
+    out.insert(0, "row", np.arange(len(frame)))
     if bad:
-        frame.insert(1, "error", None)
-        frame.loc[[i for i, _ in bad], "error"] = [e.problem for _, e in bad]
-    source = data if isinstance(data, pd.DataFrame) else table.frame
-    kept = with_input_columns(frame, source.drop(columns=[c for c in ("id",) if c in source.columns]), keep_columns)
+        out.insert(1, "error", None)
+        out.loc[[i for i, _ in bad], "error"] = [e.problem for _, e in bad]
+    source = data if isinstance(data, pd.DataFrame) else frame
+    kept = with_input_columns(out, source.drop(columns=[c for c in ("id",) if c in source.columns]), keep_columns)
     kept = kept.drop(columns="row").reset_index(drop=True)
     kept.insert(0, "id", ids)
-    write_table(kept, out_path)
-    return out_path
+    return kept
 
 
 def as_frame(data):
