@@ -359,6 +359,35 @@ def predict(model: Annotated[str, typer.Option("--model", help="A fine-tuned mod
                                                               if skipped else ""))
 
 
+corpus_app = typer.Typer(help="Build pretraining corpora.", no_args_is_help=True)
+app.add_typer(corpus_app, name="corpus")
+
+
+@corpus_app.command("synthetic")
+def corpus_synthetic(
+        species: Annotated[str, typer.Option(help="human | mouse (OLGA's models)")] = "human",
+        chains: Annotated[str, typer.Option(help="alpha,beta (drawn independently), or one of them")] = "alpha,beta",
+        n: Annotated[int, typer.Option("--n", min=1, help="Rows drawn per chain.")] = 100_000,
+        seed: Annotated[int, typer.Option(help="OLGA's random seed.")] = 0,
+        background: Annotated[bool, typer.Option(help="Add the bundled real background β chains (human β only).")]
+        = True,
+        out: Annotated[str, typer.Option(help="Output file: .parquet, .csv or .tsv.")] = "synthetic.parquet"):
+    """A synthetic TCR repertoire from OLGA's V(D)J recombination models (pip install 'seqssl[synthetic]'), with
+    V/J genes, CDR1/CDR2 from the IMGT table and a card; pretrain on it with --v-gene-columns or its CDR columns."""
+    import shlex
+
+    from .data.synthetic import synthetic_repertoire, with_background, write_corpus
+    from .io import table_output
+    table_output(out)  # a wrong suffix is refused before the draws
+    chosen = _cols(chains) or []
+    frame, counts = synthetic_repertoire(species, chosen, n, seed)
+    if background and species == "human" and "beta" in chosen:
+        frame, counts = with_background(frame, counts)
+    written = write_corpus(frame, counts, Path(out), species=species, chains=chosen, seed=seed,
+                           command=shlex.join(["seqssl", *sys.argv[1:]]))
+    typer.echo(f"{len(frame)} rows written to {written} (card: {written}.card.md)")
+
+
 runs_app = typer.Typer(help="The run registry.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 

@@ -7,7 +7,8 @@ from types import ModuleType
 
 from .errors import InputError
 
-EXTRA_OF = {"rdkit": "molecules", "torch_geometric": "molecules", "tensorboard": "tracking", "mlflow": "tracking"}
+EXTRA_OF = {"rdkit": "molecules", "torch_geometric": "molecules", "tensorboard": "tracking", "mlflow": "tracking",
+            "olga": "synthetic"}
 
 
 def require(module: str, purpose: str) -> ModuleType:
