@@ -19,13 +19,14 @@ def main(out: str, quick: bool) -> None:
     base = seqssl.pretrain(seqssl.load_config(overrides={
         "data": {"columns": ["SMILES"], "alphabet": "smiles"}, "model": {"max_length": 256},
         "pretrain": {"objective": "mlm", "max_steps": 5 if quick else 1500, "batch_size": 128},
-        "out": f"{out}/moses-mlm", "quiet": quick}), data=moses.iloc[:2000] if quick else moses)
+        "out": f"{out}/moses-mlm", "quiet": quick, "overwrite": True}),
+        data=moses.iloc[:2000] if quick else moses)
     cfg = seqssl.load_config(Path(__file__).parents[1] / "configs" / "molecules_bbbp_models.yaml", overrides={
         "data": {"path": str(builtin_path("bbbp"))},
         "crossval": {"arms": ["none", "ecfp", "gcn", f"model:{base}", "mlm"], "folds": 2 if quick else 5,
                      "modes": ["probe"] if quick else ["probe", "full", "lora"]},
         "pretrain": {"init": str(base), "max_steps": 3 if quick else 200},
-        "finetune": {"epochs": 1 if quick else 40}, "out": f"{out}/crossval", "quiet": quick})
+        "finetune": {"epochs": 1 if quick else 40}, "out": f"{out}/crossval", "quiet": quick, "overwrite": True})
     results = seqssl.crossval(cfg)
     for arm, body in results["arms"].items():
         print(f"{arm:24s} AUROC {body['mean']['auroc']:.3f}")

@@ -18,7 +18,7 @@ def main(model: str, out: str, quick: bool) -> None:
                  "validation_column": "validation", "too_long": "truncate"},
         "finetune": {"epochs": 1 if quick else 30, "max_steps": 2 if quick else None},
         "crossval": {"arms": ["kmer", f"model:{model}"], "modes": ["probe", "full", "lora"], "split": "column"},
-        "out": out, "quiet": quick})
+        "out": out, "quiet": quick, "overwrite": True})
     results = seqssl.crossval(cfg)
     for arm, body in results["arms"].items():
         print(f"{arm:30s} Spearman {body['mean']['spearman']:.3f}")

@@ -21,6 +21,7 @@ def main(out: str, quick: bool) -> None:
             "pretrain_columns": ["cdr3_b_aa"]}
     budget = {"pretrain": {"max_steps": 5 if quick else 200}, "finetune": {"epochs": 1 if quick else 30}}
     cfg = seqssl.load_config(overrides={"data": data, **budget, "out": f"{out}/crossval", "quiet": quick,
+                                        "overwrite": True,
                                         "crossval": {"arms": ["none", "simclr", "kmer", "knn"],
                                                      "folds": 2 if quick else 5,
                                                      "primary_metric": "auroc_per_group"}})
@@ -29,7 +30,7 @@ def main(out: str, quick: bool) -> None:
         print(f"{arm:10s} per-peptide AUROC {body['mean']['auroc_per_group']:.3f}")
     model = seqssl.finetune(seqssl.load_config(overrides={
         "data": {key: data[key] for key in ("path", "columns", "label_column")},
-        "finetune": budget["finetune"], "out": f"{out}/model", "quiet": True}))
+        "finetune": budget["finetune"], "out": f"{out}/model", "quiet": True, "overwrite": True}))
     new = pd.DataFrame({"cdr3_b_aa": ["CASSLGQAYEQYF", "CASRPGLAGGRPEQYF"], "peptide": ["KAYNVTQAF"] * 2})
     print(seqssl.predict(model, new))
 

@@ -21,9 +21,11 @@ from tiny_models import esm_directory
 
 ROOT = Path(__file__).parents[1]
 BUILTIN = Path("src/seqssl/data/builtin")
-SMOKE = {"pretrain": ["--max-steps", "2", "--batch-size", "16", "--quiet"],
-         "finetune": ["--epochs", "1", "--quiet"],
-         "crossval": ["--folds", "2", "--epochs", "1", "--max-steps", "2", "--quiet"]}
+# the README's examples are independent (several write enc/): here they run one after another in one directory,
+# so each may replace the one before (--overwrite)
+SMOKE = {"pretrain": ["--max-steps", "2", "--batch-size", "16", "--quiet", "--overwrite"],
+         "finetune": ["--epochs", "1", "--quiet", "--overwrite"],
+         "crossval": ["--folds", "2", "--epochs", "1", "--max-steps", "2", "--quiet", "--overwrite"]}
 
 
 def readme_commands() -> list[str]:
