@@ -49,3 +49,14 @@ def test_help_shows_flags_as_flags():
     result = TyperRunner().invoke(app, ["crossval", "--help"], env={"COLUMNS": "200"})
     assert "--quiet" in result.output and "--quiet <bool>" not in result.output
     assert "may change" in result.output  # the one list of what a resume may change
+
+
+def test_every_help_example_flag_is_accepted():
+    from seqssl.cli_help import EXAMPLES
+    refused = []
+    for line in (example for examples in EXAMPLES.values() for example in examples):
+        command = command_of(line)
+        accepted = {opt for param in command.params for opt in param.opts}
+        refused += [f"{line[:60]}...: {flag}" for flag in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", line)
+                    if flag not in accepted]
+    assert not refused, refused

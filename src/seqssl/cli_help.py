@@ -24,11 +24,16 @@ EXAMPLES = {
                  "--objective mlm --out esm-tcr/"],
     "finetune": ["seqssl finetune --data labelled.csv --columns cdr3_b_aa,peptide --label-column label "
                  "--encoder enc/ --mode full --out ft/"],
-    "predict": ["seqssl predict --model ft/ --data new.csv --out predictions.csv"],
+    "predict": ["seqssl predict --model ft/ --data new.csv --out predictions.csv",
+                "seqssl predict --model ft/ --data messy.csv --on-bad-rows skip --out predictions.parquet"],
     "crossval": ["seqssl crossval --data labelled.csv --columns cdr3_b_aa,peptide --label-column label "
                  "--arms none,kmer,simclr --pretrain-data corpus.csv.gz --pretrain-columns cdr3_b_aa --out cv/",
                  "seqssl crossval --data labelled.csv --columns sequence --label-column y --task regression "
-                 "--arms kmer,model:~/models/esm2_t6_8M_UR50D --mode probe,lora --out cv-esm/"],
+                 "--arms kmer,model:~/models/esm2_t6_8M_UR50D --mode probe,lora --out cv-esm/",
+                 "seqssl crossval --data pairs.csv --columns cdr3_a_aa,cdr3_b_aa,peptide --v-gene-columns "
+                 "v_a_gene,v_b_gene --label-column label --split column --split-column set "
+                 "--arms kmer,knn,tcrdist,none --primary-metric auroc_per_group --repeats 3 --search lr=3e-4,1e-3 "
+                 "--out cv-pairs/"],
     "embed": ["seqssl embed --encoder enc/ --data labelled.csv --columns cdr3_b_aa --out emb.parquet"],
     "demo": ["seqssl demo --quick --out demo-out"],
 }
