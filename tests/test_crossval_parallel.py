@@ -30,7 +30,7 @@ def test_parallel_arms_give_the_single_process_table(tmp_path, small_binding_csv
                           env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     one, many = (json.loads((d / "results.json").read_text()) for d in (single, parallel))
-    assert list(many["arms"]) == ["none", "kmer", "simclr", "mlm"]
+    assert list(many["arms"]) == ["none", "kmer", "kmer[per-value]", "simclr", "mlm"]
     for arm, body in one["arms"].items():
         for k, fold in enumerate(body["folds"]):
             assert many["arms"][arm]["folds"][k] == pytest.approx(fold, rel=1e-6), (arm, k)
