@@ -492,6 +492,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from .interrupts import EXIT_CODES, Terminated, interrupt_line, sigterm_raises
     argv = list(sys.argv[1:] if argv is None else argv)
+    on_interrupt("nothing", None)  # until the command says what it keeps (an earlier call's note never carries over)
     try:
         with sigterm_raises():
             command = typer.main.get_command(app)
