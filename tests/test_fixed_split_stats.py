@@ -147,3 +147,18 @@ def test_tasks_with_several_rows_per_example_get_a_bootstrap_over_examples(kind,
     (c,) = [c for c in out["comparisons"] if c["metric"] == metric]
     assert out["statistics"]["resampled_within"].startswith("examples")
     assert c["ci95"][0] > 0 and c["verdict"] == "better" and c["p_holm"] is not None
+
+
+def test_multilabel_with_one_measured_target_per_example_is_resampled_by_example():
+    rng = np.random.default_rng(2)
+    task = get_task("multilabel")
+    frames = []
+    for arm in ("none", "kmer"):
+        y = rng.integers(0, 2, 40).astype(float)
+        frames.append(pd.DataFrame({"row": np.arange(40), "target": np.where(np.arange(40) < 20, "A", "B"),
+                                    "fold": 0, "arm": arm, "y_true": y, "y_score": rng.random(40)}))
+    per_arm = {f["arm"].iloc[0]: [{k: v for k, v in task.metrics_of_rows(f).items()
+                                   if k not in ("n", "undefined_reason")}] for f in frames}
+    out = inference(task, "map", per_arm, {a: f[0] for a, f in per_arm.items()}, ["none"],
+                    [{"train": 100, "val": 20, "test": 40}], frames, None, seed=0)
+    assert out["statistics"]["resampled_within"].startswith("examples")

@@ -56,3 +56,13 @@ def test_the_row_appears_on_pair_data_only(small_binding_csv, tmp_path, columns,
     assert run_cli(["crossval", "--data", str(small_binding_csv), "--columns", columns, "--label-column", "label",
                     "--arms", "kmer", "--folds", "2", "--out", str(out), "--quiet"]) == 0
     assert set(json.loads((out / "results.json").read_text())["arms"]) == rows
+
+
+def test_per_value_models_on_two_chains_count_k_mers_without_crossing_them():
+    rng = np.random.default_rng(1)
+    rows = [("CAV" + "".join(rng.choice(list("AGST"), 5)), "CASS" + "".join(rng.choice(list("LQR"), 5)), p)
+            for p in ("KAYNVTQAF", "YLQPRTFLL") for _ in range(40)]
+    y = np.tile([0.0, 1.0], 40)
+    model, _ = fit_kmer_per_value(rows[:60], y[:60], rows[60:], y[60:], "pair-classification", max_k=2)
+    for features, _ in model.models.values():
+        assert features.categories is None and not features.crossed  # CDR3β is not a peptide to cross with

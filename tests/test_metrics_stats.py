@@ -63,3 +63,8 @@ def test_convergence_note_names_capped_runs_only():
     assert "30-epoch cap" in note and "none 1/2" in note and "kmer" not in note
     results["arms"]["none"]["runs"][0]["stopped_early"] = True
     assert convergence_note(results) is None
+
+
+def test_non_finite_scores_leave_the_ranking_metrics_undefined():
+    m = binary_metrics(np.array([0, 1, 0, 1]), np.array([0.1, np.nan, 0.3, 0.9]))
+    assert m["auroc"] is None and m["average_precision"] is None and m["undefined_reason"] == "non-finite scores"

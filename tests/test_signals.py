@@ -114,3 +114,40 @@ def test_an_earlier_run_in_out_is_refused_unless_resume_or_overwrite(small_bindi
     (foreign / "config.yaml").write_text("mine: 1\n")
     assert run_cli(_kmer_crossval(small_binding_csv, foreign, "--overwrite")) == 2
     assert (foreign / "config.yaml").read_text() == "mine: 1\n"  # not seqssl's: never emptied
+
+
+def test_overwrite_never_empties_a_directory_seqssl_did_not_mark(tmp_path):
+    from seqssl.errors import InputError
+    from seqssl.io import claim_output
+    mine = tmp_path / "mine"
+    (mine / "checkpoints").mkdir(parents=True)  # a common name, not seqssl's mark
+    (mine / "my_data.csv").write_text("a,b\n")
+    with pytest.raises(InputError, match="not emptied"):
+        claim_output(mine, overwrite=True)
+    assert (mine / "my_data.csv").exists()
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("data: {}\nmodel: {}\npretrain: {}\nfinetune: {}\ncrossval: {}\n")
+    (run / "parts").mkdir()
+    claim_output(run, overwrite=True)  # an interrupted crossval's directory: emptied
+    assert not any(run.iterdir())
+
+
+def test_a_resume_never_ends_worse_than_the_model_it_kept():
+    import torch
+
+    from seqssl.api import keep_earlier_best
+    from seqssl.config import FinetuneConfig
+    from seqssl.transfer.modes import Fitted, get_mode
+
+    class Predictor(torch.nn.Module):
+        def __init__(self, value):
+            super().__init__()
+            self.encoder = torch.nn.Linear(2, 2)
+            self.value = value
+    resumed = Fitted(get_mode("full"), Predictor("resumed"), None, {"best_val": 0.70}, torch.device("cpu"))
+    keep_earlier_best(resumed, Predictor("kept"), {"best_val": 0.75, "epochs_run": 12}, FinetuneConfig())
+    assert resumed.model.value == "kept" and resumed.details["kept_from_before_resume"] is True
+    better = Fitted(get_mode("full"), Predictor("resumed"), None, {"best_val": 0.80}, torch.device("cpu"))
+    keep_earlier_best(better, Predictor("kept"), {"best_val": 0.75, "epochs_run": 12}, FinetuneConfig())
+    assert better.model.value == "resumed" and "kept_from_before_resume" not in better.details

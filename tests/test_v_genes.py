@@ -277,7 +277,9 @@ def test_finetune_with_v_genes_predicts_from_v_genes_and_embed_takes_them(tmp_pa
     assert len(scores) == 12 and scores["y_score"].between(0, 1).all()
     frame.loc[3, "v_b_gene"] = "TRBV99-9*01"  # trained with --unknown-v-genes skip: predict drops it too
     kept = seqssl.predict(out, frame)
-    assert len(kept) == 11 and frame.loc[3, "cdr3_b_aa"] not in set(kept["cdr3_b_aa"])
+    assert len(kept) == 12 and frame.loc[3, "cdr3_b_aa"] not in set(kept["cdr3_b_aa"].dropna())
+    assert kept.loc[3, "error"].startswith("V gene not in the IMGT table") and np.isnan(kept.loc[3, "y_score"])
+    assert list(kept["row"]) == list(range(12)) and list(kept.index) == list(frame.index)  # the input's numbering
     assert list(kept["v_b_gene_cdr1"][:3]) == [cdr1_cdr2(g)[0] for g in frame["v_b_gene"][:3]]
     manifest = json.loads((out / "seqssl_model.json").read_text())
     manifest["v_genes"]["unknown"] = "error"

@@ -2,6 +2,7 @@
 shells over the package (data → model → objective → train → transfer → evaluate)."""
 from __future__ import annotations
 
+import copy
 import json
 import time
 from dataclasses import replace
@@ -224,7 +225,8 @@ def predict(model: str | Path, data, *, columns: list[str] | None = None, out: s
         tokenizer.unknown = unknown
     table = read_table(as_frame(data))
     v_genes = manifest.get("v_genes")
-    kept = np.arange(len(table))  # the input rows the table holds
+    n_input = len(table)
+    kept = np.arange(n_input)  # the input rows the table holds
     if v_genes:  # trained with --v-gene-columns: the new rows give V genes, their CDR1/CDR2 are looked up
         from .data.v_genes import add_cdr_columns
         table, kept, _ = add_cdr_columns(table, v_genes["columns"], organism=v_genes["organism"],
@@ -249,9 +251,25 @@ def predict(model: str | Path, data, *, columns: list[str] | None = None, out: s
         rows = pd.concat([rows, pd.DataFrame({"row": [i for i, _ in bad], "error": [e.problem for _, e in bad]})])
         rows = rows.sort_values("row", kind="stable").reset_index(drop=True)
     rows = with_input_columns(rows, input_frame(data, table.frame, kept), keep_columns, ("id", *columns))
+    rows = with_skipped_v_genes(rows, kept, n_input, data)
     if out_path is not None:
         write_table(rows, out_path)
     return rows
+
+
+def with_skipped_v_genes(rows: pd.DataFrame, kept: np.ndarray, n_input: int, data) -> pd.DataFrame:
+    """The rows numbered by their place in the input (``row``), and a row with the reason for each input row the
+    model's ``--unknown-v-genes skip`` left out (a DataFrame's own index for those too)."""
+    rows = rows.assign(row=kept[rows["row"].to_numpy()])
+    skipped = np.setdiff1d(np.arange(n_input), kept)
+    if not len(skipped):
+        return rows
+    missing = pd.DataFrame({"row": skipped, "error": "V gene not in the IMGT table: skipped, as the model was "
+                            "trained (--unknown-v-genes skip)"},
+                           index=data.index[skipped] if isinstance(data, pd.DataFrame) else None)
+    if not isinstance(data, pd.DataFrame):
+        missing.index = pd.RangeIndex(len(rows), len(rows) + len(missing))
+    return pd.concat([rows, missing]).sort_values("row", kind="stable")
 
 
 def raise_bad_rows(bad: list) -> None:
@@ -352,11 +370,13 @@ def _finetune(cfg: Config, data, resume: bool = False) -> Path:
     start, earlier, finetune_cfg = None, {}, cfg.finetune
     if resume:  # before anything is written: a refused resume leaves the run as it was
         start, earlier, finetune_cfg = resume_point(cfg, out, device)
+    kept = copy.deepcopy(start)
     with keep_best_on_interrupt():
         fitted = fit_in_mode(cfg.finetune.mode, encoder, encoded.subset(split.train), encoded.subset(split.val),
                              finetune_cfg, data.task, device=device, precision=cfg.precision, seed=cfg.seed,
                              progress=not cfg.quiet, start=start)
     if earlier:
+        keep_earlier_best(fitted, kept, earlier, cfg.finetune)
         fitted.details.update(resumed_after_epochs=earlier["epochs_run"],
                               epochs_run=earlier["epochs_run"] + fitted.details.get("epochs_run", 0))
     evaluation = {name: data.task.metrics(encoded.subset(idx).targets(), fitted.score(encoded.subset(idx)))
@@ -398,8 +418,22 @@ def resume_point(cfg: Config, out: Path, device) -> tuple:
     left = cfg.finetune.epochs - int(earlier["epochs_run"])
     if left < 1:
         raise InputError(f"--resume: all {cfg.finetune.epochs} epochs ran before the interrupt", path=str(out),
-                         fix="use the model as it is, or raise --epochs")
+                         fix="use the model as it is (it is whole), or --overwrite to train it again")
     return load_fitted(out, device)[0].model, earlier, replaced(cfg.finetune, epochs=left)
+
+
+def keep_earlier_best(fitted, kept, earlier: dict, cfg) -> None:
+    """After a resumed fine-tuning (early stopping on the best validation value), the model kept before the
+    interrupt stays when none of the resumed epochs beat it: a resume never ends worse than what it started
+    from."""
+    before = earlier.get("best_val")
+    if kept is None or cfg.select != "best" or before is None or not hasattr(fitted.mode, "prepare"):
+        return
+    if fitted.details.get("best_val", float("-inf")) >= before:
+        return
+    kept.encoder = fitted.mode.prepare(kept.encoder, cfg)  # LoRA: fresh adapters, which start as the identity
+    fitted.model = kept.to(fitted.device).eval()
+    fitted.details.update(best_val=before, kept_from_before_resume=True)
 
 
 def stop_after_keeping(details: dict, out: Path, metric: str) -> None:

@@ -70,14 +70,31 @@ def output_directory(out: str | Path | None) -> Path:
     return path
 
 
-SEQSSL_MARKERS = ("run.json", "results.json", "seqssl.json", "seqssl_model.json", "parts", "checkpoints")
-RUN_MARKERS = (*SEQSSL_MARKERS, "config.yaml", "model.safetensors")  # an earlier run's, or a model's, files
+SEQSSL_MARKERS = ("run.json", "seqssl.json", "seqssl_model.json")  # files only seqssl writes
+RUN_MARKERS = (*SEQSSL_MARKERS, "results.json", "config.yaml", "model.safetensors", "parts", "checkpoints")
+CONFIG_SECTIONS = {"data", "model", "pretrain", "finetune", "crossval"}  # a config.yaml seqssl wrote has them all
+
+
+def written_by_seqssl(path: Path) -> bool:
+    """Whether the directory holds a file only seqssl writes, or a ``config.yaml`` with every section of a
+    seqssl config (an interrupted crossval leaves only that and its parts)."""
+    if any((path / m).exists() for m in SEQSSL_MARKERS):
+        return True
+    config = path / "config.yaml"
+    if not config.is_file():
+        return False
+    import yaml
+    try:
+        values = yaml.safe_load(config.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return False
+    return isinstance(values, dict) and CONFIG_SECTIONS <= set(values)
 
 
 def claim_output(out: str | Path | None, *, resume: bool = False, overwrite: bool = False) -> Path:
     """``--out`` for a new run: a directory that holds no earlier run (an empty or new one, or one with other
     files), unless ``resume`` (continue the run there) or ``overwrite`` (empty it first: only a directory that
-    seqssl wrote, :data:`SEQSSL_MARKERS`, is emptied, so a mistyped ``--out`` never deletes a user's files)."""
+    seqssl wrote, :func:`written_by_seqssl`, is emptied, so a mistyped ``--out`` never deletes a user's files)."""
     from .errors import InputError
     path = output_directory(out)
     found = [m for m in RUN_MARKERS if (path / m).exists()] if path.is_dir() else []
@@ -86,9 +103,10 @@ def claim_output(out: str | Path | None, *, resume: bool = False, overwrite: boo
     if not overwrite:
         raise InputError(f"--out already holds an earlier run ({', '.join(found)})", path=str(path),
                          fix="pass --resume to continue it, --overwrite to replace it, or another --out")
-    if not any(m in found for m in SEQSSL_MARKERS):
-        raise InputError(f"--overwrite: the directory holds {', '.join(found)} but no file seqssl writes to "
-                         "mark its runs, so it is not emptied", path=str(path), fix="pass another --out")
+    if not written_by_seqssl(path):
+        raise InputError(f"--overwrite: the directory holds {', '.join(found)} but nothing that marks it as a "
+                         "seqssl run (run.json, seqssl.json, seqssl_model.json, or a seqssl config.yaml), so it is "
+                         "not emptied", path=str(path), fix="pass another --out, or empty it yourself")
     if os.environ.get("RANK", "0") != "0":  # torchrun: rank 0 empties it
         return path
     import shutil

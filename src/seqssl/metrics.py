@@ -29,6 +29,9 @@ def binary_metrics(y_true, y_score, threshold: float = 0.5) -> dict:
         out.update(auroc=None, average_precision=None,
                    undefined_reason=f"only one class ({'none' if not len(y_true) else int(y_true[0])}) present")
         return out
+    if not np.isfinite(y_score).all():  # a diverged model: scikit-learn refuses such scores, so do the metrics
+        out.update(auroc=None, average_precision=None, undefined_reason="non-finite scores")
+        return out
     out["auroc"] = auroc(y_true, y_score)
     out["average_precision"] = average_precision(y_true, y_score)
     return out

@@ -150,7 +150,8 @@ def fixed_split_replicates(task: Task, predictions, negative_types, groups, seed
     rows per example, or no one numeric score → resample whole examples (:func:`row_replicates`)."""
     if predictions is None:
         return None, {}
-    shared = example_frames(predictions)
+    one_score = (task.binary or task.standardise_targets) and not task.per_token  # one numeric score per example
+    shared = example_frames(predictions) if one_score else None
     if shared is None:
         per_example = row_frames(predictions)
         if per_example is None:

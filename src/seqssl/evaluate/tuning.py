@@ -60,6 +60,7 @@ def fit_tuned(arm: Arm, cfg, unit: Unit, fit) -> tuple[list[Fit], dict]:
 
 
 def validation_value(fit: Fit) -> float:
-    """The validation value a fit was selected on (higher is better; ``-inf`` when it recorded none)."""
-    value = fit.details.get("best_val")
-    return float("-inf") if value is None else float(value)
+    """The validation value of the model a fit kept (the best epoch's, or with ``finetune.select: last`` the last
+    epoch's; higher is better; ``-inf`` when it recorded none or a non-finite one)."""
+    value = fit.details.get("last_val" if fit.details.get("select") == "last" else "best_val")
+    return float("-inf") if value is None or not np.isfinite(value) else float(value)

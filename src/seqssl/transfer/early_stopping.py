@@ -20,6 +20,7 @@ class EarlyStopping:
                  select: str = "best"):
         self.metric, self.patience, self.min_delta, self.select = metric, patience, min_delta, select
         self.best, self.best_state, self.stale = -math.inf, None, 0
+        self.last_state = None
         self.history: list[dict] = []
         self.bar = tqdm(total=epochs, desc=desc, disable=not progress, leave=False, unit="epoch")
 
@@ -34,6 +35,8 @@ class EarlyStopping:
             self.best, self.best_state, self.stale = value, copy.deepcopy(model.state_dict()), 0
         else:
             self.stale += 1
+        if self.select == "last":  # what an interrupt keeps: the last finished epoch, not one cut in the middle
+            self.last_state = copy.deepcopy(model.state_dict())
         return self.select == "best" and self.stale >= self.patience
 
     def finish(self, model, batch_size: int) -> dict:
@@ -43,6 +46,7 @@ class EarlyStopping:
             model.load_state_dict(self.best_state)
         model.eval()
         return {"history": self.history, "best_val": self.best, "epochs_run": len(self.history),
+                "last_val": self.history[-1][f"val_{self.metric}"] if self.history else None,
                 "stopped_early": self.select == "best" and self.stale >= self.patience, "select": self.select,
                 "best_epoch": int(np.argmax([h[f"val_{self.metric}"] for h in self.history])),
                 "batch_size": batch_size, "epoch_seconds": float(np.mean([h["seconds"] for h in self.history]))}

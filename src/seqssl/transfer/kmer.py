@@ -55,8 +55,9 @@ class PositionOneHot:
 class KmerFeatures:
     """Fit on training sequences (tuples, one string per column); transform any split."""
 
-    def __init__(self, max_k: int = 3, case_sensitive: bool = False):
+    def __init__(self, max_k: int = 3, case_sensitive: bool = False, crossed: bool = True):
         self.max_k, self.case_sensitive = max_k, case_sensitive  # SMILES: c (aromatic) is not C
+        self.crossed = crossed  # several columns: cross each with the last (the peptide); False: counts only
 
     def fit(self, rows: list[tuple]) -> KmerFeatures:
         columns = list(zip(*rows))
@@ -65,7 +66,7 @@ class KmerFeatures:
         if len(columns) == 1 and len({len(s) for s in columns[0]}) == 1:
             self.positions = PositionOneHot().fit(columns[0])
         self.categories = None
-        if len(columns) >= 2:  # the last column is what the others pair with (the peptide)
+        if len(columns) >= 2 and self.crossed:  # the last column is what the others pair with (the peptide)
             values = sorted(set(columns[-1]))
             if len(values) <= MAX_CATEGORIES:
                 self.categories = {v: i for i, v in enumerate(values)}
@@ -77,7 +78,7 @@ class KmerFeatures:
     def _raw(self, rows: list[tuple]):
         columns = list(zip(*rows))
         blocks = [v.transform(col) for v, col in zip(self.vectorizers, columns)]
-        if len(columns) >= 2:
+        if len(columns) >= 2 and self.crossed:
             blocks += [b for own in blocks[:-1] for b in self._crossed(own.tocsr(), columns[-1])]
         if self.positions is not None:
             blocks.append(self.positions.transform(columns[0]))
@@ -171,7 +172,7 @@ def fit_kmer_per_value(train_rows, y_train, val_rows, y_val, task, max_k: int = 
         if len(np.unique(y_train[fit])) < 2:
             continue  # one class: the joint model scores this value
         own = [train_rows[i][:-1] for i in fit]
-        features = KmerFeatures(max_k, case_sensitive).fit(own)
+        features = KmerFeatures(max_k, case_sensitive, crossed=False).fit(own)  # CDR3α and β: counts, not crossed
         x_fit = features.transform(own)
         if len(val) and len(np.unique(y_val[val])) == 2:
             model, strength, _ = select_linear_model(x_fit, y_train[fit], features.transform(

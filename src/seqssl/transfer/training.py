@@ -59,5 +59,7 @@ def train_with_early_stopping(model: torch.nn.Module, *, batches: Callable[[], I
         if not keeping_best() or stopping.best_state is None:
             raise
         interrupted = signal_name(err)
+        if stopping.select == "last":
+            model.load_state_dict(stopping.last_state)
     details = stopping.finish(model, cfg.batch_size)
     return details if interrupted is None else {**details, "interrupted_by": interrupted, "stopped_early": False}

@@ -65,7 +65,8 @@ class TCRdist(Arm):
         rec, groups, y, split = receptors(run), run.data.encoded.group_keys, run.data.targets, fold.split
 
         def similarity(queries, references):
-            return -tcrdist(rec.subset(queries), rec.subset(references)).astype("float64")
+            # 1 / (1 + distance): positive and decreasing, so regression's similarity weights mean something
+            return 1.0 / (1.0 + tcrdist(rec.subset(queries), rec.subset(references)).astype("float64"))
 
         def grouped(idx):
             return None if groups is None else groups[idx]
