@@ -24,10 +24,12 @@ from .errors import InputError, Problems
 from .io import atomic_write_text, claim_output, output_directory, table_output, versions, write_table
 from .lengths import length_limit, size_to_data
 from .models.encoder import SequenceEncoder, check_inputs, check_segments, embed_dataset, load_encoder
+from .output_rows import embedding_table, input_frame, raise_bad_rows, with_input_columns, with_skipped_v_genes
 from .resume import check_resume
 from .runs import recorded
 from .runtime import configure_process, resolve_device, seed_everything
 from .tracking import Tracker
+from .transfer.resumed import keep_earlier_best, resume_point, stop_after_keeping
 
 
 def with_frame(cfg: Config, data) -> Config:
@@ -164,24 +166,6 @@ def embed(data, encoder: str | Path, columns: list[str] | None = None, out: str 
     return out_path
 
 
-def embedding_table(vectors: np.ndarray, frame: pd.DataFrame, data, id_column: str | None, bad: list,
-                    keep_columns: bool | list[str]) -> pd.DataFrame:
-    """What ``embed --out`` writes: ``id``, the input's columns (``keep_columns``), ``error`` for bad rows when
-    there are any, then ``emb_0..emb_{H-1}``."""
-    id_source = id_column or ("id" if "id" in frame.columns else None)
-    ids = frame[id_source].astype(str).to_numpy() if id_source else np.arange(len(frame)).astype(str)
-    out = pd.DataFrame(vectors, columns=[f"emb_{i}" for i in range(vectors.shape[1])])
-    out.insert(0, "row", np.arange(len(frame)))
-    if bad:
-        out.insert(1, "error", None)
-        out.loc[[i for i, _ in bad], "error"] = [e.problem for _, e in bad]
-    source = data if isinstance(data, pd.DataFrame) else frame
-    kept = with_input_columns(out, source.drop(columns=[c for c in ("id",) if c in source.columns]), keep_columns)
-    kept = kept.drop(columns="row").reset_index(drop=True)
-    kept.insert(0, "id", ids)
-    return kept
-
-
 def as_frame(data):
     """What the API accepts for data (a list of sequences, a Series, a DataFrame, a path) in the form
     :func:`~seqssl.data.readers.read_table` reads: a sequence list becomes a one-column ``sequence`` frame."""
@@ -190,9 +174,6 @@ def as_frame(data):
     if isinstance(data, pd.Series):
         return data.to_frame(name=data.name or "sequence")
     return pd.DataFrame({"sequence": [str(s) for s in data]})
-
-
-BAD_ROWS_LISTED = 20  # predict --on-bad-rows error: the bad rows named in its one report
 
 
 def predict(model: str | Path, data, *, columns: list[str] | None = None, out: str | Path | None = None,
@@ -255,58 +236,6 @@ def predict(model: str | Path, data, *, columns: list[str] | None = None, out: s
     if out_path is not None:
         write_table(rows, out_path)
     return rows
-
-
-def with_skipped_v_genes(rows: pd.DataFrame, kept: np.ndarray, n_input: int, data) -> pd.DataFrame:
-    """The rows numbered by their place in the input (``row``), and a row with the reason for each input row the
-    model's ``--unknown-v-genes skip`` left out (a DataFrame's own index for those too)."""
-    rows = rows.assign(row=kept[rows["row"].to_numpy()])
-    skipped = np.setdiff1d(np.arange(n_input), kept)
-    if not len(skipped):
-        return rows
-    missing = pd.DataFrame({"row": skipped, "error": "V gene not in the IMGT table: skipped, as the model was "
-                            "trained (--unknown-v-genes skip)"},
-                           index=data.index[skipped] if isinstance(data, pd.DataFrame) else None)
-    if not isinstance(data, pd.DataFrame):
-        missing.index = pd.RangeIndex(len(rows), len(rows) + len(missing))
-    return pd.concat([rows, missing]).sort_values("row", kind="stable")
-
-
-def raise_bad_rows(bad: list) -> None:
-    """Every bad row of a prediction input in one report: the first :data:`BAD_ROWS_LISTED`, one line each,
-    and how many more."""
-    from .errors import InputErrors
-    listed = [err for _, err in bad[:BAD_ROWS_LISTED]]
-    more = f"; {len(bad) - len(listed)} more not listed" if len(bad) > len(listed) else ""
-    raise InputErrors(listed, summary=f"{len(bad)} bad row{'s' if len(bad) > 1 else ''}{more} (fix: correct them, "
-                                      "or pass --on-bad-rows skip to score the others and list these)")
-
-
-def input_frame(data, table_frame: pd.DataFrame, kept: np.ndarray) -> pd.DataFrame:
-    """The input's columns for the table's rows (``kept``: their positions in the input): a DataFrame's own
-    columns, types and index, then the columns seqssl derived (V-gene CDRs); a file's columns as read."""
-    if not isinstance(data, pd.DataFrame):
-        return table_frame
-    own = data.iloc[kept]
-    derived = table_frame[[c for c in table_frame.columns if c not in own.columns]].set_axis(own.index)
-    return pd.concat([own, derived], axis=1)
-
-
-def with_input_columns(rows: pd.DataFrame, frame: pd.DataFrame, keep: bool | list[str],
-                       first: tuple = ()) -> pd.DataFrame:
-    """The prediction rows (``row``: a position in ``frame``) with ``frame``'s columns first (``keep``: all of
-    them, ``first`` leading, the named ones, or none), indexed like ``frame`` so that a DataFrame's predictions
-    join onto it."""
-    if keep is False:
-        return rows
-    ordered = list(dict.fromkeys([c for c in first if c in frame.columns] + list(frame.columns)))
-    shown = ordered if keep is True else [c for c in keep if c in frame.columns]
-    source = frame[shown].iloc[rows["row"].to_numpy()]
-    joined = pd.concat([source, rows.set_axis(source.index)], axis=1)
-    if joined.columns.duplicated().any():  # an input column named like an output one (y_score): keep both
-        names = list(joined.columns)
-        joined.columns = [f"{n}_input" if i < len(shown) and n in rows.columns else n for i, n in enumerate(names)]
-    return joined
 
 
 def labelled_data(cfg: Config, tokenizer=None) -> LabelledData:
@@ -402,49 +331,6 @@ def _finetune(cfg: Config, data, resume: bool = False) -> Path:
             tracker.log(record, record["epoch"], "finetune/")
         tracker.close({f"{part}/{k}": v for part, metrics in evaluation.items() for k, v in metrics.items()})
     return out
-
-
-def resume_point(cfg: Config, out: Path, device) -> tuple:
-    """What ``finetune --resume`` continues from: the interrupted run's kept model, its metrics, and the finetune
-    settings for the epochs it has left; a changed setting, or a run that finished, is refused."""
-    from dataclasses import replace as replaced
-
-    from .transfer.saved import load_fitted
-    check_resume(out / "config.yaml", cfg.to_dict())
-    earlier = json.loads((out / "metrics.json").read_text())
-    if not earlier.get("interrupted_by"):
-        raise InputError("--resume: this fine-tuning finished; nothing to resume", path=str(out),
-                         fix="use the model as it is, or --overwrite to train it again")
-    left = cfg.finetune.epochs - int(earlier["epochs_run"])
-    if left < 1:
-        raise InputError(f"--resume: all {cfg.finetune.epochs} epochs ran before the interrupt", path=str(out),
-                         fix="use the model as it is (it is whole), or --overwrite to train it again")
-    return load_fitted(out, device)[0].model, earlier, replaced(cfg.finetune, epochs=left)
-
-
-def keep_earlier_best(fitted, kept, earlier: dict, cfg) -> None:
-    """After a resumed fine-tuning (early stopping on the best validation value), the model kept before the
-    interrupt stays when none of the resumed epochs beat it: a resume never ends worse than what it started
-    from."""
-    before = earlier.get("best_val")
-    if kept is None or cfg.select != "best" or before is None or not hasattr(fitted.mode, "prepare"):
-        return
-    if fitted.details.get("best_val", float("-inf")) >= before:
-        return
-    kept.encoder = fitted.mode.prepare(kept.encoder, cfg)  # LoRA: fresh adapters, which start as the identity
-    fitted.model = kept.to(fitted.device).eval()
-    fitted.details.update(best_val=before, kept_from_before_resume=True)
-
-
-def stop_after_keeping(details: dict, out: Path, metric: str) -> None:
-    """Having saved the best model of an interrupted fine-tuning, say what was kept and end as the signal asks."""
-    from .interrupts import Terminated, on_interrupt
-    which = (f"epoch {details['epochs_run']}, the last finished (finetune.select: last)"
-             if details.get("select") == "last" else
-             f"epoch {details['best_epoch'] + 1} of {details['epochs_run']}, validation {metric} "
-             f"{details['best_val']:.3f}")
-    on_interrupt(f"the best model so far in {out} ({which}; it predicts as it is)")
-    raise Terminated() if details["interrupted_by"] == "SIGTERM" else KeyboardInterrupt()
 
 
 def encoder_and_data(cfg: Config) -> tuple[SequenceEncoder, LabelledData]:
