@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 
-.PHONY: install install-test mmseqs browser lint demo demo-quick test test-slow clean
+.PHONY: install install-test mmseqs browser lint demo demo-quick test test-slow test-sceptr clean
 
 # torch first, pinned: otherwise a dependency could pull another build. On a machine with a GPU, PyPI's
 # torch==2.13.0 is the CUDA build (several GB); for the CPU build name PyTorch's CPU index:
@@ -34,6 +34,17 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
+# model:sceptr needs the sceptr package, which pins pandas 2 (the main environment is pinned to pandas 3): its own
+# environment, from constraints-sceptr.txt, runs the tests marked `sceptr`. A failed install (no PyPI) is reported
+# loudly and skips them, as for MMseqs2; a failing test fails.
+SCEPTR_VENV ?= .venv-sceptr
+$(SCEPTR_VENV)/.installed: pyproject.toml constraints-sceptr.txt
+	$(PYTHON) -m venv $(SCEPTR_VENV)
+	$(SCEPTR_VENV)/bin/pip install --quiet --upgrade pip
+	$(SCEPTR_VENV)/bin/pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
+	$(SCEPTR_VENV)/bin/pip install --quiet -c constraints-sceptr.txt -e ".[sceptr]" pytest hypothesis
+	touch $@
+
 # MMseqs2 clusters proteins by identity (--split cluster --cluster-threshold identity:F); where it cannot be
 # installed, its tests skip with the reason
 mmseqs:
@@ -60,9 +71,14 @@ demo-quick: install
 
 test: install-test lint mmseqs browser
 	$(BIN)/python -m pytest -q
+	$(MAKE) test-sceptr
+
+test-sceptr:
+	@$(MAKE) $(SCEPTR_VENV)/.installed || { echo "WARNING: the sceptr environment could not be installed: the model:sceptr tests skip"; exit 0; }
+	@[ ! -f $(SCEPTR_VENV)/.installed ] || $(SCEPTR_VENV)/bin/python -m pytest -q -m sceptr tests/test_sceptr_arm.py
 
 test-slow: install-test mmseqs
 	$(BIN)/python -m pytest -q -m slow || [ $$? -eq 5 ]  # exit 5: no test marked slow
 
 clean:
-	rm -rf $(VENV) demo-out demo-out-quick .pytest_cache
+	rm -rf $(VENV) $(SCEPTR_VENV) demo-out demo-out-quick .pytest_cache

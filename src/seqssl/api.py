@@ -147,9 +147,9 @@ def embed(data, encoder: str | Path, columns: list[str] | None = None, out: str 
     columns = list(columns or ([] if isinstance(data, (str, Path)) else [table.frame.columns[0]]))
     columns = default_columns(data, columns) if isinstance(data, (str, Path)) else columns
     if v_gene_columns:
-        from .data.v_genes import add_cdr_columns, cdr_column_names
+        from .data.v_genes import add_cdr_columns, ordered_columns
         table = add_cdr_columns(table, v_gene_columns, organism=organism)[0]
-        columns = [c for c in cdr_column_names(v_gene_columns) if c not in columns] + columns
+        columns = ordered_columns(columns, v_gene_columns)
     check_segments(loaded, len(columns), encoder)
     check_inputs(loaded, columns, encoder)
     own = loaded.max_tokens

@@ -372,7 +372,7 @@ def corpus_synthetic(
         background: Annotated[bool, typer.Option(help="Add the bundled real background β chains (human β only).")]
         = True,
         out: Annotated[str, typer.Option(help="Output file: .parquet, .csv or .tsv.")] = "synthetic.parquet"):
-    """A synthetic TCR repertoire from OLGA's V(D)J recombination models (pip install 'seqssl[synthetic]'), with
+    """A synthetic TCR repertoire from OLGA's V(D)J recombination models (pip install 'seqssl\\[synthetic]'), with
     V/J genes, CDR1/CDR2 from the IMGT table and a card; pretrain on it with --v-gene-columns or its CDR columns."""
     import shlex
 

@@ -125,4 +125,10 @@ def card_text(card: dict, name: str) -> str:
              f"- columns: {', '.join(card['columns'])}", f"- made by: `{card['command']}`", "",
              "The sequences are model draws, not observed receptors; no labelled or test sequence can be among "
              "them except by chance (remove a fold's test sequences as `crossval` does for any corpus)."]
+    if card.get("background_beta_rows") and card["pairing"]:
+        lines += ["", f"{card['background_beta_rows']:,} rows are real background β chains (`source` = background) "
+                  "with the α columns empty: pretraining on both chains refuses them (an empty sequence), or "
+                  "leaves them out with `--unknown-v-genes skip`; read them as β-only rows (`--columns cdr3_b_aa "
+                  "--v-gene-columns v_b_gene` on the rows of that source), as `scripts/train_builtin_tcr_ab.py` "
+                  "does for `builtin-tcr-ab`."]
     return "\n".join(lines) + "\n"

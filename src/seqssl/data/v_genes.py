@@ -212,18 +212,33 @@ def cdr_column_names(v_columns: Sequence[str]) -> list[str]:
     return [column + suffix for column in v_columns for suffix in SUFFIXES]
 
 
+def ordered_columns(columns: Sequence[str], v_columns: Sequence[str]) -> list[str]:
+    """The sequence columns with each V gene's CDR1 and CDR2 placed before its CDR3: the first ``len(v_columns)``
+    other columns are the CDR3s of the V gene columns, in the same order (``--columns cdr3_a_aa,cdr3_b_aa,peptide
+    --v-gene-columns v_a_gene,v_b_gene`` gives CDR1α, CDR2α, CDR3α, CDR1β, CDR2β, CDR3β, peptide: the segments of
+    ``builtin-tcr-ab``). Columns that already name every CDR column stay as given."""
+    derived = cdr_column_names(v_columns)
+    if all(c in columns for c in derived):
+        return list(columns)
+    others = [c for c in columns if c not in derived]
+    if len(others) < len(v_columns):
+        return derived + others
+    chains = [c for i, gene in enumerate(v_columns) for c in (*cdr_column_names([gene]), others[i])]
+    return chains + others[len(v_columns):]
+
+
 def expand_columns(data_cfg) -> None:
-    """Put the CDR1/CDR2 columns of ``data.v_gene_columns`` first among the sequence columns (so CDR1β, CDR2β,
-    CDR3β, peptide: each a segment), unless ``--columns`` already places them; with a pretraining corpus and no
-    ``pretrain_columns``, the corpus gives the CDR columns and the first sequence column. Idempotent (a saved
-    config read again is unchanged)."""
+    """Put the CDR1/CDR2 columns of ``data.v_gene_columns`` before their CDR3 among the sequence columns
+    (:func:`ordered_columns`: so CDR1β, CDR2β, CDR3β, peptide, each a segment), unless ``--columns`` already
+    places them; with a pretraining corpus and no ``pretrain_columns``, the corpus gives the CDR columns and the
+    CDR3 columns. Idempotent (a saved config read again is unchanged)."""
     if not data_cfg.v_gene_columns:
         return
-    derived = cdr_column_names(data_cfg.v_gene_columns)
-    first = [c for c in data_cfg.columns if c not in derived][:1]
-    data_cfg.columns = [c for c in derived if c not in data_cfg.columns] + list(data_cfg.columns)
+    genes = data_cfg.v_gene_columns
+    data_cfg.columns = ordered_columns(data_cfg.columns, genes)
     if data_cfg.pretrain_data and not data_cfg.pretrain_columns:
-        data_cfg.pretrain_columns = derived + first
+        cdr3s = [c for c in data_cfg.columns if c not in cdr_column_names(genes)][:len(genes)]
+        data_cfg.pretrain_columns = ordered_columns(cdr3s, genes)
 
 
 def with_cdrs(table: SequenceTable, data_cfg) -> tuple[SequenceTable, np.ndarray | None, int]:

@@ -330,7 +330,7 @@ def external_model_lines(results: dict) -> list[str]:
     models = results.get("external_models") or {}
     if not models:
         return []
-    listed = "; ".join(f"`{name}` ({m['path']})" for name, m in models.items())
+    listed = "; ".join(f"`{name}` ({m.get('path') or m.get('package')})" for name, m in models.items())
     return [f"Models brought to the run ({listed}) were not pretrained on its folds: the leakage accounting above "
             "does not apply to them. Whether their pretraining data contained this data set's test sequences is "
             "for their authors to state.", ""]

@@ -83,8 +83,8 @@ def check_inputs(encoder: SequenceEncoder, columns: list[str], source: str | Pat
         return
     expected, genes = trained["columns"], trained["v_gene_columns"]
     missing_cdrs = bool(genes) and not any(c.endswith(CDR_SUFFIXES) for c in columns)
-    if len(columns) >= len(expected) and not missing_cdrs:
-        return  # the same inputs, or more after them (a peptide in the segment after the receptor's)
+    if (len(columns) >= len(expected) or len(columns) in encoder.segment_layouts) and not missing_cdrs:
+        return  # the same inputs, more after them (a peptide in the segment after the receptor's), or a layout's
     fix = (f"--v-gene-columns {','.join(genes)} (Python: v_gene_columns=) with the V gene and CDR3 columns"
            if missing_cdrs else f"give {len(expected)} columns in this order: {' | '.join(expected)}")
     warnings.warn(f"seqssl: the encoder {source or ''} was trained on {' | '.join(expected)} and is given "
@@ -107,6 +107,8 @@ class SequenceEncoder(nn.Module):
     def __init__(self, backbone: nn.Module, pooling: str = "cls", input_map: torch.Tensor | None = None):
         super().__init__()
         self.trained_inputs: dict | None = None  # what a loaded encoder was trained on (seqssl.json), if it says
+        self.segment_layouts: dict[int, list[int]] = {}  # column count → segment of each column (see set_layouts)
+        self.register_buffer("layout_table", None, persistent=False)
         if pooling not in POOLINGS:
             raise InputError(f"unknown pooling '{pooling}'", fix=f"use one of {POOLINGS}")
         from .kernels import use_fused_kernels  # (imports transformers: only once a backbone exists)
@@ -134,6 +136,39 @@ class SequenceEncoder(nn.Module):
         ids = input_ids if self.input_map is None else self.input_map[input_ids]
         return self.backbone.get_input_embeddings()(ids)
 
+    def set_layouts(self, layouts: dict[int, list[int]] | None) -> None:
+        """Where an input of ``n`` sequence columns goes: ``layouts[n][i]`` is the segment of column ``i``
+        (columns map to segments by position when ``n`` is not listed). A paired α/β encoder reads CDR1α, CDR2α,
+        CDR3α, CDR1β, CDR2β, CDR3β, peptide; its layouts send β-only inputs (CDR1β, CDR2β, CDR3β[, peptide])
+        to the β and peptide segments, so one encoder serves paired and β-only data. Checked against the
+        model's segment count; stored in ``seqssl.json`` as ``segment_layouts``."""
+        layouts = {int(n): [int(s) for s in cols] for n, cols in (layouts or {}).items()}
+        segments = self.segments or 0
+        for n, cols in layouts.items():
+            if len(cols) != n or any(not 0 <= s < segments for s in cols):
+                raise InputError(f"segment layout for {n} columns {cols} does not fit an encoder of {segments} "
+                                 "segments", fix="give one segment in 0..segments-1 per column")
+        self.segment_layouts = layouts
+        if not layouts:
+            self.layout_table = None
+            return
+        width = max(segments, max(layouts) + 1)
+        table = torch.arange(width).repeat(width + 1, 1)  # row n: the identity (position = segment) ...
+        for n, cols in layouts.items():
+            table[n, :n] = torch.tensor(cols)  # ... except the listed column counts
+        self.layout_table = table.to(self.backbone.device)
+
+    def placed_segments(self, token_type_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """``token_type_ids`` (column numbers) moved to the segments of :meth:`set_layouts`, per row: a row's
+        column count is one more than its largest column number (every column ends with ``[SEP]``), so rows
+        of different widths can share a batch."""
+        if self.layout_table is None:
+            return token_type_ids
+        table = self.layout_table.to(token_type_ids.device)
+        columns = (token_type_ids * attention_mask.to(token_type_ids.dtype)).amax(dim=1).clamp_max(
+            table.shape[0] - 2) + 1
+        return table[columns.unsqueeze(1), token_type_ids.clamp_max(table.shape[1] - 1)]
+
     @property
     def segments(self) -> int | None:
         """How many segment ids (sequence columns) the model reads; None: any (it reads none, e.g. ESM)."""
@@ -149,7 +184,7 @@ class SequenceEncoder(nn.Module):
     def token_states(self, input_ids, attention_mask, token_type_ids=None, inputs_embeds=None):
         kwargs = {"attention_mask": attention_mask}
         if self.uses_segments and token_type_ids is not None:
-            kwargs["token_type_ids"] = token_type_ids
+            kwargs["token_type_ids"] = self.placed_segments(token_type_ids, attention_mask)
         if inputs_embeds is not None:
             kwargs["inputs_embeds"] = inputs_embeds
         else:
@@ -177,6 +212,8 @@ class SequenceEncoder(nn.Module):
             self.backbone.save_pretrained(str(directory), safe_serialization=True)
         tokenizer.save(directory, self.max_tokens)
         info = {"pooling": self.pooling, "alphabet": tokenizer.alphabet, **(meta or {})}
+        if self.segment_layouts:
+            info.setdefault("segment_layouts", {str(n): cols for n, cols in self.segment_layouts.items()})
         (directory / SEQSSL_META).write_text(json.dumps(info, indent=1, default=str))
         config = self.backbone.config
         n_parameters = sum(p.numel() for p in self.backbone.parameters())
@@ -235,6 +272,7 @@ def load_encoder(directory: str | Path, pooling: str | None = None,
     from .card import trained_inputs
     encoder = SequenceEncoder(backbone, pooling, input_map)
     encoder.trained_inputs = trained_inputs(meta)
+    encoder.set_layouts(meta.get("segment_layouts"))
     return encoder, tokenizer
 
 

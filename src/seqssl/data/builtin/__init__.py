@@ -7,6 +7,7 @@ from pathlib import Path
 BUILTIN = {
     "mira_binding": "mira_binding_demo.csv.gz",
     "background_cdr3b": "background_cdr3b_100k.csv.gz",
+    "dash_mouse_paired": "dash_mouse_paired.csv.gz",  # Dash et al. 2017 paired α/β mouse receptors (positives)
     "mira_epitopes": "mira_epitopes",  # a directory of 29 shards, one per epitope group
     "flip_gb1_three_vs_rest": "flip_gb1_three_vs_rest.csv.gz",
     "flip_gb1_low_vs_high": "flip_gb1_low_vs_high.csv.gz",

@@ -13,13 +13,22 @@ from . import baselines, encoders, knn, molecules, tcrdist  # noqa: F401  (each 
 from .base import ARMS, Arm, FoldContext, RunContext, Unit, baselines_of, register_arm  # noqa: F401
 from .external import PREFIX as MODEL_PREFIX
 from .external import ModelArm
+from .sceptr import NAME as SCEPTR
+from .sceptr import SceptrArm
+
+# model:NAME[/VARIANT] of a published model read through its own package (a directory of that name: ./NAME)
+NAMED_MODELS = {SCEPTR: SceptrArm}
 
 
 def resolve_arm(name: str) -> Arm:
     """The arm called ``name``: a registered one, pretraining with a registered objective, or ``model:PATH``
-    (a model the user has, :class:`.external.ModelArm`)."""
+    (a model the user has, :class:`.external.ModelArm`), or ``model:sceptr[/VARIANT]`` (:mod:`.sceptr`)."""
     if name.startswith(MODEL_PREFIX):
-        return ModelArm(name[len(MODEL_PREFIX):])
+        path = name[len(MODEL_PREFIX):]
+        model, _, variant = path.partition("/")
+        if model in NAMED_MODELS:
+            return NAMED_MODELS[model](variant)
+        return ModelArm(path)
     if name in ARMS:
         return ARMS[name]
     if is_objective(name):  # one objective, or a sum such as mlm+simclr

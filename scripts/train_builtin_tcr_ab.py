@@ -1,0 +1,165 @@
+"""Train the bundled paired-chain TCR encoder (``model:builtin-tcr-ab``) and write it with its provenance into
+``src/seqssl/models/builtin/tcr_ab/``. Needs ``pip install 'seqssl[synthetic]'`` (OLGA, GPL-3.0) for the corpus.
+
+    python scripts/train_builtin_tcr_ab.py [--n 100000] [--lrs 0.003,0.001] [--sweep-steps 200] [--steps N]
+                                           [--work runs/tcr_ab] [--resume]
+
+1. The corpus: :func:`seqssl.models.bundled.paired_training_corpus`: ``--n`` human and ``--n`` mouse α/β rows
+   sampled from OLGA's recombination models (CDR1/CDR2 from the V genes), and the bundled real background β chains
+   as β-only rows; every row holding a CDR3 of the bundled labelled sets (MIRA, Dash et al.) removed. Written
+   once to ``--work`` (Parquet) with its SHA-256, and read back from there by later runs.
+2. A seeded 5% of each part is held out. Each candidate learning rate trains ``configs/tcr_ab_builtin.yaml`` for
+   ``--sweep-steps`` (its schedule compressed to that length) and is scored by its combined loss (MLM + SimCLR,
+   eval mode, fixed draws) on the held-out rows.
+3. The best learning rate trains for the config's ``max_steps``, checkpointing into ``--work/final`` (a killed or
+   interrupted run continues with ``--resume``, across sessions), and is saved with ``provenance.json`` (command,
+   config, corpus hashes and counts, the candidates' held-out losses, the final held-out loss, wall time,
+   machine) and ``pretrain_history.csv`` (the training curve).
+No labelled sequence takes part in any choice.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from train_builtin_tcr import held_out_loss, report  # noqa: E402  (the same held-out measure as builtin-tcr)
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "configs" / "tcr_ab_builtin.yaml"
+HELD_OUT = 0.05
+
+
+def corpus(work: Path, n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """The two corpus parts, drawn once and kept in ``work`` (OLGA's draws take minutes)."""
+    from seqssl.io import atomic_write_text
+    from seqssl.models.bundled import paired_training_corpus
+    paths = work / f"corpus_paired_n{n}_s{seed}.parquet", work / f"corpus_beta_n{n}_s{seed}.parquet"
+    record_path = work / f"corpus_n{n}_s{seed}.json"
+    if not record_path.exists():
+        paired, beta, record = paired_training_corpus(n, seed)
+        for frame, path in zip((paired, beta), paths):
+            frame.to_parquet(path, index=False)
+        atomic_write_text(record_path, json.dumps(record, indent=1))
+    record = json.loads(record_path.read_text())
+    record["sha256"] = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+    return pd.read_parquet(paths[0]), pd.read_parquet(paths[1]), record
+
+
+def split(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    order = np.random.default_rng(seed).permutation(n)
+    cut = int(round(n * HELD_OUT))
+    return np.sort(order[cut:]), np.sort(order[:cut])
+
+
+def encoded(paired: pd.DataFrame, beta: pd.DataFrame, tokenizer, max_length: int):
+    """Paired rows as six columns, β-only rows as three (the encoder's layouts place them)."""
+    from seqssl.data.dataset import EncodedDataset, encode_table
+    from seqssl.data.table import table_from_frame
+    from seqssl.models.bundled import BETA_COLUMNS, PAIRED_COLUMNS
+    parts = [encode_table(table_from_frame(frame.reset_index(drop=True)), columns, tokenizer, max_length)
+             for frame, columns in ((paired, PAIRED_COLUMNS), (beta, BETA_COLUMNS))]
+    return EncodedDataset.concat(parts)
+
+
+def train_candidate(lr: float, steps: int | None, train, held_out, tokenizer, checkpoint_dir=None, resume=False):
+    from seqssl.config import load_config
+    from seqssl.models.bundled import PAIRED_LAYOUTS
+    from seqssl.models.encoder import SequenceEncoder
+    from seqssl.objectives import build_objective
+    from seqssl.runtime import seed_everything
+    from seqssl.train.loop import run_pretraining
+    overrides: dict = {"pretrain": {"lr": lr}}
+    if steps is not None:
+        overrides["pretrain"]["max_steps"] = steps
+    cfg = load_config(str(CONFIG), overrides)
+    seed_everything(cfg.seed)
+    encoder = SequenceEncoder.build(cfg.model, tokenizer.vocab_size, cfg.model.segments)
+    encoder.set_layouts(PAIRED_LAYOUTS)
+    objective = build_objective(cfg.pretrain.objective, encoder, cfg.pretrain, tokenizer.vocab_size)
+    start = time.time()
+    history = run_pretraining(objective, train, cfg.pretrain, device=torch.device("cpu"), seed=cfg.seed,
+                              desc=f"lr {lr:g}", checkpoint_dir=checkpoint_dir, resume=resume)
+    seconds = time.time() - start
+    losses = held_out_loss(objective, held_out, cfg.pretrain.batch_size)
+    return cfg, encoder, history, seconds, losses
+
+
+def sweep(args, train, held_out, tokenizer, work: Path) -> list[dict]:
+    """Each candidate's short run, remembered in ``work`` so that a resumed run does not repeat it."""
+    path = work / f"sweep_{args.lrs}_{args.sweep_steps}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    candidates = []
+    for lr in (float(x) for x in args.lrs.split(",")):
+        _, _, _, seconds, losses = train_candidate(lr, args.sweep_steps, train, held_out, tokenizer)
+        report(f"candidate lr {lr:g}, {args.sweep_steps} steps", losses, seconds)
+        candidates.append({"lr": lr, "held_out": losses, "seconds": round(seconds, 1)})
+    path.write_text(json.dumps(candidates, indent=1))
+    return candidates
+
+
+def save(out: Path, tokenizer, cfg, encoder, history, record: dict) -> None:
+    from seqssl.models.bundled import PAIRED_COLUMNS
+    if out.exists():
+        shutil.rmtree(out)
+    inputs = {"columns": PAIRED_COLUMNS, "v_gene_columns": ["v_a_gene", "v_b_gene"]}
+    encoder.save(out, tokenizer, meta={"objective": cfg.pretrain.objective, "bundled": "builtin-tcr-ab",
+                                       "corpus_size": record["training_rows"], "steps": history[-1]["step"],
+                                       "final_loss": history[-1]["loss"], "seconds": record["seconds"],
+                                       "columns": PAIRED_COLUMNS, "inputs": inputs})
+    pd.DataFrame(history).to_csv(out / "pretrain_history.csv", index=False)
+    (out / "provenance.json").write_text(json.dumps(record, indent=1, default=str) + "\n")
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    print(f"saved {out} ({size / 1e6:.1f} MB)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=100_000, help="rows drawn per species (human, mouse)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lrs", default="0.003,0.001")
+    parser.add_argument("--sweep-steps", type=int, default=200, help="steps of each candidate's short run")
+    parser.add_argument("--steps", type=int, default=None, help="override pretrain.max_steps")
+    parser.add_argument("--work", default=str(ROOT / "runs" / "tcr_ab"), help="corpus, sweep and checkpoints")
+    parser.add_argument("--resume", action="store_true", help="continue the final run from its last checkpoint")
+    parser.add_argument("--out", default=str(ROOT / "src" / "seqssl" / "models" / "builtin" / "tcr_ab"))
+    args = parser.parse_args()
+    from seqssl.data.tokenizers import SequenceTokenizer
+    from seqssl.runtime import configure_process
+    configure_process(None, False)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    paired, beta, record = corpus(work, args.n, args.seed)
+    tokenizer = SequenceTokenizer("protein")
+    (p_train, p_held), (b_train, b_held) = split(len(paired)), split(len(beta))
+    train = encoded(paired.iloc[p_train], beta.iloc[b_train], tokenizer, 96)
+    held_out = encoded(paired.iloc[p_held], beta.iloc[b_held], tokenizer, 96)
+    print(f"corpus: {len(paired)} paired + {len(beta)} β-only rows; training {len(train)}, held out {len(held_out)}",
+          flush=True)
+    candidates = sweep(args, train, held_out, tokenizer, work)
+    chosen = min(candidates, key=lambda c: c["held_out"]["loss"])["lr"]
+    cfg, encoder, history, seconds, losses = train_candidate(chosen, args.steps, train, held_out, tokenizer,
+                                                             work / "final", args.resume)
+    report(f"final lr {chosen:g}", losses, seconds)
+    record |= {"command": " ".join(["python", "scripts/train_builtin_tcr_ab.py", *sys.argv[1:]]),
+               "config": cfg.to_dict(), "chosen_lr": chosen, "held_out_fraction": HELD_OUT,
+               "held_out_rows": len(held_out), "training_rows": len(train), "sweep_steps": args.sweep_steps,
+               "candidates": candidates, "final_held_out": losses, "seconds": round(seconds, 1),
+               "seconds_note": "wall time of the last (possibly resumed) leg of the final run",
+               "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"}
+    save(Path(args.out), tokenizer, cfg, encoder, history, record)
+
+
+if __name__ == "__main__":
+    main()
