@@ -4,7 +4,9 @@ also paired with another epitope drawn at random as a non-binder (the "swapped" 
 a random 70/30 ``set`` column (seed 0; rows, not receptors, are split, so this split is easy) and a peptide
 sequence per epitope name in ``peptide``.
 
-    python scripts/dash_mouse_pairs.py ../shared/data/tcr/dash_mouse_paired.csv.gz paired.csv
+    python scripts/dash_mouse_pairs.py [SOURCE] paired.csv
+
+SOURCE defaults to the bundled copy (``seqssl.data.builtin``: ``dash_mouse_paired``).
 """
 from __future__ import annotations
 
@@ -35,4 +37,8 @@ def main(source: str, out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    if len(sys.argv) == 2:
+        from seqssl.data.builtin import builtin_path
+        main(str(builtin_path("dash_mouse_paired")), sys.argv[1])
+    else:
+        main(*sys.argv[1:3])

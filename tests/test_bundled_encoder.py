@@ -65,3 +65,59 @@ def test_builtin_arm_in_a_crossval(tmp_path, small_binding_csv):
                     str(tmp_path / "c.yaml"), "--out", str(out), "--quiet"]) == 0
     results = json.loads((out / "results.json").read_text())
     assert {"builtin-tcr", "kmer"} <= set(results["arms"]) or any("builtin-tcr" in a for a in results["arms"])
+
+
+# --- builtin-tcr-ab: the paired-chain encoder ------------------------------------------------------------------
+PAIRED_DIRECTORY = bundled_directory("builtin-tcr-ab")
+
+
+def dash_pairs(n: int) -> pd.DataFrame:
+    return pd.read_csv(builtin_path("dash_mouse_paired"), dtype=str).iloc[:n].assign(peptide="SSYRRPVGI")
+
+
+def test_paired_encoder_records_how_it_was_chosen_and_trained():
+    from seqssl.models.bundled import PAIRED_COLUMNS, PAIRED_LAYOUTS
+    record = provenance("builtin-tcr-ab")
+    assert record["config"]["model"]["segments"] == 7 and record["config"]["pretrain"]["objective"] == "mlm+simclr"
+    chosen = min(record["candidates"], key=lambda c: c["held_out"]["loss"])
+    assert chosen["lr"] == record["chosen_lr"] == record["config"]["pretrain"]["lr"]  # chosen on held-out corpus loss
+    assert record["training_rows"] + record["held_out_rows"] == record["paired_rows"] + record["beta_only_rows"]
+    assert record["rows_with_labelled_cdr3_removed"] > 0  # the labelled CDR3s were looked for, and some removed
+    history = pd.read_csv(PAIRED_DIRECTORY / "pretrain_history.csv")
+    assert history["step"].iloc[-1] == record["config"]["pretrain"]["max_steps"]
+    assert history["loss"].tail(5).mean() < history["loss"].head(5).mean() - 1  # it learned
+    meta = json.loads((PAIRED_DIRECTORY / "seqssl.json").read_text())
+    assert meta["inputs"]["columns"] == PAIRED_COLUMNS
+    assert {int(k): v for k, v in meta["segment_layouts"].items()} == PAIRED_LAYOUTS
+
+
+def test_paired_encoder_reads_paired_and_beta_only_receptors():
+    size = sum(f.stat().st_size for f in PAIRED_DIRECTORY.rglob("*") if f.is_file())
+    assert size < 5e6
+    pairs = dash_pairs(30)
+    with_alpha = seqssl.embed(pairs, "builtin-tcr-ab", ["cdr3_a_aa", "cdr3_b_aa", "peptide"],
+                              v_gene_columns=["v_a_gene", "v_b_gene"], organism="mouse")
+    beta_only = seqssl.embed(pairs, "builtin-tcr-ab", ["cdr3_b_aa", "peptide"], v_gene_columns=["v_b_gene"],
+                             organism="mouse")
+    assert with_alpha.shape == beta_only.shape == (30, 64)
+    assert np.linalg.matrix_rank(with_alpha) > 5 and np.linalg.matrix_rank(beta_only) > 5
+    assert not np.allclose(with_alpha, beta_only)  # the α chain changes the embedding
+
+
+@pytest.mark.slow
+def test_paired_encoder_corpus_hash_rebuilds():
+    """The corpus rebuilt from OLGA's draws (minutes) has the recorded hashes."""
+    import hashlib
+    import io
+
+    from seqssl.models.bundled import labelled_paired_cdr3s, paired_training_corpus
+    record = provenance("builtin-tcr-ab")
+    n = int(record["command"].split("--n ")[1].split()[0]) if "--n " in record["command"] else 100_000
+    paired, beta, counts = paired_training_corpus(n, 0)
+    assert counts["paired_rows"] == record["paired_rows"] and counts["beta_only_rows"] == record["beta_only_rows"]
+    for frame, name in ((paired, "paired"), (beta, "beta")):
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        assert not set(frame[[c for c in frame.columns if c.startswith("cdr3")]].stack()) & labelled_paired_cdr3s()
+        recorded = [v for k, v in record["sha256"].items() if k.startswith(f"corpus_{name}")]
+        assert recorded and hashlib.sha256(buffer.getvalue()).hexdigest() == recorded[0]

@@ -21,6 +21,7 @@ from .cli_options import (
     ConfigFile,
     Data,
     Device,
+    EmitSlurm,
     EncoderLr,
     Epochs,
     FinetuneMaxSteps,
@@ -31,6 +32,7 @@ from .cli_options import (
     Jobs,
     KeepColumns,
     LabelColumn,
+    ListParts,
     Loss,
     Lr,
     MaxLength,
@@ -41,6 +43,7 @@ from .cli_options import (
     Organism,
     Out,
     Overwrite,
+    Part,
     Pooling,
     PositiveLabel,
     Positives,
@@ -52,6 +55,7 @@ from .cli_options import (
     Quiet,
     Seed,
     Select,
+    Slurm,
     SplitColumn,
     TargetColumn,
     Task,
@@ -268,7 +272,8 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
                  "lr=1e-4,3e-4,1e-3,epochs=10,30 (every combination).")] = None,
              overwrite: Overwrite = False,
              resume: Annotated[bool, typer.Option("--resume", help="Keep the finished folds and arms in --out; "
-                                                  "continue a cut-off pretraining. " + resume_note())] = False):
+                                                  "continue a cut-off pretraining. " + resume_note())] = False,
+             list_parts: ListParts = False, part: Part = None, emit_slurm: EmitSlurm = None, slurm: Slurm = None):
     """Cross-validate pretraining arms against no pretraining and k-mers; write results and report."""
     from .api import crossval as run
     from .evaluate.report import print_summary
@@ -297,6 +302,11 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
             "pretrain.view": view, "data.pretrain_label_column": pretrain_label_column}
     cfg = load_config(config, nested(flat))
     on_interrupt(f"the finished (fold, arm) parts in {Path(cfg.out or '.') / 'parts'}")
+    if list_parts or part is not None or emit_slurm is not None:
+        from .evaluate.jobs import jobs_command
+        for line in jobs_command(cfg, list_parts=list_parts, part=part, emit_slurm=emit_slurm, slurm=slurm):
+            typer.echo(line)
+        return
     results = run(cfg, resume=resume)
     assert cfg.out is not None  # run_crossval refuses to start without --out
     print_summary(results)

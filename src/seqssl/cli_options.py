@@ -94,6 +94,17 @@ Jobs = Annotated[Optional[int], typer.Option(
     "--jobs", help="Processes running (fold, arm) parts side by side, each with threads/N torch threads; "
     "0: one per core (CPU). Small encoders cannot use several cores in one process; several parts can.")]
 Tracking = Annotated[Optional[str], typer.Option("--tracking", help="tensorboard and/or mlflow (comma-separated).")]
+# crossval's parts as cluster jobs (seqssl.evaluate.jobs)
+ListParts = Annotated[bool, typer.Option("--list-parts", help="Print the run's (fold, arm) part ids, one a line, "
+                                         "in the order --jobs hands them out, after checking the run; run nothing.")]
+Part = Annotated[Optional[str], typer.Option("--part", help="Run only part ID (from --list-parts) into the shared "
+                                             "--out; a complete part is skipped. --resume then gathers the parts.")]
+EmitSlurm = Annotated[Optional[str], typer.Option(
+    "--emit-slurm", help="Write FILE: a SLURM array script (one task per part) with a gather job; submit with "
+    "`bash FILE`. The run's config is written to FILE.config.yaml.")]
+Slurm = Annotated[Optional[str], typer.Option(
+    "--slurm", help="--emit-slurm resources per part: cpus=4,mem=16G,time=04:00:00,gpus=0,partition=,max_parallel=0 "
+    "(these defaults).")]
 Positives = Annotated[Optional[str], typer.Option(help="augment | label | neighbours | smiles")]
 View = Annotated[Optional[str], typer.Option(help="mask | substitute | blosum | crop | dropout")]
 PretrainLabel = Annotated[Optional[str], typer.Option(help="Corpus column whose shared values are positives.")]

@@ -125,13 +125,15 @@ def earlier_wall(out: Path, table: RowTable, resume: bool) -> float:
 _WORKER_RUN: dict = {}
 
 
-def run_part_in_worker(cfg, k: int, arm_index: int, resume: bool) -> None:
-    """In a worker process (:mod:`seqssl.evaluate.workers`): run fold ``k`` of arm ``arm_index`` (each of its
-    label fractions and modes) and store its parts where the main process will gather them."""
+def run_part_in_worker(cfg, k: int, arm_index: int, resume: bool, prepared: PreparedRun | None = None) -> None:
+    """In a worker process (:mod:`seqssl.evaluate.workers`), or as one job (``--part``, :mod:`.jobs`, with its
+    ``prepared`` run): run fold ``k`` of arm ``arm_index`` (each of its label fractions and modes) and store its
+    parts where the gathering process will read them."""
     key = cfg.to_yaml()
-    if _WORKER_RUN.get("key") != key:
-        _WORKER_RUN.update(key=key, prepared=prepare_run(cfg))
-    prepared: PreparedRun = _WORKER_RUN["prepared"]
+    if prepared is None:
+        if _WORKER_RUN.get("key") != key:
+            _WORKER_RUN.update(key=key, prepared=prepare_run(cfg))
+        prepared = _WORKER_RUN["prepared"]
     arm = prepared.arms[arm_index]
     out = output_directory(cfg.out)
     run = RunContext(cfg, prepared.data, resolve_device(cfg.device), out, resume, progress=False,

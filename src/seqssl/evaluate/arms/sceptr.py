@@ -17,6 +17,7 @@ code is the one every encoder arm uses. ``sceptr`` pins pandas 2: install it wit
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -114,14 +115,15 @@ def without_unread_v_genes(model, frame: pd.DataFrame) -> tuple[pd.DataFrame, di
         bad = set()
         for gene in frame[v_column].dropna().unique():
             try:
-                model.calc_vector_representations(pd.DataFrame({v_column: [gene], cdr3_column: [cdr3]}))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    model.calc_vector_representations(pd.DataFrame({v_column: [gene], cdr3_column: [cdr3]}))
             except Exception:  # SCEPTR's refusal of this name (its exception types are not public API)
                 bad.add(gene)
         refused = frame[v_column].isin(bad)
         unread |= {str(g): int((frame[v_column] == g).sum()) for g in sorted(bad)}
         frame = frame.assign(**{v_column: frame[v_column].where(~refused, None)})
     if unread:
-        import warnings
         warnings.warn(f"model:sceptr reads {sum(unread.values())} rows without their V gene, which SCEPTR "
                       f"refuses ({', '.join(sorted(unread))}): their CDR3 only, for that chain", UserWarning,
                       stacklevel=2)
@@ -158,7 +160,9 @@ class SceptrArm(EncoderArm):
             frame = receptor_frame(run.data.table.frame, run.data.columns, run.cfg.data.v_gene_columns)
             frame, self.unread_v_genes = without_unread_v_genes(model, frame)
             try:
-                run.cache[key] = np.asarray(model.calc_vector_representations(frame), dtype=np.float32)
+                with warnings.catch_warnings():  # torch's note on its nested tensors, inside SCEPTR: not the user's
+                    warnings.filterwarnings("ignore", message="The PyTorch API of nested tensors")
+                    run.cache[key] = np.asarray(model.calc_vector_representations(frame), dtype=np.float32)
             except Exception as err:  # SCEPTR's own checks (unknown V genes, bad CDR3s) say what is wrong
                 raise InputError(f"model:{self.name} could not read the receptors: {err}",
                                  fix="check the V gene names (IMGT, e.g. TRBV5-1*01) and the CDR3 columns") from None
