@@ -110,3 +110,41 @@ def test_submitting_the_script_queues_the_array_then_a_dependent_gather(tmp_path
     first, second = calls.read_text().splitlines()
     assert first == f"--parsable {script}"
     assert "--dependency=afterok:4242" in second and "SEQSSL_GATHER=1" in second and second.endswith(str(script))
+
+
+@pytest.fixture
+def local_ray():
+    """A local Ray cluster of two single-CPU workers, shut down afterwards."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_executor_on_two_workers_equals_a_serial_run(tmp_path, small_binding_csv, serial, local_ray):
+    out = tmp_path / "ray"
+    assert run_cli(["crossval", "--data", str(small_binding_csv), *ARGS, *ARMS, "--config", no_map(tmp_path),
+                    "--out", str(out), "--executor", "ray"]) == 0
+    assert fold_results(out) == fold_results(serial)
+
+
+def test_a_failing_ray_part_is_retried_once_then_named(tmp_path, small_binding_csv, local_ray):
+    from seqssl.config import load_config
+    from seqssl.errors import TrainingStopped
+    from seqssl.evaluate.crossval import RowTable, prepare_run
+    from seqssl.evaluate.ray_parts import run_parts_on_ray
+    cfg = load_config(None, {"data": {"path": str(small_binding_csv), "columns": ["cdr3_b_aa", "peptide"],
+                                      "label_column": "label"}, "crossval": {"arms": ["kmer", "knn"], "folds": 2},
+                             "out": str(tmp_path / "failing"), "quiet": True})
+    prepared = prepare_run(cfg)
+    attempts = tmp_path / "attempts.txt"
+
+    def part(child, k, arm_index, resume):  # sent to the workers by value
+        if (k, arm_index) == (1, 1):
+            with open(attempts, "a") as handle:
+                handle.write("try\n")
+            raise ValueError("boom")
+
+    with pytest.raises(TrainingStopped, match=r"part fold1:knn failed on Ray \(tried twice\): ValueError: boom"):
+        run_parts_on_ray(part, cfg, prepared, RowTable(cfg, prepared.arms, prepared.data).units, False)
+    assert attempts.read_text().count("try") == 2

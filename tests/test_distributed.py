@@ -46,3 +46,36 @@ def test_two_processes_on_gloo_match_one_process(objective, extra, tmp_path, sma
     import pandas as pd
     losses = [pd.read_csv(d / "pretrain_history.csv")["loss"].to_numpy() for d in (single, ddp)]
     assert len(losses[0]) == len(losses[1]) >= 3 and abs(losses[0] - losses[1]).max() < 1e-5
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_nodes_joined_by_c10d_rendezvous_match_one_process(tmp_path, small_corpus_csv):
+    """What the README's multi-node command does, on one host: two torchrun launches (two "nodes" of one process
+    each) meet at a c10d rendezvous endpoint and train as one process on the same global batch; the output
+    directory is shared (as on a cluster's shared storage) and only rank 0 writes it."""
+    (tmp_path / "small.yaml").write_text("model:\n  hidden_size: 16\n  num_heads: 2\n  num_layers: 1\n"
+                                         "  intermediate_size: 32\nthreads: 1\npretrain:\n  optimizer: sgd\n"
+                                         "  momentum: 0.0\n  lr: 0.1\n  warmup_ratio: 0.0\n"
+                                         "  scheduler: constant\n  log_every: 1\n")
+    single, nodes = tmp_path / "single", tmp_path / "nodes"
+    assert run_cli(_args(small_corpus_csv, single, "simclr")) == 0
+    endpoint = f"127.0.0.1:{free_port()}"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    launches = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc_per_node",
+                                  "1", "--rdzv-backend", "c10d", "--rdzv-endpoint", endpoint, "--rdzv-id", "seqssl-test",
+                                  "-m", "seqssl", *_args(small_corpus_csv, nodes, "simclr", "--checkpoint-every", "1")],
+                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for _ in range(2)]
+    for launch in launches:
+        _, err = launch.communicate(timeout=300)
+        assert launch.returncode == 0, err[-2000:]
+    a, b = load_file(str(single / "model.safetensors")), load_file(str(nodes / "model.safetensors"))
+    for key in a:
+        assert torch.allclose(a[key], b[key], atol=1e-6, rtol=1e-5), key
+    assert (nodes / "checkpoints").is_dir()  # written once, by rank 0, into the shared directory

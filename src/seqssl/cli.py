@@ -24,6 +24,7 @@ from .cli_options import (
     EmitSlurm,
     EncoderLr,
     Epochs,
+    Executor,
     FinetuneMaxSteps,
     FocalAlpha,
     FocalGamma,
@@ -53,6 +54,7 @@ from .cli_options import (
     PretrainLr,
     PretrainMaxSteps,
     Quiet,
+    RayAddress,
     Seed,
     Select,
     Slurm,
@@ -273,7 +275,8 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
              overwrite: Overwrite = False,
              resume: Annotated[bool, typer.Option("--resume", help="Keep the finished folds and arms in --out; "
                                                   "continue a cut-off pretraining. " + resume_note())] = False,
-             list_parts: ListParts = False, part: Part = None, emit_slurm: EmitSlurm = None, slurm: Slurm = None):
+             list_parts: ListParts = False, part: Part = None, emit_slurm: EmitSlurm = None, slurm: Slurm = None,
+             executor: Executor = None, ray_address: RayAddress = None):
     """Cross-validate pretraining arms against no pretraining and k-mers; write results and report."""
     from .api import crossval as run
     from .evaluate.report import print_summary
@@ -286,6 +289,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
             **_v_genes(v_gene_columns, unknown_v_genes, organism),
             "crossval.bond_angles": True if bond_angles else None,
             "crossval.remove_duplicates": True if remove_duplicates else None, "crossval.jobs": jobs,
+            "crossval.executor": executor, "crossval.ray_address": ray_address,
             "finetune.repeats": repeats, "finetune.search": search, "overwrite": True if overwrite else None,
             "threads": threads,
             "data.label_column": label_column, "data.task": task, "crossval.arms": _cols(arms), "crossval.folds": folds,

@@ -105,6 +105,12 @@ EmitSlurm = Annotated[Optional[str], typer.Option(
 Slurm = Annotated[Optional[str], typer.Option(
     "--slurm", help="--emit-slurm resources per part: cpus=4,mem=16G,time=04:00:00,gpus=0,partition=,max_parallel=0 "
     "(these defaults).")]
+Executor = Annotated[Optional[str], typer.Option(
+    "--executor", help="local (this machine; --jobs processes) | ray (each part a Ray task; pip install "
+    "'seqssl\\[ray]').")]
+RayAddress = Annotated[Optional[str], typer.Option(
+    "--ray-address", help="--executor ray: the Ray cluster to join (e.g. ray://head:10001, or auto); default: "
+    "a local Ray on this machine's cores.")]
 Positives = Annotated[Optional[str], typer.Option(help="augment | label | neighbours | smiles")]
 View = Annotated[Optional[str], typer.Option(help="mask | substitute | blosum | crop | dropout")]
 PretrainLabel = Annotated[Optional[str], typer.Option(help="Corpus column whose shared values are positives.")]

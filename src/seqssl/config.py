@@ -191,6 +191,9 @@ class CrossvalConfig:
     #                                                 per fold); empty: [finetune.mode]
     jobs: int = 1  # processes running (fold, arm) parts side by side, each with threads/jobs torch threads;
     #                0: one per core on a CPU run (seqssl.evaluate.workers)
+    executor: str = "local"  # local: this machine (jobs processes) | ray: each part a Ray task (evaluate.ray_parts)
+    ray_address: str | None = None  # executor ray: the cluster to join (ray.init(address=...)); None: start one here
+    ray_cpus: int = 1  # executor ray: CPUs (torch threads) each part asks for; a GPU too when device is cuda
 
 
 @dataclass
@@ -358,6 +361,7 @@ RANGES = {  # dotted key: (predicate, what it must be)
                        "distinct modes among " + ", ".join(TRANSFER_MODES)),
     "crossval.kmer_window": (lambda v: v >= 0, "non-negative"),
     "crossval.jobs": (lambda v: v >= 0, "0 (one per core) or more"),
+    "crossval.ray_cpus": (lambda v: v >= 1, "at least 1"),
     "crossval.label_fractions": (lambda v: len(v) > 0 and all(0 < f <= 1 for f in v), "fractions in (0, 1]"),
 }
 for _section in ("pretrain", "finetune"):
@@ -385,6 +389,7 @@ CHOICES: dict[str, tuple[str, ...]] = {  # dotted key: its allowed values (the o
     "model.attention": ("sdpa", "eager"),  # transformers' attn_implementation
     "data.unknown_v_genes": ("error", "skip"),  # seqssl.data.v_genes
     "data.organism": ("human", "mouse"),  # seqssl.data.v_genes: the organisms of its IMGT table
+    "crossval.executor": ("local", "ray"),  # seqssl.evaluate.ray_parts
     **{f"{section}.{key}": allowed for section in ("pretrain", "finetune") for key, allowed in _OPTIM_CHOICES.items()},
 }
 

@@ -12,6 +12,7 @@ from .errors import InputError
 
 # dotted config key → the flag that sets it: how a run is executed, not what it computes
 MAY_CHANGE_ON_RESUME = {"crossval.arms": "--arms", "crossval.modes": "--mode", "crossval.jobs": "--jobs",
+                        "crossval.executor": "--executor", "crossval.ray_address": "--ray-address",
                         "threads": "--threads", "device": "--device", "quiet": "--quiet", "out": "--out",
                         "overwrite": "--overwrite", "tracking": "--tracking"}
 

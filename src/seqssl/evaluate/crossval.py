@@ -86,9 +86,13 @@ def run_crossval(cfg, resume: bool = False) -> dict:
     table = RowTable(cfg, arms, data)
     jobs = resolve_jobs(cfg)
     resumed = resume
-    if jobs > 1:
-        run_parts_in_workers(run_part_in_worker, cfg, prepared, table.units, resume, jobs)
+    if cfg.crossval.executor == "ray":
+        from .ray_parts import run_parts_on_ray
+        run_parts_on_ray(run_part_in_worker, cfg, prepared, table.units, resume)
         resume = True  # every part is on disk now: the loop below gathers them
+    elif jobs > 1:
+        run_parts_in_workers(run_part_in_worker, cfg, prepared, table.units, resume, jobs)
+        resume = True
     run = RunContext(cfg, data, resolve_device(cfg.device), out, resume, progress=not cfg.quiet,
                      cache=prepared.cache)
     outer = tqdm(total=len(folds) * len(table.names), desc="crossval", disable=cfg.quiet, unit="arm")
