@@ -21,8 +21,8 @@ PEPTIDES = {"PA": "SSLENFRAYV", "PB1": "SSYRRPVGI", "NP": "ASNENMETM", "M45": "H
             "F2": "LSLRNPILV", "m139": "TVYGFCLL"}
 
 
-def main(source: str, out: str) -> None:
-    receptors = pd.read_csv(source)
+def pairs_table(receptors: pd.DataFrame) -> pd.DataFrame:
+    """Binders and swapped-epitope non-binders, shuffled, with the ``set`` and ``peptide`` columns."""
     rng = np.random.default_rng(0)
     binders = receptors[["v_a_gene", "cdr3_a_aa", "v_b_gene", "cdr3_b_aa", "epitope"]].assign(label=1)
     swapped = binders.copy()
@@ -32,6 +32,11 @@ def main(source: str, out: str) -> None:
     table = pd.concat([binders, swapped]).sample(frac=1, random_state=0)
     table["set"] = np.where(rng.random(len(table)) < 0.3, "test", "train")
     table["peptide"] = table["epitope"].map(PEPTIDES)
+    return table
+
+
+def main(source: str, out: str) -> None:
+    table = pairs_table(pd.read_csv(source))
     table.to_csv(out, index=False)
     print(f"{out}: {len(table)} rows, {int((table['set'] == 'test').sum())} test")
 

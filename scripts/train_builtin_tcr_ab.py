@@ -120,8 +120,58 @@ def save(out: Path, tokenizer, cfg, encoder, history, record: dict) -> None:
                                        "columns": PAIRED_COLUMNS, "inputs": inputs})
     pd.DataFrame(history).to_csv(out / "pretrain_history.csv", index=False)
     (out / "provenance.json").write_text(json.dumps(record, indent=1, default=str) + "\n")
+    with open(out / "README.md", "a") as card:
+        card.write(training_card(json.loads((out / "provenance.json").read_text())))
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     print(f"saved {out} ({size / 1e6:.1f} MB)")
+
+
+def rewrite_card(out: Path) -> None:
+    """The card of a saved encoder written again (the generic part from ``seqssl.json`` and the weights, then
+    :func:`training_card`)."""
+    from transformers import AutoConfig
+
+    from seqssl.models.card import model_card
+    info = json.loads((out / "seqssl.json").read_text())
+    config = AutoConfig.from_pretrained(str(out))
+    from safetensors import safe_open
+    with safe_open(str(out / "model.safetensors"), "pt") as weights:
+        n_parameters = sum(int(np.prod(weights.get_slice(k).get_shape())) for k in weights.keys())
+    card = model_card(out.name, info, config.model_type, n_parameters, config.hidden_size,
+                      config.max_position_embeddings - 2)
+    record = json.loads((out / "provenance.json").read_text())
+    (out / "README.md").write_text(card + training_card(record))
+    print(f"rewrote {out / 'README.md'}")
+
+
+def training_card(record: dict) -> str:
+    """The model card's account of the corpus, the choices and the run (appended to the generic card)."""
+    pre = record["config"]["pretrain"]
+    model = record["config"]["model"]
+    candidates = ", ".join(f"{c['lr']:g}: {c['held_out']['loss']:.3f}" for c in record["candidates"])
+    return "\n".join([
+        "", "## How it was trained", "",
+        f"- **Corpus**: {record['paired_rows']:,} paired α/β rows sampled from OLGA's human and mouse models "
+        f"({record['human']['drawn']:,} draws each; α and β drawn independently; CDR1/CDR2 from the V genes) and "
+        f"{record['beta_only_rows']:,} real background β chains (the bundled ImmuneCODE sample, MIT) as β-only rows; "
+        f"{record['rows_with_labelled_cdr3_removed']:,} rows holding a CDR3 of the bundled labelled sets (MIRA, Dash "
+        f"et al.) removed; {record['held_out_rows']:,} rows (5%) held out. SHA-256 of the corpus files: "
+        + ", ".join(f"`{k}` {v[:12]}…" for k, v in record["sha256"].items()) + ".",
+        f"- **Model**: BERT, {model['num_layers']} layers × {model['hidden_size']} ({model['num_heads']} heads, "
+        f"{model['segments']} segments: CDR1α, CDR2α, CDR3α, CDR1β, CDR2β, CDR3β, peptide); β-only inputs go to the β "
+        "segments (`segment_layouts`). The size of SCEPTR (Nagano et al. 2025), fixed before training.",
+        f"- **Objective**: `{pre['objective']}` (MLM at rate {pre['mlm_rate']} plus SimCLR on two views with "
+        f"{pre['mask_tokens']} residues masked, temperature {pre['temperature']}), batch {pre['batch_size']}, "
+        f"{pre['max_steps']:,} steps, AdamW, cosine schedule.",
+        f"- **Learning rate** {record['chosen_lr']:g}, chosen by the held-out combined loss after "
+        f"{record['sweep_steps']} steps per candidate ({candidates}); no labelled data took part in any choice.",
+        f"- **Result**: held-out loss {record['final_held_out']['loss']:.3f} (MLM "
+        f"{record['final_held_out'].get('mlm_loss', float('nan')):.3f}, SimCLR "
+        f"{record['final_held_out'].get('simclr_loss', float('nan')):.3f}); the curve is `pretrain_history.csv`; "
+        f"{record['seconds'] / 60:.0f} min of the last leg on {record['machine']}.",
+        "- **Licences**: the weights are seqssl's (MIT). OLGA (GPL-3.0) generated training sequences and is not part "
+        "of them; the background β are MIT (tcrdist3's ImmuneCODE sample).",
+        f"- Rebuilt by `{record['command']}` (`pip install 'seqssl[synthetic]'`).", ""])
 
 
 def main() -> None:
@@ -134,7 +184,12 @@ def main() -> None:
     parser.add_argument("--work", default=str(ROOT / "runs" / "tcr_ab"), help="corpus, sweep and checkpoints")
     parser.add_argument("--resume", action="store_true", help="continue the final run from its last checkpoint")
     parser.add_argument("--out", default=str(ROOT / "src" / "seqssl" / "models" / "builtin" / "tcr_ab"))
+    parser.add_argument("--card-only", action="store_true", help="rewrite --out's model card from its seqssl.json "
+                        "and provenance.json (no training)")
     args = parser.parse_args()
+    if args.card_only:
+        rewrite_card(Path(args.out))
+        return
     from seqssl.data.tokenizers import SequenceTokenizer
     from seqssl.runtime import configure_process
     configure_process(None, False)

@@ -89,6 +89,18 @@ def _placeholders(root: Path) -> None:
     words = "the quick brown fox jumps over the lazy dog while a cat sleeps in the warm sun".split()
     (root / "docs.txt").write_text("".join(" ".join(rng.choice(words, 200)) + "\n" for _ in range(30)))
     esm_directory(root / "models" / "esm2_t6_8M_UR50D")
+    paired = _dash_pairs().iloc[:240]  # the paired mouse table of scripts/dash_mouse_pairs.py
+    paired.to_csv(root / "paired.csv", index=False)
+    (root / "runs").mkdir()
+    paired.to_csv(root / "runs" / "dash_paired.csv", index=False)
+
+
+def _dash_pairs() -> pd.DataFrame:
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("dash_mouse_pairs", ROOT / "scripts" / "dash_mouse_pairs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.pairs_table(pd.read_csv(ROOT / BUILTIN / "dash_mouse_paired.csv.gz"))
 
 
 @pytest.mark.slow

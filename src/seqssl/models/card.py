@@ -76,6 +76,12 @@ def model_card(name: str, info: dict, architecture: str, n_parameters: int, hidd
     pooling = info.get("pooling", "cls")
     inputs = trained_inputs(info)
     lines += ["", "## Inputs", "", inputs_sentence(inputs)] if inputs else []
+    if info.get("segment_layouts"):
+        placed = "; ".join(f"{n} column(s) → segments {', '.join(map(str, cols))}"
+                           for n, cols in sorted(info["segment_layouts"].items(), key=lambda kv: -int(kv[0])))
+        lines += ["", f"Inputs of other widths are placed by `segment_layouts` (`seqssl.json`), segments numbered from "
+                  f"0 in the order above: {placed}. So CDR1β | CDR2β | CDR3β | peptide reads the β and peptide "
+                  "segments of a paired encoder, per row."]
     lines += ["", "## Use", "", "```python", *embed_example(name, inputs, hidden_size), "",
               "from transformers import AutoModel, AutoTokenizer",
               f'model = AutoModel.from_pretrained("{name}", add_pooling_layer=False)  # no untrained pooler',
@@ -129,7 +135,9 @@ def embed_example(name: str, inputs: dict | None, hidden_size: int) -> list[str]
                 f'vectors = seqssl.embed(["CASSLGQAYEQYF"], encoder="{name}")  # numpy (rows, {hidden_size})']
     genes = inputs["v_gene_columns"]
     own = [c for c in inputs["columns"] if not c.endswith(CDR_SUFFIXES)]
-    example = {**{g: "TRBV2*01" for g in genes}, **{c: "CASSLGQAYEQYF" for c in own}}
+    alpha = lambda column: "_a_" in column or column.endswith("_a")  # noqa: E731  (an α chain's column, by name)
+    example = {**{g: "TRAV21*01" if alpha(g) else "TRBV2*01" for g in genes},
+               **{c: "CAVRPGGAGPFFVVF" if alpha(c) else "CASSLGQAYEQYF" for c in own}}
     frame = ", ".join(f'"{k}": ["{v}"]' for k, v in example.items())
     return ["import pandas as pd", "import seqssl", f"rows = pd.DataFrame({{{frame}}})",
             f'vectors = seqssl.embed(rows, encoder="{name}", columns={own!r}'
