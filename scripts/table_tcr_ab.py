@@ -9,7 +9,8 @@ the targets of each run.
 
 "Best" rows are chosen by their mean on the same test folds (as the targets are worded), so a target met by a
 best row is read with that selection in mind; every row is printed. A target is *met* when the difference reaches
-it and its 95% CI excludes 0, *not shown* when it reaches it but the CI holds 0, *missed* otherwise.
+it and is distinguishable from 0 after Holm (p < 0.05, CI above 0), *not shown* when it reaches it but not
+distinguishably, *missed* otherwise; a target whose rows the run lacks is listed as such.
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def best(run: dict, metric: str, prefixes: tuple[str, ...], fraction: str) -> st
     return max(rows, key=lambda r: mean(run, r, metric)) if rows else None
 
 
-def targets(run: dict) -> list[tuple[str, str | None, str | None, float]]:
+def targets(run: dict) -> list[tuple[str, str | None, str | None, float]]:  # (unanswerable ones keep None rows)
     """(what, arm row, baseline row, target difference) of the issue's targets that this run can answer."""
     metric = run["primary_metric"]
     ab, ab_low = best(run, metric, (f"{ENCODER}[",), "1"), best(run, metric, (f"{ENCODER}[",), "0.1")
@@ -55,13 +56,18 @@ def targets(run: dict) -> list[tuple[str, str | None, str | None, float]]:
     sceptr = best(run, metric, ("sceptr",), "1")
     if sceptr:
         rows.append(("best builtin-tcr-ab row ≥ best SCEPTR row", ab, sceptr, 0.0))
-    return [r for r in rows if r[1] in run["arms"] and r[2] in run["arms"]]
+    return [(what, arm if arm in run["arms"] else None, base if base in run["arms"] else None, goal)
+            for what, arm, base, goal in rows]
 
 
-def verdict(delta: float, ci: list | None, target: float) -> str:
+def verdict(delta: float, ci: list | None, p_holm: float | None, target: float) -> str:
+    """``met``: the difference reaches the target and is distinguishable from 0 after Holm (p < 0.05, a CI of
+    non-zero width above 0); ``not shown``: it reaches the target, but not distinguishably; ``missed``: it does
+    not reach it."""
     if delta < target:
         return "missed"
-    return "met" if ci is not None and ci[0] > 0 else "not shown"
+    distinguishable = ci is not None and ci[0] > 0 and ci[1] > ci[0] and p_holm is not None and p_holm < 0.05
+    return "met" if distinguishable else "not shown"
 
 
 def judged(run: dict) -> list[dict]:
@@ -69,26 +75,29 @@ def judged(run: dict) -> list[dict]:
     per_arm = {row: body["folds"] for row, body in run["arms"].items()}
     ratio = n_test_over_n_train(run["leakage"])
     found = []
+    found, unanswered = [], []
     for what, arm, baseline, target in targets(run):
+        if arm is None or baseline is None:
+            unanswered.append({"target": what, "verdict": "not in this run", "arm": arm, "baseline": baseline})
+            continue
         c = compare(arm, baseline, metric, per_arm, ratio, None)
         found.append({"target": what, "arm": arm, "baseline": baseline, "delta": c["delta_mean"], "ci95": c["ci95"],
                       "p": c["p_value"], "goal": target})
     for item, p_holm in zip(found, holm([f["p"] for f in found])):
         item["p_holm"] = p_holm
-        item["verdict"] = verdict(item["delta"], item["ci95"], item["goal"])
-    return found
+        item["verdict"] = verdict(item["delta"], item["ci95"], p_holm, item["goal"])
+    return found + unanswered
 
 
 def print_rows(runs: dict) -> None:
-    first = next(iter(runs.values()))
-    metric = first["primary_metric"]
     names = list(dict.fromkeys(row for run in runs.values() for row in run["arms"]))
-    print(f"{metric}, mean ± std over folds\n")
+    metrics = sorted({run["primary_metric"] for run in runs.values()})
+    print(f"{', '.join(metrics)}, mean ± std over folds\n")
     print("| row | " + " | ".join(runs) + " |")
     print("|:--|" + "--:|" * len(runs))
     for row in names:
-        cells = [f"{mean(r, row, metric):.3f} ± {r['arms'][row]['std'][metric]:.3f}" if row in r["arms"] else "—"
-                 for r in runs.values()]
+        cells = [f"{mean(r, row, r['primary_metric']):.3f} ± {r['arms'][row]['std'][r['primary_metric']]:.3f}"
+                 if row in r["arms"] else "—" for r in runs.values()]
         print(f"| `{row}` | " + " | ".join(cells) + " |")
 
 
@@ -106,6 +115,9 @@ def main() -> None:
         print("| target | arm − baseline | Δ [95% CI] | Holm p | verdict |")
         print("|:--|:--|:--|--:|:--|")
         for t in verdicts[name]:
+            if "delta" not in t:
+                print(f"| {t['target']} | — | — | — | {t['verdict']} |")
+                continue
             ci = "[—]" if t["ci95"] is None else f"[{t['ci95'][0]:+.3f}, {t['ci95'][1]:+.3f}]"
             p = "—" if t["p_holm"] is None else f"{t['p_holm']:.3g}"
             print(f"| {t['target']} | `{t['arm']}` − `{t['baseline']}` | {t['delta']:+.3f} {ci} | {p} | "

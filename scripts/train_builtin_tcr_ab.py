@@ -52,8 +52,17 @@ def corpus(work: Path, n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, d
             frame.to_parquet(path, index=False)
         atomic_write_text(record_path, json.dumps(record, indent=1))
     record = json.loads(record_path.read_text())
+    paired, beta = pd.read_parquet(paths[0]), pd.read_parquet(paths[1])
     record["sha256"] = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
-    return pd.read_parquet(paths[0]), pd.read_parquet(paths[1]), record
+    record["corpus_csv_sha256"] = csv_hashes(paired, beta)
+    return paired, beta, record
+
+
+def csv_hashes(paired: pd.DataFrame, beta: pd.DataFrame) -> dict:
+    """SHA-256 of each part as CSV text (``seqssl.models.bundled.corpus_sha256``: independent of the Parquet
+    writer's version, so a rebuilt corpus can be checked anywhere)."""
+    from seqssl.models.bundled import corpus_sha256
+    return {"paired": corpus_sha256(paired), "beta_only": corpus_sha256(beta)}
 
 
 def split(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -97,7 +106,7 @@ def train_candidate(lr: float, steps: int | None, train, held_out, tokenizer, ch
 
 def sweep(args, train, held_out, tokenizer, work: Path) -> list[dict]:
     """Each candidate's short run, remembered in ``work`` so that a resumed run does not repeat it."""
-    path = work / f"sweep_{args.lrs}_{args.sweep_steps}.json"
+    path = work / f"sweep_n{args.n}_s{args.seed}_{args.lrs}_{args.sweep_steps}.json"
     if path.exists():
         return json.loads(path.read_text())
     candidates = []
@@ -126,7 +135,7 @@ def save(out: Path, tokenizer, cfg, encoder, history, record: dict) -> None:
     print(f"saved {out} ({size / 1e6:.1f} MB)")
 
 
-def rewrite_card(out: Path) -> None:
+def rewrite_card(out: Path, work: Path | None = None) -> None:
     """The card of a saved encoder written again (the generic part from ``seqssl.json`` and the weights, then
     :func:`training_card`)."""
     from transformers import AutoConfig
@@ -140,6 +149,11 @@ def rewrite_card(out: Path) -> None:
     card = model_card(out.name, info, config.model_type, n_parameters, config.hidden_size,
                       config.max_position_embeddings - 2)
     record = json.loads((out / "provenance.json").read_text())
+    if "corpus_csv_sha256" not in record and work is not None:  # a run made before the CSV hashes were recorded
+        n = int(record["human"]["drawn"])
+        paired, beta = (pd.read_parquet(work / f"corpus_{part}_n{n}_s0.parquet") for part in ("paired", "beta"))
+        record["corpus_csv_sha256"] = csv_hashes(paired, beta)
+        (out / "provenance.json").write_text(json.dumps(record, indent=1, default=str) + "\n")
     (out / "README.md").write_text(card + training_card(record))
     print(f"rewrote {out / 'README.md'}")
 
@@ -188,7 +202,7 @@ def main() -> None:
                         "and provenance.json (no training)")
     args = parser.parse_args()
     if args.card_only:
-        rewrite_card(Path(args.out))
+        rewrite_card(Path(args.out), Path(args.work))
         return
     from seqssl.data.tokenizers import SequenceTokenizer
     from seqssl.runtime import configure_process
@@ -204,8 +218,9 @@ def main() -> None:
           flush=True)
     candidates = sweep(args, train, held_out, tokenizer, work)
     chosen = min(candidates, key=lambda c: c["held_out"]["loss"])["lr"]
+    final = work / f"final_n{args.n}_s{args.seed}_lr{chosen:g}"  # a resume continues this corpus's run only
     cfg, encoder, history, seconds, losses = train_candidate(chosen, args.steps, train, held_out, tokenizer,
-                                                             work / "final", args.resume)
+                                                             final, args.resume)
     report(f"final lr {chosen:g}", losses, seconds)
     record |= {"command": " ".join(["python", "scripts/train_builtin_tcr_ab.py", *sys.argv[1:]]),
                "config": cfg.to_dict(), "chosen_lr": chosen, "held_out_fraction": HELD_OUT,

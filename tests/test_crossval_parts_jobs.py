@@ -4,7 +4,6 @@ each giving results identical, fold by fold and key by key, to a serial run at t
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -37,6 +36,11 @@ def serial(tmp_path, small_binding_csv):
     return out
 
 
+def stored_rows(out: Path) -> int:
+    """Rows written under ``out/parts`` (each a finished (fold, arm, fraction, mode))."""
+    return sum(1 for _ in (out / "parts").rglob("*.json"))
+
+
 def list_parts(tmp_path, data, capsys, out) -> list[str]:
     capsys.readouterr()
     assert run_cli(["crossval", "--data", str(data), *ARGS, *ARMS, "--config", no_map(tmp_path), "--out", str(out),
@@ -58,6 +62,7 @@ def test_parts_run_one_by_one_then_gathered_equal_a_serial_run(tmp_path, small_b
     assert run_cli([*common, "--part", "fold1:kmer"]) == 0
     assert "already complete" in capsys.readouterr().out
     assert not (out / "results.json").exists()
+    assert stored_rows(out) == stored_rows(serial)  # every part written by its job, before the gather
     assert run_cli([*common, "--resume"]) == 0
     assert fold_results(out) == fold_results(serial)
 
@@ -80,9 +85,7 @@ def test_a_part_of_another_run_or_an_unknown_part_is_refused(tmp_path, small_bin
 
 
 def run_script(script: Path, env: dict) -> None:
-    path = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', os.environ['PATH'])}"
-    subprocess.run(["bash", str(script)], env={**os.environ, **env, "PATH": path}, check=True,
-                   capture_output=True, text=True)
+    subprocess.run(["bash", str(script)], env={**os.environ, **env}, check=True, capture_output=True, text=True)
 
 
 def test_emitted_slurm_tasks_run_in_sequence_equal_a_serial_run(tmp_path, small_binding_csv, serial):
@@ -91,8 +94,10 @@ def test_emitted_slurm_tasks_run_in_sequence_equal_a_serial_run(tmp_path, small_
                     "--out", str(out), "--emit-slurm", str(script), "--slurm", "cpus=2,gpus=1,max_parallel=3"]) == 0
     text = script.read_text()
     assert "#SBATCH --array=0-5%3" in text and "#SBATCH --cpus-per-task=2" in text and "--gres=gpu:1" in text
+    assert f"-m seqssl crossval --config {script}.config.yaml" in text  # the Python that wrote it, absolute paths
     for task in range(6):  # what each array task runs
         run_script(script, {"SLURM_ARRAY_TASK_ID": str(task)})
+    assert stored_rows(out) == stored_rows(serial)
     run_script(script, {"SEQSSL_GATHER": "1", "SLURM_ARRAY_TASK_ID": "0"})  # the gather job
     assert fold_results(out) == fold_results(serial)
 

@@ -67,14 +67,16 @@ def test_two_nodes_joined_by_c10d_rendezvous_match_one_process(tmp_path, small_c
     assert run_cli(_args(small_corpus_csv, single, "simclr")) == 0
     endpoint = f"127.0.0.1:{free_port()}"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    launches = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc_per_node",
-                                  "1", "--rdzv-backend", "c10d", "--rdzv-endpoint", endpoint, "--rdzv-id", "seqssl-test",
-                                  "-m", "seqssl", *_args(small_corpus_csv, nodes, "simclr", "--checkpoint-every", "1")],
-                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                for _ in range(2)]
-    for launch in launches:
-        _, err = launch.communicate(timeout=300)
-        assert launch.returncode == 0, err[-2000:]
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc_per_node", "1",
+                "--rdzv-backend", "c10d", "--rdzv-endpoint", endpoint, "--rdzv-id", "seqssl-test", "-m", "seqssl",
+                *_args(small_corpus_csv, nodes, "simclr", "--checkpoint-every", "1")]
+    logs = [tmp_path / f"node{i}.log" for i in range(2)]  # files, not pipes: a full pipe would block a launcher
+    handles = [open(log, "w") for log in logs]
+    launches = [subprocess.Popen(launcher, env=env, stdout=handle, stderr=subprocess.STDOUT) for handle in handles]
+    for launch, handle, log in zip(launches, handles, logs):
+        launch.wait(timeout=300)
+        handle.close()
+        assert launch.returncode == 0, log.read_text()[-2000:]
     a, b = load_file(str(single / "model.safetensors")), load_file(str(nodes / "model.safetensors"))
     for key in a:
         assert torch.allclose(a[key], b[key], atol=1e-6, rtol=1e-5), key

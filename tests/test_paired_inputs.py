@@ -29,8 +29,17 @@ def test_two_v_gene_columns_interleave_with_their_cdr3s():
     # columns that already place every CDR column are kept as given
     placed = ["v_b_gene_cdr1", "cdr3_b_aa", "v_b_gene_cdr2"]
     assert ordered_columns(placed, ["v_b_gene"]) == placed
-    # fewer CDR3 columns than V gene columns: the CDR columns first
-    assert ordered_columns(["cdr3_b_aa"], ["v_a_gene", "v_b_gene"]) == PAIRED[:2] + PAIRED[3:5] + ["cdr3_b_aa"]
+    # two V genes without a CDR3 each, or a pairing whose names contradict each other: refused
+    with pytest.raises(InputError, match="need their CDR3 columns first"):
+        ordered_columns(["cdr3_b_aa"], ["v_a_gene", "v_b_gene"])
+    with pytest.raises(InputError, match="v_a_gene is paired with cdr3_b_aa"):
+        ordered_columns(["cdr3_b_aa", "peptide"], ["v_a_gene", "v_b_gene"])
+    with pytest.raises(InputError, match="v_a_gene is paired with cdr3_b_aa"):
+        ordered_columns(["cdr3_b_aa", "cdr3_a_aa"], ["v_a_gene", "v_b_gene"])
+    # names without a chain in them are paired by position
+    assert ordered_columns(["x", "y", "p"], ["g1", "g2"]) == ["g1_cdr1", "g1_cdr2", "x", "g2_cdr1", "g2_cdr2", "y", "p"]
+    # one V gene column and no CDR3: the CDR columns first (as before)
+    assert ordered_columns(["peptide"], ["v_b_gene"]) == ["v_b_gene_cdr1", "v_b_gene_cdr2", "peptide"]
 
 
 def test_expand_columns_is_idempotent_and_sets_the_corpus_columns():
@@ -92,8 +101,14 @@ def test_layouts_are_saved_checked_and_silence_the_input_warning(tmp_path):
         check_inputs(loaded, BETA_COLUMNS + ["peptide"])  # four columns: a layout's
     with pytest.warns(UserWarning, match="trained on"):
         check_inputs(loaded, ["v_b_gene_cdr1", "v_b_gene_cdr2", "cdr3_b_aa", "x", "y"])  # five: no layout
+    with pytest.warns(UserWarning, match="v_a_gene_cdr1 is read in the segment trained on v_b_gene_cdr1"):
+        check_inputs(loaded, PAIRED[:3])  # an α-only input would be read by the β segments
+    with pytest.warns(UserWarning, match="v_b_gene_cdr1 is read in the segment trained on cdr3_a_aa"):
+        check_inputs(loaded, PAIRED[:2] + PAIRED[3:5] + ["cdr3_a_aa", "cdr3_b_aa"])  # all CDR1/CDR2 first
     with pytest.raises(InputError, match="does not fit"):
         loaded.set_layouts({2: [0, 9]})
+    with pytest.raises(InputError, match="does not fit"):
+        loaded.set_layouts({8: list(range(8))})  # more columns than segments
     with pytest.raises(InputError, match="does not fit"):
         loaded.set_layouts({3: [0, 1]})
 
@@ -132,16 +147,9 @@ def test_sceptr_arm_names_variants_and_runs_frozen_modes_only():
 
 
 def test_sceptr_arm_without_the_package_names_the_extra(monkeypatch):
-    import builtins
+    import sys
 
     from seqssl.evaluate.arms import resolve_arms
-    real_import = builtins.__import__
-
-    def no_sceptr(name, *args, **kwargs):
-        if name == "sceptr" or name.startswith("sceptr."):
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-    monkeypatch.setattr(builtins, "__import__", no_sceptr)
-    monkeypatch.delitem(__import__("sys").modules, "sceptr", raising=False)
+    monkeypatch.setitem(sys.modules, "sceptr", None)  # import sceptr now raises ImportError, installed or not
     with pytest.raises(InputError, match=r"seqssl\[sceptr\]"):
         resolve_arms(["model:sceptr"])

@@ -126,7 +126,7 @@ def embed(data, encoder: str | Path, columns: list[str] | None = None, out: str 
     ``columns``: one or more sequence columns (several: one segment each, ``[CLS] a [SEP] b [SEP] c [SEP]``).
     With ``out``, also written (CSV, TSV or Parquet by its suffix): ``id``, the input's columns
     (``keep_columns``: all, the named ones, or none), then ``emb_0..emb_{H-1}``; the path is returned instead.
-    ``v_gene_columns``: IMGT V gene columns whose CDR1/CDR2 (``organism``'s) come first, as in training with
+    ``v_gene_columns``: IMGT V gene columns whose CDR1/CDR2 (``organism``'s) go before their CDR3, as in training with
     ``--v-gene-columns`` (unknown genes are an error).
     Inputs may be as long as the encoder allows (``max_length`` may lower it); longer ones are an error, or cut
     with ``too_long="truncate"``. ``on_bad_rows``: ``error`` names every bad row (the first 20) in one report;

@@ -94,7 +94,8 @@ def load_labelled(cfg, tokenizer=None, *, molecular: bool = False) -> LabelledDa
 def with_v_gene_cdrs(table: SequenceTable, data_cfg) -> tuple[SequenceTable, int]:
     """With ``data.v_gene_columns``: their CDR1/CDR2 columns added to the labelled table (every V gene column must
     be there; unknown genes are an error or, with ``--unknown-v-genes skip``, rows dropped and counted) and put
-    first among ``data.columns`` (:func:`~seqssl.data.v_genes.expand_columns`). Returns the table and the count."""
+    before their CDR3 among ``data.columns`` (:func:`~seqssl.data.v_genes.expand_columns`). Returns the table and
+    the count."""
     if not data_cfg.v_gene_columns:
         return table, 0
     from .v_genes import add_cdr_columns, expand_columns

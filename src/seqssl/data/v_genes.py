@@ -221,10 +221,28 @@ def ordered_columns(columns: Sequence[str], v_columns: Sequence[str]) -> list[st
     if all(c in columns for c in derived):
         return list(columns)
     others = [c for c in columns if c not in derived]
+    if len(v_columns) > 1 and len(others) < len(v_columns):
+        raise InputError(f"{len(v_columns)} V gene columns ({', '.join(v_columns)}) need their CDR3 columns first in "
+                         f"--columns, in the same order, and then the rest (the peptide); got {', '.join(columns)}",
+                         fix="e.g. --columns cdr3_a_aa,cdr3_b_aa,peptide --v-gene-columns v_a_gene,v_b_gene")
     if len(others) < len(v_columns):
         return derived + others
+    for gene, cdr3 in zip(v_columns, others):
+        if {chain_hint(gene), chain_hint(cdr3)} == {"a", "b"}:
+            raise InputError(f"V gene column {gene} is paired with {cdr3}, whose name says the other chain (each "
+                             "V gene column takes the CDR3 column at its position among --columns)",
+                             fix="give the CDR3 columns in the order of --v-gene-columns")
     chains = [c for i, gene in enumerate(v_columns) for c in (*cdr_column_names([gene]), others[i])]
     return chains + others[len(v_columns):]
+
+
+def chain_hint(name: str) -> str | None:
+    """``a`` or ``b`` where a column's name says its chain (``v_a_gene``, ``cdr3_b_aa``, ``TRAV``, ``cdr3_alpha``),
+    else ``None``: used only to refuse a pairing whose names contradict each other."""
+    words = set(name.lower().replace("-", "_").split("_"))
+    alpha = bool(words & {"a", "alpha", "tra", "trav"})
+    beta = bool(words & {"b", "beta", "trb", "trbv"})
+    return "a" if alpha and not beta else "b" if beta and not alpha else None
 
 
 def expand_columns(data_cfg) -> None:

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 from ..config import task_name
 from ..data.labelled import LabelledData, load_labelled
 from ..data.v_genes import cdr_column_names
-from ..errors import Problems, check_all
+from ..errors import Problems, TrainingStopped, check_all
 from ..io import atomic_write_text, output_directory
 from ..lengths import size_to_data
 from ..runs import new_run_id
@@ -86,13 +86,14 @@ def run_crossval(cfg, resume: bool = False) -> dict:
     table = RowTable(cfg, arms, data)
     jobs = resolve_jobs(cfg)
     resumed = resume
-    if cfg.crossval.executor == "ray":
-        from .ray_parts import run_parts_on_ray
-        run_parts_on_ray(run_part_in_worker, cfg, prepared, table.units, resume)
+    if cfg.crossval.executor == "ray" or jobs > 1:
+        if cfg.crossval.executor == "ray":
+            from .ray_parts import run_parts_on_ray
+            run_parts_on_ray(run_part_in_worker, cfg, prepared, table.units, resume)
+        else:
+            run_parts_in_workers(run_part_in_worker, cfg, prepared, table.units, resume, jobs)
+        table.check_all_stored(store, len(folds), arms)
         resume = True  # every part is on disk now: the loop below gathers them
-    elif jobs > 1:
-        run_parts_in_workers(run_part_in_worker, cfg, prepared, table.units, resume, jobs)
-        resume = True
     run = RunContext(cfg, data, resolve_device(cfg.device), out, resume, progress=not cfg.quiet,
                      cache=prepared.cache)
     outer = tqdm(total=len(folds) * len(table.names), desc="crossval", disable=cfg.quiet, unit="arm")
@@ -184,6 +185,16 @@ class RowTable:
         self.runs: dict[str, list] = {name: [] for name in self.names}
         self.predictions: list[pd.DataFrame] = []
         self.reused_seconds = 0.0  # what the parts reused from an earlier session had cost
+
+    def check_all_stored(self, store: PartStore, folds: int, arms: list[Arm]) -> None:
+        """After other processes ran the parts: every row of every fold on disk, else stop naming the parts
+        missing (rather than computing them here unannounced)."""
+        from .jobs import part_id
+        missing = [part_id(k, arm.name) for arm in arms for k in range(folds)
+                   if not all(store.has(k, self.label(arm.name, f, m)) for f, m in self.units[arm.name])]
+        if missing:
+            raise TrainingStopped(f"{len(missing)} parts were not written by the workers: {', '.join(missing[:10])}",
+                                  path=str(store.root), fix="run again with --resume (or run those parts with --part)")
 
     def label(self, arm: str, fraction: float, mode: str | None) -> str:
         return arm_label(arm, fraction, self.fractions, mode, self.arm_modes[arm])

@@ -12,13 +12,16 @@ encoder belongs to its arm's part.
 
 ``--emit-slurm FILE`` writes a bash script that is also an sbatch array script: ``bash FILE`` submits the array
 (one task per part, in ``--list-parts`` order) and a gather job that runs once every task succeeded. The run's
-whole resolved config is written beside it (``FILE.config.yaml``), so the tasks need no command-line flags.
+whole resolved config is written beside it (``FILE.config.yaml``, data and output paths made absolute), so the
+tasks need no command-line flags; they run in the directory the script was written from, with the Python that
+wrote it.
 SLURM does the scheduling; nothing here schedules.
 """
 from __future__ import annotations
 
 import re
 import shlex
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,7 +75,7 @@ def run_one_part(cfg, ident: str) -> str:
     store = PartStore(out, cfg.to_dict(), resume=True)
     table, arm = RowTable(cfg, prepared.arms, prepared.data), prepared.arms[index].name
     rows = [table.label(arm, fraction, mode) for fraction, mode in table.units[arm]]
-    if all(store.load(k, row) is not None for row in rows):
+    if all(store.has(k, row) for row in rows):
         return f"part {ident}: already complete ({len(rows)} rows in {out / 'parts' / f'fold_{k}'})"
     run_part_in_worker(cfg, k, index, True, prepared)
     return f"part {ident}: done ({len(rows)} rows in {out / 'parts' / f'fold_{k}'})"
@@ -116,17 +119,29 @@ class SlurmResources:
         return lines
 
 
-def slurm_script(parts: list[str], config: Path, out: Path, resources: SlurmResources, seqssl: str = "seqssl") -> str:
-    """The text of the sbatch array script (see the module docstring)."""
-    name = f"seqssl-{out.name}"
-    command = f"{seqssl} crossval --config {shlex.quote(str(config))}"
+def job_name(out: Path) -> str:
+    """A SLURM job name from the output directory's name: letters, digits, ``.``, ``_`` and ``-`` only."""
+    return "seqssl-" + (re.sub(r"[^\w.-]", "_", out.name) or "cv")
+
+
+def slurm_script(parts: list[str], config: Path, out: Path, workdir: Path, resources: SlurmResources,
+                 python: str = sys.executable) -> str:
+    """The text of the sbatch array script (see the module docstring). Paths are absolute; the tasks run in
+    ``workdir`` (``--chdir``) with the Python that wrote the script (``python -m seqssl``)."""
+    name = job_name(out)
+    command = f"{shlex.quote(python)} -m seqssl crossval --config {shlex.quote(str(config))}"
     listed = "\n".join(f"  {shlex.quote(p)}" for p in parts)
+    logs = str(out / "slurm").replace("%", "%%")
     return "\n".join([
         "#!/usr/bin/env bash",
         f"# seqssl crossval as a SLURM job array: {len(parts)} (fold, arm) parts, then a gather job.",
-        "#   bash THIS_FILE     submits both (needs sbatch); the gather starts once every part succeeded",
-        "#   a failed task: resubmit it alone (sbatch --array=N THIS_FILE), then the gather (SEQSSL_GATHER=1)",
-        *resources.header(name, len(parts), out / "slurm"),
+        "#   bash THIS_FILE   submits both (needs sbatch); the gather starts once every part succeeded, and is",
+        "#                    cancelled by SLURM if one fails (--kill-on-invalid-dep)",
+        "#   after a failure: resubmit the failed task alone, then the gather, e.g.",
+        "#     sbatch --array=N THIS_FILE",
+        "#     sbatch --dependency=afterok:JOBID --array=0 --export=ALL,SEQSSL_GATHER=1 THIS_FILE",
+        *resources.header(name, len(parts), Path(logs)),
+        f"#SBATCH --chdir={workdir}",
         "set -euo pipefail",
         "PARTS=(", listed, ")",
         'if [ -n "${SEQSSL_GATHER:-}" ]; then',
@@ -136,19 +151,31 @@ def slurm_script(parts: list[str], config: Path, out: Path, resources: SlurmReso
         "fi",
         f"mkdir -p {shlex.quote(str(out / 'slurm'))}",
         'array=$(sbatch --parsable "$0")',
-        f'sbatch --dependency="afterok:${{array%%;*}}" --array=0 --job-name={name}-gather '
-        '--export=ALL,SEQSSL_GATHER=1 "$0"',
+        f'sbatch --dependency="afterok:${{array%%;*}}" --kill-on-invalid-dep=yes --array=0 '
+        f'--job-name={shlex.quote(name + "-gather")} --export=ALL,SEQSSL_GATHER=1 "$0"',
         ""])
 
 
+def absolute_paths(cfg):
+    """The config with its data files and output directory as absolute paths (the tasks may start elsewhere)."""
+    import copy
+    cfg = copy.deepcopy(cfg)
+    resolve = (lambda p: str(Path(p).expanduser().resolve()) if p else p)  # noqa: E731
+    cfg.data.path = resolve(cfg.data.path)
+    cfg.data.pretrain_data = [resolve(p) for p in cfg.data.pretrain_data]
+    cfg.out = resolve(cfg.out)
+    return cfg
+
+
 def emit_slurm_file(cfg, prepared, file: str | Path, resources: SlurmResources) -> tuple[Path, int]:
-    """Write the script and the run's resolved config beside it; ``(script path, number of parts)``."""
+    """Write the script and the run's resolved config (absolute paths) beside it; ``(script path, parts)``."""
     script = Path(file)
     config = script.with_name(script.name + ".config.yaml")
-    out = output_directory(cfg.out).resolve()
+    cfg = absolute_paths(cfg)
     parts = part_ids(prepared)
     atomic_write_text(config, cfg.to_yaml())
-    atomic_write_text(script, slurm_script(parts, config.resolve(), out, resources))
+    atomic_write_text(script, slurm_script(parts, config.resolve(), output_directory(cfg.out), Path.cwd(),
+                                           resources))
     script.chmod(0o755)
     return script, len(parts)
 
@@ -158,6 +185,8 @@ def jobs_command(cfg, *, list_parts: bool, part: str | None, emit_slurm: str | N
     from .crossval import prepare_run
     if sum([list_parts, part is not None, emit_slurm is not None]) > 1:
         raise InputError("--list-parts, --part and --emit-slurm are separate steps", fix="pass one of them")
+    if slurm and emit_slurm is None:
+        raise InputError("--slurm sets the resources of --emit-slurm's tasks", fix="pass --emit-slurm FILE too")
     if part is not None:
         return [run_one_part(cfg, part)]
     resources = SlurmResources.parse(slurm)  # a bad --slurm is refused before the data is read

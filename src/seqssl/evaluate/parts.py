@@ -41,7 +41,9 @@ class PartStore:
         elif self.root.exists():
             shutil.rmtree(self.root)  # a fresh run never mixes in parts of an earlier one
         # the parts an earlier session finished (their seconds count towards the run's wall time)
-        self.earlier = {p.relative_to(self.root) for p in self.root.glob("fold_*/*.json")} if resume else set()
+        # (rglob: a row of an arm named with a slash, sceptr/b_sceptr, lies one folder deeper)
+        self.earlier = ({p.relative_to(self.root) for f in self.root.glob("fold_*") for p in f.rglob("*.json")}
+                        if resume else set())
 
     def from_earlier_session(self, fold: int, arm: str) -> bool:
         return self._paths(fold, arm)[0].relative_to(self.root) in self.earlier
@@ -49,6 +51,11 @@ class PartStore:
     def _paths(self, fold: int, arm: str) -> tuple[Path, Path]:
         folder = self.root / f"fold_{fold}"
         return folder / f"{arm}.json", folder / f"{arm}.parquet"
+
+    def has(self, fold: int, arm: str) -> bool:
+        """Whether the row ``arm`` of ``fold`` is finished (its JSON, written last, exists)."""
+        meta_path, pred_path = self._paths(fold, arm)
+        return meta_path.exists() and pred_path.exists()
 
     def load(self, fold: int, arm: str):
         """``(metrics, info, predictions)`` of a finished part, or ``None``."""

@@ -3,7 +3,7 @@
 Ray (``pip install 'seqssl[ray]'``) schedules the parts over a cluster, or over the cores of this machine when no
 address is given; seqssl only says what a part is (:func:`seqssl.evaluate.crossval.run_part_in_worker`, the
 function ``--jobs`` workers and ``--part`` jobs run) and what it needs: ``crossval.ray_cpus`` CPUs (its torch
-threads) and one GPU when the run's device is CUDA. Parts are submitted in ``--list-parts`` order (pretraining
+threads) and one GPU when the run names ``--device cuda``. Parts are submitted in ``--list-parts`` order (pretraining
 first), each writes its rows into the shared ``--out`` (a network filesystem on a real cluster), and the calling
 process gathers them exactly as ``--resume`` does, so the tables are those of a serial run with
 ``--threads`` = ``ray_cpus``. A part that raises is retried once by Ray, then the run stops naming the part; the
@@ -27,8 +27,9 @@ def part_config(cfg):
 
 
 def gpus_per_part(cfg) -> int:
-    from ..runtime import resolve_device
-    return 1 if resolve_device(cfg.device).type == "cuda" else 0
+    """One GPU per part when the run names ``--device cuda`` (the workers' GPUs, not this process's, are what
+    counts: ``auto`` asks for none, and each part then takes what its worker has)."""
+    return 1 if str(cfg.device).startswith("cuda") else 0
 
 
 def run_parts_on_ray(run_part, cfg, prepared, units: dict, resume: bool) -> None:

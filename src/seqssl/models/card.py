@@ -80,8 +80,8 @@ def model_card(name: str, info: dict, architecture: str, n_parameters: int, hidd
         placed = "; ".join(f"{n} column(s) → segments {', '.join(map(str, cols))}"
                            for n, cols in sorted(info["segment_layouts"].items(), key=lambda kv: -int(kv[0])))
         lines += ["", f"Inputs of other widths are placed by `segment_layouts` (`seqssl.json`), segments numbered from "
-                  f"0 in the order above: {placed}. So CDR1β | CDR2β | CDR3β | peptide reads the β and peptide "
-                  "segments of a paired encoder, per row."]
+                  f"0 in the order above: {placed}. seqssl applies them per row; with `transformers` alone, set "
+                  "`token_type_ids` to those segments yourself."]
     lines += ["", "## Use", "", "```python", *embed_example(name, inputs, hidden_size), "",
               "from transformers import AutoModel, AutoTokenizer",
               f'model = AutoModel.from_pretrained("{name}", add_pooling_layer=False)  # no untrained pooler',

@@ -83,13 +83,39 @@ def check_inputs(encoder: SequenceEncoder, columns: list[str], source: str | Pat
         return
     expected, genes = trained["columns"], trained["v_gene_columns"]
     missing_cdrs = bool(genes) and not any(c.endswith(CDR_SUFFIXES) for c in columns)
-    if (len(columns) >= len(expected) or len(columns) in encoder.segment_layouts) and not missing_cdrs:
+    misplaced = misplaced_columns(encoder, expected, columns)
+    if (len(columns) >= len(expected) or len(columns) in encoder.segment_layouts) and not missing_cdrs \
+            and not misplaced:
         return  # the same inputs, more after them (a peptide in the segment after the receptor's), or a layout's
     fix = (f"--v-gene-columns {','.join(genes)} (Python: v_gene_columns=) with the V gene and CDR3 columns"
            if missing_cdrs else f"give {len(expected)} columns in this order: {' | '.join(expected)}")
+    if misplaced:
+        fix = f"{'; '.join(misplaced)}; {fix}"
     warnings.warn(f"seqssl: the encoder {source or ''} was trained on {' | '.join(expected)} and is given "
                   f"{' | '.join(columns)}: its embeddings of these inputs are not what it learned (fix: {fix})",
                   UserWarning, stacklevel=2)
+
+
+def misplaced_columns(encoder: SequenceEncoder, expected: list[str], columns: list[str]) -> list[str]:
+    """Columns that land in a segment trained on another kind of input, as far as names tell: a CDR1 where a CDR2
+    (or a CDR3) was, or another chain (``v_a_gene_cdr1`` where ``v_b_gene_cdr1`` was; an α-only input sent to a
+    paired encoder's β segments). Columns whose names say neither (a CDR3 called ``x``) are not judged."""
+    from ..data.v_genes import chain_hint
+    from .card import CDR_SUFFIXES
+    slots = encoder.segment_layouts.get(len(columns), list(range(len(columns))))
+
+    def kind(name: str) -> str:
+        return next((suffix for suffix in CDR_SUFFIXES if name.endswith(suffix)), "")
+
+    found = []
+    for given, slot in zip(columns, slots):
+        if slot >= len(expected):
+            continue
+        trained = expected[slot]
+        hints = {chain_hint(given), chain_hint(trained)}
+        if kind(given) != kind(trained) or hints == {"a", "b"}:
+            found.append(f"{given} is read in the segment trained on {trained}")
+    return found
 
 
 class SequenceEncoder(nn.Module):
@@ -145,7 +171,7 @@ class SequenceEncoder(nn.Module):
         layouts = {int(n): [int(s) for s in cols] for n, cols in (layouts or {}).items()}
         segments = self.segments or 0
         for n, cols in layouts.items():
-            if len(cols) != n or any(not 0 <= s < segments for s in cols):
+            if len(cols) != n or n > segments or any(not 0 <= s < segments for s in cols):
                 raise InputError(f"segment layout for {n} columns {cols} does not fit an encoder of {segments} "
                                  "segments", fix="give one segment in 0..segments-1 per column")
         self.segment_layouts = layouts
@@ -212,8 +238,9 @@ class SequenceEncoder(nn.Module):
             self.backbone.save_pretrained(str(directory), safe_serialization=True)
         tokenizer.save(directory, self.max_tokens)
         info = {"pooling": self.pooling, "alphabet": tokenizer.alphabet, **(meta or {})}
+        info.pop("segment_layouts", None)  # the encoder's own, never a copy passed in meta
         if self.segment_layouts:
-            info.setdefault("segment_layouts", {str(n): cols for n, cols in self.segment_layouts.items()})
+            info["segment_layouts"] = {str(n): cols for n, cols in self.segment_layouts.items()}
         (directory / SEQSSL_META).write_text(json.dumps(info, indent=1, default=str))
         config = self.backbone.config
         n_parameters = sum(p.numel() for p in self.backbone.parameters())

@@ -26,7 +26,7 @@ def corpus_files(cfg) -> list[tuple[str, list[str]]]:
     paths = ([cfg.data.path] if cfg.data.path else []) + list(cfg.data.pretrain_data)
     if not paths:
         raise InputError("no pretraining data", fix="pass --data PATH")
-    expand_columns(cfg.data)  # --v-gene-columns: their CDR1/CDR2 columns first
+    expand_columns(cfg.data)  # --v-gene-columns: their CDR1/CDR2 columns before their CDR3
     files = []
     for path in paths:
         columns = default_columns(path, cfg.data.columns if path == cfg.data.path else

@@ -77,12 +77,17 @@ def receptor_frame(frame: pd.DataFrame, columns: list[str], v_gene_columns: list
             raise InputError(f"model:{NAME}: no CDR3 column follows the CDR1/CDR2 of {gene}",
                              fix="give the CDR3 columns in the order of --v-gene-columns")
         cdr3 = columns[columns.index(cdr2) + 1]
-        names = frame[gene].astype(str).str.strip()
-        chain = names.str.upper().str[2].mode().iat[0] if len(names) else "B"
+        if cdr3.endswith(("_cdr1", "_cdr2")):
+            raise InputError(f"model:{NAME}: no CDR3 column follows the CDR1/CDR2 of {gene} (next is {cdr3})",
+                             fix="give the CDR3 columns in the order of --v-gene-columns")
+        names = frame[gene].astype("string").str.strip()  # a missing gene stays missing (SCEPTR's own rule)
+        known = names.dropna()
+        chain = known.str.upper().str[2].mode().iat[0] if len(known) else "B"
         if chain not in CHAIN_COLUMNS:
             raise InputError(f"model:{NAME}: {gene} holds neither TRAV nor TRBV genes", fix="SCEPTR reads α/β TCRs")
         v_name, cdr3_name = CHAIN_COLUMNS[chain]
-        out[v_name], out[cdr3_name] = names.to_numpy(), frame[cdr3].astype(str).str.strip().to_numpy()
+        out[v_name] = [None if pd.isna(v) else str(v) for v in names]
+        out[cdr3_name] = frame[cdr3].astype(str).str.strip().to_numpy()
     return pd.DataFrame(out)
 
 
