@@ -28,11 +28,20 @@ def fold_results(out: Path) -> dict:
     return {name: body["folds"] for name, body in results["arms"].items()}
 
 
-@pytest.fixture
-def serial(tmp_path, small_binding_csv):
-    out = tmp_path / "serial"
-    assert run_cli(["crossval", "--data", str(small_binding_csv), *ARGS, *ARMS, "--config", no_map(tmp_path),
-                    "--out", str(out)]) == 0
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory, binding_frame):
+    """One serial run of the module's table, shared by the tests that compare with it (on the same 240 rows as
+    ``small_binding_csv``)."""
+    import numpy as np
+    root = tmp_path_factory.mktemp("serial")
+    data = root / "binding.csv"
+    binding_frame.iloc[np.random.default_rng(0).choice(len(binding_frame), 240, replace=False)].to_csv(data,
+                                                                                                          index=False)
+    out = root / "serial"
+    with pytest.MonkeyPatch.context() as patch:  # (set up before the per-test registry fixture: its own here)
+        patch.setenv("SEQSSL_HOME", str(root / "seqssl-home"))
+        assert run_cli(["crossval", "--data", str(data), *ARGS, *ARMS, "--config", no_map(root),
+                        "--out", str(out)]) == 0
     return out
 
 
