@@ -10,7 +10,8 @@ the targets of each run.
 "Best" rows are chosen by their mean on the same test folds (as the targets are worded), so a target met by a
 best row is read with that selection in mind; every row is printed. A target is *met* when the difference reaches
 it and is distinguishable from 0 after Holm (p < 0.05, CI above 0), *not shown* when it reaches it but not
-distinguishably, *missed* otherwise; a target whose rows the run lacks is listed as such.
+distinguishably, *missed* otherwise; a target whose rows the run lacks is listed as such. Beside it, where the run
+compared the same pair itself, its own Holm p and verdict (Holm over every comparison of the run: stricter).
 """
 from __future__ import annotations
 
@@ -81,8 +82,11 @@ def judged(run: dict) -> list[dict]:
             unanswered.append({"target": what, "verdict": "not in this run", "arm": arm, "baseline": baseline})
             continue
         c = compare(arm, baseline, metric, per_arm, ratio, None)
+        own = [r for r in run["comparisons"] if (r["arm"], r["baseline"], r["metric"]) == (arm, baseline, metric)]
         found.append({"target": what, "arm": arm, "baseline": baseline, "delta": c["delta_mean"], "ci95": c["ci95"],
-                      "p": c["p_value"], "goal": target})
+                      "p": c["p_value"], "goal": target,
+                      "run_p_holm": own[0]["p_holm"] if own else None,
+                      "run_verdict": own[0]["verdict"] if own else None})
     for item, p_holm in zip(found, holm([f["p"] for f in found])):
         item["p_holm"] = p_holm
         item["verdict"] = verdict(item["delta"], item["ci95"], p_holm, item["goal"])
@@ -112,16 +116,18 @@ def main() -> None:
     for name, run in runs.items():
         verdicts[name] = judged(run)
         print(f"\n{name}: targets ({run['n_folds']} folds, corrected resampled t, Holm over these)\n")
-        print("| target | arm − baseline | Δ [95% CI] | Holm p | verdict |")
-        print("|:--|:--|:--|--:|:--|")
+        print("| target | arm − baseline | Δ [95% CI] | Holm p (targets) | verdict | the run's own Holm p, verdict |")
+        print("|:--|:--|:--|--:|:--|:--|")
         for t in verdicts[name]:
             if "delta" not in t:
-                print(f"| {t['target']} | — | — | — | {t['verdict']} |")
+                print(f"| {t['target']} | — | — | — | {t['verdict']} | — |")
                 continue
             ci = "[—]" if t["ci95"] is None else f"[{t['ci95'][0]:+.3f}, {t['ci95'][1]:+.3f}]"
             p = "—" if t["p_holm"] is None else f"{t['p_holm']:.3g}"
+            own = "— (not a baseline of the run)" if t["run_verdict"] is None else \
+                f"{t['run_p_holm']:.3g}, {t['run_verdict']}"
             print(f"| {t['target']} | `{t['arm']}` − `{t['baseline']}` | {t['delta']:+.3f} {ci} | {p} | "
-                  f"{t['verdict']} |")
+                  f"{t['verdict']} | {own} |")
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(verdicts, handle, indent=1)
