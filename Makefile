@@ -75,7 +75,8 @@ test: install-test lint mmseqs browser
 
 test-sceptr:
 	@$(MAKE) $(SCEPTR_VENV)/.installed || { echo "WARNING: the sceptr environment could not be installed: the model:sceptr tests skip"; exit 0; }
-	@[ ! -f $(SCEPTR_VENV)/.installed ] || $(SCEPTR_VENV)/bin/python -m pytest -q -m sceptr tests/test_sceptr_arm.py
+	@[ ! -f $(SCEPTR_VENV)/.installed ] || $(SCEPTR_VENV)/bin/python -m pytest -q -m "sceptr or not slow" \
+		tests/test_sceptr_arm.py tests/test_clusters.py  # with pandas 2: SCEPTR, and clustering (hashes strings)
 
 test-slow: install-test mmseqs
 	$(BIN)/python -m pytest -q -m slow || [ $$? -eq 5 ]  # exit 5: no test marked slow

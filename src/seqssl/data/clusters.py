@@ -120,13 +120,18 @@ def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return connected_components(graph, directed=False)[1]
 
 
+# the masked position's character: in no sequence alphabet, and not NUL (pandas 2 hashes object strings as C
+# strings, so "AB\0C" and "AB\0D" would be one key and every sequence one cluster)
+MASK = "\x01"
+
+
 def substitution_pairs(unique: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Pairs of equal-length sequences one substitution apart, by hand (no library indexes this): two
     sequences differ only at position i exactly when they agree with position i masked, so each masked
     variant is hashed (``pandas.factorize``) and each sequence is linked to the first that shares one (a
     star per variant connects the same components as every pair, in linear time)."""
     owners = np.fromiter((n for n, s in enumerate(unique) for _ in s), np.int64)
-    masked = [s[:i] + "\0" + s[i + 1:] for s in unique for i in range(len(s))]
+    masked = [s[:i] + MASK + s[i + 1:] for s in unique for i in range(len(s))]
     codes = pd.factorize(pd.Series(masked, dtype=object), sort=False)[0]
     del masked
     first = np.full(codes.max() + 1 if len(codes) else 0, -1, np.int64)
