@@ -30,7 +30,7 @@ from .report import run_values, write_report
 from .results import PER_ARM_ONLY, assemble_results, fold_metrics, primary_metric
 from .rows import arm_label, label_subset
 from .tuning import Fit, fit_tuned
-from .workers import resolve_jobs, run_parts_in_workers
+from .workers import part_id, resolve_jobs, run_parts_in_workers
 
 
 @dataclass
@@ -189,7 +189,6 @@ class RowTable:
     def check_all_stored(self, store: PartStore, folds: int, arms: list[Arm]) -> None:
         """After other processes ran the parts: every row of every fold on disk, else stop naming the parts
         missing (rather than computing them here unannounced)."""
-        from .jobs import part_id
         missing = [part_id(k, arm.name) for arm in arms for k in range(folds)
                    if not all(store.has(k, self.label(arm.name, f, m)) for f, m in self.units[arm.name])]
         if missing:

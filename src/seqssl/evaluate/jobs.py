@@ -28,17 +28,13 @@ from pathlib import Path
 from ..errors import InputError
 from ..io import atomic_write_text, output_directory
 from ..resume import check_resume
+from .workers import part_id, part_order
 
 PART_ID = re.compile(r"^fold(\d+):(.+)$")
 
 
-def part_id(fold: int, arm: str) -> str:
-    return f"fold{fold}:{arm}"
-
-
 def part_ids(prepared) -> list[str]:
     """Every part of a prepared run, in the order ``--jobs`` hands them out (pretraining parts first)."""
-    from .workers import part_order
     return [part_id(k, prepared.arms[i].name) for k, i in part_order(prepared.arms, len(prepared.folds))]
 
 

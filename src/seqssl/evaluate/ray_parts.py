@@ -17,8 +17,7 @@ from tqdm.auto import tqdm
 
 from ..errors import TrainingStopped
 from ..extras import require
-from .jobs import part_id
-from .workers import part_order
+from .workers import part_id, part_order
 
 
 def part_config(cfg):

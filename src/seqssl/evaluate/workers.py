@@ -52,6 +52,11 @@ def worker_config(cfg, jobs: int):
     return dataclasses.replace(cfg, threads=threads, quiet=True)
 
 
+def part_id(fold: int, arm: str) -> str:
+    """A part's id, ``fold<K>:<arm>`` (``crossval --list-parts``, ``--part``, :mod:`.jobs`)."""
+    return f"fold{fold}:{arm}"
+
+
 def part_order(arms, folds: int) -> list[tuple[int, int]]:
     """``(fold, arm index)`` pairs, pretraining arms first, then fine-tuned encoders, then the rest (the
     longest first, so the pool is not left waiting on one long part at the end); folds in order within each."""
