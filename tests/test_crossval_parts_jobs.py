@@ -38,10 +38,16 @@ def serial(tmp_path_factory, binding_frame):
     binding_frame.iloc[np.random.default_rng(0).choice(len(binding_frame), 240, replace=False)].to_csv(data,
                                                                                                           index=False)
     out = root / "serial"
-    with pytest.MonkeyPatch.context() as patch:  # (set up before the per-test registry fixture: its own here)
+    # set up before the per-test fixtures (the run registry, torch's thread count): what they guard, guarded here
+    import torch
+    threads = torch.get_num_threads()
+    with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SEQSSL_HOME", str(root / "seqssl-home"))
-        assert run_cli(["crossval", "--data", str(data), *ARGS, *ARMS, "--config", no_map(root),
-                        "--out", str(out)]) == 0
+        try:
+            assert run_cli(["crossval", "--data", str(data), *ARGS, *ARMS, "--config", no_map(root),
+                            "--out", str(out)]) == 0
+        finally:
+            torch.set_num_threads(threads)  # --threads 1 must not outlive this run (later tests compare arithmetic)
     return out
 
 
