@@ -103,6 +103,7 @@ def run_script(script: Path, env: dict) -> None:
     subprocess.run(["bash", str(script)], env={**os.environ, **env}, check=True, capture_output=True, text=True)
 
 
+@pytest.mark.slow  # six subprocesses (~30 s): the default suite keeps --part's in-process equivalent
 def test_emitted_slurm_tasks_run_in_sequence_equal_a_serial_run(tmp_path, small_binding_csv, serial):
     out, script = tmp_path / "slurm-run", tmp_path / "cv.sh"
     assert run_cli(["crossval", "--data", str(small_binding_csv), *ARGS, *ARMS, "--config", no_map(tmp_path),
@@ -135,12 +136,17 @@ def test_submitting_the_script_queues_the_array_then_a_dependent_gather(tmp_path
 @pytest.fixture
 def local_ray():
     """A local Ray cluster of two single-CPU workers, shut down afterwards."""
+    import os
     ray = pytest.importorskip("ray")
+    environ = dict(os.environ)  # Ray sets variables (OMP_NUM_THREADS) that later tests' subprocesses would inherit
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield ray
     ray.shutdown()
+    os.environ.clear()
+    os.environ.update(environ)
 
 
+@pytest.mark.slow  # a local Ray cluster (~30 s)
 def test_ray_executor_on_two_workers_equals_a_serial_run(tmp_path, small_binding_csv, serial, local_ray):
     out = tmp_path / "ray"
     assert run_cli(["crossval", "--data", str(small_binding_csv), *ARGS, *ARMS, "--config", no_map(tmp_path),
