@@ -27,6 +27,13 @@ reversal).
     python benchmarks/bench_adversarial.py [--updates 100] [--repeats 2] [--corpus-size 20000] [--large]
     python benchmarks/bench_adversarial.py --quick     # smoke run, < 1 minute
 
+At the seed's own sizes (seed 001: a 3-layer GRU noiser with a 1024-wide input embedding and 512-wide output, a
+TAPE-sized encoder; here the ESM-2-8M-like encoder of ``bench_throughput.py`` on its FLIP proteins), MLM and the
+seed arm only, on a GPU::
+
+    python benchmarks/bench_adversarial.py --device cuda --encoder esm8m --corpus proteins \
+        --noiser-embedding 1024 --noiser-hidden 512 --batch-size 64 --seed-arm-only
+
 Last lines: ``adversarial_overhead_ratio: <value>`` for the cheapest schedule whose effect stays positive (the
 seed's settings when none is), then ``adversarial_seed_defaults_ratio: <value>``: the seed's settings, seconds
 per encoder update relative to MLM, demo encoder.
@@ -76,19 +83,50 @@ LARGE_ARMS = {"mlm-20%, encoder 4x256": ("mlm", {"mlm_rate": 0.2}),
               "seed defaults, encoder 4x256": ("adversarial-mlm", SEED_SETTINGS)}
 
 
-def model_config(large: bool):
-    cfg = Config()
-    return dataclasses.replace(cfg.model, **LARGE) if large else cfg.model
+
+@dataclasses.dataclass
+class Setting:
+    """What every arm shares: the encoder (``demo``, ``esm8m``), the noiser's sizes, the batch and the device."""
+    encoder: str = "demo"
+    noiser_embedding: int | None = None  # None: seqssl's defaults
+    noiser_hidden: int | None = None
+    batch_size: int | None = None
+    max_length: int | None = None
+    device: str = "cpu"
+
+    def pretrain(self, objective_name: str, overrides: dict, updates: int):
+        noiser = {k: v for k, v in (("noiser_embedding_size", self.noiser_embedding),
+                                    ("noiser_hidden_size", self.noiser_hidden)) if v}
+        batch = {"batch_size": self.batch_size} if self.batch_size else {}
+        return dataclasses.replace(Config().pretrain, objective=objective_name, max_steps=updates, log_every=1,
+                                   **noiser, **batch, **overrides)
+
+    def model(self, large: bool = False):
+        cfg = Config().model
+        if large:
+            return dataclasses.replace(cfg, **LARGE)
+        if self.encoder == "esm8m":
+            from bench_throughput import ESM_8M
+            return dataclasses.replace(cfg, **ESM_8M, max_length=self.max_length or 512)
+        return cfg
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def run_arm(objective_name: str, overrides: dict, corpus, vocab_size: int, updates: int, seed: int,
-            large: bool = False) -> dict:
-    cfg = Config()
-    pre = dataclasses.replace(cfg.pretrain, objective=objective_name, max_steps=updates, log_every=1, **overrides)
+            large: bool = False, setting: Setting | None = None) -> dict:
+    setting = setting or Setting()
+    pre = setting.pretrain(objective_name, overrides, updates)
     seed_everything(seed)
-    encoder = SequenceEncoder.build(model_config(large), vocab_size)
+    encoder = SequenceEncoder.build(setting.model(large), vocab_size)
     objective = build_objective(objective_name, encoder, pre, vocab_size)
-    history = run_pretraining(objective, corpus.encoded, pre, device=torch.device("cpu"), seed=seed, progress=False)
+    # (log_every=1: every step reads its loss back, a device synchronisation, so the history's wall times are
+    # the steps' own on a GPU too, for every arm alike)
+    history = run_pretraining(objective, corpus.encoded, pre, device=torch.device(setting.device), seed=seed,
+                              progress=False)
     # steady state: from the end of the first WARM encoder updates (whole cycles) to the end of the run, so that
     # the run's set-up and its first steps (allocations, one-time kernel set-up) do not count
     warm = WARM if updates > WARM else 0
@@ -102,19 +140,23 @@ def run_arm(objective_name: str, overrides: dict, corpus, vocab_size: int, updat
     return {"seconds_per_update": seconds / updates, "gap": gap, "final_loss": history[-1]["loss"]}
 
 
-def breakdown(corpus, vocab_size: int, batch_size: int, rounds: int = 3, n_batches: int = 6) -> dict:
+def breakdown(corpus, vocab_size: int, setting: Setting, rounds: int = 3, n_batches: int = 6) -> dict:
     """Milliseconds per batch of the pieces of the seed arm (each the best of ``rounds`` passes over the same
     ``n_batches`` batches): an MLM step, the encoder's and the noiser's turns (forward, backward, optimiser
     step), and the GRU noiser alone (forward without a graph; forward + backward)."""
-    cfg = Config()
-    batches = [b for _, b in iterate_batches(corpus.encoded, batch_size, np.random.default_rng(0))][:n_batches]
-    generator = torch.Generator().manual_seed(0)
+    from seqssl.runtime import generator_for
+    from seqssl.train.loop import to_device
+    device = torch.device(setting.device)
+    mlm_pre = setting.pretrain("mlm", {"mlm_rate": 0.2}, 10**6)
+    pre = setting.pretrain("adversarial-mlm", SEED_SETTINGS, 10**6)
+    batches = [to_device(b, device) for _, b in iterate_batches(corpus.encoded, pre.batch_size,
+                                                                np.random.default_rng(0))][:n_batches]
+    generator = generator_for(device, 0)
     seed_everything(0)
-    mlm = build_objective("mlm", SequenceEncoder.build(cfg.model, vocab_size),
-                          dataclasses.replace(cfg.pretrain, mlm_rate=0.2), vocab_size)
-    pre = dataclasses.replace(cfg.pretrain, objective="adversarial-mlm", **SEED_SETTINGS)
-    adversarial = build_objective("adversarial-mlm", SequenceEncoder.build(cfg.model, vocab_size), pre, vocab_size)
-    mlm_players = build_players(mlm, cfg.pretrain, 10**6)
+    mlm = build_objective("mlm", SequenceEncoder.build(setting.model(), vocab_size), mlm_pre, vocab_size).to(device)
+    adversarial = build_objective("adversarial-mlm", SequenceEncoder.build(setting.model(), vocab_size), pre,
+                                  vocab_size).to(device)
+    mlm_players = build_players(mlm, mlm_pre, 10**6)
     players = build_players(adversarial, pre, 10**6)
 
     def step(objective, players, turn):
@@ -139,11 +181,25 @@ def breakdown(corpus, vocab_size: int, batch_size: int, rounds: int = 3, n_batch
     best = {name: float("inf") for name in pieces}
     for _ in range(rounds):
         for name, run in pieces.items():
+            sync(device)
             start = time.perf_counter()
             for batch in batches:
                 run(batch)
+            sync(device)
             best[name] = min(best[name], (time.perf_counter() - start) / len(batches) * 1e3)
     return best
+
+
+def load_proteins(max_residues: int):
+    """The FLIP proteins of ``bench_throughput.py`` (100 to ``max_residues`` residues) as a corpus."""
+    import tempfile
+
+    import pandas as pd
+    from bench_throughput import PROTEIN_COLUMN, flip_proteins
+    with tempfile.TemporaryDirectory() as scratch:
+        path = f"{scratch}/proteins.csv"
+        pd.DataFrame({PROTEIN_COLUMN: flip_proteins(max_residues=max_residues)}).to_csv(path, index=False)
+        return load_corpus(path, [PROTEIN_COLUMN], SequenceTokenizer("protein"), max_residues + 2)
 
 
 def main() -> None:
@@ -155,28 +211,53 @@ def main() -> None:
     parser.add_argument("--large", action="store_true", help="also the seed arm against MLM at a 4x256 encoder")
     parser.add_argument("--large-updates", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="smoke run: 20 updates, 1 round, 3,000 sequences")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--encoder", choices=("demo", "esm8m"), default="demo",
+                        help="esm8m: bench_throughput.py's ESM-2-8M-like encoder (6x320)")
+    parser.add_argument("--corpus", choices=("cdr3", "proteins"), default="cdr3",
+                        help="proteins: bench_throughput.py's FLIP proteins of 100-510 residues")
+    parser.add_argument("--max-residues", type=int, default=510, help="--corpus proteins: longest kept")
+    parser.add_argument("--noiser-embedding", type=int, default=None, help="the seed's: 1024 (default: seqssl's)")
+    parser.add_argument("--noiser-hidden", type=int, default=None, help="the seed's: 512 (default: seqssl's)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: seqssl's pretrain.batch_size")
+    parser.add_argument("--seed-arm-only", action="store_true", help="MLM and the seed arm only")
     args = parser.parse_args()
     if args.quick:
         args.updates, args.repeats, args.corpus_size, args.large_updates = 20, 1, 3000, 20
     if args.threads:
         torch.set_num_threads(args.threads)
     tokenizer = SequenceTokenizer("protein")
-    corpus = load_corpus(builtin_path("background_cdr3b"), ["cdr3_b_aa"], tokenizer, 64)
+    if args.corpus == "proteins":
+        corpus = load_proteins(args.max_residues)
+    else:
+        corpus = load_corpus(builtin_path("background_cdr3b"), ["cdr3_b_aa"], tokenizer, 64)
     corpus = corpus.select(np.arange(len(corpus)) < args.corpus_size)
+    setting = Setting(args.encoder, args.noiser_embedding, args.noiser_hidden, args.batch_size,
+                      args.max_residues + 2 if args.corpus == "proteins" else None, args.device)
     arms = {name: (objective, overrides, False) for name, (objective, overrides) in ARMS.items()}
-    if args.quick:
+    if args.quick or args.seed_arm_only:
         arms = {name: arms[name] for name in ("mlm-20%", SEED_ARM)}
     if args.large:
         arms.update({name: (objective, overrides, True) for name, (objective, overrides) in LARGE_ARMS.items()})
-    print(f"{torch.get_num_threads()} threads, {len(corpus)} CDR3β, batch {Config().pretrain.batch_size}, "
+    pre = setting.pretrain("adversarial-mlm", SEED_SETTINGS, 1)
+    print(f"device {setting.device}, encoder {args.encoder}, noiser GRU {pre.noiser_layers} layers, embedding "
+          f"{pre.noiser_embedding_size}, hidden {pre.noiser_hidden_size} per direction", flush=True)
+    print(f"{torch.get_num_threads()} threads, {len(corpus)} {args.corpus} sequences, batch {pre.batch_size}, "
           f"{args.updates} encoder updates per arm ({args.large_updates} for the 4x256 encoder), "
           f"{args.repeats} rounds", flush=True)
+    def shown(name: str) -> str:
+        """The arm's name with the noiser's sizes of this run (the names say seqssl's default GRU, 3x32)."""
+        if not (args.noiser_embedding or args.noiser_hidden):
+            return name
+        return name.replace("x32", f"x{pre.noiser_hidden_size} (embedding {pre.noiser_embedding_size})")
+
     results: dict[str, list[dict]] = {name: [] for name in arms}
     for round_ in range(args.repeats):
         for name, (objective, overrides, large) in arms.items():
             updates = args.large_updates if large else args.updates
-            results[name].append(run_arm(objective, overrides, corpus, tokenizer.vocab_size, updates, round_, large))
-            print(f"round {round_}: {name}: {results[name][-1]['seconds_per_update'] * 1e3:.1f} ms/update, "
+            results[name].append(run_arm(objective, overrides, corpus, tokenizer.vocab_size, updates, round_, large,
+                                         setting))
+            print(f"round {round_}: {shown(name)}: {results[name][-1]['seconds_per_update'] * 1e3:.1f} ms/update, "
                   f"gap {results[name][-1]['gap']:+.3f}", flush=True)
     bases = {False: np.mean([r["seconds_per_update"] for r in results["mlm-20%"]])}
     if args.large:
@@ -187,18 +268,20 @@ def main() -> None:
         per = np.mean([r["seconds_per_update"] for r in runs])
         gap = np.mean([r["gap"] for r in runs])
         summary[name] = (per / bases[arms[name][2]], gap)
-        print(f"{name:56s} {per * 1e3:10.1f} {summary[name][0]:6.2f} {gap:+24.3f}")
-    print("\nwhere the seed arm's time goes (demo encoder, ms per batch, each piece alone, best of 3):")
-    pieces = breakdown(corpus, tokenizer.vocab_size, Config().pretrain.batch_size)
+        print(f"{shown(name):56s} {per * 1e3:10.1f} {summary[name][0]:6.2f} {gap:+24.3f}")
+    print(f"\nwhere the seed arm's time goes ({args.encoder} encoder, ms per batch, each piece alone, best of 3):")
+    pieces = breakdown(corpus, tokenizer.vocab_size, setting)
     for name, ms in pieces.items():
         print(f"  {name:28s} {ms:8.1f}")
     per_update, mlm = pieces["encoder turn"] + pieces["noiser turn"], pieces["mlm step"]
     without_gru = per_update - pieces["GRU forward (no graph)"] - pieces["GRU forward + backward"]
     print(f"  encoder + noiser turn = {per_update:.1f} ms per encoder update = {per_update / mlm:.2f}× an MLM step; "
           f"less the GRU's share, {without_gru / mlm:.2f}×")
+    gru_ms = pieces["GRU forward (no graph)"] + pieces["GRU forward + backward"]
+    print(f"adversarial_gru_share: {gru_ms / per_update:.2f}")
     keeping = {n: v for n, v in summary.items() if n in ARMS and n != "mlm-20%" and v[1] > 0}
     chosen = min(keeping, key=lambda n: keeping[n][0]) if keeping else SEED_ARM
-    print(f"\nchosen: {chosen} (cheapest with a positive adversarial gap)")
+    print(f"\nchosen: {shown(chosen)} (cheapest with a positive adversarial gap)")
     if args.large:
         print(f"seed defaults at the 4x256 encoder: {summary['seed defaults, encoder 4x256'][0]:.2f}× its MLM")
     print(f"adversarial_overhead_ratio: {summary[chosen][0]:.2f}")

@@ -54,8 +54,10 @@ gives the lower MFU printed as "(Kaplan)".
 On a CPU without native bf16 matrix multiplies (AVX2 only: bf16 is emulated, several times slower than
 fp32), shape c is shrunk to ``--bf16-emulated-steps`` steps of ``--bf16-emulated-batch`` sequences and says so.
 
-The last lines are ``shape_b_ratio_vs_grouped_trainer: R`` (seqssl tokens/s ÷ Trainer tokens/s) and
-``shape_b_mfu: M`` (seqssl's MFU as a fraction).
+The last lines are ``name: value`` figures: the matmul peaks, per shape and side tokens/s (and the CUDA
+allocator's peak), seqssl's MFU against the bf16 peak whatever the shape's precision, then
+``shape_b_ratio_vs_grouped_trainer: R`` (seqssl tokens/s ÷ Trainer tokens/s) and ``shape_b_mfu: M`` (seqssl's
+MFU, against the peak of the shape's own precision, as a fraction).
 """
 from __future__ import annotations
 
@@ -565,8 +567,16 @@ def main() -> None:
                 return side["tokens_per_s"] * side["seconds"] / (side["seconds"] + side["loading"])
             with_loading = rate_with_loading(first) / rate_with_loading(hf)
             print(f"  ratio seqssl / grouped Trainer: {ratio:.2f} (data loading included: {with_loading:.2f})")
-            results[shape.name] = {"ratio": ratio, "mfu": first["mfu"], "summary": summary}
+            results[shape.name] = {"ratio": ratio, "mfu": first["mfu"], "summary": summary,
+                                   "mfu_vs_bf16": first["mfu"] * peak / peaks["bf16"]}
+    print(f"matmul_peak_tflops_fp32: {peaks['fp32'] / 1e12:.2f}")
+    print(f"matmul_peak_tflops_bf16: {peaks['bf16'] / 1e12:.2f}")
     for name, r in results.items():
+        for side, s in (("seqssl", r["summary"]["seqssl"]), ("trainer", r["summary"]["hf_trainer"])):
+            print(f"shape_{name}_{side}_tokens_per_s: {s['tokens_per_s']:.0f}")
+            if s["cuda_peak_mb"]:
+                print(f"shape_{name}_{side}_cuda_peak_mb: {s['cuda_peak_mb']:.0f}")
+        print(f"shape_{name}_mfu_vs_bf16_peak: {r['mfu_vs_bf16']:.3f}")
         if name != "b":
             print(f"shape_{name}_ratio_vs_grouped_trainer: {r['ratio']:.2f}")
             print(f"shape_{name}_mfu: {r['mfu']:.3f}")
