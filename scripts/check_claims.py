@@ -1,0 +1,315 @@
+"""Check every tagged number in the project's prose against the committed result it rests on.
+
+A published figure is tagged where it is written, with an HTML comment (invisible when the Markdown is
+rendered) that names the committed file under ``docs/results/`` and a query into it:
+
+- **a number in prose**: the comment follows the number (or interval) directly::
+
+      SimCLR +0.017 <!-- claim tcr_gpu_all_objectives.json: delta(simclr, none, auroc) -->
+      CI [−0.014, +0.049] <!-- claim tcr_gpu_all_objectives.json: ci(simclr, none, auroc) -->
+      ratio 1.06 <!-- claim bench_throughput_cpu.txt: line(shape_b_ratio_vs_grouped_trainer) -->
+
+  The claimed text is the number, interval (``[a, b]``) or range (``a–b``) just before the comment; each of its
+  numbers must equal the query's value rounded to as many decimals as the text shows (``59%`` is read as 0.59).
+
+- **a table**: a comment on the line above the table names the file and one query list per column after the
+  first (``|``-separated; ``-`` leaves a column unchecked; ``{row}`` is the row's first cell without backticks)::
+
+      <!-- claims-table tcr_gpu_all_objectives.json: mean({row}, auroc) std({row}, auroc) | - | ... -->
+
+  Every number of every checked cell must match its column's queries in order; a cell of ``—`` is skipped. A
+  column read from another file starts with that file's name: ``| other.json: mean({row}, auroc) |``.
+
+Queries (the registry ``QUERIES`` below): ``mean(arm, metric)``, ``std(arm, metric)``, ``delta(arm, baseline,
+metric)``, ``ci(arm, baseline, metric)`` (two numbers), ``p(...)`` (the comparison's p), ``holm(...)`` (Holm over
+the primary-metric family, computed by seqssl's own rule where an older file lacks it), ``capped(arm)``
+(fine-tuning runs at the epoch cap, and the number of folds), ``pretrain_s(arm)`` (mean pretraining seconds per
+fold), ``row("line prefix", N)`` (the N-th number, from 0, after the prefix on the first line that starts with
+it, in a committed text output), ``get(dotted.path)`` and ``span(dotted.path.with.*)`` (min and max) on any JSON
+file, and ``line(name)``: the value of a ``name: value`` line of a committed text output (a benchmark's printed
+figures). Arguments with commas or parentheses are quoted: ``row("plain, full batch", 1)``.
+
+    python scripts/check_claims.py            # exit 0 when every claim matches; else one line per mismatch
+    python scripts/check_claims.py --list     # every claim and its value
+    python scripts/check_claims.py --untagged # also count the decimal numbers no claim covers, per file
+
+Written by hand: no library checks prose against result files.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "docs" / "results"
+DOCUMENTS = ("README.md", "docs/results/README.md", "docs/results/throughput.md")
+
+NUMBER = r"[+\-−]?\d[\d,]*(?:\.\d+)?"
+CLAIM = re.compile(r"<!-- claim (?P<file>[^:\s]+): (?P<query>[^>]*?) -->")
+TABLE = re.compile(r"<!-- claims-table (?P<file>[^:\s]+): (?P<columns>[^>]*?) -->")
+CALL = re.compile(r'(?P<name>\w+)\((?P<args>(?:"[^"]*"|[^()"])*)\)')  # arguments: plain, or "quoted"
+# the claimed text just before a claim comment: an interval, a range a–b, or one number, with an optional unit
+CLAIMED = re.compile(rf"(\[\s*{NUMBER}\s*,\s*{NUMBER}\s*\]|{NUMBER}\s*[–-]\s*{NUMBER}|{NUMBER})\s*"
+                     r"(%|×|x|s|ms|MB|MiB|GB|GiB|min)?[`)*]*\s*$")
+
+
+# -- the committed files --------------------------------------------------------------------------------------
+_cache: dict[str, object] = {}
+
+
+def load(name: str):
+    if name not in _cache:
+        path = RESULTS / name
+        if not path.exists():
+            raise ClaimError(f"no committed file docs/results/{name}")
+        _cache[name] = json.loads(path.read_text()) if path.suffix == ".json" else path.read_text()
+    return _cache[name]
+
+
+class ClaimError(Exception):
+    pass
+
+
+def comparison(results: dict, arm: str, baseline: str, metric: str) -> dict:
+    for c in results["comparisons"]:
+        if c["arm"] == arm and c["baseline"] == baseline and c["metric"] == metric:
+            return c
+    raise ClaimError(f"no comparison {arm} − {baseline} on {metric}")
+
+
+def arm_body(results: dict, arm: str) -> dict:
+    if arm not in results["arms"]:
+        raise ClaimError(f"no arm {arm!r} (arms: {', '.join(results['arms'])})")
+    return results["arms"][arm]
+
+
+def holm_p(results: dict, arm: str, baseline: str, metric: str) -> float:
+    if not any("p_holm" in c for c in results["comparisons"]):
+        sys.path.insert(0, str(ROOT / "src"))
+        from seqssl.evaluate.verdicts import add_verdicts
+        add_verdicts(results["comparisons"], results["primary_metric"])
+    return comparison(results, arm, baseline, metric)["p_holm"]
+
+
+def walk(value, path: str) -> list:
+    """The values at a dotted path; ``*`` matches every key or index (entries after it that lack the rest of
+    the path are left out)."""
+    values, wild = [value], False
+    for part in path.split("."):
+        nxt = []
+        for v in values:
+            if part == "*":
+                nxt.extend(v.values() if isinstance(v, dict) else v)
+            elif isinstance(v, list):
+                nxt.append(v[int(part)])
+            elif isinstance(v, dict) and part in v:
+                nxt.append(v[part])
+            elif not wild:  # (after a *, entries without the key are left out)
+                raise ClaimError(f"no {part!r} on the path {path!r}")
+        values, wild = nxt, wild or part == "*"
+    if not values:
+        raise ClaimError(f"nothing at the path {path!r}")
+    return values
+
+
+def line_value(text: str, name: str) -> float:
+    found = re.findall(rf"^{re.escape(name)}: ({NUMBER})", text, re.M)
+    if not found:
+        raise ClaimError(f"no line '{name}: value'")
+    return float(found[-1].replace(",", ""))
+
+
+def row_value(text: str, prefix: str, index: str) -> float:
+    """The ``index``-th number (from 0) on the first line that starts with ``prefix`` (leading spaces ignored)."""
+    for line in text.splitlines():
+        if line.lstrip().startswith(prefix):
+            numbers = re.findall(NUMBER, line[len(line) - len(line.lstrip()) + len(prefix):])
+            if int(index) >= len(numbers):
+                raise ClaimError(f"the line starting {prefix!r} has {len(numbers)} numbers")
+            return float(numbers[int(index)].replace(",", "").replace("−", "-"))
+    raise ClaimError(f"no line starts with {prefix!r}")
+
+
+def mean_of(values: list) -> float:
+    return sum(values) / len(values)
+
+
+QUERIES: dict[str, Callable[..., list[float]]] = {
+    "mean": lambda r, arm, metric: [arm_body(r, arm)["mean"][metric]],
+    "std": lambda r, arm, metric: [arm_body(r, arm)["std"][metric]],
+    "delta": lambda r, arm, base, metric: [comparison(r, arm, base, metric)["delta_mean"]],
+    "ci": lambda r, arm, base, metric: list(comparison(r, arm, base, metric)["ci95"]),
+    "p": lambda r, arm, base, metric: [comparison(r, arm, base, metric)["p_value"]],
+    "holm": lambda r, arm, base, metric: [holm_p(r, arm, base, metric)],
+    "capped": lambda r, arm: [sum(not run.get("stopped_early", True) for run in arm_body(r, arm)["runs"]),
+                              len(arm_body(r, arm)["runs"])],
+    "pretrain_s": lambda r, arm: [mean_of([run["pretrain_seconds"] for run in arm_body(r, arm)["runs"]])],
+    "get": lambda r, path: [float(v) for v in walk(r, path)],
+    "span": lambda r, path: [min(walk(r, path)), max(walk(r, path))],
+    "line": lambda text, name: [line_value(text, name)],
+    "row": lambda text, prefix, index: [row_value(text, prefix, index)],
+}
+
+
+def evaluate(file: str, query: str, row: str | None = None) -> list[float]:
+    """Every value of a space-separated list of query calls, in order."""
+    values: list[float] = []
+    for call in CALL.finditer(query.replace("{row}", row or "")):
+        name = call["name"]
+        if name not in QUERIES:
+            raise ClaimError(f"unknown query {name}() (known: {', '.join(QUERIES)})")
+        args = next(csv.reader([call["args"]], skipinitialspace=True)) if call["args"].strip() else []
+        args = [a.strip() for a in args]
+        try:
+            values.extend(QUERIES[name](load(file), *args))
+        except (KeyError, IndexError, TypeError) as error:
+            raise ClaimError(f"{call.group(0)}: {type(error).__name__} {error}") from error
+    if not values:
+        raise ClaimError(f"no query in {query!r}")
+    return values
+
+
+# -- comparing ------------------------------------------------------------------------------------------------
+def numbers_of(text: str) -> list[str]:
+    return re.findall(NUMBER, text)
+
+
+def matches(written: str, value: float | None, percent: bool = False) -> bool:
+    """The written number equals the value rounded to the decimals written (a percentage: value × 100)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return False
+    number = float(written.replace("−", "-").replace(",", ""))
+    decimals = len(written.split(".")[1]) if "." in written else 0
+    target = value * 100 if percent else value
+    return abs(round(target, decimals) - number) <= 0.5 * 10 ** -decimals + 1e-12
+
+
+@dataclass
+class Claim:
+    document: str
+    line: int
+    file: str
+    query: str
+    written: list[str]
+    values: list[float] | None = None
+    percent: bool = False
+    error: str | None = None
+
+    def check(self, row: str | None = None) -> bool:
+        try:
+            self.values = evaluate(self.file, self.query, row)
+        except ClaimError as error:
+            self.error = str(error)
+            return False
+        if len(self.values) != len(self.written):
+            self.error = f"{len(self.written)} numbers written, the query gives {len(self.values)}"
+            return False
+        wrong = [(w, v) for w, v in zip(self.written, self.values) if not matches(w, v, self.percent)]
+        if wrong:
+            self.error = "; ".join(f"written {w}, the file gives {v:.6g}" for w, v in wrong)
+        return not wrong
+
+    def where(self) -> str:
+        return f"{self.document}:{self.line}"
+
+
+def prose_claims(document: str, text: str) -> list[Claim]:
+    claims = []
+    for match in CLAIM.finditer(text):
+        before = text[:match.start()]
+        written = CLAIMED.search(before[-80:])
+        line = before.count("\n") + 1
+        if not written:
+            claims.append(Claim(document, line, match["file"], match["query"], [],
+                                error="no number just before the claim comment"))
+            continue
+        claims.append(Claim(document, line, match["file"], match["query"], numbers_of(written.group(1)),
+                            percent=written.group(2) == "%"))
+    return claims
+
+
+def table_claims(document: str, text: str) -> list[tuple[Claim, str | None]]:
+    """One claim per checked cell of each tagged table, with the row key it is evaluated for."""
+    lines = text.splitlines()
+    claims = []
+    for number, line in enumerate(lines):
+        tag = TABLE.search(line)
+        if not tag:
+            continue
+        columns = [c.strip() for c in tag["columns"].split("|")]
+        rows: list[tuple[int, str]] = []
+        for at in range(number + 1, len(lines)):
+            if not lines[at].startswith("|"):
+                if rows or lines[at].strip():
+                    break
+                continue
+            rows.append((at + 1, lines[at]))
+        for at, row in rows[2:]:  # after the header and its separator
+            cells = [c.strip() for c in row.strip().strip("|").split("|")]
+            key = cells[0].strip("`* ")
+            for cell, spec in zip(cells[1:], columns):
+                if spec in ("-", "") or cell in ("—", "-", ""):
+                    continue
+                own = re.match(r"(\S+\.(?:json|txt)): (.*)$", spec)  # a column from another file
+                file, spec = (own[1], own[2]) if own else (tag["file"], spec)
+                claims.append((Claim(document, at, file, spec, numbers_of(cell),
+                                     percent=cell.endswith("%")), key))
+    return claims
+
+
+def untagged_numbers(text: str) -> int:
+    """Decimal numbers (x.yy) outside code blocks, claim-tagged tables and claimed texts: what is left to tag."""
+    count, in_code, in_table = 0, False, False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+            continue
+        if TABLE.search(line):
+            in_table = True
+            continue
+        if in_table and not line.startswith("|") and line.strip():
+            in_table = False
+        if in_code or in_table:
+            continue
+        stripped = CLAIM.sub("", re.sub(rf"(\[\s*{NUMBER}\s*,\s*{NUMBER}\s*\]|{NUMBER})\s*\S{{0,2}}\s*<!-- claim "
+                                        r"[^>]*-->", "", line))
+        count += len(re.findall(r"(?<![\w.])[+\-−]?\d+\.\d+", stripped))
+    return count
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("documents", nargs="*", default=list(DOCUMENTS), help="Markdown files, from the root")
+    parser.add_argument("--list", action="store_true", help="print every claim and its value")
+    parser.add_argument("--untagged", action="store_true", help="count decimal numbers no claim covers")
+    args = parser.parse_args(argv)
+    failed = total = tables = 0
+    for document in args.documents:
+        text = (ROOT / document).read_text()
+        checks = [(c, None) for c in prose_claims(document, text)] + table_claims(document, text)
+        tables += len(TABLE.findall(text))
+        for claim, row in checks:
+            total += 1
+            ok = claim.error is None and claim.check(row)
+            if args.list or not ok:
+                shown = " ".join(claim.written) or "?"
+                status = "ok  " if ok else "FAIL"
+                detail = "" if ok else f": {claim.error}"
+                print(f"{status} {claim.where()}: {shown} ← {claim.file}: "
+                      f"{claim.query.replace('{row}', row or '{row}')}{detail}")
+            failed += not ok
+        if args.untagged:
+            print(f"untagged decimal numbers in {document}: {untagged_numbers(text)}")
+    print(f"claims: {total} checked ({tables} tables), {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
