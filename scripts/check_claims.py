@@ -7,7 +7,7 @@ rendered) that names the committed file under ``docs/results/`` and a query into
 
       SimCLR +0.017 <!-- claim tcr_gpu_all_objectives.json: delta(simclr, none, auroc) -->
       CI [−0.014, +0.049] <!-- claim tcr_gpu_all_objectives.json: ci(simclr, none, auroc) -->
-      ratio 1.06 <!-- claim bench_throughput_cpu.txt: line(shape_b_ratio_vs_grouped_trainer) -->
+      ratio 1.06 <!-- claim throughput_idle_2threads.txt: line(shape_b_ratio_vs_grouped_trainer) -->
 
   The claimed text is the number, interval (``[a, b]``) or range (``a–b``) just before the comment; each of its
   numbers must equal the query's value rounded to as many decimals as the text shows (``59%`` is read as 0.59).
@@ -19,6 +19,9 @@ rendered) that names the committed file under ``docs/results/`` and a query into
 
   Every number of every checked cell must match its column's queries in order; a cell of ``—`` is skipped. A
   column read from another file starts with that file's name: ``| other.json: mean({row}, auroc) |``.
+
+- **a quoted output**: ``<!-- claims-include FILE -->`` before a fenced block: the block must be the committed
+  file (a console output, say), line for line.
 
 Queries (the registry ``QUERIES`` below): ``mean(arm, metric)``, ``std(arm, metric)``, ``delta(arm, baseline,
 metric)``, ``ci(arm, baseline, metric)`` (two numbers), ``p(...)`` (the comparison's p), ``holm(...)`` (Holm over
@@ -54,6 +57,7 @@ DOCUMENTS = ("README.md", "docs/results/README.md", "docs/results/throughput.md"
 NUMBER = r"[+\-−]?\d[\d,]*(?:\.\d+)?"
 CLAIM = re.compile(r"<!-- claim (?P<file>[^:\s]+): (?P<query>[^>]*?) -->")
 TABLE = re.compile(r"<!-- claims-table (?P<file>[^:\s]+): (?P<columns>[^>]*?) -->")
+INCLUDE = re.compile(r"<!-- claims-include (?P<file>[^\s>]+) -->")
 CALL = re.compile(r'(?P<name>\w+)\((?P<args>(?:"[^"]*"|[^()"])*)\)')  # arguments: plain, or "quoted"
 # the claimed text just before a claim comment: an interval, a range a–b, or one number, with an optional unit
 CLAIMED = re.compile(rf"(\[\s*{NUMBER}\s*,\s*{NUMBER}\s*\]|{NUMBER}\s*[–-]\s*{NUMBER}|{NUMBER})\s*"
@@ -264,6 +268,33 @@ def table_claims(document: str, text: str) -> list[tuple[Claim, str | None]]:
     return claims
 
 
+def included_blocks(document: str, text: str) -> list[Claim]:
+    """A fenced block after a ``claims-include FILE`` comment must be the committed file, line for line (trailing
+    spaces aside): a console output quoted in a document is the one committed beside the results."""
+    claims = []
+    for match in INCLUDE.finditer(text):
+        line = text[:match.start()].count("\n") + 1
+        claim = Claim(document, line, match["file"], "include", [])
+        block = re.match(r"\s*```[^\n]*\n(.*?)\n```", text[match.end():], re.S)
+        try:
+            committed = load(match["file"])
+        except ClaimError as error:
+            claim.error = str(error)
+        else:
+            if block is None:
+                claim.error = "no fenced block after the claims-include comment"
+            else:
+                quoted = [row.rstrip() for row in block[1].splitlines()]
+                expected = [row.rstrip() for row in str(committed).rstrip("\n").splitlines()]
+                if quoted != expected:
+                    differing = next((i for i, (a, b) in enumerate(zip(quoted, expected)) if a != b),
+                                     min(len(quoted), len(expected)))
+                    claim.error = (f"the quoted block differs from the file at its line {differing + 1} "
+                                   f"({len(quoted)} lines quoted, {len(expected)} in the file)")
+        claims.append(claim)
+    return claims
+
+
 def untagged_numbers(text: str) -> int:
     """Decimal numbers (x.yy) outside code blocks, claim-tagged tables and claimed texts: what is left to tag."""
     count, in_code, in_table = 0, False, False
@@ -294,10 +325,11 @@ def main(argv: list[str] | None = None) -> int:
     for document in args.documents:
         text = (ROOT / document).read_text()
         checks = [(c, None) for c in prose_claims(document, text)] + table_claims(document, text)
+        includes = included_blocks(document, text)
         tables += len(TABLE.findall(text))
-        for claim, row in checks:
+        for claim, row in checks + [(c, None) for c in includes]:
             total += 1
-            ok = claim.error is None and claim.check(row)
+            ok = claim.error is None and (claim.query == "include" or claim.check(row))
             if args.list or not ok:
                 shown = " ".join(claim.written) or "?"
                 status = "ok  " if ok else "FAIL"

@@ -76,3 +76,13 @@ def test_a_benchmark_line_and_a_row_are_read_from_the_committed_output(tmp_path)
     assert check_claims.main([doc]) == 1  # the second number is wrong
     full = text.split("plain, full batch  batch 4096: peak +")[1].split()[0]
     assert check_claims.main([write(tmp_path, Path(doc).read_text().replace("9,999", full))]) == 0
+
+
+def test_a_quoted_console_block_must_be_the_committed_output(tmp_path, capsys):
+    committed = (ROOT / "docs/results/demo_quick_console_80.txt").read_text()
+    doc = "<!-- claims-include demo_quick_console_80.txt -->\n```text\n" + committed.rstrip("\n") + "\n```\n"
+    assert check_claims.main([write(tmp_path, doc)]) == 0
+    head, block = doc.split("```text\n")
+    edited = head + "```text\n" + block.replace("0.", "9.", 1)
+    assert check_claims.main([write(tmp_path, edited)]) == 1
+    assert "differs from the file" in capsys.readouterr().out
