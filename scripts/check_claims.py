@@ -13,24 +13,27 @@ rendered) that names the committed file under ``docs/results/`` and a query into
   numbers must equal the query's value rounded to as many decimals as the text shows (``59%`` is read as 0.59).
 
 - **a table**: a comment on the line above the table names the file and one query list per column after the
-  first (``|``-separated; ``-`` leaves a column unchecked; ``{row}`` is the row's first cell without backticks)::
+  first (``|``-separated; ``-`` leaves a column unchecked; ``{row}`` is the row's first cell, ``{N}`` its cell N,
+  ``{a}`` and ``{b}`` the two sides of a first cell "a − b", ``{mode}`` its part from "[", all without backticks)::
 
       <!-- claims-table tcr_gpu_all_objectives.json: mean({row}, auroc) std({row}, auroc) | - | ... -->
 
-  Every number of every checked cell must match its column's queries in order; a cell of ``—`` is skipped. A
+  Every number of every checked cell must match its column's queries in order (a cell "< 0.001": the value
+  must be below it); a cell of ``—`` is skipped. A
   column read from another file starts with that file's name: ``| other.json: mean({row}, auroc) |``.
 
 - **a quoted output**: ``<!-- claims-include FILE -->`` before a fenced block: the block must be the committed
   file (a console output, say), line for line.
 
-Queries (the registry ``QUERIES`` below): ``mean(arm, metric)``, ``std(arm, metric)``, ``delta(arm, baseline,
-metric)``, ``ci(arm, baseline, metric)`` (two numbers), ``p(...)`` (the comparison's p), ``holm(...)`` (Holm over
-the primary-metric family, computed by seqssl's own rule where an older file lacks it), ``capped(arm)``
-(fine-tuning runs at the epoch cap, and the number of folds), ``pretrain_s(arm)`` (mean pretraining seconds per
-fold), ``row("line prefix", N)`` (the N-th number, from 0, after the prefix on the first line that starts with
-it, in a committed text output), ``get(dotted.path)`` and ``span(dotted.path.with.*)`` (min and max) on any JSON
-file, and ``line(name)``: the value of a ``name: value`` line of a committed text output (a benchmark's printed
-figures). Arguments with commas or parentheses are quoted: ``row("plain, full batch", 1)``.
+Queries (the registry ``QUERIES`` below): ``mean(arm, metric)``, ``std(arm, metric)``, ``subset(arm, metric,
+subset)`` (mean and std; subset ``all``: pooled), ``delta(arm, baseline, metric)``, ``ci(arm, baseline, metric)``
+(two numbers), ``p(...)`` (the comparison's p), ``holm(...)`` (Holm over the primary-metric family, computed by
+seqssl's own rule where an older file lacks it), ``capped(arm)`` (fine-tuning runs at the epoch cap, and the number
+of folds), ``pretrain_s(arm)`` (mean pretraining seconds per fold), ``runs(arm, key)`` (a value of each fold's
+run), ``row("line prefix", N)`` (the N-th number, from 0, after the prefix on the first line that starts with it,
+in a committed text output), ``get(dotted.path)`` and ``span(dotted.path.with.*)`` (min and max) on any JSON file,
+and ``line(name)``: the value of a ``name: value`` line of a committed text output (a benchmark's printed figures).
+Arguments with commas or parentheses are quoted: ``row("plain, full batch", 1)``.
 
     python scripts/check_claims.py            # exit 0 when every claim matches; else one line per mismatch
     python scripts/check_claims.py --list     # every claim and its value
@@ -147,6 +150,8 @@ def mean_of(values: list) -> float:
 
 QUERIES: dict[str, Callable[..., list[float]]] = {
     "mean": lambda r, arm, metric: [arm_body(r, arm)["mean"][metric]],
+    "subset": lambda r, arm, metric, subset: [arm_body(r, arm)[kind][metric if subset == "all" else
+                                                                    f"{metric}@{subset}"] for kind in ("mean", "std")],
     "std": lambda r, arm, metric: [arm_body(r, arm)["std"][metric]],
     "delta": lambda r, arm, base, metric: [comparison(r, arm, base, metric)["delta_mean"]],
     "ci": lambda r, arm, base, metric: list(comparison(r, arm, base, metric)["ci95"]),
@@ -154,6 +159,7 @@ QUERIES: dict[str, Callable[..., list[float]]] = {
     "holm": lambda r, arm, base, metric: [holm_p(r, arm, base, metric)],
     "capped": lambda r, arm: [sum(not run.get("stopped_early", True) for run in arm_body(r, arm)["runs"]),
                               len(arm_body(r, arm)["runs"])],
+    "runs": lambda r, arm, key: [float(run[key]) for run in arm_body(r, arm)["runs"]],
     "pretrain_s": lambda r, arm: [mean_of([run["pretrain_seconds"] for run in arm_body(r, arm)["runs"]])],
     "get": lambda r, path: [float(v) for v in walk(r, path)],
     "span": lambda r, path: [min(walk(r, path)), max(walk(r, path))],
@@ -162,10 +168,28 @@ QUERIES: dict[str, Callable[..., list[float]]] = {
 }
 
 
-def evaluate(file: str, query: str, row: str | None = None) -> list[float]:
+def fill(query: str, cells: list[str] | None) -> str:
+    """A table query for one row: ``{row}`` (the first cell), ``{N}`` (cell N) and ``{a}``/``{b}`` (the first cell's
+    two sides of " − ") and ``{mode}`` (the first cell from its "[": ``none{mode}`` is the same mode's ``none`` row),
+    each without backticks or asterisks."""
+    if not cells:
+        return query
+    key = cells[0]
+    a, _, b = key.replace("`", "").partition(" − ")
+    quoted = re.findall(r"`([^`]+)`", key)
+    key = quoted[0] if quoted else key  # "`kmer` (k-mer counts)": the row is kmer
+    mode = key[key.index("["):] if "[" in key else ""
+    out = (query.replace("{row}", key).replace("{a}", a.strip()).replace("{b}", b.strip())
+           .replace("{mode}", mode))
+    for index, cell in enumerate(cells):
+        out = out.replace(f"{{{index}}}", cell.replace("`", "").strip("—"))
+    return out.replace("[]", "")  # an empty mode cell: the arm has no mode
+
+
+def evaluate(file: str, query: str, cells: list[str] | None = None) -> list[float]:
     """Every value of a space-separated list of query calls, in order."""
     values: list[float] = []
-    for call in CALL.finditer(query.replace("{row}", row or "")):
+    for call in CALL.finditer(fill(query, cells)):
         name = call["name"]
         if name not in QUERIES:
             raise ClaimError(f"unknown query {name}() (known: {', '.join(QUERIES)})")
@@ -204,18 +228,20 @@ class Claim:
     written: list[str]
     values: list[float] | None = None
     percent: bool = False
+    below: bool = False  # written "< x": the value must be below x
     error: str | None = None
 
-    def check(self, row: str | None = None) -> bool:
+    def check(self, cells: list[str] | None = None) -> bool:
         try:
-            self.values = evaluate(self.file, self.query, row)
+            self.values = evaluate(self.file, self.query, cells)
         except ClaimError as error:
             self.error = str(error)
             return False
         if len(self.values) != len(self.written):
             self.error = f"{len(self.written)} numbers written, the query gives {len(self.values)}"
             return False
-        wrong = [(w, v) for w, v in zip(self.written, self.values) if not matches(w, v, self.percent)]
+        wrong = [(w, v) for w, v in zip(self.written, self.values)
+                 if not (v is not None and v < float(w) if self.below else matches(w, v, self.percent))]
         if wrong:
             self.error = "; ".join(f"written {w}, the file gives {v:.6g}" for w, v in wrong)
         return not wrong
@@ -239,8 +265,8 @@ def prose_claims(document: str, text: str) -> list[Claim]:
     return claims
 
 
-def table_claims(document: str, text: str) -> list[tuple[Claim, str | None]]:
-    """One claim per checked cell of each tagged table, with the row key it is evaluated for."""
+def table_claims(document: str, text: str) -> list[tuple[Claim, list[str] | None]]:
+    """One claim per checked cell of each tagged table, with the row's cells it is evaluated for."""
     lines = text.splitlines()
     claims = []
     for number, line in enumerate(lines):
@@ -257,14 +283,14 @@ def table_claims(document: str, text: str) -> list[tuple[Claim, str | None]]:
             rows.append((at + 1, lines[at]))
         for at, row in rows[2:]:  # after the header and its separator
             cells = [c.strip() for c in row.strip().strip("|").split("|")]
-            key = cells[0].strip("`* ")
+            keys = [c.replace("*", "").strip() for c in cells]
             for cell, spec in zip(cells[1:], columns):
                 if spec in ("-", "") or cell in ("—", "-", ""):
                     continue
                 own = re.match(r"(\S+\.(?:json|txt)): (.*)$", spec)  # a column from another file
                 file, spec = (own[1], own[2]) if own else (tag["file"], spec)
-                claims.append((Claim(document, at, file, spec, numbers_of(cell),
-                                     percent=cell.endswith("%")), key))
+                claims.append((Claim(document, at, file, spec, numbers_of(cell), percent=cell.endswith("%"),
+                                     below=cell.startswith("<")), keys))
     return claims
 
 
@@ -334,8 +360,7 @@ def main(argv: list[str] | None = None) -> int:
                 shown = " ".join(claim.written) or "?"
                 status = "ok  " if ok else "FAIL"
                 detail = "" if ok else f": {claim.error}"
-                print(f"{status} {claim.where()}: {shown} ← {claim.file}: "
-                      f"{claim.query.replace('{row}', row or '{row}')}{detail}")
+                print(f"{status} {claim.where()}: {shown} ← {claim.file}: {fill(claim.query, row)}{detail}")
             failed += not ok
         if args.untagged:
             print(f"untagged decimal numbers in {document}: {untagged_numbers(text)}")
