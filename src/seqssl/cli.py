@@ -108,6 +108,12 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
              precision: Precision = None, alphabet: Alphabet = None, unknown_residues: Unknown = None,
              pooling: Pooling = None, max_length: MaxLength = None, init: Init = None,
              temperature: Annotated[Optional[float], typer.Option(help="NT-Xent temperature.")] = None,
+             hard_negative_beta: Annotated[Optional[float], typer.Option(
+                 help="simclr, infonce, moco: weight each negative by e^(β·similarity/t), β ≥ 0 (Robinson et al. "
+                      "2021); 0: off.")] = None,
+             debias_tau_plus: Annotated[Optional[float], typer.Option(
+                 help="simclr, infonce, moco: assumed share of false negatives among the negatives, in [0, 1) "
+                      "(Chuang et al. 2020); 0: off.")] = None,
              mask_tokens: Annotated[Optional[int], typer.Option(help="Tokens masked per view (k).")] = None,
              checkpoint_every: Annotated[Optional[int], typer.Option(help="Checkpoint every N steps.")] = None,
              chunk_size: Annotated[Optional[int], typer.Option(help="Bound memory: N rows at a time, "
@@ -136,6 +142,7 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
             **_optim("pretrain", epochs, max_steps, batch_size, lr), "pretrain.objective": objective,
             "pretrain.weights": objective_weights, **_v_genes(v_gene_columns, unknown_v_genes, organism),
             "pretrain.init": init, "pretrain.temperature": temperature, "pretrain.mask_tokens": mask_tokens,
+            "pretrain.hard_negative_beta": hard_negative_beta, "pretrain.debias_tau_plus": debias_tau_plus,
             "pretrain.checkpoint_every": checkpoint_every, "pretrain.chunk_size": chunk_size,
             "pretrain.max_tokens": max_tokens,
             "pretrain.positives": positives,

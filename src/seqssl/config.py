@@ -92,6 +92,8 @@ class PretrainConfig(OptimConfig):
     init: str | None = None  # continued pretraining: start from this seqssl or transformers model directory
     #                          (its weights and its own tokenizer) instead of a random encoder
     temperature: float = 0.1
+    hard_negative_beta: float = 0.0  # simclr, infonce, moco: weight negatives by e^{β·s} (Robinson et al. 2021); 0: off
+    debias_tau_plus: float = 0.0  # simclr, infonce, moco: class prior of false negatives (Chuang et al. 2020); 0: off
     mask_tokens: int = 1  # k tokens replaced by [MASK] per view (seed 000)
     mask_rate: float | None = None  # if set, a fraction of residues instead of k
     projection_dim: int = 64  # simclr, infonce, triplet: 0 = no projection head (seed 000); simsiam needs one
@@ -322,6 +324,8 @@ RANGES = {  # dotted key: (predicate, what it must be)
     "model.max_length": (lambda v: v is None or v >= 3, "at least 3"),
     "model.dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "pretrain.temperature": (lambda v: v > 0, "positive"),
+    "pretrain.hard_negative_beta": (lambda v: v >= 0, "at least 0"),
+    "pretrain.debias_tau_plus": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "pretrain.mask_tokens": (lambda v: v >= 1, "at least 1"),
     "pretrain.mask_rate": (lambda v: v is None or 0 < v <= 1, "in (0, 1]"),
     "pretrain.mlm_rate": (lambda v: 0 < v <= 1, "in (0, 1]"),

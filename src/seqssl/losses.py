@@ -78,12 +78,16 @@ def negative_cosine(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
 
 
 def info_nce(anchors: torch.Tensor, candidates: torch.Tensor, positive_mask: torch.Tensor,
-             temperature: float = 0.1, ignore_mask: torch.Tensor | None = None) -> torch.Tensor:
+             temperature: float = 0.1, ignore_mask: torch.Tensor | None = None, hard_negative_beta: float = 0.0,
+             debias_tau_plus: float = 0.0) -> torch.Tensor:
     """N-way InfoNCE (van den Oord et al. 2018) with several positives per anchor allowed
     (supervised-contrastive form, Khosla et al. 2020, eq. 2 "L_out"): for anchor i,
     ``-mean_{p in P(i)} log exp(s_ip/t) / sum_{k not ignored} exp(s_ik/t)``; anchors without a positive
     are skipped. ``ignore_mask[i, k]`` removes candidate k from anchor i's denominator (e.g. exact
-    duplicates of the anchor, which are not true negatives)."""
+    duplicates of the anchor, which are not true negatives).
+
+    With ``hard_negative_beta`` or ``debias_tau_plus`` set, each (anchor, positive) pair is scored against the
+    anchor's negatives only, reweighted and debiased (:func:`hard_debiased_nce`); both 0 is the loss above."""
     if temperature <= 0:
         raise ValueError("temperature must be positive")
     dtype = torch.promote_types(anchors.dtype, torch.float32)
@@ -91,15 +95,54 @@ def info_nce(anchors: torch.Tensor, candidates: torch.Tensor, positive_mask: tor
     c = F.normalize(candidates.to(dtype), dim=1, eps=NORM_EPS)
     logits = a @ c.T / temperature
     positive_mask = positive_mask.bool()
-    if ignore_mask is not None:
-        logits = logits.masked_fill(ignore_mask.bool() & ~positive_mask, float("-inf"))
-    log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
     n_pos = positive_mask.sum(1)
     has = n_pos > 0
     if not has.any():
         raise ValueError("no anchor has a positive")
+    if hard_negative_beta or debias_tau_plus:
+        negative_mask = ~positive_mask if ignore_mask is None else ~positive_mask & ~ignore_mask.bool()
+        return hard_debiased_nce(logits, positive_mask, negative_mask, temperature, hard_negative_beta,
+                                 debias_tau_plus)
+    if ignore_mask is not None:
+        logits = logits.masked_fill(ignore_mask.bool() & ~positive_mask, float("-inf"))
+    log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
     per_anchor = -(log_prob.masked_fill(~positive_mask, 0.0)).sum(1)[has] / n_pos[has]
     return per_anchor.mean()
+
+
+def hard_debiased_nce(logits: torch.Tensor, positive_mask: torch.Tensor, negative_mask: torch.Tensor,
+                      temperature: float, beta: float = 0.0, tau_plus: float = 0.0) -> torch.Tensor:
+    """Contrastive loss with hard-negative weighting (Robinson et al. 2021, "Contrastive learning with hard
+    negative samples", eq. 5 with β) and debiasing for false negatives (Chuang et al. 2020, "Debiased contrastive
+    learning", eq. 6 with class prior τ⁺), over similarities ``logits`` = s/t (rows: anchors).
+
+    For anchor i with positive p and its M negatives n, the negatives' term is
+    ``Ng = max((M · Σ_n w_n e^{s_n} − τ⁺ M e^{s_p}) / (1 − τ⁺), M e^{−1/t})`` with importance weights
+    ``w_n = e^{β s_n} / Σ_n' e^{β s_n'}`` (the harder, the heavier; β = 0: uniform), and the loss is
+    ``−log e^{s_p} / (e^{s_p} + Ng)``, averaged over each anchor's positives, then over anchors. The floor
+    ``M e^{−1/t}`` is the theoretical minimum of the estimator (Chuang et al.). Computed in log space with the
+    row maximum taken out, so low temperatures do not overflow. β = τ⁺ = 0 gives InfoNCE with each positive
+    against the negatives alone (the usual form when each anchor has one positive).
+    Written by hand: no library implements these estimators for several positives and masked candidates."""
+    if not 0.0 <= tau_plus < 1.0:
+        raise ValueError("debias_tau_plus must be in [0, 1)")
+    very_negative = torch.finfo(logits.dtype).min / 4
+    m = negative_mask.sum(1).clamp(min=1).to(logits.dtype)  # M per anchor
+    top = logits.masked_fill(~(negative_mask | positive_mask), very_negative).amax(1, keepdim=True).detach()
+    shifted = logits - top  # every exp below is of a value ≤ 0
+    # log Σ_n w_n e^{s_n − top} = logsumexp_n((1 + β)(s_n − top)) − logsumexp_n(β (s_n − top))
+    log_weighted = (torch.logsumexp(((1 + beta) * shifted).masked_fill(~negative_mask, very_negative), 1)
+                    - torch.logsumexp((beta * shifted).masked_fill(~negative_mask, very_negative), 1))
+    weighted = m * torch.exp(log_weighted)  # M · Σ w e^{s − top}
+    positive = torch.exp(shifted)  # e^{s_p − top}, for every candidate (used where positive)
+    floor = m.unsqueeze(1) * torch.exp(-1.0 / temperature - top)
+    estimate = (weighted.unsqueeze(1) - tau_plus * m.unsqueeze(1) * positive) / (1 - tau_plus)
+    ng = torch.maximum(estimate, floor)
+    per_pair = -(shifted - torch.log(positive + ng))  # −log e^{s_p} / (e^{s_p} + Ng), shift-free
+    per_pair = per_pair.masked_fill(~positive_mask, 0.0)
+    n_pos = positive_mask.sum(1)
+    has = n_pos > 0
+    return (per_pair.sum(1)[has] / n_pos[has]).mean()
 
 
 def pairwise_distance(x: torch.Tensor, metric: str = "cosine") -> torch.Tensor:

@@ -27,4 +27,5 @@ class InfoNCE(TwoViewObjective):
         if "group" in batch:
             positive = positive | (batch["group"].unsqueeze(1) == batch["group"].unsqueeze(0))
         ignore = duplicate_mask(batch["input_ids"])
-        return {"loss": info_nce(anchors, candidates, positive, self.cfg.temperature, ignore)}
+        return {"loss": info_nce(anchors, candidates, positive, self.cfg.temperature, ignore,
+                                 self.cfg.hard_negative_beta, self.cfg.debias_tau_plus)}
