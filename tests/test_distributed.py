@@ -16,7 +16,9 @@ def _args(corpus, out, objective, *extra):
             "--config", str(out.parent / "small.yaml"), *extra]
 
 
-@pytest.mark.parametrize("objective, extra", [("simclr", ()), ("infonce", ()), ("mlm", ()), ("rtd", ()),
+@pytest.mark.parametrize("objective, extra", [("simclr", ()), ("infonce", ()),
+                                              pytest.param("moco", (), marks=pytest.mark.slow),
+                                              ("mlm", ()), ("rtd", ()),
                                               ("mlm", ("--chunk-size", "5")),
                                               ("adversarial-mlm", ("--chunk-size", "5")),
                                               ("mlm+simclr", ())])

@@ -93,6 +93,9 @@ class PretrainConfig(OptimConfig):
     #                          (its weights and its own tokenizer) instead of a random encoder
     temperature: float = 0.1
     hard_negative_beta: float = 0.0  # simclr, infonce, moco: weight negatives by e^{β·s} (Robinson et al. 2021); 0: off
+    moco_queue_size: int = 4096  # moco: K keys kept as negatives (He et al. 2020); 0: in-batch keys only
+    moco_momentum: float = 0.99  # moco: m₀ of the key encoder's update, raised to 1 on a cosine over max_steps
+    moco_symmetric: bool = False  # moco: v3's loss over both views (each view's queries against the other's keys)
     debias_tau_plus: float = 0.0  # simclr, infonce, moco: class prior of false negatives (Chuang et al. 2020); 0: off
     mask_tokens: int = 1  # k tokens replaced by [MASK] per view (seed 000)
     mask_rate: float | None = None  # if set, a fraction of residues instead of k
@@ -325,6 +328,8 @@ RANGES = {  # dotted key: (predicate, what it must be)
     "model.dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "pretrain.temperature": (lambda v: v > 0, "positive"),
     "pretrain.hard_negative_beta": (lambda v: v >= 0, "at least 0"),
+    "pretrain.moco_queue_size": (lambda v: v >= 0, "at least 0"),
+    "pretrain.moco_momentum": (lambda v: 0 <= v <= 1, "in [0, 1]"),
     "pretrain.debias_tau_plus": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "pretrain.mask_tokens": (lambda v: v >= 1, "at least 1"),
     "pretrain.mask_rate": (lambda v: v is None or 0 < v <= 1, "in (0, 1]"),

@@ -99,11 +99,16 @@ class Objective(nn.Module):
             (out["loss"] * self.loss_weight).backward(inputs=inputs)
         return out
 
+    def after_step(self) -> None:
+        """State that moves after each optimiser step without a gradient (MoCo's momentum encoder and queue);
+        default: nothing."""
+
     def update(self, players: dict, grad_clip: float) -> dict[str, float]:
         """Step the active players' optimisers, drop the gradients an idle player must not carry into its
         turn, and return the ``{name}_updates`` counters to log (empty for a single player)."""
         for name in self.active_players:
             players[name].step(grad_clip)
+        self.after_step()
         if not self.multi_player:
             return {}
         for name, player in players.items():

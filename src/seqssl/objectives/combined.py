@@ -82,6 +82,16 @@ class CombinedObjective(Objective):
     def uses_gradient_cache(self, cfg) -> bool:
         return any(p.uses_gradient_cache(cfg) for p in self.objectives)
 
+    def after_step(self) -> None:
+        for part in self.objectives:
+            part.after_step()
+
+    def players(self) -> dict[str, tuple[list[nn.Parameter], dict]]:
+        """The parameters some part trains (not MoCo's momentum copies), in ``parameters()`` order (the order
+        checkpointed optimiser states are matched by)."""
+        trained = {id(p) for part in self.objectives for p in part.players()["model"][0]}
+        return {"model": ([p for p in self.parameters() if id(p) in trained], {})}
+
     def forward(self, batch: dict, generator: torch.Generator | None = None) -> dict:
         """The current part's forward while :meth:`forward_backward` runs it through a wrapper (DDP);
         otherwise every part's, their weighted sum as ``loss``."""
