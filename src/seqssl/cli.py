@@ -166,7 +166,8 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
                              typer.Option(help="full | probe (frozen encoder + linear model) | lora | knn | "
                                           "per-value (full, one output per value of the last column, e.g. "
                                           "each peptide) | probe+kmer (frozen embedding + k-mers, one linear "
-                                          "model)")] = None,
+                                          "model) | prototype (class means in the frozen embedding, per value "
+                                          "of the last column)")] = None,
              out: Out = None,
              config: ConfigFile = None, epochs: Epochs = None, max_steps: MaxSteps = None,
              batch_size: BatchSize = None, lr: Lr = None, seed: Seed = None, device: Device = None,
@@ -245,7 +246,8 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
                                                          "| knn (nearest neighbours in the frozen embedding) "
                                                          "| per-value (full, one output per value of the last "
                                                          "column) | probe+kmer (frozen embedding beside k-mer "
-                                                         "features, one linear model), or several, e.g. "
+                                                         "features, one linear model) | prototype (class "
+                                                         "means in the frozen embedding), or several, e.g. "
                                                          "probe,full,lora,knn (each encoder pretrained once per "
                                                          "fold)")] = None,
              group_metric: Annotated[Optional[str], typer.Option(

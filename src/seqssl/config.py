@@ -318,7 +318,8 @@ def _apply(obj, values: dict, prefix: str = "") -> None:
             setattr(obj, key, _coerce(value, hints[key], dotted))
 
 
-TRANSFER_MODES = ("full", "probe", "lora", "knn", "per-value", "probe+kmer")  # seqssl.transfer.modes's (tested)
+# seqssl.transfer.modes's names (tested)
+TRANSFER_MODES = ("full", "probe", "lora", "knn", "per-value", "probe+kmer", "prototype")
 RANGES = {  # dotted key: (predicate, what it must be)
     "data.alphabet": (lambda v: v in ("protein", "text", "smiles"), "protein, text or smiles"),
     "model.hidden_size": (lambda v: v >= 1, "a positive integer"),

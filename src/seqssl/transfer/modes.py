@@ -290,3 +290,57 @@ class NearestNeighbour(TransferMode):
                                                   "intercept": float(platt.intercept_[0]),
                                                   "center": model.calibrate.center, "scale": model.calibrate.scale}
         atomic_write_text(out / "knn.json", json.dumps({"k": model.k, "groups": groups, "calibration": calibration}))
+
+
+@dataclass
+class PrototypeModel:
+    """A frozen encoder, its class prototypes and the scores' calibration."""
+
+    encoder: object
+    prototypes: Any
+    calibrate: Any = None
+
+
+@register_mode
+class Prototype(TransferMode):
+    """The frozen encoder's embedding space read by class prototypes (:mod:`seqssl.transfer.prototype`; per group,
+    e.g. per peptide, where the group has both classes); scores Platt-scaled on the validation split. Nothing
+    trains."""
+
+    name = "prototype"
+
+    def check(self, task, data):
+        if task.per_token or not task.binary:
+            raise InputError(f"--mode prototype scores binary labels, not {task.name}",
+                             fix="use --mode probe, full or lora")
+
+    def fit(self, encoder, train, val, cfg, task, *, device, precision, seed, progress, desc, start=None):
+        from ..models.encoder import embed_dataset
+        from .knn import Calibration
+        from .prototype import Prototypes
+        self.check(task, train)
+        prototypes = Prototypes.fit(embed_dataset(encoder, train, device), train.labels, train.group_keys)
+        val_scores = prototypes.scores(embed_dataset(encoder, val, device), val.group_keys)
+        model = PrototypeModel(encoder, prototypes, Calibration(task, val_scores, val.labels))
+        return Fitted(self, model, task, {"mode": "prototype", "groups": len(prototypes.means) - 1}, device,
+                      precision)
+
+    def score(self, fitted, data):
+        from ..models.encoder import embed_dataset
+        model = fitted.model
+        return model.calibrate(model.prototypes.scores(embed_dataset(model.encoder, data, fitted.device),
+                                                       data.group_keys))
+
+    def save(self, fitted, out, tokenizer, meta, merge):
+        """``out/encoder`` (the unchanged encoder), ``prototypes.safetensors`` (one 2 × d tensor of class means
+        per group: negatives, positives) and ``prototypes.json`` (the groups' names, in the tensors' order)."""
+        import json
+
+        from ..io import atomic_write_text
+        model = fitted.model
+        model.encoder.save(out / "encoder", tokenizer, meta=meta)
+        means = model.prototypes.means
+        save_tensors({f"group_{i}": torch.from_numpy(np.ascontiguousarray(means[key], dtype=np.float32))
+                      for i, key in enumerate(means)}, str(out / "prototypes.safetensors"))
+        atomic_write_text(out / "prototypes.json", json.dumps({"groups": list(means)}))
+
