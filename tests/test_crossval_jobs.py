@@ -2,6 +2,7 @@
 per-process thread count, and the run's files are the same."""
 import json
 
+import pandas as pd
 import pytest
 import torch
 
@@ -42,9 +43,24 @@ def test_parts_in_two_processes_give_the_one_process_table(tmp_path, small_bindi
     assert two["comparisons"] == one["comparisons"]
     for name in ("report.md", "predictions.csv", "parts/fold_1/simclr.json", "encoders/simclr/fold_1"):
         assert (parallel / name).exists(), name
-    # resuming with another --jobs is the same run (how, not what)
-    assert run_cli(["crossval", "--config", str(config), "--out", str(parallel), "--jobs", "1", "--resume",
-                    "--quiet"]) == 0
+    # resuming with another --jobs is the same run (how, not what): the parallel run as if killed before its last
+    # parts (two parts and the gathered files gone), finished in one process, gives the uninterrupted table
+    for name in ("results.json", "predictions.csv", "report.md", "parts/fold_1/simclr.json",
+                 "parts/fold_1/simclr.parquet", "parts/fold_0/none.json", "parts/fold_0/none.parquet"):
+        (parallel / name).unlink()
+    assert run_cli(["crossval", "--config", str(config), "--out", str(parallel), "--jobs", "1", "--threads", "1",
+                    "--resume", "--quiet"]) == 0
+    assert (parallel / "parts/fold_1/simclr.json").exists() and (parallel / "parts/fold_0/none.json").exists()
+    resumed = json.loads((parallel / "results.json").read_text())
+    assert list(resumed["arms"]) == list(one["arms"])
+    for arm, body in one["arms"].items():
+        assert len(resumed["arms"][arm]["folds"]) == 2
+        for k, fold in enumerate(body["folds"]):
+            assert resumed["arms"][arm]["folds"][k] == pytest.approx(fold, rel=1e-6), (arm, k)
+        assert resumed["arms"][arm]["mean"] == pytest.approx(body["mean"], rel=1e-6), arm
+    assert resumed["comparisons"] == one["comparisons"]
+    pd.testing.assert_frame_equal(pd.read_csv(parallel / "predictions.csv"), pd.read_csv(serial / "predictions.csv"),
+                                  rtol=1e-6)
 
 
 def test_jobs_zero_is_one_process_per_core_and_workers_share_the_threads():

@@ -61,9 +61,17 @@ def test_per_group_metrics_equal_scikit_learn_per_group():
     assert counts == {"groups_scored": 3, "groups_skipped": 1}
 
 
-def test_knn_arm_and_mode_in_crossval_with_per_peptide_metrics(tmp_path, small_binding_csv):
+def test_knn_arm_and_mode_in_crossval_with_per_peptide_metrics(tmp_path, small_binding_csv, monkeypatch):
     """The knn arm's test scores are the brute-force rule with the k it chose; every arm gets per-peptide
     macro AUROC beside the pooled one, usable as the primary metric; the knn mode reads a frozen encoder."""
+    import seqssl.evaluate.arms.encoders as encoder_arms  # where crossval transfers an encoder in each mode
+    transferred = []  # (mode, the encoder handed over, a copy of its weights then)
+    real_fit = encoder_arms.fit_in_mode
+
+    def recording_fit(mode, encoder, *args, **kwargs):
+        transferred.append((mode, encoder, {k: v.detach().clone() for k, v in encoder.state_dict().items()}))
+        return real_fit(mode, encoder, *args, **kwargs)
+    monkeypatch.setattr(encoder_arms, "fit_in_mode", recording_fit)
     out = tmp_path / "cv"
     args = ["crossval", "--data", str(small_binding_csv), "--columns", "cdr3_b_aa,peptide", "--label-column", "label",
             "--task", "pair-classification", "--arms", "none,knn,kmer", "--mode", "probe,knn", "--folds", "2",
@@ -99,8 +107,16 @@ def test_knn_arm_and_mode_in_crossval_with_per_peptide_metrics(tmp_path, small_b
     # scores are the rule's similarities after Platt scaling (monotone): the same ranking, as probabilities
     assert spearmanr(got["y_score"].to_numpy(), expected[order]).statistic > 0.9999  # float32 near-ties
     assert ((got["y_score"] > 0) & (got["y_score"] < 1)).all()
-    # the knn mode changes no weight and scores by cosine similarity in the frozen embedding space
+    # the knn mode changes no weight: every tensor of each fold's encoder, after fitting and scoring, equals
+    # what it was when handed to the mode (scoring by cosine similarity: test_knn_mode_scores_equal_a_hand_cosine_rule)
     assert all(r["mode"] == "knn" for r in results["arms"]["none[knn]"]["runs"])
+    knn = [(encoder, before) for mode, encoder, before in transferred if mode == "knn"]
+    assert len(knn) == 2 and sorted(m for m, _, _ in transferred) == ["knn", "knn", "probe", "probe"]
+    for encoder, before in knn:
+        after = encoder.state_dict()
+        assert after.keys() == before.keys() and len(before) > 10
+        assert all(torch.equal(after[k], before[k]) for k in before), [k for k in before
+                                                                       if not torch.equal(after[k], before[k])]
 
 
 def test_knn_mode_scores_equal_a_hand_cosine_rule():
@@ -122,6 +138,7 @@ def test_knn_mode_scores_equal_a_hand_cosine_rule():
         for p in encoder.parameters():
             p.normal_(0.0, 1.0)
     train, val, test = data.subset(range(40)), data.subset(range(40, 50)), data.subset(range(50, 60))
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
     fitted = fit_in_mode("knn", encoder, train, val, FinetuneConfig(), get_task("classification"),
                          device=torch.device("cpu"))
     k = fitted.details["k"]
@@ -139,6 +156,10 @@ def test_knn_mode_scores_equal_a_hand_cosine_rule():
         a, b = platt.coef_[0, 0], platt.intercept_[0]
         z = (np.array(expected) - fitted.model.calibrate.center) / fitted.model.calibrate.scale
         np.testing.assert_allclose(fitted.score(test), 1 / (1 + np.exp(-(a * z + b))), atol=1e-3)  # float32
+    # (the reference above embeds with the encoder as it is now: so check that fitting and scoring changed no
+    # weight, and that the model scores with that same encoder)
+    assert fitted.model.encoder is encoder
+    assert all(torch.equal(v, before[k]) for k, v in encoder.state_dict().items()) and len(before) > 10
 
 
 def test_calibration_turns_similarities_into_probabilities_without_reordering():

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import tiny_objective
 from seqssl.losses import info_nce, masked_token_loss, negative_cosine, pairwise_distance, triplet_margin
 from seqssl.objectives.miners import mine_triplets
 
@@ -78,9 +79,44 @@ def test_miners_on_a_hand_made_example():
         assert d[a, p] < d[a, n] < d[a, p] + 1.0
 
 
-def test_masked_token_loss_only_on_selected_positions():
-    logits = torch.randn(2, 4, 6)
-    targets = torch.randint(0, 6, (2, 4))
-    sel = torch.tensor([[True, False, False, True], [False, False, True, False]])
-    manual = torch.nn.functional.cross_entropy(logits[sel], targets[sel])
-    assert masked_token_loss(logits, targets, sel).item() == pytest.approx(manual.item())
+def _log_softmax(x):
+    """log softmax over the last axis, by hand (shifted by the row maximum)."""
+    shifted = x - x.max(-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+
+
+def _masked_nll(logits, targets, selected):
+    """Per-position negative log-likelihood of ``targets``, at the ``selected`` positions only."""
+    return -np.take_along_axis(_log_softmax(logits), targets[..., None], -1)[..., 0][selected]
+
+
+def test_masked_token_loss_is_a_numpy_cross_entropy_over_the_selected_positions_only():
+    rng = np.random.default_rng(5)
+    logits = 3 * rng.normal(size=(3, 7, 11))
+    targets = rng.integers(0, 11, (3, 7))
+    selected = rng.random((3, 7)) < 0.3
+    selected[0, 0] = True
+    nll = _masked_nll(logits, targets, selected)
+    args = torch.tensor(logits), torch.tensor(targets), torch.tensor(selected)
+    assert masked_token_loss(*args).item() == pytest.approx(nll.mean(), rel=1e-6)  # mean per predicted token
+    assert masked_token_loss(*args, reduction="sum").item() == pytest.approx(nll.sum(), rel=1e-6)
+    elsewhere = logits.copy()
+    elsewhere[~selected] = 50 * rng.normal(size=((~selected).sum(), 11))  # unselected positions do not count
+    assert masked_token_loss(torch.tensor(elsewhere), *args[1:]).item() == pytest.approx(nll.mean(), rel=1e-6)
+
+
+def test_mlm_objective_loss_is_the_numpy_cross_entropy_of_the_original_residues_at_the_masked_positions():
+    """The MLM objective's loss: the head's logits at every position, the original (not the corrupted) ids as
+    targets, averaged over the selected positions only, by hand."""
+    objective, batch = tiny_objective("mlm", ["CASSLGQAYEQYF", "CASSPDRGNTIYF", "CAWSV", "CASSLAPGATNEKLFF"],
+                                      mlm_rate=0.3)
+    draws = objective.draw(batch, torch.Generator().manual_seed(0))
+    selected = draws["selected"]
+    assert 0 < int(selected.sum()) < int(batch["attention_mask"].sum())
+    assert (draws["corrupted"][selected] != batch["input_ids"][selected]).any()  # the targets are not the inputs
+    loss = objective({**batch, "draws": draws})["loss"]
+    with torch.no_grad():  # (no dropout: the same states as in the objective's forward)
+        states = objective.encoder.token_states(draws["corrupted"], batch["attention_mask"], batch["token_type_ids"])
+        logits = objective.head(states).double().numpy()  # every position, not only the selected ones
+    expected = _masked_nll(logits, batch["input_ids"].numpy(), selected.numpy()).mean()
+    assert loss.item() == pytest.approx(expected, rel=1e-5)

@@ -87,17 +87,76 @@ def test_rtd_labels_on_a_hand_made_example():
     assert out["loss"].item() == pytest.approx(expected.item(), rel=1e-5)
 
 
-def test_simsiam_loss_gradient_flows_through_predictors_only():
-    """Symmetric loss: d/dz2 of D(p1, sg(z2)) is zero, so z2's gradient equals that of D(p2, z1)/2 alone."""
-    from seqssl.losses import negative_cosine
+def _numpy_forward(sequential, x):
+    """``sequential`` (Linear, BatchNorm1d in training mode, ReLU) applied to ``x`` in NumPy float64."""
+    for layer in sequential:
+        if isinstance(layer, torch.nn.Linear):
+            x = x @ layer.weight.detach().double().numpy().T
+            x = x if layer.bias is None else x + layer.bias.detach().double().numpy()
+        elif isinstance(layer, torch.nn.BatchNorm1d):  # batch statistics, biased variance
+            x = (x - x.mean(0)) / np.sqrt(x.var(0) + layer.eps)
+            if layer.affine:
+                x = x * layer.weight.detach().double().numpy() + layer.bias.detach().double().numpy()
+        elif isinstance(layer, torch.nn.ReLU):
+            x = np.maximum(x, 0.0)
+        else:
+            raise AssertionError(f"no NumPy reference for {layer}")
+    return x
+
+
+def _negative_cosine(p, z):
+    """D(p, z) = -mean_i cos(p_i, z_i) (Chen & He 2021, eq. 1)."""
+    return -np.mean(np.sum(p * z, 1) / np.linalg.norm(p, axis=1) / np.linalg.norm(z, axis=1))
+
+
+def _central_difference(f, x, eps=1e-6):
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[index] = eps
+        grad[index] = (f(x + step) - f(x - step)) / (2 * eps)
+    return grad
+
+
+def test_simsiam_loss_is_the_symmetric_negative_cosine_with_stop_gradient():
+    """SimSiam's own loss (``loss_from_embeddings``) against NumPy: L = D(p1, z2)/2 + D(p2, z1)/2 (eq. 2). Its
+    gradient is the finite difference of L with the targets z held fixed (stop-gradient), and not that of L
+    with them free; the projections reach the loss through the predictor only."""
+    torch.manual_seed(0)
     enc = SequenceEncoder.build(ModelConfig(hidden_size=16, num_heads=2, num_layers=1), TOK.vocab_size)
-    obj = build_objective("simsiam", enc, PretrainConfig(projection_dim=16), TOK.vocab_size)
-    z1, z2 = torch.randn(8, 16, requires_grad=True), torch.randn(8, 16, requires_grad=True)
-    loss = 0.5 * negative_cosine(obj.predictor(z1), z2) + 0.5 * negative_cosine(obj.predictor(z2), z1)
-    g2 = torch.autograd.grad(loss, z2)[0]
-    z2b = z2.detach().clone().requires_grad_(True)
-    only_pred = 0.5 * negative_cosine(obj.predictor(z2b), z1.detach())
-    torch.testing.assert_close(g2, torch.autograd.grad(only_pred, z2b)[0])
+    obj = build_objective("simsiam", enc, PretrainConfig(projection_dim=16), TOK.vocab_size).double().train()
+    rng = np.random.default_rng(0)
+    h = [rng.normal(size=(8, 16)) for _ in range(2)]
+    ht = [torch.tensor(x, requires_grad=True) for x in h]
+    seen = []
+    obj.projector.register_forward_hook(lambda m, i, o: seen.append(o) or o.retain_grad())
+    loss = obj.loss_from_embeddings(ht, {})["loss"]
+    loss.backward()
+
+    def project(x):
+        return _numpy_forward(obj.projector, x)
+
+    def predict(z):
+        return _numpy_forward(obj.predictor, z)
+
+    z1, z2 = project(h[0]), project(h[1])
+    expected = 0.5 * _negative_cosine(predict(z1), z2) + 0.5 * _negative_cosine(predict(z2), z1)
+    assert loss.item() == pytest.approx(expected, rel=1e-10)
+    # d/dh1 with z2 a constant (stop-gradient): only D(p1, sg(z2)) depends on h1; likewise for h2
+    stopped = [_central_difference(lambda x: 0.5 * _negative_cosine(predict(project(x)), z2), h[0]),
+               _central_difference(lambda x: 0.5 * _negative_cosine(predict(project(x)), z1), h[1])]
+    for t, g in zip(ht, stopped):
+        np.testing.assert_allclose(t.grad.numpy(), g, atol=1e-8)
+    # without the stop-gradient the gradient would differ: the check above can tell the two apart
+    free = _central_difference(lambda x: 0.5 * _negative_cosine(predict(project(x)), z2)
+                               + 0.5 * _negative_cosine(predict(z2), project(x)), h[0])
+    assert np.abs(free - stopped[0]).max() > 1e-3
+    # the projections z1, z2: their gradient is through their own predictions alone, none through the targets
+    assert len(seen) == 2
+    np.testing.assert_allclose(seen[1].grad.numpy(),
+                               _central_difference(lambda z: 0.5 * _negative_cosine(predict(z), z1), z2), atol=1e-8)
+    np.testing.assert_allclose(seen[0].grad.numpy(),
+                               _central_difference(lambda z: 0.5 * _negative_cosine(predict(z), z2), z1), atol=1e-8)
 
 
 @pytest.mark.parametrize("name", sorted(OBJECTIVES))

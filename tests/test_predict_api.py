@@ -32,24 +32,35 @@ def split_binding_csv(tmp_path, small_binding_csv):
 
 @pytest.mark.parametrize("mode", ["full", "lora", "probe", "per-value"])
 def test_predict_reproduces_finetunes_own_test_scores(split_binding_csv, tmp_path, mode):
-    """``seqssl predict`` on the test rows gives the scores whose metrics ``finetune`` recorded: the directory
-    holds everything the model needs."""
+    """``seqssl predict`` on the test rows gives, row by row, the scores ``finetune`` computed for its test
+    metrics: the directory holds everything the model needs."""
     from sklearn.metrics import roc_auc_score
+
+    from seqssl.transfer.modes import Fitted
     model = tmp_path / "model"
-    _finetune(split_binding_csv, model, "--mode", mode)
+    scored = []  # what the fine-tuned model scored in the run: the validation rows, then the test rows
+    real_score = Fitted.score
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Fitted, "score", lambda self, data: scored.append(real_score(self, data)) or scored[-1])
+        _finetune(split_binding_csv, model, "--mode", mode)
     manifest = json.loads((model / "seqssl_model.json").read_text())
     assert manifest["task"] == "pair-classification" and manifest["mode"] == mode
     assert manifest["columns"] == ["cdr3_b_aa", "peptide"]
     frame = pd.read_csv(split_binding_csv, dtype=str)
     test = frame[frame.split == "test"].drop(columns=["label"])
+    labels = frame[frame.split == "test"].label.astype(float).to_numpy()
+    assert len(scored) == 2 and len(scored[1]) == len(test)
+    original = np.asarray(scored[1], dtype=float)
+    # the scores captured are those behind the recorded test AUROC (scikit-learn's on them)
+    recorded = json.loads((model / "metrics.json").read_text())["test"]["auroc"]
+    assert roc_auc_score(labels, original) == pytest.approx(recorded, abs=1e-9)
     out = tmp_path / "predictions.csv"
     assert run_cli(["predict", "--model", str(model), "--data", str(_write(test, tmp_path / "new.csv")),
                     "--out", str(out)]) == 0
     predicted = pd.read_csv(out)
     assert predicted["id"].tolist() == test["id"].tolist()
-    labels = frame[frame.split == "test"].label.astype(float).to_numpy()
-    recorded = json.loads((model / "metrics.json").read_text())["test"]["auroc"]
-    assert roc_auc_score(labels, predicted.y_score) == pytest.approx(recorded, abs=1e-6)
+    assert np.allclose(predicted.y_score.to_numpy(), original, rtol=1e-5, atol=1e-6), \
+        np.abs(predicted.y_score.to_numpy() - original).max()
 
 
 def _write(frame, path):

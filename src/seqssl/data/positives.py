@@ -17,27 +17,46 @@ POSITIVES = CHOICES["pretrain.positives"]  # the list lives in seqssl.config.CHO
 
 
 def label_batches(groups: np.ndarray, per_label: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """P×K batches: ``batch_size // per_label`` labels, ``per_label`` members each, drawn without
-    replacement within an epoch; unlabelled entries (-1) and labels with one member are skipped."""
+    """P×K batches: P = ``batch_size // per_label`` labels (every label, when there are fewer), K = ``per_label``
+    members of each. Unlabelled entries (-1) and labels with one member are never drawn.
+
+    An epoch covers every other entry. Each label's members are shuffled and cut into chunks of K, drawn
+    without replacement until the label is exhausted; a label's last, short chunk is topped up to K with other
+    members of the label drawn at random (so those few entries appear twice in the epoch, never twice in a
+    batch), and a label with fewer than K members is one chunk of all of them. Each batch takes a chunk from
+    each of the P labels with the most chunks left (ties at random); once fewer than P labels have chunks left,
+    the batch is completed with K members drawn at random from as many other labels. So every batch holds P
+    distinct labels, K members each (all of a label's members when it has fewer), and an epoch has
+    ``max(most chunks of one label, ⌈all chunks / P⌉)`` batches: a number set by the label sizes, not by ``rng``."""
     members = {g: rng.permutation(np.flatnonzero(groups == g)) for g in np.unique(groups[groups >= 0])}
     members = {g: m for g, m in members.items() if len(m) >= 2}
     n_labels = batch_size // per_label
     if len(members) < 2 or n_labels < 2:
         raise InputError(f"label positives need at least 2 labels with 2+ members and batch_size ≥ 2×{per_label}",
                          fix="pass a labelled corpus (--pretrain-label-column) or raise --batch-size")
-    chunks = [(g, m[i:i + per_label]) for g, m in members.items() for i in range(0, len(m) - 1, per_label)]
-    chunks = [(g, c) for g, c in chunks if len(c) >= 2]
-    order = rng.permutation(len(chunks))
-    batches, current, used = [], [], set()
-    for j in order:
-        g, c = chunks[j]
-        if g in used:
-            continue
-        current.append(c)
-        used.add(g)
-        if len(current) == min(n_labels, len(members)):
-            batches.append(np.concatenate(current))
-            current, used = [], set()
+    labels = list(members)
+    chunks: list[list[np.ndarray]] = []
+    for g in labels:
+        m = members[g]
+        own = [m[i:i + per_label] for i in range(0, len(m), per_label)]
+        short = per_label - len(own[-1])
+        if short and len(m) > per_label:  # top the last chunk up with other members of the label
+            others = np.setdiff1d(m, own[-1])
+            own[-1] = np.concatenate([own[-1], rng.choice(others, short, replace=False)])
+        chunks.append(own[::-1])  # popped from the end: the shuffled order
+    p = min(n_labels, len(labels))
+    left = np.array([len(c) for c in chunks])
+    batches = []
+    while left.any():
+        key = left + rng.random(len(labels))  # most chunks left first (counts are whole), ties at random
+        batch = []
+        for j in np.argpartition(-key, p - 1)[:p]:
+            if left[j]:
+                batch.append(chunks[j].pop())
+                left[j] -= 1
+            else:  # this label is exhausted: a fresh draw of its members completes the batch
+                batch.append(rng.choice(members[labels[j]], min(per_label, len(members[labels[j]])), replace=False))
+        batches.append(np.concatenate(batch))
     return batches
 
 
