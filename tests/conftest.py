@@ -116,3 +116,45 @@ crossval: {crossval}
 seed: {seed}
 """)
     return path
+
+
+def sigkill_after_checkpoint(argv: list[str], checkpoints, step: int = 4, timeout: float = 120.0):
+    """Run ``python -m seqssl argv`` and SIGKILL it once a checkpoint of ``step`` or later is complete in
+    ``checkpoints``; returns the newest complete checkpoint left behind (``None`` if none)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from seqssl.train.checkpoint import latest_checkpoint
+    proc = subprocess.Popen([sys.executable, "-m", "seqssl", *argv], env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        found = latest_checkpoint(checkpoints)
+        if found is not None and found.name >= f"step-{step:08d}":
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return latest_checkpoint(checkpoints)
+
+
+def random_binary_pairs(n: int = 60, seed: int = 3):
+    """``n`` random protein rows with random binary labels in two groups ("X", "Y"), split 40/10/10 into train,
+    validation and test, and a tiny mean-pooled encoder: the frozen-embedding modes' test bench."""
+    from seqssl.config import ModelConfig
+    from seqssl.data.dataset import EncodedDataset
+    from seqssl.data.tokenizers import SequenceTokenizer
+    from seqssl.models.encoder import SequenceEncoder
+    tok = SequenceTokenizer("protein")
+    rng = np.random.default_rng(seed)
+    seqs = ["".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWY"), rng.integers(6, 14))) for _ in range(n)]
+    enc = [tok.encode(s) for s in seqs]
+    data = EncodedDataset([e.input_ids for e in enc], [e.token_type_ids for e in enc],
+                          rng.integers(0, 2, n).astype(np.float32), group_keys=rng.choice(["X", "Y"], n))
+    torch.manual_seed(0)
+    encoder = SequenceEncoder.build(ModelConfig(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32,
+                                                pooling="mean"), tok.vocab_size)
+    cut = (2 * n) // 3, (2 * n) // 3 + n // 6
+    return encoder, data.subset(range(cut[0])), data.subset(range(cut[0], cut[1])), data.subset(range(cut[1], n))

@@ -2,21 +2,15 @@
 schedule, in-batch InfoNCE at K = 0, the queue's keys as negatives, only the online weights optimised, and an
 exact resume after SIGKILL (the queue and the momentum encoder are checkpointed)."""
 import math
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 
-from conftest import run_cli, tiny_objective
+from conftest import run_cli, sigkill_after_checkpoint, tiny_objective
 from seqssl.losses import info_nce
 from seqssl.objectives.moco import KeyQueue, momentum_at
-from seqssl.train.checkpoint import latest_checkpoint
 from seqssl.train.optim import build_players
 
 CDR3S = ["CASSLGQGAYEQYF", "CASSPDRGNTEAFF", "CASRQGGSYNEQFF", "CSARDRGGTDTQYF", "CASSYSGNTIYF", "CAWSVGQGAEAFF",
@@ -119,18 +113,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run_queue_included(tmp_path, 
     reference = tmp_path / "ref"
     assert run_cli(_args(small_corpus_csv, reference)) == 0
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "seqssl", *_args(small_corpus_csv, killed)],
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        found = latest_checkpoint(killed / "checkpoints")
-        if found is not None and found.name >= "step-00000004":
-            break
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    found = latest_checkpoint(killed / "checkpoints")
+    found = sigkill_after_checkpoint(_args(small_corpus_csv, killed), killed / "checkpoints")
     assert found is not None and found.name < "step-00000010", "the run finished before it was killed"
     saved = load_file(str(found / "model.safetensors"))
     assert int(saved["queue.filled"]) > 0  # the queue is in the checkpoint

@@ -8,7 +8,7 @@ import torch
 from scipy.stats import spearmanr
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from conftest import levenshtein, run_cli
+from conftest import levenshtein, random_binary_pairs, run_cli
 from seqssl.evaluate.results import per_group_metrics
 from seqssl.tasks import get_task
 from seqssl.transfer.knn import edit_similarity, positive_neighbour_scores
@@ -120,24 +120,13 @@ def test_knn_arm_and_mode_in_crossval_with_per_peptide_metrics(tmp_path, small_b
 
 
 def test_knn_mode_scores_equal_a_hand_cosine_rule():
-    from seqssl.config import FinetuneConfig, ModelConfig
-    from seqssl.data.dataset import EncodedDataset
-    from seqssl.data.tokenizers import SequenceTokenizer
-    from seqssl.models.encoder import SequenceEncoder, embed_dataset
+    from seqssl.config import FinetuneConfig
+    from seqssl.models.encoder import embed_dataset
     from seqssl.transfer.modes import fit_in_mode
-    tok = SequenceTokenizer("protein")
-    rng = np.random.default_rng(3)
-    seqs = ["".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWY"), rng.integers(6, 14))) for _ in range(60)]
-    enc = [tok.encode(s) for s in seqs]
-    data = EncodedDataset([e.input_ids for e in enc], [e.token_type_ids for e in enc],
-                          rng.integers(0, 2, 60).astype(np.float32), group_keys=rng.choice(["X", "Y"], 60))
-    torch.manual_seed(0)
-    encoder = SequenceEncoder.build(ModelConfig(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32,
-                                                pooling="mean"), tok.vocab_size)
+    encoder, train, val, test = random_binary_pairs()
     with torch.no_grad():  # spread the random embeddings out, so that cosine similarities differ visibly
         for p in encoder.parameters():
             p.normal_(0.0, 1.0)
-    train, val, test = data.subset(range(40)), data.subset(range(40, 50)), data.subset(range(50, 60))
     before = {k: v.clone() for k, v in encoder.state_dict().items()}
     fitted = fit_in_mode("knn", encoder, train, val, FinetuneConfig(), get_task("classification"),
                          device=torch.device("cpu"))

@@ -7,7 +7,7 @@ import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
 
-from conftest import run_cli
+from conftest import random_binary_pairs, run_cli
 from seqssl.tasks import get_task
 from seqssl.transfer.prototype import ALL, Prototypes
 
@@ -30,22 +30,11 @@ def test_scores_are_differences_of_squared_distances_to_the_group_or_overall_mea
 
 
 def test_mode_keeps_the_encoder_and_ranks_by_the_hand_rule():
-    from seqssl.config import FinetuneConfig, ModelConfig
-    from seqssl.data.dataset import EncodedDataset
-    from seqssl.data.tokenizers import SequenceTokenizer
-    from seqssl.models.encoder import SequenceEncoder, embed_dataset
+    from seqssl.config import FinetuneConfig
+    from seqssl.models.encoder import embed_dataset
     from seqssl.transfer.modes import fit_in_mode
-    tok = SequenceTokenizer("protein")
-    rng = np.random.default_rng(3)
-    seqs = ["".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWY"), rng.integers(6, 14))) for _ in range(60)]
-    enc = [tok.encode(s) for s in seqs]
-    data = EncodedDataset([e.input_ids for e in enc], [e.token_type_ids for e in enc],
-                          rng.integers(0, 2, 60).astype(np.float32), group_keys=rng.choice(["X", "Y"], 60))
-    torch.manual_seed(0)
-    encoder = SequenceEncoder.build(ModelConfig(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32,
-                                                pooling="mean"), tok.vocab_size)
+    encoder, train, val, test = random_binary_pairs()
     before = {k: v.clone() for k, v in encoder.state_dict().items()}
-    train, val, test = data.subset(range(40)), data.subset(range(40, 50)), data.subset(range(50, 60))
     fitted = fit_in_mode("prototype", encoder, train, val, FinetuneConfig(), get_task("classification"),
                          device=torch.device("cpu"))
     x_train, x_test = (embed_dataset(encoder, d, torch.device("cpu")) for d in (train, test))

@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import run_cli
+from conftest import run_cli, sigkill_after_checkpoint
 from seqssl.train.checkpoint import latest_checkpoint
 
 
@@ -29,18 +29,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, small_corpus_cs
     reference = tmp_path / "ref"
     assert run_cli(_pretrain_args(small_corpus_csv, reference)) == 0
     killed = tmp_path / "killed"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "seqssl", *_pretrain_args(small_corpus_csv, killed, 12)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        found = latest_checkpoint(killed / "checkpoints")
-        if found is not None and found.name >= "step-00000004":
-            break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    found = latest_checkpoint(killed / "checkpoints")
+    found = sigkill_after_checkpoint(_pretrain_args(small_corpus_csv, killed, 12), killed / "checkpoints")
     assert found is not None and found.name < "step-00000012", "the run finished before it was killed"
     assert run_cli([*_pretrain_args(small_corpus_csv, killed), "--resume"]) == 0
     ref, got = _weights(reference), _weights(killed)
@@ -121,7 +110,6 @@ def test_tied_embedding_objectives_checkpoint_and_resume(objective, tmp_path, sm
 
 
 def test_atomic_writes_get_ordinary_file_permissions(tmp_path):
-    import os
 
     from seqssl.io import atomic_write_text
     atomic_write_text(tmp_path / "results.json", "{}")
