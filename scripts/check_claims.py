@@ -160,6 +160,7 @@ QUERIES: dict[str, Callable[..., list[float]]] = {
     "capped": lambda r, arm: [sum(not run.get("stopped_early", True) for run in arm_body(r, arm)["runs"]),
                               len(arm_body(r, arm)["runs"])],
     "runs": lambda r, arm, key: [float(run[key]) for run in arm_body(r, arm)["runs"]],
+    "runs_mean": lambda r, arm, key: [mean_of([float(run[key]) for run in arm_body(r, arm)["runs"]])],
     "pretrain_s": lambda r, arm: [mean_of([run["pretrain_seconds"] for run in arm_body(r, arm)["runs"]])],
     "get": lambda r, path: [float(v) for v in walk(r, path)],
     "span": lambda r, path: [min(walk(r, path)), max(walk(r, path))],
@@ -169,16 +170,16 @@ QUERIES: dict[str, Callable[..., list[float]]] = {
 
 
 def fill(query: str, cells: list[str] | None) -> str:
-    """A table query for one row: ``{row}`` (the first cell), ``{N}`` (cell N) and ``{a}``/``{b}`` (the first cell's
-    two sides of " − ") and ``{mode}`` (the first cell from its "[": ``none{mode}`` is the same mode's ``none`` row),
-    each without backticks or asterisks."""
+    """A table query for one row: ``{row}`` (the first cell), ``{N}`` (cell N), ``{a}``/``{b}`` (the first cell's
+    two sides of " − ") and ``{mode}`` (the first cell from its "[", else from its "@": ``none{mode}`` is the
+    same mode's and label fraction's ``none`` row), each without backticks or asterisks."""
     if not cells:
         return query
     key = cells[0]
     a, _, b = key.replace("`", "").partition(" − ")
     quoted = re.findall(r"`([^`]+)`", key)
     key = quoted[0] if quoted else key  # "`kmer` (k-mer counts)": the row is kmer
-    mode = key[key.index("["):] if "[" in key else ""
+    mode = key[key.index("["):] if "[" in key else key[key.index("@"):] if "@" in key else ""
     out = (query.replace("{row}", key).replace("{a}", a.strip()).replace("{b}", b.strip())
            .replace("{mode}", mode))
     for index, cell in enumerate(cells):
@@ -321,13 +322,17 @@ def included_blocks(document: str, text: str) -> list[Claim]:
     return claims
 
 
-def untagged_numbers(text: str) -> int:
-    """Decimal numbers (x.yy) outside code blocks, claim-tagged tables and claimed texts: what is left to tag."""
-    count, in_code, in_table = 0, False, False
+def untagged_numbers(text: str) -> dict[str, int]:
+    """Decimal numbers (x.yy) outside code blocks, claim-tagged tables and claimed texts, per section heading: what
+    is left to tag (a count, not a verdict: some are settings or formulas, not measurements)."""
+    counts: dict[str, int] = {}
+    heading, in_code, in_table = "(top)", False, False
     for line in text.splitlines():
         if line.startswith("```"):
             in_code = not in_code
             continue
+        if line.startswith("#") and not in_code:
+            heading = line.lstrip("# ").strip()
         if TABLE.search(line):
             in_table = True
             continue
@@ -337,8 +342,10 @@ def untagged_numbers(text: str) -> int:
             continue
         stripped = CLAIM.sub("", re.sub(rf"(\[\s*{NUMBER}\s*,\s*{NUMBER}\s*\]|{NUMBER})\s*\S{{0,2}}\s*<!-- claim "
                                         r"[^>]*-->", "", line))
-        count += len(re.findall(r"(?<![\w.])[+\-−]?\d+\.\d+", stripped))
-    return count
+        found = len(re.findall(r"(?<![\w.])[+\-−]?\d+\.\d+", stripped))
+        if found:
+            counts[heading] = counts.get(heading, 0) + found
+    return counts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -363,7 +370,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{status} {claim.where()}: {shown} ← {claim.file}: {fill(claim.query, row)}{detail}")
             failed += not ok
         if args.untagged:
-            print(f"untagged decimal numbers in {document}: {untagged_numbers(text)}")
+            counts = untagged_numbers(text)
+            print(f"untagged decimal numbers in {document}: {sum(counts.values())}")
+            for heading, n in sorted(counts.items(), key=lambda item: -item[1]):
+                print(f"  {n:5d}  {heading[:100]}")
     print(f"claims: {total} checked ({tables} tables), {failed} failed")
     return 1 if failed else 0
 
