@@ -144,6 +144,16 @@ def row_value(text: str, prefix: str, index: str) -> float:
     raise ClaimError(f"no line starts with {prefix!r}")
 
 
+def target_value(targets: dict, split: str, pair: str, key: str) -> list[float]:
+    """``key`` of the target ``arm − baseline`` of ``split`` in a targets file (``scripts/table_tcr_ab.py``)."""
+    arm, _, baseline = pair.partition(" − ")
+    for entry in targets[split]:
+        if entry["arm"] == arm.strip() and entry["baseline"] == baseline.strip():
+            value = entry[key]
+            return list(value) if isinstance(value, list) else [value]
+    raise ClaimError(f"no target {pair!r} in {split!r}")
+
+
 def mean_of(values: list) -> float:
     return sum(values) / len(values)
 
@@ -161,6 +171,7 @@ QUERIES: dict[str, Callable[..., list[float]]] = {
                               len(arm_body(r, arm)["runs"])],
     "runs": lambda r, arm, key: [float(run[key]) for run in arm_body(r, arm)["runs"]],
     "runs_mean": lambda r, arm, key: [mean_of([float(run[key]) for run in arm_body(r, arm)["runs"]])],
+    "target": lambda r, split, pair, key: target_value(r, split, pair, key),
     "pretrain_s": lambda r, arm: [mean_of([run["pretrain_seconds"] for run in arm_body(r, arm)["runs"]])],
     "get": lambda r, path: [float(v) for v in walk(r, path)],
     "span": lambda r, path: [min(walk(r, path)), max(walk(r, path))],
@@ -286,7 +297,7 @@ def table_claims(document: str, text: str) -> list[tuple[Claim, list[str] | None
             cells = [c.strip() for c in row.strip().strip("|").split("|")]
             keys = [c.replace("*", "").strip() for c in cells]
             for cell, spec in zip(cells[1:], columns):
-                if spec in ("-", "") or cell in ("—", "-", ""):
+                if spec in ("-", "") or cell in ("-", "") or cell.startswith("—"):
                     continue
                 own = re.match(r"(\S+\.(?:json|txt)): (.*)$", spec)  # a column from another file
                 file, spec = (own[1], own[2]) if own else (tag["file"], spec)
