@@ -20,7 +20,8 @@ rendered) that names the committed file under ``docs/results/`` and a query into
 
   Every number of every checked cell must match its column's queries in order (a cell "< 0.001": the value
   must be below it); a cell of ``—`` is skipped. A
-  column read from another file starts with that file's name: ``| other.json: mean({row}, auroc) |``.
+  column read from another file starts with that file's name: ``| other.json: mean({row}, auroc) |``. A row whose
+  first cell describes rather than names what it compares names it in a comment: ``<!-- key: a − b -->``.
 
 - **a quoted output**: ``<!-- claims-include FILE -->`` before a fenced block: the block must be the committed
   file (a console output, say), line for line.
@@ -60,6 +61,7 @@ DOCUMENTS = ("README.md", "docs/results/README.md", "docs/results/throughput.md"
 NUMBER = r"[+\-−]?\d[\d,]*(?:\.\d+)?"
 CLAIM = re.compile(r"<!-- claim (?P<file>[^:\s]+): (?P<query>[^>]*?) -->")
 TABLE = re.compile(r"<!-- claims-table (?P<file>[^:\s]+): (?P<columns>[^>]*?) -->")
+ROW_KEY = re.compile(r"<!-- key: (.*?) -->")
 INCLUDE = re.compile(r"<!-- claims-include (?P<file>[^\s>]+) -->")
 CALL = re.compile(r'(?P<name>\w+)\((?P<args>(?:"[^"]*"|[^()"])*)\)')  # arguments: plain, or "quoted"
 # the claimed text just before a claim comment: an interval, a range a–b, or one number, with an optional unit
@@ -296,6 +298,9 @@ def table_claims(document: str, text: str) -> list[tuple[Claim, list[str] | None
         for at, row in rows[2:]:  # after the header and its separator
             cells = [c.strip() for c in row.strip().strip("|").split("|")]
             keys = [c.replace("*", "").strip() for c in cells]
+            named = ROW_KEY.search(cells[0])
+            if named:  # a described row names its arms in a comment: "knn readout vs knn <!-- key: a − b -->"
+                keys[0] = named[1].strip()
             for cell, spec in zip(cells[1:], columns):
                 if spec in ("-", "") or cell in ("-", "") or cell.startswith("—"):
                     continue

@@ -86,3 +86,12 @@ def test_a_quoted_console_block_must_be_the_committed_output(tmp_path, capsys):
     edited = head + "```text\n" + block.replace("0.", "9.", 1)
     assert check_claims.main([write(tmp_path, edited)]) == 1
     assert "differs from the file" in capsys.readouterr().out
+
+
+def test_a_described_row_names_its_comparison_in_a_key_comment(tmp_path):
+    delta = f"{SIMCLR['delta_mean']:+.3f}"
+    table = ("<!-- claims-table tcr_gpu_all_objectives.json: delta({a}, {b}, auroc) -->\n"
+             "| comparison | Δ |\n|---|---|\n"
+             f"| pretrained vs random <!-- key: simclr − none --> | {delta} |\n")
+    assert check_claims.main([write(tmp_path, table)]) == 0
+    assert check_claims.main([write(tmp_path, table.replace("simclr − none", "triplet − none"))]) == 1
