@@ -343,6 +343,7 @@ def untagged_numbers(text: str) -> dict[str, int]:
     is left to tag (a count, not a verdict: some are settings or formulas, not measurements)."""
     counts: dict[str, int] = {}
     heading, in_code, in_table = "(top)", False, False
+    text = re.sub(rf"(\[\s*{NUMBER}\s*,\s*{NUMBER}\s*\]|{NUMBER})\S{{0,2}}\s*<!-- claim [^>]*-->", "", text)  # claimed
     for line in text.splitlines():
         if line.startswith("```"):
             in_code = not in_code
