@@ -156,6 +156,17 @@ def target_value(targets: dict, split: str, pair: str, key: str) -> list[float]:
     raise ClaimError(f"no target {pair!r} in {split!r}")
 
 
+def across_files(results: dict, other: str, arm: str, metric: str, key: str) -> list[float]:
+    """``key`` (``delta_mean``, ``ci95``, ``p_value``) of the paired comparison, fold by fold, of ``arm``'s
+    ``metric`` in the file ``other`` against the same arm in this file (two runs on the same folds, e.g. focal
+    against BCE loss), by seqssl's own :func:`~seqssl.evaluate.stats.paired_comparison`."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from seqssl.evaluate.stats import paired_comparison
+    theirs, ours = (arm_body(r, arm)["folds"] for r in (load(other), results))
+    value = paired_comparison([f.get(metric) for f in theirs], [f.get(metric) for f in ours])[key]
+    return list(value) if isinstance(value, list) else [value]
+
+
 def mean_of(values: list) -> float:
     return sum(values) / len(values)
 
@@ -174,6 +185,7 @@ QUERIES: dict[str, Callable[..., list[float]]] = {
     "runs": lambda r, arm, key: [float(run[key]) for run in arm_body(r, arm)["runs"]],
     "runs_mean": lambda r, arm, key: [mean_of([float(run[key]) for run in arm_body(r, arm)["runs"]])],
     "target": lambda r, split, pair, key: target_value(r, split, pair, key),
+    "across": lambda r, other, arm, metric, key: across_files(r, other, arm, metric, key),
     "pretrain_s": lambda r, arm: [mean_of([run["pretrain_seconds"] for run in arm_body(r, arm)["runs"]])],
     "get": lambda r, path: [float(v) for v in walk(r, path)],
     "span": lambda r, path: [min(walk(r, path)), max(walk(r, path))],
