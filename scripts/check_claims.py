@@ -186,6 +186,8 @@ QUERIES: dict[str, Callable[..., list[float]]] = {
     "runs_mean": lambda r, arm, key: [mean_of([float(run[key]) for run in arm_body(r, arm)["runs"]])],
     "target": lambda r, split, pair, key: target_value(r, split, pair, key),
     "across": lambda r, other, arm, metric, key: across_files(r, other, arm, metric, key),
+    "change": lambda r, other, arm, metric: [arm_body(load(other), arm)["mean"][metric]
+                                             - arm_body(r, arm)["mean"][metric]],
     "pretrain_s": lambda r, arm: [mean_of([run["pretrain_seconds"] for run in arm_body(r, arm)["runs"]])],
     "get": lambda r, path: [float(v) for v in walk(r, path)],
     "span": lambda r, path: [min(walk(r, path)), max(walk(r, path))],
