@@ -26,15 +26,19 @@ rendered) that names the committed file under ``docs/results/`` and a query into
 - **a quoted output**: ``<!-- claims-include FILE -->`` before a fenced block: the block must be the committed
   file (a console output, say), line for line.
 
-Queries (the registry ``QUERIES`` below): ``mean(arm, metric)``, ``std(arm, metric)``, ``subset(arm, metric,
-subset)`` (mean and std; subset ``all``: pooled), ``delta(arm, baseline, metric)``, ``ci(arm, baseline, metric)``
-(two numbers), ``p(...)`` (the comparison's p), ``holm(...)`` (Holm over the primary-metric family, computed by
-seqssl's own rule where an older file lacks it), ``capped(arm)`` (fine-tuning runs at the epoch cap, and the number
-of folds), ``pretrain_s(arm)`` (mean pretraining seconds per fold), ``runs(arm, key)`` (a value of each fold's
-run), ``row("line prefix", N)`` (the N-th number, from 0, after the prefix on the first line that starts with it,
-in a committed text output), ``get(dotted.path)`` and ``span(dotted.path.with.*)`` (min and max) on any JSON file,
-and ``line(name)``: the value of a ``name: value`` line of a committed text output (a benchmark's printed figures).
-Arguments with commas or parentheses are quoted: ``row("plain, full batch", 1)``.
+Queries (the registry ``QUERIES`` below). On a ``results.json``: ``mean(arm, metric)``, ``std(arm, metric)``,
+``subset(arm, metric, subset)`` (mean and std; subset ``all``: pooled), ``delta(arm, baseline, metric)``, ``ci(arm,
+baseline, metric)`` (two numbers), ``p(...)`` (the comparison's p), ``holm(...)`` (Holm over the primary-metric
+family, computed by seqssl's own rule where an older file lacks it), ``capped(arm)`` (fine-tuning runs at the epoch
+cap, and the number of folds), ``pretrain_s(arm)`` (mean pretraining seconds per fold), ``runs(arm, key)`` (a value
+of each fold's run), ``runs_mean(arm, key)`` (their mean), ``across(other.json, arm, metric, key)`` (the paired
+comparison of one arm in two runs on the same folds, by seqssl's own statistics), ``change(other.json, arm,
+metric)`` (the arm's mean there minus here: two runs on different splits). On a targets file: ``target(split, arm −
+baseline, key)``. On any JSON file: ``get(dotted.path)`` and ``span(dotted.path.with.*)`` (min and max). On a
+committed text output (a benchmark's printed figures): ``line(name)`` (the value of a ``name: value`` line) and
+``row("line prefix", N[, "after"])`` (the N-th number, from 0, after the prefix on the first line that starts with
+it, after the first line containing "after" if given; "20.7%" reads 0.207). Arguments with commas or parentheses
+are quoted: ``row("plain, full batch", 1)``.
 
     python scripts/check_claims.py            # exit 0 when every claim matches; else one line per mismatch
     python scripts/check_claims.py --list     # every claim and its value
@@ -135,14 +139,25 @@ def line_value(text: str, name: str) -> float:
     return float(found[-1].replace(",", ""))
 
 
-def row_value(text: str, prefix: str, index: str) -> float:
-    """The ``index``-th number (from 0) on the first line that starts with ``prefix`` (leading spaces ignored)."""
-    for line in text.splitlines():
+def row_value(text: str, prefix: str, index: str, after: str | None = None) -> float:
+    """The ``index``-th number (from 0) on the first line that starts with ``prefix`` (leading spaces ignored) and,
+    with ``after``, comes after the first line containing ``after``; a number printed with ``%`` is read as a
+    fraction (20.7% → 0.207), as prose percentages are."""
+    lines = text.splitlines()
+    if after is not None:
+        start = next((i for i, line in enumerate(lines) if after in line), None)
+        if start is None:
+            raise ClaimError(f"no line contains {after!r}")
+        lines = lines[start:]
+    for line in lines:
         if line.lstrip().startswith(prefix):
-            numbers = re.findall(NUMBER, line[len(line) - len(line.lstrip()) + len(prefix):])
+            rest = line[len(line) - len(line.lstrip()) + len(prefix):]
+            numbers = list(re.finditer(rf"{NUMBER}(%?)", rest))
             if int(index) >= len(numbers):
                 raise ClaimError(f"the line starting {prefix!r} has {len(numbers)} numbers")
-            return float(numbers[int(index)].replace(",", "").replace("−", "-"))
+            found = numbers[int(index)]
+            value = float(found[0].rstrip("%").replace(",", "").replace("−", "-"))
+            return value / 100 if found[1] else value
     raise ClaimError(f"no line starts with {prefix!r}")
 
 
@@ -192,7 +207,7 @@ QUERIES: dict[str, Callable[..., list[float]]] = {
     "get": lambda r, path: [float(v) for v in walk(r, path)],
     "span": lambda r, path: [min(walk(r, path)), max(walk(r, path))],
     "line": lambda text, name: [line_value(text, name)],
-    "row": lambda text, prefix, index: [row_value(text, prefix, index)],
+    "row": lambda text, prefix, index, after=None: [row_value(text, prefix, index, after)],
 }
 
 
