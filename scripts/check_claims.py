@@ -9,8 +9,10 @@ rendered) that names the committed file under ``docs/results/`` and a query into
       CI [−0.014, +0.049] <!-- claim tcr_gpu_all_objectives.json: ci(simclr, none, auroc) -->
       ratio 1.06 <!-- claim throughput_idle_2threads.txt: line(shape_b_ratio_vs_grouped_trainer) -->
 
-  The claimed text is the number, interval (``[a, b]``) or range (``a–b``) just before the comment; each of its
-  numbers must equal the query's value rounded to as many decimals as the text shows (``59%`` is read as 0.59).
+  A file is named under ``docs/results/``, or by its path from the repository's root when the name has a ``/``
+  (a bundled model's ``provenance.json``). The claimed text is the number, interval (``[a, b]``) or range
+  (``a–b``) just before the comment; each of its numbers must equal the query's value rounded to as many decimals
+  as the text shows (``59%`` is read as 0.59).
 
 - **a table**: a comment on the line above the table names the file and one query list per column after the
   first (``|``-separated; ``-`` leaves a column unchecked; ``{row}`` is the row's first cell, ``{N}`` its cell N,
@@ -37,8 +39,8 @@ metric)`` (the arm's mean there minus here: two runs on different splits). On a 
 baseline, key)``. On any JSON file: ``get(dotted.path)`` and ``span(dotted.path.with.*)`` (min and max). On a
 committed text output (a benchmark's printed figures): ``line(name)`` (the value of a ``name: value`` line) and
 ``row("line prefix", N[, "after"])`` (the N-th number, from 0, after the prefix on the first line that starts with
-it, after the first line containing "after" if given; "20.7%" reads 0.207). Arguments with commas or parentheses
-are quoted: ``row("plain, full batch", 1)``.
+it, after the first line containing "after" if given; "20.7%" reads 0.207) and, on a CSV, ``csv(key, value,
+column)``. Arguments with commas or parentheses are quoted: ``row("plain, full batch", 1)``.
 
     python scripts/check_claims.py            # exit 0 when every claim matches; else one line per mismatch
     python scripts/check_claims.py --list     # every claim and its value
@@ -79,9 +81,9 @@ _cache: dict[str, object] = {}
 
 def load(name: str):
     if name not in _cache:
-        path = RESULTS / name
+        path = ROOT / name if "/" in name else RESULTS / name  # a bare name: docs/results/; else from the root
         if not path.exists():
-            raise ClaimError(f"no committed file docs/results/{name}")
+            raise ClaimError(f"no committed file {path.relative_to(ROOT)}")
         _cache[name] = json.loads(path.read_text()) if path.suffix == ".json" else path.read_text()
     return _cache[name]
 
@@ -161,6 +163,15 @@ def row_value(text: str, prefix: str, index: str, after: str | None = None) -> f
     raise ClaimError(f"no line starts with {prefix!r}")
 
 
+def csv_value(text: str, key: str, value: str, column: str) -> float:
+    """``column`` of the row of a committed CSV whose ``key`` column reads ``value``."""
+    rows = list(csv.DictReader(text.splitlines()))
+    found = [row for row in rows if row.get(key) == value]
+    if not found:
+        raise ClaimError(f"no row with {key} = {value}")
+    return float(found[0][column])
+
+
 def target_value(targets: dict, split: str, pair: str, key: str) -> list[float]:
     """``key`` of the target ``arm − baseline`` of ``split`` in a targets file (``scripts/table_tcr_ab.py``)."""
     arm, _, baseline = pair.partition(" − ")
@@ -208,6 +219,7 @@ QUERIES: dict[str, Callable[..., list[float]]] = {
     "span": lambda r, path: [min(walk(r, path)), max(walk(r, path))],
     "line": lambda text, name: [line_value(text, name)],
     "row": lambda text, prefix, index, after=None: [row_value(text, prefix, index, after)],
+    "csv": lambda text, key, value, column: [csv_value(text, key, value, column)],
 }
 
 
