@@ -172,6 +172,17 @@ def csv_value(text: str, key: str, value: str, column: str) -> float:
     return float(found[0][column])
 
 
+def late_mean(results: dict, objective: str, key: str) -> float:
+    """Mean of ``key`` over the second half of the first fold's pretraining history of ``objective`` (records
+    after half the last step that have the key)."""
+    history = results["pretraining"][objective][0]["history"]
+    last = history[-1]["step"]
+    values = [h[key] for h in history if h["step"] > last // 2 and key in h]
+    if not values:
+        raise ClaimError(f"no {key!r} in the second half of {objective}'s history")
+    return mean_of(values)
+
+
 def target_value(targets: dict, split: str, pair: str, key: str) -> list[float]:
     """``key`` of the target ``arm − baseline`` of ``split`` in a targets file (``scripts/table_tcr_ab.py``)."""
     arm, _, baseline = pair.partition(" − ")
@@ -220,6 +231,7 @@ QUERIES: dict[str, Callable[..., list[float]]] = {
     "line": lambda text, name: [line_value(text, name)],
     "row": lambda text, prefix, index, after=None: [row_value(text, prefix, index, after)],
     "csv": lambda text, key, value, column: [csv_value(text, key, value, column)],
+    "late": lambda r, objective, key: [late_mean(r, objective, key)],
 }
 
 
