@@ -143,14 +143,14 @@ def line_value(text: str, name: str) -> float:
 
 def row_value(text: str, prefix: str, index: str, after: str | None = None) -> float:
     """The ``index``-th number (from 0) on the first line that starts with ``prefix`` (leading spaces ignored) and,
-    with ``after``, comes after the first line containing ``after``; a number printed with ``%`` is read as a
+    with ``after``, comes after (below) the first line containing ``after``; a number printed with ``%`` is read as a
     fraction (20.7% → 0.207), as prose percentages are."""
     lines = text.splitlines()
     if after is not None:
         start = next((i for i, line in enumerate(lines) if after in line), None)
         if start is None:
             raise ClaimError(f"no line contains {after!r}")
-        lines = lines[start:]
+        lines = lines[start + 1:]
     for line in lines:
         if line.lstrip().startswith(prefix):
             rest = line[len(line) - len(line.lstrip()) + len(prefix):]
