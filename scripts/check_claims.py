@@ -396,7 +396,9 @@ def untagged_numbers(text: str) -> dict[str, int]:
     is left to tag (a count, not a verdict: some are settings or formulas, not measurements)."""
     counts: dict[str, int] = {}
     heading, in_code, in_table = "(top)", False, False
-    text = re.sub(rf"(\[\s*{NUMBER}\s*,\s*{NUMBER}\s*\]|{NUMBER})\S{{0,2}}\s*<!-- claim [^>]*-->", "", text)  # claimed
+    claimed = (rf"(\[\s*{NUMBER}\s*,\s*{NUMBER}\s*\]|{NUMBER})\s*(?:%|×|x|s|ms|MB|MiB|GB|GiB|min)?[`)*]*\s*"
+               r"<!-- claim [^>]*-->")
+    text = re.sub(claimed, "", text)
     for line in text.splitlines():
         if line.startswith("```"):
             in_code = not in_code
