@@ -45,6 +45,10 @@ def momentum_at(step: int, total: int | None, base: float) -> float:
 class KeyQueue(nn.Module):
     """A ring buffer of the last ``size`` keys (rows), oldest overwritten first; only filled rows are read."""
 
+    keys: torch.Tensor  # (buffers, so that checkpoints hold them)
+    pointer: torch.Tensor
+    filled: torch.Tensor
+
     def __init__(self, size: int, dim: int):
         super().__init__()
         self.register_buffer("keys", torch.zeros(size, dim))
@@ -75,6 +79,7 @@ class MoCo(TwoViewObjective):
     ``pretrain.moco_symmetric`` (v3's loss over both views), ``temperature``, ``projection_dim``."""
 
     gradient_caching = False
+    updates: torch.Tensor  # optimiser steps taken (a buffer: the momentum schedule resumes exactly)
 
     def __init__(self, encoder, cfg, vocab_size: int):
         super().__init__(encoder, cfg, vocab_size)
