@@ -11,9 +11,16 @@ import pytest
 from conftest import run_cli
 
 
+def _default_sigint():
+    """In the child before exec: SIGINT back to its default. A process started with SIGINT ignored keeps ignoring it
+    (Python then installs no KeyboardInterrupt handler, as a shell's background job expects), and the test runner's
+    own disposition must not decide what these tests see."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(args):
     return subprocess.Popen([sys.executable, "-m", "seqssl", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
 
 
 def _wait_for(condition, proc, seconds=120):
