@@ -42,7 +42,9 @@ committed text output (a benchmark's printed figures): ``line(name)`` (the value
 it, after the first line containing "after" if given; "20.7%" reads 0.207) and, on a CSV, ``csv(key, value,
 column)``. Arguments with commas or parentheses are quoted: ``row("plain, full batch", 1)``.
 
-    python scripts/check_claims.py            # exit 0 when every claim matches; else one line per mismatch
+    python scripts/check_claims.py            # exit 0 when every claim matches; else one line per mismatch (exit 1)
+                                              # exit 2: not the project's environment (some claims use seqssl's
+                                              # statistics: statsmodels, scipy)
     python scripts/check_claims.py --list     # every claim and its value
     python scripts/check_claims.py --untagged # also count the decimal numbers no claim covers, per file
 
@@ -105,11 +107,29 @@ def arm_body(results: dict, arm: str) -> dict:
     return results["arms"][arm]
 
 
+class MissingEnvironment(Exception):
+    """A claim needs seqssl's own statistics, and this Python lacks the project's dependencies."""
+
+
+def with_seqssl_statistics(call):
+    """``call()`` with ``src/`` importable; an ImportError (statsmodels, scipy, ... missing: not the project's
+    environment) becomes :class:`MissingEnvironment`, reported once by :func:`main` (exit 2), not as a claim."""
+    if str(ROOT / "src") not in sys.path:
+        sys.path.insert(0, str(ROOT / "src"))
+    try:
+        return call()
+    except ImportError as error:
+        raise MissingEnvironment(f"{error}: some claims are recomputed by seqssl's own statistics; run with the "
+                                 f"project's environment (make install-test, then .venv/bin/python "
+                                 f"scripts/check_claims.py)") from error
+
+
 def holm_p(results: dict, arm: str, baseline: str, metric: str) -> float:
     if not any("p_holm" in c for c in results["comparisons"]):
-        sys.path.insert(0, str(ROOT / "src"))
-        from seqssl.evaluate.verdicts import add_verdicts
-        add_verdicts(results["comparisons"], results["primary_metric"])
+        def adjust():
+            from seqssl.evaluate.verdicts import add_verdicts
+            add_verdicts(results["comparisons"], results["primary_metric"])
+        with_seqssl_statistics(adjust)
     return comparison(results, arm, baseline, metric)["p_holm"]
 
 
@@ -197,10 +217,12 @@ def across_files(results: dict, other: str, arm: str, metric: str, key: str) -> 
     """``key`` (``delta_mean``, ``ci95``, ``p_value``) of the paired comparison, fold by fold, of ``arm``'s
     ``metric`` in the file ``other`` against the same arm in this file (two runs on the same folds, e.g. focal
     against BCE loss), by seqssl's own :func:`~seqssl.evaluate.stats.paired_comparison`."""
-    sys.path.insert(0, str(ROOT / "src"))
-    from seqssl.evaluate.stats import paired_comparison
     theirs, ours = (arm_body(r, arm)["folds"] for r in (load(other), results))
-    value = paired_comparison([f.get(metric) for f in theirs], [f.get(metric) for f in ours])[key]
+
+    def compare():
+        from seqssl.evaluate.stats import paired_comparison
+        return paired_comparison([f.get(metric) for f in theirs], [f.get(metric) for f in ours])
+    value = with_seqssl_statistics(compare)[key]
     return list(value) if isinstance(value, list) else [value]
 
 
@@ -421,6 +443,15 @@ def untagged_numbers(text: str) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """0: every claim matches; 1: some do not (one line each); 2: this Python cannot recompute some claims."""
+    try:
+        return check(argv)
+    except MissingEnvironment as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+
+
+def check(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("documents", nargs="*", default=list(DOCUMENTS), help="Markdown files, from the root")
     parser.add_argument("--list", action="store_true", help="print every claim and its value")

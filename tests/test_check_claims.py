@@ -95,3 +95,16 @@ def test_a_described_row_names_its_comparison_in_a_key_comment(tmp_path):
              f"| pretrained vs random <!-- key: simclr − none --> | {delta} |\n")
     assert check_claims.main([write(tmp_path, table)]) == 0
     assert check_claims.main([write(tmp_path, table.replace("simclr − none", "triplet − none"))]) == 1
+
+
+def test_without_the_project_environment_it_says_so_instead_of_failing_a_claim(tmp_path, capsys, monkeypatch):
+    """A Python without seqssl's dependencies cannot recompute Holm for an older file: exit 2 and one line naming
+    the missing module and the command to use, not a traceback and not a failed claim."""
+    monkeypatch.setattr(check_claims, "_cache", {})  # (earlier tests may have filled in Holm p-values)
+    monkeypatch.setitem(sys.modules, "seqssl.evaluate.verdicts", None)  # importing it raises ImportError
+    doc = write(tmp_path, "Holm 0.32 <!-- claim tcr_gpu_all_objectives.json: holm(kmer, none, auroc) -->\n")
+    assert check_claims.main([doc]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and ".venv/bin/python scripts/check_claims.py" in err
+    monkeypatch.delitem(sys.modules, "seqssl.evaluate.verdicts")
+    assert check_claims.main([doc]) == 0  # the same claim with the environment: checked and right
