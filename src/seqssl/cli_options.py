@@ -66,7 +66,7 @@ ClusterThreshold = Annotated[Optional[str], typer.Option("--cluster-threshold", 
                                                          "identity, e.g. identity:0.3 for proteins).")]
 ClusterColumn = Annotated[Optional[str], typer.Option("--cluster-column", help="--split cluster: the column "
                                                       "clustered (default: the first sequence column).")]
-OBJECTIVE_CHOICES = "simclr | simsiam | triplet | infonce | moco | mlm | rtd | rtd-random | adversarial-mlm"
+OBJECTIVE_CHOICES = "simclr | simsiam | triplet | infonce | moco | clip | mlm | rtd | rtd-random | adversarial-mlm"
 ARM_CHOICES = "none, kmer, ecfp, knn, tcrdist, gcn, gat"  # besides every objective and model:PATH
 Objective = Annotated[Optional[str], typer.Option("--objective", help=f"Pretraining objective: {OBJECTIVE_CHOICES}, "
                                                   "or a sum of them such as mlm+simclr.")]

@@ -77,9 +77,27 @@ def negative_cosine(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     return -(p * z).sum(1).mean()
 
 
+NWAY_DISTANCES = ("cosine", "euclidean")
+
+
+def similarity_logits(anchors: torch.Tensor, candidates: torch.Tensor, temperature: float,
+                      distance: str = "cosine") -> torch.Tensor:
+    """``-d(a_i, c_j) / t`` for the N-way loss of seed 004 (``exp(-d(z, z⁺))``): ``cosine`` is the cosine
+    similarity of unit vectors (d = −cos), ``euclidean`` the negative L2 distance of the raw embeddings (the same
+    d as the triplet loss's; a safe gradient where two embeddings coincide)."""
+    if distance not in NWAY_DISTANCES:
+        raise ValueError(f"unknown distance '{distance}'")
+    dtype = torch.promote_types(anchors.dtype, torch.float32)
+    a, c = anchors.to(dtype), candidates.to(dtype)
+    if distance == "cosine":
+        return F.normalize(a, dim=1, eps=NORM_EPS) @ F.normalize(c, dim=1, eps=NORM_EPS).T / temperature
+    squared = a.pow(2).sum(1, keepdim=True) + c.pow(2).sum(1) - 2 * a @ c.T
+    return -torch.sqrt(squared.clamp_min(1e-12)) / temperature
+
+
 def info_nce(anchors: torch.Tensor, candidates: torch.Tensor, positive_mask: torch.Tensor,
              temperature: float = 0.1, ignore_mask: torch.Tensor | None = None, hard_negative_beta: float = 0.0,
-             debias_tau_plus: float = 0.0) -> torch.Tensor:
+             debias_tau_plus: float = 0.0, distance: str = "cosine") -> torch.Tensor:
     """N-way InfoNCE (van den Oord et al. 2018) with several positives per anchor allowed
     (supervised-contrastive form, Khosla et al. 2020, eq. 2 "L_out"): for anchor i,
     ``-mean_{p in P(i)} log exp(s_ip/t) / sum_{k not ignored} exp(s_ik/t)``; anchors without a positive
@@ -87,13 +105,13 @@ def info_nce(anchors: torch.Tensor, candidates: torch.Tensor, positive_mask: tor
     duplicates of the anchor, which are not true negatives).
 
     With ``hard_negative_beta`` or ``debias_tau_plus`` set, each (anchor, positive) pair is scored against the
-    anchor's negatives only, reweighted and debiased (:func:`hard_debiased_nce`); both 0 is the loss above."""
+    anchor's negatives only, reweighted and debiased (:func:`hard_debiased_nce`); both 0 is the loss above.
+    ``distance``: how s is made (:func:`similarity_logits`); debiasing assumes bounded cosine similarities."""
     if temperature <= 0:
         raise ValueError("temperature must be positive")
-    dtype = torch.promote_types(anchors.dtype, torch.float32)
-    a = F.normalize(anchors.to(dtype), dim=1, eps=NORM_EPS)
-    c = F.normalize(candidates.to(dtype), dim=1, eps=NORM_EPS)
-    logits = a @ c.T / temperature
+    if debias_tau_plus and distance != "cosine":
+        raise ValueError("debias_tau_plus needs the cosine distance (its estimator assumes s ≥ −1)")
+    logits = similarity_logits(anchors, candidates, temperature, distance)
     positive_mask = positive_mask.bool()
     n_pos = positive_mask.sum(1)
     has = n_pos > 0
@@ -137,7 +155,9 @@ def hard_debiased_nce(logits: torch.Tensor, positive_mask: torch.Tensor, negativ
     positive = torch.exp(shifted)  # e^{s_p − top}, for every candidate (used where positive)
     floor = m.unsqueeze(1) * torch.exp(-1.0 / temperature - top)
     estimate = (weighted.unsqueeze(1) - tau_plus * m.unsqueeze(1) * positive) / (1 - tau_plus)
-    ng = torch.maximum(estimate, floor)
+    # without debiasing the estimate is a weighted mean of e^{s}, never below the floor for cosine s ≥ −1: the
+    # floor is applied only with τ⁺ (so an unbounded distance, s < −1, is not floored)
+    ng = torch.maximum(estimate, floor) if tau_plus else estimate
     per_pair = -(shifted - torch.log(positive + ng))  # −log e^{s_p} / (e^{s_p} + Ng), shift-free
     per_pair = per_pair.masked_fill(~positive_mask, 0.0)
     n_pos = positive_mask.sum(1)

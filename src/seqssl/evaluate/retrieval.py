@@ -1,12 +1,18 @@
 """Retrieval top-k (seed 002): embed N query–key pairs, rank all N keys by cosine similarity for each
-query, and report the fraction of queries whose own key is in the top k (random baseline: k/N)."""
+query, and report the fraction of queries whose own key is in the top k (random baseline: k/N). An encoder
+pretrained with ``clip`` embeds the query and the key through its two towers (:mod:`seqssl.models.towers`)."""
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 
 from ..data.dataset import encode_table
 from ..data.readers import read_table, require_columns
-from ..models.encoder import embed_dataset, load_encoder
+from ..models.encoder import SEQSSL_META, embed_dataset, load_encoder
+from ..models.towers import tower_embeddings
+from ..objectives import is_objective, objective_class
 from ..runtime import resolve_device
 
 
@@ -30,6 +36,14 @@ def top_k_accuracy(queries: np.ndarray, keys: np.ndarray, ks: list[int], key_ids
             **{f"random_top_{x}": min(1.0, x / n) for x in ks}}
 
 
+def saved_with_towers(directory) -> bool:
+    """Whether a saved encoder's ``seqssl.json`` names an objective that trains two towers (``clip``, alone or in a
+    sum), so that its pairs are compared tower to tower."""
+    path = Path(directory) / SEQSSL_META
+    objective = str(json.loads(path.read_text()).get("objective") or "") if path.exists() else ""
+    return bool(objective) and is_objective(objective) and objective_class(objective).two_towers
+
+
 def evaluate_retrieval(encoder_dir: str, data: str, query_column: str, key_column: str, ks: list[int],
                        device: str = "auto") -> dict:
     encoder, tokenizer = load_encoder(encoder_dir)
@@ -37,12 +51,17 @@ def evaluate_retrieval(encoder_dir: str, data: str, query_column: str, key_colum
     table = read_table(data)
     require_columns(table, [query_column, key_column])
     max_len = encoder.backbone.config.max_position_embeddings - 2
-    queries = embed_dataset(encoder, encode_table(table, [query_column], tokenizer, max_len), dev)
-    keys = embed_dataset(encoder, encode_table(table, [key_column], tokenizer, max_len), dev)
+    if saved_with_towers(encoder_dir):  # clip: each side through its own tower, as it was trained
+        queries, keys = tower_embeddings(encoder, encode_table(table, [query_column, key_column], tokenizer, max_len),
+                                         dev)
+    else:
+        queries = embed_dataset(encoder, encode_table(table, [query_column], tokenizer, max_len), dev)
+        keys = embed_dataset(encoder, encode_table(table, [key_column], tokenizer, max_len), dev)
     return top_k_accuracy(queries, keys, ks, key_ids=table.frame[key_column].astype(str).str.upper().to_numpy())
 
 
-def pair_retrieval(encoder, rows: list[tuple], positives: np.ndarray, tokenizer, max_length: int, device) -> dict:
+def pair_retrieval(encoder, rows: list[tuple], positives: np.ndarray, tokenizer, max_length: int | None,
+                   device) -> dict:
     """Top-k retrieval of each test positive's second sequence from its first, by the encoder
     before fine-tuning (pretrained or random); identical keys are one candidate."""
     from ..data.dataset import EncodedDataset

@@ -126,5 +126,6 @@ def combined_class(name: str, parts: tuple[type[Objective], ...]) -> type[Combin
     attributes = {"part_classes": parts, "name": name,
                   "drop_last": any(p.drop_last for p in parts),
                   "uses_positive_pairs": any(p.uses_positive_pairs for p in parts),
+                  "two_towers": any(p.two_towers for p in parts),
                   "__doc__": f"``{name}``: " + " + ".join(f"w·{p.__name__}" for p in parts) + "."}
     return type(f"Combined_{'_'.join(p.__name__ for p in parts)}", (CombinedObjective,), attributes)

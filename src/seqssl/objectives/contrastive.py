@@ -13,6 +13,8 @@ from torch import nn
 
 from ..augment import make_view
 from ..data.tokenizers import drawable_residues
+from ..errors import InputError
+from ..losses import info_nce
 from ..train.distributed import gather_with_gradient, local_block
 from ..train.gradcache import cached_backward
 from .base import Amp, Objective
@@ -31,6 +33,16 @@ class TwoViewObjective(Objective):
         super().__init__()
         self.encoder, self.cfg = encoder, cfg
         self.n_residues = drawable_residues(vocab_size)
+        if cfg.debias_tau_plus and cfg.distance != "cosine":
+            raise InputError("pretrain.debias_tau_plus needs pretrain.distance cosine (Chuang et al.'s estimator "
+                             "assumes similarities of at least −1)", fix="drop --debias-tau-plus or --distance")
+
+    def nway(self, anchors: torch.Tensor, candidates: torch.Tensor, positive: torch.Tensor,
+             ignore: torch.Tensor | None = None) -> torch.Tensor:
+        """:func:`~seqssl.losses.info_nce` with the config's temperature, distance, hardness and debiasing."""
+        cfg = self.cfg
+        return info_nce(anchors, candidates, positive, cfg.temperature, ignore, cfg.hard_negative_beta,
+                        cfg.debias_tau_plus, cfg.distance)
 
     def views(self, batch: dict, generator) -> tuple[dict, dict]:
         first = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import torch
 
-from ..losses import info_nce
 from ..models.heads import projection_head
 from .contrastive import TwoViewObjective, duplicate_mask
 from .registry import register
@@ -27,5 +26,4 @@ class InfoNCE(TwoViewObjective):
         if "group" in batch:
             positive = positive | (batch["group"].unsqueeze(1) == batch["group"].unsqueeze(0))
         ignore = duplicate_mask(batch["input_ids"])
-        return {"loss": info_nce(anchors, candidates, positive, self.cfg.temperature, ignore,
-                                 self.cfg.hard_negative_beta, self.cfg.debias_tau_plus)}
+        return {"loss": self.nway(anchors, candidates, positive, ignore)}

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..losses import NORM_EPS, info_nce
+from ..losses import NORM_EPS
 from ..models.heads import projection_head
 from ..train.distributed import gather_with_gradient, local_block
 from .base import Amp, Objective
@@ -108,7 +108,8 @@ class MoCo(TwoViewObjective):
     @torch.no_grad()
     def keys(self, part: dict) -> torch.Tensor:
         pooled = self.key_encoder(part["input_ids"], part["attention_mask"], part["token_type_ids"])
-        return F.normalize(self.key_projector(pooled).float(), dim=1, eps=NORM_EPS)
+        keys = self.key_projector(pooled).float()
+        return F.normalize(keys, dim=1, eps=NORM_EPS) if self.cfg.distance == "cosine" else keys
 
     def contrast(self, queries: torch.Tensor, keys: torch.Tensor, batch: dict) -> torch.Tensor:
         """InfoNCE of each query against the batch's keys (its own the positive) and the queue."""
@@ -119,8 +120,7 @@ class MoCo(TwoViewObjective):
         positive[:, :n] = torch.eye(n, dtype=torch.bool, device=queries.device)
         ignore = torch.zeros_like(positive)
         ignore[:, :n] = duplicate_mask(batch["input_ids"])  # an identical sequence is not a negative
-        return info_nce(queries, candidates, positive, self.cfg.temperature, ignore, self.cfg.hard_negative_beta,
-                        self.cfg.debias_tau_plus)
+        return self.nway(queries, candidates, positive, ignore)
 
     def forward(self, batch: dict, generator: torch.Generator | None = None) -> dict:
         first, second = (local_block(p) for p in self.views(batch, generator))

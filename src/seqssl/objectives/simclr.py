@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ..losses import info_nce, nt_xent
+from ..losses import nt_xent
 from ..models.heads import projection_head
 from .contrastive import TwoViewObjective
 from .registry import register
@@ -12,8 +12,9 @@ from .registry import register
 @register("simclr")
 class SimCLR(TwoViewObjective):
     """Chen et al. 2020 with seed 000's views by default: each view replaces k residues by ``[MASK]``. With
-    ``hard_negative_beta`` / ``debias_tau_plus`` the 2N-anchor loss is :func:`~seqssl.losses.hard_debiased_nce`
-    (the whole (2N)² similarity matrix is then held: no row blocks)."""
+    ``hard_negative_beta`` / ``debias_tau_plus`` the 2N-anchor loss is :func:`~seqssl.losses.hard_debiased_nce`,
+    and with ``distance: euclidean`` it scores −‖a − c‖ / t (the whole (2N)² similarity matrix is then held: no row
+    blocks)."""
 
     def __init__(self, encoder, cfg, vocab_size: int):
         super().__init__(encoder, cfg, vocab_size)
@@ -21,7 +22,7 @@ class SimCLR(TwoViewObjective):
 
     def loss_from_embeddings(self, embeddings: list[torch.Tensor], batch: dict) -> dict:
         a, b = self.projector(embeddings[0]), self.projector(embeddings[1])
-        if not (self.cfg.hard_negative_beta or self.cfg.debias_tau_plus):
+        if not (self.cfg.hard_negative_beta or self.cfg.debias_tau_plus or self.cfg.distance != "cosine"):
             return {"loss": nt_xent(a, b, self.cfg.temperature)}
         # the same 2N anchors, each view's positive the other view, self excluded, reweighted / debiased
         z = torch.cat([a, b])
@@ -30,5 +31,4 @@ class SimCLR(TwoViewObjective):
         positive = torch.zeros(2 * n, 2 * n, dtype=torch.bool, device=z.device)
         positive[torch.arange(2 * n, device=z.device), partner] = True
         itself = torch.eye(2 * n, dtype=torch.bool, device=z.device)
-        return {"loss": info_nce(z, z, positive, self.cfg.temperature, itself, self.cfg.hard_negative_beta,
-                                 self.cfg.debias_tau_plus)}
+        return {"loss": self.nway(z, z, positive, itself)}

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from ...errors import InputError, Problems
 from ...extras import require
-from ...objectives import OBJECTIVES, is_objective
+from ...objectives import OBJECTIVES, is_objective, objective_class
 from ...tasks import Task
-from . import baselines, encoders, knn, molecules, tcrdist  # noqa: F401  (each registers its arms)
+from . import baselines, encoders, knn, molecules, tcrdist, towers  # noqa: F401  (each registers its arms)
 from .base import ARMS, Arm, FoldContext, RunContext, Unit, baselines_of, register_arm  # noqa: F401
 from .external import PREFIX as MODEL_PREFIX
 from .external import ModelArm
@@ -32,7 +32,8 @@ def resolve_arm(name: str) -> Arm:
     if name in ARMS:
         return ARMS[name]
     if is_objective(name):  # one objective, or a sum such as mlm+simclr
-        return encoders.PretrainedArm(name)
+        two_towers = objective_class(name).two_towers  # clip: its towers also score pairs zero-shot
+        return (towers.TwoTowerArm if two_towers else encoders.PretrainedArm)(name)
     raise InputError(f"unknown arm '{name}'",
                      fix=f"use {', '.join(arm_names()[:len(ARMS)])}, an objective ({', '.join(sorted(OBJECTIVES))}), "
                          f"a sum of objectives (mlm+simclr) or {MODEL_PREFIX}PATH (a seqssl or transformers model "

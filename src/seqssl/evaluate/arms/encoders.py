@@ -43,15 +43,18 @@ class EncoderArm(Arm):
         encoder, record = self.encoder(run, fold)
         data, cfg, test_idx = run.data, run.cfg, fold.split.test
         if len(cfg.data.columns) == 2 and run.task.binary:
-            positives = test_idx[data.fold_labels[test_idx] == 1]
-            record["retrieval"] = pair_retrieval(encoder, data.rows, positives, data.tokenizer,
-                                                 cfg.model.max_length, run.device)
+            record["retrieval"] = self.retrieval(encoder, run, test_idx[data.fold_labels[test_idx] == 1])
         if fold.k == 0 and not run.task.per_token and cfg.crossval.embedding_map:
             test = data.encoded.subset(test_idx)
             record["embedding_map"] = embedding_map(embed_dataset(encoder, test, run.device),
                                                     run.task.colour_labels(test), fold.seed)
             encoder.train()
         return encoder, record
+
+    def retrieval(self, encoder, run: RunContext, positives) -> dict:
+        """Top-k retrieval of each test positive's second sequence from its first, before fine-tuning."""
+        return pair_retrieval(encoder, run.data.rows, positives, run.data.tokenizer, run.cfg.model.max_length,
+                              run.device)
 
     def fit(self, run, fold, unit: Unit, state):
         encoded, cfg = run.data.encoded, run.cfg
@@ -103,18 +106,23 @@ class PretrainedArm(EncoderArm):
             build_objective(self.name, SequenceEncoder.build(tiny, vocab, len(run.data.columns)), cfg.pretrain,
                             vocab)
 
+    def corpus(self, run: RunContext, fold: FoldContext) -> tuple[object, dict]:
+        """What the objective pretrains on in ``fold`` (default: the fold's corpus) and what to record of it."""
+        return fold.corpus, {}
+
     def encoder(self, run, fold):
         start = time.time()
         directory = run.out / "encoders" / self.name / f"fold_{fold.k}"
         checkpoints = directory / "checkpoints"
+        corpus, record = self.corpus(run, fold)
         encoder, history = build_pretrained_encoder(
-            fold.corpus, with_objective(run.cfg, self.name), run.data.tokenizer, device=run.device, seed=fold.seed,
+            corpus, with_objective(run.cfg, self.name), run.data.tokenizer, device=run.device, seed=fold.seed,
             desc=f"{self.name} fold {fold.k}", checkpoint_dir=checkpoints,
             resume=run.resume and latest_checkpoint(checkpoints) is not None)
         encoder.save(directory, run.data.tokenizer, meta={"objective": self.name, "fold": fold.k,
-                                                          "corpus_size": len(fold.corpus),
+                                                          "corpus_size": len(corpus),
                                                           "removed_test_sequences": fold.removed})
-        return encoder, {"pretrain_seconds": time.time() - start, "pretrain_history": history}
+        return encoder, {**record, "pretrain_seconds": time.time() - start, "pretrain_history": history}
 
 
 def with_objective(cfg, objective: str):
