@@ -48,6 +48,8 @@ ROWS = [
     ("pretrain", "--positives", "label", "pretrain.positives", "label"),
     ("pretrain", "--view", "crop", "pretrain.view", "crop"),
     ("pretrain", "--pretrain-label-column", "epitope", "data.pretrain_label_column", "epitope"),
+    ("pretrain", "--negative-column", "hard_negative", "data.negative_column", "hard_negative"),
+    ("pretrain", "--distance", "euclidean", "pretrain.distance", "euclidean"),
     ("pretrain", "--too-long", "truncate", "data.too_long", "truncate"),
     ("pretrain", "--v-gene-columns", "v_a_gene,v_b_gene", "data.v_gene_columns", ["v_a_gene", "v_b_gene"]),
     ("pretrain", "--unknown-v-genes", "skip", "data.unknown_v_genes", "skip"),

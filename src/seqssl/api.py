@@ -65,7 +65,10 @@ def _pretrain(cfg: Config, resume: bool, data) -> Path:
     claim_output(cfg.out, resume=resume, overwrite=cfg.overwrite)
     cfg = with_frame(cfg, data)
     out = output_directory(cfg.out)
-    objective_class(cfg.pretrain.objective)  # a misspelt objective fails before anything is written
+    objective = objective_class(cfg.pretrain.objective)  # a misspelt objective fails before anything is written
+    if cfg.data.negative_column and not objective.takes_negatives:
+        raise InputError(f"objective '{cfg.pretrain.objective}' does not read explicit negatives (--negative-column)",
+                         fix="use infonce or simclr (or a sum with one), or drop --negative-column")
     configure_process(cfg.threads, cfg.quiet)
     device = resolve_device(cfg.device)
     _, world_size = init_from_env(device)  # torchrun: one process per device, rank 0 writes

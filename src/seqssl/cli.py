@@ -125,6 +125,11 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
                                                                "many short ones per step; --batch-size then caps "
                                                                "the rows.")] = None,
              positives: Positives = None, view: View = None, pretrain_label_column: PretrainLabel = None,
+             negative_column: Annotated[Optional[str], typer.Option(
+                 help="infonce, simclr: corpus column of one explicit negative per row (a hard negative every "
+                      "anchor of the batch is contrasted with).")] = None,
+             distance: Annotated[Optional[str], typer.Option(
+                 help="cosine | euclidean: the d of the N-way losses' exp(-d/t) and of the triplet loss.")] = None,
              too_long: TooLong = None, v_gene_columns: VGeneColumns = None, unknown_v_genes: UnknownVGenes = None,
              organism: Organism = None,
              stream: Annotated[bool, typer.Option("--stream", help="Corpora larger than memory: tokenise once into "
@@ -147,6 +152,7 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
             "pretrain.max_tokens": max_tokens,
             "pretrain.positives": positives,
             "pretrain.view": view, "data.pretrain_label_column": pretrain_label_column, "data.too_long": too_long,
+            "data.negative_column": negative_column, "pretrain.distance": distance,
             "data.stream": True if stream else None, "data.cache_dir": cache_dir,
             "tracking": _cols(tracking), "overwrite": True if overwrite else None}
     cfg = load_config(config, nested(flat))

@@ -33,6 +33,7 @@ class DataConfig:
     pretrain_data: list[str] = field(default_factory=list)  # extra unlabelled corpora (crossval)
     pretrain_columns: list[str] = field(default_factory=list)  # their sequence column(s); default: columns[0]
     pretrain_label_column: str | None = None  # corpus column whose shared values make positives
+    negative_column: str | None = None  # pretrain: corpus column of one explicit negative per entry (infonce, simclr)
     group_column: str | None = None
     negative_type_column: str | None = None  # report metrics per negative type (positives in each)
     token_labels: str | None = None  # token-classification: label FASTA matched to --data records by id

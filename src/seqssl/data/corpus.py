@@ -92,7 +92,8 @@ def load_corpus(path: str, columns: list[str], tokenizer: SequenceTokenizer, max
     """Read a table or FASTA (``columns=['sequence']`` for FASTA) as a validated corpus; with
     ``label_column``, entries sharing a label are positives of each other (e.g. the epitope a TCR binds).
     ``data_cfg``: its ``v_gene_columns`` present in the file add their CDR1/CDR2 columns
-    (:func:`seqssl.data.v_genes.with_cdrs`)."""
+    (:func:`seqssl.data.v_genes.with_cdrs`); its ``negative_column`` gives each entry an explicit negative
+    (``encoded.negatives``, in the same order; an empty cell is refused with its file and line)."""
     table = read_table(path)
     if data_cfg is not None:
         from .v_genes import with_cdrs
@@ -102,5 +103,8 @@ def load_corpus(path: str, columns: list[str], tokenizer: SequenceTokenizer, max
     if label_column:
         require_columns(table, [label_column])
         labels = [v.strip() or None for v in table.frame[label_column].fillna("").astype(str)]
-    return Corpus(rows, encode_table(table, columns, tokenizer, max_length, too_long), labels,
-                  getattr(tokenizer, "case_sensitive", False))
+    encoded = encode_table(table, columns, tokenizer, max_length, too_long)
+    negative_column = getattr(data_cfg, "negative_column", None)
+    if negative_column:  # one explicit negative per entry (sentence-transformers' (anchor, positive, negative))
+        encoded.negatives = encode_table(table, [negative_column], tokenizer, max_length, too_long)
+    return Corpus(rows, encoded, labels, getattr(tokenizer, "case_sensitive", False))

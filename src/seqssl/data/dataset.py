@@ -28,6 +28,7 @@ class EncodedDataset:
     token_labels: list[np.ndarray] | None = None
     group_keys: np.ndarray | None = None  # per example: the group its metrics and neighbours are taken within
     rows: list[tuple] | None = None  # per example: its sequences as text, one per column (the probe+kmer mode's k-mers)
+    negatives: EncodedDataset | None = None  # per example: an explicit negative (pretraining's --negative-column)
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -46,7 +47,8 @@ class EncodedDataset:
                               None if self.labels is None else self.labels[positions], self.meta,
                               None if self.token_labels is None else [self.token_labels[i] for i in positions],
                               None if self.group_keys is None else self.group_keys[positions],
-                              None if self.rows is None else [self.rows[i] for i in positions])
+                              None if self.rows is None else [self.rows[i] for i in positions],
+                              None if self.negatives is None else self.negatives.subset(positions))
 
     def targets(self) -> np.ndarray | None:
         """What metrics compare with: the labels (None when unlabelled), or the classes of every labelled
@@ -67,7 +69,13 @@ class EncodedDataset:
     def concat(parts: list[EncodedDataset]) -> EncodedDataset:
         ids = [x for p in parts for x in p.input_ids]
         types = [x for p in parts for x in p.token_type_ids]
-        return EncodedDataset(ids, types, None)
+        with_negatives = [p.negatives is not None for p in parts]
+        if any(with_negatives) and not all(with_negatives):
+            raise InputError("explicit negatives (--negative-column) are in some corpora but not in others",
+                             fix="give every pretraining file the negative column, or drop --negative-column")
+        negatives = EncodedDataset.concat([p.negatives for p in parts if p.negatives is not None]) \
+            if all(with_negatives) and parts else None
+        return EncodedDataset(ids, types, None, negatives=negatives)
 
 
 def sequences_of(table: SequenceTable, columns: list[str]) -> list[tuple]:

@@ -135,6 +135,13 @@ def smiles_batches(data: EncodedDataset, cfg, rng: np.random.Generator, tokenize
         yield batch
 
 
+def with_negatives(batch: dict, negatives: EncodedDataset | None, positions) -> dict:
+    """``batch`` with ``batch["negative"]``: the explicit negative of each of its rows, padded (when there are)."""
+    if negatives is not None:
+        batch["negative"] = negatives.padded(positions)
+    return batch
+
+
 def pretraining_batches(data: EncodedDataset, cfg, rng: np.random.Generator, groups: np.ndarray | None = None,
                         drop_last: bool = False, tokenizer=None, max_length: int | None = None,
                         row_multiple: int = 1):
@@ -146,10 +153,14 @@ def pretraining_batches(data: EncodedDataset, cfg, rng: np.random.Generator, gro
     if max_tokens and mode != "augment":
         raise InputError(f"pretrain.max_tokens bounds batches of single sequences; positives={mode} builds its "
                          "batches its own way", fix="drop --max-tokens, or use positives=augment")
+    negatives = getattr(data, "negatives", None)  # explicit negatives (--negative-column), in memory only
+    if negatives is not None and mode not in ("augment", "label"):
+        raise InputError(f"explicit negatives (--negative-column) go with positives augment or label, not {mode}",
+                         fix="drop --negative-column, or use --positives augment")
     if mode == "augment":
-        for _, batch in iterate_batches(data, cfg.batch_size, rng, drop_last=drop_last, max_tokens=max_tokens,
-                                        row_multiple=row_multiple):
-            yield batch
+        for positions, batch in iterate_batches(data, cfg.batch_size, rng, drop_last=drop_last, max_tokens=max_tokens,
+                                                row_multiple=row_multiple):
+            yield with_negatives(batch, negatives, positions)
     elif mode == "label":
         if groups is None:
             raise InputError("pretrain.positives=label needs a labelled corpus", fix="set --pretrain-label-column")
@@ -157,7 +168,7 @@ def pretraining_batches(data: EncodedDataset, cfg, rng: np.random.Generator, gro
             batch = _pad(data, positions)
             batch["group"] = torch.from_numpy(groups[positions])
             batch["pair"] = _pad(data, positions[partner_within_label(groups[positions])])
-            yield batch
+            yield with_negatives(batch, negatives, positions)
     elif mode == "neighbours":
         order = rng.permutation(len(data))
         stop = len(order) - (len(order) % cfg.batch_size if drop_last else 0)

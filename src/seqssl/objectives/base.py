@@ -40,6 +40,7 @@ class Objective(nn.Module):
     active_players: tuple[str, ...] = ("model",)  # the players updating at the current step (begin_step)
     uses_positive_pairs = False  # True when the loss reads positives made by pretrain.positives (label, ...)
     loss_weight = 1.0  # the backward pass is of loss_weight × loss (a part of seqssl.objectives.combined)
+    takes_negatives = False  # True when the loss reads explicit negatives (batch["negative"], --negative-column)
     two_towers = False  # True when it trains the two sides of a pair against each other (seqssl.models.towers):
     #                     the saved encoder then scores a pair zero-shot
 

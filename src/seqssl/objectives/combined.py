@@ -127,5 +127,6 @@ def combined_class(name: str, parts: tuple[type[Objective], ...]) -> type[Combin
                   "drop_last": any(p.drop_last for p in parts),
                   "uses_positive_pairs": any(p.uses_positive_pairs for p in parts),
                   "two_towers": any(p.two_towers for p in parts),
+                  "takes_negatives": any(p.takes_negatives for p in parts),
                   "__doc__": f"``{name}``: " + " + ".join(f"w·{p.__name__}" for p in parts) + "."}
     return type(f"Combined_{'_'.join(p.__name__ for p in parts)}", (CombinedObjective,), attributes)

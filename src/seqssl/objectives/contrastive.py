@@ -51,8 +51,28 @@ class TwoViewObjective(Objective):
                 make_view(second, self.cfg, self.n_residues, generator))
 
     def inputs(self, batch: dict, generator) -> list[dict]:
-        """The token batches whose pooled embeddings the loss needs (default: the two views)."""
-        return list(self.views(batch, generator))
+        """The token batches whose pooled embeddings the loss needs (default: the two views, then the explicit
+        negatives as they are, when the batch has them)."""
+        parts = list(self.views(batch, generator))
+        if "negative" in batch:
+            parts.append(batch["negative"])
+        return parts
+
+    def with_negatives(self, candidates: torch.Tensor, positive: torch.Tensor, ignore: torch.Tensor,
+                       embeddings: list[torch.Tensor], batch: dict, anchor_ids: list[torch.Tensor]):
+        """``candidates``, ``positive`` and ``ignore`` extended by the batch's explicit negatives (projected
+        ``embeddings[2]``), which are every anchor's negatives, as in sentence-transformers' (anchor, positive,
+        negative) triplets; a negative identical to the anchor's own sequence (``anchor_ids``: the anchors'
+        token rows, in blocks stacked in the anchors' order) is ignored."""
+        if len(embeddings) < 3:
+            return candidates, positive, ignore
+        extra = self.projector(embeddings[2])
+        anchors = positive.shape[0]
+        negative_ids = batch["negative"]["input_ids"]
+        same = torch.cat([same_sequences(ids, negative_ids) for ids in anchor_ids]).to(ignore.device)
+        none_positive = torch.zeros(anchors, extra.shape[0], dtype=torch.bool, device=positive.device)
+        return (torch.cat([candidates, extra.to(candidates.dtype)]), torch.cat([positive, none_positive], 1),
+                torch.cat([ignore, same], 1))
 
     def embed(self, part: dict) -> torch.Tensor:
         return self.encoder(part["input_ids"], part["attention_mask"], part["token_type_ids"])
@@ -85,6 +105,15 @@ class TwoViewObjective(Objective):
             return super().forward_backward(model, batch, generator, cfg, inputs, amp)
         with amp():
             return cached_backward(self, batch, generator, cfg.chunk_size)
+
+
+def same_sequences(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """``[i, j]`` True when row i of ``first`` and row j of ``second`` (each padded its own width) hold the same
+    tokens."""
+    width = max(first.shape[1], second.shape[1])
+    a = torch.nn.functional.pad(first, (0, width - first.shape[1]))
+    b = torch.nn.functional.pad(second, (0, width - second.shape[1])).to(a.device)
+    return (a.unsqueeze(1) == b.unsqueeze(0)).all(-1)
 
 
 def duplicate_mask(input_ids: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,10 @@ class InfoNCE(TwoViewObjective):
     """Anchors: the first views; candidates: all second views (the other rows' are the negatives).
     The positive of anchor i is its own second view and, when ``batch["group"]`` holds labels, every
     second view with the same label (supervised-contrastive). Exact duplicates of an anchor that are
-    not positives are left out of its denominator rather than counted as negatives."""
+    not positives are left out of its denominator rather than counted as negatives. Explicit negatives
+    (``--negative-column``) join every anchor's candidates."""
+
+    takes_negatives = True
 
     def __init__(self, encoder, cfg, vocab_size: int):
         super().__init__(encoder, cfg, vocab_size)
@@ -26,4 +29,6 @@ class InfoNCE(TwoViewObjective):
         if "group" in batch:
             positive = positive | (batch["group"].unsqueeze(1) == batch["group"].unsqueeze(0))
         ignore = duplicate_mask(batch["input_ids"])
+        candidates, positive, ignore = self.with_negatives(candidates, positive, ignore, embeddings, batch,
+                                                           [batch["input_ids"]])
         return {"loss": self.nway(anchors, candidates, positive, ignore)}

@@ -89,6 +89,9 @@ def pretraining_corpus(cfg, tokenizer=None):
     tokenizer = tokenizer or corpus_tokenizer(cfg.data, files, streamed=cfg.data.stream)
     max_length = corpus_max_length(cfg)
     if cfg.data.stream:
+        if cfg.data.negative_column:
+            raise InputError("--negative-column is read in memory; --stream does not carry it",
+                             fix="drop --stream (or --negative-column)")
         corpus = streamed_corpus(cfg, files, tokenizer, max_length)
     else:
         parts = [load_corpus(f, columns, tokenizer, max_length, cfg.data.pretrain_label_column, cfg.data.too_long,
