@@ -25,6 +25,7 @@ class TwoViewObjective(Objective):
     ``loss_from_embeddings``. The split lets :mod:`seqssl.train.gradcache` embed in chunks and still
     compute the loss over the whole batch (Gao et al. 2021)."""
 
+    projector: nn.Module  # the projection head g of the subclasses that have one (simclr, infonce, ...)
     drop_last = True  # contrastive batches need negatives
     gradient_caching = True
     uses_positive_pairs = True
