@@ -194,3 +194,24 @@ def test_crossval_arm_pretrains_on_binding_pairs_and_scores_zero_shot_by_its_tow
         expected = roc_auc_score(labels, cosine)
         assert results["arms"]["clip[zero-shot]"]["folds"][k]["auroc"] == pytest.approx(expected, abs=1e-6)
         assert record["retrieval"]["n_candidates"] == len(set(frame["peptide"].to_numpy()[test][labels == 1]))
+    runs = results["arms"]["clip[zero-shot]"]["runs"]
+    tested = results["arms"]["clip[zero-shot]"]["retrieval"]["top_1_vs_frequency"]
+    assert tested["deltas"] == pytest.approx([r["retrieval"]["top_1"] - r["retrieval"]["frequency_top_1"] for r in runs])
+    assert tested["ci95"][0] <= tested["delta_mean"] <= tested["ci95"][1]
+    assert "frequency top-1" in (cv / "report.md").read_text()
+
+
+def test_frequency_chance_is_the_best_ranking_that_ignores_the_query():
+    import itertools
+
+    from seqssl.evaluate.retrieval import top_k_accuracy
+    rng = np.random.default_rng(4)
+    key_ids = list("AAAAABBBCD")
+    queries, keys = rng.normal(size=(10, 3)), rng.normal(size=(10, 3))
+    got = top_k_accuracy(queries, keys, [1, 2, 3], key_ids=key_ids)
+    for k in (1, 2, 3):
+        best = max(np.mean([key in order[:k] for key in key_ids]) for order in itertools.permutations("ABCD"))
+        assert got[f"frequency_top_{k}"] == pytest.approx(best)
+        assert got[f"random_top_{k}"] == pytest.approx(k / 4)
+    constant = top_k_accuracy(np.ones((10, 3)), keys, [1], key_ids=key_ids)  # every query alike: ties count against
+    assert constant["top_1"] <= constant["frequency_top_1"]

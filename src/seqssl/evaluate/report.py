@@ -315,14 +315,27 @@ def run_table(results: dict) -> pd.DataFrame:
 
 def retrieval_lines(results: dict) -> list[str]:
     """Markdown for the top-k retrieval of test positives (second column from the first)."""
-    rows = [{"arm": arm, **{k: f"{v:.3f}" for k, v in body["retrieval"].items() if k.startswith(("top", "random"))}}
+    rows = [{"arm": arm, **{k: f"{v:.3f}" for k, v in body["retrieval"].items()
+                            if k.startswith(("top", "random", "frequency")) and isinstance(v, float)},
+             **against_chance(body["retrieval"].get("top_1_vs_frequency"))}
             for arm, body in results["arms"].items() if "retrieval" in body]
     if not rows:
         return []
     return ["## Retrieval (encoder before fine-tuning)", "",
-            "Each test positive's first sequence queries all distinct second sequences by cosine similarity; "
-            "top-k is the fraction whose own partner ranks in the top k (mean over folds).", "",
-            pd.DataFrame(rows).to_markdown(index=False), ""]
+            "Each test positive's first sequence queries all distinct second sequences by cosine similarity (a "
+            "clip encoder: tower to tower); top-k is the fraction whose own partner ranks in the top k (mean over "
+            "folds). Chance: random_top_k = k/N; frequency_top_k, the best ranking that ignores the query (the "
+            "most frequent partners first), which a random encoder can reach when partners are few and unequal.",
+            "", pd.DataFrame(rows).to_markdown(index=False), ""]
+
+
+def against_chance(tested: dict | None) -> dict:
+    """The column of top-1 − frequency top-1 (corrected resampled t over folds), or none."""
+    if not tested or tested.get("ci95") is None:
+        return {}
+    low, high = tested["ci95"]
+    p = "—" if tested["p_value"] is None else f"{tested['p_value']:.3f}"
+    return {"top-1 − frequency top-1 (95% CI, p)": f"{tested['delta_mean']:+.3f} [{low:+.3f}, {high:+.3f}], p={p}"}
 
 
 def external_model_lines(results: dict) -> list[str]:

@@ -82,6 +82,17 @@ def arm_summary(folds: list[dict], runs: list[dict]) -> dict:
     return body
 
 
+def retrieval_against_chance(runs: list[dict], leakage: list) -> dict:
+    """Retrieval top-1 against the best query-blind ranking (``frequency_top_1``, :func:`.retrieval.top_k_accuracy`),
+    per fold: the mean difference with the corrected resampled t-test's 95% CI and p (Nadeau & Bengio 2003), as
+    for the arms' comparisons."""
+    deltas = [r["retrieval"]["top_1"] - r["retrieval"]["frequency_top_1"] for r in runs
+              if "frequency_top_1" in r.get("retrieval", {})]
+    tested = corrected_resampled_t(deltas, n_test_over_n_train(leakage))
+    return {"deltas": deltas, "delta_mean": tested["delta_mean"], "ci95": tested["ci95"], "p_value": tested["p_value"],
+            "test": CORRECTED_T}
+
+
 def comparisons(per_arm: dict, means: dict, baselines: list[str], ratio: float | None = None,
                 replicates: dict | None = None) -> list[dict]:
     """Each row against each baseline present (same label fraction, same mode); a baseline only against
@@ -188,6 +199,9 @@ def assemble_results(cfg, task: Task, per_arm: dict, runs: dict, leakage: list, 
     """results.json; ``predictions`` (the per-example prediction frames), ``negative_types`` and ``groups``
     (per data row) feed the paired bootstrap of a single fixed split (:func:`inference`)."""
     arms_out = {arm: arm_summary(folds, runs[arm]) for arm, folds in per_arm.items()}
+    for arm, body in arms_out.items():
+        if "frequency_top_1" in body.get("retrieval", {}) and len(leakage) >= 2:
+            body["retrieval"]["top_1_vs_frequency"] = retrieval_against_chance(runs[arm], leakage)
     return {"task": task.name, "primary_metric": primary_metric(cfg, task), "split": split, "n_folds": len(leakage),
             "repeats": cfg.finetune.repeats, "search": cfg.finetune.search or None,
             "split_column": cfg.data.split_column if split == "column" else None,

@@ -17,7 +17,10 @@ from ..runtime import resolve_device
 
 
 def top_k_accuracy(queries: np.ndarray, keys: np.ndarray, ks: list[int], key_ids=None) -> dict:
-    """``{"top_k": fraction}`` where key i is the match of query i; ties count against the query.
+    """``{"top_k": fraction}`` where key i is the match of query i; ties count against the query. Two chance
+    levels come with it: ``random_top_k`` (k/N, a ranking drawn at random) and ``frequency_top_k``, the best
+    ranking that ignores the query (the k keys matched most often first): with a few keys of unequal
+    frequency (four peptides), a constant ranking already beats k/N, and so does a random encoder.
 
     ``key_ids``: identical keys (e.g. the same peptide for many TCRs) are ranked once, as one candidate.
     """
@@ -32,8 +35,10 @@ def top_k_accuracy(queries: np.ndarray, keys: np.ndarray, ks: list[int], key_ids
     own = sims[np.arange(len(q)), match]
     rank = (sims >= own[:, None]).sum(1) - 1  # candidates scoring at least as high, excluding its own
     n = len(k)
+    most_matched = np.sort(np.bincount(match, minlength=n))[::-1].cumsum() / max(len(q), 1)
     return {"n_queries": int(len(q)), "n_candidates": int(n), **{f"top_{x}": float(np.mean(rank < x)) for x in ks},
-            **{f"random_top_{x}": min(1.0, x / n) for x in ks}}
+            **{f"random_top_{x}": min(1.0, x / n) for x in ks},
+            **{f"frequency_top_{x}": float(most_matched[min(x, n) - 1]) for x in ks}}
 
 
 def saved_with_towers(directory) -> bool:
