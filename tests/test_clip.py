@@ -196,7 +196,8 @@ def test_crossval_arm_pretrains_on_binding_pairs_and_scores_zero_shot_by_its_tow
         assert record["retrieval"]["n_candidates"] == len(set(frame["peptide"].to_numpy()[test][labels == 1]))
     runs = results["arms"]["clip[zero-shot]"]["runs"]
     tested = results["arms"]["clip[zero-shot]"]["retrieval"]["top_1_vs_frequency"]
-    assert tested["deltas"] == pytest.approx([r["retrieval"]["top_1"] - r["retrieval"]["frequency_top_1"] for r in runs])
+    expected = [r["retrieval"]["top_1"] - r["retrieval"]["frequency_top_1"] for r in runs]
+    assert tested["deltas"] == pytest.approx(expected)
     assert tested["ci95"][0] <= tested["delta_mean"] <= tested["ci95"][1]
     assert "frequency top-1" in (cv / "report.md").read_text()
 
