@@ -1,6 +1,8 @@
 """Negatives beyond the batch: the time and memory of one step of ``moco`` (queue of 4,096 keys) against ``simclr``
 at the same batch (the same memory budget, far fewer negatives) and against gradient-cached ``simclr`` at about the
-same number of negatives per anchor, with hard-negative weighting on and off; default encoder, CDR3β corpus.
+same number of negatives per anchor, with hard-negative weighting on and off; default encoder, CDR3β corpus; and
+``clip`` on a batch of as many (CDR3β, peptide) binding pairs of the bundled table (its two towers: the receptors,
+then the peptides, against each other).
 
 Each configuration runs in its own process; its peak memory is the rise of the process's maximum resident set
 size over its size after set-up (model built, batch tokenised, one warm-up step), so the interpreter and the
@@ -10,7 +12,8 @@ Negatives per anchor: SimCLR at batch B has 2B − 2; MoCo at batch B with a ful
     python benchmarks/bench_contrastive.py [--batch 256] [--queue 4096] [--repeats 3]
 
 Figures, one ``name: value`` a line: ``{config}_seconds_per_step``, ``{config}_peak_mib``, ``{config}_negatives``,
-then ``moco_time_ratio_vs_simclr`` and ``moco_memory_ratio_vs_simclr`` (same batch).
+then ``moco_time_ratio_vs_simclr``, ``moco_memory_ratio_vs_simclr`` and ``clip_time_ratio_vs_simclr`` (same batch
+size). clip's "negatives" are the batch's other rows, fewer where a peptide is shared (label-aware positives).
 """
 from __future__ import annotations
 
@@ -41,12 +44,19 @@ def measure(spec: dict) -> dict:
     pre = dataclasses.replace(cfg.pretrain, objective=spec["objective"], moco_queue_size=spec.get("queue", 0),
                               hard_negative_beta=spec.get("beta", 0.0), max_steps=10**6)
     tok = SequenceTokenizer("protein")
-    corpus = load_corpus(builtin_path("background_cdr3b"), ["cdr3_b_aa"], tok, 64)
+    if spec["objective"] == "clip":  # (CDR3β, peptide) binding pairs of the bundled table
+        import pandas as pd
+        table = pd.read_csv(builtin_path("mira_binding"), dtype=str, keep_default_na=False).query("label == '1'")
+        encoded = [tok.encode(a, p) for a, p in zip(table["cdr3_b_aa"], table["peptide"])]
+        ids, types = [e.input_ids for e in encoded], [e.token_type_ids for e in encoded]
+    else:
+        corpus = load_corpus(builtin_path("background_cdr3b"), ["cdr3_b_aa"], tok, 64)
+        ids, types = corpus.encoded.input_ids, corpus.encoded.token_type_ids
     rng = np.random.default_rng(0)
 
     def batch_of(n: int) -> dict:
-        rows = rng.choice(len(corpus), n, replace=False)
-        return pad_batch([corpus.encoded.input_ids[i] for i in rows], [corpus.encoded.token_type_ids[i] for i in rows])
+        rows = rng.choice(len(ids), n, replace=False)
+        return pad_batch([ids[i] for i in rows], [types[i] for i in rows])
 
     torch.manual_seed(0)
     objective = build_objective(spec["objective"], SequenceEncoder.build(cfg.model, tok.vocab_size), pre,
@@ -100,6 +110,7 @@ def main() -> None:
                       args.batch - 1 + args.queue),
         "simclr_gradcache": ({"objective": "simclr", "batch": same_negatives, "chunk": args.chunk},
                              2 * same_negatives - 2),
+        "clip": ({"objective": "clip", "batch": args.batch}, args.batch - 1),
     }
     results = {}
     for name, (spec, negatives) in configs.items():
@@ -118,6 +129,7 @@ def main() -> None:
         print(f"{name}_negatives: {r['negatives']}")
     print(f"moco_time_ratio_vs_simclr: {results['moco']['seconds'] / results['simclr']['seconds']:.2f}")
     print(f"moco_memory_ratio_vs_simclr: {results['moco']['peak_mib'] / max(results['simclr']['peak_mib'], 1):.2f}")
+    print(f"clip_time_ratio_vs_simclr: {results['clip']['seconds'] / results['simclr']['seconds']:.2f}")
     print(f"gradcache_simclr_time_ratio_vs_moco: "
           f"{results['simclr_gradcache']['seconds'] / results['moco']['seconds']:.2f}")
 

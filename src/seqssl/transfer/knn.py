@@ -83,21 +83,41 @@ class Calibration:
 
     def __init__(self, task, val_scores: np.ndarray, val_labels: np.ndarray):
         from sklearn.linear_model import LogisticRegression
-        self.model = None
+        self.model = None  # the fitted scikit-learn model (None when loaded from a saved model or not fitted)
+        self.coef: float | None = None  # p = sigmoid(coef · (score − center) / scale + intercept)
+        self.intercept = 0.0
         scores = np.asarray(val_scores, dtype=np.float64)
         # standardised first: cosine similarities of a random encoder all lie within ~0.01 of 1
         self.center, self.scale = float(scores.mean()) if len(scores) else 0.0, float(scores.std()) or 1.0
         if task.binary and len(np.unique(val_labels)) == 2:
             self.model = LogisticRegression(C=1e4).fit(self._feature(scores), val_labels)
-            self.increasing = float(self.model.coef_[0, 0]) > 0
+            self.coef, self.intercept = float(self.model.coef_[0, 0]), float(self.model.intercept_[0])
 
     def _feature(self, scores) -> np.ndarray:
         return ((np.asarray(scores, dtype=np.float64) - self.center) / self.scale).reshape(-1, 1)
 
     def __call__(self, scores: np.ndarray) -> np.ndarray:
-        if self.model is None or not self.increasing:  # a decreasing fit would reverse the ranking: keep it
+        if self.coef is None or self.coef <= 0:  # a decreasing fit would reverse the ranking: keep it
             return np.asarray(scores)
-        return self.model.predict_proba(self._feature(scores))[:, 1]
+        from scipy.special import expit
+        return expit(self.coef * self._feature(scores)[:, 0] + self.intercept)
+
+    def to_dict(self) -> dict | None:
+        """What :meth:`from_dict` needs (``None`` when nothing was fitted: scores pass through)."""
+        if self.coef is None:
+            return None
+        return {"coef": self.coef, "intercept": self.intercept, "center": self.center, "scale": self.scale}
+
+    @classmethod
+    def from_dict(cls, saved: dict | None) -> Calibration:
+        """The calibration :meth:`to_dict` wrote (a saved model's)."""
+        calibration = cls.__new__(cls)
+        calibration.model, calibration.coef, calibration.intercept = None, None, 0.0
+        calibration.center, calibration.scale = 0.0, 1.0
+        if saved:
+            calibration.coef, calibration.intercept = float(saved["coef"]), float(saved["intercept"])
+            calibration.center, calibration.scale = float(saved["center"]), float(saved["scale"])
+        return calibration
 
 
 def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -285,11 +285,24 @@ class NearestNeighbour(TransferMode):
                    "labels": torch.from_numpy(np.asarray(model.labels, dtype=np.float32))},
                   str(out / "knn.safetensors"))
         groups = None if model.groups is None else [str(g) for g in model.groups]
-        platt = getattr(model.calibrate, "model", None)
-        calibration = None if platt is None else {"coef": float(platt.coef_[0, 0]),
-                                                  "intercept": float(platt.intercept_[0]),
-                                                  "center": model.calibrate.center, "scale": model.calibrate.scale}
-        atomic_write_text(out / "knn.json", json.dumps({"k": model.k, "groups": groups, "calibration": calibration}))
+        atomic_write_text(out / "knn.json", json.dumps({"k": model.k, "groups": groups,
+                                                        "calibration": model.calibrate.to_dict()}))
+
+    def load(self, directory, manifest, task, device):
+        """The encoder, reference embeddings, labels, groups, k and calibration that :meth:`save` wrote."""
+        import json
+
+        from safetensors.torch import load_file
+
+        from ..models.encoder import load_encoder
+        from .knn import Calibration
+        encoder, _ = load_encoder(directory / "encoder")
+        tensors = load_file(str(directory / "knn.safetensors"))
+        saved = json.loads((directory / "knn.json").read_text())
+        groups = None if saved["groups"] is None else np.asarray(saved["groups"], dtype=object)
+        model = NeighbourModel(encoder, tensors["reference"].numpy(), tensors["labels"].numpy(), groups, saved["k"],
+                               Calibration.from_dict(saved["calibration"]))
+        return Fitted(self, model, task, {}, device)
 
 
 @dataclass
@@ -333,7 +346,8 @@ class Prototype(TransferMode):
 
     def save(self, fitted, out, tokenizer, meta, merge):
         """``out/encoder`` (the unchanged encoder), ``prototypes.safetensors`` (one 2 × d tensor of class means
-        per group: negatives, positives) and ``prototypes.json`` (the groups' names, in the tensors' order)."""
+        per group: negatives, positives) and ``prototypes.json`` (the groups' names, in the tensors' order, and
+        the Platt scaling of the scores)."""
         import json
 
         from ..io import atomic_write_text
@@ -342,5 +356,22 @@ class Prototype(TransferMode):
         means = model.prototypes.means
         save_tensors({f"group_{i}": torch.from_numpy(np.ascontiguousarray(means[key], dtype=np.float32))
                       for i, key in enumerate(means)}, str(out / "prototypes.safetensors"))
-        atomic_write_text(out / "prototypes.json", json.dumps({"groups": list(means)}))
+        atomic_write_text(out / "prototypes.json", json.dumps({"groups": list(means),
+                                                               "calibration": model.calibrate.to_dict()}))
+
+    def load(self, directory, manifest, task, device):
+        """The encoder, class means and calibration that :meth:`save` wrote."""
+        import json
+
+        from safetensors.torch import load_file
+
+        from ..models.encoder import load_encoder
+        from .knn import Calibration
+        from .prototype import Prototypes
+        encoder, _ = load_encoder(directory / "encoder")
+        tensors = load_file(str(directory / "prototypes.safetensors"))
+        saved = json.loads((directory / "prototypes.json").read_text())
+        means = {key: tensors[f"group_{i}"].numpy().astype(np.float64) for i, key in enumerate(saved["groups"])}
+        return Fitted(self, PrototypeModel(encoder, Prototypes(means), Calibration.from_dict(saved.get("calibration"))),
+                      task, {}, device)
 
