@@ -59,6 +59,7 @@ ROWS = [
     ("pretrain", "--resume", None, "run:resume", True),
     ("pretrain", "--tracking", "tensorboard,mlflow", "tracking", ["tensorboard", "mlflow"]),
     ("pretrain", "--quiet", None, "quiet", True),
+    ("pretrain", "--trust-remote-code", None, "model.trust_remote_code", True),
     ("pretrain", "--overwrite", None, "overwrite", True),
     # finetune
     ("finetune", "--data", "labelled.csv", "data.path", "labelled.csv"),
@@ -102,6 +103,7 @@ ROWS = [
     ("finetune", "--merge", None, "finetune.merge", True),
     ("finetune", "--head", "classifier", "finetune.head", "classifier"),
     ("finetune", "--quiet", None, "quiet", True),
+    ("finetune", "--trust-remote-code", None, "model.trust_remote_code", True),
     ("finetune", "--overwrite", None, "overwrite", True),
     ("finetune", "--resume", None, "run:resume", True),
     # crossval
@@ -156,6 +158,7 @@ ROWS = [
     ("crossval", "--view", "blosum", "pretrain.view", "blosum"),
     ("crossval", "--pretrain-label-column", "epitope", "data.pretrain_label_column", "epitope"),
     ("crossval", "--quiet", None, "quiet", True),
+    ("crossval", "--trust-remote-code", None, "model.trust_remote_code", True),
     ("crossval", "--target-column", "protein_name", "data.target_column", "protein_name"),
     ("crossval", "--loss", "focal", "finetune.loss", "focal"),
     ("crossval", "--focal-alpha", "0.75", "finetune.focal_alpha", 0.75),

@@ -121,7 +121,7 @@ def embed(data, encoder: str | Path, columns: list[str] | None = None, out: str 
           batch_size: int = 512, device: str = "auto", id_column: str | None = None, max_length: int | None = None,
           too_long: str = "error", pooling: str | None = None, v_gene_columns: list[str] | None = None,
           organism: str = "human", on_bad_rows: str = "error", unknown_residues: str = "error",
-          keep_columns: bool | list[str] = True):
+          keep_columns: bool | list[str] = True, trust_remote_code: bool = False):
     """Pooled embeddings (encoder in eval mode) of every row, as a NumPy array ``(rows, hidden)``.
 
     ``data``: a list of sequences, a pandas DataFrame or Series, or a file (any format ``--data`` reads);
@@ -141,7 +141,7 @@ def embed(data, encoder: str | Path, columns: list[str] | None = None, out: str 
     if on_bad_rows not in ("error", "skip"):
         raise InputError(f"unknown --on-bad-rows '{on_bad_rows}'", fix="use error or skip")
     out_path = None if out is None else table_output(out)
-    loaded, tokenizer = load_encoder(encoder, pooling, unknown_residues)
+    loaded, tokenizer = load_encoder(encoder, pooling, unknown_residues, trust_remote_code)
     if hasattr(tokenizer, "unknown"):
         tokenizer.unknown = unknown_residues
     table = read_table(as_frame(data))
@@ -345,7 +345,7 @@ def encoder_and_data(cfg: Config) -> tuple[SequenceEncoder, LabelledData]:
     problems = Problems()  # every problem found before training, raised together
     mode = problems.check(lambda: get_mode(cfg.finetune.mode))
     if cfg.finetune.encoder not in (None, "", "none"):
-        encoder, tokenizer = load_encoder(cfg.finetune.encoder)
+        encoder, tokenizer = load_encoder(cfg.finetune.encoder, trust_remote_code=cfg.model.trust_remote_code)
         own = encoder.backbone.config.max_position_embeddings - 2
         cfg.model.max_length = min(cfg.model.max_length or own, own)
         expand_columns(cfg.data)
@@ -370,7 +370,7 @@ def encoder_for(cfg: Config):
     (for ``smiles``, fitted on the labelled table's sequence columns)."""
     source = cfg.finetune.encoder
     if source not in (None, "", "none"):
-        return load_encoder(source)
+        return load_encoder(source, trust_remote_code=cfg.model.trust_remote_code)
     if cfg.data.alphabet == "text":
         raise InputError("--encoder none has no BPE vocabulary for text", fix="pass --encoder DIR")
     if cfg.data.alphabet == "smiles":

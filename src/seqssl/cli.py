@@ -66,6 +66,7 @@ from .cli_options import (
     TokenLabels,
     TooLong,
     Tracking,
+    TrustRemoteCode,
     Unknown,
     UnknownVGenes,
     ValidationColumn,
@@ -107,6 +108,7 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
              batch_size: BatchSize = None, lr: Lr = None, seed: Seed = None, device: Device = None,
              precision: Precision = None, alphabet: Alphabet = None, unknown_residues: Unknown = None,
              pooling: Pooling = None, max_length: MaxLength = None, init: Init = None,
+             trust_remote_code: TrustRemoteCode = False,
              temperature: Annotated[Optional[float], typer.Option(help="NT-Xent temperature.")] = None,
              hard_negative_beta: Annotated[Optional[float], typer.Option(
                  help="simclr, infonce, moco: weight each negative by e^(β·similarity/t), β ≥ 0 (Robinson et al. "
@@ -146,7 +148,8 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
                        max_length),
             **_optim("pretrain", epochs, max_steps, batch_size, lr), "pretrain.objective": objective,
             "pretrain.weights": objective_weights, **_v_genes(v_gene_columns, unknown_v_genes, organism),
-            "pretrain.init": init, "pretrain.temperature": temperature, "pretrain.mask_tokens": mask_tokens,
+            "pretrain.init": init, "model.trust_remote_code": True if trust_remote_code else None,
+            "pretrain.temperature": temperature, "pretrain.mask_tokens": mask_tokens,
             "pretrain.hard_negative_beta": hard_negative_beta, "pretrain.debias_tau_plus": debias_tau_plus,
             "pretrain.checkpoint_every": checkpoint_every, "pretrain.chunk_size": chunk_size,
             "pretrain.max_tokens": max_tokens,
@@ -168,6 +171,7 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
 @app.command()
 def finetune(data: Data = None, columns: Columns = None, label_column: LabelColumn = None, task: Task = None,
              encoder: Annotated[Optional[str], typer.Option(help="Encoder directory, or none.")] = None,
+             trust_remote_code: TrustRemoteCode = False,
              mode: Annotated[Optional[str],
                              typer.Option(help="full | probe (frozen encoder + linear model) | lora | knn | "
                                           "per-value (full, one output per value of the last column, e.g. "
@@ -208,6 +212,7 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
             **_v_genes(v_gene_columns, unknown_v_genes, organism),
             "data.label_column": label_column,
             "data.task": task, "finetune.encoder": encoder, "finetune.mode": mode,
+            "model.trust_remote_code": True if trust_remote_code else None,
             "data.group_column": group_column, "tracking": _cols(tracking), "finetune.merge": True if merge else None,
             "finetune.head": head, "overwrite": True if overwrite else None}
     cfg = load_config(config, nested(flat))
@@ -233,7 +238,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
                                                          f"({OBJECTIVE_CHOICES}), a sum of objectives "
                                                          "(mlm+simclr), or model:PATH (a seqssl or "
                                                          "transformers model directory).")] = None,
-             init: Init = None, objective_weights: ObjectiveWeights = None,
+             init: Init = None, objective_weights: ObjectiveWeights = None, trust_remote_code: TrustRemoteCode = False,
              folds: Annotated[Optional[int], typer.Option(help="Number of folds.")] = None,
              label_fractions: Annotated[Optional[str], typer.Option(help="Learning curve: shares of each training "
                                                                     "fold's labels, e.g. 0.1,0.3,1.")] = None,
@@ -309,6 +314,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
             "threads": threads,
             "data.label_column": label_column, "data.task": task, "crossval.arms": _cols(arms), "crossval.folds": folds,
             "pretrain.init": init, "pretrain.weights": objective_weights,
+            "model.trust_remote_code": True if trust_remote_code else None,
             "crossval.label_fractions": _cols(label_fractions),
             "data.group_column": group_column, "crossval.split": split, **_cluster(cluster_threshold, cluster_column),
             "data.pretrain_data": _cols(pretrain_data), "data.pretrain_columns": _cols(pretrain_columns),
@@ -347,7 +353,8 @@ def embed(encoder: Annotated[str, typer.Option(help="Encoder directory.")],
           organism: Annotated[str, typer.Option(help="Whose IMGT V genes: human | mouse.")] = "human",
           pooling: Pooling = None, unknown_residues: Annotated[str, typer.Option(
               "--unknown-residues", help="error | map-to-x (residues the encoder does not know).")] = "error",
-          on_bad_rows: OnBadRows = "error", keep_columns: KeepColumns = "all"):
+          on_bad_rows: OnBadRows = "error", keep_columns: KeepColumns = "all",
+          trust_remote_code: TrustRemoteCode = False):
     """Write pooled embeddings (id, the input's columns, emb_0..emb_{H-1}) of every row."""
     from .api import embed as run
     if data is None:
@@ -355,7 +362,7 @@ def embed(encoder: Annotated[str, typer.Option(help="Encoder directory.")],
     written = run(data, encoder, _cols(columns) or [], out, batch_size=batch_size, device=device, id_column=id_column,
                   max_length=max_length, too_long=too_long, v_gene_columns=_cols(v_gene_columns), organism=organism,
                   pooling=pooling, unknown_residues=unknown_residues, on_bad_rows=on_bad_rows,
-                  keep_columns=_keep(keep_columns))
+                  keep_columns=_keep(keep_columns), trust_remote_code=trust_remote_code)
     typer.echo(f"embeddings written to {written}")
 
 

@@ -76,6 +76,10 @@ Pooling = Annotated[Optional[str], typer.Option("--pooling", help="cls | mean")]
 MaxLength = Annotated[Optional[int], typer.Option("--max-length", help="Model's maximum tokens per input, "
                                                   "[CLS] and [SEP] included (default: a loaded encoder's own, else the "
                                                   "data's longest, 64 to 1024).")]
+TrustRemoteCode = Annotated[bool, typer.Option(
+    "--trust-remote-code", help="Let a loaded model (--encoder, --init, model:PATH) run the Python code it ships "
+    "(MolFormer and other custom architectures). Off by default: that code runs with your permissions, so "
+    "only for a model directory whose code you trust.")]
 Init = Annotated[Optional[str], typer.Option("--init", help="Continued pretraining: start from this model directory "
                                             "(seqssl or transformers, with its own tokenizer) instead of a random "
                                             "encoder.")]

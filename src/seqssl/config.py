@@ -69,6 +69,7 @@ class ModelConfig:
     #                              of sequence columns, at least 2 (set it to pretrain for more columns later)
     loaded_pooling: str = "auto"  # a loaded encoder's (--encoder, --init, model:PATH arms): auto (what seqssl
     #                               saved it with; else mean for ESM, the first token otherwise) | cls | mean
+    trust_remote_code: bool = False  # a loaded model may run the code it ships (MolFormer); off: refused
 
 
 @dataclass

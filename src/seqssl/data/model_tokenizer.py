@@ -63,6 +63,9 @@ def _find(ids: list[int], part: list[int], start: int) -> int:
     return -1
 
 
+REMOTE_CODE_FIX = ("pass --trust-remote-code if you trust the Python files in the model directory: they run with "
+                   "your permissions")
+
 class ModelTokenizer:
     """The model's tokenizer ``hf`` with ids in seqssl's order (see the module docstring).
 
@@ -221,12 +224,22 @@ class ModelTokenizer:
             {"alphabet": MODEL_ALPHABET, "unknown": self.unknown, "spaced": self.spaced}, indent=1))
 
     @classmethod
-    def from_directory(cls, directory: str | Path, unknown: str = "error", spaced: bool | None = None):
-        """``AutoTokenizer.from_pretrained(directory)`` behind seqssl's interface (local files only)."""
+    def from_directory(cls, directory: str | Path, unknown: str = "error", spaced: bool | None = None,
+                       trust_remote_code: bool = False):
+        """``AutoTokenizer.from_pretrained(directory)`` behind seqssl's interface (local files only; a tokenizer
+        with its own code runs it only with ``trust_remote_code``)."""
         from transformers import AutoTokenizer
         try:
-            hf = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
-        except (OSError, ValueError, TypeError) as err:
+            hf = AutoTokenizer.from_pretrained(str(directory), local_files_only=True,
+                                               trust_remote_code=trust_remote_code)
+        except ValueError as err:
+            if "trust_remote_code" not in str(err):
+                raise InputError(f"no tokenizer the model can be read with ({str(err).splitlines()[0]})",
+                                 path=str(directory), fix="pass a seqssl encoder directory or a complete transformers "
+                                 "model directory (config, weights and tokenizer files)") from None
+            raise InputError("the model's tokenizer ships its own code", path=str(directory),
+                             fix=REMOTE_CODE_FIX) from None
+        except (OSError, TypeError) as err:
             raise InputError(f"no tokenizer the model can be read with ({str(err).splitlines()[0]})",
                              path=str(directory), fix="pass a seqssl encoder directory or a complete transformers "
                              "model directory (config, weights and tokenizer files)") from None

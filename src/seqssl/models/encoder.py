@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
+from ..data.model_tokenizer import REMOTE_CODE_FIX
 from ..data.tokenizers import SequenceTokenizer, load_tokenizer
 from ..data.vocab import CLS_ID, MASK_ID, PAD_ID, SEP_ID
 from ..errors import InputError
@@ -264,15 +265,34 @@ def without_progress_bars():
             hf_logging.enable_progress_bar()
 
 
+SAFETENSORS_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
+PICKLED_WEIGHTS = "pytorch_model.bin"  # how older checkpoints ship (ChemBERTa): read with weights_only, never unpickled
+
+
 def has_weights(directory: Path) -> bool:
-    """Whether ``directory`` holds safetensors weights saved by ``save_pretrained``."""
-    return any((directory / n).exists() for n in ("model.safetensors", "model.safetensors.index.json"))
+    """Whether ``directory`` holds weights saved by ``save_pretrained``: safetensors, or a ``pytorch_model.bin``."""
+    return any((directory / n).exists() for n in (*SAFETENSORS_WEIGHTS, PICKLED_WEIGHTS))
+
+
+def read_pickled_weights(path: Path) -> dict:
+    """A ``pytorch_model.bin`` state dict read with ``torch.load(weights_only=True)``: tensors and plain containers
+    only; a file whose pickle would build anything else (run code) is refused, not loaded."""
+    import pickle
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError, ValueError) as err:
+        raise InputError(f"refused to load {path.name}: it is not a plain tensor checkpoint "
+                         f"({str(err).splitlines()[0][:160]})", path=str(path),
+                         fix="convert the checkpoint to safetensors where it came from, or use a model that ships "
+                             "model.safetensors") from None
 
 
 def load_encoder(directory: str | Path, pooling: str | None = None,
-                 unknown: str = "error") -> tuple[SequenceEncoder, Any]:
+                 unknown: str = "error", trust_remote_code: bool = False) -> tuple[SequenceEncoder, Any]:
     """A seqssl encoder directory, or any local ``transformers`` model directory with its own tokenizer
-    (weights via ``from_pretrained`` from safetensors; nothing is unpickled): ``(encoder, tokenizer)``.
+    (weights via ``from_pretrained`` from safetensors, or from a ``pytorch_model.bin`` read with
+    ``weights_only``: nothing is unpickled): ``(encoder, tokenizer)``. ``trust_remote_code``: a model that ships its
+    own Python code (MolFormer) runs it; off unless the user opts in (``--trust-remote-code``).
 
     ``pooling``: ``cls`` | ``mean`` | ``auto`` / None (what the directory's ``seqssl.json`` says; for a model
     seqssl did not write, mean over residues for ESM models, the first token otherwise). ``unknown``: what a
@@ -287,12 +307,13 @@ def load_encoder(directory: str | Path, pooling: str | None = None,
         raise InputError("this is a fine-tuned model directory (seqssl finetune), not an encoder", path=str(directory),
                          fix=f"pass the encoder inside it: --encoder {directory / 'encoder'}")
     if not has_weights(directory):
-        raise InputError("encoder directory has no model.safetensors weights", path=str(directory),
+        raise InputError("encoder directory has no weights (model.safetensors or pytorch_model.bin)",
+                         path=str(directory),
                          fix="re-run `seqssl pretrain`, or pass a directory saved with save_pretrained")
     meta_path = directory / SEQSSL_META
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    tokenizer = load_encoder_tokenizer(directory, unknown)
-    backbone = load_backbone(directory)
+    tokenizer = load_encoder_tokenizer(directory, unknown, trust_remote_code)
+    backbone = load_backbone(directory, trust_remote_code)
     input_map = torch.from_numpy(tokenizer.model_ids) if hasattr(tokenizer, "model_ids") else None
     if pooling in (None, "auto"):
         pooling = meta.get("pooling") or default_pooling(backbone.config)
@@ -303,12 +324,12 @@ def load_encoder(directory: str | Path, pooling: str | None = None,
     return encoder, tokenizer
 
 
-def load_encoder_tokenizer(directory: Path, unknown: str = "error"):
+def load_encoder_tokenizer(directory: Path, unknown: str = "error", trust_remote_code: bool = False):
     """The tokenizer of an encoder directory: seqssl's own, or the model's (:class:`ModelTokenizer`)."""
     if (Path(directory) / "seqssl_tokenizer.json").exists():
         return load_tokenizer(directory)
     from ..data.model_tokenizer import ModelTokenizer
-    return ModelTokenizer.from_directory(directory, unknown)
+    return ModelTokenizer.from_directory(directory, unknown, trust_remote_code=trust_remote_code)
 
 
 def default_pooling(config) -> str:
@@ -317,15 +338,40 @@ def default_pooling(config) -> str:
     return "mean" if getattr(config, "model_type", "") == "esm" else "cls"
 
 
-def load_backbone(directory: Path):
-    """``AutoModel.from_pretrained`` without a pooling layer where the architecture has one (a pooler seqssl
-    never trains would be random noise presented as part of the model)."""
-    from transformers import AutoModel
+def load_backbone(directory: Path, trust_remote_code: bool = False):
+    """``from_pretrained`` without a pooling layer where the architecture has one (a pooler seqssl never trains
+    would be random noise presented as part of the model). Safetensors when the directory has them; otherwise
+    the ``pytorch_model.bin`` state dict read by :func:`read_pickled_weights` (``weights_only``) and handed to
+    the architecture's class, so transformers never unpickles it itself. A model whose ``config.json`` names its
+    own code (``auto_map``) is refused unless ``trust_remote_code``."""
+    from transformers import AutoConfig, AutoModel
+    from transformers.models.auto.modeling_auto import MODEL_MAPPING
+    directory = Path(directory)
     with without_progress_bars():
         try:
-            return AutoModel.from_pretrained(str(directory), add_pooling_layer=False, use_safetensors=True)
+            config = AutoConfig.from_pretrained(str(directory), trust_remote_code=trust_remote_code,
+                                                local_files_only=True)
+        except ValueError as err:
+            if "trust_remote_code" not in str(err):
+                raise
+            raise InputError("the model ships its own code (config.json names Python modules to run)",
+                             path=str(directory), fix=REMOTE_CODE_FIX) from None
+        custom = bool(getattr(config, "auto_map", None)) and trust_remote_code
+        if any((directory / n).exists() for n in SAFETENSORS_WEIGHTS) or custom:
+            if not any((directory / n).exists() for n in SAFETENSORS_WEIGHTS):
+                read_pickled_weights(directory / PICKLED_WEIGHTS)  # refused here if it is more than tensors
+            source: dict = {"pretrained_model_name_or_path": str(directory), "config": config,
+                            "trust_remote_code": trust_remote_code,
+                            "use_safetensors": any((directory / n).exists() for n in SAFETENSORS_WEIGHTS)}
+            loader: Any = AutoModel
+        else:
+            source = {"pretrained_model_name_or_path": None, "config": config,
+                      "state_dict": read_pickled_weights(directory / PICKLED_WEIGHTS)}
+            loader = MODEL_MAPPING[type(config)]
+        try:
+            return loader.from_pretrained(**source, add_pooling_layer=False)
         except TypeError:  # architectures without a pooling layer do not take the argument
-            return AutoModel.from_pretrained(str(directory), use_safetensors=True)
+            return loader.from_pretrained(**source)
 
 
 @torch.no_grad()

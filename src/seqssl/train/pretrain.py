@@ -77,7 +77,8 @@ def initial_model(cfg):
     if not cfg.pretrain.init:
         return None, None
     from ..models.encoder import load_encoder
-    encoder, tokenizer = load_encoder(cfg.pretrain.init, cfg.model.loaded_pooling, cfg.data.unknown_residues)
+    encoder, tokenizer = load_encoder(cfg.pretrain.init, cfg.model.loaded_pooling, cfg.data.unknown_residues,
+                                      cfg.model.trust_remote_code)
     cfg.model.max_length = min(cfg.model.max_length or encoder.max_tokens, encoder.max_tokens)
     return encoder, tokenizer
 

@@ -65,7 +65,8 @@ class ModelArm(EncoderArm):
         is refused before any fold)."""
         key = ("model", str(self.path))
         if key not in run.cache:
-            encoder, tokenizer = load_encoder(self.path, run.cfg.model.loaded_pooling, run.cfg.data.unknown_residues)
+            encoder, tokenizer = load_encoder(self.path, run.cfg.model.loaded_pooling, run.cfg.data.unknown_residues,
+                                              run.cfg.model.trust_remote_code)
             check_segments(encoder, len(run.data.columns), self.path)
             check_inputs(encoder, run.data.columns, self.name)
             run.cache[key] = (encoder, tokenizer, own_encoding(run, tokenizer, encoder.max_tokens, self.name))
