@@ -472,6 +472,31 @@ evaluate_app = typer.Typer(help="Evaluate a saved encoder.", no_args_is_help=Tru
 app.add_typer(evaluate_app, name="evaluate")
 
 
+@evaluate_app.command("lm")
+def lm(encoder: Annotated[str, typer.Option(help="Encoder directory with an MLM head (seqssl mlm, adversarial-mlm, "
+                                               "or a transformers masked-LM model).")],
+       data: Annotated[str, typer.Option(help="Held-out sequences (any format --data reads).")],
+       columns: Columns = None,
+       mask_rate: Annotated[float, typer.Option(help="Share of each sequence's residues replaced by [MASK] (at "
+                                                     "least one).")] = 0.15,
+       seed: Annotated[int, typer.Option(help="Seed of the masked positions (the same for every encoder).")] = 0,
+       device: Annotated[str, typer.Option()] = "auto",
+       batch_size: Annotated[int, typer.Option(min=1)] = 128,
+       trust_remote_code: TrustRemoteCode = False,
+       out: Annotated[Optional[str], typer.Option(help="Also write the figures as JSON.")] = None):
+    """Masked-token accuracy and perplexity on held-out sequences (seed 001's Table 1): one `name: value` a line."""
+    import json
+
+    from .evaluate.lm import evaluate_lm
+    from .io import atomic_write_text
+    result = evaluate_lm(encoder, data, _cols(columns), mask_rate, seed, device, batch_size, trust_remote_code)
+    for key in ("sequences", "masked_tokens", "mask_rate", "masked_accuracy", "cross_entropy", "perplexity"):
+        value = result[key]
+        typer.echo(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
+    if out:
+        atomic_write_text(out, json.dumps(result, indent=1))
+
+
 @evaluate_app.command("retrieval")
 def retrieval(encoder: Annotated[str, typer.Option(help="Encoder directory.")],
               data: Annotated[str, typer.Option(help="Table with query and key columns.")],
@@ -490,8 +515,9 @@ def retrieval(encoder: Annotated[str, typer.Option(help="Encoder directory.")],
         raise InputError(f"--k takes integers, got '{k}'", fix="e.g. --k 1,5,100") from None
     result = evaluate_retrieval(encoder, data, query_column, key_column, ks, device)
     for x in ks:
-        typer.echo(f"top-{x}: {result[f'top_{x}']:.3f}  (random {result[f'random_top_{x}']:.3f}, "
-                   f"{result['n_queries']} queries, {result['n_candidates']} distinct keys)")
+        typer.echo(f"top-{x}: {result[f'top_{x}']:.3f}  (random {result[f'random_top_{x}']:.3f}, best query-blind "
+                   f"{result[f'frequency_top_{x}']:.3f}, {result['n_queries']} queries, "
+                   f"{result['n_candidates']} distinct keys)")
     if out:
         atomic_write_text(out, json.dumps(result, indent=1))
 

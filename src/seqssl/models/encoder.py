@@ -135,6 +135,8 @@ class SequenceEncoder(nn.Module):
         super().__init__()
         self.trained_inputs: dict | None = None  # what a loaded encoder was trained on (seqssl.json), if it says
         self.segment_layouts: dict[int, list[int]] = {}  # column count → segment of each column (see set_layouts)
+        # heads pretraining trained beside the encoder, saved next to it (file stem → tensors: the MLM head)
+        self.extra_heads: dict[str, dict[str, torch.Tensor]] = {}
         self.register_buffer("layout_table", None, persistent=False)
         if pooling not in POOLINGS:
             raise InputError(f"unknown pooling '{pooling}'", fix=f"use one of {POOLINGS}")
@@ -240,6 +242,11 @@ class SequenceEncoder(nn.Module):
         tokenizer.save(directory, self.max_tokens)
         info = {"pooling": self.pooling, "alphabet": tokenizer.alphabet, **(meta or {})}
         info.pop("segment_layouts", None)  # the encoder's own, never a copy passed in meta
+        if self.extra_heads:
+            from safetensors.torch import save_file
+            for name, tensors in self.extra_heads.items():
+                save_file(tensors, str(directory / f"{name}.safetensors"))
+            info["heads"] = sorted(self.extra_heads)
         if self.segment_layouts:
             info["segment_layouts"] = {str(n): cols for n, cols in self.segment_layouts.items()}
         (directory / SEQSSL_META).write_text(json.dumps(info, indent=1, default=str))
@@ -338,14 +345,15 @@ def default_pooling(config) -> str:
     return "mean" if getattr(config, "model_type", "") == "esm" else "cls"
 
 
-def load_backbone(directory: Path, trust_remote_code: bool = False):
+def load_backbone(directory: Path, trust_remote_code: bool = False, masked_lm: bool = False):
     """``from_pretrained`` without a pooling layer where the architecture has one (a pooler seqssl never trains
     would be random noise presented as part of the model). Safetensors when the directory has them; otherwise
     the ``pytorch_model.bin`` state dict read by :func:`read_pickled_weights` (``weights_only``) and handed to
     the architecture's class, so transformers never unpickles it itself. A model whose ``config.json`` names its
-    own code (``auto_map``) is refused unless ``trust_remote_code``."""
-    from transformers import AutoConfig, AutoModel
-    from transformers.models.auto.modeling_auto import MODEL_MAPPING
+    own code (``auto_map``) is refused unless ``trust_remote_code``. ``masked_lm``: the model with its masked-LM
+    head (``AutoModelForMaskedLM``), for ``seqssl evaluate lm``."""
+    from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM
+    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING, MODEL_MAPPING
     directory = Path(directory)
     with without_progress_bars():
         try:
@@ -363,11 +371,11 @@ def load_backbone(directory: Path, trust_remote_code: bool = False):
             source: dict = {"pretrained_model_name_or_path": str(directory), "config": config,
                             "trust_remote_code": trust_remote_code,
                             "use_safetensors": any((directory / n).exists() for n in SAFETENSORS_WEIGHTS)}
-            loader: Any = AutoModel
+            loader: Any = AutoModelForMaskedLM if masked_lm else AutoModel
         else:
             source = {"pretrained_model_name_or_path": None, "config": config,
                       "state_dict": read_pickled_weights(directory / PICKLED_WEIGHTS)}
-            loader = MODEL_MAPPING[type(config)]
+            loader = (MODEL_FOR_MASKED_LM_MAPPING if masked_lm else MODEL_MAPPING)[type(config)]
         try:
             return loader.from_pretrained(**source, add_pooling_layer=False)
         except TypeError:  # architectures without a pooling layer do not take the argument

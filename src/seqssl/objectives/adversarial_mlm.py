@@ -28,7 +28,7 @@ from ..augment import FIRST_RESIDUE_ID, mlm_corrupt, residue_positions
 from ..data.tokenizers import MASK_ID, drawable_residues
 from ..models.noiser import GRUNoiser
 from ..sampling import gumbel_noise, gumbel_softmax_st, relaxed_subset, reverse_gradient, straight_through, top_budget
-from .mlm import TokenPredictionHead
+from .mlm import MLM_HEAD, TokenPredictionHead
 from .registry import register
 from .token import TokenObjective
 
@@ -118,6 +118,9 @@ class AdversarialMLM(TokenObjective):
         return cycles * (n_noise + n_enc) + (n_noise + rest if rest else 0)
 
     # -- one step ---------------------------------------------------------------------------------
+    def exported_heads(self) -> dict[str, dict[str, torch.Tensor]]:
+        return {MLM_HEAD: self.head.saved_state()}
+
     def draw(self, batch: dict, generator: torch.Generator | None) -> dict:
         """The random 80/10/10 share of the masking (the noiser chooses the rest in :meth:`forward`)."""
         ids = batch["input_ids"]

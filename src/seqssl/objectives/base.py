@@ -102,6 +102,11 @@ class Objective(nn.Module):
             (out["loss"] * self.loss_weight).backward(inputs=inputs)
         return out
 
+    def exported_heads(self) -> dict[str, dict[str, torch.Tensor]]:
+        """Heads trained beside the encoder that are saved with it (file name → tensors): the MLM head, which
+        ``seqssl evaluate lm`` reads; default: none."""
+        return {}
+
     def after_step(self) -> None:
         """State that moves after each optimiser step without a gradient (MoCo's momentum encoder and queue);
         default: nothing."""

@@ -70,6 +70,9 @@ class CombinedObjective(Objective):
             part.loss_weight = weight
         self._current: Objective | None = None  # the part a wrapped (DDP) model's forward runs
 
+    def exported_heads(self) -> dict[str, dict[str, torch.Tensor]]:
+        return {name: tensors for part in self.objectives for name, tensors in part.exported_heads().items()}
+
     @property
     def objectives(self) -> list[Objective]:
         """The parts, typed (``self.parts`` is their ``nn.ModuleList``, so that they are submodules)."""

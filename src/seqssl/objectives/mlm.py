@@ -29,6 +29,24 @@ class TokenPredictionHead(nn.Module):
         weight = self.embeddings.weight if self.input_map is None else self.embeddings.weight[self.input_map]
         return self.transform(states) @ weight.T + self.bias
 
+    def saved_state(self) -> dict[str, torch.Tensor]:
+        """The head's own tensors (not the tied embeddings, which the encoder saves), on the CPU."""
+        return {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()
+                if not k.startswith("embeddings.")}
+
+    @classmethod
+    def load(cls, encoder, vocab_size: int, path) -> TokenPredictionHead:
+        """The head :meth:`saved_state` wrote to ``path`` (safetensors), tied to ``encoder``'s embeddings."""
+        from safetensors.torch import load_file
+        head = cls(encoder, vocab_size)
+        missing, unexpected = head.load_state_dict(load_file(str(path)), strict=False)
+        if unexpected or [k for k in missing if not k.startswith("embeddings.")]:
+            raise ValueError(f"{path}: not an MLM head of this encoder ({missing or unexpected})")
+        return head
+
+
+MLM_HEAD = "mlm_head"  # file stem of the saved head, next to the encoder (seqssl evaluate lm)
+
 
 @register("mlm")
 class MaskedLanguageModel(TokenObjective):
@@ -40,6 +58,9 @@ class MaskedLanguageModel(TokenObjective):
         self.encoder, self.cfg = encoder, cfg
         self.head = TokenPredictionHead(encoder, vocab_size)
         self.n_residues = drawable_residues(vocab_size)
+
+    def exported_heads(self) -> dict[str, dict[str, torch.Tensor]]:
+        return {MLM_HEAD: self.head.saved_state()}
 
     def draw(self, batch: dict, generator: torch.Generator | None) -> dict:
         corrupted, selected = mlm_corrupt(batch["input_ids"], self.cfg.mlm_rate, n_residue_ids=self.n_residues,

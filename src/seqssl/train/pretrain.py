@@ -120,4 +120,5 @@ def build_pretrained_encoder(corpus, cfg, tokenizer, *, device: torch.device, se
                               seed=seed, progress=not cfg.quiet, desc=desc, groups=groups,
                               checkpoint_dir=checkpoint_dir, resume=resume, on_log=on_log,
                               tokenizer=tokenizer, max_length=cfg.model.max_length)
+    encoder.extra_heads = objective.exported_heads()  # saved with the encoder (the MLM head: seqssl evaluate lm)
     return encoder.cpu(), history
