@@ -99,7 +99,7 @@ CATALOGUE = {
                                           lambda t: ["finetune", "--data", str(t / "d.csv"), "--columns",
                                                      "cdr3_b_aa,peptide", "--label-column", "label", "--encoder",
                                                      str(t / "enc"), "--out", str(t / "o")], 2,
-                                          ["no model.safetensors"]),
+                                          ["no weights (model.safetensors or pytorch_model.bin)"]),
     "temperature zero": ({"d.csv": HEADER + GOOD, "c.yaml": "pretrain: {temperature: 0}\n"},
                          lambda t: crossval(t / "d.csv", "--config", str(t / "c.yaml")), 2,
                          ["'pretrain.temperature' must be positive"]),

@@ -81,9 +81,9 @@ def test_parquet_rows_are_numbered_from_one(name, tmp_path):
 
 
 def test_unknown_suffix_is_a_clear_error_on_both_paths(tmp_path):
-    path = _write(tmp_path / "data.json", "{}")
+    path = _write(tmp_path / "data.xlsx", "{}")
     for read in (lambda: read_table(path), lambda: rows_of(str(path), ["a"]), lambda: format_of(path)):
-        with pytest.raises(InputError, match=r"unsupported file suffix \(\.json\)") as err:
+        with pytest.raises(InputError, match=r"unsupported file suffix \(\.xlsx\)") as err:
             read()
         assert err.value.path == str(path) and ".fna" in err.value.fix and ".parquet" in err.value.fix
     with pytest.raises(InputError, match="cannot be read gzip-compressed"):
@@ -91,15 +91,15 @@ def test_unknown_suffix_is_a_clear_error_on_both_paths(tmp_path):
 
 
 def test_expand_paths_lists_the_supported_shards_only(tmp_path):
-    for name in ("a.fna", "b.txt.gz", "c.csv", "notes.json"):
+    for name in ("a.fna", "b.txt.gz", "c.csv", "notes.xlsx"):
         _write(tmp_path / name, ">x\nAC\n")
     assert [p.rsplit("/", 1)[1] for p in expand_paths(tmp_path)] == ["a.fna", "b.txt.gz", "c.csv"]
 
 
 def test_the_table_lists_each_format_once():
-    assert [f.name for f in FORMATS] == ["fasta", "text", "csv", "tsv", "parquet"]
+    assert [f.name for f in FORMATS] == ["fasta", "text", "csv", "tsv", "parquet", "tape-json", "tape-lmdb"]
     assert set(supported_suffixes()) == {".fasta", ".fa", ".faa", ".fas", ".fna", ".txt", ".csv", ".tsv",
-                                         ".parquet", ".pq"}
+                                         ".parquet", ".pq", ".json", ".lmdb"}
     assert is_fasta_header(">id desc") and not is_fasta_header("ACDE")
 
 
@@ -111,7 +111,7 @@ def test_default_columns_by_format(path, expected):
     assert default_columns(path, ["x", "y"]) == ["x", "y"]  # columns given win
 
 
-@pytest.mark.parametrize("path", ["a.csv", "a.tsv.gz", "a.parquet", "shards", "a.json"])
+@pytest.mark.parametrize("path", ["a.csv", "a.tsv.gz", "a.parquet", "shards", "a.xlsx"])
 def test_default_columns_needs_columns_for_tables(path):
     with pytest.raises(InputError) as err:
         default_columns(path, [])

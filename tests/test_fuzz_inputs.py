@@ -37,7 +37,7 @@ FUZZ = settings(max_examples=100, deadline=None, database=None,
 FEW = settings(FUZZ, max_examples=50)
 
 TEXT_SUFFIXES = [".csv", ".tsv", ".txt", ".fasta", ".fa", ".faa", ".fna"]
-ALL_SUFFIXES = TEXT_SUFFIXES + [s + ".gz" for s in TEXT_SUFFIXES] + [".parquet", ".pq", ".parquet.gz"]
+ALL_SUFFIXES = TEXT_SUFFIXES + [s + ".gz" for s in TEXT_SUFFIXES] + [".parquet", ".pq", ".parquet.gz", ".json", ".lmdb"]
 _counter = itertools.count()
 
 

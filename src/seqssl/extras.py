@@ -8,7 +8,7 @@ from types import ModuleType
 from .errors import InputError
 
 EXTRA_OF = {"rdkit": "molecules", "torch_geometric": "molecules", "tensorboard": "tracking", "mlflow": "tracking",
-            "olga": "synthetic", "sceptr": "sceptr", "ray": "ray"}
+            "olga": "synthetic", "sceptr": "sceptr", "ray": "ray", "lmdb": "tape"}
 
 
 def require(module: str, purpose: str) -> ModuleType:

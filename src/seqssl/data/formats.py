@@ -12,6 +12,7 @@ text     .txt                                         one document per non-empty
 csv      .csv                                         one per non-blank line after the header
 tsv      .tsv                                         one per non-blank line after the header
 parquet  .parquet .pq                                 one per row (the "line" is the 1-based row number)
+tape     .json, .lmdb (a directory)                   one per TAPE record, TAPE's fields as columns
 ======== ============================================ ================================================
 
 Streamed rows are ``(line, tuple of stripped strings)`` of the requested columns, read block by block
@@ -32,6 +33,7 @@ import pyarrow.parquet as pq
 
 from ..errors import InputError
 from .table import SequenceTable, base_name, check_columns, decode_text, is_gzipped, numbered_lines, text_lines
+from .tape import read_tape_json, read_tape_lmdb, table_rows
 
 Rows = Iterator[tuple[int, tuple[str, ...]]]
 BLOCK_ROWS = 65_536  # rows per block when streaming Parquet
@@ -284,6 +286,7 @@ class Format:
     read: Callable[[Path], SequenceTable]
     rows: Callable[[Path, list[str]], Rows]
     gzip: bool = True  # may be read gzip-compressed (``name.csv.gz``)
+    directory: bool = False  # the "file" may be a directory (an LMDB database)
 
 
 FASTA = Format("fasta", FASTA_SUFFIXES, ("sequence",), read_fasta, fasta_rows)
@@ -293,6 +296,9 @@ FORMATS = (
     Format("csv", (".csv",), (), partial(read_delimited, delimiter=","), partial(delimited_rows, delimiter=",")),
     Format("tsv", (".tsv",), (), partial(read_delimited, delimiter="\t"), partial(delimited_rows, delimiter="\t")),
     Format("parquet", (".parquet", ".pq"), (), read_parquet, parquet_rows, gzip=False),
+    Format("tape-json", (".json",), ("primary",), read_tape_json, table_rows(read_tape_json), gzip=False),
+    Format("tape-lmdb", (".lmdb",), ("primary",), read_tape_lmdb, table_rows(read_tape_lmdb), gzip=False,
+           directory=True),
 )
 
 

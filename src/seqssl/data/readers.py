@@ -21,7 +21,8 @@ __all__ = ["SequenceTable", "expand_paths", "read_table", "require_columns"]
 def expand_paths(path: str | Path) -> list[str]:
     """A file, or every supported file (``.gz`` too) directly inside a directory of shards, sorted."""
     path = Path(path)
-    if path.is_dir():
+    found = find_format(path)
+    if path.is_dir() and not (found is not None and found.directory):  # (an LMDB database is one input)
         files = sorted(str(p) for p in path.iterdir() if p.is_file() and find_format(p) is not None)
         if not files:
             raise InputError("directory holds no CSV/TSV/FASTA/Parquet files", path=str(path),
@@ -35,5 +36,7 @@ def read_table(path) -> SequenceTable:
     DataFrame is taken as it is (:func:`~seqssl.data.table.table_from_frame`)."""
     if isinstance(path, pd.DataFrame):
         return table_from_frame(path)
-    path = check_file(path)
-    return format_of(path).read(path)
+    found = find_format(path)
+    if not (found is not None and found.directory and Path(path).is_dir()):
+        path = check_file(path)
+    return format_of(path).read(Path(path))
