@@ -106,3 +106,48 @@ def test_tape_files_run_through_finetune(tmp_path, task):
                     "--encoder", "none", "--epochs", "1", "--config", str(tmp_path / "tiny.yaml"), "--out", str(out),
                     "--quiet"]) == 0
     assert (out / "metrics.json").exists()
+
+
+def test_a_tape_task_directory_is_read_with_its_own_split_and_each_test_set_scored(tmp_path):
+    directory = tmp_path / "remote_homology"
+    directory.mkdir()
+    sizes = {"train": 45, "valid": 12, "test_fold_holdout": 9, "test_family_holdout": 7}
+    for seed, (part, n) in enumerate(sizes.items()):
+        write_lmdb(directory / f"remote_homology_{part}.lmdb",
+                   [{"primary": s, "fold_label": int(i % 3)} for i, s in enumerate(proteins(n, seed))])
+    (directory / "remote_homology_train.json").write_text("[]")  # the JSON twin of an LMDB file is not read twice
+    table = read_table(directory)
+    assert table.frame["split"].value_counts().to_dict() == {
+        "train": 45, "valid": 12, "test:test_fold_holdout": 9, "test:test_family_holdout": 7}
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    out = tmp_path / "model"
+    assert run_cli(["finetune", "--data", str(directory), "--columns", "primary", "--label-column", "fold_label",
+                    "--task", "multiclass", "--split-column", "split", "--encoder", "none",
+                    "--epochs", "1", "--config", str(tmp_path / "tiny.yaml"), "--out", str(out), "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_test"] == 16 and metrics["n_validation"] == 12 and metrics["n_fit"] == 45
+    assert {"test", "test:test_fold_holdout", "test:test_family_holdout"} <= set(metrics)
+    # the pooled accuracy is the size-weighted mean of the two sets' accuracies
+    pooled = (9 * metrics["test:test_fold_holdout"]["accuracy"] + 7 * metrics["test:test_family_holdout"]["accuracy"])
+    assert metrics["test"]["accuracy"] == pytest.approx(pooled / 16)
+
+
+def test_a_glue_folder_uses_train_and_scores_each_dev_set(tmp_path):
+    from test_glue import glue_tsv
+    folder = tmp_path / "MNLI"
+    folder.mkdir()
+    labels = {"entailment": "entailment", "neutral": "neutral", "contradiction": "contradiction"}
+    glue_tsv(folder / "train.tsv", 48, labels)
+    glue_tsv(folder / "dev_matched.tsv", 12, labels)
+    glue_tsv(folder / "dev_mismatched.tsv", 10, labels)
+    (folder / "test_matched.tsv").write_text("index\tsentence1\tsentence2\n0\tA b.\tC d.\n")  # no labels: left out
+    table = read_table(folder)
+    assert table.frame["split"].value_counts().to_dict() == {"train": 48, "test:matched": 12, "test:mismatched": 10}
+    out = tmp_path / "model"
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    assert run_cli(["finetune", "--data", str(folder), "--columns", "sentence1,sentence2", "--label-column", "label",
+                    "--task", "multiclass", "--alphabet", "text", "--split-column", "split", "--encoder", "none",
+                    "--epochs", "1", "--max-length", "96", "--config", str(tmp_path / "tiny.yaml"), "--out", str(out),
+                    "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"test:matched", "test:mismatched"} <= set(metrics) and metrics["n_test"] == 22

@@ -15,7 +15,7 @@ from .config import Config
 from .data.alphabets import fit_smiles_tokenizer
 from .data.dataset import encode_table
 from .data.formats import default_columns
-from .data.labelled import LabelledData, carve, fixed_split, load_labelled
+from .data.labelled import LabelledData, carve, fixed_split, load_labelled, named_test_sets
 from .data.readers import read_table, require_columns
 from .data.splits import Split
 from .data.tokenizers import SequenceTokenizer
@@ -311,8 +311,10 @@ def _finetune(cfg: Config, data, resume: bool = False) -> Path:
         keep_earlier_best(fitted, kept, earlier, cfg.finetune)
         fitted.details.update(resumed_after_epochs=earlier["epochs_run"],
                               epochs_run=earlier["epochs_run"] + fitted.details.get("epochs_run", 0))
+    parts = [("validation", split.val), ("test", split.test),
+             *((f"test:{name}", idx) for name, idx in named_test_sets(cfg, data, split.test).items())]
     evaluation = {name: data.task.metrics(encoded.subset(idx).targets(), fitted.score(encoded.subset(idx)))
-                  for name, idx in (("validation", split.val), ("test", split.test)) if idx is not None}
+                  for name, idx in parts if idx is not None}
     extra = {k: encoded.meta[k] for k in ("classes", "targets") if k in encoded.meta}
     fitted.save(out, data.tokenizer, {"finetuned_on": cfg.data.path, "base_encoder": cfg.finetune.encoder,
                                       "metrics": evaluation, **extra},

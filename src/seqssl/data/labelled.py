@@ -219,6 +219,18 @@ def fixed_split(cfg, data: LabelledData) -> Split | None:
     return column_split(data.table, cfg.data.split_column, cfg.data.validation_column)
 
 
+def named_test_sets(cfg, data: LabelledData, test: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The rows of each named test set (``test:NAME`` in the split column) among ``test``, when there are several
+    or any is named; empty otherwise (one plain test set)."""
+    if test is None or not cfg.data.split_column or cfg.data.split_column not in data.table.frame.columns:
+        return {}
+    from .benchmarks import test_set_names
+    names = test_set_names(data.table.frame[cfg.data.split_column].to_numpy()[test])
+    if set(names) == {"test"}:
+        return {}
+    return {str(name): test[names == name] for name in dict.fromkeys(names)}
+
+
 def carve(data: LabelledData, train: np.ndarray, fraction: float, seed: int) -> Split:
     """A validation split carved from ``train`` like the folds (grouped, stratified as the task says). For one
     class label per example, what models fit must hold two classes."""

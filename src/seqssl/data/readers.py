@@ -37,6 +37,10 @@ def read_table(path) -> SequenceTable:
     if isinstance(path, pd.DataFrame):
         return table_from_frame(path)
     found = find_format(path)
+    if Path(path).is_dir() and not (found is not None and found.directory):
+        from .benchmarks import benchmark_parts, read_benchmark  # a TAPE task directory or GLUE task folder
+        if benchmark_parts(Path(path)):
+            return read_benchmark(Path(path))
     if not (found is not None and found.directory and Path(path).is_dir()):
         path = check_file(path)
     return format_of(path).read(Path(path))

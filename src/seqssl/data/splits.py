@@ -21,6 +21,7 @@ GROUP_WORDS = {  # grouped split: (what its groups are called, the error when no
                 "clusters"),
 }
 SPLIT_VALUES = {"train": "train", "test": "test", "valid": "valid", "validation": "valid"}
+NAMED_TEST = "test:"  # test:NAME, one of several test sets, each also scored alone (seqssl.data.benchmarks)
 TRUE, FALSE = ("true", "1", "yes", "y", "t"), ("false", "0", "no", "n", "f", "")
 
 
@@ -123,16 +124,16 @@ def scaffold_groups(smiles_list, acyclic: str = "together") -> np.ndarray:
 
 
 def column_split(table: SequenceTable, column: str, validation_column: str | None = None) -> Split:
-    """``Split(train, val, test)`` row indices from ``column`` (``train``/``test``, optional
+    """``Split(train, val, test)`` row indices from ``column`` (``train``/``test`` or ``test:NAME``, optional
     ``valid``/``validation``; any case) and ``validation_column`` (true marks a training row as
     validation). ``validation`` is ``None`` when no row is marked; train excludes it."""
     require_columns(table, [column] + ([validation_column] if validation_column else []))
     values = table.frame[column].fillna("").astype(str).str.strip().str.lower()
-    side = values.map(SPLIT_VALUES)
+    side = values.map(lambda v: "test" if v.startswith(NAMED_TEST) else SPLIT_VALUES.get(v))
     bad = side.isna().to_numpy()
     if bad.any():
         i = int(np.argmax(bad))
-        raise InputError(f"split value '{table.frame[column].iloc[i]}' is not train, test or valid",
+        raise InputError(f"split value '{table.frame[column].iloc[i]}' is not train, test (or test:NAME) or valid",
                          path=table.path, line=table.line_of(i), column=column,
                          fix="mark each row train, test or valid, or choose another --split")
     side = side.to_numpy().copy()
