@@ -151,3 +151,25 @@ def test_a_glue_folder_uses_train_and_scores_each_dev_set(tmp_path):
                     "--quiet"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"test:matched", "test:mismatched"} <= set(metrics) and metrics["n_test"] == 22
+
+
+def test_crossval_reports_each_named_test_set_as_a_subset(tmp_path):
+    from sklearn.metrics import accuracy_score
+    directory = tmp_path / "remote_homology"
+    directory.mkdir()
+    for seed, (part, n) in enumerate({"train": 45, "valid": 12, "test_fold_holdout": 9,
+                                      "test_family_holdout": 7}.items()):
+        write_lmdb(directory / f"remote_homology_{part}.lmdb",
+                   [{"primary": s, "fold_label": int(i % 3)} for i, s in enumerate(proteins(n, seed))])
+    out = tmp_path / "cv"
+    assert run_cli(["crossval", "--data", str(directory), "--columns", "primary", "--label-column", "fold_label",
+                    "--task", "multiclass", "--split", "column", "--split-column", "split", "--arms", "kmer",
+                    "--out", str(out), "--quiet"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    fold = results["arms"]["kmer"]["folds"][0]
+    predictions = __import__("pandas").read_csv(out / "predictions.csv")
+    table = read_table(directory)
+    names = table.frame["split"].to_numpy()[predictions["row"].to_numpy()]
+    for name in ("test_fold_holdout", "test_family_holdout"):
+        rows = predictions[names == f"test:{name}"]
+        assert fold[f"accuracy@{name}"] == pytest.approx(accuracy_score(rows["y_true"], rows["y_pred"]))

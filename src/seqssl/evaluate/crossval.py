@@ -9,11 +9,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
 from ..config import task_name
-from ..data.labelled import LabelledData, load_labelled
+from ..data.labelled import LabelledData, load_labelled, named_test_sets
 from ..data.v_genes import cdr_column_names
 from ..errors import Problems, TrainingStopped, check_all
 from ..io import atomic_write_text, output_directory
@@ -256,8 +257,22 @@ class RowTable:
         """The fold's metrics of one row (per negative type and per group too, when the data has them), and
         the counts of groups scored and skipped."""
         types = run.data.negative_types
+        test_sets = test_set_of_rows(run, fold.split.test)
+        if test_sets is not None and test.token_labels is not None:  # token tasks: one target per labelled residue
+            test_sets = test_sets[test.target_positions()[0]]
         return fold_metrics(run.task, test.targets(), scores, None if types is None else types[fold.split.test],
-                            test.meta.get("targets"), test.group_keys)
+                            test.meta.get("targets"), test.group_keys, test_sets)
+
+
+def test_set_of_rows(run, test: np.ndarray) -> np.ndarray | None:
+    """The named test set of each test row (``test:NAME`` in the split column), or ``None`` for one plain set."""
+    sets = named_test_sets(run.cfg, run.data, test)
+    if not sets:
+        return None
+    names = np.empty(len(test), dtype=object)
+    for name, rows in sets.items():
+        names[np.isin(test, rows)] = name
+    return names
 
 
 def write_outputs(results: dict, data: LabelledData, table: RowTable, out: Path) -> dict:

@@ -43,11 +43,17 @@ def per_group_metrics(task: Task, y_true, y_score, groups: np.ndarray) -> tuple[
 
 
 def fold_metrics(task: Task, y_true, y_score, neg_types: np.ndarray | None, targets: list[str] | None = None,
-                 groups: np.ndarray | None = None) -> tuple[dict, dict]:
+                 groups: np.ndarray | None = None, test_sets: np.ndarray | None = None) -> tuple[dict, dict]:
     """Overall metrics, plus ``METRIC@TYPE`` on positives + negatives of each type (multilabel:
-    ``METRIC@TARGET`` per target), plus ``METRIC_per_group`` (:func:`per_group_metrics`) when ``groups``;
+    ``METRIC@TARGET`` per target), plus ``METRIC@NAME`` on each named test set (``test_sets``: its name per test
+    row, :mod:`seqssl.data.benchmarks`), plus ``METRIC_per_group`` (:func:`per_group_metrics`) when ``groups``;
     and the counts of groups scored and skipped."""
     out = {k: v for k, v in task.metrics(y_true, y_score, targets).items() if k not in ("n", "undefined_reason")}
+    if test_sets is not None:
+        for name in dict.fromkeys(test_sets):
+            keep = test_sets == name
+            sub = task.metrics(y_true[keep], y_score[keep], targets)
+            out.update({f"{k}@{name}": v for k, v in sub.items() if k not in ("n", "undefined_reason")})
     if neg_types is not None:
         for kind in sorted(set(neg_types) - {""}):
             keep = (neg_types == kind) | (neg_types == "")
