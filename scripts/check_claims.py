@@ -32,15 +32,16 @@ Queries (the registry ``QUERIES`` below). On a ``results.json``: ``mean(arm, met
 ``subset(arm, metric, subset)`` (mean and std; subset ``all``: pooled), ``delta(arm, baseline, metric)``, ``ci(arm,
 baseline, metric)`` (two numbers), ``p(...)`` (the comparison's p), ``holm(...)`` (Holm over the primary-metric
 family, computed by seqssl's own rule where an older file lacks it), ``capped(arm)`` (fine-tuning runs at the epoch
-cap, and the number of folds), ``pretrain_s(arm)`` (mean pretraining seconds per fold), ``runs(arm, key)`` (a value
-of each fold's run), ``runs_mean(arm, key)`` (their mean), ``across(other.json, arm, metric, key)`` (the paired
-comparison of one arm in two runs on the same folds, by seqssl's own statistics), ``change(other.json, arm,
-metric)`` (the arm's mean there minus here: two runs on different splits). On a targets file: ``target(split, arm −
-baseline, key)``. On any JSON file: ``get(dotted.path)`` and ``span(dotted.path.with.*)`` (min and max). On a
-committed text output (a benchmark's printed figures): ``line(name)`` (the value of a ``name: value`` line) and
-``row("line prefix", N[, "after"])`` (the N-th number, from 0, after the prefix on the first line that starts with
-it, after the first line containing "after" if given; "20.7%" reads 0.207) and, on a CSV, ``csv(key, value,
-column)``. Arguments with commas or parentheses are quoted: ``row("plain, full batch", 1)``.
+cap, and the number of folds), ``pretrain_s(arm)`` (mean pretraining seconds per fold), ``runs(arm, key)`` (a value of
+each fold's run), ``runs_mean(arm, key)`` (their mean), ``across(other.json, arm, metric, key[, other_arm])`` (the
+paired comparison of one arm in two runs on the same folds, or of ``other_arm`` there against ``arm`` here, by
+seqssl's own statistics; ``across_corrected``: with the corrected resampled t of crossval's comparisons),
+``change(other.json, arm, metric)`` (the arm's mean there minus here: two runs on different splits). On a targets
+file: ``target(split, arm − baseline, key)``. On any JSON file: ``get(dotted.path)`` and ``span(dotted.path.with.*)``
+(min and max). On a committed text output (a benchmark's printed figures): ``line(name)`` (the value of a ``name:
+value`` line) and ``row("line prefix", N[, "after"])`` (the N-th number, from 0, after the prefix on the first line
+that starts with it, after the first line containing "after" if given; "20.7%" reads 0.207) and, on a CSV, ``csv(key,
+value, column)``. Arguments with commas or parentheses are quoted: ``row("plain, full batch", 1)``.
 
     python scripts/check_claims.py            # exit 0 when every claim matches; else one line per mismatch (exit 1)
                                               # exit 2: not the project's environment (some claims use seqssl's
@@ -213,15 +214,23 @@ def target_value(targets: dict, split: str, pair: str, key: str) -> list[float]:
     raise ClaimError(f"no target {pair!r} in {split!r}")
 
 
-def across_files(results: dict, other: str, arm: str, metric: str, key: str) -> list[float]:
-    """``key`` (``delta_mean``, ``ci95``, ``p_value``) of the paired comparison, fold by fold, of ``arm``'s
-    ``metric`` in the file ``other`` against the same arm in this file (two runs on the same folds, e.g. focal
-    against BCE loss), by seqssl's own :func:`~seqssl.evaluate.stats.paired_comparison`."""
-    theirs, ours = (arm_body(r, arm)["folds"] for r in (load(other), results))
+def across_files(results: dict, other: str, arm: str, metric: str, key: str, other_arm: str | None = None,
+                 corrected: bool = False) -> list[float]:
+    """``key`` (``delta_mean``, ``ci95``, ``p_value``) of the paired comparison, fold by fold, of ``other_arm``'s
+    (default: ``arm``'s) ``metric`` in the file ``other`` against ``arm`` in this file (two runs on the same folds,
+    e.g. focal against BCE loss), by seqssl's own :func:`~seqssl.evaluate.stats.paired_comparison`, or with
+    ``corrected`` its corrected resampled t (Nadeau & Bengio 2003, this file's n_test / n_train), as crossval's
+    own comparisons."""
+    theirs = arm_body(load(other), other_arm or arm)["folds"]
+    ours = arm_body(results, arm)["folds"]
 
     def compare():
-        from seqssl.evaluate.stats import paired_comparison
-        return paired_comparison([f.get(metric) for f in theirs], [f.get(metric) for f in ours])
+        from seqssl.evaluate.results import n_test_over_n_train
+        from seqssl.evaluate.stats import corrected_resampled_t, paired_comparison
+        pairs = [f.get(metric) for f in theirs], [f.get(metric) for f in ours]
+        if not corrected:
+            return paired_comparison(*pairs)
+        return corrected_resampled_t([a - b for a, b in zip(*pairs)], n_test_over_n_train(results["leakage"]))
     value = with_seqssl_statistics(compare)[key]
     return list(value) if isinstance(value, list) else [value]
 
@@ -244,7 +253,9 @@ QUERIES: dict[str, Callable[..., list[float]]] = {
     "runs": lambda r, arm, key: [float(run[key]) for run in arm_body(r, arm)["runs"]],
     "runs_mean": lambda r, arm, key: [mean_of([float(run[key]) for run in arm_body(r, arm)["runs"]])],
     "target": lambda r, split, pair, key: target_value(r, split, pair, key),
-    "across": lambda r, other, arm, metric, key: across_files(r, other, arm, metric, key),
+    "across": lambda r, other, arm, metric, key, other_arm=None: across_files(r, other, arm, metric, key, other_arm),
+    "across_corrected": lambda r, other, arm, metric, key, other_arm=None: across_files(r, other, arm, metric, key,
+                                                                                        other_arm, corrected=True),
     "change": lambda r, other, arm, metric: [arm_body(load(other), arm)["mean"][metric]
                                              - arm_body(r, arm)["mean"][metric]],
     "pretrain_s": lambda r, arm: [mean_of([run["pretrain_seconds"] for run in arm_body(r, arm)["runs"]])],

@@ -136,7 +136,7 @@ CATALOGUE = {
     "split column with another value": (
         {"d.csv": HEADER.strip() + ",set\n" + SPLIT_GOOD + "CASSLQ,KAYNVTQAF,1,holdout\n"},
         lambda t: crossval(t / "d.csv", "--split", "column", "--split-column", "set"), 2,
-        ["line 14", "column 'set'", "split value 'holdout' is not train, test or valid"]),
+        ["line 14", "column 'set'", "split value 'holdout' is not train, test (or test:NAME) or valid"]),
     "split column with no test rows": (
         {"d.csv": HEADER.strip() + ",set\n" + SPLIT_GOOD.replace("test", "train")},
         lambda t: crossval(t / "d.csv", "--split-column", "set"), 2, ["--split-column 'set' has no test rows"]),

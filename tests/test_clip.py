@@ -169,10 +169,10 @@ def test_crossval_arm_pretrains_on_binding_pairs_and_scores_zero_shot_by_its_tow
                      "pretrain:\n  max_steps: 6\n  batch_size: 16\nfinetune:\n  epochs: 2\n")
     cv = tmp_path / "cv"
     assert run_cli(["crossval", "--data", str(small_binding_csv), "--columns", "cdr3_b_aa,peptide", "--label-column",
-                    "label", "--arms", "kmer,clip", "--mode", "probe", "--folds", "2", "--split", "stratified",
+                    "label", "--arms", "clip", "--mode", "probe", "--folds", "2", "--split", "stratified",
                     "--config", str(small), "--out", str(cv), "--quiet"]) == 0
     results = json.loads((cv / "results.json").read_text())
-    assert {"clip[probe]", "clip[zero-shot]", "kmer"} <= set(results["arms"])
+    assert {"clip[probe]", "clip[zero-shot]"} == set(results["arms"])
     frame = pd.read_csv(small_binding_csv, dtype=str, keep_default_na=False)
     predictions = pd.read_csv(cv / "predictions.csv")
     table = read_table(str(small_binding_csv))
@@ -196,6 +196,9 @@ def test_crossval_arm_pretrains_on_binding_pairs_and_scores_zero_shot_by_its_tow
         assert record["retrieval"]["n_candidates"] == len(set(frame["peptide"].to_numpy()[test][labels == 1]))
     runs = results["arms"]["clip[zero-shot]"]["runs"]
     tested = results["arms"]["clip[zero-shot]"]["retrieval"]["top_1_vs_frequency"]
+    above_random = [r["retrieval"]["top_1"] - r["retrieval"]["random_top_1"] for r in runs]
+    assert results["arms"]["clip[zero-shot]"]["retrieval"]["top_1_vs_random"]["delta_mean"] == pytest.approx(
+        np.mean(above_random))
     expected = [r["retrieval"]["top_1"] - r["retrieval"]["frequency_top_1"] for r in runs]
     assert tested["deltas"] == pytest.approx(expected)
     assert tested["ci95"][0] <= tested["delta_mean"] <= tested["ci95"][1]

@@ -93,8 +93,10 @@ def test_column_split_reads_train_test_and_validation(tmp_path):
     train, val, test = column_split(table, "set")
     assert train.tolist() == [0, 1, 4] and val.tolist() == [3]
     path.write_text("s,set\nA,train\nC,test\nD,holdout\n")
-    with pytest.raises(InputError, match="line 4.*split value 'holdout' is not train, test or valid"):
+    with pytest.raises(InputError, match=r"line 4.*split value 'holdout' is not train, test \(or test:NAME\) or valid"):
         column_split(read_table(path), "set")
+    path.write_text("s,set\nA,train\nC,test:cb513\nD,TEST:ts115\n")  # named test sets are test rows
+    assert column_split(read_table(path), "set").test.tolist() == [1, 2]
     path.write_text("s,set,v\nA,train,\nC,test,True\n")
     with pytest.raises(InputError, match="a test row is marked as validation"):
         column_split(read_table(path), "set", "v")

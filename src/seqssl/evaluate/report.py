@@ -317,7 +317,8 @@ def retrieval_lines(results: dict) -> list[str]:
     """Markdown for the top-k retrieval of test positives (second column from the first)."""
     rows = [{"arm": arm, **{k: f"{v:.3f}" for k, v in body["retrieval"].items()
                             if k.startswith(("top", "random", "frequency")) and isinstance(v, float)},
-             **against_chance(body["retrieval"].get("top_1_vs_frequency"))}
+             **against_chance(body["retrieval"].get("top_1_vs_random"), "random"),
+             **against_chance(body["retrieval"].get("top_1_vs_frequency"), "frequency")}
             for arm, body in results["arms"].items() if "retrieval" in body]
     if not rows:
         return []
@@ -329,13 +330,13 @@ def retrieval_lines(results: dict) -> list[str]:
             "", pd.DataFrame(rows).to_markdown(index=False), ""]
 
 
-def against_chance(tested: dict | None) -> dict:
-    """The column of top-1 − frequency top-1 (corrected resampled t over folds), or none."""
+def against_chance(tested: dict | None, chance: str) -> dict:
+    """The column of top-1 − ``chance`` top-1 (corrected resampled t over folds), or none."""
     if not tested or tested.get("ci95") is None:
         return {}
     low, high = tested["ci95"]
     p = "—" if tested["p_value"] is None else f"{tested['p_value']:.3f}"
-    return {"top-1 − frequency top-1 (95% CI, p)": f"{tested['delta_mean']:+.3f} [{low:+.3f}, {high:+.3f}], p={p}"}
+    return {f"top-1 − {chance} top-1 (95% CI, p)": f"{tested['delta_mean']:+.3f} [{low:+.3f}, {high:+.3f}], p={p}"}
 
 
 def external_model_lines(results: dict) -> list[str]:

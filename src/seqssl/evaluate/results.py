@@ -88,11 +88,11 @@ def arm_summary(folds: list[dict], runs: list[dict]) -> dict:
     return body
 
 
-def retrieval_against_chance(runs: list[dict], leakage: list) -> dict:
-    """Retrieval top-1 against the best query-blind ranking (``frequency_top_1``, :func:`.retrieval.top_k_accuracy`),
-    per fold: the mean difference with the corrected resampled t-test's 95% CI and p (Nadeau & Bengio 2003), as
-    for the arms' comparisons."""
-    deltas = [r["retrieval"]["top_1"] - r["retrieval"]["frequency_top_1"] for r in runs
+def retrieval_against_chance(runs: list[dict], leakage: list, chance: str = "frequency") -> dict:
+    """Retrieval top-1 against a chance level per fold (``frequency``: the best query-blind ranking; ``random``:
+    1/N; :func:`.retrieval.top_k_accuracy`): the mean difference with the corrected resampled t-test's 95% CI and
+    p (Nadeau & Bengio 2003), as for the arms' comparisons."""
+    deltas = [r["retrieval"]["top_1"] - r["retrieval"][f"{chance}_top_1"] for r in runs
               if "frequency_top_1" in r.get("retrieval", {})]
     tested = corrected_resampled_t(deltas, n_test_over_n_train(leakage))
     return {"deltas": deltas, "delta_mean": tested["delta_mean"], "ci95": tested["ci95"], "p_value": tested["p_value"],
@@ -207,7 +207,8 @@ def assemble_results(cfg, task: Task, per_arm: dict, runs: dict, leakage: list, 
     arms_out = {arm: arm_summary(folds, runs[arm]) for arm, folds in per_arm.items()}
     for arm, body in arms_out.items():
         if "frequency_top_1" in body.get("retrieval", {}) and len(leakage) >= 2:
-            body["retrieval"]["top_1_vs_frequency"] = retrieval_against_chance(runs[arm], leakage)
+            for chance in ("frequency", "random"):
+                body["retrieval"][f"top_1_vs_{chance}"] = retrieval_against_chance(runs[arm], leakage, chance)
     return {"task": task.name, "primary_metric": primary_metric(cfg, task), "split": split, "n_folds": len(leakage),
             "repeats": cfg.finetune.repeats, "search": cfg.finetune.search or None,
             "split_column": cfg.data.split_column if split == "column" else None,
