@@ -104,6 +104,8 @@ ROWS = [
     ("finetune", "--head", "classifier", "finetune.head", "classifier"),
     ("finetune", "--quiet", None, "quiet", True),
     ("finetune", "--trust-remote-code", None, "model.trust_remote_code", True),
+    ("finetune", "--head-hidden", "96", "finetune.head_hidden", 96),
+    ("finetune", "--head-dropout", "0.3", "finetune.head_dropout", 0.3),
     ("finetune", "--overwrite", None, "overwrite", True),
     ("finetune", "--resume", None, "run:resume", True),
     # crossval
@@ -159,6 +161,8 @@ ROWS = [
     ("crossval", "--pretrain-label-column", "epitope", "data.pretrain_label_column", "epitope"),
     ("crossval", "--quiet", None, "quiet", True),
     ("crossval", "--trust-remote-code", None, "model.trust_remote_code", True),
+    ("crossval", "--head-hidden", "96", "finetune.head_hidden", 96),
+    ("crossval", "--head-dropout", "0.3", "finetune.head_dropout", 0.3),
     ("crossval", "--target-column", "protein_name", "data.target_column", "protein_name"),
     ("crossval", "--loss", "focal", "finetune.loss", "focal"),
     ("crossval", "--focal-alpha", "0.75", "finetune.focal_alpha", 0.75),

@@ -30,7 +30,7 @@ def split_binding_csv(tmp_path, small_binding_csv):
     return path
 
 
-@pytest.mark.parametrize("mode", ["full", "lora", "probe", "per-value", "knn", "prototype"])
+@pytest.mark.parametrize("mode", ["full", "lora", "probe", "probe-mlp", "per-value", "knn", "prototype"])
 def test_predict_reproduces_finetunes_own_test_scores(split_binding_csv, tmp_path, mode):
     """``seqssl predict`` on the test rows gives, row by row, the scores ``finetune`` computed for its test
     metrics: the directory holds everything the model needs."""

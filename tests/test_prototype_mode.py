@@ -66,3 +66,34 @@ def test_finetune_and_crossval_run_the_prototype_mode(tmp_path, small_binding_cs
         assert np.isclose(value["auroc"], roc_auc_score(part["y_true"], part["y_score"]))
     assert results["config"]["crossval"]["modes"] == ["prototype"]
     assert results["arms"][arm]["runs"][0]["mode"] == "prototype"
+
+
+def test_probe_mlp_trains_the_head_only_with_its_own_width_and_dropout(tmp_path, small_binding_csv):
+    """--mode probe-mlp: the encoder's weights and outputs do not change, the MLP head (its own width and dropout)
+    trains, and the saved model applies to new rows."""
+    import json
+
+    from seqssl.models.encoder import load_encoder
+    small = tmp_path / "small.yaml"
+    small.write_text("model:\n  hidden_size: 16\n  num_heads: 2\n  num_layers: 1\n  intermediate_size: 32\n  "
+                     "dropout: 0.2\n")
+    encoder_dir = tmp_path / "enc"
+    assert run_cli(["pretrain", "--data", str(small_binding_csv), "--columns", "cdr3_b_aa,peptide", "--objective",
+                    "mlm", "--max-steps", "2", "--batch-size", "16", "--config", str(small), "--out",
+                    str(encoder_dir), "--quiet"]) == 0
+    out = tmp_path / "ft"
+    assert run_cli(["finetune", "--data", str(small_binding_csv), "--columns", "cdr3_b_aa,peptide", "--label-column",
+                    "label", "--encoder", str(encoder_dir), "--mode", "probe-mlp", "--head-hidden", "24",
+                    "--head-dropout", "0.3", "--epochs", "3", "--out", str(out), "--quiet"]) == 0
+    before, _ = load_encoder(encoder_dir)
+    after, _ = load_encoder(out / "encoder")
+    assert all(torch.equal(a, b) for a, b in zip(before.state_dict().values(), after.state_dict().values()))
+    manifest = json.loads((out / "seqssl_model.json").read_text())
+    assert manifest["mode"] == "probe-mlp" and manifest["head"]["hidden"] == 24 and manifest["head"]["dropout"] == 0.3
+    predictions = tmp_path / "p.csv"
+    assert run_cli(["predict", "--model", str(out), "--data", str(small_binding_csv), "--out", str(predictions)]) == 0
+    scores = pd.read_csv(predictions)["y_score"].to_numpy()
+    assert len(np.unique(np.round(scores, 6))) > 10  # the head separates rows
+    assert run_cli(["finetune", "--data", str(small_binding_csv), "--columns", "cdr3_b_aa,peptide", "--label-column",
+                    "label", "--encoder", str(encoder_dir), "--mode", "probe-mlp", "--head-dropout", "1.5",
+                    "--out", str(tmp_path / "bad"), "--quiet"]) == 2

@@ -28,6 +28,8 @@ from .cli_options import (
     FinetuneMaxSteps,
     FocalAlpha,
     FocalGamma,
+    HeadDropout,
+    HeadHidden,
     Init,
     InvalidSmiles,
     Jobs,
@@ -171,9 +173,11 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
 @app.command()
 def finetune(data: Data = None, columns: Columns = None, label_column: LabelColumn = None, task: Task = None,
              encoder: Annotated[Optional[str], typer.Option(help="Encoder directory, or none.")] = None,
-             trust_remote_code: TrustRemoteCode = False,
+             trust_remote_code: TrustRemoteCode = False, head_hidden: HeadHidden = None,
+             head_dropout: HeadDropout = None,
              mode: Annotated[Optional[str],
-                             typer.Option(help="full | probe (frozen encoder + linear model) | lora | knn | "
+                             typer.Option(help="full | probe (frozen encoder + linear model) | probe-mlp (frozen "
+                                          "encoder + MLP head: --head-hidden, --head-dropout) | lora | knn | "
                                           "per-value (full, one output per value of the last column, e.g. "
                                           "each peptide) | probe+kmer (frozen embedding + k-mers, one linear "
                                           "model) | prototype (class means in the frozen embedding, per value "
@@ -213,6 +217,7 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
             "data.label_column": label_column,
             "data.task": task, "finetune.encoder": encoder, "finetune.mode": mode,
             "model.trust_remote_code": True if trust_remote_code else None,
+            "finetune.head_hidden": head_hidden, "finetune.head_dropout": head_dropout,
             "data.group_column": group_column, "tracking": _cols(tracking), "finetune.merge": True if merge else None,
             "finetune.head": head, "overwrite": True if overwrite else None}
     cfg = load_config(config, nested(flat))
@@ -239,6 +244,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
                                                          "(mlm+simclr), or model:PATH (a seqssl or "
                                                          "transformers model directory).")] = None,
              init: Init = None, objective_weights: ObjectiveWeights = None, trust_remote_code: TrustRemoteCode = False,
+             head_hidden: HeadHidden = None, head_dropout: HeadDropout = None,
              folds: Annotated[Optional[int], typer.Option(help="Number of folds.")] = None,
              label_fractions: Annotated[Optional[str], typer.Option(help="Learning curve: shares of each training "
                                                                     "fold's labels, e.g. 0.1,0.3,1.")] = None,
@@ -253,7 +259,8 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
              pretrain_columns: Annotated[Optional[str], typer.Option(help="Column(s) of the corpus.")] = None,
              negative_type_column: Annotated[Optional[str],
                                              typer.Option(help="Also report metrics per negative type.")] = None,
-             mode: Annotated[Optional[str], typer.Option(help="full | probe (frozen encoder + linear model) | lora "
+             mode: Annotated[Optional[str], typer.Option(help="full | probe (frozen encoder + linear model) | "
+                                                         "probe-mlp (frozen encoder + MLP head) | lora "
                                                          "| knn (nearest neighbours in the frozen embedding) "
                                                          "| per-value (full, one output per value of the last "
                                                          "column) | probe+kmer (frozen embedding beside k-mer "
@@ -315,6 +322,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
             "data.label_column": label_column, "data.task": task, "crossval.arms": _cols(arms), "crossval.folds": folds,
             "pretrain.init": init, "pretrain.weights": objective_weights,
             "model.trust_remote_code": True if trust_remote_code else None,
+            "finetune.head_hidden": head_hidden, "finetune.head_dropout": head_dropout,
             "crossval.label_fractions": _cols(label_fractions),
             "data.group_column": group_column, "crossval.split": split, **_cluster(cluster_threshold, cluster_column),
             "data.pretrain_data": _cols(pretrain_data), "data.pretrain_columns": _cols(pretrain_columns),

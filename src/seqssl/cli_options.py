@@ -76,6 +76,8 @@ Pooling = Annotated[Optional[str], typer.Option("--pooling", help="cls | mean")]
 MaxLength = Annotated[Optional[int], typer.Option("--max-length", help="Model's maximum tokens per input, "
                                                   "[CLS] and [SEP] included (default: a loaded encoder's own, else the "
                                                   "data's longest, 64 to 1024).")]
+HeadHidden = Annotated[Optional[int], typer.Option(help="Hidden width of the MLP head (full, lora, probe-mlp).")]
+HeadDropout = Annotated[Optional[float], typer.Option(help="Dropout of the MLP head, in [0, 1).")]
 TrustRemoteCode = Annotated[bool, typer.Option(
     "--trust-remote-code", help="Let a loaded model (--encoder, --init, model:PATH) run the Python code it ships "
     "(MolFormer and other custom architectures). Off by default: that code runs with your permissions, so "

@@ -321,7 +321,7 @@ def _apply(obj, values: dict, prefix: str = "") -> None:
 
 
 # seqssl.transfer.modes's names (tested)
-TRANSFER_MODES = ("full", "probe", "lora", "knn", "per-value", "probe+kmer", "prototype")
+TRANSFER_MODES = ("full", "probe", "probe-mlp", "lora", "knn", "per-value", "probe+kmer", "prototype")
 RANGES = {  # dotted key: (predicate, what it must be)
     "data.alphabet": (lambda v: v in ("protein", "text", "smiles"), "protein, text or smiles"),
     "model.hidden_size": (lambda v: v >= 1, "a positive integer"),
@@ -357,6 +357,8 @@ RANGES = {  # dotted key: (predicate, what it must be)
     "finetune.mode": (lambda v: v in TRANSFER_MODES, "one of " + ", ".join(TRANSFER_MODES)),
     "finetune.lora_rank": (lambda v: v >= 1, "at least 1"),
     "finetune.patience": (lambda v: v >= 1, "at least 1"),
+    "finetune.head_hidden": (lambda v: v >= 1, "at least 1"),
+    "finetune.head_dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "finetune.loss": (lambda v: v in ("bce", "focal"), "bce or focal"),
     "finetune.encoder_lr": (lambda v: v is None or v > 0, "positive"),
     "finetune.select": (lambda v: v in ("best", "last"), "best or last"),

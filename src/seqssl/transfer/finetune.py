@@ -37,9 +37,20 @@ class SequencePredictor(nn.Module):
         self.register_buffer("target_mean", torch.zeros(()))
         self.register_buffer("target_std", torch.ones(()))
 
+    @property
+    def frozen(self) -> bool:
+        """Whether no encoder weight trains (``--mode probe-mlp``): the encoder then runs in eval mode, no graph."""
+        return not any(p.requires_grad for p in self.encoder.parameters())
+
+    def pooled(self, batch: dict) -> torch.Tensor:
+        if not self.frozen:
+            return self.encoder(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+        self.encoder.eval()  # a frozen embedding is the same at every epoch: no dropout
+        with torch.no_grad():
+            return self.encoder(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+
     def forward(self, batch: dict) -> torch.Tensor:
-        pooled = self.encoder(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
-        out = self.head(pooled)
+        out = self.head(self.pooled(batch))
         return out if self.n_targets else out.squeeze(-1)
 
     def batch_extras(self, data: EncodedDataset) -> dict[str, np.ndarray]:
@@ -69,8 +80,7 @@ class PerValuePredictor(SequencePredictor):
         return {"value_index": np.array([where.get(str(k), 0) for k in data.group_keys], dtype=np.int64)}
 
     def forward(self, batch: dict) -> torch.Tensor:
-        pooled = self.encoder(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
-        out = self.head(pooled)
+        out = self.head(self.pooled(batch))
         index = batch["value_index"]
         own = out.gather(1, index[:, None]).squeeze(1) * (index > 0)
         return out[:, 0] + own

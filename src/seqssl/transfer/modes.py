@@ -169,6 +169,24 @@ class Full(TransferMode):
 
 
 @register_mode
+class ProbeMLP(Full):
+    """The frozen encoder's pooled embedding read by the MLP head (one hidden layer of ``finetune.head_hidden``,
+    dropout ``finetune.head_dropout``), trained with early stopping like ``full`` while no encoder weight moves
+    and the encoder stays in eval mode (seed 003 fed frozen embeddings into another model; ``probe`` is the
+    linear reading of the same embedding). Saved and applied like ``full``: the unchanged encoder and the head."""
+
+    name = "probe-mlp"
+
+    def check(self, task, data):
+        if task.per_token:
+            raise InputError("--mode probe-mlp reads one pooled embedding per sequence",
+                             fix="use --mode full or lora for per-residue labels")
+
+    def prepare(self, encoder, cfg):
+        return encoder.requires_grad_(False)
+
+
+@register_mode
 class Lora(Full):
     """Low-rank adapters on the attention projections, the rest frozen (:mod:`seqssl.transfer.lora`)."""
 
