@@ -161,6 +161,7 @@ ROWS = [
     ("crossval", "--pretrain-label-column", "epitope", "data.pretrain_label_column", "epitope"),
     ("crossval", "--quiet", None, "quiet", True),
     ("crossval", "--trust-remote-code", None, "model.trust_remote_code", True),
+    ("crossval", "--atom-features", "simple", "crossval.atom_features", "simple"),
     ("crossval", "--head-hidden", "96", "finetune.head_hidden", 96),
     ("crossval", "--head-dropout", "0.3", "finetune.head_dropout", 0.3),
     ("crossval", "--target-column", "protein_name", "data.target_column", "protein_name"),

@@ -100,3 +100,13 @@ def test_belka_long_layout_as_multilabel_with_focal_loss(tmp_path):
     predictions = pd.read_csv(out / "predictions.csv")
     assert set(predictions.target) == {"BRD4", "HSA", "sEH"}
     assert len(predictions[predictions.arm == "gcn"]) == len(rows)  # one measured pair per input row
+
+
+def test_graph_arms_take_the_simple_atom_feature_set(bbbp_slice, moses_slice, tmp_path):
+    out = tmp_path / "cv"
+    assert run_cli(_args(bbbp_slice, moses_slice, out, "--arms", "gcn", "--atom-features", "simple",
+                         "--invalid-smiles", "skip")) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["crossval"]["atom_features"] == "simple" and "gcn" in results["arms"]
+    assert run_cli(_args(bbbp_slice, moses_slice, tmp_path / "bad", "--arms", "gcn", "--atom-features",
+                         "complex")) == 2

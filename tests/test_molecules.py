@@ -279,3 +279,17 @@ def test_fit_graph_model_multilabel_and_regression(bbbp):
     with pytest.raises(InputError, match="focal"):
         fit_graph_model("gcn", graphs[:120], values[:120], graphs[120:], values[120:], cfg, "regression",
                         device=CPU, seed=0, loss="focal")
+
+
+def test_simple_atom_features_are_element_degree_charge_and_aromaticity():
+    """Seed 003's simple feature set: 17 + 8 + 6 one-hot columns and one flag, read off RDKit by hand."""
+    from seqssl.data.molecules import ELEMENTS, atom_feature_dim
+    mol = Chem.MolFromSmiles("c1ccccc1[N+](=O)[O-]")
+    graph = mol_to_graph(mol, atom_set="simple")
+    assert atom_feature_dim("simple") == 32 and graph.x.shape == (mol.GetNumAtoms(), 32)
+    assert mol_to_graph(mol).x.shape[1] == atom_feature_dim("full") == 68
+    for atom, row in zip(mol.GetAtoms(), graph.x.numpy()):
+        element, degree, charge, aromatic = row[:17], row[17:25], row[25:31], row[31]
+        assert element.argmax() == ELEMENTS.index(atom.GetSymbol()) and element.sum() == 1
+        assert degree.argmax() == atom.GetDegree() and charge.argmax() == atom.GetFormalCharge() + 2
+        assert aromatic == float(atom.GetIsAromatic())

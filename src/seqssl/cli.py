@@ -290,6 +290,9 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
              remove_duplicates: Annotated[bool, typer.Option("--remove-duplicates", help="Drop test rows whose "
                                                              "sequence (pair) is also a training row; counted in "
                                                              "the report either way.")] = False,
+             atom_features: Annotated[Optional[str], typer.Option(
+                 help="gcn / gat arms: full (68 atom features) | simple (element, degree, formal charge, "
+                      "aromaticity).")] = None,
              bond_angles: Annotated[bool, typer.Option("--bond-angles", help="gcn / gat arms: add a bond-angle "
                                                        "feature from an RDKit conformer (slow).")] = False,
              jobs: Jobs = None, threads: Threads = None,
@@ -314,7 +317,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
             **_transfer(target_column, loss, focal_alpha, focal_gamma, invalid_smiles, encoder_lr, select,
                          positive_label),
             **_v_genes(v_gene_columns, unknown_v_genes, organism),
-            "crossval.bond_angles": True if bond_angles else None,
+            "crossval.bond_angles": True if bond_angles else None, "crossval.atom_features": atom_features,
             "crossval.remove_duplicates": True if remove_duplicates else None, "crossval.jobs": jobs,
             "crossval.executor": executor, "crossval.ray_address": ray_address,
             "finetune.repeats": repeats, "finetune.search": search, "overwrite": True if overwrite else None,

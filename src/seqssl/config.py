@@ -192,6 +192,7 @@ class CrossvalConfig:
     gnn_heads: int = 4
     gnn_dropout: float = 0.1
     bond_angles: bool = False  # gcn / gat: add a bond-angle feature from an RDKit 3-D conformer (slow)
+    atom_features: str = "full"  # gcn / gat: full (68 columns) | simple (element, degree, charge, aromatic)
     embedding_map: bool = True  # report: t-SNE of fold 0's test embeddings per encoder arm, before fine-tuning
     remove_duplicates: bool = False  # drop test rows whose sequence (pair) is also a training row; counted either way
     modes: list[str] = field(default_factory=list)  # transfer modes compared per encoder arm (pretrained once
@@ -395,6 +396,7 @@ CHOICES: dict[str, tuple[str, ...]] = {  # dotted key: its allowed values (the o
     "pretrain.positives": ("augment", "label", "neighbours", "smiles"),  # seqssl.data.positives
     "pretrain.miner": ("all", "semi-hard", "hardest"),  # seqssl.objectives.miners
     "pretrain.distance": ("cosine", "euclidean"),  # seqssl.losses.pairwise_distance
+    "crossval.atom_features": ("full", "simple"),  # seqssl.data.molecules.ATOM_FEATURE_SETS
     "pretrain.adversarial_schedule": ("alternating", "joint"),
     "pretrain.adversarial_mask_types": ("all", "mask"),
     "model.pooling": ("cls", "mean"),

@@ -42,6 +42,10 @@ ATOM_BLOCKS = (("element", ELEMENTS), ("degree", DEGREES), ("explicit_valence", 
                ("total_hs", TOTAL_HS))
 ATOM_FLAGS = ("in_ring", "aromatic")
 ATOM_FEATURE_DIM = sum(len(v) + 1 for _, v in ATOM_BLOCKS) + len(ATOM_FLAGS)  # 68
+# Seed 003 contrasts a simple and a complex atom feature set: "full" is every block above; "simple" keeps what a
+# chemist would name first (element, degree, formal charge) and aromaticity
+ATOM_FEATURE_SETS = {"full": ([name for name, _ in ATOM_BLOCKS], list(ATOM_FLAGS)),
+                     "simple": (["element", "degree", "formal_charge"], ["aromatic"])}
 BOND_FEATURE_DIM = len(BOND_TYPES) + 1 + 2  # type (+ other), in ring, conjugated: 7
 BOND_ANGLE_FEATURE_DIM = BOND_FEATURE_DIM + 2  # + mean angle (radians), + "angle unavailable" flag: 9
 EMBED_SEED = 0xF00D
@@ -94,7 +98,15 @@ def parse_smiles(smiles: str, *, where: dict | None = None) -> Chem.Mol:
     return mol
 
 
-def atom_features(atom: Chem.Atom) -> list[float]:
+def atom_feature_dim(feature_set: str = "full") -> int:
+    blocks, flags = ATOM_FEATURE_SETS[feature_set]
+    return sum(len(choices) + 1 for name, choices in ATOM_BLOCKS if name in blocks) + len(flags)
+
+
+def atom_features(atom: Chem.Atom, feature_set: str = "full") -> list[float]:
+    """One atom's features: the one-hot blocks and flags of ``feature_set`` (:data:`ATOM_FEATURE_SETS`), in the
+    order of :data:`ATOM_BLOCKS` and :data:`ATOM_FLAGS`."""
+    blocks, flags = ATOM_FEATURE_SETS[feature_set]
     values = {"element": atom.GetSymbol(), "degree": atom.GetDegree(),
               "explicit_valence": atom.GetValence(Chem.ValenceType.EXPLICIT),
               "implicit_valence": atom.GetValence(Chem.ValenceType.IMPLICIT),
@@ -103,8 +115,10 @@ def atom_features(atom: Chem.Atom) -> list[float]:
               "total_hs": atom.GetTotalNumHs()}
     out = []
     for name, choices in ATOM_BLOCKS:
-        out += _one_hot(values[name], choices)
-    return out + [float(atom.IsInRing()), float(atom.GetIsAromatic())]
+        if name in blocks:
+            out += _one_hot(values[name], choices)
+    flag_values = {"in_ring": atom.IsInRing(), "aromatic": atom.GetIsAromatic()}
+    return out + [float(flag_values[name]) for name in ATOM_FLAGS if name in flags]
 
 
 def bond_features(bond: Chem.Bond) -> list[float]:
@@ -150,14 +164,15 @@ def compute_bond_angles(mol: Chem.Mol) -> tuple[np.ndarray, np.ndarray]:
     return angles, missing
 
 
-def mol_to_graph(mol: Chem.Mol, y=None, bond_angles: bool = False) -> Data:
-    """``Data(x [atoms, ATOM_FEATURE_DIM], edge_index [2, 2·bonds], edge_attr [2·bonds, bond dim], y)``.
+def mol_to_graph(mol: Chem.Mol, y=None, bond_angles: bool = False, atom_set: str = "full") -> Data:
+    """``Data(x [atoms, atom dim], edge_index [2, 2·bonds], edge_attr [2·bonds, bond dim], y)``; ``atom_set``:
+    which atom features (:data:`ATOM_FEATURE_SETS`: ``full``, 68 columns, or ``simple``).
 
     Each bond is two directed edges (i→j, j→i) with the same features; a molecule without bonds has an
     empty ``edge_index`` of shape (2, 0). ``y``: a scalar or a vector (stored as a ``(1, ...)`` float row so
     that batching stacks graphs). ``bond_angles``: append the mean bond angle and its flag."""
-    x = torch.tensor([atom_features(a) for a in mol.GetAtoms()], dtype=torch.float32)
-    x = x.reshape(mol.GetNumAtoms(), ATOM_FEATURE_DIM)
+    x = torch.tensor([atom_features(a, atom_set) for a in mol.GetAtoms()], dtype=torch.float32)
+    x = x.reshape(mol.GetNumAtoms(), atom_feature_dim(atom_set))
     feats = [bond_features(b) for b in mol.GetBonds()]
     if bond_angles:
         angle, missing = compute_bond_angles(mol)

@@ -35,7 +35,8 @@ def molecule_graphs(run: RunContext) -> list:
     if "graphs" not in run.cache:
         from ...data.molecules import mol_to_graph, parse_smiles
         smiles = run.data.first_column()
-        run.cache["graphs"] = [mol_to_graph(parse_smiles(s), bond_angles=run.cfg.crossval.bond_angles)
+        run.cache["graphs"] = [mol_to_graph(parse_smiles(s), bond_angles=run.cfg.crossval.bond_angles,
+                                            atom_set=run.cfg.crossval.atom_features)
                                for s in tqdm(smiles, desc="molecular graphs", disable=not run.progress, unit="mol",
                                              leave=False)]
     return run.cache["graphs"]
