@@ -86,6 +86,7 @@ def test_protein_model_arms_in_probe_full_and_lora(models, small_binding_csv, tm
     runs = pd.read_csv(out / "run_table.csv")  # seed 003's run table: per arm and mode, cost and metrics
     row = runs[(runs.arm == "esm_tiny[lora]")].iloc[0]
     assert row["mode"] == "lora" and int(row["batch size"]) == 128 and float(row["peak memory (MB)"]) > 0
+    assert row["data"] == small_binding_csv.name and row["split"].startswith(results["split"])  # data set, split
     assert row["run id"] == json.loads((out / "run.json").read_text())["id"] == results["run_id"]
     assert row["test auroc"] == pytest.approx(results["arms"]["esm_tiny[lora]"]["mean"]["auroc"])
     assert runs["test auroc std"].dtype == float and runs["peak memory (MB)"].dtype == float  # numbers, not text

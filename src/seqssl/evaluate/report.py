@@ -293,11 +293,32 @@ def run_values(results: dict) -> pd.DataFrame:
         mean.append(body["mean"].get(primary, np.nan))
         std.append(body["std"].get(primary, np.nan))
     table.insert(1, "mode", [arm[arm.index("[") + 1:-1] if arm.endswith("]") else None for arm in results["arms"]])
+    table.insert(2, "data", data_name(results))
+    table.insert(3, "split", split_description(results))
     table[f"validation {primary}"] = pd.array(validation, dtype="float64")
     table[f"test {primary}"] = pd.array([np.nan if v is None else v for v in mean], dtype="float64")
     table[f"test {primary} std"] = pd.array([np.nan if v is None else v for v in std], dtype="float64")
     table["run id"], table["date"] = results.get("run_id"), results.get("date")
     return table
+
+
+def data_name(results: dict) -> str:
+    """The labelled data set of a run, as its file or folder name (seed 003's run table names it)."""
+    path = (results.get("config") or {}).get("data", {}).get("path")
+    return Path(str(path)).name if path else "—"
+
+
+def split_description(results: dict) -> str:
+    """How the run split its rows: the split, its folds, and what it grouped by or read (``grouped by cdr3_b_aa,
+    5 folds``; ``column split``)."""
+    data = (results.get("config") or {}).get("data", {})
+    crossval = (results.get("config") or {}).get("crossval", {})
+    split = results.get("split") or "—"
+    detail = {"grouped": data.get("group_column"), "cluster": crossval.get("cluster_threshold"),
+              "column": data.get("split_column")}.get(split)
+    text = f"{split} ({detail})" if detail else split
+    folds = results.get("n_folds")
+    return f"{text}, {folds} folds" if folds and folds > 1 else text
 
 
 def run_table(results: dict) -> pd.DataFrame:
@@ -306,6 +327,8 @@ def run_table(results: dict) -> pd.DataFrame:
     values = run_values(results)
     table = cost_table(results)
     table.insert(1, "mode", values["mode"].fillna("—"))
+    table.insert(2, "data", values["data"])
+    table.insert(3, "split", values["split"])
     table[f"validation {primary}"] = [f"{v:.3f}" if pd.notna(v) else "—" for v in values[f"validation {primary}"]]
     table[f"test {primary}"] = [f"{m:.3f} ± {0 if pd.isna(s) else s:.3f}" if pd.notna(m) else "—"
                                 for m, s in zip(values[f"test {primary}"], values[f"test {primary} std"])]
