@@ -135,6 +135,8 @@ class PretrainConfig(OptimConfig):
     # (optimizer, lr, epochs, max_steps, batch_size, ...: OptimConfig's fields and defaults)
     checkpoint_every: int | None = None
     log_every: int = 20
+    batch_schedule: list[list[float]] = field(default_factory=list)  # [[0.8, 256]]: from 80% of max_steps on, batch
+    #                                   256 (seed 001 grew 128 → 256 for the last ~20%); needs max_steps
     max_tokens: int | None = None  # batches bounded by padded tokens (rows × longest) instead of batch_size rows
     #                                (batch_size then caps the rows); positives=augment only (seqssl.data.collate)
     compile: bool = False  # torch.compile the encoder (pays on long runs only: the compile time counts)
@@ -333,6 +335,9 @@ RANGES = {  # dotted key: (predicate, what it must be)
     "pretrain.temperature": (lambda v: v > 0, "positive"),
     "pretrain.hard_negative_beta": (lambda v: v >= 0, "at least 0"),
     "pretrain.moco_queue_size": (lambda v: v >= 0, "at least 0"),
+    "pretrain.batch_schedule": (lambda v: all(len(p) == 2 and 0 < p[0] < 1 and p[1] >= 1 and p[1] == int(p[1])
+                                              for p in v) and [p[0] for p in v] == sorted({p[0] for p in v}),
+                                "[[fraction in (0, 1), batch size], ...] with increasing fractions"),
     "pretrain.moco_momentum": (lambda v: 0 <= v <= 1, "in [0, 1]"),
     "pretrain.debias_tau_plus": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "pretrain.mask_tokens": (lambda v: v >= 1, "at least 1"),

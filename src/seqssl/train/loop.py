@@ -8,7 +8,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -120,6 +120,28 @@ def count_steps(objective: Objective, n: int, cfg, groups: np.ndarray | None, se
     return objective.loop_steps(total)
 
 
+def batch_phases(cfg, total: int) -> list[tuple[int, int]]:
+    """``pretrain.batch_schedule`` as ``[(first loop step, batch size), ...]``, starting with ``(0,
+    cfg.batch_size)``: seed 001 grew its batch from 128 to 256 for the last ~20% of training (``[[0.8, 256]]``).
+    A schedule needs ``max_steps`` (its fractions are of the run's steps) and row-counted batches."""
+    if not getattr(cfg, "batch_schedule", None):
+        return [(0, cfg.batch_size)]
+    if cfg.max_steps is None:
+        raise InputError("pretrain.batch_schedule is in fractions of the run's steps: it needs --max-steps",
+                         fix="set --max-steps, or drop pretrain.batch_schedule")
+    if getattr(cfg, "max_tokens", None):
+        raise InputError("pretrain.batch_schedule sets batch sizes in rows; --max-tokens bounds batches by tokens",
+                         fix="drop one of them")
+    return [(0, cfg.batch_size)] + [(int(round(fraction * total)), int(size)) for fraction, size in cfg.batch_schedule]
+
+
+def phase_at(phases: list[tuple[int, int]], step: int) -> tuple[int, int | None]:
+    """``(batch size, the step its phase ends at or None)`` for loop step ``step`` (counted from 0)."""
+    current = [i for i, (first, _) in enumerate(phases) if first <= step][-1]
+    end = phases[current + 1][0] if current + 1 < len(phases) else None
+    return phases[current][1], end
+
+
 def token_epochs(lengths: np.ndarray, cfg, drop_last: bool, seed: int, epochs: int) -> list[int]:
     """Batches in each of ``epochs`` epochs of token-bounded batches (:func:`~seqssl.data.collate.token_batches`):
     the loop's batch order, replayed from the seed (the number varies a little from epoch to epoch)."""
@@ -183,7 +205,9 @@ def start_run(objective: Objective, n: int, cfg, device: torch.device, precision
         compile_backbones(objective)
     players = build_players(objective, cfg, total)
     model, main = data_parallel(objective, cfg, device), is_main()
+    batch_phases(cfg, total)  # a schedule the run cannot follow is refused before the first step
     settings = {"objective": objective.name, "batch_size": cfg.batch_size, "optimizer": cfg.optimizer,
+                "batch_schedule": getattr(cfg, "batch_schedule", None) or None,
                 "corpus_size": n, "seed": seed, "total_steps": total, "max_tokens": getattr(cfg, "max_tokens", None)}
     run = PretrainingRun(objective, model, players, cfg, device, precision, total, settings,
                          rng=np.random.default_rng(seed), gen=generator_for(device, seed),
@@ -270,18 +294,22 @@ def checkpoint_step(run: PretrainingRun, stop: StopRequest, epoch_start: Mapping
                               exit_code=128 + int(stop.signum))
 
 
-def run_epoch(run: PretrainingRun, batches, stop: StopRequest) -> None:
-    """One epoch of ``batches(rng)``, stopping early at ``run.total``; after a resume, the epoch's order is
-    replayed and its first ``run.skip`` batches (already trained on) are passed over."""
+def run_epoch(run: PretrainingRun, batches, stop: StopRequest, end: int | None = None) -> None:
+    """One epoch of ``batches(rng)``, stopping early at ``run.total`` (or at ``end``, where a batch-size phase
+    ends: the next phase starts a fresh epoch); after a resume, the epoch's order is replayed and its first
+    ``run.skip`` batches (already trained on) are passed over."""
     epoch_start = copy.deepcopy(run.rng.bit_generator.state)
     produced = 0
     for i, batch in enumerate(batches(run.rng)):
         produced += 1
         if i < run.skip:
             continue
-        log_step(run, train_step(run, to_device(batch, run.device)))
+        logged = train_step(run, to_device(batch, run.device))
+        if run.cfg.batch_schedule:
+            logged["batch_rows"] = float(batch["input_ids"].shape[0])
+        log_step(run, logged)
         checkpoint_step(run, stop, epoch_start, i + 1)
-        if run.step >= run.total:
+        if run.step >= run.total or (end is not None and run.step >= end):
             break
     if produced == 0:
         raise InputError("an epoch of pretraining produced no batch",
@@ -309,13 +337,17 @@ def run_pretraining(objective: Objective, data: EncodedDataset, cfg, *, device: 
     run.bar = tqdm(total=run.total, initial=run.step, desc=desc, disable=not (progress and run.main), leave=False,
                    unit="step")
 
+    phases = batch_phases(cfg, run.total)
+
     def batches(rng: np.random.Generator):
-        return pretraining_batches(data, cfg, rng, groups, objective.drop_last, tokenizer, max_length,
+        size, _ = phase_at(phases, run.step)
+        phase_cfg = cfg if size == cfg.batch_size else replace(cfg, batch_size=size)
+        return pretraining_batches(data, phase_cfg, rng, groups, objective.drop_last, tokenizer, max_length,
                                    row_multiple=world()[1])
 
     with StopRequest() as stop:
         while run.step < run.total:
-            run_epoch(run, batches, stop)
+            run_epoch(run, batches, stop, phase_at(phases, run.step)[1])
     run.bar.close()
     objective.eval()
     return run.history
