@@ -106,7 +106,8 @@ class PretrainConfig(OptimConfig):
     positives: str = "augment"  # augment (two views of one sequence) | label (shared label) | neighbours (chunks)
     #                             | smiles (two randomised SMILES of one molecule)
     per_label: int = 4  # label positives: K sequences per label in a P×K batch
-    chunk_length: int = 64  # neighbours: residues per chunk
+    chunk_length: int = 64  # neighbours: tokens (or, with chunk_unit sentences, whole sentences) per chunk
+    chunk_unit: str = "tokens"  # neighbours: tokens | sentences (text: sentences end in . ! ?; seed 002)
     min_separation: int | None = None  # neighbours: chunk starts at least this far apart (None: chunk_length,
     #                                    so the two chunks of a positive pair never overlap)
     max_separation: int | None = None  # neighbours: ... and at most this far (None: 2 × chunk_length)
@@ -399,6 +400,7 @@ _OPTIM_CHOICES = {"optimizer": ("adamw", "sgd"), "scheduler": ("cosine", "linear
 CHOICES: dict[str, tuple[str, ...]] = {  # dotted key: its allowed values (the one list of each)
     "pretrain.view": ("mask", "substitute", "blosum", "crop", "dropout"),  # seqssl.augment.make_view
     "pretrain.positives": ("augment", "label", "neighbours", "smiles"),  # seqssl.data.positives
+    "pretrain.chunk_unit": ("tokens", "sentences"),  # seqssl.data.positives.neighbour_batches
     "pretrain.miner": ("all", "semi-hard", "hardest"),  # seqssl.objectives.miners
     "pretrain.distance": ("cosine", "euclidean"),  # seqssl.losses.pairwise_distance
     "crossval.atom_features": ("full", "simple"),  # seqssl.data.molecules.ATOM_FEATURE_SETS

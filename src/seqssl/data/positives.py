@@ -88,6 +88,65 @@ def neighbour_chunks(sequence: np.ndarray, length: int, min_sep: int, max_sep: i
     return sequence[first:first + length], sequence[second:second + length]
 
 
+SENTENCE_ENDS = (".", "!", "?")
+
+
+def sentence_end_table(tokenizer) -> np.ndarray:
+    """Per token id: whether the token ends a sentence (its text ends in ``.``, ``!`` or ``?``). Sentences are a
+    text notion: only a text (BPE) tokenizer has them."""
+    from .bpe import BPETokenizer
+    if not isinstance(tokenizer, BPETokenizer):
+        raise InputError("pretrain.chunk_unit sentences needs text (--alphabet text)",
+                         fix="use --chunk-unit tokens for sequences")
+    return np.array([tokenizer.decode([i]).rstrip().endswith(SENTENCE_ENDS) for i in range(tokenizer.vocab_size)],
+                    dtype=bool)  # (special tokens decode to "")
+
+
+def sentence_chunks(ids: np.ndarray, ends: np.ndarray, sentences: int, min_sep: int, max_sep: int,
+                    rng: np.random.Generator, max_tokens: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Two passages of ``sentences`` whole sentences each whose first sentences are ``min_sep``..``max_sep``
+    sentences apart (:func:`neighbour_chunks` on the sentence index), cut to ``max_tokens`` tokens."""
+    cuts = np.flatnonzero(ends[ids]) + 1
+    bounds = np.unique(np.concatenate([[0], cuts, [len(ids)]]))
+    first, second = neighbour_chunks(np.arange(len(bounds) - 1), sentences, min_sep, max_sep, rng)
+
+    def passage(which: np.ndarray) -> np.ndarray:
+        return ids[bounds[which[0]]:bounds[which[-1] + 1]][:max_tokens]
+    return passage(first), passage(second)
+
+
+def row_ids(data, positions: np.ndarray) -> list[np.ndarray]:
+    """The token ids (specials included) of the rows at ``positions``, from memory or from a streamed corpus."""
+    if hasattr(data, "input_ids"):
+        return [data.input_ids[i] for i in positions]
+    padded = data.padded(positions)["input_ids"].numpy()
+    return [row[:n] for row, n in zip(padded, data.lengths()[positions])]
+
+
+def neighbour_batches(data, cfg, rng: np.random.Generator, drop_last: bool, tokenizer=None,
+                      max_length: int | None = None):
+    """Seed 002's positives: two neighbouring passages of one document, in ``cfg.chunk_unit`` (``tokens``:
+    ``chunk_length`` tokens; ``sentences``: ``chunk_length`` whole sentences, cut to ``max_length``). Reads rows
+    in memory or from a streamed corpus (``--stream``), a batch at a time."""
+    sentences = getattr(cfg, "chunk_unit", "tokens") == "sentences"
+    ends = sentence_end_table(tokenizer) if sentences else None
+    cap = None if max_length is None else max_length - 2
+    low, high = chunk_separations(cfg)
+    order = rng.permutation(len(data))
+    stop = len(order) - (len(order) % cfg.batch_size if drop_last else 0)
+    for start in range(0, stop, cfg.batch_size):
+        firsts, seconds = [], []
+        for ids in row_ids(data, order[start:start + cfg.batch_size]):
+            residues = ids[1:-1]
+            a, b = (sentence_chunks(residues, ends, cfg.chunk_length, low, high, rng, cap) if ends is not None else
+                    neighbour_chunks(residues, cfg.chunk_length, low, high, rng))
+            firsts.append(_wrap(a))
+            seconds.append(_wrap(b))
+        batch = pad_batch([x for x, _ in firsts], [t for _, t in firsts])
+        batch["pair"] = pad_batch([x for x, _ in seconds], [t for _, t in seconds])
+        yield batch
+
+
 def chunk_separations(cfg) -> tuple[int, int]:
     """``(min, max)`` distance between the starts of two neighbouring chunks: by default at least one chunk
     apart (disjoint) and at most two."""
@@ -170,18 +229,7 @@ def pretraining_batches(data: EncodedDataset, cfg, rng: np.random.Generator, gro
             batch["pair"] = _pad(data, positions[partner_within_label(groups[positions])])
             yield with_negatives(batch, negatives, positions)
     elif mode == "neighbours":
-        order = rng.permutation(len(data))
-        stop = len(order) - (len(order) % cfg.batch_size if drop_last else 0)
-        for start in range(0, stop, cfg.batch_size):
-            firsts, seconds = [], []
-            low, high = chunk_separations(cfg)
-            for i in order[start:start + cfg.batch_size]:
-                a, b = neighbour_chunks(data.input_ids[i][1:-1], cfg.chunk_length, low, high, rng)
-                firsts.append(_wrap(a))
-                seconds.append(_wrap(b))
-            batch = pad_batch([x for x, _ in firsts], [t for _, t in firsts])
-            batch["pair"] = pad_batch([x for x, _ in seconds], [t for _, t in seconds])
-            yield batch
+        yield from neighbour_batches(data, cfg, rng, drop_last, tokenizer, max_length)
     elif mode == "smiles":
         yield from smiles_batches(data, cfg, rng, tokenizer, max_length, drop_last)
     else:

@@ -35,11 +35,17 @@ def corpus_files(cfg) -> list[tuple[str, list[str]]]:
     return files
 
 
+SENTENCE_PASSAGE_TOKENS = 130  # model.max_length for passages of sentences when none is set
+
+
 def corpus_max_length(cfg) -> int | None:
     """The longest a corpus entry may be: the model's maximum, except for neighbouring chunks, which are
     cut to ``chunk_length`` from whole documents."""
     if cfg.pretrain.positives != "neighbours":
         return length_limit(cfg.model)
+    if cfg.pretrain.chunk_unit == "sentences":  # passages of whole sentences, cut to the model's length
+        cfg.model.max_length = cfg.model.max_length or SENTENCE_PASSAGE_TOKENS
+        return None
     if cfg.model.max_length is None:  # the model reads chunks, not whole documents
         cfg.model.max_length = cfg.pretrain.chunk_length + 2
     if cfg.pretrain.chunk_length > cfg.model.max_length - 2:
@@ -51,10 +57,12 @@ def corpus_max_length(cfg) -> int | None:
 def streamed_corpus(cfg, files: list[tuple[str, list[str]]], tokenizer, max_length: int | None):
     """``--stream``: the corpus tokenised once into a memory-mapped Arrow file (see :mod:`seqssl.data.stream`)."""
     from ..data.stream import ArrowCorpus, tokenize_to_arrow
-    if cfg.pretrain.positives != "augment" or cfg.data.pretrain_label_column:
-        raise InputError(f"--stream reads batches of augmented sequences; positives '{cfg.pretrain.positives}'"
+    if cfg.pretrain.positives not in ("augment", "neighbours") or cfg.data.pretrain_label_column:
+        raise InputError(f"--stream reads batches of sequences (augmented) or of documents (neighbouring chunks); "
+                         f"positives '{cfg.pretrain.positives}'"
                          + (" and a label column" if cfg.data.pretrain_label_column else "") + " need the corpus "
-                         "in memory", fix="drop --stream, or use --positives augment without a label column")
+                         "in memory", fix="drop --stream, or use --positives augment or neighbours without a label "
+                         "column")
     if cfg.data.v_gene_columns:
         raise InputError("--stream reads sequence columns as they are in the files; it does not look up V genes",
                          fix="drop --stream, or add the CDR1/CDR2 columns to the files and name them in --columns")
