@@ -158,3 +158,38 @@ def random_binary_pairs(n: int = 60, seed: int = 3):
                                                 pooling="mean"), tok.vocab_size)
     cut = (2 * n) // 3, (2 * n) // 3 + n // 6
     return encoder, data.subset(range(cut[0])), data.subset(range(cut[0], cut[1])), data.subset(range(cut[1], n))
+
+
+def assert_gradient_cache_exact(objective, batch: dict, chunk: int, seed: int | None = 2) -> None:
+    """Gradient caching (``cached_backward`` in chunks of ``chunk`` rows) gives the loss and every parameter's
+    gradient of the whole batch, the inputs' random draws replayed from ``seed`` (``None``: no generator)."""
+    import torch
+
+    from seqssl.train.gradcache import _chunks, cached_backward
+
+    def generator():
+        return None if seed is None else torch.Generator().manual_seed(seed)
+    torch.manual_seed(1)
+    parts = objective.inputs(batch, generator())
+    embeddings = [torch.cat([objective.embed(c) for c in _chunks(p, chunk)]) for p in parts]
+    reference_loss = objective.loss_from_embeddings(embeddings, batch)["loss"]
+    reference_loss.backward()
+    reference = take_grads(objective)
+    torch.manual_seed(1)
+    out = cached_backward(objective, batch, generator(), chunk)
+    cached = take_grads(objective)
+    assert torch.allclose(out["loss"], reference_loss.detach())
+    assert reference.keys() == cached.keys() and len(reference) > 4
+    for key in reference:
+        assert torch.allclose(cached[key], reference[key], rtol=1e-4, atol=1e-7), key
+
+
+class PicklePayload:
+    """What an attacker's pickle does when unpickled: here, create the file ``marker`` (tests check it is never
+    created)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import run_cli
+from conftest import PicklePayload, run_cli
 from tiny_models import protbert_directory
 
 SEQUENCES = ["CASSLGQGAYEQYF", "CASSPDRGNTEAFF", "CASRQGGSYNEQFF", "CSARDRGGTDTQYF"]
@@ -45,22 +45,12 @@ def test_pytorch_model_bin_loads_the_same_weights(tmp_path):
     np.testing.assert_allclose(pickled, safe, rtol=1e-6, atol=1e-6)
 
 
-class Payload:
-    """What an attacker's pickle does when unpickled: here, write a file."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 def test_a_crafted_pickle_is_refused_and_its_payload_never_runs(tmp_path, capsys):
     protbert_directory(tmp_path / "safe")
     as_bin(tmp_path / "safe", tmp_path / "evil")
     marker = tmp_path / "payload-ran"
     weights = torch.load(tmp_path / "evil" / "pytorch_model.bin", weights_only=True)
-    torch.save({**weights, "extra": Payload(marker)}, tmp_path / "evil" / "pytorch_model.bin")
+    torch.save({**weights, "extra": PicklePayload(marker)}, tmp_path / "evil" / "pytorch_model.bin")
     code, _ = embed(tmp_path, tmp_path / "evil", "evil")
     assert code == 2 and not marker.exists()
     assert "refused to load pytorch_model.bin" in capsys.readouterr().err

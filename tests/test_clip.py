@@ -10,7 +10,7 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from conftest import run_cli, take_grads
+from conftest import assert_gradient_cache_exact, run_cli
 from seqssl.config import ModelConfig, PretrainConfig
 from seqssl.data.padding import pad_batch
 from seqssl.data.tokenizers import SequenceTokenizer
@@ -19,7 +19,6 @@ from seqssl.losses import info_nce, similarity_logits
 from seqssl.models.encoder import SequenceEncoder
 from seqssl.models.towers import pair_cosine, tower_batches
 from seqssl.objectives import build_objective
-from seqssl.train.gradcache import _chunks, cached_backward
 
 TOK = SequenceTokenizer("protein")
 PAIRS = [("CASSLGQGAYEQYF", "GILGFVFTL"), ("CASRQGGSYNEQFF", "NLVPMVATV"), ("CSARDRGGTDTQYF", "GILGFVFTL"),
@@ -87,21 +86,7 @@ def test_loss_equals_the_symmetric_label_aware_formula():
 
 
 def test_gradient_caching_stays_exact():
-    objective = tiny_clip(0.1, hard_negative_beta=0.5)
-    batch = pair_batch(PAIRS)
-    torch.manual_seed(1)
-    parts = objective.inputs(batch, None)
-    embeddings = [torch.cat([objective.embed(c) for c in _chunks(p, 4)]) for p in parts]
-    reference_loss = objective.loss_from_embeddings(embeddings, batch)["loss"]
-    reference_loss.backward()
-    reference = take_grads(objective)
-    torch.manual_seed(1)
-    out = cached_backward(objective, batch, None, 4)
-    cached = take_grads(objective)
-    assert torch.allclose(out["loss"], reference_loss.detach())
-    assert reference.keys() == cached.keys() and len(reference) > 10
-    for key in reference:
-        assert torch.allclose(cached[key], reference[key], rtol=1e-4, atol=1e-7), key
+    assert_gradient_cache_exact(tiny_clip(0.1, hard_negative_beta=0.5), pair_batch(PAIRS), 4, seed=None)
 
 
 def test_euclidean_logits_loss_and_gradient():

@@ -6,9 +6,8 @@ import pytest
 import torch
 import yaml
 
-from conftest import run_cli, take_grads, tiny_objective
+from conftest import assert_gradient_cache_exact, run_cli, tiny_objective
 from seqssl.losses import info_nce, nt_xent
-from seqssl.train.gradcache import _chunks, cached_backward
 
 
 def numpy_hard_debiased(a, c, positive, ignore, t, beta, tau_plus):
@@ -87,19 +86,7 @@ def test_gradient_caching_stays_exact_with_weighting_and_debiasing(name):
                  "CAWSVGQGAEAFF", "CASSLEGTGELFF", "CASSQDPNYGYTF", "CASSLAPGATNEKLFF", "CASSEGQGYEQYF"]
     objective, batch = tiny_objective(name, sequences, 0.1, projection_dim=8, mask_tokens=2,
                                       hard_negative_beta=1.0, debias_tau_plus=0.1)
-    torch.manual_seed(1)
-    parts = objective.inputs(batch, torch.Generator().manual_seed(2))
-    embeddings = [torch.cat([objective.embed(c) for c in _chunks(p, 3)]) for p in parts]
-    reference_loss = objective.loss_from_embeddings(embeddings, batch)["loss"]
-    reference_loss.backward()
-    reference = take_grads(objective)
-    torch.manual_seed(1)
-    out = cached_backward(objective, batch, torch.Generator().manual_seed(2), 3)
-    cached = take_grads(objective)
-    assert torch.allclose(out["loss"], reference_loss.detach())
-    assert reference.keys() == cached.keys()
-    for key in reference:
-        assert torch.allclose(cached[key], reference[key], rtol=1e-4, atol=1e-7), key
+    assert_gradient_cache_exact(objective, batch, 3)
 
 
 def test_flags_reach_the_config_and_bad_values_are_refused(tmp_path, small_corpus_csv):

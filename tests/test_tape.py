@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import PicklePayload, run_cli
 from seqssl.data.readers import read_table
 from seqssl.errors import InputError
 
@@ -66,18 +66,10 @@ def test_json_unwraps_one_element_lists(tmp_path):
     assert table.line_of(2) == 3
 
 
-class Payload:
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 def test_a_crafted_pickle_is_refused_without_running(tmp_path, capsys):
     marker = tmp_path / "payload-ran"
     records = secondary_structure(3)
-    write_lmdb(tmp_path / "evil.lmdb", records, raw={1: pickle.dumps({**records[1], "x": Payload(marker)})})
+    write_lmdb(tmp_path / "evil.lmdb", records, raw={1: pickle.dumps({**records[1], "x": PicklePayload(marker)})})
     with pytest.raises(InputError, match=r"record 1\): refused an LMDB value \(refused global io.open\)"):
         read_table(tmp_path / "evil.lmdb")
     assert not marker.exists()
