@@ -63,12 +63,12 @@ def benchmark_parts(directory: Path) -> dict[Path, str] | None:
 
 def read_benchmark(directory: Path) -> SequenceTable:
     """Every file of a benchmark folder as one table with ``split`` and ``source`` columns (module docstring)."""
-    from .readers import read_table
+    from .formats import format_of
     parts = benchmark_parts(directory)
     if not parts:
         raise InputError("not a TAPE task directory or GLUE task folder", path=str(directory),
                          fix="pass a file, or a folder with TAPE's *_train.lmdb/.json or GLUE's train.tsv")
-    tables = [read_table(path) for path in parts]
+    tables = [format_of(path).read(path) for path in parts]
     columns = set.intersection(*(set(t.frame.columns) for t in tables))
     frames = [t.frame[[c for c in t.frame.columns if c in columns]].assign(**{SPLIT_COLUMN: part,
                                                                               SOURCE_COLUMN: path.name})
