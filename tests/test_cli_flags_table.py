@@ -60,6 +60,7 @@ ROWS = [
     ("pretrain", "--tracking", "tensorboard,mlflow", "tracking", ["tensorboard", "mlflow"]),
     ("pretrain", "--quiet", None, "quiet", True),
     ("pretrain", "--trust-remote-code", None, "model.trust_remote_code", True),
+    ("pretrain", "--plugin", "json", "plugins", ["json"]),
     ("pretrain", "--overwrite", None, "overwrite", True),
     # finetune
     ("finetune", "--data", "labelled.csv", "data.path", "labelled.csv"),
@@ -104,6 +105,7 @@ ROWS = [
     ("finetune", "--head", "classifier", "finetune.head", "classifier"),
     ("finetune", "--quiet", None, "quiet", True),
     ("finetune", "--trust-remote-code", None, "model.trust_remote_code", True),
+    ("finetune", "--plugin", "json", "plugins", ["json"]),
     ("finetune", "--head-hidden", "96", "finetune.head_hidden", 96),
     ("finetune", "--head-dropout", "0.3", "finetune.head_dropout", 0.3),
     ("finetune", "--overwrite", None, "overwrite", True),
@@ -161,6 +163,7 @@ ROWS = [
     ("crossval", "--pretrain-label-column", "epitope", "data.pretrain_label_column", "epitope"),
     ("crossval", "--quiet", None, "quiet", True),
     ("crossval", "--trust-remote-code", None, "model.trust_remote_code", True),
+    ("crossval", "--plugin", "json", "plugins", ["json"]),
     ("crossval", "--atom-features", "simple", "crossval.atom_features", "simple"),
     ("crossval", "--head-hidden", "96", "finetune.head_hidden", 96),
     ("crossval", "--head-dropout", "0.3", "finetune.head_dropout", 0.3),

@@ -47,6 +47,7 @@ from .cli_options import (
     Out,
     Overwrite,
     Part,
+    Plugin,
     Pooling,
     PositiveLabel,
     Positives,
@@ -110,7 +111,7 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
              batch_size: BatchSize = None, lr: Lr = None, seed: Seed = None, device: Device = None,
              precision: Precision = None, alphabet: Alphabet = None, unknown_residues: Unknown = None,
              pooling: Pooling = None, max_length: MaxLength = None, init: Init = None,
-             trust_remote_code: TrustRemoteCode = False,
+             trust_remote_code: TrustRemoteCode = False, plugin: Plugin = None,
              temperature: Annotated[Optional[float], typer.Option(help="NT-Xent temperature.")] = None,
              hard_negative_beta: Annotated[Optional[float], typer.Option(
                  help="simclr, infonce, moco: weight each negative by e^(β·similarity/t), β ≥ 0 (Robinson et al. "
@@ -151,7 +152,7 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
             **_optim("pretrain", epochs, max_steps, batch_size, lr), "pretrain.objective": objective,
             "pretrain.weights": objective_weights, **_v_genes(v_gene_columns, unknown_v_genes, organism),
             "pretrain.init": init, "model.trust_remote_code": True if trust_remote_code else None,
-            "pretrain.temperature": temperature, "pretrain.mask_tokens": mask_tokens,
+            "plugins": plugin or None, "pretrain.temperature": temperature, "pretrain.mask_tokens": mask_tokens,
             "pretrain.hard_negative_beta": hard_negative_beta, "pretrain.debias_tau_plus": debias_tau_plus,
             "pretrain.checkpoint_every": checkpoint_every, "pretrain.chunk_size": chunk_size,
             "pretrain.max_tokens": max_tokens,
@@ -174,7 +175,7 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
 def finetune(data: Data = None, columns: Columns = None, label_column: LabelColumn = None, task: Task = None,
              encoder: Annotated[Optional[str], typer.Option(help="Encoder directory, or none.")] = None,
              trust_remote_code: TrustRemoteCode = False, head_hidden: HeadHidden = None,
-             head_dropout: HeadDropout = None,
+             head_dropout: HeadDropout = None, plugin: Plugin = None,
              mode: Annotated[Optional[str],
                              typer.Option(help="full | probe (frozen encoder + linear model) | probe-mlp (frozen "
                                           "encoder + MLP head: --head-hidden, --head-dropout) | lora | knn | "
@@ -217,7 +218,7 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
             "data.label_column": label_column,
             "data.task": task, "finetune.encoder": encoder, "finetune.mode": mode,
             "model.trust_remote_code": True if trust_remote_code else None,
-            "finetune.head_hidden": head_hidden, "finetune.head_dropout": head_dropout,
+            "finetune.head_hidden": head_hidden, "finetune.head_dropout": head_dropout, "plugins": plugin or None,
             "data.group_column": group_column, "tracking": _cols(tracking), "finetune.merge": True if merge else None,
             "finetune.head": head, "overwrite": True if overwrite else None}
     cfg = load_config(config, nested(flat))
@@ -244,7 +245,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
                                                          "(mlm+simclr), or model:PATH (a seqssl or "
                                                          "transformers model directory).")] = None,
              init: Init = None, objective_weights: ObjectiveWeights = None, trust_remote_code: TrustRemoteCode = False,
-             head_hidden: HeadHidden = None, head_dropout: HeadDropout = None,
+             head_hidden: HeadHidden = None, head_dropout: HeadDropout = None, plugin: Plugin = None,
              folds: Annotated[Optional[int], typer.Option(help="Number of folds.")] = None,
              label_fractions: Annotated[Optional[str], typer.Option(help="Learning curve: shares of each training "
                                                                     "fold's labels, e.g. 0.1,0.3,1.")] = None,
@@ -326,6 +327,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
             "pretrain.init": init, "pretrain.weights": objective_weights,
             "model.trust_remote_code": True if trust_remote_code else None,
             "finetune.head_hidden": head_hidden, "finetune.head_dropout": head_dropout,
+            "plugins": plugin or None,
             "crossval.label_fractions": _cols(label_fractions),
             "data.group_column": group_column, "crossval.split": split, **_cluster(cluster_threshold, cluster_column),
             "data.pretrain_data": _cols(pretrain_data), "data.pretrain_columns": _cols(pretrain_columns),

@@ -78,6 +78,9 @@ MaxLength = Annotated[Optional[int], typer.Option("--max-length", help="Model's 
                                                   "data's longest, 64 to 1024).")]
 HeadHidden = Annotated[Optional[int], typer.Option(help="Hidden width of the MLP head (full, lora, probe-mlp).")]
 HeadDropout = Annotated[Optional[float], typer.Option(help="Dropout of the MLP head, in [0, 1).")]
+Plugin = Annotated[Optional[list[str]], typer.Option(
+    "--plugin", help="Import MODULE (a dotted name or a .py file) first: the objectives, arms, tasks and modes it "
+    "registers become names like the built-in ones (repeatable; also SEQSSL_PLUGINS and entry points).")]
 TrustRemoteCode = Annotated[bool, typer.Option(
     "--trust-remote-code", help="Let a loaded model (--encoder, --init, model:PATH) run the Python code it ships "
     "(MolFormer and other custom architectures). Off by default: that code runs with your permissions, so "

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from .errors import InputError
+from .registry import REGISTERED
 
 
 @dataclass
@@ -222,6 +223,7 @@ class Config:
     overwrite: bool = False  # --out holds an earlier run: empty it first (else refused unless --resume)
     quiet: bool = False
     tracking: list[str] = field(default_factory=list)  # tensorboard and/or mlflow (besides the CSV histories)
+    plugins: list[str] = field(default_factory=list)  # modules that register components (--plugin; seqssl.plugins)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -361,7 +363,8 @@ RANGES = {  # dotted key: (predicate, what it must be)
     "pretrain.max_tokens": (lambda v: v is None or v >= 1, "at least 1"),
     "crossval.folds": (lambda v: v >= 2, "at least 2"),
     "finetune.val_fraction": (lambda v: 0 < v < 0.5, "in (0, 0.5)"),
-    "finetune.mode": (lambda v: v in TRANSFER_MODES, "one of " + ", ".join(TRANSFER_MODES)),
+    "finetune.mode": (lambda v: v in TRANSFER_MODES or v in REGISTERED.get("transfer mode", ()),
+                      "one of " + ", ".join(TRANSFER_MODES) + " (or a plugin's)"),
     "finetune.lora_rank": (lambda v: v >= 1, "at least 1"),
     "finetune.patience": (lambda v: v >= 1, "at least 1"),
     "finetune.head_hidden": (lambda v: v >= 1, "at least 1"),
@@ -505,8 +508,12 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
         except InputError as err:
             err.path = str(path)
             raise InputError(err.problem, path=str(path), fix=err.fix) from None
+    from_file = list(config.plugins)
     if overrides:
         _apply(config, overrides)
+    config.plugins = list(dict.fromkeys([*from_file, *config.plugins]))  # --plugin adds to the file's, not replaces
+    from .plugins import load_plugins
+    load_plugins(config.plugins)  # a plugin's objectives, arms, tasks and modes exist before names are checked
     config.data.task = task_name(config.data)
     check_ranges(config)
     return config

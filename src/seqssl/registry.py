@@ -9,6 +9,7 @@ from typing import Any, Generic, TypeVar
 from .errors import InputError
 
 T = TypeVar("T")
+REGISTERED: dict[str, set[str]] = {}  # kind → every name registered so far (built-in and plugins), for config checks
 
 
 class Registry(dict[str, T], Generic[T]):
@@ -23,6 +24,7 @@ class Registry(dict[str, T], Generic[T]):
         if cls.name in self:
             raise ValueError(f"{self.kind} '{cls.name}' registered twice")
         self[cls.name] = cls()
+        REGISTERED.setdefault(self.kind, set()).add(cls.name)
         return cls
 
     def lookup(self, name: str) -> T:

@@ -53,6 +53,8 @@ def prepare_run(cfg) -> PreparedRun:
     """Resolve the arms, read the labelled data (with the tokenizer of ``pretrain.init``), plan the folds,
     read the extra pretraining corpus if an arm pretrains, size the model to the data, and check every arm and
     mode against the data: all before the first fold, every problem reported at once (:func:`check_all`)."""
+    from ..plugins import load_plugins
+    load_plugins(cfg.plugins)  # (again in a --jobs worker: a fresh interpreter)
     task = get_task(task_name(cfg.data))
     problems = Problems()  # every problem found before the first fold, raised together
     arms = resolve_arms(list(cfg.crossval.arms), task, problems)
