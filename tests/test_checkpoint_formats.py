@@ -115,3 +115,16 @@ def test_crossval_model_arm_takes_the_flag(tmp_path, small_binding_csv):
     assert run_cli([*args, "--out", str(tmp_path / "refused")]) == 2
     assert run_cli([*args, "--trust-remote-code", "--out", str(tmp_path / "cv")]) == 0
     assert "custom" in json.loads((tmp_path / "cv" / "results.json").read_text())["arms"]
+
+
+def test_predict_runs_a_fine_tuned_custom_code_model_only_with_the_flag(tmp_path, small_binding_csv, capsys):
+    custom_code_directory(tmp_path / "custom")
+    model = tmp_path / "ft"
+    assert run_cli(["finetune", "--data", str(small_binding_csv), "--columns", "cdr3_b_aa", "--label-column", "label",
+                    "--encoder", str(tmp_path / "custom"), "--trust-remote-code", "--mode", "probe", "--out",
+                    str(model), "--quiet"]) == 0
+    args = ["predict", "--model", str(model), "--data", str(small_binding_csv), "--columns", "cdr3_b_aa"]
+    assert run_cli([*args, "--out", str(tmp_path / "refused.csv")]) == 2
+    assert "--trust-remote-code" in capsys.readouterr().err
+    assert run_cli([*args, "--trust-remote-code", "--out", str(tmp_path / "p.csv")]) == 0
+    assert len(pd.read_csv(tmp_path / "p.csv")) == len(pd.read_csv(small_binding_csv))

@@ -181,7 +181,8 @@ def as_frame(data):
 
 def predict(model: str | Path, data, *, columns: list[str] | None = None, out: str | Path | None = None,
             batch_size: int = 512, device: str = "auto", keep_columns: bool | list[str] = True,
-            on_bad_rows: str = "error", unknown_residues: str | None = None) -> pd.DataFrame:
+            on_bad_rows: str = "error", unknown_residues: str | None = None,
+            trust_remote_code: bool = False) -> pd.DataFrame:
     """Apply a fine-tuned model directory (``seqssl finetune``'s ``--out``) to new rows; returns a DataFrame.
 
     ``data``: a file or a DataFrame with the columns the model was trained on (``columns`` may rename them, in
@@ -193,16 +194,17 @@ def predict(model: str | Path, data, *, columns: list[str] | None = None, out: s
     names every bad row (the first 20) in one report; ``skip`` scores the good rows and gives each bad one an
     empty score and its reason in ``error``. ``unknown_residues``: ``map-to-x`` reads residues the model does
     not know as ``X`` (default: as the model was trained). With ``out`` the table is also written (CSV, TSV or
-    Parquet, by its suffix)::
+    Parquet, by its suffix). ``trust_remote_code``: a model fine-tuned from one that ships its own code runs it::
 
         scores = seqssl.predict("models/binding", new_pairs_dataframe)
     """
-    from .models.encoder import load_encoder_tokenizer
+    from .models.encoder import load_encoder_tokenizer, remote_code_trusted
     from .transfer.saved import load_fitted
     if on_bad_rows not in ("error", "skip"):
         raise InputError(f"unknown --on-bad-rows '{on_bad_rows}'", fix="use error or skip")
     out_path = None if out is None else table_output(out)
-    fitted, manifest = load_fitted(model, resolve_device(device))
+    with remote_code_trusted(trust_remote_code):  # a fine-tuned custom-code model runs its code only if asked
+        fitted, manifest = load_fitted(model, resolve_device(device))
     unknown = unknown_residues or manifest["unknown_residues"]
     tokenizer = load_encoder_tokenizer(Path(model) / "encoder", unknown)
     if hasattr(tokenizer, "unknown"):

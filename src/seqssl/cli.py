@@ -395,14 +395,16 @@ def predict(model: Annotated[str, typer.Option("--model", help="A fine-tuned mod
             device: Annotated[str, typer.Option()] = "auto", batch_size: Annotated[int, typer.Option(min=1)] = 512,
             unknown_residues: Annotated[Optional[str], typer.Option(
                 "--unknown-residues", help="error | map-to-x (default: as the model was trained).")] = None,
-            on_bad_rows: OnBadRows = "error", keep_columns: KeepColumns = "all"):
+            on_bad_rows: OnBadRows = "error", keep_columns: KeepColumns = "all",
+            trust_remote_code: TrustRemoteCode = False):
     """Apply a fine-tuned model to new rows: one prediction per row (per residue for per-residue tasks), after the
     input's columns."""
     from .api import predict as run
     if data is None:
         raise InputError("no input data", fix="pass --data PATH")
     rows = run(model, data, columns=_cols(columns), out=out, batch_size=batch_size, device=device,
-               on_bad_rows=on_bad_rows, unknown_residues=unknown_residues, keep_columns=_keep(keep_columns))
+               on_bad_rows=on_bad_rows, unknown_residues=unknown_residues, keep_columns=_keep(keep_columns),
+               trust_remote_code=trust_remote_code)
     skipped = int(rows["error"].notna().sum()) if "error" in rows.columns else 0
     typer.echo(f"{len(rows)} predictions written to {out}" + (f" ({skipped} bad rows skipped: column error)"
                                                               if skipped else ""))

@@ -5,6 +5,7 @@ Saved with ``save_pretrained`` (safetensors) together with the tokenizer and ``s
 """
 from __future__ import annotations
 
+import contextvars
 import json
 from contextlib import contextmanager
 from pathlib import Path
@@ -294,12 +295,27 @@ def read_pickled_weights(path: Path) -> dict:
                              "model.safetensors") from None
 
 
+_REMOTE_CODE_TRUSTED = contextvars.ContextVar("remote_code_trusted", default=False)
+
+
+@contextmanager
+def remote_code_trusted(trusted: bool):
+    """Within the block, :func:`load_encoder` calls that do not say otherwise trust a model's own code when
+    ``trusted`` (``seqssl predict --trust-remote-code``: the saved model's loaders are several steps down)."""
+    token = _REMOTE_CODE_TRUSTED.set(trusted)
+    try:
+        yield
+    finally:
+        _REMOTE_CODE_TRUSTED.reset(token)
+
+
 def load_encoder(directory: str | Path, pooling: str | None = None,
-                 unknown: str = "error", trust_remote_code: bool = False) -> tuple[SequenceEncoder, Any]:
+                 unknown: str = "error", trust_remote_code: bool | None = None) -> tuple[SequenceEncoder, Any]:
     """A seqssl encoder directory, or any local ``transformers`` model directory with its own tokenizer
     (weights via ``from_pretrained`` from safetensors, or from a ``pytorch_model.bin`` read with
     ``weights_only``: nothing is unpickled): ``(encoder, tokenizer)``. ``trust_remote_code``: a model that ships its
-    own Python code (MolFormer) runs it; off unless the user opts in (``--trust-remote-code``).
+    own Python code (MolFormer) runs it; off unless the user opts in (``--trust-remote-code``; ``None``: as the
+    enclosing :func:`remote_code_trusted` says, by default off).
 
     ``pooling``: ``cls`` | ``mean`` | ``auto`` / None (what the directory's ``seqssl.json`` says; for a model
     seqssl did not write, mean over residues for ESM models, the first token otherwise). ``unknown``: what a
@@ -319,6 +335,8 @@ def load_encoder(directory: str | Path, pooling: str | None = None,
                          fix="re-run `seqssl pretrain`, or pass a directory saved with save_pretrained")
     meta_path = directory / SEQSSL_META
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    if trust_remote_code is None:
+        trust_remote_code = _REMOTE_CODE_TRUSTED.get()
     tokenizer = load_encoder_tokenizer(directory, unknown, trust_remote_code)
     backbone = load_backbone(directory, trust_remote_code)
     input_map = torch.from_numpy(tokenizer.model_ids) if hasattr(tokenizer, "model_ids") else None
