@@ -182,7 +182,8 @@ def as_frame(data):
 def predict(model: str | Path, data, *, columns: list[str] | None = None, out: str | Path | None = None,
             batch_size: int = 512, device: str = "auto", keep_columns: bool | list[str] = True,
             on_bad_rows: str = "error", unknown_residues: str | None = None,
-            trust_remote_code: bool = False) -> pd.DataFrame:
+            trust_remote_code: bool = False, stream: bool = False, resume: bool = False,
+            block_rows: int = 65_536) -> pd.DataFrame | Path:
     """Apply a fine-tuned model directory (``seqssl finetune``'s ``--out``) to new rows; returns a DataFrame.
 
     ``data``: a file or a DataFrame with the columns the model was trained on (``columns`` may rename them, in
@@ -194,22 +195,45 @@ def predict(model: str | Path, data, *, columns: list[str] | None = None, out: s
     names every bad row (the first 20) in one report; ``skip`` scores the good rows and gives each bad one an
     empty score and its reason in ``error``. ``unknown_residues``: ``map-to-x`` reads residues the model does
     not know as ``X`` (default: as the model was trained). With ``out`` the table is also written (CSV, TSV or
-    Parquet, by its suffix). ``trust_remote_code``: a model fine-tuned from one that ships its own code runs it::
+    Parquet, by its suffix). ``trust_remote_code``: a model fine-tuned from one that ships its own code runs it.
+    ``stream``: a file larger than memory, read and scored ``block_rows`` rows at a time into a Parquet ``out``
+    (:mod:`seqssl.streamed_output`; each block kept as it is done, so ``resume`` continues a killed run); the
+    path is returned instead of the table::
 
         scores = seqssl.predict("models/binding", new_pairs_dataframe)
     """
-    from .models.encoder import load_encoder_tokenizer, remote_code_trusted
-    from .transfer.saved import load_fitted
     if on_bad_rows not in ("error", "skip"):
         raise InputError(f"unknown --on-bad-rows '{on_bad_rows}'", fix="use error or skip")
     out_path = None if out is None else table_output(out)
+    predictor = loaded_predictor(model, device, unknown_residues, trust_remote_code)
+    if stream:
+        from .streamed_output import streamed_rows
+        return streamed_rows(data, out_path, block_rows, resume,
+                             lambda table: predicted_rows(predictor, data, table, columns, on_bad_rows, keep_columns))
+    rows = predicted_rows(predictor, data, read_table(as_frame(data)), columns, on_bad_rows, keep_columns)
+    if out_path is not None:
+        write_table(rows, out_path)
+    return rows
+
+
+def loaded_predictor(model: str | Path, device: str, unknown_residues: str | None, trust_remote_code: bool) -> tuple:
+    """``(fitted model, its manifest, its tokenizer)`` of a fine-tuned model directory, loaded once."""
+    from .models.encoder import load_encoder_tokenizer, remote_code_trusted
+    from .transfer.saved import load_fitted
     with remote_code_trusted(trust_remote_code):  # a fine-tuned custom-code model runs its code only if asked
         fitted, manifest = load_fitted(model, resolve_device(device))
     unknown = unknown_residues or manifest["unknown_residues"]
     tokenizer = load_encoder_tokenizer(Path(model) / "encoder", unknown)
     if hasattr(tokenizer, "unknown"):
         tokenizer.unknown = unknown
-    table = read_table(as_frame(data))
+    return fitted, manifest, tokenizer
+
+
+def predicted_rows(predictor: tuple, data, table, columns: list[str] | None, on_bad_rows: str,
+                   keep_columns: bool | list[str]) -> pd.DataFrame:
+    """The prediction rows of ``table`` (the input as read; ``data``: the input as given, for a DataFrame's own
+    columns and index) by a :func:`loaded_predictor`, bad rows raised or kept with their reason."""
+    fitted, manifest, tokenizer = predictor
     v_genes = manifest.get("v_genes")
     n_input = len(table)
     kept = np.arange(n_input)  # the input rows the table holds
@@ -237,10 +261,7 @@ def predict(model: str | Path, data, *, columns: list[str] | None = None, out: s
         rows = pd.concat([rows, pd.DataFrame({"row": [i for i, _ in bad], "error": [e.problem for _, e in bad]})])
         rows = rows.sort_values("row", kind="stable").reset_index(drop=True)
     rows = with_input_columns(rows, input_frame(data, table.frame, kept), keep_columns, ("id", *columns))
-    rows = with_skipped_v_genes(rows, kept, n_input, data)
-    if out_path is not None:
-        write_table(rows, out_path)
-    return rows
+    return with_skipped_v_genes(rows, kept, n_input, data)
 
 
 def labelled_data(cfg: Config, tokenizer=None) -> LabelledData:

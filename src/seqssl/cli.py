@@ -396,18 +396,30 @@ def predict(model: Annotated[str, typer.Option("--model", help="A fine-tuned mod
             unknown_residues: Annotated[Optional[str], typer.Option(
                 "--unknown-residues", help="error | map-to-x (default: as the model was trained).")] = None,
             on_bad_rows: OnBadRows = "error", keep_columns: KeepColumns = "all",
-            trust_remote_code: TrustRemoteCode = False):
+            trust_remote_code: TrustRemoteCode = False,
+            stream: Annotated[bool, typer.Option("--stream", help="A file larger than memory: read and scored "
+                                                 "--block-rows rows at a time into a Parquet --out, each block "
+                                                 "kept as it is done.")] = False,
+            block_rows: Annotated[int, typer.Option(min=1, help="--stream: rows per block (a row group of the "
+                                                           "output).")] = 65_536,
+            resume: Annotated[bool, typer.Option("--resume", help="--stream: go on from the blocks a killed run "
+                                                 "kept (OUT.parts/).")] = False):
     """Apply a fine-tuned model to new rows: one prediction per row (per residue for per-residue tasks), after the
     input's columns."""
     from .api import predict as run
     if data is None:
         raise InputError("no input data", fix="pass --data PATH")
-    rows = run(model, data, columns=_cols(columns), out=out, batch_size=batch_size, device=device,
-               on_bad_rows=on_bad_rows, unknown_residues=unknown_residues, keep_columns=_keep(keep_columns),
-               trust_remote_code=trust_remote_code)
-    skipped = int(rows["error"].notna().sum()) if "error" in rows.columns else 0
-    typer.echo(f"{len(rows)} predictions written to {out}" + (f" ({skipped} bad rows skipped: column error)"
-                                                              if skipped else ""))
+    result = run(model, data, columns=_cols(columns), out=out, batch_size=batch_size, device=device,
+                 on_bad_rows=on_bad_rows, unknown_residues=unknown_residues, keep_columns=_keep(keep_columns),
+                 trust_remote_code=trust_remote_code, stream=stream, resume=resume, block_rows=block_rows)
+    if isinstance(result, Path):  # streamed: the rows are on disk, not in memory
+        import pyarrow.parquet as pq
+        typer.echo(f"{pq.ParquetFile(result).metadata.num_rows} predictions written to {out} (streamed, "
+                   f"{pq.ParquetFile(result).metadata.num_row_groups} blocks)")
+        return
+    skipped = int(result["error"].notna().sum()) if "error" in result.columns else 0
+    typer.echo(f"{len(result)} predictions written to {out}" + (f" ({skipped} bad rows skipped: column error)"
+                                                                if skipped else ""))
 
 
 corpus_app = typer.Typer(help="Build pretraining corpora.", no_args_is_help=True)
