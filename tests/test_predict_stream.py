@@ -75,3 +75,17 @@ def test_stream_refuses_what_it_cannot_do_and_keeps_line_numbers(model_dir, tmp_
     frame.to_csv(tmp_path / "bad.csv", index=False)
     assert run_cli([*base, "--data", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "bad.parquet")]) == 2
     assert "line 122" in capsys.readouterr().err
+
+
+def test_streamed_embeddings_equal_the_in_memory_ones(model_dir, tmp_path):
+    encoder = model_dir / "model" / "encoder"
+    data = tmp_path / "plain.csv"
+    pd.read_csv(model_dir / "data.csv", dtype=str).drop(columns="id").to_csv(data, index=False)  # ids by place
+    args = ["embed", "--encoder", str(encoder), "--data", str(data), "--columns", "cdr3_b_aa,peptide"]
+    assert run_cli([*args, "--out", str(tmp_path / "whole.parquet")]) == 0
+    assert run_cli([*args, "--out", str(tmp_path / "streamed.parquet"), "--stream", "--block-rows", "64"]) == 0
+    whole, streamed = pd.read_parquet(tmp_path / "whole.parquet"), pd.read_parquet(tmp_path / "streamed.parquet")
+    assert streamed["id"].tolist() == whole["id"].tolist() == [str(i) for i in range(300)]
+    vectors = [c for c in whole.columns if c.startswith("emb_")]
+    np.testing.assert_allclose(streamed[vectors].to_numpy(), whole[vectors].to_numpy(), rtol=1e-5, atol=1e-5)
+    assert pq.ParquetFile(tmp_path / "streamed.parquet").metadata.num_row_groups == 5

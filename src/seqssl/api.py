@@ -18,6 +18,7 @@ from .data.formats import default_columns
 from .data.labelled import LabelledData, carve, fixed_split, load_labelled, named_test_sets
 from .data.readers import read_table, require_columns
 from .data.splits import Split
+from .data.table import SequenceTable
 from .data.tokenizers import SequenceTokenizer
 from .data.v_genes import expand_columns
 from .errors import InputError, Problems
@@ -121,7 +122,8 @@ def embed(data, encoder: str | Path, columns: list[str] | None = None, out: str 
           batch_size: int = 512, device: str = "auto", id_column: str | None = None, max_length: int | None = None,
           too_long: str = "error", pooling: str | None = None, v_gene_columns: list[str] | None = None,
           organism: str = "human", on_bad_rows: str = "error", unknown_residues: str = "error",
-          keep_columns: bool | list[str] = True, trust_remote_code: bool = False):
+          keep_columns: bool | list[str] = True, trust_remote_code: bool = False, stream: bool = False,
+          resume: bool = False, block_rows: int = 65_536):
     """Pooled embeddings (encoder in eval mode) of every row, as a NumPy array ``(rows, hidden)``.
 
     ``data``: a list of sequences, a pandas DataFrame or Series, or a file (any format ``--data`` reads);
@@ -134,7 +136,9 @@ def embed(data, encoder: str | Path, columns: list[str] | None = None, out: str 
     Inputs may be as long as the encoder allows (``max_length`` may lower it); longer ones are an error, or cut
     with ``too_long="truncate"``. ``on_bad_rows``: ``error`` names every bad row (the first 20) in one report;
     ``skip`` embeds the others and gives each bad row empty values and its reason (``error``).
-    ``unknown_residues``: ``map-to-x`` reads unknown residues as ``X``::
+    ``unknown_residues``: ``map-to-x`` reads unknown residues as ``X``. ``stream``: a file larger than memory,
+    embedded ``block_rows`` rows at a time into a Parquet ``out`` (``resume`` continues a killed run; rows without an
+    id column are numbered by their place in the file)::
 
         vectors = seqssl.embed(["CASSLGQAYEQYF", "CASSPDRGEQYF"], encoder="encoders/simclr")
     """
@@ -144,7 +148,29 @@ def embed(data, encoder: str | Path, columns: list[str] | None = None, out: str 
     loaded, tokenizer = load_encoder(encoder, pooling, unknown_residues, trust_remote_code)
     if hasattr(tokenizer, "unknown"):
         tokenizer.unknown = unknown_residues
-    table = read_table(as_frame(data))
+    settings = dict(encoder=encoder, columns=columns, batch_size=batch_size, device=device, id_column=id_column,
+                    max_length=max_length, too_long=too_long, v_gene_columns=v_gene_columns, organism=organism,
+                    on_bad_rows=on_bad_rows)
+    if stream:
+        from .streamed_output import streamed_rows
+
+        def block_rows_of(table, first: int) -> pd.DataFrame:
+            vectors, bad, table = embedded(loaded, tokenizer, data, table, **settings)
+            rows = embedding_table(vectors, table.frame, data, id_column, bad, keep_columns)
+            if not (id_column or "id" in table.frame.columns):  # numbered by their place in the file
+                rows["id"] = (np.arange(len(rows)) + first).astype(str)
+            return rows
+        return streamed_rows(data, out_path, block_rows, resume, block_rows_of)
+    vectors, bad, table = embedded(loaded, tokenizer, data, read_table(as_frame(data)), **settings)
+    if out_path is None:
+        return vectors
+    write_table(embedding_table(vectors, table.frame, data, id_column, bad, keep_columns), out_path)
+    return out_path
+
+
+def embedded(loaded, tokenizer, data, table, *, encoder, columns, batch_size, device, id_column, max_length,
+             too_long, v_gene_columns, organism, on_bad_rows) -> tuple[np.ndarray, list, SequenceTable]:
+    """``(vectors (NaN for bad rows), the bad rows, the table with any CDR columns added)`` of one table."""
     if id_column:
         require_columns(table, [id_column])
     columns = list(columns or ([] if isinstance(data, (str, Path)) else [table.frame.columns[0]]))
@@ -163,10 +189,7 @@ def embed(data, encoder: str | Path, columns: list[str] | None = None, out: str 
     good = np.setdiff1d(np.arange(len(table)), [i for i, _ in bad])
     vectors = np.full((len(table), loaded.hidden_size), np.nan, dtype=np.float32)
     vectors[good] = embed_dataset(loaded, encoded, resolve_device(device), batch_size)
-    if out_path is None:
-        return vectors
-    write_table(embedding_table(vectors, table.frame, data, id_column, bad, keep_columns), out_path)
-    return out_path
+    return vectors, bad, table
 
 
 def as_frame(data):
@@ -208,8 +231,10 @@ def predict(model: str | Path, data, *, columns: list[str] | None = None, out: s
     predictor = loaded_predictor(model, device, unknown_residues, trust_remote_code)
     if stream:
         from .streamed_output import streamed_rows
-        return streamed_rows(data, out_path, block_rows, resume,
-                             lambda table: predicted_rows(predictor, data, table, columns, on_bad_rows, keep_columns))
+        def block_rows_of(table, first: int) -> pd.DataFrame:
+            rows = predicted_rows(predictor, data, table, columns, on_bad_rows, keep_columns)
+            return rows.assign(row=rows["row"].to_numpy() + first)  # numbered by their place in the file
+        return streamed_rows(data, out_path, block_rows, resume, block_rows_of)
     rows = predicted_rows(predictor, data, read_table(as_frame(data)), columns, on_bad_rows, keep_columns)
     if out_path is not None:
         write_table(rows, out_path)

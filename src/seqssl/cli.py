@@ -367,7 +367,14 @@ def embed(encoder: Annotated[str, typer.Option(help="Encoder directory.")],
           pooling: Pooling = None, unknown_residues: Annotated[str, typer.Option(
               "--unknown-residues", help="error | map-to-x (residues the encoder does not know).")] = "error",
           on_bad_rows: OnBadRows = "error", keep_columns: KeepColumns = "all",
-          trust_remote_code: TrustRemoteCode = False):
+          trust_remote_code: TrustRemoteCode = False,
+          stream: Annotated[bool, typer.Option("--stream", help="A file larger than memory: embedded --block-rows "
+                                               "rows at a time into a Parquet --out, each block kept as it is "
+                                               "done.")] = False,
+          block_rows: Annotated[int, typer.Option(min=1, help="--stream: rows per block (a row group of the "
+                                                         "output).")] = 65_536,
+          resume: Annotated[bool, typer.Option("--resume", help="--stream: go on from the blocks a killed run "
+                                               "kept (OUT.parts/).")] = False):
     """Write pooled embeddings (id, the input's columns, emb_0..emb_{H-1}) of every row."""
     from .api import embed as run
     if data is None:
@@ -375,7 +382,8 @@ def embed(encoder: Annotated[str, typer.Option(help="Encoder directory.")],
     written = run(data, encoder, _cols(columns) or [], out, batch_size=batch_size, device=device, id_column=id_column,
                   max_length=max_length, too_long=too_long, v_gene_columns=_cols(v_gene_columns), organism=organism,
                   pooling=pooling, unknown_residues=unknown_residues, on_bad_rows=on_bad_rows,
-                  keep_columns=_keep(keep_columns), trust_remote_code=trust_remote_code)
+                  keep_columns=_keep(keep_columns), trust_remote_code=trust_remote_code, stream=stream,
+                  resume=resume, block_rows=block_rows)
     typer.echo(f"embeddings written to {written}")
 
 

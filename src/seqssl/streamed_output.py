@@ -1,7 +1,8 @@
-"""Tables larger than memory, scored block by block (``seqssl predict --stream``): the input is read ``block_rows``
-rows at a time by its format's own row reader (so errors keep their file, line and column), each block's output is
-written as a Parquet file of its own as soon as it is done (atomically), and at the end the blocks are joined into
-one Parquet file, one row group per block, read back one block at a time. Memory holds one block, never the table.
+"""Tables larger than memory, scored block by block (``seqssl predict --stream``, ``seqssl embed --stream``): the input
+is read ``block_rows`` rows at a time by its format's own row reader (so errors keep their file, line and column),
+each block's output is written as a Parquet file of its own as soon as it is done (atomically), and at the end the
+blocks are joined into one Parquet file, one row group per block, read back one block at a time. Memory holds one
+block, never the table.
 
 A killed run leaves its finished blocks in ``OUT.parts/`` beside the output; the same command with ``resume``
 skips them and goes on (the input and block size must be the same: ``OUT.parts/stream.json`` records them).
@@ -97,8 +98,8 @@ def join_parts(parts: list[Path], out: Path) -> int:
 
 
 def streamed_rows(data, out: Path | None, block_rows: int, resume: bool,
-                  rows_of: Callable[[SequenceTable], pd.DataFrame]) -> Path:
-    """``rows_of`` (a block's output rows, ``row`` numbered within the block) over every block of the file
+                  rows_of: Callable[[SequenceTable, int], pd.DataFrame]) -> Path:
+    """``rows_of(block, its first row's place in the file)`` (the block's output rows) over every block of the file
     ``data``, into the Parquet file ``out`` (see the module docstring); returns ``out``."""
     if not isinstance(data, (str, Path)):
         raise InputError("--stream reads a file block by block", fix="pass --data PATH (or drop --stream)")
@@ -112,8 +113,7 @@ def streamed_rows(data, out: Path | None, block_rows: int, resume: bool,
     for k, table in enumerate(table_blocks(Path(data), block_rows)):
         part = parts / f"part-{k:06d}.parquet"
         if not part.exists():  # a resumed run skips the blocks it has
-            rows = rows_of(table)
-            write_table(rows.assign(row=rows["row"].to_numpy() + offset), part)
+            write_table(rows_of(table, offset), part)
         written.append(part)
         offset += len(table)
     if not written:
