@@ -14,6 +14,7 @@ from .cli_options import (
     OBJECTIVE_CHOICES,
     Alphabet,
     BatchSize,
+    BlockRows,
     BothMaxSteps,
     ClusterColumn,
     ClusterThreshold,
@@ -62,6 +63,8 @@ from .cli_options import (
     Select,
     Slurm,
     SplitColumn,
+    Stream,
+    StreamResume,
     TargetColumn,
     Task,
     Threads,
@@ -368,13 +371,7 @@ def embed(encoder: Annotated[str, typer.Option(help="Encoder directory.")],
               "--unknown-residues", help="error | map-to-x (residues the encoder does not know).")] = "error",
           on_bad_rows: OnBadRows = "error", keep_columns: KeepColumns = "all",
           trust_remote_code: TrustRemoteCode = False,
-          stream: Annotated[bool, typer.Option("--stream", help="A file larger than memory: embedded --block-rows "
-                                               "rows at a time into a Parquet --out, each block kept as it is "
-                                               "done.")] = False,
-          block_rows: Annotated[int, typer.Option(min=1, help="--stream: rows per block (a row group of the "
-                                                         "output).")] = 65_536,
-          resume: Annotated[bool, typer.Option("--resume", help="--stream: go on from the blocks a killed run "
-                                               "kept (OUT.parts/).")] = False):
+          stream: Stream = False, block_rows: BlockRows = 65_536, resume: StreamResume = False):
     """Write pooled embeddings (id, the input's columns, emb_0..emb_{H-1}) of every row."""
     from .api import embed as run
     if data is None:
@@ -405,13 +402,7 @@ def predict(model: Annotated[str, typer.Option("--model", help="A fine-tuned mod
                 "--unknown-residues", help="error | map-to-x (default: as the model was trained).")] = None,
             on_bad_rows: OnBadRows = "error", keep_columns: KeepColumns = "all",
             trust_remote_code: TrustRemoteCode = False,
-            stream: Annotated[bool, typer.Option("--stream", help="A file larger than memory: read and scored "
-                                                 "--block-rows rows at a time into a Parquet --out, each block "
-                                                 "kept as it is done.")] = False,
-            block_rows: Annotated[int, typer.Option(min=1, help="--stream: rows per block (a row group of the "
-                                                           "output).")] = 65_536,
-            resume: Annotated[bool, typer.Option("--resume", help="--stream: go on from the blocks a killed run "
-                                                 "kept (OUT.parts/).")] = False):
+            stream: Stream = False, block_rows: BlockRows = 65_536, resume: StreamResume = False):
     """Apply a fine-tuned model to new rows: one prediction per row (per residue for per-residue tasks), after the
     input's columns."""
     from .api import predict as run

@@ -81,6 +81,12 @@ HeadDropout = Annotated[Optional[float], typer.Option(help="Dropout of the MLP h
 Plugin = Annotated[Optional[list[str]], typer.Option(
     "--plugin", help="Import MODULE (a dotted name or a .py file) first: the objectives, arms, tasks and modes it "
     "registers become names like the built-in ones (repeatable; also SEQSSL_PLUGINS and entry points).")]
+# predict and embed: a file larger than memory, block by block (seqssl.streamed_output)
+Stream = Annotated[bool, typer.Option("--stream", help="A file larger than memory: read and scored --block-rows rows "
+                                      "at a time into a Parquet --out, each block kept as it is done.")]
+BlockRows = Annotated[int, typer.Option(min=1, help="--stream: rows per block (a row group of the output).")]
+StreamResume = Annotated[bool, typer.Option("--resume", help="--stream: go on from the blocks a killed run kept "
+                                            "(OUT.parts/).")]
 TrustRemoteCode = Annotated[bool, typer.Option(
     "--trust-remote-code", help="Let a loaded model (--encoder, --init, model:PATH) run the Python code it ships "
     "(MolFormer and other custom architectures). Off by default: that code runs with your permissions, so "
