@@ -110,6 +110,12 @@ ROWS = [
     ("finetune", "--head-dropout", "0.3", "finetune.head_dropout", 0.3),
     ("finetune", "--overwrite", None, "overwrite", True),
     ("finetune", "--resume", None, "run:resume", True),
+    ("finetune", "--stream", None, "data.stream", True),
+    ("finetune", "--block-rows", "500", "data.block_rows", 500),
+    ("finetune", "--jobs", "2", "data.jobs", 2),
+    ("finetune", "--val-rows", "300", "finetune.val_rows", 300),
+    ("finetune", "--test-fraction", "0.1", "finetune.test_fraction", 0.1),
+    ("finetune", "--cache-dir", "tok-cache", "data.cache_dir", "tok-cache"),
     # crossval
     ("crossval", "--data", "labelled.csv", "data.path", "labelled.csv"),
     ("crossval", "--columns", "cdr3_b_aa,peptide", "data.columns", ["cdr3_b_aa", "peptide"]),

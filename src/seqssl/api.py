@@ -16,6 +16,7 @@ from .data.alphabets import fit_smiles_tokenizer
 from .data.dataset import encode_table
 from .data.formats import default_columns
 from .data.labelled import LabelledData, carve, fixed_split, load_labelled, named_test_sets
+from .data.labelled_stream import StreamedLabelled
 from .data.readers import read_table, require_columns
 from .data.splits import Split
 from .data.table import SequenceTable
@@ -297,6 +298,15 @@ def labelled_data(cfg: Config, tokenizer=None) -> LabelledData:
     return load_labelled(cfg, tokenizer, molecular=molecular)
 
 
+def finetune_data(cfg: Config, tokenizer=None) -> LabelledData | StreamedLabelled:
+    """What ``finetune`` reads: :func:`labelled_data`, or with ``--stream`` the labelled cache
+    (:func:`~seqssl.data.labelled_stream.load_streamed`)."""
+    if not cfg.data.stream:
+        return labelled_data(cfg, tokenizer)
+    from .data.labelled_stream import load_streamed
+    return load_streamed(cfg, tokenizer, molecular=cfg.data.alphabet == "smiles")
+
+
 def labelled_table(cfg: Config, tokenizer=None):
     """``(table, string rows, encodings, tokenizer)`` of :func:`labelled_data`: labels are in
     ``encodings.labels``, or for ``token-classification`` in ``encodings.token_labels`` with the class
@@ -305,14 +315,24 @@ def labelled_table(cfg: Config, tokenizer=None):
     return data.table, data.rows, data.encoded, data.tokenizer
 
 
-def finetune_split(cfg: Config, data: LabelledData) -> Split:
-    """The rows ``finetune`` fits, validates on and (with a split column) tests on."""
+def finetune_split(cfg: Config, data: LabelledData | StreamedLabelled) -> Split:
+    """The rows ``finetune`` fits, validates on and (with a split column) tests on; streamed: see
+    :func:`~seqssl.data.labelled_stream.streamed_split`."""
+    if isinstance(data, StreamedLabelled):
+        from .data.labelled_stream import streamed_split
+        return streamed_split(data.encoded, cfg.finetune.val_fraction, cfg.finetune.val_rows, cfg.seed)
+    if cfg.finetune.test_fraction:
+        raise InputError("--test-fraction holds groups out by hash while streaming", fix="add --stream, or mark "
+                         "test rows in --split-column")
     fixed = fixed_split(cfg, data) if cfg.data.split_column or cfg.crossval.split == "column" else None
     if fixed is None:
         return carve(data, np.arange(len(data)), cfg.finetune.val_fraction, cfg.seed)
     if fixed.val is None:
         return carve(data, fixed.train, cfg.finetune.val_fraction, cfg.seed)._replace(test=fixed.test)
     return fixed
+
+
+STREAM_COUNTS = ("n_validation_rows", "invalid_smiles_skipped", "truncated_rows")  # finetune --stream's metrics.json
 
 
 def finetune(cfg: Config, data=None, resume: bool = False) -> Path:
@@ -359,8 +379,8 @@ def _finetune(cfg: Config, data, resume: bool = False) -> Path:
         keep_earlier_best(fitted, kept, earlier, cfg.finetune)
         fitted.details.update(resumed_after_epochs=earlier["epochs_run"],
                               epochs_run=earlier["epochs_run"] + fitted.details.get("epochs_run", 0))
-    parts = [("validation", split.val), ("test", split.test),
-             *((f"test:{name}", idx) for name, idx in named_test_sets(cfg, data, split.test).items())]
+    named = named_test_sets(cfg, data, split.test) if isinstance(data, LabelledData) else {}
+    parts = [("validation", split.val), ("test", split.test), *((f"test:{k}", idx) for k, idx in named.items())]
     evaluation = {name: data.task.metrics(encoded.subset(idx).targets(), fitted.score(encoded.subset(idx)))
                   for name, idx in parts if idx is not None}
     extra = {k: encoded.meta[k] for k in ("classes", "targets") if k in encoded.meta}
@@ -372,7 +392,8 @@ def _finetune(cfg: Config, data, resume: bool = False) -> Path:
         export_sequence_classifier(fitted, out, data.tokenizer, extra.get("classes") or extra.get("targets"))
     atomic_write_text(out / "config.yaml", cfg.to_yaml())
     sizes = {"n_fit": int(len(split.train)), "n_validation": int(len(split.val)),
-             "n_test": None if split.test is None else int(len(split.test))}
+             "n_test": None if split.test is None else int(len(split.test)),
+             **{k: encoded.meta[k] for k in STREAM_COUNTS if k in encoded.meta}}
     atomic_write_text(out / "metrics.json", json.dumps({**evaluation, **extra, **sizes, **fitted.details,
                                                         "primary_metric": data.task.primary_metric,
                                                         "versions": versions()}, indent=1))
@@ -386,7 +407,7 @@ def _finetune(cfg: Config, data, resume: bool = False) -> Path:
     return out
 
 
-def encoder_and_data(cfg: Config) -> tuple[SequenceEncoder, LabelledData]:
+def encoder_and_data(cfg: Config) -> tuple[SequenceEncoder, LabelledData | StreamedLabelled]:
     """The encoder ``finetune`` trains and the labelled data read for it: a saved encoder's own tokenizer and
     maximum length (``--max-length`` may lower it); for ``none``, a random encoder (seeded with
     ``cfg.seed``) sized to the data's longest input unless ``--max-length`` is given, with a segment
@@ -394,6 +415,10 @@ def encoder_and_data(cfg: Config) -> tuple[SequenceEncoder, LabelledData]:
     from .transfer.modes import get_mode
     problems = Problems()  # every problem found before training, raised together
     mode = problems.check(lambda: get_mode(cfg.finetune.mode))
+    if cfg.data.stream and mode is not None and not mode.streams:  # refused before the file is read
+        problems.add(InputError(f"--mode {mode.name} fits every training row at once; --stream reads them batch "
+                                "by batch", fix="use --mode full, lora or probe-mlp, or drop --stream"))
+        problems.raise_all()
     if cfg.finetune.encoder not in (None, "", "none"):
         encoder, tokenizer = load_encoder(cfg.finetune.encoder, trust_remote_code=cfg.model.trust_remote_code)
         own = encoder.backbone.config.max_position_embeddings - 2
@@ -401,9 +426,9 @@ def encoder_and_data(cfg: Config) -> tuple[SequenceEncoder, LabelledData]:
         expand_columns(cfg.data)
         problems.check(lambda: check_segments(encoder, len(cfg.data.columns), cfg.finetune.encoder))
         check_inputs(encoder, cfg.data.columns, cfg.finetune.encoder)
-        data = problems.must(lambda: labelled_data(cfg, tokenizer))
+        data = problems.must(lambda: finetune_data(cfg, tokenizer))
     else:
-        data = problems.must(lambda: labelled_data(cfg))
+        data = problems.must(lambda: finetune_data(cfg))
         size_to_data(cfg.model, data.encoded.lengths())
         seed_everything(cfg.seed)
         encoder = SequenceEncoder.build(cfg.model, data.tokenizer.vocab_size, len(data.columns))

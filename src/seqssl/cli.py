@@ -16,6 +16,7 @@ from .cli_options import (
     BatchSize,
     BlockRows,
     BothMaxSteps,
+    CacheDir,
     ClusterColumn,
     ClusterThreshold,
     Columns,
@@ -26,7 +27,9 @@ from .cli_options import (
     EncoderLr,
     Epochs,
     Executor,
+    FinetuneBlockRows,
     FinetuneMaxSteps,
+    FinetuneStream,
     FocalAlpha,
     FocalGamma,
     HeadDropout,
@@ -64,9 +67,11 @@ from .cli_options import (
     Slurm,
     SplitColumn,
     Stream,
+    StreamJobs,
     StreamResume,
     TargetColumn,
     Task,
+    TestFraction,
     Threads,
     TokenClasses,
     TokenLabels,
@@ -76,6 +81,7 @@ from .cli_options import (
     Unknown,
     UnknownVGenes,
     ValidationColumn,
+    ValRows,
     VGeneColumns,
     View,
     _cluster,
@@ -204,6 +210,8 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
              head: Annotated[Optional[str], typer.Option(help="mlp | classifier (transformers' head shape on the "
                                                          "first token; also writes classifier/ for "
                                                          "AutoModelForSequenceClassification).")] = None,
+             stream: FinetuneStream = False, block_rows: FinetuneBlockRows = None, jobs: StreamJobs = None,
+             val_rows: ValRows = None, test_fraction: TestFraction = None, cache_dir: CacheDir = None,
              quiet: Quiet = False, overwrite: Overwrite = False,
              resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted fine-tuning from the best "
                                                   "model it kept, for the epochs left. " + resume_note())] = False):
@@ -223,7 +231,9 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
             "model.trust_remote_code": True if trust_remote_code else None,
             "finetune.head_hidden": head_hidden, "finetune.head_dropout": head_dropout, "plugins": plugin or None,
             "data.group_column": group_column, "tracking": _cols(tracking), "finetune.merge": True if merge else None,
-            "finetune.head": head, "overwrite": True if overwrite else None}
+            "finetune.head": head, "overwrite": True if overwrite else None,
+            "data.stream": True if stream else None, "data.block_rows": block_rows, "data.jobs": jobs,
+            "finetune.val_rows": val_rows, "finetune.test_fraction": test_fraction, "data.cache_dir": cache_dir}
     cfg = load_config(config, nested(flat))
     on_interrupt(f"nothing in {cfg.out} (no epoch had finished)", None)
     saved_to = run(cfg, resume=resume)

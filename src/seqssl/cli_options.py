@@ -87,6 +87,22 @@ Stream = Annotated[bool, typer.Option("--stream", help="A file larger than memor
 BlockRows = Annotated[int, typer.Option(min=1, help="--stream: rows per block (a row group of the output).")]
 StreamResume = Annotated[bool, typer.Option("--resume", help="--stream: go on from the blocks a killed run kept "
                                             "(OUT.parts/).")]
+# finetune: labelled data larger than memory (seqssl.data.labelled_stream)
+FinetuneStream = Annotated[bool, typer.Option("--stream", help="Labelled files larger than memory: checked and "
+                                              "tokenised once, block by block, into a memory-mapped Arrow cache, "
+                                              "then trained on batch by batch (modes full, lora, probe-mlp).")]
+FinetuneBlockRows = Annotated[Optional[int], typer.Option(
+    "--block-rows", help="--stream: rows read, checked and tokenised together (default 65536).")]
+StreamJobs = Annotated[Optional[int], typer.Option(
+    "--jobs", help="--stream: worker processes reading blocks (RDKit checks, tokenising) side by side.")]
+ValRows = Annotated[Optional[int], typer.Option(
+    "--val-rows", help="--stream: early stopping scores a sample of at most this many validation rows "
+    "(default 10000).")]
+TestFraction = Annotated[Optional[float], typer.Option(
+    "--test-fraction", help="--stream without --split-column: the share of groups (hash of --group-column, the "
+    "scaffold, or the sequence) held out as a test set.")]
+CacheDir = Annotated[Optional[str], typer.Option(
+    "--cache-dir", help="--stream: cache of tokenised files (default $SEQSSL_CACHE or ~/.cache/seqssl).")]
 TrustRemoteCode = Annotated[bool, typer.Option(
     "--trust-remote-code", help="Let a loaded model (--encoder, --init, model:PATH) run the Python code it ships "
     "(MolFormer and other custom architectures). Off by default: that code runs with your permissions, so "

@@ -28,8 +28,10 @@ class DataConfig:
     alphabet: str = "protein"  # protein | text (BPE trained on the corpus) | smiles (vocabulary fitted on it)
     bpe_vocab_size: int = 2000
     too_long: str = "error"  # error | truncate (sequences longer than model.max_length)
-    stream: bool = False  # pretrain: tokenise once into a memory-mapped Arrow cache and read batches from disk
+    stream: bool = False  # pretrain, finetune: tokenise once into a memory-mapped Arrow cache, read batches from disk
     cache_dir: str | None = None  # where --stream keeps tokenised corpora (default $SEQSSL_CACHE or ~/.cache/seqssl)
+    block_rows: int = 65_536  # finetune --stream: rows read, checked and tokenised together
+    jobs: int = 1  # finetune --stream: worker processes reading blocks (RDKit, tokenising) side by side
     unknown_residues: str = "error"  # error | map-to-x (protein; SMILES tokens outside the vocabulary: [UNK])
     pretrain_data: list[str] = field(default_factory=list)  # extra unlabelled corpora (crossval)
     pretrain_columns: list[str] = field(default_factory=list)  # their sequence column(s); default: columns[0]
@@ -161,6 +163,8 @@ class FinetuneConfig(OptimConfig):
     patience: int = 6  # epochs without validation improvement
     min_delta: float = 1e-4
     val_fraction: float = 0.15  # carved from the training fold, grouped like the folds
+    val_rows: int = 10_000  # --stream: early stopping scores a sample of at most this many validation rows
+    test_fraction: float = 0.0  # --stream without --split-column: the share of groups (by hash) held out as test
     head_hidden: int = 64
     head_dropout: float = 0.1
     head: str = "mlp"  # mlp (hidden head_hidden, GELU) | classifier (transformers' shape: hidden = the encoder's,
@@ -363,6 +367,10 @@ RANGES = {  # dotted key: (predicate, what it must be)
     "pretrain.max_tokens": (lambda v: v is None or v >= 1, "at least 1"),
     "crossval.folds": (lambda v: v >= 2, "at least 2"),
     "finetune.val_fraction": (lambda v: 0 < v < 0.5, "in (0, 0.5)"),
+    "finetune.val_rows": (lambda v: v >= 1, "at least 1"),
+    "finetune.test_fraction": (lambda v: 0 <= v < 0.5, "in [0, 0.5)"),
+    "data.block_rows": (lambda v: v >= 1, "at least 1"),
+    "data.jobs": (lambda v: v >= 1, "at least 1"),
     "finetune.mode": (lambda v: v in TRANSFER_MODES or v in REGISTERED.get("transfer mode", ()),
                       "one of " + ", ".join(TRANSFER_MODES) + " (or a plugin's)"),
     "finetune.lora_rank": (lambda v: v >= 1, "at least 1"),

@@ -153,12 +153,14 @@ def _label_text(table: SequenceTable, label_column: str):
     return text
 
 
-def read_binary_labels(table: SequenceTable, label_column: str, positive: str | None = None) -> np.ndarray:
+def read_binary_labels(table: SequenceTable, label_column: str, positive: str | None = None,
+                       whole: bool = True) -> np.ndarray:
     """Labels as float32 0/1: exactly 0/1 (or true/false), or with ``positive`` any two values, ``positive``
-    being 1 (TCR benchmarks often write -1/1)."""
+    being 1 (TCR benchmarks often write -1/1). ``whole=False``: ``table`` is one block of a streamed file, which
+    need not hold the positive value."""
     text = _label_text(table, label_column)
     if positive is not None:
-        return two_valued_labels(table, text, label_column, str(positive).strip())
+        return two_valued_labels(table, text, label_column, str(positive).strip(), whole)
     mapping = {"0": 0.0, "1": 1.0, "0.0": 0.0, "1.0": 1.0, "false": 0.0, "true": 1.0}
     values = text.str.lower().map(mapping)
     bad = values.isna().to_numpy()
@@ -172,8 +174,9 @@ def read_binary_labels(table: SequenceTable, label_column: str, positive: str | 
     return values.to_numpy(dtype=np.float32)
 
 
-def two_valued_labels(table: SequenceTable, text, label_column: str, positive: str) -> np.ndarray:
-    """``text == positive`` as 0/1, after checking the column holds at most two values, one of them ``positive``."""
+def two_valued_labels(table: SequenceTable, text, label_column: str, positive: str, whole: bool = True) -> np.ndarray:
+    """``text == positive`` as 0/1, after checking the column holds at most two values, one of them ``positive``
+    (unless not ``whole``: a block of a file)."""
     seen: list[str] = []
     for i, value in enumerate(text):
         if value not in seen:
@@ -182,7 +185,7 @@ def two_valued_labels(table: SequenceTable, text, label_column: str, positive: s
             raise InputError(f"label '{value}' is a third value (after {seen[:2]}): --positive-label needs two",
                              path=table.path, line=table.line_of(i), column=label_column,
                              fix="use --task multiclass for more than two classes")
-    if positive not in seen:
+    if whole and positive not in seen:
         raise InputError(f"--positive-label '{positive}' does not occur in the labels ({seen})", path=table.path,
                          column=label_column, fix=f"pass one of {seen}")
     return (text == positive).to_numpy(dtype=np.float32)

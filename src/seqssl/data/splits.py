@@ -127,6 +127,19 @@ def column_split(table: SequenceTable, column: str, validation_column: str | Non
     """``Split(train, val, test)`` row indices from ``column`` (``train``/``test`` or ``test:NAME``, optional
     ``valid``/``validation``; any case) and ``validation_column`` (true marks a training row as
     validation). ``validation`` is ``None`` when no row is marked; train excludes it."""
+    side = split_sides(table, column, validation_column)
+    for name in ("train", "test"):
+        if not (side == name).any():
+            raise InputError(f"--split-column '{column}' has no {name} rows", path=table.path, column=column,
+                             fix="mark some rows train and some test, or choose another --split")
+    valid = np.flatnonzero(side == "valid")
+    return Split(np.flatnonzero(side == "train"), val=valid if len(valid) else None,
+                 test=np.flatnonzero(side == "test"))
+
+
+def split_sides(table: SequenceTable, column: str, validation_column: str | None = None) -> np.ndarray:
+    """Each row's side, ``train``, ``valid`` or ``test``, from ``column`` and ``validation_column`` (see
+    :func:`column_split`); a streamed file's blocks are read one at a time by the same rule."""
     require_columns(table, [column] + ([validation_column] if validation_column else []))
     values = table.frame[column].fillna("").astype(str).str.strip().str.lower()
     side = values.map(lambda v: "test" if v.startswith(NAMED_TEST) else SPLIT_VALUES.get(v))
@@ -151,10 +164,4 @@ def column_split(table: SequenceTable, column: str, validation_column: str | Non
             raise InputError("a test row is marked as validation", path=table.path, line=table.line_of(i),
                              column=validation_column, fix="validation rows must come from the training side")
         side[marked] = "valid"
-    for name in ("train", "test"):
-        if not (side == name).any():
-            raise InputError(f"--split-column '{column}' has no {name} rows", path=table.path, column=column,
-                             fix="mark some rows train and some test, or choose another --split")
-    valid = np.flatnonzero(side == "valid")
-    return Split(np.flatnonzero(side == "train"), val=valid if len(valid) else None,
-                 test=np.flatnonzero(side == "test"))
+    return side

@@ -62,6 +62,7 @@ class Task:
     continuous = False  # colour the embedding map by a continuous value
     confusion_matrix = False  # the report draws a confusion matrix per arm
     hf_problem_type: str | None = None  # transformers' problem_type for a sequence-classification export (None: none)
+    streams = False  # finetune --stream reads its labels block by block (read_block_labels)
 
     # --- reading labels -------------------------------------------------------------------------
     def check_columns(self, columns: list[str]) -> None:
@@ -82,6 +83,11 @@ class Task:
     def read_labels(self, table, columns: list[str], data_cfg):
         """``(table, Labels)``: the labels of every row, validated (file, line, column on error)."""
         raise NotImplementedError
+
+    def read_block_labels(self, table, columns: list[str], data_cfg):
+        """:meth:`read_labels` of one block of a streamed file (``finetune --stream``), whose rules may only hold
+        for the whole file."""
+        return self.read_labels(table, columns, data_cfg)
 
     def attach(self, encoded, labels: Labels, rows: list[tuple]) -> None:
         """Put the labels on the tokenised rows (``encoded.labels`` and ``encoded.meta``)."""

@@ -27,6 +27,7 @@ class Classification(Task):
     """One sequence column (or several, joined), labels 0/1 (or true/false); sigmoid output, AUROC."""
 
     name = "classification"
+    streams = True
     primary_metric = "auroc"
     hf_problem_type = "single_label_classification"
     table_metrics = ("accuracy", "auroc", "average_precision")
@@ -37,6 +38,10 @@ class Classification(Task):
 
     def read_labels(self, table, columns, data_cfg):
         return table, Labels(read_binary_labels(table, data_cfg.label_column, data_cfg.positive_label))
+
+    def read_block_labels(self, table, columns, data_cfg):
+        """A block need not hold ``--positive-label``'s value (the file must)."""
+        return table, Labels(read_binary_labels(table, data_cfg.label_column, data_cfg.positive_label, whole=False))
 
     def loss(self, output, target, cfg):
         return binary_training_loss(output, target, cfg)

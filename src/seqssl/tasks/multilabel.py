@@ -16,6 +16,7 @@ from .binary import C_GRID, binary_training_loss
 @register_task
 class Multilabel(Task):
     name = "multilabel"
+    streams = True
     primary_metric = "map"
     hf_problem_type = "multi_label_classification"
     # row "all": the means over targets; a target's row: its own AP and AUROC

@@ -15,6 +15,7 @@ ALPHA_GRID = (0.1, 1.0, 10.0, 100.0, 1000.0)  # ridge strengths tried on the val
 @register_task
 class Regression(Task):
     name = "regression"
+    streams = True
     primary_metric = "spearman"
     hf_problem_type = "regression"
     table_metrics = ("spearman", "pearson", "mse")

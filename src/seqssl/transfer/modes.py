@@ -49,6 +49,7 @@ class Fitted:
 class TransferMode:
     name = ""
     trains = False  # trains by gradient with the finetune settings (lr, epochs, ...): finetune.search applies
+    streams = False  # fits rows read batch by batch from disk (finetune --stream), never all of them at once
 
     def check(self, task: Task, data) -> None:
         """Refuse a task or data the mode cannot fit (``data``: the run's encoded rows), before any work."""
@@ -132,6 +133,7 @@ class Full(TransferMode):
 
     name = "full"
     trains = True
+    streams = True
 
     per_value = False  # the head of seqssl.transfer.finetune.PerValuePredictor
 
@@ -211,6 +213,7 @@ class PerValue(Full):
 
     name = "per-value"
     per_value = True
+    streams = False  # its head reads each row's value of the last column, which the stream does not keep
 
     def check(self, task, data):
         if not task.binary or data.group_keys is None:
