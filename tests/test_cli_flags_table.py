@@ -111,6 +111,7 @@ ROWS = [
     ("finetune", "--overwrite", None, "overwrite", True),
     ("finetune", "--resume", None, "run:resume", True),
     ("finetune", "--stream", None, "data.stream", True),
+    ("finetune", "--split", "scaffold", "crossval.split", "scaffold"),
     ("finetune", "--block-rows", "500", "data.block_rows", 500),
     ("finetune", "--jobs", "2", "data.jobs", 2),
     ("finetune", "--val-rows", "300", "finetune.val_rows", 300),

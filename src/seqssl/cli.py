@@ -29,6 +29,7 @@ from .cli_options import (
     Executor,
     FinetuneBlockRows,
     FinetuneMaxSteps,
+    FinetuneSplit,
     FinetuneStream,
     FocalAlpha,
     FocalGamma,
@@ -210,7 +211,8 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
              head: Annotated[Optional[str], typer.Option(help="mlp | classifier (transformers' head shape on the "
                                                          "first token; also writes classifier/ for "
                                                          "AutoModelForSequenceClassification).")] = None,
-             stream: FinetuneStream = False, block_rows: FinetuneBlockRows = None, jobs: StreamJobs = None,
+             split: FinetuneSplit = None, stream: FinetuneStream = False, block_rows: FinetuneBlockRows = None,
+             jobs: StreamJobs = None,
              val_rows: ValRows = None, test_fraction: TestFraction = None, cache_dir: CacheDir = None,
              quiet: Quiet = False, overwrite: Overwrite = False,
              resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted fine-tuning from the best "
@@ -233,7 +235,8 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
             "data.group_column": group_column, "tracking": _cols(tracking), "finetune.merge": True if merge else None,
             "finetune.head": head, "overwrite": True if overwrite else None,
             "data.stream": True if stream else None, "data.block_rows": block_rows, "data.jobs": jobs,
-            "finetune.val_rows": val_rows, "finetune.test_fraction": test_fraction, "data.cache_dir": cache_dir}
+            "finetune.val_rows": val_rows, "crossval.split": split, "finetune.test_fraction": test_fraction,
+            "data.cache_dir": cache_dir}
     cfg = load_config(config, nested(flat))
     on_interrupt(f"nothing in {cfg.out} (no epoch had finished)", None)
     saved_to = run(cfg, resume=resume)

@@ -101,6 +101,9 @@ ValRows = Annotated[Optional[int], typer.Option(
 TestFraction = Annotated[Optional[float], typer.Option(
     "--test-fraction", help="--stream without --split-column: the share of groups (hash of --group-column, the "
     "scaffold, or the sequence) held out as a test set.")]
+FinetuneSplit = Annotated[Optional[str], typer.Option(
+    "--split", help="How validation (and test) rows are chosen: stratified | grouped (--group-column) | scaffold | "
+    "cluster | column (--split-column) | random.")]
 CacheDir = Annotated[Optional[str], typer.Option(
     "--cache-dir", help="--stream: cache of tokenised files (default $SEQSSL_CACHE or ~/.cache/seqssl).")]
 TrustRemoteCode = Annotated[bool, typer.Option(
