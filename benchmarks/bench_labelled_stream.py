@@ -1,0 +1,220 @@
+"""Labelled data at BELKA scale: featurisation, streamed fine-tuning and streamed prediction on a synthetic
+BELKA-format file of ``--rows`` molecules, with the peak memory of each.
+
+The file is SYNTHETIC: the bundled BELKA format sample's molecules (a 1,3,5-triazine carrying three building
+blocks, one of them bearing the ``[Dy]`` DNA-tag atom) are cut at the triazine once with RDKit (404 tagged and
+1,177 amine fragments), and each synthetic molecule joins one tagged and two amine fragments to a triazine, written
+as dot-separated fragments joined by ring-closure bonds (``c1%91nc%92nc%93n1.N%91…``: valid SMILES, parsed by
+RDKit as one molecule, not canonicalised). Labels are a rule, not measurements: for each of the three proteins a
+molecule binds when its tagged fragment is among 3% and an amine fragment among 20% of that protein's choice (about
+1% binders). Layout: BELKA's usual pivot, one row per molecule with ``binds_BRD4, binds_HSA, binds_sEH``; written
+as Parquet in row groups of 65,536 rows.
+
+Phases, each in a child process of its own so that its peak resident memory is its own (``ru_maxrss``; the memory-
+mapped cache's pages it touched count):
+
+- ``featurise``: ``finetune --stream``'s reading: every molecule parsed by RDKit (``--invalid-smiles``), tokenised,
+  labelled and given its side (hash of the tagged building block: validation 15%, test 10%) into the Arrow cache,
+  in ``--jobs`` worker processes. molecules/s per core = rows / seconds / jobs.
+- ``train``: ``seqssl finetune --stream`` of a small SMILES encoder (2 layers, hidden 64) for ``--steps`` steps of
+  ``--batch-size`` rows (validation on a 10,000-row sample after them); the step time is the training loop's.
+- ``train_in_memory`` (``--in-memory``): the same run without ``--stream`` (the whole table read, every row a
+  Python object), for the step-time ratio and its memory.
+- ``predict``: ``seqssl predict --stream`` over the whole file into Parquet.
+
+    python benchmarks/bench_labelled_stream.py --rows 1000000 --in-memory
+    python benchmarks/bench_labelled_stream.py --rows 10000000
+
+Prints one ``name: value`` a line, ending with ``peak_rss_gb: X`` (the largest phase, its worker processes counted
+as ``--jobs`` × the largest worker). The GCN arm is not run (see docs/results/README.md, "Labelled data at scale").
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+PROTEINS = ("BRD4", "HSA", "sEH")
+ATOM = re.compile(r"^(\[[^\]]+\]|Br|Cl|[BCNOSPFIbcnosp])")
+TINY = {"hidden_size": 64, "num_heads": 4, "num_layers": 2, "intermediate_size": 128, "max_length": 160,
+        "pooling": "mean"}
+
+
+def fragments() -> tuple[list[str], list[str]]:
+    """The bundled sample's molecules cut at the triazine: (tagged fragments, amine fragments), each written from
+    the atom that bonded the ring."""
+    import pandas as pd
+    from rdkit import Chem
+    from seqssl.data.builtin import builtin_path
+    core = Chem.MolFromSmarts("c1ncncn1")
+    tagged, amines = set(), set()
+    for smiles in pd.read_csv(builtin_path("belka_sample"))["molecule_smiles"].unique():
+        side = Chem.ReplaceCore(Chem.MolFromSmiles(smiles), core, labelByIndex=True)
+        parts = Chem.GetMolFrags(side, asMols=True) if side is not None else ()
+        if len(parts) != 3:
+            continue
+        for part in parts:
+            dummy = [a.GetIdx() for a in part.GetAtoms() if a.GetAtomicNum() == 0]
+            text = re.sub(r"^(\[\d*\*\]|\*)", "", Chem.MolToSmiles(part, rootedAtAtom=dummy[0]))
+            (tagged if "[Dy]" in text else amines).add(text)
+    return sorted(tagged), sorted(amines)
+
+
+def bonded(fragment: str, closure: str) -> str:
+    """The fragment with the ring-closure bond to the triazine on its first atom."""
+    end = ATOM.match(fragment).end()
+    return fragment[:end] + closure + fragment[end:]
+
+
+def make(rows: int, path: Path, seed: int = 0, block: int = 65_536) -> None:
+    """The synthetic BELKA-format Parquet file (module docstring)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    tagged, amines = fragments()
+    rng = np.random.default_rng(seed)
+    tagged_b = [bonded(f, "%91") for f in tagged]
+    amine_b2, amine_b3 = [bonded(f, "%92") for f in amines], [bonded(f, "%93") for f in amines]
+    binders_a = {p: rng.random(len(tagged)) < 0.03 for p in PROTEINS}
+    binders_b = {p: rng.random(len(amines)) < 0.20 for p in PROTEINS}
+    with pq.ParquetWriter(path, pa.schema([("id", pa.int64()), ("buildingblock1_smiles", pa.string()),
+                                           ("buildingblock2_smiles", pa.string()),
+                                           ("buildingblock3_smiles", pa.string()), ("molecule_smiles", pa.string()),
+                                           *((f"binds_{p}", pa.int8()) for p in PROTEINS)])) as writer:
+        for start in range(0, rows, block):
+            n = min(block, rows - start)
+            a, b, c = rng.integers(0, len(tagged), n), rng.integers(0, len(amines), n), rng.integers(0, len(amines), n)
+            columns = {"id": np.arange(start, start + n), "buildingblock1_smiles": [tagged[i] for i in a],
+                       "buildingblock2_smiles": [amines[i] for i in b], "buildingblock3_smiles": [amines[i] for i in c],
+                       "molecule_smiles": [f"c1%91nc%92nc%93n1.{tagged_b[i]}.{amine_b2[j]}.{amine_b3[k]}"
+                                           for i, j, k in zip(a, b, c)]}
+            for p in PROTEINS:
+                columns[f"binds_{p}"] = (binders_a[p][a] & (binders_b[p][b] | binders_b[p][c])).astype(np.int8)
+            writer.write_table(pa.table(columns))
+
+
+def make_encoder(data: Path, out: Path) -> None:
+    """A random small SMILES encoder whose vocabulary is fitted on the file's first 20,000 molecules (fragments
+    recur, so it covers them all)."""
+    import pyarrow.parquet as pq
+    from seqssl.config import ModelConfig
+    from seqssl.data.smiles import SmilesTokenizer
+    from seqssl.models.encoder import SequenceEncoder
+    first = pq.ParquetFile(data).read_row_group(0, columns=["molecule_smiles"]).column(0).to_pylist()[:20_000]
+    tokenizer = SmilesTokenizer.fit(first)
+    SequenceEncoder.build(ModelConfig(**TINY), tokenizer.vocab_size).save(out, tokenizer)
+
+
+def config(work: Path, args, stream: bool) -> dict:
+    return {"data": {"path": str(work / "belka.parquet"), "columns": ["molecule_smiles"], "task": "multilabel",
+                     "label_column": ",".join(f"binds_{p}" for p in PROTEINS), "alphabet": "smiles",
+                     "group_column": "buildingblock1_smiles", "stream": stream, "jobs": args.jobs,
+                     "cache_dir": str(work / "cache")},
+            "model": {"max_length": TINY["max_length"]},
+            "finetune": {"encoder": str(work / "encoder"), "max_steps": args.steps, "epochs": 1,
+                         "batch_size": args.batch_size, "val_rows": 10_000, "test_fraction": 0.1 if stream else 0.0,
+                         "lr": 1e-3},
+            "crossval": {"split": "grouped"}, "quiet": True, "threads": args.threads, "seed": 0}
+
+
+def phase(name: str, work: Path, args) -> dict:
+    """Run one phase here (in the child process) and return its figures."""
+    from seqssl import api
+    from seqssl.config import load_config
+    started = time.perf_counter()
+    if name == "featurise":
+        from seqssl.data.labelled_stream import load_streamed
+        from seqssl.models.encoder import load_encoder
+        cfg = load_config(None, config(work, args, stream=True))
+        data = load_streamed(cfg, load_encoder(str(work / "encoder"))[1], molecular=True)
+        return {"rows": len(data), "seconds": time.perf_counter() - started,
+                "invalid_smiles_skipped": data.encoded.meta.get("invalid_smiles_skipped", 0)}
+    if name in ("train", "train_in_memory"):
+        cfg = load_config(None, {**config(work, args, stream=name == "train"), "out": str(work / name)})
+        out = api.finetune(cfg)
+        metrics = json.loads((Path(out) / "metrics.json").read_text())
+        steps = min(args.steps, -(-metrics["n_fit"] // args.batch_size))
+        return {"seconds": time.perf_counter() - started, "step_seconds": metrics["history"][0]["seconds"] / steps,
+                "steps": steps, "n_fit": metrics["n_fit"], "val_map": metrics["validation"].get("map")}
+    if name == "predict":
+        api.predict(work / "train", work / "belka.parquet", out=work / "predictions.parquet", stream=True,
+                    keep_columns=["id"], device="cpu")
+        return {"seconds": time.perf_counter() - started}
+    raise SystemExit(f"unknown phase {name}")
+
+
+def run_phase(name: str, work: Path, args) -> dict:
+    """A phase in a child process; its figures and peak memory (its own and its workers')."""
+    argv = [sys.executable, __file__, "--phase", name, "--work", str(work), "--rows", str(args.rows), "--jobs",
+            str(args.jobs), "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--threads",
+            str(args.threads)]
+    done = subprocess.run(argv, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def child(args) -> None:
+    figures = phase(args.phase, Path(args.work), args)
+    gib = 1024 ** 2  # ru_maxrss is in KiB on Linux
+    figures["rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / gib
+    figures["worker_rss_gb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / gib
+    print(json.dumps(figures))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes featurising blocks")
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--in-memory", action="store_true", help="also fine-tune without --stream (reference)")
+    parser.add_argument("--work", help="working directory (default: a temporary one, removed at the end)")
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        return child(args)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(args.work or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        make(args.rows, work / "belka.parquet")
+        make_encoder(work / "belka.parquet", work / "encoder")
+        print(f"rows: {args.rows}")
+        print(f"synthetic_file_seconds: {time.perf_counter() - started:.1f}")
+        print(f"synthetic_file_gb: {(work / 'belka.parquet').stat().st_size / 1e9:.2f}")
+        results = {name: run_phase(name, work, args) for name in
+                   ("featurise", "train", *(("train_in_memory",) if args.in_memory else ()), "predict")}
+        report(results, args)
+
+
+def report(results: dict, args) -> None:
+    feat, train, pred = results["featurise"], results["train"], results["predict"]
+    print(f"featurise_rows_per_s: {feat['rows'] / feat['seconds']:.0f}")
+    print(f"featurise_molecules_per_s_per_core: {feat['rows'] / feat['seconds'] / args.jobs:.0f}")
+    print(f"featurise_jobs: {args.jobs}")
+    print(f"train_step_s: {train['step_seconds']:.4f}")
+    print(f"train_rows_per_s: {args.batch_size / train['step_seconds']:.0f}")
+    print(f"train_n_fit: {train['n_fit']}")
+    print(f"predict_rows_per_s: {args.rows / pred['seconds']:.0f}")
+    if "train_in_memory" in results:
+        memory = results["train_in_memory"]
+        print(f"in_memory_train_step_s: {memory['step_seconds']:.4f}")
+        print(f"stream_step_time_ratio_vs_in_memory: {train['step_seconds'] / memory['step_seconds']:.3f}")
+        print(f"in_memory_run_seconds: {memory['seconds']:.1f}")
+        print(f"in_memory_peak_rss_gb: {memory['rss_gb']:.2f}")
+    peaks = {name: r["rss_gb"] + (args.jobs * r["worker_rss_gb"] if name == "featurise" else 0.0)
+             for name, r in results.items() if name != "train_in_memory"}
+    for name, value in peaks.items():
+        print(f"{name}_peak_rss_gb: {value:.2f}")
+    print(f"peak_rss_gb: {max(peaks.values()):.2f}")
+
+
+if __name__ == "__main__":
+    main()
