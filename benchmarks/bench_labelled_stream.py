@@ -6,15 +6,15 @@ blocks, one of them bearing the ``[Dy]`` DNA-tag atom) are cut at the triazine o
 1,177 amine fragments), and each synthetic molecule joins one tagged and two amine fragments to a triazine, written
 as dot-separated fragments joined by ring-closure bonds (``c1%91nc%92nc%93n1.N%91…``: valid SMILES, parsed by
 RDKit as one molecule, not canonicalised). Labels are a rule, not measurements: for each of the three proteins a
-molecule binds when its tagged fragment is among 3% and an amine fragment among 20% of that protein's choice (about
-1% binders). Layout: BELKA's usual pivot, one row per molecule with ``binds_BRD4, binds_HSA, binds_sEH``; written
+molecule binds when its tagged fragment is among 10% and an amine fragment among 10% of that protein's choice
+(about 2% binders). Layout: BELKA's usual pivot, one row per molecule with ``binds_BRD4, binds_HSA, binds_sEH``; written
 as Parquet in row groups of 65,536 rows.
 
 Phases, each in a child process of its own so that its peak resident memory is its own (``ru_maxrss``; the memory-
 mapped cache's pages it touched count):
 
 - ``featurise``: ``finetune --stream``'s reading: every molecule parsed by RDKit (``--invalid-smiles``), tokenised,
-  labelled and given its side (hash of the tagged building block: validation 15%, test 10%) into the Arrow cache,
+  labelled and given its side (hash of the tagged building block: validation 15%, test 2%) into the Arrow cache,
   in ``--jobs`` worker processes. molecules/s per core = rows / seconds / jobs.
 - ``train``: ``seqssl finetune --stream`` of a small SMILES encoder (2 layers, hidden 64) for ``--steps`` steps of
   ``--batch-size`` rows (validation on a 10,000-row sample after them); the step time is the training loop's.
@@ -25,18 +25,25 @@ mapped cache's pages it touched count):
     python benchmarks/bench_labelled_stream.py --rows 1000000 --in-memory
     python benchmarks/bench_labelled_stream.py --rows 10000000
 
-Prints one ``name: value`` a line, ending with ``peak_rss_gb: X`` (the largest phase, its worker processes counted
-as ``--jobs`` × the largest worker). The GCN arm is not run (see docs/results/README.md, "Labelled data at scale").
+Prints one ``name: value`` a line, ending with ``peak_rss_gb: X``: the largest resident memory of any phase, its
+worker processes included. Several processes share pages (the libraries every worker maps, the pages inherited from
+the parent), so their ``ru_maxrss`` do not add up; each phase samples, every 0.2 s, the sum over its process tree of
+the proportional set size (``Pss`` in ``/proc/PID/smaps_rollup``: a shared page counted once in all), which for one
+process is its resident set. The processes' own ``ru_maxrss`` are printed too (``*_process_rss_gb``,
+``featurise_worker_rss_gb``). ``--predict-rows`` limits the prediction pass to the file's first rows (its memory is
+one block whatever the file's size). The GCN is not run (see docs/results/README.md, "Labelled data at scale").
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -53,6 +60,7 @@ def fragments() -> tuple[list[str], list[str]]:
     the atom that bonded the ring."""
     import pandas as pd
     from rdkit import Chem
+
     from seqssl.data.builtin import builtin_path
     core = Chem.MolFromSmarts("c1ncncn1")
     tagged, amines = set(), set()
@@ -82,8 +90,8 @@ def make(rows: int, path: Path, seed: int = 0, block: int = 65_536) -> None:
     rng = np.random.default_rng(seed)
     tagged_b = [bonded(f, "%91") for f in tagged]
     amine_b2, amine_b3 = [bonded(f, "%92") for f in amines], [bonded(f, "%93") for f in amines]
-    binders_a = {p: rng.random(len(tagged)) < 0.03 for p in PROTEINS}
-    binders_b = {p: rng.random(len(amines)) < 0.20 for p in PROTEINS}
+    binders_a = {p: rng.random(len(tagged)) < 0.10 for p in PROTEINS}
+    binders_b = {p: rng.random(len(amines)) < 0.10 for p in PROTEINS}
     with pq.ParquetWriter(path, pa.schema([("id", pa.int64()), ("buildingblock1_smiles", pa.string()),
                                            ("buildingblock2_smiles", pa.string()),
                                            ("buildingblock3_smiles", pa.string()), ("molecule_smiles", pa.string()),
@@ -104,6 +112,7 @@ def make_encoder(data: Path, out: Path) -> None:
     """A random small SMILES encoder whose vocabulary is fitted on the file's first 20,000 molecules (fragments
     recur, so it covers them all)."""
     import pyarrow.parquet as pq
+
     from seqssl.config import ModelConfig
     from seqssl.data.smiles import SmilesTokenizer
     from seqssl.models.encoder import SequenceEncoder
@@ -119,7 +128,7 @@ def config(work: Path, args, stream: bool) -> dict:
                      "cache_dir": str(work / "cache")},
             "model": {"max_length": TINY["max_length"]},
             "finetune": {"encoder": str(work / "encoder"), "max_steps": args.steps, "epochs": 1,
-                         "batch_size": args.batch_size, "val_rows": 10_000, "test_fraction": 0.1 if stream else 0.0,
+                         "batch_size": args.batch_size, "val_rows": 10_000, "test_fraction": 0.02 if stream else 0.0,
                          "lr": 1e-3},
             "crossval": {"split": "grouped"}, "quiet": True, "threads": args.threads, "seed": 0}
 
@@ -144,23 +153,78 @@ def phase(name: str, work: Path, args) -> dict:
         return {"seconds": time.perf_counter() - started, "step_seconds": metrics["history"][0]["seconds"] / steps,
                 "steps": steps, "n_fit": metrics["n_fit"], "val_map": metrics["validation"].get("map")}
     if name == "predict":
-        api.predict(work / "train", work / "belka.parquet", out=work / "predictions.parquet", stream=True,
-                    keep_columns=["id"], device="cpu")
-        return {"seconds": time.perf_counter() - started}
+        source = work / "belka.parquet"
+        if args.predict_rows < args.rows:
+            source = first_rows(source, args.predict_rows, work / "predict_input.parquet")
+            started = time.perf_counter()
+        api.predict(work / "train", source, out=work / "predictions.parquet", stream=True, keep_columns=["id"],
+                    device="cpu")
+        return {"seconds": time.perf_counter() - started, "rows": min(args.rows, args.predict_rows)}
     raise SystemExit(f"unknown phase {name}")
+
+
+def first_rows(path: Path, rows: int, out: Path) -> Path:
+    """The file's first ``rows`` rows as a Parquet file of their own."""
+    import pyarrow.parquet as pq
+    source = pq.ParquetFile(path)
+    with pq.ParquetWriter(out, source.schema_arrow) as writer:
+        kept = 0
+        for group in range(source.num_row_groups):
+            table = source.read_row_group(group).slice(0, rows - kept)
+            writer.write_table(table)
+            kept += table.num_rows
+            if kept >= rows:
+                break
+    return out
+
+
+def tree_pss_kib(pid: int) -> int:
+    """Proportional set size (KiB) of ``pid`` and every process below it."""
+    total = 0
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1])
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += tree_pss_kib(int(child))
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return total
+
+
+class PeakPss:
+    """The largest :func:`tree_pss_kib` of this process, sampled every 0.2 s on a thread."""
+
+    def __init__(self):
+        self.peak, self._stop = 0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, tree_pss_kib(os.getpid()))
+            self._stop.wait(0.2)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return max(self.peak, tree_pss_kib(os.getpid())) / 1024 ** 2
 
 
 def run_phase(name: str, work: Path, args) -> dict:
     """A phase in a child process; its figures and peak memory (its own and its workers')."""
     argv = [sys.executable, __file__, "--phase", name, "--work", str(work), "--rows", str(args.rows), "--jobs",
             str(args.jobs), "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--threads",
-            str(args.threads)]
+            str(args.threads), "--predict-rows", str(args.predict_rows)]
     done = subprocess.run(argv, check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def child(args) -> None:
+    sampler = PeakPss()
     figures = phase(args.phase, Path(args.work), args)
+    figures["pss_gb"] = sampler.stop()
     gib = 1024 ** 2  # ru_maxrss is in KiB on Linux
     figures["rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / gib
     figures["worker_rss_gb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / gib
@@ -174,6 +238,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--predict-rows", type=int, default=10**12, help="predict the first N rows (default all)")
     parser.add_argument("--in-memory", action="store_true", help="also fine-tune without --stream (reference)")
     parser.add_argument("--work", help="working directory (default: a temporary one, removed at the end)")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
@@ -202,18 +267,22 @@ def report(results: dict, args) -> None:
     print(f"train_step_s: {train['step_seconds']:.4f}")
     print(f"train_rows_per_s: {args.batch_size / train['step_seconds']:.0f}")
     print(f"train_n_fit: {train['n_fit']}")
-    print(f"predict_rows_per_s: {args.rows / pred['seconds']:.0f}")
+    print(f"predict_rows: {pred['rows']}")
+    print(f"predict_rows_per_s: {pred['rows'] / pred['seconds']:.0f}")
     if "train_in_memory" in results:
         memory = results["train_in_memory"]
         print(f"in_memory_train_step_s: {memory['step_seconds']:.4f}")
         print(f"stream_step_time_ratio_vs_in_memory: {train['step_seconds'] / memory['step_seconds']:.3f}")
         print(f"in_memory_run_seconds: {memory['seconds']:.1f}")
-        print(f"in_memory_peak_rss_gb: {memory['rss_gb']:.2f}")
-    peaks = {name: r["rss_gb"] + (args.jobs * r["worker_rss_gb"] if name == "featurise" else 0.0)
-             for name, r in results.items() if name != "train_in_memory"}
-    for name, value in peaks.items():
-        print(f"{name}_peak_rss_gb: {value:.2f}")
-    print(f"peak_rss_gb: {max(peaks.values()):.2f}")
+        print(f"in_memory_peak_rss_gb: {memory['pss_gb']:.2f}")
+        print(f"in_memory_process_rss_gb: {memory['rss_gb']:.2f}")
+    streamed = {name: r for name, r in results.items() if name != "train_in_memory"}
+    for name, r in streamed.items():
+        print(f"{name}_process_rss_gb: {r['rss_gb']:.2f}")
+    print(f"featurise_worker_rss_gb: {feat['worker_rss_gb']:.2f}")
+    for name, r in streamed.items():
+        print(f"{name}_peak_rss_gb: {r['pss_gb']:.2f}")
+    print(f"peak_rss_gb: {max(r['pss_gb'] for r in streamed.values()):.2f}")
 
 
 if __name__ == "__main__":
