@@ -13,7 +13,7 @@ import pandas as pd
 
 from .config import Config
 from .data.alphabets import fit_smiles_tokenizer
-from .data.dataset import encode_table
+from .data.dataset import encode_table, sequences_of
 from .data.formats import default_columns
 from .data.labelled import LabelledData, carve, fixed_split, load_labelled, named_test_sets
 from .data.labelled_stream import StreamedLabelled
@@ -280,6 +280,9 @@ def predicted_rows(predictor: tuple, data, table, columns: list[str] | None, on_
     if len(columns) >= 2:  # what a per-value head reads: each row's value of the last column (e.g. its peptide)
         encoded.group_keys = table.frame[columns[-1]].astype(str).str.strip().to_numpy()[good]
     fitted.task.unlabelled(encoded)
+    if fitted.mode.encoder_free:  # a graph network reads each good row's molecule, not its tokens
+        molecules = sequences_of(table, columns)
+        encoded.rows = [molecules[i] for i in good]
     scores = fitted.score(encoded)
     rows = fitted.task.prediction_rows(encoded, good, 0, "", scores)
     rows = rows.drop(columns=[c for c in ("fold", "arm", "y_true") if c in rows.columns])
@@ -304,7 +307,9 @@ def finetune_data(cfg: Config, tokenizer=None) -> LabelledData | StreamedLabelle
     if not cfg.data.stream:
         return labelled_data(cfg, tokenizer)
     from .data.labelled_stream import load_streamed
-    return load_streamed(cfg, tokenizer, molecular=cfg.data.alphabet == "smiles")
+    from .transfer.modes import get_mode
+    return load_streamed(cfg, tokenizer, molecular=cfg.data.alphabet == "smiles",
+                         graphs=get_mode(cfg.finetune.mode).encoder_free)
 
 
 def labelled_table(cfg: Config, tokenizer=None):
@@ -357,7 +362,7 @@ def finetune(cfg: Config, data=None, resume: bool = False) -> Path:
 def _finetune(cfg: Config, data, resume: bool = False) -> Path:
     from .interrupts import keep_best_on_interrupt
     from .transfer.hf_export import export_sequence_classifier, exportable
-    from .transfer.modes import fit_in_mode
+    from .transfer.modes import get_mode
     from .transfer.saved import write_manifest
     claim_output(cfg.out, resume=resume, overwrite=cfg.overwrite)
     cfg = with_frame(cfg, data)
@@ -372,9 +377,9 @@ def _finetune(cfg: Config, data, resume: bool = False) -> Path:
         start, earlier, finetune_cfg = resume_point(cfg, out, device)
     kept = copy.deepcopy(start)
     with keep_best_on_interrupt():
-        fitted = fit_in_mode(cfg.finetune.mode, encoder, encoded.subset(split.train), encoded.subset(split.val),
-                             finetune_cfg, data.task, device=device, precision=cfg.precision, seed=cfg.seed,
-                             progress=not cfg.quiet, start=start)
+        fitted = get_mode(cfg.finetune.mode).configured(cfg).fit(
+            encoder, encoded.subset(split.train), encoded.subset(split.val), finetune_cfg, data.task, device=device,
+            precision=cfg.precision, seed=cfg.seed, progress=not cfg.quiet, desc="finetune", start=start)
     if earlier:
         keep_earlier_best(fitted, kept, earlier, cfg.finetune)
         fitted.details.update(resumed_after_epochs=earlier["epochs_run"],
@@ -415,6 +420,9 @@ def encoder_and_data(cfg: Config) -> tuple[SequenceEncoder, LabelledData | Strea
     from .transfer.modes import get_mode
     problems = Problems()  # every problem found before training, raised together
     mode = problems.check(lambda: get_mode(cfg.finetune.mode))
+    if mode is not None and mode.encoder_free:  # refused before an encoder or a row is read
+        problems.check(lambda: check_graph_mode(cfg, mode.name))
+        problems.raise_all()
     if cfg.data.stream and mode is not None and not mode.streams:  # refused before the file is read
         problems.add(InputError(f"--mode {mode.name} fits every training row at once; --stream reads them batch "
                                 "by batch", fix="use --mode full, lora or probe-mlp, or drop --stream"))
@@ -437,6 +445,15 @@ def encoder_and_data(cfg: Config) -> tuple[SequenceEncoder, LabelledData | Strea
     problems.raise_all()
     return encoder, data
 
+
+
+def check_graph_mode(cfg: Config, name: str) -> None:
+    """``--mode gcn|gat`` reads SMILES as graphs and trains the network from scratch."""
+    if cfg.data.alphabet != "smiles":
+        raise InputError(f"--mode {name} reads molecules as graphs", fix="pass --alphabet smiles")
+    if cfg.finetune.encoder not in (None, "", "none"):
+        raise InputError(f"--mode {name} trains a graph network from scratch; it reads no encoder",
+                         fix="drop --encoder (or use a sequence --mode: full, lora, probe, ...)")
 
 
 def encoder_for(cfg: Config):

@@ -332,6 +332,7 @@ def _apply(obj, values: dict, prefix: str = "") -> None:
 
 # seqssl.transfer.modes's names (tested)
 TRANSFER_MODES = ("full", "probe", "probe-mlp", "lora", "knn", "per-value", "probe+kmer", "prototype")
+GRAPH_MODES = ("gcn", "gat")  # finetune only: a graph network on the molecules, no encoder (crossval: the arms)
 RANGES = {  # dotted key: (predicate, what it must be)
     "data.alphabet": (lambda v: v in ("protein", "text", "smiles"), "protein, text or smiles"),
     "model.hidden_size": (lambda v: v >= 1, "a positive integer"),
@@ -371,8 +372,8 @@ RANGES = {  # dotted key: (predicate, what it must be)
     "finetune.test_fraction": (lambda v: 0 <= v < 0.5, "in [0, 0.5)"),
     "data.block_rows": (lambda v: v >= 1, "at least 1"),
     "data.jobs": (lambda v: v >= 1, "at least 1"),
-    "finetune.mode": (lambda v: v in TRANSFER_MODES or v in REGISTERED.get("transfer mode", ()),
-                      "one of " + ", ".join(TRANSFER_MODES) + " (or a plugin's)"),
+    "finetune.mode": (lambda v: v in TRANSFER_MODES + GRAPH_MODES or v in REGISTERED.get("transfer mode", ()),
+                      "one of " + ", ".join(TRANSFER_MODES + GRAPH_MODES) + " (or a plugin's)"),
     "finetune.lora_rank": (lambda v: v >= 1, "at least 1"),
     "finetune.patience": (lambda v: v >= 1, "at least 1"),
     "finetune.head_hidden": (lambda v: v >= 1, "at least 1"),

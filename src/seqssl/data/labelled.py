@@ -187,23 +187,30 @@ def negative_types(cfg, data: LabelledData) -> np.ndarray | None:
 def valid_molecules(table: SequenceTable, columns: list[str], policy: str):
     """``(table, kept positions, number skipped)``: every SMILES must parse in RDKit; ``policy`` error
     names the file, line, column and RDKit's reason, ``skip`` drops those rows and counts them."""
+    table, kept, skipped, _ = parsed_molecules(table, columns, policy)
+    return table, kept, skipped
+
+
+def parsed_molecules(table: SequenceTable, columns: list[str], policy: str):
+    """:func:`valid_molecules` and the kept rows' RDKit molecules of the first of ``columns`` (parsed once)."""
     from ..extras import require
     require("rdkit", "SMILES checks (--alphabet smiles, molecule arms)")
     from .molecules import parse_smiles
     require_columns(table, columns)
-    keep = []
+    cells = {c: [str(v).strip() for v in table.frame[c].tolist()] for c in columns}
+    keep, molecules = [], []
     for i in range(len(table)):
         try:
-            for c in columns:
-                parse_smiles(str(table.frame[c].iloc[i]).strip(),
-                             where={"path": table.path, "line": table.line_of(i), "column": c})
+            parsed = [parse_smiles(cells[c][i], where={"path": table.path, "line": table.line_of(i), "column": c})
+                      for c in columns]
         except InputError:
             if policy != "skip":
                 raise
             continue
         keep.append(i)
+        molecules.append(parsed[0])
     kept = np.asarray(keep, dtype=np.int64)
-    return table.subset(kept), kept, len(table) - len(kept)
+    return table.subset(kept), kept, len(table) - len(kept), molecules
 
 
 def fixed_split(cfg, data: LabelledData) -> Split | None:

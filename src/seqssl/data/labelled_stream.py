@@ -31,7 +31,7 @@ import os
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,7 @@ class BlockRecipe:
     seed: int
     scaffold: bool = False  # draw from the Murcko scaffold of the first column
     targets: list[str] | None = None  # multilabel: the targets' order
+    graphs: bool = False  # also each molecule's graph codes and canonical SMILES (seqssl.data.molecule_codes)
 
     def key(self, files: list[str]) -> str:
         """The cache key: the files (path, size, modification time) and everything that changes a row."""
@@ -92,6 +93,7 @@ class EncodedBlock:
     sides: np.ndarray
     draws: np.ndarray
     counts: dict[str, int] = field(default_factory=dict)
+    graphs: dict[str, list] | None = None  # atoms, pairs, bonds (flattened codes) and canonical, per row
 
 
 def group_draws(keys, seed: int) -> np.ndarray:
@@ -146,10 +148,11 @@ def encode_block(recipe: BlockRecipe, table: SequenceTable) -> EncodedBlock:
     task = get_task(recipe.task)
     table, labels = task.read_block_labels(table, recipe.columns, recipe.data_cfg)
     counts = {"rows": len(table)}
-    if recipe.molecular:
-        from .labelled import valid_molecules
-        table, keep, counts["invalid_smiles_skipped"] = valid_molecules(table, recipe.columns[:1],
-                                                                        recipe.data_cfg.invalid_smiles)
+    molecules: list = []
+    if recipe.molecular or recipe.graphs:
+        from .labelled import parsed_molecules
+        table, keep, counts["invalid_smiles_skipped"], molecules = parsed_molecules(
+            table, recipe.columns[:1], recipe.data_cfg.invalid_smiles)
         labels = labels.subset(keep)
     rows = sequences_of(table, recipe.columns)
     ids, types, cut = [], [], 0
@@ -162,7 +165,21 @@ def encode_block(recipe: BlockRecipe, table: SequenceTable) -> EncodedBlock:
     counts["truncated_rows"] = cut
     draws = group_draws(draw_keys(recipe, table, rows), recipe.seed)
     return EncodedBlock(ids, types, aligned_targets(recipe, table, labels), block_sides(recipe, table, draws),
-                        draws.astype(np.float32), counts)
+                        draws.astype(np.float32), counts, graph_columns(molecules) if recipe.graphs else None)
+
+
+def graph_columns(molecules: list) -> dict[str, list]:
+    """Each molecule's graph as flattened codes (:mod:`seqssl.data.molecule_codes`) and its canonical SMILES."""
+    from .molecule_codes import atom_codes, bond_codes
+    from .molecules import Chem
+    out: dict[str, list] = {"atoms": [], "pairs": [], "bonds": [], "canonical": []}
+    for mol in molecules:
+        pairs, bonds = bond_codes(mol)
+        out["atoms"].append(atom_codes(mol).reshape(-1))
+        out["pairs"].append(pairs.astype(np.int16).reshape(-1))
+        out["bonds"].append(bonds.reshape(-1))
+        out["canonical"].append(Chem.MolToSmiles(mol))
+    return out
 
 
 def whole_inputs(blocks: Iterator[SequenceTable], columns: list[str]) -> Iterator[SequenceTable]:
@@ -218,7 +235,13 @@ def cache_schema(recipe: BlockRecipe) -> pa.Schema:
               pa.field("labels", label_type), pa.field("side", pa.int8()), pa.field("draw", pa.float32())]
     if len(recipe.columns) >= 2:
         fields.append(pa.field("token_type_ids", pa.list_(pa.int8())))
+    if recipe.graphs:
+        fields += [pa.field(name, pa.list_(kind)) for name, kind in GRAPH_FIELDS.items()]
+        fields.append(pa.field("canonical", pa.string()))
     return pa.schema(fields)
+
+
+GRAPH_FIELDS = {"atoms": pa.uint8(), "pairs": pa.int16(), "bonds": pa.uint8()}  # flattened (n, 11), (n, 2), (n, 3)
 
 
 def record_batch(block: EncodedBlock, schema: pa.Schema) -> pa.RecordBatch:
@@ -230,6 +253,9 @@ def record_batch(block: EncodedBlock, schema: pa.Schema) -> pa.RecordBatch:
                pa.array(block.sides, type=pa.int8()), pa.array(block.draws, type=pa.float32())]
     if "token_type_ids" in schema.names:
         columns.append(pa.array(block.token_type_ids, type=pa.list_(pa.int8())))
+    if block.graphs is not None:
+        columns += [pa.array(block.graphs[name], type=pa.list_(kind)) for name, kind in GRAPH_FIELDS.items()]
+        columns.append(pa.array(block.graphs["canonical"], type=pa.string()))
     return pa.record_batch(columns, schema=schema)
 
 
@@ -253,6 +279,10 @@ def labelled_to_arrow(recipe: BlockRecipe, files: list[str], *, block_rows: int 
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     target = cache / f"labelled-{recipe.key(files)}.arrow"
+    if not recipe.graphs:  # a cache written with graphs holds everything this one would
+        with_graphs = cache / f"labelled-{replace(recipe, graphs=True).key(files)}.arrow"
+        if with_graphs.exists() and with_graphs.with_suffix(".json").exists():
+            return with_graphs
     if target.exists() and target.with_suffix(".json").exists():
         return target
     schema = cache_schema(recipe)
@@ -290,6 +320,41 @@ class ArrowLabelled(ArrowCorpus):
             self.labels = column.to_numpy(zero_copy_only=False)
         self.sides = self.table.column("side").to_numpy()
         self.draws = self.table.column("draw").to_numpy()
+        self.has_graphs = "atoms" in self.table.column_names
+        for name in GRAPH_FIELDS if self.has_graphs else ():
+            self._columns[name] = [(c.offsets.to_numpy(), c.values.to_numpy(zero_copy_only=True))
+                                   for c in self.table.column(name).chunks]
+
+    def _ragged(self, name: str, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The list column ``name`` of the rows at ``positions``, concatenated in their order, and each row's
+        length (gathered from the memory map, chunk by chunk)."""
+        chunk = np.searchsorted(self._starts, positions, side="right") - 1
+        local = positions - self._starts[chunk]
+        starts, counts = np.zeros(len(positions), np.int64), np.zeros(len(positions), np.int64)
+        for c in np.unique(chunk):
+            rows = np.flatnonzero(chunk == c)
+            offsets = self._columns[name][c][0]
+            starts[rows], counts[rows] = offsets[local[rows]], offsets[local[rows] + 1] - offsets[local[rows]]
+        first = np.cumsum(counts) - counts
+        out = np.empty(int(counts.sum()), dtype=self._columns[name][0][1].dtype)
+        for c in np.unique(chunk):
+            rows = np.flatnonzero(chunk == c)
+            n = counts[rows]
+            within = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+            out[np.repeat(first[rows], n) + within] = self._columns[name][c][1][np.repeat(starts[rows], n) + within]
+        return out, counts
+
+    def graph_batch(self, positions, feature_set: str = "full"):
+        """The molecules at ``positions`` as one ``torch_geometric`` batch (their graph codes, expanded)."""
+        from .molecule_codes import ATOM_CODE_WIDTH, batch_from_codes
+        if not self.has_graphs:
+            raise InputError("this labelled cache holds no molecular graphs", path=str(self.path),
+                             fix="read it again with graphs (finetune --stream --mode gcn or gat writes them)")
+        positions = np.asarray(positions, dtype=np.int64)
+        atoms, atom_counts = self._ragged("atoms", positions)
+        pairs, pair_counts = self._ragged("pairs", positions)
+        bonds, _ = self._ragged("bonds", positions)
+        return batch_from_codes(atoms, atom_counts // ATOM_CODE_WIDTH, pairs, pair_counts // 2, bonds, feature_set)
 
     def subset(self, positions) -> LabelledRows:
         return LabelledRows(self, np.asarray(positions, dtype=np.int64))
@@ -323,6 +388,9 @@ class LabelledRows:
 
     def targets(self) -> np.ndarray:
         return self.labels
+
+    def graph_batch(self, positions, feature_set: str = "full"):
+        return self.base.graph_batch(self.positions[np.asarray(positions, dtype=np.int64)], feature_set)
 
 
 def streamed_split(data: ArrowLabelled, val_fraction: float, val_rows: int, seed: int) -> Split:
@@ -374,10 +442,10 @@ def stream_problems(cfg, task, split: str) -> list[tuple[str, str]]:
     return found
 
 
-def load_streamed(cfg, tokenizer=None, *, molecular: bool = False) -> StreamedLabelled:
+def load_streamed(cfg, tokenizer=None, *, molecular: bool = False, graphs: bool = False) -> StreamedLabelled:
     """``cfg.data.path`` (a file or a directory of shards) read into the labelled cache for ``cfg.data.task``, or
     the cache a run before wrote; ``tokenizer``: an encoder's own (default: ``--alphabet``'s, SMILES fitted on the
-    files row by row)."""
+    files row by row); ``graphs``: also every molecule's graph (``--mode gcn|gat``)."""
     from ..config import task_name
     from .formats import default_columns
     from .readers import expand_paths
@@ -397,7 +465,7 @@ def load_streamed(cfg, tokenizer=None, *, molecular: bool = False) -> StreamedLa
     from ..lengths import length_limit
     recipe = BlockRecipe(task.name, columns, cfg.data, tokenizer, length_limit(cfg.model), molecular,
                          cfg.finetune.val_fraction, cfg.finetune.test_fraction, cfg.seed,
-                         scaffold=split == "scaffold")
+                         scaffold=split == "scaffold", graphs=graphs)
     path = labelled_to_arrow(recipe, files, block_rows=cfg.data.block_rows, jobs=max(1, cfg.data.jobs),
                              cache_dir=cfg.data.cache_dir, progress=not cfg.quiet)
     return StreamedLabelled(ArrowLabelled(path), tokenizer, task, columns, files)

@@ -64,6 +64,18 @@ def predict_graphs(model: GraphPredictor, graphs, task: str | Task, device: torc
     return np.concatenate(parts)
 
 
+def new_graph_model(kind: str, atom_dim: int, bond_dim: int, train_y: np.ndarray, task: Task, cfg,
+                    model_kwargs: dict | None = None) -> GraphPredictor:
+    """A :class:`GraphPredictor` for ``task`` (one output, or one per target column of ``train_y``) with the head
+    of the finetune section ``cfg``; regression: standardised on ``train_y``."""
+    kwargs = {"head_hidden": cfg.head_hidden, "head_dropout": cfg.head_dropout, **(model_kwargs or {})}
+    model = GraphPredictor(kind, atom_dim, bond_dim, n_outputs=train_y.shape[1] if train_y.ndim == 2 else 1, **kwargs)
+    if task.standardise_targets:
+        model.target_mean.fill_(float(train_y.mean()))
+        model.target_std.fill_(float(train_y.std() + 1e-8))
+    return model
+
+
 def fit_graph_model(kind: str, train_graphs, train_y, val_graphs, val_y, cfg, task: str | Task, *,
                     device: torch.device, seed: int, loss: str = "bce", focal_alpha: float | None = None,
                     focal_gamma: float = 2.0, progress: bool = False, desc: str = "gnn",
@@ -90,12 +102,8 @@ def fit_graph_model(kind: str, train_graphs, train_y, val_graphs, val_y, cfg, ta
     loss_cfg = SimpleNamespace(loss=loss, focal_alpha=focal_alpha if loss == "focal" else None, focal_gamma=focal_gamma)
     with PeakMemory(device) as memory:
         torch.manual_seed(seed)
-        kwargs = {"head_hidden": cfg.head_hidden, "head_dropout": cfg.head_dropout, **(model_kwargs or {})}
-        model = GraphPredictor(kind, train_graphs[0].x.shape[1], train_graphs[0].edge_attr.shape[1],
-                               n_outputs=train_y.shape[1] if train_y.ndim == 2 else 1, **kwargs).to(device)
-        if task.standardise_targets:
-            model.target_mean.fill_(float(train_y.mean()))
-            model.target_std.fill_(float(train_y.std() + 1e-8))
+        model = new_graph_model(kind, train_graphs[0].x.shape[1], train_graphs[0].edge_attr.shape[1], train_y,
+                                task, cfg, model_kwargs).to(device)
         generator = torch.Generator()
         generator.manual_seed(seed)
         loader = DataLoader(_labelled(train_graphs, train_y), batch_size=cfg.batch_size, shuffle=True,
@@ -111,5 +119,75 @@ def fit_graph_model(kind: str, train_graphs, train_y, val_graphs, val_y, cfg, ta
 
         details = train_with_early_stopping(
             model, batches=lambda: loader, per_epoch=len(loader), step_loss=step_loss, validate=validate, cfg=cfg,
+            metric=task.primary_metric, device=device, progress=progress, desc=desc)
+    return model, {**details, "peak_memory_mb": memory.peak_mb}
+
+
+class MoleculeGraphs:
+    """Graphs held in memory, read as a graph source (:meth:`graph_batch`), like a streamed labelled cache."""
+
+    def __init__(self, graphs: list):
+        self.graphs = graphs
+
+    def __len__(self) -> int:
+        return len(self.graphs)
+
+    def graph_batch(self, positions):
+        from torch_geometric.data import Batch
+        return Batch.from_data_list([self.graphs[i] for i in positions])
+
+
+def source_batches(source, y: np.ndarray, batch_size: int, rng: np.random.Generator):
+    """One epoch of a graph source in random order, each batch carrying its ``(B, n_targets)`` labels as ``y``."""
+    order = rng.permutation(len(source))
+    for start in range(0, len(order), batch_size):
+        positions = order[start:start + batch_size]
+        batch = source.graph_batch(positions)
+        batch.y = torch.from_numpy(np.asarray(y[positions], dtype=np.float32)).reshape(len(positions), -1)
+        yield batch
+
+
+@torch.no_grad()
+def predict_source(model: GraphPredictor, source, task: str | Task, device: torch.device, batch_size: int = 512
+                   ) -> np.ndarray:
+    """:func:`predict_graphs` of a graph source (in memory or memory-mapped), batch by batch in order."""
+    task = as_task(task)
+    model.eval()
+    parts = [task.to_scores(model(source.graph_batch(np.arange(i, min(i + batch_size, len(source)))).to(device))
+                            .float(), model).cpu().numpy().astype(np.float64)
+             for i in range(0, len(source), batch_size)]
+    if not parts:
+        return np.zeros((0,) if model.n_outputs == 1 else (0, model.n_outputs))
+    return np.concatenate(parts)
+
+
+def fit_graph_source(kind: str, train, train_y: np.ndarray, val, val_y: np.ndarray, cfg, task: Task, *,
+                     device: torch.device, seed: int, atom_dim: int, bond_dim: int, progress: bool = False,
+                     desc: str = "gnn", model_kwargs: dict | None = None, start: GraphPredictor | None = None):
+    """:func:`fit_graph_model` on graph sources (objects with ``len`` and ``graph_batch(positions)``: a streamed
+    labelled cache, or :class:`MoleculeGraphs`), so that training reads one batch of molecules at a time; ``cfg``
+    the finetune section (its loss settings included). Batches are drawn by ``numpy``'s generator seeded with
+    ``seed``, not by torch_geometric's loader. ``start``: a model to continue training (``finetune --resume``)."""
+    train_y, val_y = np.asarray(train_y, dtype=np.float64), np.asarray(val_y, dtype=np.float64)
+    _check(task, cfg.loss, range(len(train)), train_y, "training")
+    _check(task, cfg.loss, range(len(val)), val_y, "validation")
+    torch.manual_seed(seed)
+    model = (start if start is not None else
+             new_graph_model(kind, atom_dim, bond_dim, train_y, task, cfg, model_kwargs)).to(device)
+    rng = np.random.default_rng(seed)
+    loss_cfg = SimpleNamespace(loss=cfg.loss, focal_alpha=cfg.focal_alpha if cfg.loss == "focal" else None,
+                               focal_gamma=cfg.focal_gamma)
+
+    def step_loss(batch) -> torch.Tensor:
+        batch = batch.to(device)
+        return task.loss(model(batch), _targets(batch.y, model, task), loss_cfg)
+
+    def validate() -> float | None:
+        return task.metrics(val_y, predict_source(model, val, task, device)).get(task.primary_metric)
+
+    with PeakMemory(device) as memory:
+        details = train_with_early_stopping(
+            model, batches=lambda: source_batches(train, train_y, cfg.batch_size, rng),
+            per_epoch=-(-len(train) // cfg.batch_size), step_loss=step_loss, validate=validate, cfg=cfg,
             metric=task.primary_metric, device=device, progress=progress, desc=desc)
     return model, {**details, "peak_memory_mb": memory.peak_mb}

@@ -50,6 +50,15 @@ class TransferMode:
     name = ""
     trains = False  # trains by gradient with the finetune settings (lr, epochs, ...): finetune.search applies
     streams = False  # fits rows read batch by batch from disk (finetune --stream), never all of them at once
+    encoder_free = False  # reads molecules as graphs, not an encoder's tokens (--encoder none; finetune only)
+
+    def configured(self, cfg) -> TransferMode:
+        """This mode with the run's settings beyond the finetune section (``cfg``: the whole config)."""
+        return self
+
+    def settings(self, fitted: Fitted) -> dict:
+        """What the manifest records, beyond the head, for :meth:`load` to rebuild the model."""
+        return {}
 
     def check(self, task: Task, data) -> None:
         """Refuse a task or data the mode cannot fit (``data``: the run's encoded rows), before any work."""
@@ -240,6 +249,97 @@ def head_settings(fitted: Fitted, cfg) -> dict:
     if hasattr(model, "values"):  # the per-value head: the value of each output after the shared one
         settings["values"] = list(model.values)
     return settings
+
+
+class GraphNetwork(TransferMode):
+    """A graph network trained from scratch on the molecules of the first column (RDKit graphs; no encoder):
+    :class:`~seqssl.models.gnn.GraphPredictor` of kind :attr:`name`, sized by ``crossval.gnn_*`` and
+    ``crossval.atom_features`` as the crossval arms of the same name are. Streamed (``finetune --stream``), each
+    molecule is parsed and featurised once into the labelled cache and batches are rebuilt from its codes
+    (:mod:`seqssl.data.molecule_codes`); in memory, the graphs are built once per fit. Saved as
+    ``graph_model.safetensors`` with its sizes in the manifest, and the tokenizer (``encoder/``) ``predict``
+    checks new rows with."""
+
+    trains = True
+    streams = True
+    encoder_free = True
+    sizes: dict = {"hidden": 128, "layers": 3, "heads": 4, "dropout": 0.1}
+    atom_features = "full"
+
+    def configured(self, cfg):
+        return copy_with(self, atom_features=cfg.crossval.atom_features,
+                         sizes={"hidden": cfg.crossval.gnn_hidden, "layers": cfg.crossval.gnn_layers,
+                                "heads": cfg.crossval.gnn_heads, "dropout": cfg.crossval.gnn_dropout})
+
+    def check(self, task, data):
+        if not task.per_molecule:
+            raise InputError(f"--mode {self.name} predicts one value (or one row of targets) per molecule, not "
+                             f"{task.name}", fix="use a sequence --mode (full, lora, ...)")
+
+    def source(self, data):
+        """The graph source of ``data``: a streamed cache's rows as they are, in-memory rows' molecules built."""
+        if hasattr(data, "graph_batch"):
+            return data
+        from ..data.molecules import mol_to_graph, parse_smiles
+        from .graph import MoleculeGraphs
+        return MoleculeGraphs([mol_to_graph(parse_smiles(row[0]), atom_set=self.atom_features) for row in data.rows])
+
+    def fit(self, encoder, train, val, cfg, task, *, device, precision, seed, progress, desc, start=None):
+        from ..data.molecules import atom_feature_dim, bond_feature_dim
+        from .graph import fit_graph_source
+        model, details = fit_graph_source(
+            self.name, self.source(train), train.labels, self.source(val), val.labels, cfg, task, device=device,
+            seed=seed, atom_dim=atom_feature_dim(self.atom_features), bond_dim=bond_feature_dim(),
+            progress=progress, desc=desc, model_kwargs=self.sizes, start=start)
+        return Fitted(self, model, task, details, device, precision)
+
+    def score(self, fitted, data):
+        from .graph import predict_source
+        return predict_source(fitted.model, self.source(data), fitted.task, fitted.device)
+
+    def settings(self, fitted):
+        return {"graph": {"kind": self.name, "atom_features": self.atom_features, **self.sizes,
+                          "n_outputs": fitted.model.n_outputs}}
+
+    def save(self, fitted, out, tokenizer, meta, merge):
+        """``graph_model.safetensors`` and the tokenizer in ``encoder/``."""
+        out.mkdir(parents=True, exist_ok=True)
+        save_tensors({k: v.contiguous().cpu() for k, v in fitted.model.state_dict().items()},
+                     str(out / "graph_model.safetensors"))
+        tokenizer.save(out / "encoder")
+
+    def load(self, directory, manifest, task, device):
+        from safetensors.torch import load_file
+
+        from ..data.molecules import atom_feature_dim, bond_feature_dim
+        from ..models.gnn import GraphPredictor
+        graph, head = dict(manifest["graph"]), manifest["head"]
+        mode = copy_with(self, atom_features=graph["atom_features"],
+                         sizes={k: graph[k] for k in ("hidden", "layers", "heads", "dropout")})
+        model = GraphPredictor(self.name, atom_feature_dim(mode.atom_features), bond_feature_dim(),
+                               n_outputs=graph["n_outputs"], head_hidden=head["hidden"], head_dropout=head["dropout"],
+                               **mode.sizes)
+        model.load_state_dict(load_file(str(directory / "graph_model.safetensors")))
+        return Fitted(mode, model.to(device).eval(), task, {}, device)
+
+
+def copy_with(mode: TransferMode, **changes) -> TransferMode:
+    """A copy of a registered mode with some attributes changed (the registered instance stays as it is)."""
+    import copy
+    out = copy.copy(mode)
+    for name, value in changes.items():
+        setattr(out, name, value)
+    return out
+
+
+@register_mode
+class GCN(GraphNetwork):
+    name = "gcn"
+
+
+@register_mode
+class GAT(GraphNetwork):
+    name = "gat"
 
 
 def fit_in_mode(mode: str, encoder, train, val, cfg, task: Task, *, device, precision: str = "fp32", seed: int = 0,

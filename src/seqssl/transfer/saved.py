@@ -29,7 +29,8 @@ def write_manifest(out: Path, cfg, columns: list[str], fitted: Fitted, label_met
                 "precision": cfg.precision, "head": head_settings(fitted, cfg.finetune),
                 "base_encoder": cfg.finetune.encoder, "trained_on": cfg.data.path, "metrics": evaluation,
                 "v_genes": {"columns": cfg.data.v_gene_columns, "organism": cfg.data.organism,
-                            "unknown": cfg.data.unknown_v_genes} if cfg.data.v_gene_columns else None}
+                            "unknown": cfg.data.unknown_v_genes} if cfg.data.v_gene_columns else None,
+                **fitted.mode.settings(fitted)}
     atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=1, default=str))
 
 
