@@ -13,11 +13,15 @@ as Parquet in row groups of 65,536 rows.
 Phases, each in a child process of its own so that its peak resident memory is its own (``ru_maxrss``; the memory-
 mapped cache's pages it touched count):
 
-- ``featurise``: ``finetune --stream``'s reading: every molecule parsed by RDKit (``--invalid-smiles``), tokenised,
-  labelled and given its side (hash of the tagged building block: validation 15%, test 2%) into the Arrow cache,
-  in ``--jobs`` worker processes. molecules/s per core = rows / seconds / jobs.
+- ``featurise``: ``finetune --stream``'s reading: every molecule parsed by RDKit once (``--invalid-smiles``), its
+  graph written as codes (``--mode gcn``'s input) beside its SMILES tokens, labels and side (hash of the tagged
+  building block: validation 15%, test 2%) into the Arrow cache, in ``--jobs`` worker processes. molecules/s per
+  core = rows / seconds / jobs.
 - ``train``: ``seqssl finetune --stream`` of a small SMILES encoder (2 layers, hidden 64) for ``--steps`` steps of
   ``--batch-size`` rows (validation on a 10,000-row sample after them); the step time is the training loop's.
+- ``train_gcn``: ``--mode gcn`` (3 layers, hidden 128) on the same cache for ``--steps`` steps: the fit that
+  ``finetune --stream --mode gcn`` runs (``GraphNetwork.fit``), called with the cache the SMILES encoder's run
+  wrote (the command line would write a cache of its own, with the SMILES base vocabulary: a GCN reads no tokens).
 - ``train_in_memory`` (``--in-memory``): the same run without ``--stream`` (the whole table read, every row a
   Python object), for the step-time ratio and its memory.
 - ``predict``: ``seqssl predict --stream`` over the whole file into Parquet.
@@ -142,7 +146,7 @@ def phase(name: str, work: Path, args) -> dict:
         from seqssl.data.labelled_stream import load_streamed
         from seqssl.models.encoder import load_encoder
         cfg = load_config(None, config(work, args, stream=True))
-        data = load_streamed(cfg, load_encoder(str(work / "encoder"))[1], molecular=True)
+        data = load_streamed(cfg, load_encoder(str(work / "encoder"))[1], molecular=True, graphs=True)
         return {"rows": len(data), "seconds": time.perf_counter() - started,
                 "invalid_smiles_skipped": data.encoded.meta.get("invalid_smiles_skipped", 0)}
     if name in ("train", "train_in_memory"):
@@ -152,6 +156,8 @@ def phase(name: str, work: Path, args) -> dict:
         steps = min(args.steps, -(-metrics["n_fit"] // args.batch_size))
         return {"seconds": time.perf_counter() - started, "step_seconds": metrics["history"][0]["seconds"] / steps,
                 "steps": steps, "n_fit": metrics["n_fit"], "val_map": metrics["validation"].get("map")}
+    if name == "train_gcn":
+        return gcn_phase(work, args, started)
     if name == "predict":
         source = work / "belka.parquet"
         if args.predict_rows < args.rows:
@@ -161,6 +167,30 @@ def phase(name: str, work: Path, args) -> dict:
                     device="cpu")
         return {"seconds": time.perf_counter() - started, "rows": min(args.rows, args.predict_rows)}
     raise SystemExit(f"unknown phase {name}")
+
+
+def gcn_phase(work: Path, args, started: float) -> dict:
+    """``--mode gcn`` fitted on the featurised cache for ``--steps`` steps (validation sample after them)."""
+    import torch
+
+    from seqssl.config import load_config
+    from seqssl.data.labelled_stream import load_streamed, streamed_split
+    from seqssl.models.encoder import load_encoder
+    from seqssl.runtime import configure_process
+    from seqssl.transfer.modes import get_mode
+    cfg = load_config(None, {**config(work, args, stream=True), "finetune": {
+        **config(work, args, stream=True)["finetune"], "encoder": "none", "mode": "gcn"}})
+    configure_process(cfg.threads, True)
+    data = load_streamed(cfg, load_encoder(str(work / "encoder"))[1], molecular=True, graphs=True)
+    split = streamed_split(data.encoded, cfg.finetune.val_fraction, cfg.finetune.val_rows, cfg.seed)
+    loaded = time.perf_counter()
+    fitted = get_mode("gcn").configured(cfg).fit(
+        None, data.encoded.subset(split.train), data.encoded.subset(split.val), cfg.finetune, data.task,
+        device=torch.device("cpu"), precision="fp32", seed=0, progress=False, desc="gcn")
+    steps = min(args.steps, -(-len(split.train) // args.batch_size))
+    return {"seconds": time.perf_counter() - started, "load_seconds": loaded - started, "steps": steps,
+            "step_seconds": fitted.details["history"][0]["seconds"] / steps,
+            "val_map": fitted.details["history"][0].get("val_map")}
 
 
 def first_rows(path: Path, rows: int, out: Path) -> Path:
@@ -255,7 +285,8 @@ def main() -> None:
         print(f"synthetic_file_seconds: {time.perf_counter() - started:.1f}")
         print(f"synthetic_file_gb: {(work / 'belka.parquet').stat().st_size / 1e9:.2f}")
         results = {name: run_phase(name, work, args) for name in
-                   ("featurise", "train", *(("train_in_memory",) if args.in_memory else ()), "predict")}
+                   ("featurise", "train", "train_gcn", *(("train_in_memory",) if args.in_memory else ()),
+                    "predict")}
         report(results, args)
 
 
@@ -267,6 +298,9 @@ def report(results: dict, args) -> None:
     print(f"train_step_s: {train['step_seconds']:.4f}")
     print(f"train_rows_per_s: {args.batch_size / train['step_seconds']:.0f}")
     print(f"train_n_fit: {train['n_fit']}")
+    gcn = results["train_gcn"]
+    print(f"gcn_train_step_s: {gcn['step_seconds']:.4f}")
+    print(f"gcn_train_rows_per_s: {args.batch_size / gcn['step_seconds']:.0f}")
     print(f"predict_rows: {pred['rows']}")
     print(f"predict_rows_per_s: {pred['rows'] / pred['seconds']:.0f}")
     if "train_in_memory" in results:

@@ -57,7 +57,7 @@ def test_a_cached_batch_equals_torch_geometric_batching(molecules, tmp_path):
         assert torch.equal(getattr(want, name), getattr(got, name)), name
     assert got.num_graphs == len(positions)
     # a cache with graphs serves a run without them (no second featurisation)
-    again = load_streamed(cfg, molecular=True)
+    again = load_streamed(cfg, data.tokenizer, molecular=True)
     assert again.encoded.path == data.encoded.path
 
 

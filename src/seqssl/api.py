@@ -13,7 +13,7 @@ import pandas as pd
 
 from .config import Config
 from .data.alphabets import fit_smiles_tokenizer
-from .data.dataset import encode_table, sequences_of
+from .data.dataset import EncodedDataset, encode_table, sequences_of
 from .data.formats import default_columns
 from .data.labelled import LabelledData, carve, fixed_split, load_labelled, named_test_sets
 from .data.labelled_stream import StreamedLabelled
@@ -272,7 +272,10 @@ def predicted_rows(predictor: tuple, data, table, columns: list[str] | None, on_
         raise InputError(f"the model reads {len(manifest['columns'])} sequence column(s) {manifest['columns']}, "
                          f"got {columns}", fix="pass as many --columns as the model was trained on")
     bad: list = []
-    encoded = encode_table(table, columns, tokenizer, manifest["max_length"], manifest["too_long"], bad)
+    if fitted.mode.encoder_free:  # a graph network: a row is good when RDKit parses its molecule
+        encoded = molecule_rows(table, columns, bad)
+    else:
+        encoded = encode_table(table, columns, tokenizer, manifest["max_length"], manifest["too_long"], bad)
     if bad and on_bad_rows == "error":
         raise_bad_rows(bad)
     good = np.setdiff1d(np.arange(len(table)), [i for i, _ in bad])
@@ -280,9 +283,6 @@ def predicted_rows(predictor: tuple, data, table, columns: list[str] | None, on_
     if len(columns) >= 2:  # what a per-value head reads: each row's value of the last column (e.g. its peptide)
         encoded.group_keys = table.frame[columns[-1]].astype(str).str.strip().to_numpy()[good]
     fitted.task.unlabelled(encoded)
-    if fitted.mode.encoder_free:  # a graph network reads each good row's molecule, not its tokens
-        molecules = sequences_of(table, columns)
-        encoded.rows = [molecules[i] for i in good]
     scores = fitted.score(encoded)
     rows = fitted.task.prediction_rows(encoded, good, 0, "", scores)
     rows = rows.drop(columns=[c for c in ("fold", "arm", "y_true") if c in rows.columns])
@@ -291,6 +291,23 @@ def predicted_rows(predictor: tuple, data, table, columns: list[str] | None, on_
         rows = rows.sort_values("row", kind="stable").reset_index(drop=True)
     rows = with_input_columns(rows, input_frame(data, table.frame, kept), keep_columns, ("id", *columns))
     return with_skipped_v_genes(rows, kept, n_input, data)
+
+
+def molecule_rows(table, columns: list[str], bad: list) -> EncodedDataset:
+    """The rows whose molecule (first column) RDKit parses, as an :class:`EncodedDataset` of their sequences only
+    (``rows``; no tokens: a graph model reads molecules); each other row is appended to ``bad`` with its error."""
+    from .data.molecules import parse_smiles
+    rows = sequences_of(table, columns)
+    good = []
+    for i, row in enumerate(rows):
+        try:
+            parse_smiles(row[0], where={"path": table.path, "line": table.line_of(i), "column": columns[0]})
+        except InputError as err:
+            bad.append((i, err))
+            continue
+        good.append(row)
+    empty = np.zeros(0, dtype=np.int64)
+    return EncodedDataset([empty] * len(good), [empty] * len(good), rows=good)
 
 
 def labelled_data(cfg: Config, tokenizer=None) -> LabelledData:

@@ -461,7 +461,7 @@ def load_streamed(cfg, tokenizer=None, *, molecular: bool = False, graphs: bool 
     files = expand_paths(cfg.data.path)
     columns = default_columns(files[0], cfg.data.columns)
     task.check_columns(columns)
-    tokenizer = tokenizer or streamed_tokenizer(cfg.data, files, columns)
+    tokenizer = tokenizer or streamed_tokenizer(cfg.data, files, columns, graphs)
     from ..lengths import length_limit
     recipe = BlockRecipe(task.name, columns, cfg.data, tokenizer, length_limit(cfg.model), molecular,
                          cfg.finetune.val_fraction, cfg.finetune.test_fraction, cfg.seed,
@@ -471,9 +471,13 @@ def load_streamed(cfg, tokenizer=None, *, molecular: bool = False, graphs: bool 
     return StreamedLabelled(ArrowLabelled(path), tokenizer, task, columns, files)
 
 
-def streamed_tokenizer(data_cfg, files: list[str], columns: list[str]):
-    """The ``--alphabet`` tokenizer of streamed files: SMILES fitted on them row by row; BPE is not trained here."""
+def streamed_tokenizer(data_cfg, files: list[str], columns: list[str], graphs: bool = False):
+    """The ``--alphabet`` tokenizer of streamed files: SMILES fitted on them row by row (for a graph network, whose
+    tokens nothing reads, SMILES' base vocabulary without a pass over the files); BPE is not trained here."""
     from .alphabets import corpus_tokenizer
+    if graphs and data_cfg.alphabet == "smiles":
+        from .smiles import BASE_TOKENS, SmilesTokenizer
+        return SmilesTokenizer(list(BASE_TOKENS), "map-to-unk")
     if data_cfg.alphabet == "text":
         raise InputError("--stream does not train a BPE vocabulary (--alphabet text)",
                          fix="pass --encoder DIR (its tokenizer is used), or drop --stream")
