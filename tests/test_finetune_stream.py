@@ -146,3 +146,19 @@ def test_test_fraction_needs_stream(binding, tmp_path, capsys):
                     "--label-column", "label", "--positive-label", "1", "--test-fraction", "0.2", "--out",
                     str(tmp_path / "out"), "--quiet", "--config", str(binding / "tiny.yaml")]) == 2
     assert "--test-fraction" in capsys.readouterr().err
+
+
+def test_a_directory_of_shards_is_read_as_one_file(tmp_path):
+    frame = pd.read_csv(BELKA).iloc[:600][["molecule_smiles", "binds"]]
+    frame.to_csv(tmp_path / "whole.csv", index=False)
+    (tmp_path / "shards").mkdir()
+    frame.iloc[:250].to_csv(tmp_path / "shards" / "part-0.csv", index=False)
+    frame.iloc[250:].to_parquet(tmp_path / "shards" / "part-1.parquet", index=False)
+    whole = streamed(tmp_path / "whole.csv", tmp_path / "a", columns=["molecule_smiles"], label_column="binds",
+                     task="classification", block_rows=100)
+    shards = streamed(tmp_path / "shards", tmp_path / "b", columns=["molecule_smiles"], label_column="binds",
+                      task="classification", block_rows=100)
+    assert len(shards.encoded) == len(whole.encoded) == 600
+    np.testing.assert_array_equal(shards.encoded.labels, whole.encoded.labels)
+    np.testing.assert_array_equal(shards.encoded.sides, whole.encoded.sides)
+    np.testing.assert_array_equal(shards.encoded.lengths(), whole.encoded.lengths())

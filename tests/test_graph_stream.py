@@ -36,7 +36,8 @@ def molecules(tmp_path_factory):
 
 @pytest.mark.parametrize("feature_set", ["full", "simple"])
 def test_codes_rebuild_the_graph_features(molecules, feature_set):
-    for smiles in pd.read_csv(molecules / "bbbp.csv")["smiles"].iloc[:60]:
+    belka = pd.read_csv(builtin_path("belka_sample"))["molecule_smiles"].iloc[:40].tolist()  # [Dy], charges, rings
+    for smiles in pd.read_csv(molecules / "bbbp.csv")["smiles"].iloc[:60].tolist() + belka:
         mol = parse_smiles(smiles)
         want, got = mol_to_graph(mol, atom_set=feature_set), graph_from_codes(atom_codes(mol), *bond_codes(mol),
                                                                               feature_set=feature_set)

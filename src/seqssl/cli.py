@@ -192,7 +192,8 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
                                           "per-value (full, one output per value of the last column, e.g. "
                                           "each peptide) | probe+kmer (frozen embedding + k-mers, one linear "
                                           "model) | prototype (class means in the frozen embedding, per value "
-                                          "of the last column)")] = None,
+                                          "of the last column) | gcn | gat (a graph network on the molecules, "
+                                          "no encoder; --alphabet smiles)")] = None,
              out: Out = None,
              config: ConfigFile = None, epochs: Epochs = None, max_steps: MaxSteps = None,
              batch_size: BatchSize = None, lr: Lr = None, seed: Seed = None, device: Device = None,

@@ -93,7 +93,7 @@ class EncodedBlock:
     sides: np.ndarray
     draws: np.ndarray
     counts: dict[str, int] = field(default_factory=dict)
-    graphs: dict[str, list] | None = None  # atoms, pairs, bonds (flattened codes) and canonical, per row
+    graphs: dict | None = None  # atoms, pairs, bonds: (values, counts per row); canonical: a string per row
 
 
 def group_draws(keys, seed: int) -> np.ndarray:
@@ -168,18 +168,12 @@ def encode_block(recipe: BlockRecipe, table: SequenceTable) -> EncodedBlock:
                         draws.astype(np.float32), counts, graph_columns(molecules) if recipe.graphs else None)
 
 
-def graph_columns(molecules: list) -> dict[str, list]:
-    """Each molecule's graph as flattened codes (:mod:`seqssl.data.molecule_codes`) and its canonical SMILES."""
-    from .molecule_codes import atom_codes, bond_codes
+def graph_columns(molecules: list) -> dict:
+    """The molecules' graphs as codes (:func:`~seqssl.data.molecule_codes.block_codes`: values and per-molecule
+    counts) and their canonical SMILES."""
+    from .molecule_codes import block_codes
     from .molecules import Chem
-    out: dict[str, list] = {"atoms": [], "pairs": [], "bonds": [], "canonical": []}
-    for mol in molecules:
-        pairs, bonds = bond_codes(mol)
-        out["atoms"].append(atom_codes(mol).reshape(-1))
-        out["pairs"].append(pairs.astype(np.int16).reshape(-1))
-        out["bonds"].append(bonds.reshape(-1))
-        out["canonical"].append(Chem.MolToSmiles(mol))
-    return out
+    return {**block_codes(molecules), "canonical": [Chem.MolToSmiles(mol) for mol in molecules]}
 
 
 def whole_inputs(blocks: Iterator[SequenceTable], columns: list[str]) -> Iterator[SequenceTable]:
@@ -254,7 +248,10 @@ def record_batch(block: EncodedBlock, schema: pa.Schema) -> pa.RecordBatch:
     if "token_type_ids" in schema.names:
         columns.append(pa.array(block.token_type_ids, type=pa.list_(pa.int8())))
     if block.graphs is not None:
-        columns += [pa.array(block.graphs[name], type=pa.list_(kind)) for name, kind in GRAPH_FIELDS.items()]
+        for name, kind in GRAPH_FIELDS.items():
+            values, counts = block.graphs[name]
+            offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+            columns.append(pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=kind)))
         columns.append(pa.array(block.graphs["canonical"], type=pa.string()))
     return pa.record_batch(columns, schema=schema)
 

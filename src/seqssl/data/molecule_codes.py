@@ -27,31 +27,90 @@ ATOM_CODE_WIDTH = len(ATOM_BLOCKS) + len(ATOM_FLAGS)  # 9 block indices, then 2 
 BOND_CODE_WIDTH = 3  # type index, in ring, conjugated
 
 
-def _index(value, choices) -> int:
-    return choices.index(value) if value in choices else len(choices)
+def _lookup(choices, key=lambda v: v) -> tuple[np.ndarray, int]:
+    """A table from a value's integer key (shifted to start at 0) to its index in ``choices``, "other" (its length)
+    for every key not among them, and the shift."""
+    keys = [int(key(v)) for v in choices]
+    shift = -min(keys + [0])
+    table = np.full(max(keys + [0]) + shift + 2, len(choices), dtype=np.uint8)
+    for i, k in enumerate(keys):
+        table[k + shift] = i
+    return table, shift
+
+
+_ATOM_TABLES = [_lookup(choices, Chem.GetPeriodicTable().GetAtomicNumber if name == "element" else int)
+                for name, choices in ATOM_BLOCKS]
+_BOND_TABLE = _lookup(BOND_TYPES, int)
+
+
+def _codes(raw: np.ndarray, tables: list) -> np.ndarray:
+    """Each column of raw integer keys through its :func:`_lookup` table (keys outside it: "other")."""
+    out = np.empty(raw.shape, dtype=np.uint8)
+    for k, (table, shift) in enumerate(tables):
+        column = raw[:, k] + shift
+        inside = (column >= 0) & (column < len(table))
+        out[:, k] = np.where(inside, table[np.clip(column, 0, len(table) - 1)], table[-1])
+    return out
+
+
+def _atom_keys(mol: Chem.Mol) -> list[tuple]:
+    """Per atom, the integer keys of its block values, then its two flags (RDKit read once per value)."""
+    explicit, implicit = Chem.ValenceType.EXPLICIT, Chem.ValenceType.IMPLICIT
+    return [(a.GetAtomicNum(), a.GetDegree(), a.GetValence(explicit), a.GetValence(implicit), a.GetFormalCharge(),
+             a.GetNumRadicalElectrons(), int(a.GetChiralTag()), int(a.GetHybridization()), a.GetTotalNumHs(),
+             a.IsInRing(), a.GetIsAromatic()) for a in mol.GetAtoms()]
+
+
+def _bond_keys(mol: Chem.Mol) -> list[tuple]:
+    return [(b.GetBeginAtomIdx(), b.GetEndAtomIdx(), int(b.GetBondType()), b.IsInRing(), b.GetIsConjugated())
+            for b in mol.GetBonds()]
+
+
+def _atom_array(keys: list[tuple]) -> np.ndarray:
+    raw = np.array(keys, dtype=np.int64).reshape(-1, ATOM_CODE_WIDTH)
+    out = np.empty(raw.shape, dtype=np.uint8)
+    out[:, :len(ATOM_BLOCKS)] = _codes(raw[:, :len(ATOM_BLOCKS)], _ATOM_TABLES)
+    out[:, len(ATOM_BLOCKS):] = raw[:, len(ATOM_BLOCKS):]
+    return out
+
+
+def _bond_arrays(keys: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
+    raw = np.array(keys, dtype=np.int64).reshape(-1, 5)
+    codes = np.empty((len(raw), BOND_CODE_WIDTH), dtype=np.uint8)
+    codes[:, :1] = _codes(raw[:, 2:3], [_BOND_TABLE])
+    codes[:, 1:] = raw[:, 3:]
+    return raw[:, :2].astype(np.int32), codes
 
 
 def atom_codes(mol: Chem.Mol) -> np.ndarray:
     """``(atoms, 11)`` uint8: per atom the index of its value in each of :data:`ATOM_BLOCKS` (its length for
-    "other"), then its ring and aromatic flags."""
-    rows = []
-    for atom in mol.GetAtoms():
-        values = (atom.GetSymbol(), atom.GetDegree(), atom.GetValence(Chem.ValenceType.EXPLICIT),
-                  atom.GetValence(Chem.ValenceType.IMPLICIT), atom.GetFormalCharge(), atom.GetNumRadicalElectrons(),
-                  atom.GetChiralTag(), atom.GetHybridization(), atom.GetTotalNumHs())
-        rows.append([_index(v, choices) for v, (_, choices) in zip(values, ATOM_BLOCKS)]
-                    + [int(atom.IsInRing()), int(atom.GetIsAromatic())])
-    return np.asarray(rows, dtype=np.uint8).reshape(-1, ATOM_CODE_WIDTH)
+    "other"), then its ring and aromatic flags. RDKit's values are read as integers and mapped by table lookup
+    (the element by atomic number: a dummy atom, 0, is "other" as its symbol ``*`` is)."""
+    return _atom_array(_atom_keys(mol))
 
 
 def bond_codes(mol: Chem.Mol) -> tuple[np.ndarray, np.ndarray]:
     """``(pairs (bonds, 2) int32, codes (bonds, 3) uint8)``: each bond's begin and end atom, then its type's index
     in :data:`BOND_TYPES` and its ring and conjugation flags."""
-    pairs, codes = [], []
-    for bond in mol.GetBonds():
-        pairs.append((bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()))
-        codes.append((_index(bond.GetBondType(), BOND_TYPES), int(bond.IsInRing()), int(bond.GetIsConjugated())))
-    return np.asarray(pairs, dtype=np.int32).reshape(-1, 2), np.asarray(codes, dtype=np.uint8).reshape(-1, 3)
+    return _bond_arrays(_bond_keys(mol))
+
+
+def block_codes(molecules: list) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The codes of many molecules at once, ``name → (values concatenated, per-molecule counts)`` for ``atoms``
+    (11 a row), ``pairs`` (2) and ``bonds`` (3): one table lookup for the whole block instead of one per molecule."""
+    atom_keys, bond_keys, n_atoms, n_bonds = [], [], [], []
+    for mol in molecules:
+        per_atom, per_bond = _atom_keys(mol), _bond_keys(mol)
+        atom_keys += per_atom
+        bond_keys += per_bond
+        n_atoms.append(len(per_atom))
+        n_bonds.append(len(per_bond))
+    atoms = _atom_array(atom_keys)
+    pairs, bonds = _bond_arrays(bond_keys)
+    n_atoms_array, n_bonds_array = np.asarray(n_atoms, dtype=np.int64), np.asarray(n_bonds, dtype=np.int64)
+    return {"atoms": (atoms.reshape(-1), n_atoms_array * ATOM_CODE_WIDTH),
+            "pairs": (pairs.astype(np.int16).reshape(-1), n_bonds_array * 2),
+            "bonds": (bonds.reshape(-1), n_bonds_array * BOND_CODE_WIDTH)}
 
 
 def atom_matrix(codes: np.ndarray, feature_set: str = "full") -> np.ndarray:
