@@ -257,15 +257,13 @@ def record_batch(block: EncodedBlock, schema: pa.Schema) -> pa.RecordBatch:
 
 
 def first_block_targets(recipe: BlockRecipe, files: list[str], block_rows: int) -> list[str] | None:
-    """Multilabel: the targets' names (wide: the label columns; long: the first block's target values)."""
-    if recipe.task != "multilabel":
-        return None
-    if not recipe.data_cfg.target_column:
-        return [c.strip() for c in recipe.data_cfg.label_column.split(",")]
-    first = next(iter(table_blocks(Path(files[0]), block_rows)), None)
-    if first is None or recipe.data_cfg.target_column not in first.frame.columns:
-        raise InputError(f"missing column '{recipe.data_cfg.target_column}' (--target-column)", path=files[0])
-    return sorted(set(first.frame[recipe.data_cfg.target_column].astype(str).str.strip()))
+    """The label matrix's column names (multilabel), from the task's own rule (:meth:`Task.stream_targets`)."""
+    def first_block() -> SequenceTable:
+        block = next(iter(table_blocks(Path(files[0]), block_rows)), None)
+        if block is None:
+            raise InputError("no rows", path=files[0], fix="add rows")
+        return block
+    return get_task(recipe.task).stream_targets(recipe.data_cfg, first_block)
 
 
 def labelled_to_arrow(recipe: BlockRecipe, files: list[str], *, block_rows: int = 65_536, jobs: int = 1,

@@ -89,6 +89,11 @@ class Task:
         for the whole file."""
         return self.read_labels(table, columns, data_cfg)
 
+    def stream_targets(self, data_cfg, first_block) -> list[str] | None:
+        """The names of a streamed file's label columns, fixed before its blocks are read (``first_block()``: its
+        first block as a table); None: one label per row."""
+        return None
+
     def attach(self, encoded, labels: Labels, rows: list[tuple]) -> None:
         """Put the labels on the tokenised rows (``encoded.labels`` and ``encoded.meta``)."""
         encoded.labels = labels.values

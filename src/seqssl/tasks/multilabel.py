@@ -7,6 +7,7 @@ import pandas as pd
 import torch
 
 from ..data.multilabel import multilabel_targets, stratification_labels
+from ..data.table import require_columns
 from ..metrics import multilabel_metrics
 from ..models.linear import PerTargetLogistic
 from .base import Labels, Task, register_task
@@ -28,6 +29,14 @@ class Multilabel(Task):
         names = [c.strip() for c in data_cfg.label_column.split(",")]
         table, values, targets = multilabel_targets(table, columns, names, data_cfg.target_column)
         return table, Labels(values, {"targets": targets})
+
+    def stream_targets(self, data_cfg, first_block):
+        """Wide: the label columns; long: the target values of the first block (a later unseen one is an error)."""
+        if not data_cfg.target_column:
+            return [c.strip() for c in data_cfg.label_column.split(",")]
+        block = first_block()
+        require_columns(block, [data_cfg.target_column])
+        return sorted(set(block.frame[data_cfg.target_column].astype(str).str.strip()))
 
     def fold_labels(self, encoded) -> np.ndarray:
         """Whether any measured target is positive."""
