@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -38,7 +37,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from tqdm.auto import tqdm
 
 from ..errors import InputError
 from ..io import atomic_write_text
@@ -46,7 +44,7 @@ from ..tasks import get_task
 from .blocks import table_blocks
 from .dataset import encode_row, sequences_of
 from .splits import Split, split_sides
-from .stream import ArrowCorpus, default_cache_dir
+from .stream import ArrowCorpus, arrow_written_atomically, default_cache_dir
 from .table import SequenceTable, check_file
 
 FORMAT_VERSION = 1
@@ -282,22 +280,14 @@ def labelled_to_arrow(recipe: BlockRecipe, files: list[str], *, block_rows: int 
         return target
     schema = cache_schema(recipe)
     counts: dict[str, Any] = {"targets": recipe.targets, "rows": 0}
-    partial = target.with_suffix(f".partial-{os.getpid()}")
-    bar = tqdm(desc="reading labelled rows", unit="row", disable=not progress, leave=False)
-    try:
-        with pa.OSFile(str(partial), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
-            for block in encoded_blocks(recipe, file_blocks(recipe, files, block_rows), jobs):
-                if block.input_ids:
-                    writer.write_batch(record_batch(block, schema))
-                for name, value in block.counts.items():
-                    counts[name] = counts.get(name, 0) + value
-                bar.update(block.counts["rows"])
-        atomic_write_text(target.with_suffix(".json"), json.dumps(counts))
-        os.replace(partial, target)
-    finally:
-        bar.close()
-        if partial.exists():
-            partial.unlink()
+    with arrow_written_atomically(target, schema, "reading labelled rows", progress) as (writer, bar):
+        for block in encoded_blocks(recipe, file_blocks(recipe, files, block_rows), jobs):
+            if block.input_ids:
+                writer.write_batch(record_batch(block, schema))
+            for name, value in block.counts.items():
+                counts[name] = counts.get(name, 0) + value
+            bar.update(block.counts["rows"])
+        atomic_write_text(target.with_suffix(".json"), json.dumps(counts))  # before the cache itself appears
     return target
 
 

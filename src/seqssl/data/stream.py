@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -71,39 +72,46 @@ def tokenize_to_arrow(files: list[tuple[str, list[str]]], tokenizer, max_length:
     if pairs:
         fields.append(pa.field("token_type_ids", pa.list_(pa.int8())))
     schema = pa.schema(fields)
+    with arrow_written_atomically(target, schema, "tokenising corpus", progress) as (writer, bar):
+        ids: list[np.ndarray] = []
+        types: list[np.ndarray] = []
+
+        def flush():
+            if not ids:
+                return
+            columns = [pa.array(ids, type=pa.list_(id_type)), pa.array([len(x) for x in ids], type=pa.int32())]
+            if pairs:
+                columns.append(pa.array(types, type=pa.list_(pa.int8())))
+            writer.write_batch(pa.record_batch(columns, schema=schema))
+            bar.update(len(ids))
+            ids.clear()
+            types.clear()
+
+        for path, columns in files:
+            for line, values in rows_of(path, columns):
+                enc = encode_row(tokenizer, values, columns, max_length, too_long, {"path": path, "line": line})
+                ids.append(enc.input_ids)
+                types.append(enc.token_type_ids)
+                if len(ids) == ROWS_PER_BLOCK:
+                    flush()
+        flush()
+    return target
+
+
+@contextmanager
+def arrow_written_atomically(target: Path, schema: pa.Schema, desc: str, progress: bool):
+    """``(writer, progress bar)`` of an Arrow IPC file written beside ``target`` and moved onto it when the block
+    ends without an error (a killed or failed run leaves no half-written ``target``)."""
     partial = target.with_suffix(f".partial-{os.getpid()}")
-    bar = tqdm(desc="tokenising corpus", unit="seq", disable=not progress, leave=False)
+    bar = tqdm(desc=desc, unit="row", disable=not progress, leave=False)
     try:
         with pa.OSFile(str(partial), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
-            ids: list[np.ndarray] = []
-            types: list[np.ndarray] = []
-
-            def flush():
-                if not ids:
-                    return
-                columns = [pa.array(ids, type=pa.list_(id_type)), pa.array([len(x) for x in ids], type=pa.int32())]
-                if pairs:
-                    columns.append(pa.array(types, type=pa.list_(pa.int8())))
-                writer.write_batch(pa.record_batch(columns, schema=schema))
-                bar.update(len(ids))
-                ids.clear()
-                types.clear()
-
-            for path, columns in files:
-                for line, values in rows_of(path, columns):
-                    enc = encode_row(tokenizer, values, columns, max_length, too_long,
-                                     {"path": path, "line": line})
-                    ids.append(enc.input_ids)
-                    types.append(enc.token_type_ids)
-                    if len(ids) == ROWS_PER_BLOCK:
-                        flush()
-            flush()
+            yield writer, bar
         os.replace(partial, target)
     finally:
         bar.close()
         if partial.exists():
             partial.unlink()
-    return target
 
 
 class ArrowCorpus:
