@@ -94,6 +94,24 @@ def test_hash_split_keeps_groups_whole_and_bounds_the_validation_sample(tmp_path
     assert set(split.val) <= set(np.flatnonzero(data.encoded.sides == 1)) and split.test is None
 
 
+def test_scaffold_split_draws_each_molecules_scaffold_as_it_is_parsed(tmp_path):
+    from seqssl.data.labelled_stream import group_draws
+    from seqssl.data.molecules import murcko_scaffold
+    frame = pd.read_csv(BELKA).iloc[:600]
+    frame[["molecule_smiles", "binds"]].to_csv(tmp_path / "mols.csv", index=False)
+    cfg = load_config(None, {"data": {"path": str(tmp_path / "mols.csv"), "cache_dir": str(tmp_path / "cache"),
+                                      "alphabet": "smiles", "columns": ["molecule_smiles"], "label_column": "binds",
+                                      "task": "classification", "block_rows": 128},
+                             "crossval": {"split": "scaffold"}, "model": {"max_length": 160}, "quiet": True})
+    data = load_streamed(cfg, molecular=True)
+    smiles = frame["molecule_smiles"].tolist()
+    expected = group_draws([murcko_scaffold(s) or f" acyclic {s}" for s in smiles], seed=0).astype(np.float32)
+    assert np.array_equal(data.encoded.draws, expected)
+    scaffolds = np.array([murcko_scaffold(s) for s in smiles])
+    for code in (0, 1, 2):
+        assert not set(scaffolds[data.encoded.sides == code]) & set(scaffolds[data.encoded.sides != code])
+
+
 def test_worker_processes_write_the_same_cache(tmp_path):
     frame = pd.read_csv(BELKA).iloc[:900]
     frame[["molecule_smiles", "binds"]].to_csv(tmp_path / "wide.csv", index=False)

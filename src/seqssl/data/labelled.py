@@ -184,21 +184,17 @@ def negative_types(cfg, data: LabelledData) -> np.ndarray | None:
     return data.table.frame[column].fillna("").astype(str).str.strip().to_numpy()
 
 
-def valid_molecules(table: SequenceTable, columns: list[str], policy: str):
+def valid_molecules(table: SequenceTable, columns: list[str], policy: str, each=None):
     """``(table, kept positions, number skipped)``: every SMILES must parse in RDKit; ``policy`` error
-    names the file, line, column and RDKit's reason, ``skip`` drops those rows and counts them."""
-    table, kept, skipped, _ = parsed_molecules(table, columns, policy)
-    return table, kept, skipped
-
-
-def parsed_molecules(table: SequenceTable, columns: list[str], policy: str):
-    """:func:`valid_molecules` and the kept rows' RDKit molecules of the first of ``columns`` (parsed once)."""
+    names the file, line, column and RDKit's reason, ``skip`` drops those rows and counts them. ``each``: called
+    with each kept row's molecule of the first of ``columns``, in order, as it is parsed (RDKit once per molecule;
+    nothing is held here)."""
     from ..extras import require
     require("rdkit", "SMILES checks (--alphabet smiles, molecule arms)")
     from .molecules import parse_smiles
     require_columns(table, columns)
     cells = {c: [str(v).strip() for v in table.frame[c].tolist()] for c in columns}
-    keep, molecules = [], []
+    keep = []
     for i in range(len(table)):
         try:
             parsed = [parse_smiles(cells[c][i], where={"path": table.path, "line": table.line_of(i), "column": c})
@@ -208,9 +204,17 @@ def parsed_molecules(table: SequenceTable, columns: list[str], policy: str):
                 raise
             continue
         keep.append(i)
-        molecules.append(parsed[0])
+        if each is not None:
+            each(parsed[0])
     kept = np.asarray(keep, dtype=np.int64)
-    return table.subset(kept), kept, len(table) - len(kept), molecules
+    return table.subset(kept), kept, len(table) - len(kept)
+
+
+def parsed_molecules(table: SequenceTable, columns: list[str], policy: str):
+    """:func:`valid_molecules` and the kept rows' RDKit molecules of the first of ``columns`` (parsed once)."""
+    molecules: list = []
+    table, kept, skipped = valid_molecules(table, columns, policy, molecules.append)
+    return table, kept, skipped, molecules
 
 
 def fixed_split(cfg, data: LabelledData) -> Split | None:

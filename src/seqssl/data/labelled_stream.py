@@ -101,8 +101,10 @@ def group_draws(keys, seed: int) -> np.ndarray:
     return (hashed >> np.uint64(11)).astype(np.float64) / float(2**53)
 
 
-def draw_keys(recipe: BlockRecipe, table: SequenceTable, rows: list[tuple]) -> list[str]:
-    """What a row's draw hashes: its group, its scaffold, or its sequences."""
+def draw_keys(recipe: BlockRecipe, table: SequenceTable, rows: list[tuple],
+              scaffolds: list[str] | None = None) -> list[str]:
+    """What a row's draw hashes: its group, its scaffold (``scaffolds``: computed as the molecules were
+    parsed, else from the SMILES), or its sequences."""
     column = recipe.data_cfg.group_column
     if column:
         if column not in table.frame.columns:
@@ -110,7 +112,8 @@ def draw_keys(recipe: BlockRecipe, table: SequenceTable, rows: list[tuple]) -> l
         return table.frame[column].astype(str).str.strip().str.upper().tolist()
     if recipe.scaffold:
         from .molecules import murcko_scaffold
-        return [murcko_scaffold(r[0]) or f" acyclic {r[0]}" for r in rows]
+        found = scaffolds if scaffolds is not None else [murcko_scaffold(r[0]) for r in rows]
+        return [scaffold or f" acyclic {r[0]}" for scaffold, r in zip(found, rows)]
     return ["\t".join(r).upper() for r in rows]
 
 
@@ -146,11 +149,11 @@ def encode_block(recipe: BlockRecipe, table: SequenceTable) -> EncodedBlock:
     task = get_task(recipe.task)
     table, labels = task.read_block_labels(table, recipe.columns, recipe.data_cfg)
     counts = {"rows": len(table)}
-    molecules: list = []
+    kept = MoleculeColumns(recipe.graphs, recipe.scaffold)
     if recipe.molecular or recipe.graphs:
-        from .labelled import parsed_molecules
-        table, keep, counts["invalid_smiles_skipped"], molecules = parsed_molecules(
-            table, recipe.columns[:1], recipe.data_cfg.invalid_smiles)
+        from .labelled import valid_molecules
+        table, keep, counts["invalid_smiles_skipped"] = valid_molecules(
+            table, recipe.columns[:1], recipe.data_cfg.invalid_smiles, kept.add)
         labels = labels.subset(keep)
     rows = sequences_of(table, recipe.columns)
     ids, types, cut = [], [], 0
@@ -161,17 +164,35 @@ def encode_block(recipe: BlockRecipe, table: SequenceTable) -> EncodedBlock:
         types.append(enc.token_type_ids)
         cut += enc.truncated
     counts["truncated_rows"] = cut
-    draws = group_draws(draw_keys(recipe, table, rows), recipe.seed)
+    draws = group_draws(draw_keys(recipe, table, rows, kept.scaffolds), recipe.seed)
     return EncodedBlock(ids, types, aligned_targets(recipe, table, labels), block_sides(recipe, table, draws),
-                        draws.astype(np.float32), counts, graph_columns(molecules) if recipe.graphs else None)
+                        draws.astype(np.float32), counts, kept.graph_columns() if recipe.graphs else None)
 
 
-def graph_columns(molecules: list) -> dict:
-    """The molecules' graphs as codes (:func:`~seqssl.data.molecule_codes.block_codes`: values and per-molecule
-    counts) and their canonical SMILES."""
-    from .molecule_codes import block_codes
-    from .molecules import Chem
-    return {**block_codes(molecules), "canonical": [Chem.MolToSmiles(mol) for mol in molecules]}
+class MoleculeColumns:
+    """What a block keeps of each valid molecule as RDKit parses it (the molecule itself is dropped: a block of
+    65,536 would hold ~3 GB): its graph codes and canonical SMILES (``graphs``: :mod:`.molecule_codes`) and its
+    Bemis–Murcko scaffold (``scaffolds``: the scaffold split's draw)."""
+
+    def __init__(self, graphs: bool, scaffolds: bool):
+        from .molecule_codes import BlockCodes
+        from .molecules import Chem, murcko_scaffold
+        self.codes = BlockCodes() if graphs else None
+        self.canonical: list[str] = []
+        self.scaffolds: list[str] | None = [] if scaffolds else None
+        self._smiles, self._scaffold = Chem.MolToSmiles, murcko_scaffold
+
+    def add(self, mol) -> None:
+        if self.codes is not None:
+            self.codes.add(mol)
+            self.canonical.append(self._smiles(mol))
+        if self.scaffolds is not None:
+            self.scaffolds.append(self._scaffold(mol))
+
+    def graph_columns(self) -> dict:
+        """The graphs as codes (values and per-molecule counts) and the canonical SMILES."""
+        assert self.codes is not None
+        return {**self.codes.result(), "canonical": self.canonical}
 
 
 def whole_inputs(blocks: Iterator[SequenceTable], columns: list[str]) -> Iterator[SequenceTable]:

@@ -95,22 +95,57 @@ def bond_codes(mol: Chem.Mol) -> tuple[np.ndarray, np.ndarray]:
     return _bond_arrays(_bond_keys(mol))
 
 
-def block_codes(molecules: list) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The codes of many molecules at once, ``name → (values concatenated, per-molecule counts)`` for ``atoms``
-    (11 a row), ``pairs`` (2) and ``bonds`` (3): one table lookup for the whole block instead of one per molecule."""
-    atom_keys, bond_keys, n_atoms, n_bonds = [], [], [], []
-    for mol in molecules:
+class BlockCodes:
+    """:func:`block_codes` built one molecule at a time (:meth:`add`), the keys turned into arrays every
+    :attr:`CHUNK` molecules: a streamed block holds neither its RDKit molecules (~45 KB each) nor one Python tuple
+    per atom, only the uint8 codes."""
+    CHUNK = 2048
+
+    def __init__(self):
+        self._atom_keys: list[tuple] = []
+        self._bond_keys: list[tuple] = []
+        self._pending = 0
+        self._n_atoms: list[int] = []
+        self._n_bonds: list[int] = []
+        self._atoms: list[np.ndarray] = []
+        self._pairs: list[np.ndarray] = []
+        self._bonds: list[np.ndarray] = []
+
+    def add(self, mol: Chem.Mol) -> None:
         per_atom, per_bond = _atom_keys(mol), _bond_keys(mol)
-        atom_keys += per_atom
-        bond_keys += per_bond
-        n_atoms.append(len(per_atom))
-        n_bonds.append(len(per_bond))
-    atoms = _atom_array(atom_keys)
-    pairs, bonds = _bond_arrays(bond_keys)
-    n_atoms_array, n_bonds_array = np.asarray(n_atoms, dtype=np.int64), np.asarray(n_bonds, dtype=np.int64)
-    return {"atoms": (atoms.reshape(-1), n_atoms_array * ATOM_CODE_WIDTH),
-            "pairs": (pairs.astype(np.int16).reshape(-1), n_bonds_array * 2),
-            "bonds": (bonds.reshape(-1), n_bonds_array * BOND_CODE_WIDTH)}
+        self._atom_keys += per_atom
+        self._bond_keys += per_bond
+        self._n_atoms.append(len(per_atom))
+        self._n_bonds.append(len(per_bond))
+        self._pending += 1
+        if self._pending == self.CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._atoms.append(_atom_array(self._atom_keys))
+        pairs, bonds = _bond_arrays(self._bond_keys)
+        self._pairs.append(pairs.astype(np.int16))
+        self._bonds.append(bonds)
+        self._atom_keys, self._bond_keys, self._pending = [], [], 0
+
+    def result(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """``name → (values concatenated, per-molecule counts)`` for ``atoms`` (11 a row), ``pairs`` (2) and
+        ``bonds`` (3)."""
+        self._flush()
+        n_atoms, n_bonds = np.asarray(self._n_atoms, dtype=np.int64), np.asarray(self._n_bonds, dtype=np.int64)
+        return {"atoms": (np.concatenate(self._atoms).reshape(-1), n_atoms * ATOM_CODE_WIDTH),
+                "pairs": (np.concatenate(self._pairs).reshape(-1), n_bonds * 2),
+                "bonds": (np.concatenate(self._bonds).reshape(-1), n_bonds * BOND_CODE_WIDTH)}
+
+
+def block_codes(molecules) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The codes of many molecules at once, ``name → (values concatenated, per-molecule counts)`` for ``atoms``
+    (11 a row), ``pairs`` (2) and ``bonds`` (3): a table lookup per chunk of molecules instead of one per
+    molecule (:class:`BlockCodes`)."""
+    codes = BlockCodes()
+    for mol in molecules:
+        codes.add(mol)
+    return codes.result()
 
 
 def atom_matrix(codes: np.ndarray, feature_set: str = "full") -> np.ndarray:
