@@ -35,7 +35,8 @@ the parent), so their ``ru_maxrss`` do not add up; each phase samples, every 0.2
 the proportional set size (``Pss`` in ``/proc/PID/smaps_rollup``: a shared page counted once in all), which for one
 process is its resident set. The processes' own ``ru_maxrss`` are printed too (``*_process_rss_gb``,
 ``featurise_worker_rss_gb``). ``--predict-rows`` limits the prediction pass to the file's first rows (its memory is
-one block whatever the file's size). The GCN is not run (see docs/results/README.md, "Labelled data at scale").
+one block whatever the file's size). ``--no-graphs``: the SMILES encoder's cache only (no graph codes, no
+``train_gcn``).
 """
 from __future__ import annotations
 
@@ -146,7 +147,7 @@ def phase(name: str, work: Path, args) -> dict:
         from seqssl.data.labelled_stream import load_streamed
         from seqssl.models.encoder import load_encoder
         cfg = load_config(None, config(work, args, stream=True))
-        data = load_streamed(cfg, load_encoder(str(work / "encoder"))[1], molecular=True, graphs=True)
+        data = load_streamed(cfg, load_encoder(str(work / "encoder"))[1], molecular=True, graphs=not args.no_graphs)
         return {"rows": len(data), "seconds": time.perf_counter() - started,
                 "invalid_smiles_skipped": data.encoded.meta.get("invalid_smiles_skipped", 0)}
     if name in ("train", "train_in_memory"):
@@ -246,7 +247,7 @@ def run_phase(name: str, work: Path, args) -> dict:
     """A phase in a child process; its figures and peak memory (its own and its workers')."""
     argv = [sys.executable, __file__, "--phase", name, "--work", str(work), "--rows", str(args.rows), "--jobs",
             str(args.jobs), "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--threads",
-            str(args.threads), "--predict-rows", str(args.predict_rows)]
+            str(args.threads), "--predict-rows", str(args.predict_rows), *(("--no-graphs",) if args.no_graphs else ())]
     done = subprocess.run(argv, check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -270,6 +271,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--predict-rows", type=int, default=10**12, help="predict the first N rows (default all)")
     parser.add_argument("--in-memory", action="store_true", help="also fine-tune without --stream (reference)")
+    parser.add_argument("--no-graphs", action="store_true",
+                        help="featurise for the SMILES encoder only (RDKit check and tokens; no graph codes, no GCN)")
     parser.add_argument("--work", help="working directory (default: a temporary one, removed at the end)")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -284,9 +287,9 @@ def main() -> None:
         print(f"rows: {args.rows}")
         print(f"synthetic_file_seconds: {time.perf_counter() - started:.1f}")
         print(f"synthetic_file_gb: {(work / 'belka.parquet').stat().st_size / 1e9:.2f}")
-        results = {name: run_phase(name, work, args) for name in
-                   ("featurise", "train", "train_gcn", *(("train_in_memory",) if args.in_memory else ()),
-                    "predict")}
+        phases = ["featurise", "train", *(() if args.no_graphs else ("train_gcn",)),
+                  *(("train_in_memory",) if args.in_memory else ()), "predict"]
+        results = {name: run_phase(name, work, args) for name in phases}
         report(results, args)
 
 
@@ -295,12 +298,14 @@ def report(results: dict, args) -> None:
     print(f"featurise_rows_per_s: {feat['rows'] / feat['seconds']:.0f}")
     print(f"featurise_molecules_per_s_per_core: {feat['rows'] / feat['seconds'] / args.jobs:.0f}")
     print(f"featurise_jobs: {args.jobs}")
+    print(f"featurise_graphs: {'no' if args.no_graphs else 'yes'}")
     print(f"train_step_s: {train['step_seconds']:.4f}")
     print(f"train_rows_per_s: {args.batch_size / train['step_seconds']:.0f}")
     print(f"train_n_fit: {train['n_fit']}")
-    gcn = results["train_gcn"]
-    print(f"gcn_train_step_s: {gcn['step_seconds']:.4f}")
-    print(f"gcn_train_rows_per_s: {args.batch_size / gcn['step_seconds']:.0f}")
+    if "train_gcn" in results:
+        gcn = results["train_gcn"]
+        print(f"gcn_train_step_s: {gcn['step_seconds']:.4f}")
+        print(f"gcn_train_rows_per_s: {args.batch_size / gcn['step_seconds']:.0f}")
     print(f"predict_rows: {pred['rows']}")
     print(f"predict_rows_per_s: {pred['rows'] / pred['seconds']:.0f}")
     if "train_in_memory" in results:
