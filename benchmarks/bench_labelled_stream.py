@@ -34,7 +34,8 @@ worker processes included. Several processes share pages (the libraries every wo
 the parent), so their ``ru_maxrss`` do not add up; each phase samples, every 0.2 s, the sum over its process tree of
 the proportional set size (``Pss`` in ``/proc/PID/smaps_rollup``: a shared page counted once in all), which for one
 process is its resident set. The processes' own ``ru_maxrss`` are printed too (``*_process_rss_gb``,
-``featurise_worker_rss_gb``). ``--predict-rows`` limits the prediction pass to the file's first rows (its memory is
+``featurise_worker_rss_gb``), and the anonymous part of the peak (``*_peak_anonymous_gb``: without the pages of
+files, the memory-mapped cache's among them, which the kernel may drop and read again). ``--predict-rows`` limits the prediction pass to the file's first rows (its memory is
 one block whatever the file's size). ``--no-graphs``: the SMILES encoder's cache only (no graph codes, no
 ``train_gcn``).
 """
@@ -209,38 +210,48 @@ def first_rows(path: Path, rows: int, out: Path) -> Path:
     return out
 
 
-def tree_pss_kib(pid: int) -> int:
-    """Proportional set size (KiB) of ``pid`` and every process below it."""
-    total = 0
+def tree_pss_kib(pid: int) -> tuple[int, int]:
+    """Proportional set size (KiB) of ``pid`` and every process below it: all of it, and its anonymous part (what
+    the processes allocated; the rest is files' pages, the memory-mapped cache's included, which the kernel drops
+    under memory pressure and reads again)."""
+    total, anonymous = 0, 0
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
             if line.startswith("Pss:"):
                 total += int(line.split()[1])
+            elif line.startswith("Pss_Anon:"):
+                anonymous += int(line.split()[1])
         for task in Path(f"/proc/{pid}/task").iterdir():
             for child in (task / "children").read_text().split():
-                total += tree_pss_kib(int(child))
+                below = tree_pss_kib(int(child))
+                total, anonymous = total + below[0], anonymous + below[1]
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         pass
-    return total
+    return total, anonymous
 
 
 class PeakPss:
-    """The largest :func:`tree_pss_kib` of this process, sampled every 0.2 s on a thread."""
+    """The largest :func:`tree_pss_kib` of this process (all, anonymous), sampled every 0.2 s on a thread."""
 
     def __init__(self):
-        self.peak, self._stop = 0, threading.Event()
+        self.peak, self.peak_anonymous, self._stop = 0, 0, threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
 
+    def _take(self):
+        total, anonymous = tree_pss_kib(os.getpid())
+        self.peak, self.peak_anonymous = max(self.peak, total), max(self.peak_anonymous, anonymous)
+
     def _sample(self):
         while not self._stop.is_set():
-            self.peak = max(self.peak, tree_pss_kib(os.getpid()))
+            self._take()
             self._stop.wait(0.2)
 
-    def stop(self) -> float:
+    def stop(self) -> tuple[float, float]:
         self._stop.set()
         self._thread.join()
-        return max(self.peak, tree_pss_kib(os.getpid())) / 1024 ** 2
+        self._take()
+        return self.peak / 1024 ** 2, self.peak_anonymous / 1024 ** 2
 
 
 def run_phase(name: str, work: Path, args) -> dict:
@@ -255,7 +266,7 @@ def run_phase(name: str, work: Path, args) -> dict:
 def child(args) -> None:
     sampler = PeakPss()
     figures = phase(args.phase, Path(args.work), args)
-    figures["pss_gb"] = sampler.stop()
+    figures["pss_gb"], figures["anonymous_pss_gb"] = sampler.stop()
     gib = 1024 ** 2  # ru_maxrss is in KiB on Linux
     figures["rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / gib
     figures["worker_rss_gb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / gib
@@ -315,12 +326,16 @@ def report(results: dict, args) -> None:
         print(f"in_memory_run_seconds: {memory['seconds']:.1f}")
         print(f"in_memory_peak_rss_gb: {memory['pss_gb']:.2f}")
         print(f"in_memory_process_rss_gb: {memory['rss_gb']:.2f}")
+        print(f"in_memory_peak_anonymous_gb: {memory['anonymous_pss_gb']:.2f}")
     streamed = {name: r for name, r in results.items() if name != "train_in_memory"}
     for name, r in streamed.items():
         print(f"{name}_process_rss_gb: {r['rss_gb']:.2f}")
     print(f"featurise_worker_rss_gb: {feat['worker_rss_gb']:.2f}")
     for name, r in streamed.items():
         print(f"{name}_peak_rss_gb: {r['pss_gb']:.2f}")
+    for name, r in streamed.items():
+        print(f"{name}_peak_anonymous_gb: {r['anonymous_pss_gb']:.2f}")
+    print(f"peak_anonymous_gb: {max(r['anonymous_pss_gb'] for r in streamed.values()):.2f}")
     print(f"peak_rss_gb: {max(r['pss_gb'] for r in streamed.values()):.2f}")
 
 
