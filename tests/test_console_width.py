@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from seqssl.evaluate.report import comparisons_table, cost_table, print_summary, results_table
+from seqssl.report import print_summary
+from seqssl.report.tables import comparisons_table, cost_table, results_table
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
 

@@ -297,7 +297,7 @@ def test_console_summary_keeps_arm_names_with_brackets():
 
     from rich.console import Console
 
-    from seqssl.evaluate.report import print_summary
+    from seqssl.report import print_summary
     results = {"task": "classification", "primary_metric": "auroc", "n_folds": 2, "split": "stratified",
                "comparisons": [], "config": {"finetune": {"epochs": 3, "select": "best"}},
                "arms": {"simclr[probe]": {"mean": {"auroc": 0.7}, "std": {"auroc": 0.01}, "folds": [{}, {}],

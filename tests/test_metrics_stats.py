@@ -55,7 +55,7 @@ def test_paired_comparison_matches_scipy_and_hand_ci():
 
 
 def test_convergence_note_names_capped_runs_only():
-    from seqssl.evaluate.report import convergence_note
+    from seqssl.report.notes import convergence_note
     results = {"n_folds": 2, "config": {"finetune": {"epochs": 30}},
                "arms": {"none": {"runs": [{"stopped_early": False}, {"stopped_early": True}]},
                         "kmer": {"runs": [{}, {}]}}}

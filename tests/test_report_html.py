@@ -61,7 +61,7 @@ def crossval_run(tmp_path_factory, binding_frame):
 def report(crossval_run, tmp_path_factory):
     """write_report on the run's results plus two pretraining histories: a 10-step run logged every step
     and a 2,000-record run (smoothed), so every plot of a binary task is drawn."""
-    from seqssl.evaluate.report import write_report
+    from seqssl.report import write_report
     results, predictions, maps, _ = crossval_run
     rng = np.random.default_rng(0)
     short = [{"step": s, "loss": 5.0 - 0.1 * s} for s in range(1, 11)]
@@ -134,8 +134,9 @@ def test_ten_step_pretraining_history_has_a_record_per_step(tmp_path, small_corp
 
 
 def test_pretraining_plot_smooths_long_runs_only(monkeypatch, tmp_path):
-    from seqssl.evaluate import figures
-    from seqssl.evaluate.report import _plot_pretraining, running_mean
+    from seqssl.report import figures
+    from seqssl.report.figures import plot_pretraining as _plot_pretraining
+    from seqssl.report.figures import running_mean
     assert running_mean([1.0, 3.0, float("nan"), 5.0], 2).tolist() == [1.0, 2.0, 3.0, 5.0]
     drawn = _capture(monkeypatch, figures)
     short = [{"step": s, "loss": 1.0 / s} for s in range(1, 11)]
@@ -149,8 +150,8 @@ def test_pretraining_plot_smooths_long_runs_only(monkeypatch, tmp_path):
 
 
 def test_embedding_map_names_its_colours(monkeypatch, tmp_path):
-    from seqssl.evaluate import figures
-    from seqssl.evaluate.embedding_map import plot_embedding_maps
+    from seqssl.report import figures
+    from seqssl.report.embedding_maps import plot_embedding_maps
     drawn = _capture(monkeypatch, figures)
     points = {"x": [0.0, 1.0, 2.0, 3.0], "y": [0.0, 1.0, 0.0, 1.0], "label": [0, 1, 2, 1]}
     assert plot_embedding_maps({"mlm": points}, tmp_path / "m.png", continuous=False,

@@ -20,7 +20,8 @@ from seqssl.evaluate.stats import (
     holm,
     paired_bootstrap,
 )
-from seqssl.evaluate.verdicts import add_verdicts, smoke_line, smoke_reasons, verdict, verdict_lines
+from seqssl.evaluate.verdicts import add_verdicts, verdict
+from seqssl.report.verdicts import smoke_line, smoke_reasons, verdict_lines
 from seqssl.tasks import get_task
 
 
@@ -166,7 +167,7 @@ def test_smoke_rule_marks_the_quick_demo_and_not_a_full_sized_run():
 def test_console_summary_leads_with_the_smoke_line_and_the_verdicts():
     from rich.console import Console
 
-    from seqssl.evaluate.report import print_summary
+    from seqssl.report import print_summary
     comps = [{"arm": "simclr", "baseline": "none", "metric": "auroc", "test": CORRECTED_T, "delta_mean": 0.03,
               "ci95": [0.01, 0.05], "p_value": 0.01, "p_holm": 0.02, "verdict": "better", "p_paired_t": 0.001}]
     results = {"task": "classification", "primary_metric": "auroc", "n_folds": 3, "split": "stratified",

@@ -496,13 +496,16 @@ def encoder_for(cfg: Config):
 
 def crossval(cfg: Config, resume: bool = False, data=None, command: str = "crossval") -> dict:
     """Cross-validate every arm on the same folds of ``cfg.data.path`` (or ``data``, a DataFrame); write
-    results.json, predictions.csv and report.md. ``resume``: keep the finished (fold, arm) parts of a killed
+    results.json, predictions.csv and report.md; return results.json's dict (``seqssl.evaluate.schema.Results.of``
+    reads it as typed objects). ``resume``: keep the finished (fold, arm) parts of a killed
     run in ``cfg.out`` (only arms may change)."""
     from .evaluate.crossval import run_crossval
+    from .report import write_report
     with recorded(command, cfg) as run:
         claim_output(cfg.out, resume=resume, overwrite=cfg.overwrite)
-        results = run_crossval(with_frame(cfg, data), resume)
-        primary = results["primary_metric"]
-        run.update(metrics={f"{arm}_{primary}": body["mean"].get(primary) for arm, body in results["arms"].items()},
-                   primary_metric=primary, run_id=results.get("run_id"))
-        return results
+        finished = run_crossval(with_frame(cfg, data), resume)
+        write_report(finished.results, finished.out, finished.predictions, finished.maps)
+        results, primary = finished.results, finished.results.primary_metric
+        run.update(metrics={f"{arm}_{primary}": body.mean.get(primary) for arm, body in results.arms.items()},
+                   primary_metric=primary, run_id=results.run_id)
+        return results.to_dict()

@@ -327,7 +327,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
              executor: Executor = None, ray_address: RayAddress = None):
     """Cross-validate pretraining arms against no pretraining and k-mers; write results and report."""
     from .api import crossval as run
-    from .evaluate.report import print_summary
+    from .report import print_summary
     flat = {**_common(data, columns, out, seed, device, precision, alphabet, unknown_residues, pooling, quiet,
                        max_length),
             **_optim("finetune", epochs, None, batch_size, lr),
@@ -573,7 +573,7 @@ def demo(quick: Annotated[bool, typer.Option("--quick", help="Smoke-sized run (~
     """SimCLR vs no pretraining vs k-mers on bundled TCR–peptide binding data, 5-fold grouped CV."""
     from .api import crossval as run
     from .demo import demo_config
-    from .evaluate.report import print_summary
+    from .report import print_summary
     start = time.time()
     cfg = demo_config(quick, str(config) if config else None,
                       nested({"out": out, "seed": seed, "device": device, "quiet": True if quiet else None,

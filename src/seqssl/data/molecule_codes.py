@@ -101,7 +101,7 @@ class BlockCodes:
     per atom, only the uint8 codes."""
     CHUNK = 2048
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._atom_keys: list[tuple] = []
         self._bond_keys: list[tuple] = []
         self._pending = 0

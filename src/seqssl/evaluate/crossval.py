@@ -27,9 +27,9 @@ from .arms import Arm, FoldContext, RunContext, Unit, baselines_of, resolve_arms
 from .bootstrap import REPEAT, mean_metrics
 from .folds import deduplicated_test, extra_corpus, fold_corpus, plan_folds
 from .parts import PartStore
-from .report import run_values, write_report
 from .results import PER_ARM_ONLY, assemble_results, fold_metrics, primary_metric
 from .rows import arm_label, label_subset
+from .schema import Results
 from .tuning import Fit, fit_tuned
 from .workers import part_id, resolve_jobs, run_parts_in_workers
 
@@ -72,8 +72,20 @@ def prepare_run(cfg) -> PreparedRun:
     return PreparedRun(arms, data, folds, split, val_from_column, extra, checking.cache)
 
 
-def run_crossval(cfg, resume: bool = False) -> dict:
-    """Cross-validate ``cfg.crossval.arms``; write results.json, predictions.csv, report.md and plots.
+@dataclass
+class Finished:
+    """A finished cross-validation: its :class:`Results` (written as results.json), the per-example
+    predictions (predictions.csv), the t-SNE points of each arm's encoder before fine-tuning, and the output
+    directory: what :func:`seqssl.report.write_report` draws the report from."""
+    results: Results
+    predictions: pd.DataFrame
+    maps: dict
+    out: Path
+
+
+def run_crossval(cfg, resume: bool = False) -> Finished:
+    """Cross-validate ``cfg.crossval.arms``; write results.json and predictions.csv (the report is drawn from
+    them by :mod:`seqssl.report`).
     ``resume``: reuse the finished (fold, arm) parts of an earlier run in ``cfg.out`` and continue a
     cut-off pretraining from its last checkpoint (see :mod:`seqssl.evaluate.parts`). With
     ``crossval.jobs`` > 1 the parts run in worker processes first (:mod:`seqssl.evaluate.workers`) and this
@@ -277,15 +289,13 @@ def test_set_of_rows(run, test: np.ndarray) -> np.ndarray | None:
     return names
 
 
-def write_outputs(results: dict, data: LabelledData, table: RowTable, out: Path) -> dict:
-    """results.json, predictions.csv, report.md and the plots."""
+def write_outputs(results: dict, data: LabelledData, table: RowTable, out: Path) -> Finished:
+    """results.json and predictions.csv."""
     for key in ("classes", "targets", "invalid_smiles_skipped", "v_genes_skipped", "truncated_rows"):
         if key in data.encoded.meta:
             results[key] = data.encoded.meta[key]
     predictions = pd.concat(table.predictions)
     predictions.to_csv(out / "predictions.csv", index=False)
-    atomic_write_text(out / "run_table.csv", run_values(results).to_csv(index=False))
     atomic_write_text(out / "results.json", json.dumps(results, indent=1))
     maps = {name: r["embedding_map"] for name in table.runs for r in table.runs[name] if "embedding_map" in r}
-    write_report(results, out, predictions, maps)
-    return results
+    return Finished(Results.from_dict(results), predictions, maps, out)

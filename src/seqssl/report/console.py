@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..evaluate.schema import Results
+
 BORDER = 3  # a column's share of a boxed table's rules and padding (rich's default box, padding (0, 1))
 
 
@@ -63,3 +65,33 @@ def print_comparisons(console, title: str, frame: pd.DataFrame) -> None:
         console.print(escape(f"{c['arm']} − {c['vs']} · {c['metric']}"), soft_wrap=True)
         console.print(escape(f"    Δ {c['delta']}  CI {c['95% CI']}  p {c['p']}  Holm p {c['Holm p']}  "
                              f"{c['verdict']}"), soft_wrap=True)
+
+
+def print_summary(results: Results | dict, console=None) -> None:
+    """The verdict lines, the results, cost and paired-differences tables, and the notes, readable at any
+    console width (at 80 columns nothing is cut)."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from .notes import convergence_note, split_note
+    from .tables import comparisons_table, cost_table, results_table
+    from .verdicts import smoke_line, verdict_lines
+    results = Results.of(results)
+    console = console or Console()
+    for line in [smoke_line(results), *verdict_lines(results)]:
+        if line:
+            console.print(escape(line))
+    print_frame(console, main_title(results), results_table(results).reset_index(), ["arm", "subset"])
+    print_frame(console, "Cost per arm (mean over folds)", cost_table(results), ["arm"])
+    print_comparisons(console, "Paired differences (arm − baseline, per fold)", comparisons_table(results))
+    for note in (split_note(results), convergence_note(results)):
+        if note:
+            console.print(note)
+
+
+def main_title(results: Results) -> str:
+    if not results.single_split:
+        return "Cross-validation: mean ± std over folds"
+    if results.repeats == 1:
+        return "Fixed split: test metrics"
+    return f"Fixed split: mean ± std over {results.repeats} fine-tuning repeats"

@@ -2,7 +2,7 @@
 so it opens in a browser (or attaches to an e-mail) without the PNGs beside it.
 
 The conversion is a small converter of its own rather than the ``markdown`` package (not a dependency of
-seqssl): it covers only what :func:`seqssl.evaluate.report.write_report` writes: ``#`` headings, paragraphs,
+seqssl): it covers only what :func:`seqssl.report.markdown.write_report` writes: ``#`` headings, paragraphs,
 ``- `` bullet lists, pipe tables (pandas ``to_markdown``, via tabulate, alignment row included), and inline
 ``code``, ``**bold**``, links and images. Anything else passes through as escaped paragraph text."""
 from __future__ import annotations

@@ -151,11 +151,13 @@ class Task:
         """``row, fold, arm, y_true, y_score`` per test example."""
         return pd.DataFrame({"row": test_idx, "fold": fold, "arm": arm, "y_true": test.labels, "y_score": scores})
 
-    def report_lines(self, results: dict) -> list[str]:
-        """Markdown the report adds under its task line (how the metrics are counted)."""
+    def report_lines(self, results) -> list[str]:
+        """Markdown the report adds under its task line (how the metrics are counted); ``results``: the run's
+        :class:`~seqssl.evaluate.schema.Results`."""
         return []
 
-    def subset_note(self, results: dict) -> list[str]:
-        """Markdown under the results table saying what its subset rows are."""
+    def subset_note(self, results) -> list[str]:
+        """Markdown under the results table saying what its subset rows are (``results``: as
+        :meth:`report_lines`)."""
         return ["Subset `all`: the whole test fold; any other subset: the positives plus the negatives of that "
                 "type only.", ""]

@@ -81,6 +81,6 @@ class Multilabel(Task):
         return pd.DataFrame({"row": test_idx[example], "target": names[target], "fold": fold, "arm": arm,
                              "y_true": test.labels[example, target], "y_score": scores[example, target]})
 
-    def subset_note(self, results: dict) -> list[str]:
+    def subset_note(self, results) -> list[str]:
         return ["`map` (mean average precision) = the mean over targets of each target's average precision over "
                 "its measured entries; `macro_auroc` likewise; subset rows: each target alone.", ""]

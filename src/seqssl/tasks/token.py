@@ -81,7 +81,7 @@ class TokenClassification(Task):
                              "y_true": classes[test.targets()], "y_pred": classes[predicted],
                              "y_score": scores.max(axis=1) if len(scores) else np.zeros(0)})
 
-    def report_lines(self, results: dict) -> list[str]:
-        return [f"Classes {', '.join(f'`{c}`' for c in results.get('classes', []))}. Metrics count labelled "
+    def report_lines(self, results) -> list[str]:
+        return [f"Classes {', '.join(f'`{c}`' for c in results.classes or [])}. Metrics count labelled "
                 "residues only (`.` and residues cut by truncation are left out), pooled over the test proteins; "
                 "`predictions.csv` has one row per labelled residue (`position` is 1-based).", ""]
