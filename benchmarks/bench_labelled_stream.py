@@ -35,9 +35,9 @@ the parent), so their ``ru_maxrss`` do not add up; each phase samples, every 0.2
 the proportional set size (``Pss`` in ``/proc/PID/smaps_rollup``: a shared page counted once in all), which for one
 process is its resident set. The processes' own ``ru_maxrss`` are printed too (``*_process_rss_gb``,
 ``featurise_worker_rss_gb``), and the anonymous part of the peak (``*_peak_anonymous_gb``: without the pages of
-files, the memory-mapped cache's among them, which the kernel may drop and read again). ``--predict-rows`` limits the prediction pass to the file's first rows (its memory is
-one block whatever the file's size). ``--no-graphs``: the SMILES encoder's cache only (no graph codes, no
-``train_gcn``).
+files, the memory-mapped cache's among them, which the kernel may drop and read again). ``--predict-rows`` limits
+the prediction pass to the file's first rows (its memory is one block whatever the file's size). ``--no-graphs``:
+the SMILES encoder's cache only (no graph codes, no ``train_gcn``).
 """
 from __future__ import annotations
 

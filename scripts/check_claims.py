@@ -75,7 +75,7 @@ INCLUDE = re.compile(r"<!-- claims-include (?P<file>[^\s>]+) -->")
 CALL = re.compile(r'(?P<name>\w+)\((?P<args>(?:"[^"]*"|[^()"])*)\)')  # arguments: plain, or "quoted"
 # the claimed text just before a claim comment: an interval, a range a–b, or one number, with an optional unit
 CLAIMED = re.compile(rf"(\[\s*{NUMBER}\s*,\s*{NUMBER}\s*\]|{NUMBER}\s*[–-]\s*{NUMBER}|{NUMBER})\s*"
-                     r"(%|×|x|s|ms|MB|MiB|GB|GiB|min)?[`)*]*\s*$")
+                     r"(%|×|x|s|ms|µs|MB|MiB|GB|GiB|min)?[`)*]*\s*$")
 
 
 # -- the committed files --------------------------------------------------------------------------------------
