@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 from conftest import run_cli
 from seqssl.data.builtin import builtin_path
 from seqssl.data.corpus import load_corpus
-from seqssl.data.stream import ArrowCorpus, tokenize_to_arrow
+from seqssl.data.stream import ArrowCorpus, memory_mapped_table, tokenize_to_arrow
 from seqssl.data.tokenizers import SequenceTokenizer
 from seqssl.errors import InputError
 
@@ -101,3 +101,15 @@ def test_stream_refuses_positives_that_need_the_corpus_in_memory(tmp_path, uniqu
     assert run_cli(["pretrain", "--data", str(path), "--columns", "cdr3_b_aa", "--positives", "label",
                     "--stream", "--out", str(tmp_path / "o"), "--max-steps", "1", "--quiet"]) == 2
     assert "--stream" in capsys.readouterr().err
+
+
+def test_the_memory_mapped_table_is_read_without_copying_its_columns(tmp_path):
+    import pyarrow as pa
+    values = pa.array([[i] * 50 for i in range(20_000)], type=pa.list_(pa.int32()))
+    path = tmp_path / "t.arrow"
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, pa.schema([("x", values.type)])) as writer:
+        writer.write_batch(pa.record_batch([values], names=["x"]))
+    before = pa.total_allocated_bytes()
+    table = memory_mapped_table(path)
+    assert pa.total_allocated_bytes() - before < 100_000  # the 4 MB of values stay in the map
+    assert table.column("x").to_pylist()[123] == [123] * 50
