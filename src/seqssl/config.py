@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import math
-import types
 import typing
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from .deprecated import old_keywords, renamed_key
 from .errors import InputError
+from .options import KINDS_OF_SECTION, declared, old_key, resolved
 from .registry import REGISTERED
+from .values import coerce as _coerce
 
 
+@old_keywords("data")
 @dataclass
 class DataConfig:
     path: str | None = None
@@ -52,6 +55,8 @@ class DataConfig:
     #                                                          <col>_cdr1 and <col>_cdr2 (seqssl.data.v_genes)
     unknown_v_genes: str = "error"  # V gene names not in the IMGT table, or missing: error | skip (and count)
     organism: str = "human"  # whose IMGT V genes: human | mouse
+    options: dict[str, dict] = field(default_factory=dict)  # its components' own settings, written as sections
+    #   (pretrain.moco: {queue_size: 1024}), declared by each component (seqssl.options)
 
 
 @dataclass
@@ -90,6 +95,7 @@ class OptimConfig:
     batch_size: int = 256
 
 
+@old_keywords("pretrain")
 @dataclass
 class PretrainConfig(OptimConfig):
     objective: str = "simclr"  # a registered objective, or a weighted sum of them: mlm+simclr
@@ -98,9 +104,6 @@ class PretrainConfig(OptimConfig):
     #                          (its weights and its own tokenizer) instead of a random encoder
     temperature: float = 0.1
     hard_negative_beta: float = 0.0  # simclr, infonce, moco: weight negatives by e^{β·s} (Robinson et al. 2021); 0: off
-    moco_queue_size: int = 4096  # moco: K keys kept as negatives (He et al. 2020); 0: in-batch keys only
-    moco_momentum: float = 0.99  # moco: m₀ of the key encoder's update, raised to 1 on a cosine over max_steps
-    moco_symmetric: bool = False  # moco: v3's loss over both views (each view's queries against the other's keys)
     debias_tau_plus: float = 0.0  # simclr, infonce, moco: class prior of false negatives (Chuang et al. 2020); 0: off
     mask_tokens: int = 1  # k tokens replaced by [MASK] per view (seed 000)
     mask_rate: float | None = None  # if set, a fraction of residues instead of k
@@ -119,24 +122,6 @@ class PretrainConfig(OptimConfig):
     margin: float = 0.2  # triplet margin
     distance: str = "cosine"  # triplet distance: cosine | euclidean
     miner: str = "semi-hard"  # triplet miner: all | semi-hard | hardest
-    generator_fraction: float = 0.25  # ELECTRA generator width relative to the encoder
-    discriminator_weight: float = 50.0  # ELECTRA's lambda
-    replace_rate: float = 0.1  # rtd-random: fraction of residues replaced at random
-    adversarial_rate: float = 0.1  # adversarial-mlm: fraction of residues the noiser masks (seed 001) ...
-    adversarial_random_rate: float = 0.1  # ... plus this fraction selected at random (80/10/10)
-    adversarial_mask_types: str = "mask"  # mask: [MASK] only | all: the noiser also picks keep / replace-by-residue
-    #   (measured: with "all" the encoder learns to read the original residue from the noiser's choice; README)
-    adversarial_schedule: str = "alternating"  # alternating (seed 001) | joint (one pass, gradient reversal)
-    noiser_steps: int = 10  # alternating: noiser updates per cycle
-    encoder_steps: int = 10  # alternating: encoder updates per cycle
-    noiser_layers: int = 3  # GRU layers
-    noiser_embedding_size: int = 32  # (a GRU is sequential: on CPU a 3-layer 64-wide one costs more than our encoder)
-    noiser_hidden_size: int = 32  # per direction
-    noiser_lr: float | None = None  # None: pretrain.lr (the seed used 1e-4 for both players)
-    noiser_weight_decay: float = 0.01
-    subset_temperature: float = 1.0  # relaxed subset sampling (which tokens)
-    mask_type_temperature: float = 1.0  # Gumbel-softmax over [MASK] / keep / replace-by-residue
-    # (optimizer, lr, epochs, max_steps, batch_size, ...: OptimConfig's fields and defaults)
     checkpoint_every: int | None = None
     log_every: int = 20
     batch_schedule: list[list[float]] = field(default_factory=list)  # [[0.8, 256]]: from 80% of max_steps on, batch
@@ -146,8 +131,12 @@ class PretrainConfig(OptimConfig):
     compile: bool = False  # torch.compile the encoder (pays on long runs only: the compile time counts)
     chunk_size: int | None = None  # rows at a time, exact full-batch gradient (contrastive: GradCache;
     #                                token objectives: micro-batches normalised per predicted token)
+    # (optimizer, lr, epochs, max_steps, batch_size, ...: OptimConfig's fields and defaults)
+    options: dict[str, dict] = field(default_factory=dict)  # its components' own settings, written as sections
+    #   (pretrain.moco: {queue_size: 1024}), declared by each component (seqssl.options)
 
 
+@old_keywords("finetune")
 @dataclass
 class FinetuneConfig(OptimConfig):
     mode: str = "full"  # full (fine-tune everything) | probe (frozen encoder + linear model) | lora (adapters)
@@ -180,8 +169,11 @@ class FinetuneConfig(OptimConfig):
     #                   (the fold's seed, then one per further repeat); fold value = mean over repeats
     search: dict[str, list[float]] = field(default_factory=dict)  # crossval: a grid of finetune settings, e.g.
     #   {lr: [1e-4, 3e-4, 1e-3], epochs: [10, 30]}, chosen per fold and row on the validation split only
+    options: dict[str, dict] = field(default_factory=dict)  # its components' own settings, written as sections
+    #   (pretrain.moco: {queue_size: 1024}), declared by each component (seqssl.options)
 
 
+@old_keywords("crossval")
 @dataclass
 class CrossvalConfig:
     arms: list[str] = field(default_factory=lambda: ["none", "simclr", "kmer"])
@@ -210,6 +202,8 @@ class CrossvalConfig:
     executor: str = "local"  # local: this machine (jobs processes) | ray: each part a Ray task (evaluate.ray_parts)
     ray_address: str | None = None  # executor ray: the cluster to join (ray.init(address=...)); None: start one here
     ray_cpus: int = 1  # executor ray: CPUs (torch threads) each part asks for; a GPU too when device is cuda
+    options: dict[str, dict] = field(default_factory=dict)  # its components' own settings, written as sections
+    #   (pretrain.moco: {queue_size: 1024}), declared by each component (seqssl.options)
 
 
 @dataclass
@@ -230,84 +224,18 @@ class Config:
     plugins: list[str] = field(default_factory=list)  # modules that register components (--plugin; seqssl.plugins)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """Every key as the YAML file writes it: a component's settings as a section of its own
+        (``pretrain.moco``), not under ``options``."""
+        out = dataclasses.asdict(self)
+        for section in SECTIONS_WITH_COMPONENTS:
+            out[section].update(out[section].pop("options"))
+        return out
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
-def _coerce(value, hint, key: str):
-    """Check/convert a YAML or CLI value against a dataclass field's type hint."""
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        if value is None:
-            return None
-        return _coerce(value, args[0], key)
-    if origin is dict:
-        return _coerce_mapping(value, typing.get_args(hint)[1], key)
-    if origin is list:
-        (inner,) = typing.get_args(hint)
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)):
-            raise InputError(f"config key '{key}' expects a list, got {value!r}")
-        return [_coerce(v, inner, key) for v in value]
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        if str(value).lower() in ("true", "1", "yes"):
-            return True
-        if str(value).lower() in ("false", "0", "no"):
-            return False
-        raise InputError(f"config key '{key}' expects true/false, got {value!r}")
-    if hint in (int, float):
-        if isinstance(value, bool):
-            raise InputError(f"config key '{key}' expects a number, got {value!r}")
-        try:
-            number = float(value)
-        except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond float's range
-            raise InputError(f"config key '{key}' expects {hint.__name__}, got {value!r}") from None
-        if hint is int:
-            if not math.isfinite(number) or number != int(number):
-                raise InputError(f"config key '{key}' expects an integer, got {value!r}")
-            return int(number)
-        return number
-    if hint is str:
-        if isinstance(value, (dict, list)):
-            raise InputError(f"config key '{key}' expects text, got {value!r}")
-        return str(value)
-    return value
-
-
-def _coerce_mapping(value, inner, key: str) -> dict:
-    """A mapping from YAML, or ``a=1,b=0.5`` from the command line, its values checked against ``inner``."""
-    if isinstance(value, str) and typing.get_origin(inner) is list:  # lr=1e-4,3e-4,epochs=10,30
-        value = _grouped_values(value, key)
-    elif isinstance(value, str):
-        pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
-        if any(len(p) != 2 for p in pairs):
-            raise InputError(f"config key '{key}' expects NAME=VALUE pairs, got {value!r}", fix="e.g. mlm=1,simclr=0.5")
-        value = {name.strip(): v.strip() for name, v in pairs}
-    if not isinstance(value, dict):
-        raise InputError(f"config key '{key}' expects a mapping, got {value!r}")
-    return {str(k): _coerce(v, inner, f"{key}.{k}") for k, v in value.items()}
-
-
-def _grouped_values(text: str, key: str) -> dict[str, list[str]]:
-    """``lr=1e-4,3e-4,epochs=10,30`` → ``{lr: [1e-4, 3e-4], epochs: [10, 30]}``: an item with ``=`` starts a
-    name, the items after it add values to it."""
-    out: dict[str, list[str]] = {}
-    name = None
-    for item in (i.strip() for i in text.split(",")):
-        if "=" in item:
-            name, item = (part.strip() for part in item.split("=", 1))
-            out[name] = []
-        if name is None or not item:
-            raise InputError(f"config key '{key}' expects NAME=V1,V2,... groups, got {text!r}",
-                             fix="e.g. lr=1e-4,3e-4,1e-3,epochs=10,30")
-        out[name].append(item)
-    return out
+SECTIONS_WITH_COMPONENTS = tuple(KINDS_OF_SECTION)  # data, pretrain, finetune, crossval
 
 
 def _apply(obj, values: dict, prefix: str = "") -> None:
@@ -315,8 +243,15 @@ def _apply(obj, values: dict, prefix: str = "") -> None:
     names = [f.name for f in dataclasses.fields(obj)]
     for key, value in values.items():
         dotted = f"{prefix}{key}"
+        if key == "options" and isinstance(value, dict):  # the dataclass's own spelling of the sections
+            if all(_apply_component(obj, name, settings, prefix) for name, settings in value.items()):
+                continue
+        elif key not in names and _apply_component(obj, key, value, prefix):
+            continue
         if key not in names:
-            close = difflib.get_close_matches(str(key), names, n=1)
+            choices = names + list(declared(KINDS_OF_SECTION[prefix[:-1]])) if prefix[:-1] in KINDS_OF_SECTION \
+                else names
+            close = difflib.get_close_matches(str(key), choices, n=1)
             hint = f"did you mean '{prefix}{close[0]}'?" if close else f"valid keys: {', '.join(names)}"
             raise InputError(f"unknown config key '{dotted}'", fix=hint)
         current = getattr(obj, key)
@@ -328,6 +263,28 @@ def _apply(obj, values: dict, prefix: str = "") -> None:
             setattr(obj, key, {**current, **_coerce(value, hints[key], dotted)})
         else:
             setattr(obj, key, _coerce(value, hints[key], dotted))
+
+
+def _apply_component(section, key: str, value, prefix: str) -> bool:
+    """``key`` of a section as a component's settings (``pretrain.moco: {...}``, or ``options: {moco: {...}}``),
+    or as the old flat key one of them replaced (``pretrain.moco_queue_size``, read with a deprecation line);
+    False when it is neither."""
+    kind = KINDS_OF_SECTION.get(prefix[:-1])
+    if kind is None:
+        return False
+    if key in declared(kind):
+        if not isinstance(value, dict):
+            raise InputError(f"config key '{prefix}{key}' is a section of {kind} {key}'s settings; expected a "
+                             f"mapping, got {value!r}")
+        section.options[key] = {**section.options.get(key, {}), **value}
+        return True
+    found = old_key(prefix[:-1], key)
+    if found is None:
+        return False
+    component, spec = found
+    renamed_key(f"{prefix}{key}", f"{prefix}{component}.{spec.name}")
+    section.options.setdefault(component, {})[spec.name] = value
+    return True
 
 
 # seqssl.transfer.modes's names (tested)
@@ -342,26 +299,15 @@ RANGES = {  # dotted key: (predicate, what it must be)
     "model.dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "pretrain.temperature": (lambda v: v > 0, "positive"),
     "pretrain.hard_negative_beta": (lambda v: v >= 0, "at least 0"),
-    "pretrain.moco_queue_size": (lambda v: v >= 0, "at least 0"),
     "pretrain.batch_schedule": (lambda v: all(len(p) == 2 and 0 < p[0] < 1 and p[1] >= 1 and p[1] == int(p[1])
                                               for p in v) and [p[0] for p in v] == sorted({p[0] for p in v}),
                                 "[[fraction in (0, 1), batch size], ...] with increasing fractions"),
-    "pretrain.moco_momentum": (lambda v: 0 <= v <= 1, "in [0, 1]"),
     "pretrain.debias_tau_plus": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "pretrain.mask_tokens": (lambda v: v >= 1, "at least 1"),
     "pretrain.mask_rate": (lambda v: v is None or 0 < v <= 1, "in (0, 1]"),
     "pretrain.mlm_rate": (lambda v: 0 < v <= 1, "in (0, 1]"),
     "pretrain.view_rate": (lambda v: 0 < v <= 1, "in (0, 1]"),
-    "pretrain.replace_rate": (lambda v: 0 < v <= 1, "in (0, 1]"),
     "pretrain.per_label": (lambda v: v >= 2, "at least 2"),
-    "pretrain.adversarial_rate": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "pretrain.adversarial_random_rate": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "pretrain.noiser_steps": (lambda v: v >= 1, "at least 1"),
-    "pretrain.encoder_steps": (lambda v: v >= 1, "at least 1"),
-    "pretrain.noiser_layers": (lambda v: v >= 1, "at least 1"),
-    "pretrain.noiser_lr": (lambda v: v is None or v > 0, "positive"),
-    "pretrain.subset_temperature": (lambda v: v > 0, "positive"),
-    "pretrain.mask_type_temperature": (lambda v: v > 0, "positive"),
     "pretrain.log_every": (lambda v: v >= 1, "at least 1"),
     "pretrain.checkpoint_every": (lambda v: v is None or v >= 1, "at least 1"),
     "pretrain.chunk_size": (lambda v: v is None or v >= 1, "at least 1"),
@@ -416,8 +362,6 @@ CHOICES: dict[str, tuple[str, ...]] = {  # dotted key: its allowed values (the o
     "pretrain.miner": ("all", "semi-hard", "hardest"),  # seqssl.objectives.miners
     "pretrain.distance": ("cosine", "euclidean"),  # seqssl.losses.pairwise_distance
     "crossval.atom_features": ("full", "simple"),  # seqssl.data.molecules.ATOM_FEATURE_SETS
-    "pretrain.adversarial_schedule": ("alternating", "joint"),
-    "pretrain.adversarial_mask_types": ("all", "mask"),
     "model.pooling": ("cls", "mean"),
     "finetune.head": ("mlp", "classifier"),  # seqssl.models.encoder.POOLINGS
     "model.loaded_pooling": ("auto", "cls", "mean"),
@@ -492,40 +436,74 @@ def task_name(data: DataConfig) -> str:
 
 
 def load_config(path: str | Path | None = None, overrides: dict | None = None) -> Config:
-    """Defaults, then the YAML file, then ``overrides`` (a nested dict, e.g. from CLI flags)."""
+    """Defaults, then the YAML file, then ``overrides`` (a nested dict, e.g. from CLI flags). The plugins both
+    name are imported first, so that their components' settings are keys like the built-in ones."""
+    values = _read_yaml(Path(path)) if path is not None else {}
+    with _naming(path):
+        plugins = _coerce(values.get("plugins") or [], list[str], "plugins")
+    plugins = list(dict.fromkeys([*plugins, *_coerce((overrides or {}).get("plugins") or [], list[str], "plugins")]))
+    from .plugins import load_plugins
+    load_plugins(plugins)  # a plugin's objectives, arms, tasks and modes exist before names are checked
     config = Config()
-    if path is not None:
-        path = Path(path)
-        if not path.exists():
-            raise InputError("config file not found", path=str(path))
-        if path.is_dir():
-            raise InputError("--config names a directory, expected a YAML file", path=str(path),
-                             fix="pass the run's config.yaml, e.g. --config DIR/config.yaml")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as err:
-            raise InputError(f"not UTF-8 text (byte {err.start})", path=str(path),
-                             fix="save the config as UTF-8") from None
-        try:
-            values = yaml.safe_load(text) or {}
-        except yaml.YAMLError as err:
-            raise InputError(f"invalid YAML ({str(err).splitlines()[0]})", path=str(path)) from None
-        if not isinstance(values, dict):
-            raise InputError("config must be a mapping of keys to values", path=str(path))
-        try:
-            _apply(config, values)
-        except InputError as err:
-            err.path = str(path)
-            raise InputError(err.problem, path=str(path), fix=err.fix) from None
-    from_file = list(config.plugins)
+    with _naming(path):
+        _apply(config, values)
     if overrides:
         _apply(config, overrides)
-    config.plugins = list(dict.fromkeys([*from_file, *config.plugins]))  # --plugin adds to the file's, not replaces
-    from .plugins import load_plugins
-    load_plugins(config.plugins)  # a plugin's objectives, arms, tasks and modes exist before names are checked
+    config.plugins = plugins  # --plugin adds to the file's, not replaces
     config.data.task = task_name(config.data)
     check_ranges(config)
+    check_component_settings(config)
     return config
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.exists():
+        raise InputError("config file not found", path=str(path))
+    if path.is_dir():
+        raise InputError("--config names a directory, expected a YAML file", path=str(path),
+                         fix="pass the run's config.yaml, e.g. --config DIR/config.yaml")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"not UTF-8 text (byte {err.start})", path=str(path), fix="save the config as UTF-8") from None
+    try:
+        values = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        raise InputError(f"invalid YAML ({str(err).splitlines()[0]})", path=str(path)) from None
+    if not isinstance(values, dict):
+        raise InputError("config must be a mapping of keys to values", path=str(path))
+    return values
+
+
+@contextmanager
+def _naming(path):
+    """An :class:`InputError` raised inside names the config file ``path`` (when there is one)."""
+    try:
+        yield
+    except InputError as err:
+        if path is None:
+            raise
+        raise InputError(err.problem, path=str(path), fix=err.fix) from None
+
+
+def selected_components(config: Config) -> dict[str, set[str]]:
+    """Section → the components this config runs there: the objective's parts (and the arms that are
+    objectives), the transfer modes, the arms, the task."""
+    parts = {p.strip() for name in (config.pretrain.objective, *config.crossval.arms) for p in name.split("+")}
+    return {"pretrain": parts, "finetune": {config.finetune.mode, *config.crossval.modes},
+            "crossval": set(config.crossval.arms), "data": {config.data.task or ""}}
+
+
+def check_component_settings(config: Config) -> None:
+    """Every component section checked against what its component declares; the sections of the components
+    this run uses filled with their defaults (so a run's ``config.yaml`` records every setting it ran with)."""
+    selected = selected_components(config)
+    for section_name in SECTIONS_WITH_COMPONENTS:
+        section, kind = getattr(config, section_name), KINDS_OF_SECTION[section_name]
+        names = [*section.options, *sorted(n for n in selected[section_name] - set(section.options)
+                                           if n in declared(kind))]
+        section.options = {name: resolved(kind, name, section.options.get(name, {}),
+                                          fill=name in selected[section_name]) for name in names}
 
 
 def nested(flat: dict) -> dict:

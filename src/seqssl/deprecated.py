@@ -3,6 +3,8 @@
 used (so the old module does not import a package above it) and says where the name went."""
 from __future__ import annotations
 
+import dataclasses
+import functools
 import importlib
 import warnings
 from collections.abc import Mapping
@@ -17,3 +19,51 @@ def moved(old: str, name: str, homes: Mapping[str, str]):
     warnings.warn(f"{old}.{name} moved to {homes[name]}; the old path goes in the next release",
                   DeprecationWarning, stacklevel=3)
     return getattr(importlib.import_module(module), new_name)
+
+
+class RenamedKey(FutureWarning):
+    """A config key, flag or keyword read under the name it had before its component declared it
+    (:mod:`seqssl.options`). A :class:`FutureWarning`, so that Python shows it by default."""
+
+
+def renamed_key(old: str, new: str) -> None:
+    """Say once that ``old`` is now ``new``; the value is used as given."""
+    warnings.warn(RenamedKey(f"config key '{old}' is now '{new}' (the old name is still read in this release)"),
+                  stacklevel=4)
+
+
+def old_keywords(section: str):
+    """Class decorator of a config section: the flat keywords and attributes it had before its components
+    declared their own settings (``PretrainConfig(moco_queue_size=0)``, ``cfg.moco_queue_size``) still work for
+    one release, each with a :class:`RenamedKey` line, reading and writing ``options[component][name]``."""
+    from .options import old_key
+
+    def decorate(cls):
+        init, names = cls.__init__, {f.name for f in dataclasses.fields(cls)}
+
+        def renamed(key: str):
+            found = None if key.startswith("_") else old_key(section, key)
+            if found is not None:
+                renamed_key(f"{section}.{key}", f"{section}.{found[0]}.{found[1].name}")
+            return found
+
+        @functools.wraps(init)
+        def __init__(self, *args, **kwargs):
+            old = {key: kwargs.pop(key) for key in list(kwargs) if key not in names}
+            init(self, *args, **kwargs)
+            for key, value in old.items():
+                found = renamed(key)
+                if found is None:
+                    raise TypeError(f"{cls.__name__}() got an unexpected keyword argument '{key}'")
+                self.options.setdefault(found[0], {})[found[1].name] = value
+
+        def __getattr__(self, key: str):  # called only for a name that is not an attribute
+            found = renamed(key)
+            if found is None:
+                raise AttributeError(f"{cls.__name__!r} object has no attribute {key!r}")
+            component, spec = found
+            return self.options.get(component, {}).get(spec.name, spec.default)
+
+        cls.__init__, cls.__getattr__ = __init__, __getattr__
+        return cls
+    return decorate

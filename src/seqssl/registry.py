@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Generic, TypeVar
 
 from .errors import InputError
+from .options import declare
 
 T = TypeVar("T")
 REGISTERED: dict[str, set[str]] = {}  # kind → every name registered so far (built-in and plugins), for config checks
@@ -25,6 +26,7 @@ class Registry(dict[str, T], Generic[T]):
             raise ValueError(f"{self.kind} '{cls.name}' registered twice")
         self[cls.name] = cls()
         REGISTERED.setdefault(self.kind, set()).add(cls.name)
+        declare(self.kind, cls.name, cls)  # its Options, if it declares any (seqssl.options)
         return cls
 
     def lookup(self, name: str) -> T:

@@ -20,6 +20,7 @@ updates come on top (see :meth:`AdversarialMLM.loop_steps`).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +28,7 @@ import torch.nn.functional as F
 from ..augment import FIRST_RESIDUE_ID, mlm_corrupt, residue_positions
 from ..data.tokenizers import MASK_ID, drawable_residues
 from ..models.noiser import GRUNoiser
+from ..options import option as setting  # 'option' names the noiser's mask-type choice below
 from ..sampling import gumbel_noise, gumbel_softmax_st, relaxed_subset, reverse_gradient, straight_through, top_budget
 from .mlm import MLM_HEAD, TokenPredictionHead
 from .registry import register
@@ -70,6 +72,33 @@ def mean_entropy(probs: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
     return -(p * torch.log(p.clamp_min(1e-12))).sum(-1).mean() if p.numel() else probs.new_zeros(())
 
 
+@dataclass
+class AdversarialOptions:
+    """``pretrain.adversarial-mlm``: the noiser, its budget and the schedule of the game (seed 001)."""
+
+    rate: float = setting(0.1, "fraction of residues the noiser masks", at_least=0, below=1, old="adversarial_rate")
+    random_rate: float = setting(0.1, "plus this fraction selected at random (80/10/10)", at_least=0, below=1,
+                                old="adversarial_random_rate")
+    mask_types: str = setting("mask", "mask: [MASK] only; all: the noiser also picks keep / replace-by-residue (with "
+                             "all, the encoder learns to read the original residue from the noiser's choice; README)",
+                             choices=("all", "mask"), old="adversarial_mask_types")
+    schedule: str = setting("alternating", "alternating (seed 001) or joint (one pass, gradient reversal)",
+                           choices=("alternating", "joint"), old="adversarial_schedule")
+    noiser_steps: int = setting(10, "alternating: noiser updates per cycle", at_least=1, old="noiser_steps")
+    encoder_steps: int = setting(10, "alternating: encoder updates per cycle", at_least=1, old="encoder_steps")
+    noiser_layers: int = setting(3, "GRU layers", at_least=1, old="noiser_layers")
+    noiser_embedding_size: int = setting(32, "GRU input width (a GRU is sequential: on CPU a 3-layer 64-wide one "
+                                        "costs more than the encoder)", at_least=1, old="noiser_embedding_size")
+    noiser_hidden_size: int = setting(32, "GRU width per direction", at_least=1, old="noiser_hidden_size")
+    noiser_lr: float | None = setting(None, "the noiser's learning rate; unset: pretrain.lr (the seed used 1e-4 for "
+                                     "both players)", above=0, old="noiser_lr")
+    noiser_weight_decay: float = setting(0.01, "the noiser's weight decay", at_least=0, old="noiser_weight_decay")
+    subset_temperature: float = setting(1.0, "temperature of the relaxed subset sampling (which tokens)", above=0,
+                                       old="subset_temperature")
+    mask_type_temperature: float = setting(1.0, "Gumbel-softmax temperature over [MASK] / keep / replace",
+                                          above=0, old="mask_type_temperature")
+
+
 @register("adversarial-mlm")
 class AdversarialMLM(TokenObjective):
     """Encoder + tied MLM head (player ``encoder``) against a :class:`GRUNoiser` (player ``noiser``).
@@ -80,6 +109,7 @@ class AdversarialMLM(TokenObjective):
     whole batch's gradient. A game of two players: it overrides :meth:`players`, :meth:`players_at` and
     :meth:`loop_steps` of :class:`~seqssl.objectives.base.Objective`; the loop does the rest."""
 
+    Options = AdversarialOptions
     player_names = ("encoder", "noiser")
 
     def __init__(self, encoder, cfg, vocab_size: int):
@@ -87,8 +117,9 @@ class AdversarialMLM(TokenObjective):
         self.encoder, self.cfg, self.vocab_size = encoder, cfg, vocab_size
         self.head = TokenPredictionHead(encoder, vocab_size)
         self.n_residues = drawable_residues(vocab_size)
-        self.noiser = GRUNoiser(vocab_size, self.n_residues, cfg.noiser_embedding_size, cfg.noiser_hidden_size,
-                                cfg.noiser_layers)
+        options = self.options
+        self.noiser = GRUNoiser(vocab_size, self.n_residues, options.noiser_embedding_size, options.noiser_hidden_size,
+                                options.noiser_layers)
         self.active_players: tuple[str, ...] = ("encoder",)
 
     # -- the training schedule: which player(s) update at loop step i -------------------------------
@@ -96,7 +127,7 @@ class AdversarialMLM(TokenObjective):
         """The encoder (everything but the noiser) at the config's settings, and the noiser at
         ``noiser_lr`` / ``noiser_weight_decay``; the loop builds one optimiser and schedule per player."""
         cfg = self.cfg
-        noiser_cfg = {"lr": cfg.noiser_lr or cfg.lr, "weight_decay": cfg.noiser_weight_decay}
+        noiser_cfg = {"lr": self.options.noiser_lr or cfg.lr, "weight_decay": self.options.noiser_weight_decay}
         noiser_params = set(map(id, self.noiser.parameters()))
         return {"encoder": ([p for p in self.parameters() if id(p) not in noiser_params], {}),
                 "noiser": (list(self.noiser.parameters()), noiser_cfg)}
@@ -104,16 +135,16 @@ class AdversarialMLM(TokenObjective):
     def players_at(self, step: int) -> tuple[str, ...]:
         """``joint``: both players at every step; ``alternating``: ``noiser_steps`` noiser steps, then
         ``encoder_steps`` encoder steps, cycling."""
-        if self.cfg.adversarial_schedule == "joint":
+        if self.options.schedule == "joint":
             return ("encoder", "noiser")
-        cycle = self.cfg.noiser_steps + self.cfg.encoder_steps
-        return ("noiser",) if step % cycle < self.cfg.noiser_steps else ("encoder",)
+        cycle = self.options.noiser_steps + self.options.encoder_steps
+        return ("noiser",) if step % cycle < self.options.noiser_steps else ("encoder",)
 
     def loop_steps(self, encoder_updates: int) -> int:
         """Loop steps (batches) that contain ``encoder_updates`` encoder updates."""
-        if self.cfg.adversarial_schedule == "joint":
+        if self.options.schedule == "joint":
             return encoder_updates
-        n_noise, n_enc = self.cfg.noiser_steps, self.cfg.encoder_steps
+        n_noise, n_enc = self.options.noiser_steps, self.options.encoder_steps
         cycles, rest = divmod(encoder_updates, n_enc)
         return cycles * (n_noise + n_enc) + (n_noise + rest if rest else 0)
 
@@ -124,39 +155,38 @@ class AdversarialMLM(TokenObjective):
     def draw(self, batch: dict, generator: torch.Generator | None) -> dict:
         """The random 80/10/10 share of the masking (the noiser chooses the rest in :meth:`forward`)."""
         ids = batch["input_ids"]
-        if self.cfg.adversarial_random_rate > 0:
-            corrupted, selected = mlm_corrupt(ids, self.cfg.adversarial_random_rate, n_residue_ids=self.n_residues,
+        if self.options.random_rate > 0:
+            corrupted, selected = mlm_corrupt(ids, self.options.random_rate, n_residue_ids=self.n_residues,
                                               generator=generator)
         else:
             corrupted, selected = ids, torch.zeros_like(ids, dtype=torch.bool)
         draws = {"corrupted": corrupted, "random_selected": selected,
                  "subset_noise": gumbel_noise(ids.shape, generator, ids.device)}
-        if self.cfg.adversarial_mask_types == "all":  # [MASK], keep, or one of the residues
+        if self.options.mask_types == "all":  # [MASK], keep, or one of the residues
             draws["option_noise"] = gumbel_noise((*ids.shape, 2 + self.n_residues), generator, ids.device)
         return draws
 
     def token_counts(self, batch: dict) -> dict:
         ids, random_sel = batch["input_ids"], batch["draws"]["random_selected"]
-        budget = adversarial_budget(ids, residue_positions(ids) & ~random_sel, self.cfg.adversarial_rate)
+        budget = adversarial_budget(ids, residue_positions(ids) & ~random_sel, self.options.rate)
         return {"mlm": random_sel.sum() + budget.sum()}
 
     def forward(self, batch: dict, generator: torch.Generator | None = None) -> dict:
         ids, attention = batch["input_ids"], batch["attention_mask"]
-        cfg = self.cfg
         draws = self.draws_of(batch, generator)
         corrupted, random_sel = draws["corrupted"], draws["random_selected"]
         eligible = residue_positions(ids) & ~random_sel
-        budget = adversarial_budget(ids, eligible, cfg.adversarial_rate)
+        budget = adversarial_budget(ids, eligible, self.options.rate)
         train_noiser = "noiser" in self.active_players
         with torch.set_grad_enabled(train_noiser and torch.is_grad_enabled()):
             scores = self.noiser(ids, attention)
             if train_noiser:
                 scores = reverse_gradient(scores)  # the noiser maximises what the encoder minimises
-            soft_any = relaxed_subset(scores[..., 0], eligible, budget, cfg.subset_temperature,
+            soft_any = relaxed_subset(scores[..., 0], eligible, budget, self.options.subset_temperature,
                                       noise=draws["subset_noise"])
             hard_any = top_budget(soft_any, eligible, budget)
-            if cfg.adversarial_mask_types == "all":
-                option, _ = gumbel_softmax_st(scores[..., 1:], cfg.mask_type_temperature,
+            if self.options.mask_types == "all":
+                option, _ = gumbel_softmax_st(scores[..., 1:], self.options.mask_type_temperature,
                                               noise=draws["option_noise"])
             else:  # the seed's "simple masking" (Alg. 3 with p_mask_type = None): always [MASK]
                 option = F.one_hot(torch.zeros_like(ids), scores.shape[-1] - 1).to(scores.dtype)

@@ -19,13 +19,16 @@ and costs nothing when there is a single one.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from ..errors import InputError
+from ..options import options_for
 
 Amp = Callable[[], AbstractContextManager]  # makes the autocast context of one forward pass
 
@@ -34,6 +37,7 @@ class Objective(nn.Module):
     """Base class of the pretraining objectives (see the module docstring for the loop's contract)."""
 
     name: str | None = None  # the registered name, set by :func:`seqssl.objectives.registry.register`
+    Options: ClassVar[Any] = None  # a dataclass of its own settings (seqssl.options), read as self.options
     drop_last = False  # drop the last, smaller batch of an epoch (contrastive objectives need full batches)
     gradient_caching = False  # True when the objective splits into embed() and loss_from_embeddings()
     player_names: tuple[str, ...] = ("model",)  # the keys of players(), in order
@@ -43,6 +47,12 @@ class Objective(nn.Module):
     takes_negatives = False  # True when the loss reads explicit negatives (batch["negative"], --negative-column)
     two_towers = False  # True when it trains the two sides of a pair against each other (seqssl.models.towers):
     #                     the saved encoder then scores a pair zero-shot
+
+    @functools.cached_property
+    def options(self):
+        """This objective's declared settings, from the config section ``pretrain.<name>`` (defaults for the
+        rest): an instance of :attr:`Options`."""
+        return options_for("objective", type(self), self.cfg)
 
     # -- who trains ------------------------------------------------------------------------------
     def players(self) -> dict[str, tuple[list[nn.Parameter], dict]]:

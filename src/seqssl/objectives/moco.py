@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import math
 from contextlib import nullcontext
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +27,7 @@ from torch import nn
 
 from ..losses import NORM_EPS
 from ..models.heads import projection_head
+from ..options import option
 from ..train.distributed import gather_with_gradient, local_block
 from .base import Amp, Objective
 from .contrastive import TwoViewObjective, duplicate_mask
@@ -73,10 +75,24 @@ class KeyQueue(nn.Module):
         self.filled.fill_(min(int(self.filled) + keys.shape[0], self.size))
 
 
+@dataclass
+class MocoOptions:
+    """``pretrain.moco``: the queue and the key encoder's momentum (He et al. 2020; v3: Chen et al. 2021)."""
+
+    queue_size: int = option(4096, "K keys kept as negatives; 0: in-batch keys only", at_least=0,
+                             old="moco_queue_size")
+    momentum: float = option(0.99, "m0 of the key encoder's update, raised to 1 on a cosine over max_steps",
+                             at_least=0, at_most=1, old="moco_momentum")
+    symmetric: bool = option(False, "v3's loss over both views (each view's queries against the other's keys)",
+                             old="moco_symmetric")
+
+
 @register("moco")
 class MoCo(TwoViewObjective):
-    """See the module docstring. Settings: ``pretrain.moco_queue_size`` (K), ``pretrain.moco_momentum`` (m₀),
-    ``pretrain.moco_symmetric`` (v3's loss over both views), ``temperature``, ``projection_dim``."""
+    """See the module docstring. Settings: ``pretrain.moco`` (:class:`MocoOptions`: queue size K, momentum m₀,
+    v3's symmetric loss), and the shared ``temperature`` and ``projection_dim``."""
+
+    Options = MocoOptions
 
     gradient_caching = False
     updates: torch.Tensor  # optimiser steps taken (a buffer: the momentum schedule resumes exactly)
@@ -88,7 +104,7 @@ class MoCo(TwoViewObjective):
         self.key_projector = copy.deepcopy(self.projector)
         for parameter in self.momentum_parameters():
             parameter.requires_grad_(False)
-        self.queue = KeyQueue(cfg.moco_queue_size, cfg.projection_dim or encoder.hidden_size)
+        self.queue = KeyQueue(self.options.queue_size, cfg.projection_dim or encoder.hidden_size)
         self.register_buffer("updates", torch.zeros((), dtype=torch.long))
         self._pending: torch.Tensor | None = None  # this step's keys, enqueued after the optimiser step
 
@@ -100,7 +116,7 @@ class MoCo(TwoViewObjective):
         return {"model": ([p for n, p in self.named_parameters() if not n.startswith(KEY_PREFIX)], {})}
 
     def momentum(self) -> float:
-        return momentum_at(int(self.updates), self.cfg.max_steps, self.cfg.moco_momentum)
+        return momentum_at(int(self.updates), self.cfg.max_steps, self.options.momentum)
 
     def queries(self, part: dict) -> torch.Tensor:
         return self.projector(self.embed(part))
@@ -126,7 +142,7 @@ class MoCo(TwoViewObjective):
         first, second = (local_block(p) for p in self.views(batch, generator))
         q1 = gather_with_gradient(self.queries(first))
         k2 = gather_with_gradient(self.keys(second))  # (no gradient: gathered as is)
-        if not self.cfg.moco_symmetric:
+        if not self.options.symmetric:
             self._pending = k2
             return {"loss": self.contrast(q1, k2, batch), "momentum": torch.tensor(self.momentum())}
         q2 = gather_with_gradient(self.queries(second))

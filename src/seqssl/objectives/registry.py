@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..config import check_choices
 from ..errors import InputError
+from ..options import declare
 from .base import Objective
 
 OBJECTIVES: dict[str, type[Objective]] = {}
@@ -15,6 +16,7 @@ def register(name: str):
             raise ValueError(f"objective '{name}' registered twice")
         OBJECTIVES[name] = cls
         cls.name = name
+        declare("objective", name, cls)  # its Options, if it declares any (seqssl.options)
         return cls
     return decorate
 

@@ -1,6 +1,8 @@
 """Replaced-token detection: ELECTRA (Clark et al. 2020) and seed 002's random-replacement variant."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
@@ -9,6 +11,7 @@ from ..config import ModelConfig
 from ..data.tokenizers import drawable_residues
 from ..losses import masked_token_loss, replaced_token_loss
 from ..models.encoder import SequenceEncoder
+from ..options import option
 from .registry import register
 from .token import TokenObjective
 
@@ -73,6 +76,16 @@ class _Discriminating(TokenObjective):
         return {"loss": loss, "disc_accuracy": accuracy, "replaced_fraction": replaced[real].float().mean()}
 
 
+@dataclass
+class ElectraOptions:
+    """``pretrain.rtd`` (Clark et al. 2020)."""
+
+    generator_fraction: float = option(0.25, "generator width relative to the encoder", above=0, at_most=1,
+                                       old="generator_fraction")
+    discriminator_weight: float = option(50.0, "lambda: the weight of the discriminator's loss", at_least=0,
+                                         old="discriminator_weight")
+
+
 @register("rtd")
 class ELECTRA(_Discriminating):
     """Generator trained with MLM (80/10/10 at ``mlm_rate``) proposes tokens at the selected positions,
@@ -83,9 +96,11 @@ class ELECTRA(_Discriminating):
     drawn in :meth:`draw`, which samples softmax(logits) exactly and keeps every row's noise fixed
     however the batch is split."""
 
+    Options = ElectraOptions
+
     def __init__(self, encoder, cfg, vocab_size: int):
         super().__init__(encoder, cfg, vocab_size)
-        self.generator = Generator(encoder, vocab_size, cfg.generator_fraction)
+        self.generator = Generator(encoder, vocab_size, self.options.generator_fraction)
 
     def draw(self, batch: dict, generator: torch.Generator | None) -> dict:
         ids = batch["input_ids"]
@@ -110,9 +125,17 @@ class ELECTRA(_Discriminating):
             corrupted = torch.where(selected, sampled, ids)
         out = self.discriminate(corrupted, ids, batch)
         disc_loss = out["loss"]
-        out.update(loss=gen_loss + self.cfg.discriminator_weight * disc_loss, generator_loss=gen_loss.detach(),
+        out.update(loss=gen_loss + self.options.discriminator_weight * disc_loss, generator_loss=gen_loss.detach(),
                    discriminator_loss=disc_loss.detach())
         return out
+
+
+@dataclass
+class RandomReplacementOptions:
+    """``pretrain.rtd-random``."""
+
+    replace_rate: float = option(0.1, "fraction of residues replaced by a uniformly drawn other residue",
+                                 above=0, at_most=1, old="replace_rate")
 
 
 @register("rtd-random")
@@ -120,8 +143,11 @@ class RandomReplacementDetection(_Discriminating):
     """Seed 002's variant: ``replace_rate`` of residues replaced by a uniformly drawn other residue;
     discriminator only."""
 
+    Options = RandomReplacementOptions
+
     def draw(self, batch: dict, generator: torch.Generator | None) -> dict:
-        return {"corrupted": substitute(batch["input_ids"], self.cfg.replace_rate, None, self.n_residues, generator)}
+        rate = self.options.replace_rate
+        return {"corrupted": substitute(batch["input_ids"], rate, None, self.n_residues, generator)}
 
     def forward(self, batch: dict, generator: torch.Generator | None = None) -> dict:
         return self.discriminate(self.draws_of(batch, generator)["corrupted"], batch["input_ids"], batch)

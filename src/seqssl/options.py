@@ -1,0 +1,198 @@
+"""Options a component declares for itself: an objective, arm, transfer mode or task names its settings in a
+dataclass of its own module, each field made by :func:`option` (default, help text, allowed values or bounds,
+and the flat config key it replaced, if any)::
+
+    @dataclass
+    class MocoOptions:
+        queue_size: int = option(4096, "K keys kept as negatives", at_least=0, old="moco_queue_size")
+
+    @register("moco")
+    class Moco(TwoViewObjective):
+        Options = MocoOptions          # read in the objective as self.options.queue_size
+
+From those declarations, and nothing else: the config section ``pretrain.moco: {queue_size: 1024}`` (objectives
+under ``pretrain``, transfer modes under ``finetune``, arms under ``crossval``, tasks under ``data``; see
+:data:`SECTION_OF_KIND`), the flags ``--moco-queue-size`` of the commands that run that kind of component
+(:mod:`seqssl.cli_components`), their ``--help``, the checks of every value, and the old flat key
+(``pretrain.moco_queue_size``) still read, with a deprecation line.
+
+``--help`` must not import torch, and the built-in components' modules do. So the declarations of the built-in
+components are also written to ``options.json`` beside this module (``python scripts/write_options_manifest.py`` regenerates it;
+a test fails, naming that command, when it is out of step); a plugin's component is imported before the command
+line is read (``--plugin``, ``SEQSSL_PLUGINS``), so its declarations are read live (:data:`DECLARED`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import json
+import os
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InputError
+from .values import coerce
+
+SECTION_OF_KIND = {"objective": "pretrain", "transfer mode": "finetune", "arm": "crossval", "task": "data"}
+KINDS_OF_SECTION = {section: kind for kind, section in SECTION_OF_KIND.items()}
+MANIFEST = Path(__file__).with_name("options.json")
+TYPES = {"int": int, "float": float, "bool": bool, "str": str}
+DECLARED: dict[str, dict[str, list[OptionSpec]]] = {}  # kind → component → its options, as registered live
+DECLARED_IN: dict[tuple[str, str], str] = {}  # (kind, component) → the module that declared it
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One declared option, as plain data (what ``options.json`` holds for each)."""
+
+    name: str
+    type: str  # int | float | bool | str
+    optional: bool  # None is allowed
+    default: object
+    help: str
+    choices: tuple | None = None
+    at_least: float | None = None
+    above: float | None = None
+    below: float | None = None
+    at_most: float | None = None
+    old: str | None = None  # the flat key of its section this option replaced (pretrain.moco_queue_size)
+
+    def check(self, value, key: str):
+        """``value`` converted to the option's type and checked against its choices and bounds."""
+        hint = TYPES[self.type] | None if self.optional else TYPES[self.type]
+        value = coerce(value, hint, key)
+        if value is None:
+            return None
+        if self.choices is not None and value not in self.choices:
+            raise InputError(f"unknown {key} '{value}'", fix=f"use one of {', '.join(map(str, self.choices))}")
+        if not self.within_bounds(value):
+            raise InputError(f"config key '{key}' must be {self.bounds_text()}, got {value!r}")
+        return value
+
+    def within_bounds(self, value) -> bool:
+        return ((self.at_least is None or value >= self.at_least) and (self.above is None or value > self.above)
+                and (self.below is None or value < self.below) and (self.at_most is None or value <= self.at_most))
+
+    def bounds_text(self) -> str:
+        parts = [f"{word} {bound:g}" for word, bound in (("at least", self.at_least), ("above", self.above),
+                                                           ("below", self.below), ("at most", self.at_most))
+                 if bound is not None]
+        return " and ".join(parts)
+
+    def describe(self) -> str:
+        """The help text with what the value may be: ``K keys kept as negatives (at least 0)``."""
+        allowed = " | ".join(map(str, self.choices)) if self.choices else self.bounds_text()
+        return f"{self.help} ({allowed})" if allowed else self.help
+
+
+def option(default, help: str, *, choices=None, at_least=None, above=None, below=None, at_most=None,
+           old: str | None = None):
+    """A field of a component's options dataclass: its default and what :class:`OptionSpec` records of it."""
+    meta = {"help": help, "choices": tuple(choices) if choices else None, "at_least": at_least, "above": above,
+            "below": below, "at_most": at_most, "old": old}
+    return field(default=default, metadata={"seqssl": meta})
+
+
+def specs_of(options_class) -> list[OptionSpec]:
+    """The :class:`OptionSpec` of each field of ``options_class``, in order."""
+    hints = typing.get_type_hints(options_class)
+    specs = []
+    for item in dataclasses.fields(options_class):
+        hint = hints[item.name]
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        base = args[0] if args else hint
+        if base not in TYPES.values():
+            raise TypeError(f"{options_class.__name__}.{item.name}: options are int, float, bool or str")
+        meta = item.metadata.get("seqssl", {"help": ""})
+        specs.append(OptionSpec(item.name, base.__name__, type(None) in typing.get_args(hint), item.default,
+                                **meta))
+    return specs
+
+
+def declare(kind: str, name: str, component) -> None:
+    """Record the options of ``component`` (its ``Options`` dataclass, if any) under ``kind`` and ``name``; the
+    registries call this as they register."""
+    options_class = getattr(component, "Options", None)
+    if options_class is None:
+        return
+    DECLARED.setdefault(kind, {})[name] = specs_of(options_class)
+    DECLARED_IN[kind, name] = component.__module__
+
+
+@functools.cache
+def manifest() -> dict[str, dict[str, list[OptionSpec]]]:
+    """The built-in components' declarations as ``options.json`` holds them."""
+    if not MANIFEST.exists():
+        return {}
+    raw = json.loads(MANIFEST.read_text(encoding="utf-8"))
+    return {kind: {name: [OptionSpec(**{**spec, "choices": tuple(spec["choices"]) if spec.get("choices") else None})
+                          for spec in specs] for name, specs in components.items()}
+            for kind, components in raw.items()}
+
+
+def declared(kind: str) -> dict[str, list[OptionSpec]]:
+    """Component name → its options, for one kind: the built-in ones (``options.json``), then those registered
+    in this process (plugins; a built-in module imported since is the same declaration)."""
+    return {**manifest().get(kind, {}), **DECLARED.get(kind, {})}
+
+
+def old_key(section: str, key: str) -> tuple[str, OptionSpec] | None:
+    """The component and option that the flat key ``section.key`` became, if it was one."""
+    kind = KINDS_OF_SECTION.get(section)
+    for component, specs in declared(kind).items() if kind else ():
+        for spec in specs:
+            if spec.old == key:
+                return component, spec
+    return None
+
+
+def resolved(kind: str, component: str, given: dict, *, fill: bool) -> dict:
+    """``given`` (one component's section) checked option by option; with ``fill``, every option, defaults
+    included (what a run's ``config.yaml`` records)."""
+    specs = {spec.name: spec for spec in declared(kind).get(component, [])}
+    where = f"{SECTION_OF_KIND[kind]}.{component}"
+    out = {}
+    for key, value in given.items():
+        if key not in specs:
+            close = difflib.get_close_matches(str(key), list(specs), n=1)
+            hint = f"did you mean '{where}.{close[0]}'?" if close else f"valid keys: {', '.join(specs) or 'none'}"
+            raise InputError(f"unknown config key '{where}.{key}'", fix=hint)
+        out[key] = specs[key].check(value, f"{where}.{key}")
+    if fill:
+        out = {name: out.get(name, spec.default) for name, spec in specs.items()}
+    return out
+
+
+def options_for(kind: str, component, section_config):
+    """The ``Options`` instance of a registered component from its config section's values (defaults for the
+    rest, each value checked): what the component reads as ``self.options``."""
+    given = section_config.options.get(component.name, {})
+    return component.Options(**resolved(kind, component.name, given, fill=False))
+
+
+def manifest_text() -> str:
+    """``options.json`` for the built-in components (imports them all, so torch)."""
+    import seqssl.evaluate.arms  # noqa: F401  (each import registers its components)
+    import seqssl.objectives  # noqa: F401
+    import seqssl.tasks  # noqa: F401
+    import seqssl.transfer.modes  # noqa: F401
+    out = {kind: {name: [_written(spec) for spec in specs] for name, specs in sorted(components.items())
+                  if _built_in(kind, name)} for kind, components in sorted(DECLARED.items())}
+    return json.dumps({kind: components for kind, components in out.items() if components}, indent=1) + "\n"
+
+
+def _written(spec: OptionSpec) -> dict:
+    """A spec as ``options.json`` keeps it: the fields left unset (None) out, the default always in."""
+    return {key: value for key, value in dataclasses.asdict(spec).items() if value is not None or key == "default"}
+
+
+def _built_in(kind: str, name: str) -> bool:
+    return DECLARED_IN.get((kind, name), "").startswith("seqssl.")
+
+
+def write_manifest(path: Path = MANIFEST) -> None:
+    partial = path.with_suffix(f".partial-{os.getpid()}")
+    partial.write_text(manifest_text(), encoding="utf-8")
+    os.replace(partial, path)
