@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from .cli_components import COMMAND_KINDS, command_with_settings, given_settings, plugins_named
 from .cli_help import describe_defaults
 from .cli_options import (
     ARM_CHOICES,
@@ -171,7 +172,7 @@ def pretrain(data: Data = None, columns: Columns = None, objective: Objective = 
             "data.negative_column": negative_column, "pretrain.distance": distance,
             "data.stream": True if stream else None, "data.cache_dir": cache_dir,
             "tracking": _cols(tracking), "overwrite": True if overwrite else None}
-    cfg = load_config(config, nested(flat))
+    cfg = load_config(config, given_settings(nested(flat)))
     on_interrupt(f"the checkpoints in {Path(cfg.out or '.') / 'checkpoints'} (if one was written)")
     path = run(cfg, resume=resume)
     from .train.distributed import finish, is_main
@@ -238,7 +239,7 @@ def finetune(data: Data = None, columns: Columns = None, label_column: LabelColu
             "data.stream": True if stream else None, "data.block_rows": block_rows, "data.jobs": jobs,
             "finetune.val_rows": val_rows, "crossval.split": split, "finetune.test_fraction": test_fraction,
             "data.cache_dir": cache_dir}
-    cfg = load_config(config, nested(flat))
+    cfg = load_config(config, given_settings(nested(flat)))
     on_interrupt(f"nothing in {cfg.out} (no epoch had finished)", None)
     saved_to = run(cfg, resume=resume)
     typer.echo(f"fine-tuned model saved to {saved_to}; run {_run_id(saved_to)}")
@@ -355,7 +356,7 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
             "pretrain.max_steps": first_given(pretrain_max_steps, max_steps),
             "finetune.max_steps": first_given(finetune_max_steps, max_steps), "pretrain.positives": positives,
             "pretrain.view": view, "data.pretrain_label_column": pretrain_label_column}
-    cfg = load_config(config, nested(flat))
+    cfg = load_config(config, given_settings(nested(flat)))
     on_interrupt(f"the finished (fold, arm) parts in {Path(cfg.out or '.') / 'parts'}")
     if list_parts or part is not None or emit_slurm is not None:
         from .evaluate.jobs import jobs_command
@@ -597,7 +598,10 @@ def main(argv: list[str] | None = None) -> None:
     on_interrupt("nothing", None)  # until the command says what it keeps (an earlier call's note never carries over)
     try:
         with sigterm_raises():
-            command = typer.main.get_command(app)
+            if argv and argv[0] in COMMAND_KINDS:  # their components' settings are flags: plugins first
+                from .plugins import load_plugins
+                load_plugins(plugins_named(argv))
+            command = command_with_settings(app)
             describe_defaults(command)
             returned = command.main(args=argv, standalone_mode=False, prog_name="seqssl")
             if returned == EXIT_CODES[signal.SIGINT]:  # typer turns a KeyboardInterrupt into this return value
