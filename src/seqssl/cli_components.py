@@ -7,17 +7,19 @@ own with its help text, what it may be and its config key; a value given lands i
 already has is not generated twice.
 
 The flags are added to the typer commands' signatures before the command line is read (:func:`command_with_settings`,
-called by :func:`seqssl.cli.main`), from ``options.json`` and the plugins the command line names, so ``--help``
-imports no torch.
+called by :func:`seqssl.cli.main`), from ``options.json`` and the plugins the command line names (``--plugin``, its
+``--config`` file's ``plugins``, ``SEQSSL_PLUGINS``), so ``--help`` imports no torch.
 """
 from __future__ import annotations
 
 import functools
 import inspect
 import typing
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+import yaml
 
 from .options import SECTION_OF_KIND, TYPES, OptionSpec, declared
 
@@ -28,15 +30,29 @@ PANELS = {"objective": "Objective settings", "transfer mode": "Transfer mode set
 _given: dict = {}  # the generated flags given on this command line, as nested config overrides
 
 
-def plugins_named(argv: list[str]) -> list[str]:
-    """The ``--plugin`` values of a command line (``--plugin X`` and ``--plugin=X``)."""
-    named = []
+def values_of(argv: list[str], flag: str) -> list[str]:
+    """The values of ``flag`` on a command line (``--flag X`` and ``--flag=X``), before click reads it."""
+    found = []
     for i, token in enumerate(argv):
-        if token == "--plugin" and i + 1 < len(argv):
-            named.append(argv[i + 1])
-        elif token.startswith("--plugin="):
-            named.append(token.split("=", 1)[1])
-    return named
+        if token == flag and i + 1 < len(argv):
+            found.append(argv[i + 1])
+        elif token.startswith(f"{flag}="):
+            found.append(token.split("=", 1)[1])
+    return found
+
+
+def plugins_named(argv: list[str]) -> list[str]:
+    """The plugins a command line names: ``--plugin`` values, then the ``plugins`` of its ``--config`` file (a file
+    that cannot be read is left to :func:`seqssl.config.load_config` to report)."""
+    named = values_of(argv, "--plugin")
+    for path in values_of(argv, "--config"):
+        try:
+            values = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        listed = values.get("plugins") if isinstance(values, dict) else None
+        named += [listed] if isinstance(listed, str) else [str(p) for p in listed or () if isinstance(listed, list)]
+    return list(dict.fromkeys(named))
 
 
 def flag_of(component: str, spec: OptionSpec) -> str:

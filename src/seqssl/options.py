@@ -17,9 +17,13 @@ under ``pretrain``, transfer modes under ``finetune``, arms under ``crossval``, 
 (``pretrain.moco_queue_size``) still read, with a deprecation line.
 
 ``--help`` must not import torch, and the built-in components' modules do. So the declarations of the built-in
-components are also written to ``options.json`` beside this module (``python scripts/write_options_manifest.py`` regenerates it;
-a test fails, naming that command, when it is out of step); a plugin's component is imported before the command
-line is read (``--plugin``, ``SEQSSL_PLUGINS``), so its declarations are read live (:data:`DECLARED`).
+components are also written to ``options.json`` beside this module (``python scripts/write_options_manifest.py``
+regenerates it; a test fails, naming that command, when it is out of step); a plugin's component is imported
+before the command line is read (``--plugin``, ``SEQSSL_PLUGINS``), so its declarations are read live
+(:data:`DECLARED`).
+
+One spelling for a component of either origin: objectives read ``self.options`` (the run's ``pretrain`` section
+is theirs), arms, tasks and transfer modes ``self.options(config)`` (:class:`DeclaresOptions`).
 """
 from __future__ import annotations
 
@@ -170,6 +174,18 @@ def options_for(kind: str, component, section_config):
     rest, each value checked): what the component reads as ``self.options``."""
     given = section_config.options.get(component.name, {})
     return component.Options(**resolved(kind, component.name, given, fill=False))
+
+
+class DeclaresOptions:
+    """Base of the registered components held as one instance each (arms, tasks, transfer modes): their
+    declared settings for a run, ``self.options(config)`` (``config``: the whole :class:`seqssl.config.Config`, or
+    the section holding them, e.g. the ``data_cfg`` a task's methods receive)."""
+
+    kind: typing.ClassVar[str]  # arm | task | transfer mode
+    Options: typing.ClassVar[typing.Any] = None  # a dataclass of option() fields, if it has settings
+
+    def options(self, config):
+        return options_for(self.kind, type(self), getattr(config, SECTION_OF_KIND[self.kind], config))
 
 
 def manifest_text() -> str:

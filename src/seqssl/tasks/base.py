@@ -9,6 +9,7 @@ import pandas as pd
 import torch
 
 from ..errors import InputError
+from ..options import DeclaresOptions
 from ..registry import Registry
 
 TASKS: Registry[Task] = Registry("task")  # filled by the task modules, see seqssl/tasks/__init__.py
@@ -46,9 +47,10 @@ class Labels:
         return Labels(self.values[keep], self.meta)
 
 
-class Task:
+class Task(DeclaresOptions):
     """Defaults shared by the per-sequence tasks; subclasses override what differs."""
 
+    kind = "task"  # its settings: self.options(config) (seqssl.options)
     name: str = ""
     primary_metric: str = ""
     table_metrics: tuple[str, ...] = ()

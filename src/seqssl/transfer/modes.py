@@ -12,6 +12,7 @@ import torch
 
 from ..errors import InputError
 from ..io import save_tensors
+from ..options import DeclaresOptions
 from ..registry import Registry
 from ..tasks import Task
 
@@ -46,7 +47,8 @@ class Fitted:
         self.mode.save(self, Path(out), tokenizer, meta, merge)
 
 
-class TransferMode:
+class TransferMode(DeclaresOptions):
+    kind = "transfer mode"  # its settings: self.options(config) (seqssl.options)
     name = ""
     trains = False  # trains by gradient with the finetune settings (lr, epochs, ...): finetune.search applies
     streams = False  # fits rows read batch by batch from disk (finetune --stream), never all of them at once

@@ -15,6 +15,7 @@ import numpy as np
 from ...config import Config
 from ...data.labelled import LabelledData
 from ...data.splits import Split
+from ...options import DeclaresOptions
 from ...registry import Registry
 from ...tasks import Task
 
@@ -77,9 +78,10 @@ class Unit:
         return replace(cfg, **self.settings) if self.settings else cfg
 
 
-class Arm:
+class Arm(DeclaresOptions):
     """Defaults of an arm; subclasses set what they need and implement :meth:`fit`."""
 
+    kind = "arm"  # its settings: self.options(config) (seqssl.options)
     name: str = ""
     baseline_rank: int | None = None  # baselines (none, kmer, ecfp) in comparison order; every other arm
     #                                   is compared with each baseline present

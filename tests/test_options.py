@@ -1,0 +1,127 @@
+"""Settings components declare for themselves (seqssl.options): the config sections and flags made from them, the
+checks, the old flat keys still read, and options.json in step with the declarations."""
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+
+from seqssl.config import Config, PretrainConfig, load_config
+from seqssl.deprecated import RenamedKey
+from seqssl.errors import InputError
+from seqssl.options import MANIFEST, SECTION_OF_KIND, declared, manifest_text
+from test_cli_flags_table import bare, resolve
+
+CDR3S = ["CASSLGQAYEQYF", "CASSPDRGNTEAFF", "CASRGQGNYGYTF", "CASSQDLNTGELFF"]
+
+
+def test_options_json_is_in_step_with_the_declarations():
+    assert MANIFEST.read_text(encoding="utf-8") == manifest_text(), \
+        "a built-in component's Options changed: run python scripts/write_options_manifest.py"
+
+
+def test_a_component_section_reaches_the_component_with_defaults_for_the_rest():
+    from conftest import tiny_objective
+    cfg = load_config(None, {"pretrain": {"objective": "moco", "projection_dim": 8, "moco": {"queue_size": 80}}})
+    assert cfg.pretrain.options["moco"] == {"queue_size": 80, "momentum": 0.99, "symmetric": False}
+    objective, _ = tiny_objective("moco", CDR3S, projection_dim=8, options=cfg.pretrain.options)
+    assert objective.queue.size == 80 and objective.options.momentum == 0.99
+    assert cfg.to_dict()["pretrain"]["moco"]["queue_size"] == 80 and "options" not in cfg.to_dict()["pretrain"]
+
+
+def test_the_run_records_every_setting_of_its_components_and_only_theirs():
+    cfg = load_config(None, {"pretrain": {"objective": "mlm+adversarial-mlm"}})
+    assert set(cfg.pretrain.options) == {"adversarial-mlm"}  # mlm declares no settings
+    assert cfg.pretrain.options["adversarial-mlm"]["noiser_steps"] == 10
+    assert load_config(None, {}).pretrain.options == {}  # simclr: nothing to record
+
+
+def test_old_flat_keys_keywords_and_attributes_still_work_with_a_line(tmp_path):
+    path = tmp_path / "old.yaml"
+    path.write_text("pretrain:\n  objective: adversarial-mlm\n  noiser_steps: 3\n  adversarial_schedule: joint\n")
+    with pytest.warns(RenamedKey, match="'pretrain.noiser_steps' is now 'pretrain.adversarial-mlm.noiser_steps'"):
+        cfg = load_config(path)
+    assert cfg.pretrain.options["adversarial-mlm"]["noiser_steps"] == 3
+    assert cfg.pretrain.options["adversarial-mlm"]["schedule"] == "joint"
+    with pytest.warns(RenamedKey):
+        old = PretrainConfig(objective="moco", moco_queue_size=5)
+    assert old.options == {"moco": {"queue_size": 5}}
+    with pytest.warns(RenamedKey):
+        assert old.moco_queue_size == 5 and old.moco_momentum == 0.99
+    with pytest.raises(TypeError, match="no_such_key"):
+        PretrainConfig(no_such_key=1)
+    with pytest.raises(AttributeError):
+        _ = PretrainConfig().no_such_key
+    # a run's config.yaml written before the move loads to the same settings as the new layout
+    new = load_config(None, {"pretrain": {"objective": "adversarial-mlm",
+                                          "adversarial-mlm": {"noiser_steps": 3, "schedule": "joint"}}})
+    assert new.pretrain == cfg.pretrain
+
+
+@pytest.mark.parametrize("section, message", [
+    ({"moco": {"queue_size": -1}}, "config key 'pretrain.moco.queue_size' must be at least 0, got -1"),
+    ({"moco": {"momentum": 1.5}}, "must be at least 0 and at most 1"),
+    ({"moco": {"queue": 3}}, "did you mean 'pretrain.moco.queue_size'"),
+    ({"mocco": {"queue_size": 3}}, "did you mean 'pretrain.moco'"),
+    ({"moco": 3}, "expected a mapping"),
+    ({"adversarial-mlm": {"schedule": "sometimes"}}, "use one of alternating, joint"),
+    ({"adversarial-mlm": {"noiser_steps": 2.5}}, "expects an integer"),
+])
+def test_a_bad_setting_is_refused_naming_its_key(section, message):
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_config(None, {"pretrain": section})
+
+
+def test_no_component_name_shadows_a_key_of_its_section():
+    defaults = Config()
+    for kind, section in SECTION_OF_KIND.items():
+        fields = {f.name for f in dataclasses.fields(getattr(defaults, section))}
+        assert not fields & set(declared(kind)), (kind, fields & set(declared(kind)))
+
+
+def _flag_cases():
+    """(command, flag tokens, config section, component, setting, expected value) for every declared setting of
+    the built-in components, on every command that runs its kind."""
+    from seqssl.cli_components import COMMAND_KINDS, flag_of
+    cases = []
+    for command, kinds in COMMAND_KINDS.items():
+        for kind in kinds:
+            for component, specs in declared(kind).items():
+                for spec in specs:
+                    if spec.type == "bool":
+                        tokens, expected = [flag_of(component, spec)], not spec.default
+                    elif spec.choices:
+                        expected = next(c for c in spec.choices if c != spec.default)
+                        tokens = [flag_of(component, spec), str(expected)]
+                    elif spec.type == "int":
+                        expected = spec.default + 1
+                        tokens = [flag_of(component, spec), str(expected)]
+                    else:
+                        expected = spec.default / 2 if spec.default else 0.001
+                        tokens = [flag_of(component, spec), str(expected)]
+                    cases.append((command, tokens, SECTION_OF_KIND[kind], component, spec.name, expected))
+    return cases
+
+
+@pytest.mark.parametrize("command, tokens, section, component, setting, expected", _flag_cases(),
+                         ids=[f"{c[0]} {c[1][0]}" for c in _flag_cases()])
+def test_every_generated_flag_lands_in_its_components_section(command, tokens, section, component, setting,
+                                                              expected, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    before = getattr(bare(command, monkeypatch)["cfg"], section).options.get(component, {})
+    assert before.get(setting) != expected  # the row can fail
+    got = getattr(resolve([command, *tokens], monkeypatch)["cfg"], section).options[component][setting]
+    assert got == expected and type(got) is type(expected)
+
+
+def test_help_lists_declared_settings_without_importing_torch():
+    code = ("import sys\nfrom seqssl.cli import main\n"
+            "try:\n    main(['pretrain', '--help'])\nexcept SystemExit:\n    pass\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**__import__("os").environ, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    assert "--moco-queue-size" in done.stdout and "pretrain.moco.queue_size = 4096" in done.stdout
+    assert "--adversarial-mlm-noiser-steps" in done.stdout and "Objective settings" in done.stdout
