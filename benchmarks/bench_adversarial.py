@@ -58,23 +58,28 @@ from seqssl.data.corpus import load_corpus
 from seqssl.data.tokenizers import SequenceTokenizer
 from seqssl.models.encoder import SequenceEncoder
 from seqssl.objectives import build_objective
+from seqssl.objectives.adversarial_mlm import AdversarialOptions
 from seqssl.runtime import seed_everything
 from seqssl.train.loop import run_pretraining
 from seqssl.train.optim import build_players
 
-SEED_SETTINGS = {"adversarial_schedule": "alternating", "noiser_steps": 10, "encoder_steps": 10}
+
+def adversarial(**settings) -> dict:
+    """Pretrain overrides setting the adversarial-mlm objective's own settings (pretrain.adversarial-mlm)."""
+    return {"options": {"adversarial-mlm": settings}}
+
+
+SEED_SETTINGS = adversarial(schedule="alternating", noiser_steps=10, encoder_steps=10)
 ARMS = {  # name: (objective, pretrain overrides)
     "mlm-20%": ("mlm", {"mlm_rate": 0.2}),
     "adversarial alternating 10/10, GRU 3x32 (seed defaults)": ("adversarial-mlm", SEED_SETTINGS),
     "adversarial alternating 10/10, GRU 3x32, all mask types": (
-        "adversarial-mlm", {**SEED_SETTINGS, "adversarial_mask_types": "all"}),
+        "adversarial-mlm", adversarial(schedule="alternating", noiser_steps=10, encoder_steps=10, mask_types="all")),
     "adversarial alternating 2/10, GRU 1x32": (
-        "adversarial-mlm", {"adversarial_schedule": "alternating", "noiser_steps": 2, "encoder_steps": 10,
-                            "noiser_layers": 1}),
+        "adversarial-mlm", adversarial(schedule="alternating", noiser_steps=2, encoder_steps=10, noiser_layers=1)),
     "adversarial alternating 1/10, GRU 1x32": (
-        "adversarial-mlm", {"adversarial_schedule": "alternating", "noiser_steps": 1, "encoder_steps": 10,
-                            "noiser_layers": 1}),
-    "adversarial joint, GRU 1x32": ("adversarial-mlm", {"adversarial_schedule": "joint", "noiser_layers": 1}),
+        "adversarial-mlm", adversarial(schedule="alternating", noiser_steps=1, encoder_steps=10, noiser_layers=1)),
+    "adversarial joint, GRU 1x32": ("adversarial-mlm", adversarial(schedule="joint", noiser_layers=1)),
 }
 SEED_ARM = "adversarial alternating 10/10, GRU 3x32 (seed defaults)"  # [MASK]-only (our default)
 WARM = 10  # encoder updates (a whole cycle of every schedule here) not timed
@@ -98,8 +103,10 @@ class Setting:
         noiser = {k: v for k, v in (("noiser_embedding_size", self.noiser_embedding),
                                     ("noiser_hidden_size", self.noiser_hidden)) if v}
         batch = {"batch_size": self.batch_size} if self.batch_size else {}
+        settings = {**noiser, **overrides.get("options", {}).get("adversarial-mlm", {})}
+        rest = {k: v for k, v in overrides.items() if k != "options"}
         return dataclasses.replace(Config().pretrain, objective=objective_name, max_steps=updates, log_every=1,
-                                   **noiser, **batch, **overrides)
+                                   options={"adversarial-mlm": settings}, **batch, **rest)
 
     def model(self, large: bool = False):
         cfg = Config().model
@@ -240,8 +247,9 @@ def main() -> None:
     if args.large:
         arms.update({name: (objective, overrides, True) for name, (objective, overrides) in LARGE_ARMS.items()})
     pre = setting.pretrain("adversarial-mlm", SEED_SETTINGS, 1)
-    print(f"device {setting.device}, encoder {args.encoder}, noiser GRU {pre.noiser_layers} layers, embedding "
-          f"{pre.noiser_embedding_size}, hidden {pre.noiser_hidden_size} per direction", flush=True)
+    noiser = AdversarialOptions(**pre.options["adversarial-mlm"])
+    print(f"device {setting.device}, encoder {args.encoder}, noiser GRU {noiser.noiser_layers} layers, embedding "
+          f"{noiser.noiser_embedding_size}, hidden {noiser.noiser_hidden_size} per direction", flush=True)
     print(f"{torch.get_num_threads()} threads, {len(corpus)} {args.corpus} sequences, batch {pre.batch_size}, "
           f"{args.updates} encoder updates per arm ({args.large_updates} for the 4x256 encoder), "
           f"{args.repeats} rounds", flush=True)
@@ -249,7 +257,7 @@ def main() -> None:
         """The arm's name with the noiser's sizes of this run (the names say seqssl's default GRU, 3x32)."""
         if not (args.noiser_embedding or args.noiser_hidden):
             return name
-        return name.replace("x32", f"x{pre.noiser_hidden_size} (embedding {pre.noiser_embedding_size})")
+        return name.replace("x32", f"x{noiser.noiser_hidden_size} (embedding {noiser.noiser_embedding_size})")
 
     results: dict[str, list[dict]] = {name: [] for name in arms}
     for round_ in range(args.repeats):

@@ -41,8 +41,8 @@ def measure(spec: dict) -> dict:
     from seqssl.train.gradcache import cached_backward
     from seqssl.train.optim import build_players
     cfg = Config()
-    pre = dataclasses.replace(cfg.pretrain, objective=spec["objective"], moco_queue_size=spec.get("queue", 0),
-                              hard_negative_beta=spec.get("beta", 0.0), max_steps=10**6)
+    pre = dataclasses.replace(cfg.pretrain, objective=spec["objective"], options={"moco": {"queue_size": spec.get(
+                              "queue", 0)}}, hard_negative_beta=spec.get("beta", 0.0), max_steps=10**6)
     tok = SequenceTokenizer("protein")
     if spec["objective"] == "clip":  # (CDR3β, peptide) binding pairs of the bundled table
         import pandas as pd

@@ -125,3 +125,14 @@ def test_help_lists_declared_settings_without_importing_torch():
     assert done.returncode == 0, done.stderr
     assert "--moco-queue-size" in done.stdout and "pretrain.moco.queue_size = 4096" in done.stdout
     assert "--adversarial-mlm-noiser-steps" in done.stdout and "Objective settings" in done.stdout
+
+
+def test_the_shipped_configs_use_the_new_sections():
+    import warnings
+    from pathlib import Path
+    configs = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
+    assert configs
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RenamedKey)
+        for path in configs:
+            load_config(path)
