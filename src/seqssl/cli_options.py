@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from .options import component_names
+
 Data = Annotated[Optional[str], typer.Option("--data", help="CSV/TSV (.gz ok), FASTA or Parquet file.")]
 Columns = Annotated[Optional[str], typer.Option("--columns", help="Sequence column(s), COL or COL_A,COL_B[,...] "
                                                  "(one segment each).")]
@@ -31,7 +33,7 @@ Unknown = Annotated[Optional[str], typer.Option("--unknown-residues", help="erro
 LabelColumn = Annotated[Optional[str], typer.Option("--label-column")]
 PositiveLabel = Annotated[Optional[str], typer.Option(help="Binary labels other than 0/1: the value meaning 1 "
                                                       "(e.g. 1 for labels -1/1).")]
-TASK_CHOICES = "classification | pair-classification | multiclass | regression | token-classification | multilabel"
+TASK_CHOICES = " | ".join(component_names("task"))  # the registries' names, from options.json (no torch)
 Task = Annotated[Optional[str], typer.Option("--task", help=TASK_CHOICES)]
 TargetColumn = Annotated[Optional[str], typer.Option("--target-column", help="multilabel, long layout (BELKA): "
                                                      "column naming each row's target; --label-column holds 0/1.")]
@@ -66,8 +68,8 @@ ClusterThreshold = Annotated[Optional[str], typer.Option("--cluster-threshold", 
                                                          "identity, e.g. identity:0.3 for proteins).")]
 ClusterColumn = Annotated[Optional[str], typer.Option("--cluster-column", help="--split cluster: the column "
                                                       "clustered (default: the first sequence column).")]
-OBJECTIVE_CHOICES = "simclr | simsiam | triplet | infonce | moco | clip | mlm | rtd | rtd-random | adversarial-mlm"
-ARM_CHOICES = "none, kmer, ecfp, knn, tcrdist, gcn, gat"  # besides every objective and model:PATH
+OBJECTIVE_CHOICES = " | ".join(component_names("objective"))
+ARM_CHOICES = ", ".join(component_names("arm"))  # besides every objective and model:PATH
 Objective = Annotated[Optional[str], typer.Option("--objective", help=f"Pretraining objective: {OBJECTIVE_CHOICES}, "
                                                   "or a sum of them such as mlm+simclr.")]
 ObjectiveWeights = Annotated[Optional[str], typer.Option(help="A sum of objectives: each part's loss weight, e.g. "

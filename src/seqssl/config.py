@@ -501,7 +501,7 @@ def check_component_settings(config: Config) -> None:
     for section_name in SECTIONS_WITH_COMPONENTS:
         section, kind = getattr(config, section_name), KINDS_OF_SECTION[section_name]
         names = [*section.options, *sorted(n for n in selected[section_name] - set(section.options)
-                                           if n in declared(kind))]
+                                           if declared(kind).get(n))]
         section.options = {name: resolved(kind, name, section.options.get(name, {}),
                                           fill=name in selected[section_name]) for name in names}
 

@@ -116,12 +116,10 @@ def specs_of(options_class) -> list[OptionSpec]:
 
 
 def declare(kind: str, name: str, component) -> None:
-    """Record the options of ``component`` (its ``Options`` dataclass, if any) under ``kind`` and ``name``; the
-    registries call this as they register."""
+    """Record ``component`` under ``kind`` and ``name`` with its options (its ``Options`` dataclass; none without
+    one); the registries call this as they register."""
     options_class = getattr(component, "Options", None)
-    if options_class is None:
-        return
-    DECLARED.setdefault(kind, {})[name] = specs_of(options_class)
+    DECLARED.setdefault(kind, {})[name] = specs_of(options_class) if options_class is not None else []
     DECLARED_IN[kind, name] = component.__module__
 
 
@@ -134,6 +132,11 @@ def manifest() -> dict[str, dict[str, list[OptionSpec]]]:
     return {kind: {name: [OptionSpec(**{**spec, "choices": tuple(spec["choices"]) if spec.get("choices") else None})
                           for spec in specs] for name, specs in components.items()}
             for kind, components in raw.items()}
+
+
+def component_names(kind: str) -> list[str]:
+    """The built-in components of ``kind`` in registration order (``options.json``; the choice lists of ``--help``)."""
+    return list(manifest().get(kind, {}))
 
 
 def declared(kind: str) -> dict[str, list[OptionSpec]]:
@@ -189,12 +192,13 @@ class DeclaresOptions:
 
 
 def manifest_text() -> str:
-    """``options.json`` for the built-in components (imports them all, so torch)."""
+    """``options.json``: every built-in component by kind, in registration order, with its declared options (imports
+    them all, so torch)."""
     import seqssl.evaluate.arms  # noqa: F401  (each import registers its components)
     import seqssl.objectives  # noqa: F401
     import seqssl.tasks  # noqa: F401
     import seqssl.transfer.modes  # noqa: F401
-    out = {kind: {name: [_written(spec) for spec in specs] for name, specs in sorted(components.items())
+    out = {kind: {name: [_written(spec) for spec in specs] for name, specs in components.items()  # registration order
                   if _built_in(kind, name)} for kind, components in sorted(DECLARED.items())}
     return json.dumps({kind: components for kind, components in out.items() if components}, indent=1) + "\n"
 
