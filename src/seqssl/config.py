@@ -119,9 +119,7 @@ class PretrainConfig(OptimConfig):
     max_separation: int | None = None  # neighbours: ... and at most this far (None: 2 × chunk_length)
     view: str = "mask"  # mask | substitute | blosum | crop | dropout (how contrastive views are made)
     view_rate: float = 0.15  # fraction of residues substituted / cropped by those views
-    margin: float = 0.2  # triplet margin
-    distance: str = "cosine"  # triplet distance: cosine | euclidean
-    miner: str = "semi-hard"  # triplet miner: all | semi-hard | hardest
+    distance: str = "cosine"  # cosine | euclidean: the d of the N-way losses' exp(-d/t) and of the triplet loss
     checkpoint_every: int | None = None
     log_every: int = 20
     batch_schedule: list[list[float]] = field(default_factory=list)  # [[0.8, 256]]: from 80% of max_steps on, batch
@@ -359,7 +357,6 @@ CHOICES: dict[str, tuple[str, ...]] = {  # dotted key: its allowed values (the o
     "pretrain.view": ("mask", "substitute", "blosum", "crop", "dropout"),  # seqssl.augment.make_view
     "pretrain.positives": ("augment", "label", "neighbours", "smiles"),  # seqssl.data.positives
     "pretrain.chunk_unit": ("tokens", "sentences"),  # seqssl.data.positives.neighbour_batches
-    "pretrain.miner": ("all", "semi-hard", "hardest"),  # seqssl.objectives.miners
     "pretrain.distance": ("cosine", "euclidean"),  # seqssl.losses.pairwise_distance
     "crossval.atom_features": ("full", "simple"),  # seqssl.data.molecules.ATOM_FEATURE_SETS
     "model.pooling": ("cls", "mean"),

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from ..config import CHOICES
-
-MINERS = CHOICES["pretrain.miner"]  # the list lives in seqssl.config.CHOICES
+MINERS = ("all", "semi-hard", "hardest")  # pretrain.triplet.miner's choices (seqssl.objectives.triplet)
 
 
 def valid_masks(labels: torch.Tensor):
