@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib
+import sys
 import warnings
 from collections.abc import Mapping
 
@@ -67,3 +68,10 @@ def old_keywords(section: str):
         cls.__init__, cls.__getattr__ = __init__, __getattr__
         return cls
     return decorate
+
+
+def alias_module(old: str, new: str) -> None:
+    """Make the module path ``old`` the module ``new`` itself (called from the shim left at ``old``): imports of the
+    old path, and patches made through it, reach the one module; a :class:`DeprecationWarning` names both."""
+    warnings.warn(f"{old} moved to {new}; the old path goes in the next release", DeprecationWarning, stacklevel=3)
+    sys.modules[old] = importlib.import_module(new)
