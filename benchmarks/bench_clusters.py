@@ -1,7 +1,7 @@
 """Time to cluster the bundled 100k CDR3β at a similarity threshold (``--split cluster``).
 
 Reads ``builtin_path("background_cdr3b")`` (column ``cdr3_b_aa``), clusters it with
-:func:`seqssl.data.clusters.cluster_ids` (``edit:1``: the deletion-neighbourhood index) and prints the
+:func:`seqssl.data.splits.clusters.cluster_ids` (``edit:1``: the deletion-neighbourhood index) and prints the
 time, the number of clusters and the largest cluster (single linkage chains: a few large components are
 expected in a repertoire).
 
@@ -24,7 +24,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000)
     args = parser.parse_args()
     from seqssl.data.builtin import builtin_path
-    from seqssl.data.clusters import cluster_ids
+    from seqssl.data.splits.clusters import cluster_ids
     column = pd.read_csv(builtin_path("background_cdr3b"), dtype=str)["cdr3_b_aa"].dropna()
     sequences = column.str.strip().str.upper().tolist()[:args.n]
     start = time.perf_counter()

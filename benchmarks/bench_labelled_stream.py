@@ -120,7 +120,7 @@ def make_encoder(data: Path, out: Path) -> None:
     import pyarrow.parquet as pq
 
     from seqssl.config import ModelConfig
-    from seqssl.data.smiles import SmilesTokenizer
+    from seqssl.data.tokenizers.smiles import SmilesTokenizer
     from seqssl.models.encoder import SequenceEncoder
     first = pq.ParquetFile(data).read_row_group(0, columns=["molecule_smiles"]).column(0).to_pylist()[:20_000]
     tokenizer = SmilesTokenizer.fit(first)
@@ -145,8 +145,8 @@ def phase(name: str, work: Path, args) -> dict:
     from seqssl.config import load_config
     started = time.perf_counter()
     if name == "featurise":
-        from seqssl.data.labelled_stream import load_streamed
         from seqssl.models.encoder import load_encoder
+        from seqssl.tasks.labelled_stream import load_streamed
         cfg = load_config(None, config(work, args, stream=True))
         data = load_streamed(cfg, load_encoder(str(work / "encoder"))[1], molecular=True, graphs=not args.no_graphs)
         return {"rows": len(data), "seconds": time.perf_counter() - started,
@@ -176,9 +176,9 @@ def gcn_phase(work: Path, args, started: float) -> dict:
     import torch
 
     from seqssl.config import load_config
-    from seqssl.data.labelled_stream import load_streamed, streamed_split
     from seqssl.models.encoder import load_encoder
     from seqssl.runtime import configure_process
+    from seqssl.tasks.labelled_stream import load_streamed, streamed_split
     from seqssl.transfer.modes import get_mode
     cfg = load_config(None, {**config(work, args, stream=True), "finetune": {
         **config(work, args, stream=True)["finetune"], "encoder": "none", "mode": "gcn"}})

@@ -25,7 +25,7 @@ def main() -> None:
     from seqssl.data import molecule_codes
     from seqssl.data.builtin import builtin_path
     from seqssl.data.molecules import Chem, parse_smiles
-    from seqssl.data.smiles import SmilesTokenizer
+    from seqssl.data.tokenizers.smiles import SmilesTokenizer
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--file", help="a BELKA-format file (default: the bundled sample)")
     parser.add_argument("--molecules", type=int, default=5000)

@@ -53,7 +53,7 @@ def held_out_split(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def encoded(frame: pd.DataFrame, tokenizer, max_length: int):
     from seqssl.data.dataset import encode_table
-    from seqssl.data.table import table_from_frame
+    from seqssl.data.formats.table import table_from_frame
     return encode_table(table_from_frame(frame.reset_index(drop=True)), COLUMNS, tokenizer, max_length)
 
 

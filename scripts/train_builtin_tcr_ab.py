@@ -74,7 +74,7 @@ def split(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 def encoded(paired: pd.DataFrame, beta: pd.DataFrame, tokenizer, max_length: int):
     """Paired rows as six columns, β-only rows as three (the encoder's layouts place them)."""
     from seqssl.data.dataset import EncodedDataset, encode_table
-    from seqssl.data.table import table_from_frame
+    from seqssl.data.formats.table import table_from_frame
     from seqssl.models.bundled import BETA_COLUMNS, PAIRED_COLUMNS
     parts = [encode_table(table_from_frame(frame.reset_index(drop=True)), columns, tokenizer, max_length)
              for frame, columns in ((paired, PAIRED_COLUMNS), (beta, BETA_COLUMNS))]

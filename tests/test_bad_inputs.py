@@ -97,7 +97,7 @@ def test_positive_label_reads_minus_one_one_labels(tmp_path, small_binding_csv):
     import pandas as pd
 
     from seqssl.config import load_config
-    from seqssl.data.labelled import load_labelled
+    from seqssl.tasks.labelled import load_labelled
     frame = pd.read_csv(small_binding_csv, dtype=str)
     frame["label"] = frame["label"].map({"0": "-1", "1": "1"})
     path = tmp_path / "pm.csv"

@@ -146,7 +146,7 @@ def test_pretraining_learns_a_planted_rule_and_retrieval_uses_the_towers(tmp_pat
 
 def test_crossval_arm_pretrains_on_binding_pairs_and_scores_zero_shot_by_its_towers(tmp_path, small_binding_csv):
     from seqssl.data.dataset import encode_table
-    from seqssl.data.readers import read_table
+    from seqssl.data.formats.readers import read_table
     from seqssl.models.encoder import load_encoder
     from seqssl.models.towers import tower_embeddings
     small = tmp_path / "small.yaml"

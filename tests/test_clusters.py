@@ -9,8 +9,15 @@ from scipy.sparse.csgraph import connected_components
 
 from conftest import levenshtein, run_cli
 from seqssl.data.builtin import builtin_path
-from seqssl.data.clusters import TOLERANCE, cluster_ids, deletion_pairs, nearest_across, parse_threshold, window_pairs
 from seqssl.data.splits import carve_validation, make_folds
+from seqssl.data.splits.clusters import (
+    TOLERANCE,
+    cluster_ids,
+    deletion_pairs,
+    nearest_across,
+    parse_threshold,
+    window_pairs,
+)
 from seqssl.errors import InputError
 
 AMINO = "ACDEFGHIKLMNPQRSTVWY"

@@ -37,7 +37,7 @@ def lm_figures(tmp_path, encoder, data, *flags):
 
 def test_mlm_encoder_saves_its_head_and_the_figures_match_a_hand_computation(corpora, tmp_path, capsys):
     from seqssl.data.dataset import encode_table
-    from seqssl.data.readers import read_table
+    from seqssl.data.formats.readers import read_table
     from seqssl.models.encoder import load_encoder
     from seqssl.objectives.mlm import TokenPredictionHead
     runs = {}
@@ -98,7 +98,7 @@ def test_a_transformers_masked_lm_is_scored_on_its_own_ids(corpora, tmp_path):
     assert code == 0
     # by hand, in the model's own ids: seqssl's masked positions (its generator, its [CLS] a [SEP] layout, which
     # is the tokenizer's too), the tokenizer's mask id, the model's logits over its vocabulary
-    from seqssl.data.model_tokenizer import ModelTokenizer
+    from seqssl.data.tokenizers.model_tokenizer import ModelTokenizer
     ours = ModelTokenizer.from_directory(path)
     sequences = pd.read_csv(corpora / "held_out.csv")["cdr3_b_aa"].tolist()
     generator = torch.Generator().manual_seed(5)

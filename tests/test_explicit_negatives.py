@@ -75,7 +75,7 @@ def test_gradient_caching_stays_exact_with_negatives(name):
 
 def test_batches_carry_each_rows_own_negative():
     from seqssl.config import PretrainConfig
-    from seqssl.data.positives import pretraining_batches
+    from seqssl.positives import pretraining_batches
     encoded = [TOK.encode(s) for s in SEQUENCES]
     negatives = [TOK.encode(s) for s in NEGATIVES]
     data = EncodedDataset([e.input_ids for e in encoded], [e.token_type_ids for e in encoded],

@@ -12,9 +12,9 @@ import pytest
 from conftest import run_cli
 from seqssl.config import load_config
 from seqssl.data.builtin import builtin_path
-from seqssl.data.labelled_stream import ArrowLabelled, load_streamed, streamed_split
-from seqssl.data.multilabel import multilabel_targets
-from seqssl.data.readers import read_table
+from seqssl.data.formats.readers import read_table
+from seqssl.tasks.labelled_stream import ArrowLabelled, load_streamed, streamed_split
+from seqssl.tasks.labels.multilabel import multilabel_targets
 
 BELKA = builtin_path("belka_sample")
 TINY = "model:\n  hidden_size: 16\n  num_heads: 2\n  num_layers: 1\n  intermediate_size: 32\n"
@@ -95,8 +95,8 @@ def test_hash_split_keeps_groups_whole_and_bounds_the_validation_sample(tmp_path
 
 
 def test_scaffold_split_draws_each_molecules_scaffold_as_it_is_parsed(tmp_path):
-    from seqssl.data.labelled_stream import group_draws
     from seqssl.data.molecules import murcko_scaffold
+    from seqssl.tasks.labelled_stream import group_draws
     frame = pd.read_csv(BELKA).iloc[:600]
     frame[["molecule_smiles", "binds"]].to_csv(tmp_path / "mols.csv", index=False)
     cfg = load_config(None, {"data": {"path": str(tmp_path / "mols.csv"), "cache_dir": str(tmp_path / "cache"),

@@ -7,7 +7,7 @@ import pytest
 
 from seqssl.data.dataset import sequences_of
 from seqssl.data.formats import FORMATS, default_columns, format_of, is_fasta_header, supported_suffixes
-from seqssl.data.readers import expand_paths, read_table
+from seqssl.data.formats.readers import expand_paths, read_table
 from seqssl.data.stream import rows_of
 from seqssl.errors import InputError
 

@@ -21,13 +21,13 @@ from hypothesis import strategies as st
 
 from seqssl.config import Config, load_config
 from seqssl.data.formats import FORMATS, format_of
-from seqssl.data.labelled import carve, load_labelled
-from seqssl.data.readers import SequenceTable, read_table
-from seqssl.data.smiles import SmilesTokenizer, tokenize_smiles
+from seqssl.data.formats.readers import SequenceTable, read_table
 from seqssl.data.splits import carve_validation, make_folds
 from seqssl.data.stream import ArrowCorpus, rows_of, tokenize_to_arrow
 from seqssl.data.tokenizers import SequenceTokenizer
+from seqssl.data.tokenizers.smiles import SmilesTokenizer, tokenize_smiles
 from seqssl.errors import InputError
+from seqssl.tasks.labelled import carve, load_labelled
 
 # Modest budgets: the whole file runs in well under a minute on two cores. No example database (no
 # .hypothesis/ folder in the checkout); a failure prints the falsifying example to reproduce it. conftest's

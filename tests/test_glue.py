@@ -7,8 +7,8 @@ import pandas as pd
 
 from conftest import run_cli
 from seqssl.config import PretrainConfig
-from seqssl.data.positives import chunk_separations, neighbour_chunks
-from seqssl.data.readers import read_table
+from seqssl.data.formats.readers import read_table
+from seqssl.positives import chunk_separations, neighbour_chunks
 
 # hand-written premise / hypothesis pairs in GLUE's layout; quotes are plain characters in GLUE TSV
 PAIRS = [
@@ -83,8 +83,8 @@ def _documents(n: int) -> list[str]:
 
 
 def test_sentence_chunks_are_whole_neighbouring_sentences():
-    from seqssl.data.bpe import BPETokenizer
-    from seqssl.data.positives import sentence_chunks, sentence_end_table
+    from seqssl.data.tokenizers.bpe import BPETokenizer
+    from seqssl.positives import sentence_chunks, sentence_end_table
     docs = _documents(40)
     tokenizer = BPETokenizer.train(docs, vocab_size=300, min_frequency=1)
     ends = sentence_end_table(tokenizer)
@@ -103,9 +103,9 @@ def test_sentence_chunks_are_whole_neighbouring_sentences():
 
 def test_neighbours_stream_and_sentences_run_end_to_end(tmp_path):
     from seqssl.data.dataset import EncodedDataset
-    from seqssl.data.positives import row_ids
     from seqssl.data.stream import ArrowCorpus, tokenize_to_arrow
     from seqssl.data.tokenizers import SequenceTokenizer
+    from seqssl.positives import row_ids
     docs = tmp_path / "docs.txt"
     docs.write_text("\n".join(_documents(80)) + "\n")
     tiny = tmp_path / "tiny.yaml"

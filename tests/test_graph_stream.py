@@ -15,9 +15,9 @@ from seqssl.data.builtin import builtin_path
 pytest.importorskip("torch_geometric")
 from torch_geometric.data import Batch  # noqa: E402
 
-from seqssl.data.labelled_stream import load_streamed  # noqa: E402
-from seqssl.data.molecule_codes import atom_codes, bond_codes, graph_from_codes  # noqa: E402
 from seqssl.data.molecules import mol_to_graph, parse_smiles  # noqa: E402
+from seqssl.data.molecules.codes import atom_codes, bond_codes, graph_from_codes  # noqa: E402
+from seqssl.tasks.labelled_stream import load_streamed  # noqa: E402
 
 BBBP = builtin_path("bbbp")
 

@@ -7,7 +7,7 @@ import yaml
 
 from conftest import run_cli
 from seqssl.data.tokenizers import SequenceTokenizer
-from seqssl.data.vocab import CLS_ID, SEP_ID, truncate_encoded
+from seqssl.data.tokenizers.vocab import CLS_ID, SEP_ID, truncate_encoded
 
 
 def test_pair_truncation_cuts_the_longer_member_and_keeps_both():

@@ -58,7 +58,7 @@ def test_crossval_multiclass_kmer_and_probe(tmp_path):
 
 def test_one_class_is_refused(tmp_path):
     from seqssl.config import load_config
-    from seqssl.data.labelled import load_labelled
+    from seqssl.tasks.labelled import load_labelled
     path = tmp_path / "one.csv"
     path.write_text("sequence,family\nACDE,x\nCDEF,x\n")
     cfg = load_config(None, {"data": {"path": str(path), "columns": ["sequence"], "label_column": "family",

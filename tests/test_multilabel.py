@@ -4,10 +4,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from seqssl.data.multilabel import multilabel_targets, stratification_labels
-from seqssl.data.readers import read_table
+from seqssl.data.formats.readers import read_table
 from seqssl.errors import InputError
 from seqssl.metrics import multilabel_metrics
+from seqssl.tasks.labels.multilabel import multilabel_targets, stratification_labels
 from seqssl.transfer.kmer import PerTargetLogistic, select_linear_model
 
 

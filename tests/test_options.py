@@ -11,7 +11,8 @@ import pytest
 from seqssl.config import Config, PretrainConfig, load_config
 from seqssl.deprecated import RenamedKey
 from seqssl.errors import InputError
-from seqssl.options import MANIFEST, SECTION_OF_KIND, declared, manifest_text
+from seqssl.options import MANIFEST, SECTION_OF_KIND, declared
+from seqssl.options_manifest import manifest_text
 from test_cli_flags_table import bare, resolve
 
 CDR3S = ["CASSLGQAYEQYF", "CASSPDRGNTEAFF", "CASRGQGNYGYTF", "CASSQDLNTGELFF"]

@@ -11,7 +11,7 @@ import torch
 
 from seqssl.config import ModelConfig
 from seqssl.data.dataset import EncodedDataset, encode_table
-from seqssl.data.table import table_from_frame
+from seqssl.data.formats.table import table_from_frame
 from seqssl.data.tokenizers import SequenceTokenizer
 from seqssl.data.v_genes import expand_columns, ordered_columns
 from seqssl.errors import InputError

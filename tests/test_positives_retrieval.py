@@ -6,8 +6,8 @@ import pandas as pd
 
 from conftest import run_cli
 from seqssl.data.builtin import builtin_path
-from seqssl.data.positives import label_batches, neighbour_chunks, partner_within_label
 from seqssl.evaluate.retrieval import top_k_accuracy
+from seqssl.positives import label_batches, neighbour_chunks, partner_within_label
 
 
 def test_label_batches_are_p_by_k_and_an_epoch_covers_every_labelled_entry():
@@ -63,7 +63,7 @@ def test_label_positive_epochs_see_every_labelled_entry_and_take_the_counted_ste
     with 2+ members, and the loop takes the steps ``count_steps`` planned (the schedule's length)."""
     import torch
 
-    import seqssl.data.positives as positives
+    import seqssl.positives as positives
     from seqssl.config import ModelConfig, PretrainConfig
     from seqssl.data.dataset import EncodedDataset
     from seqssl.data.tokenizers import SequenceTokenizer

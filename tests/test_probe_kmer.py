@@ -11,7 +11,7 @@ from sklearn.preprocessing import StandardScaler
 from conftest import run_cli
 from seqssl.config import ModelConfig
 from seqssl.data.dataset import encode_table
-from seqssl.data.readers import read_table
+from seqssl.data.formats.readers import read_table
 from seqssl.data.tokenizers import SequenceTokenizer
 from seqssl.models.encoder import SequenceEncoder, embed_dataset
 from seqssl.transfer.kmer import KmerFeatures

@@ -14,7 +14,7 @@ from sklearn.metrics import mean_squared_error
 
 from conftest import run_cli
 from seqssl.data.builtin import BUILTIN, builtin_path
-from seqssl.data.readers import read_table
+from seqssl.data.formats.readers import read_table
 from seqssl.data.splits import column_split
 from seqssl.errors import InputError
 from seqssl.metrics import regression_metrics

@@ -16,9 +16,9 @@ from conftest import levenshtein, run_cli
 from crossval_checks import check_binary_metrics_against_predictions
 from seqssl.config import ModelConfig
 from seqssl.data.dataset import encode_table
-from seqssl.data.readers import read_table
+from seqssl.data.formats.readers import read_table
 from seqssl.data.tokenizers import SequenceTokenizer
-from seqssl.data.vocab import longest_first, truncate_encoded
+from seqssl.data.tokenizers.vocab import longest_first, truncate_encoded
 from seqssl.errors import InputError
 from seqssl.models.encoder import SequenceEncoder, load_encoder, transformers_config
 from seqssl.transfer.kmer import KmerFeatures

@@ -12,10 +12,10 @@ from conftest import run_cli
 from seqssl.augment import randomized_smiles
 from seqssl.data.builtin import builtin_path
 from seqssl.data.dataset import EncodedDataset
-from seqssl.data.positives import pretraining_batches
-from seqssl.data.smiles import BASE_TOKENS, SmilesTokenizer, tokenize_smiles
 from seqssl.data.tokenizers import SPECIAL_TOKENS, UNK_ID, SequenceTokenizer, drawable_residues
+from seqssl.data.tokenizers.smiles import BASE_TOKENS, SmilesTokenizer, tokenize_smiles
 from seqssl.errors import InputError
+from seqssl.positives import pretraining_batches
 
 
 @pytest.fixture(scope="module")

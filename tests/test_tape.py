@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import PicklePayload, run_cli
-from seqssl.data.readers import read_table
+from seqssl.data.formats.readers import read_table
 from seqssl.errors import InputError
 
 lmdb = pytest.importorskip("lmdb")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from conftest import run_cli
-from seqssl.data.bpe import BPETokenizer
+from seqssl.data.tokenizers.bpe import BPETokenizer
 
 ROOT = Path(__file__).parents[1]
 

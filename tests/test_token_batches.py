@@ -12,11 +12,11 @@ from safetensors.torch import load_file
 from seqssl.config import Config, ModelConfig
 from seqssl.data.collate import token_batches
 from seqssl.data.dataset import EncodedDataset
-from seqssl.data.positives import pretraining_batches
-from seqssl.data.vocab import CLS_ID, PAD_ID, SEP_ID
+from seqssl.data.tokenizers.vocab import CLS_ID, PAD_ID, SEP_ID
 from seqssl.errors import InputError
 from seqssl.models.encoder import SequenceEncoder
 from seqssl.objectives import build_objective
+from seqssl.positives import pretraining_batches
 from seqssl.train.loop import count_steps, run_pretraining
 
 VOCAB = 25

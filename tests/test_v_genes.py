@@ -13,7 +13,7 @@ import pytest
 from conftest import run_cli
 from seqssl.config import load_config, nested
 from seqssl.data.builtin import builtin_path
-from seqssl.data.readers import read_table
+from seqssl.data.formats.readers import read_table
 from seqssl.data.v_genes import add_cdr_columns, cdr1_cdr2, name_key, reference_rows, v_gene_table
 from seqssl.errors import InputError
 

@@ -12,15 +12,13 @@ import numpy as np
 import pandas as pd
 
 from .config import Config
-from .data.alphabets import fit_smiles_tokenizer
 from .data.dataset import EncodedDataset, encode_table, sequences_of
 from .data.formats import default_columns
-from .data.labelled import LabelledData, carve, fixed_split, load_labelled, named_test_sets
-from .data.labelled_stream import StreamedLabelled
-from .data.readers import read_table, require_columns
+from .data.formats.readers import read_table, require_columns
+from .data.formats.table import SequenceTable
 from .data.splits import Split
-from .data.table import SequenceTable
 from .data.tokenizers import SequenceTokenizer
+from .data.tokenizers.alphabets import fit_smiles_tokenizer
 from .data.v_genes import expand_columns
 from .errors import InputError, Problems
 from .io import atomic_write_text, claim_output, output_directory, table_output, versions, write_table
@@ -30,6 +28,8 @@ from .output_rows import embedding_table, input_frame, raise_bad_rows, with_inpu
 from .resume import check_resume
 from .runs import recorded
 from .runtime import configure_process, resolve_device, seed_everything
+from .tasks.labelled import LabelledData, carve, fixed_split, load_labelled, named_test_sets
+from .tasks.labelled_stream import StreamedLabelled
 from .tracking import Tracker
 from .transfer.resumed import keep_earlier_best, resume_point, stop_after_keeping
 
@@ -195,7 +195,7 @@ def embedded(loaded, tokenizer, data, table, *, encoder, columns, batch_size, de
 
 def as_frame(data):
     """What the API accepts for data (a list of sequences, a Series, a DataFrame, a path) in the form
-    :func:`~seqssl.data.readers.read_table` reads: a sequence list becomes a one-column ``sequence`` frame."""
+    :func:`~seqssl.data.formats.readers.read_table` reads: a sequence list becomes a one-column ``sequence`` frame."""
     if isinstance(data, (str, Path, pd.DataFrame)):
         return data
     if isinstance(data, pd.Series):
@@ -311,7 +311,7 @@ def molecule_rows(table, columns: list[str], bad: list) -> EncodedDataset:
 
 
 def labelled_data(cfg: Config, tokenizer=None) -> LabelledData:
-    """``cfg.data.path`` read and validated for ``cfg.data.task`` (:func:`seqssl.data.labelled.load_labelled`);
+    """``cfg.data.path`` read and validated for ``cfg.data.task`` (:func:`seqssl.tasks.labelled.load_labelled`);
     molecules are checked in RDKit for ``--alphabet smiles`` or molecule arms."""
     from .evaluate.arms import resolve_arms
     molecular = cfg.data.alphabet == "smiles" or any(a.needs_molecules for a in resolve_arms(cfg.crossval.arms))
@@ -320,10 +320,10 @@ def labelled_data(cfg: Config, tokenizer=None) -> LabelledData:
 
 def finetune_data(cfg: Config, tokenizer=None) -> LabelledData | StreamedLabelled:
     """What ``finetune`` reads: :func:`labelled_data`, or with ``--stream`` the labelled cache
-    (:func:`~seqssl.data.labelled_stream.load_streamed`)."""
+    (:func:`~seqssl.tasks.labelled_stream.load_streamed`)."""
     if not cfg.data.stream:
         return labelled_data(cfg, tokenizer)
-    from .data.labelled_stream import load_streamed
+    from .tasks.labelled_stream import load_streamed
     from .transfer.modes import get_mode
     return load_streamed(cfg, tokenizer, molecular=cfg.data.alphabet == "smiles",
                          graphs=get_mode(cfg.finetune.mode).encoder_free)
@@ -339,9 +339,9 @@ def labelled_table(cfg: Config, tokenizer=None):
 
 def finetune_split(cfg: Config, data: LabelledData | StreamedLabelled) -> Split:
     """The rows ``finetune`` fits, validates on and (with a split column) tests on; streamed: see
-    :func:`~seqssl.data.labelled_stream.streamed_split`."""
+    :func:`~seqssl.tasks.labelled_stream.streamed_split`."""
     if isinstance(data, StreamedLabelled):
-        from .data.labelled_stream import streamed_split
+        from .tasks.labelled_stream import streamed_split
         return streamed_split(data.encoded, cfg.finetune.val_fraction, cfg.finetune.val_rows, cfg.seed)
     if cfg.finetune.test_fraction:
         raise InputError("--test-fraction holds groups out by hash while streaming", fix="add --stream, or mark "

@@ -89,7 +89,7 @@ Stream = Annotated[bool, typer.Option("--stream", help="A file larger than memor
 BlockRows = Annotated[int, typer.Option(min=1, help="--stream: rows per block (a row group of the output).")]
 StreamResume = Annotated[bool, typer.Option("--resume", help="--stream: go on from the blocks a killed run kept "
                                             "(OUT.parts/).")]
-# finetune: labelled data larger than memory (seqssl.data.labelled_stream)
+# finetune: labelled data larger than memory (seqssl.tasks.labelled_stream)
 FinetuneStream = Annotated[bool, typer.Option("--stream", help="Labelled files larger than memory: checked and "
                                               "tokenised once, block by block, into a memory-mapped Arrow cache, "
                                               "then trained on batch by batch (modes full, lora, probe-mlp).")]

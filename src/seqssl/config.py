@@ -355,8 +355,8 @@ _OPTIM_CHOICES = {"optimizer": ("adamw", "sgd"), "scheduler": ("cosine", "linear
 
 CHOICES: dict[str, tuple[str, ...]] = {  # dotted key: its allowed values (the one list of each)
     "pretrain.view": ("mask", "substitute", "blosum", "crop", "dropout"),  # seqssl.augment.make_view
-    "pretrain.positives": ("augment", "label", "neighbours", "smiles"),  # seqssl.data.positives
-    "pretrain.chunk_unit": ("tokens", "sentences"),  # seqssl.data.positives.neighbour_batches
+    "pretrain.positives": ("augment", "label", "neighbours", "smiles"),  # seqssl.positives
+    "pretrain.chunk_unit": ("tokens", "sentences"),  # seqssl.positives.neighbour_batches
     "pretrain.distance": ("cosine", "euclidean"),  # seqssl.losses.pairwise_distance
     "crossval.atom_features": ("full", "simple"),  # seqssl.data.molecules.ATOM_FEATURE_SETS
     "model.pooling": ("cls", "mean"),

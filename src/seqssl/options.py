@@ -18,9 +18,9 @@ under ``pretrain``, transfer modes under ``finetune``, arms under ``crossval``, 
 
 ``--help`` must not import torch, and the built-in components' modules do. So the declarations of the built-in
 components are also written to ``options.json`` beside this module (``python scripts/write_options_manifest.py``
-regenerates it; a test fails, naming that command, when it is out of step); a plugin's component is imported
-before the command line is read (``--plugin``, ``SEQSSL_PLUGINS``), so its declarations are read live
-(:data:`DECLARED`).
+regenerates it, through :mod:`seqssl.options_manifest`; a test fails, naming that command, when it is out of
+step); a plugin's component is imported before the command line is read (``--plugin``, ``SEQSSL_PLUGINS``), so
+its declarations are read live (:data:`DECLARED`).
 
 One spelling for a component of either origin: objectives read ``self.options`` (the run's ``pretrain`` section
 is theirs), arms, tasks and transfer modes ``self.options(config)`` (:class:`DeclaresOptions`).
@@ -31,7 +31,6 @@ import dataclasses
 import difflib
 import functools
 import json
-import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,30 +188,3 @@ class DeclaresOptions:
 
     def options(self, config):
         return options_for(self.kind, type(self), getattr(config, SECTION_OF_KIND[self.kind], config))
-
-
-def manifest_text() -> str:
-    """``options.json``: every built-in component by kind, in registration order, with its declared options (imports
-    them all, so torch)."""
-    import seqssl.evaluate.arms  # noqa: F401  (each import registers its components)
-    import seqssl.objectives  # noqa: F401
-    import seqssl.tasks  # noqa: F401
-    import seqssl.transfer.modes  # noqa: F401
-    out = {kind: {name: [_written(spec) for spec in specs] for name, specs in components.items()  # registration order
-                  if _built_in(kind, name)} for kind, components in sorted(DECLARED.items())}
-    return json.dumps({kind: components for kind, components in out.items() if components}, indent=1) + "\n"
-
-
-def _written(spec: OptionSpec) -> dict:
-    """A spec as ``options.json`` keeps it: the fields left unset (None) out, the default always in."""
-    return {key: value for key, value in dataclasses.asdict(spec).items() if value is not None or key == "default"}
-
-
-def _built_in(kind: str, name: str) -> bool:
-    return DECLARED_IN.get((kind, name), "").startswith("seqssl.")
-
-
-def write_manifest(path: Path = MANIFEST) -> None:
-    partial = path.with_suffix(f".partial-{os.getpid()}")
-    partial.write_text(manifest_text(), encoding="utf-8")
-    os.replace(partial, path)

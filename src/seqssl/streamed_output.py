@@ -20,8 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .data.blocks import table_blocks
-from .data.table import SequenceTable
+from .data.formats.blocks import table_blocks
+from .data.formats.table import SequenceTable
 from .errors import InputError
 from .io import atomic_write_text, write_table
 

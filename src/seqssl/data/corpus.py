@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .dataset import EncodedDataset, encode_table, sequences_of
-from .readers import read_table
-from .table import require_columns
+from .formats.readers import read_table
+from .formats.table import require_columns
 from .tokenizers import SequenceTokenizer
 
 
@@ -25,7 +25,7 @@ class Corpus:
 
     def _key(self, sequence: str) -> str:
         if self.case_sensitive:
-            from .smiles import canonical_smiles
+            from .tokenizers.smiles import canonical_smiles
             return canonical_smiles(sequence)
         return sequence.upper()
 

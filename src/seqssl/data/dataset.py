@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from .formats.table import SequenceTable, require_columns
 from .padding import pad_batch
-from .table import SequenceTable, require_columns
 from .tokenizers import SequenceTokenizer
-from .vocab import Encoded
+from .tokenizers.vocab import Encoded
 
 IGNORE_INDEX = -100  # token label of special, padding and unlabelled positions
 

@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .vocab import PAD_ID
+from .tokenizers.vocab import PAD_ID
 
 
 def pad_batch(ids: list[np.ndarray], types: list[np.ndarray]) -> dict[str, Any]:

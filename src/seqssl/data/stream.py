@@ -33,8 +33,8 @@ from tqdm.auto import tqdm
 from ..errors import InputError
 from .dataset import encode_row
 from .formats import format_of
-from .table import check_file
-from .vocab import PAD_ID
+from .formats.table import check_file
+from .tokenizers.vocab import PAD_ID
 
 FORMAT_VERSION = 2  # 2: rows from the format table (.txt one document per line, exact CSV line numbers)
 ROWS_PER_BLOCK = 65_536

@@ -26,7 +26,7 @@ import pandas as pd
 from ..config import CHOICES
 from ..errors import InputError
 from .builtin import builtin_path
-from .table import SequenceTable, require_columns, table_from_frame
+from .formats.table import SequenceTable, require_columns, table_from_frame
 
 ORGANISMS = CHOICES["data.organism"]  # the lists live in seqssl.config.CHOICES
 UNKNOWN_POLICIES = CHOICES["data.unknown_v_genes"]
@@ -181,7 +181,7 @@ def add_cdr_columns(table: SequenceTable | pd.DataFrame, v_columns: Sequence[str
     ``unknown="error"`` an :class:`InputError` naming the file, line, column and value (the first such row
     in file order), and under ``"skip"`` drops the row, as ``--invalid-smiles skip`` does: seqssl reads a
     row whole, so a row without its CDRs cannot be kept; the caller subsets its labels with the kept
-    positions and reports the count. A DataFrame is read as :func:`~seqssl.data.table.table_from_frame`
+    positions and reports the count. A DataFrame is read as :func:`~seqssl.data.formats.table.table_from_frame`
     does (errors name its rows from 1)."""
     table = table if isinstance(table, SequenceTable) else table_from_frame(table)
     check_organism(organism)

@@ -14,7 +14,6 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..config import task_name
-from ..data.labelled import LabelledData, load_labelled, named_test_sets
 from ..data.v_genes import cdr_column_names
 from ..errors import Problems, TrainingStopped, check_all
 from ..io import atomic_write_text, output_directory
@@ -22,6 +21,7 @@ from ..lengths import size_to_data
 from ..runs import new_run_id
 from ..runtime import configure_process, resolve_device
 from ..tasks import get_task
+from ..tasks.labelled import LabelledData, load_labelled, named_test_sets
 from ..train.pretrain import initial_model
 from .arms import Arm, FoldContext, RunContext, Unit, baselines_of, resolve_arms
 from .bootstrap import REPEAT, mean_metrics

@@ -11,10 +11,10 @@ import numpy as np
 
 from ..data.corpus import Corpus, load_corpus
 from ..data.formats import default_columns
-from ..data.labelled import LabelledData, carve, cluster_sequences, fixed_split
-from ..data.readers import expand_paths
+from ..data.formats.readers import expand_paths
 from ..data.splits import Split, make_folds, resolve_split
 from ..lengths import length_limit
+from ..tasks.labelled import LabelledData, carve, cluster_sequences, fixed_split
 from .leakage import duplicate_report, sequence_key, similarity_leakage
 
 

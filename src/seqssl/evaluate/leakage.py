@@ -10,7 +10,7 @@ import numpy as np
 def sequence_key(case_sensitive: bool):
     """How sequences compare: case-insensitively (residues), or as canonical SMILES (molecules)."""
     if case_sensitive:
-        from ..data.smiles import canonical_smiles
+        from ..data.tokenizers.smiles import canonical_smiles
         return canonical_smiles
     return str.upper
 
@@ -39,7 +39,7 @@ def duplicate_report(rows: list[tuple], train_idx: np.ndarray, test_idx: np.ndar
 def similarity_leakage(sequences: list[str], train_idx: np.ndarray, test_idx: np.ndarray, threshold: str) -> dict:
     """``min_train_test_edit_distance`` (``edit:K``) or ``max_train_test_identity`` (``identity:F``): the
     most similar pair of a training and a test sequence (``sequences``: the clustered column) actually
-    found, by the clustering's own method (:func:`seqssl.data.clusters.nearest_across`). Only cluster
+    found, by the clustering's own method (:func:`seqssl.data.splits.clusters.nearest_across`). Only cluster
     splits record it: other splits have no threshold to measure against."""
-    from ..data.clusters import nearest_across
+    from ..data.splits.clusters import nearest_across
     return nearest_across([sequences[i] for i in train_idx], [sequences[i] for i in test_idx], threshold)

@@ -11,7 +11,7 @@ Two kinds of encoder have an MLM head: a seqssl encoder pretrained with ``mlm`` 
 with one), whose head is saved next to it (``mlm_head.safetensors``, tied to its embeddings), and a
 ``transformers`` directory whose weights include a masked-LM head (ESM-2, ProtBert, ChemBERTa as downloaded),
 read with ``AutoModelForMaskedLM``; the latter's logits over its own vocabulary are re-ordered to seqssl's ids by
-its tokenizer's map (:class:`~seqssl.data.model_tokenizer.ModelTokenizer`).
+its tokenizer's map (:class:`~seqssl.data.tokenizers.model_tokenizer.ModelTokenizer`).
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from ..augment import mlm_corrupt
 from ..data.dataset import encode_table
 from ..data.formats import default_columns
-from ..data.readers import read_table
+from ..data.formats.readers import read_table
 from ..errors import InputError
 from ..models.encoder import load_backbone, load_encoder
 from ..objectives.mlm import MLM_HEAD, TokenPredictionHead

@@ -46,7 +46,7 @@ def fold_metrics(task: Task, y_true, y_score, neg_types: np.ndarray | None, targ
                  groups: np.ndarray | None = None, test_sets: np.ndarray | None = None) -> tuple[dict, dict]:
     """Overall metrics, plus ``METRIC@TYPE`` on positives + negatives of each type (multilabel:
     ``METRIC@TARGET`` per target), plus ``METRIC@NAME`` on each named test set (``test_sets``: its name per test
-    row, :mod:`seqssl.data.benchmarks`), plus ``METRIC_per_group`` (:func:`per_group_metrics`) when ``groups``;
+    row, :mod:`seqssl.data.formats.benchmarks`), plus ``METRIC_per_group`` (:func:`per_group_metrics`) when ``groups``;
     and the counts of groups scored and skipped."""
     out = {k: v for k, v in task.metrics(y_true, y_score, targets).items() if k not in ("n", "undefined_reason")}
     if test_sets is not None:

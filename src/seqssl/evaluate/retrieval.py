@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.dataset import encode_table
-from ..data.readers import read_table, require_columns
+from ..data.formats.readers import read_table, require_columns
 from ..models.encoder import SEQSSL_META, embed_dataset, load_encoder
 from ..models.towers import tower_embeddings
 from ..objectives import is_objective, objective_class

@@ -16,9 +16,9 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from ..data.model_tokenizer import REMOTE_CODE_FIX
 from ..data.tokenizers import SequenceTokenizer, load_tokenizer
-from ..data.vocab import CLS_ID, MASK_ID, PAD_ID, SEP_ID
+from ..data.tokenizers.model_tokenizer import REMOTE_CODE_FIX
+from ..data.tokenizers.vocab import CLS_ID, MASK_ID, PAD_ID, SEP_ID
 from ..errors import InputError
 from ..io import make_readable
 from ..lengths import length_limit
@@ -353,7 +353,7 @@ def load_encoder_tokenizer(directory: Path, unknown: str = "error", trust_remote
     """The tokenizer of an encoder directory: seqssl's own, or the model's (:class:`ModelTokenizer`)."""
     if (Path(directory) / "seqssl_tokenizer.json").exists():
         return load_tokenizer(directory)
-    from ..data.model_tokenizer import ModelTokenizer
+    from ..data.tokenizers.model_tokenizer import ModelTokenizer
     return ModelTokenizer.from_directory(directory, unknown, trust_remote_code=trust_remote_code)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..data.vocab import CLS_ID, PAD_ID
+from ..data.tokenizers.vocab import CLS_ID, PAD_ID
 from ..errors import InputError
 
 

@@ -1,17 +1,17 @@
 """Multilabel: several binary targets per input, some unmeasured (NaN), read wide or long
-(:mod:`seqssl.data.multilabel`); mean average precision over targets as the primary metric."""
+(:mod:`seqssl.tasks.labels.multilabel`); mean average precision over targets as the primary metric."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import torch
 
-from ..data.multilabel import multilabel_targets, stratification_labels
-from ..data.table import require_columns
+from ..data.formats.table import require_columns
 from ..metrics import multilabel_metrics
 from ..models.linear import PerTargetLogistic
 from .base import Labels, Task, register_task
 from .binary import C_GRID, binary_training_loss
+from .labels.multilabel import multilabel_targets, stratification_labels
 
 
 @register_task

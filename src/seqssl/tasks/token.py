@@ -1,17 +1,17 @@
 """Per-residue classification: one label character per residue (``.`` = unlabelled), from a column or a
-label FASTA (:mod:`seqssl.data.token_labels`); a token head, cross entropy over labelled residues."""
+label FASTA (:mod:`seqssl.tasks.labels.token`); a token head, cross entropy over labelled residues."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
 from ..data.dataset import IGNORE_INDEX
-from ..data.token_labels import align_token_labels, labels_from_column, labels_from_fasta, token_classes
-from ..data.vocab import SPECIAL_TOKENS
+from ..data.tokenizers.vocab import SPECIAL_TOKENS
 from ..errors import InputError
 from ..losses import token_cross_entropy
 from ..metrics import token_metrics
 from .base import Labels, Task, register_task
+from .labels.token import align_token_labels, labels_from_column, labels_from_fasta, token_classes
 
 
 @register_task

@@ -18,9 +18,9 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data.dataset import EncodedDataset
-from ..data.positives import pretraining_batches
 from ..errors import InputError, TrainingStopped
 from ..objectives.base import Objective
+from ..positives import pretraining_batches
 from ..runtime import autocast, generator_for
 from .checkpoint import clear_checkpoints, latest_checkpoint, load_checkpoint, restore_rng, save_checkpoint
 from .distributed import is_main, world
@@ -107,7 +107,7 @@ def count_steps(objective: Objective, n: int, cfg, groups: np.ndarray | None, se
     per_epoch = steps_per_epoch(n, cfg.batch_size, objective.drop_last)
     epochs = [per_epoch] * cfg.epochs
     if cfg.positives == "label" and groups is not None:
-        from ..data.positives import label_batches  # P×K epochs hold only the labelled entries
+        from ..positives import label_batches  # P×K epochs hold only the labelled entries
         per_epoch = len(label_batches(groups, cfg.per_label, cfg.batch_size, np.random.default_rng(seed)))
         epochs = [per_epoch] * cfg.epochs
     if getattr(cfg, "max_tokens", None) and lengths is not None:

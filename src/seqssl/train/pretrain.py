@@ -6,10 +6,10 @@ from pathlib import Path
 
 import torch
 
-from ..data.alphabets import corpus_tokenizer
 from ..data.corpus import Corpus, load_corpus
 from ..data.formats import default_columns
-from ..data.readers import expand_paths
+from ..data.formats.readers import expand_paths
+from ..data.tokenizers.alphabets import corpus_tokenizer
 from ..data.v_genes import expand_columns
 from ..errors import InputError
 from ..lengths import length_limit, size_to_data

@@ -258,7 +258,7 @@ class GraphNetwork(TransferMode):
     :class:`~seqssl.models.gnn.GraphPredictor` of kind :attr:`name`, sized by ``crossval.gnn_*`` and
     ``crossval.atom_features`` as the crossval arms of the same name are. Streamed (``finetune --stream``), each
     molecule is parsed and featurised once into the labelled cache and batches are rebuilt from its codes
-    (:mod:`seqssl.data.molecule_codes`); in memory, the graphs are built once per fit. Saved as
+    (:mod:`seqssl.data.molecules.codes`); in memory, the graphs are built once per fit. Saved as
     ``graph_model.safetensors`` with its sizes in the manifest, and the tokenizer (``encoder/``) ``predict``
     checks new rows with."""
 

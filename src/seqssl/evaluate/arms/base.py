@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from ...config import Config
-from ...data.labelled import LabelledData
 from ...data.splits import Split
 from ...options import DeclaresOptions
 from ...registry import Registry
 from ...tasks import Task
+from ...tasks.labelled import LabelledData
 
 ARMS: Registry[Arm] = Registry("arm")  # filled by the arm modules, see seqssl/evaluate/arms/__init__.py
 

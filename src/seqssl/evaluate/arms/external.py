@@ -3,7 +3,7 @@
 every mode on the same folds as the other arms.
 
 The labelled rows are re-tokenised once per run by the model's own tokenizer
-(:class:`~seqssl.data.model_tokenizer.ModelTokenizer`); labels, groups and row order are those of the run's
+(:class:`~seqssl.data.tokenizers.model_tokenizer.ModelTokenizer`); labels, groups and row order are those of the run's
 data, so the arm's scores line up with every other arm's. The model is not pretrained per fold, so the
 pretraining-leakage accounting of the other encoder arms does not apply to it: what it saw before is its
 authors' to state (the report says so).
@@ -52,7 +52,7 @@ class ModelArm(EncoderArm):
     def check(self, task):
         if not task.per_token:
             return
-        from ...data.model_tokenizer import ModelTokenizer
+        from ...data.tokenizers.model_tokenizer import ModelTokenizer
         if (self.path / "seqssl_tokenizer.json").exists():
             return
         if not ModelTokenizer.from_directory(self.path).per_residue:

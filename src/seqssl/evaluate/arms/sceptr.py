@@ -26,8 +26,8 @@ import torch
 from torch import nn
 
 from ...data.dataset import EncodedDataset
+from ...data.tokenizers.vocab import CLS_ID, SEP_ID
 from ...data.v_genes import cdr_column_names
-from ...data.vocab import CLS_ID, SEP_ID
 from ...errors import InputError
 from .base import RunContext
 from .encoders import EncoderArm

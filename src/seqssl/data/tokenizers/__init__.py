@@ -8,8 +8,9 @@ the single and pair templates a ``transformers`` tokenizer has: ``seqssl embed``
 Python API read them.
 
 :func:`load_tokenizer` reads back a saved tokenizer of any alphabet. The special tokens, their ids,
-:class:`~seqssl.data.vocab.Encoded` and the :class:`~seqssl.data.vocab.VocabularyTokenizer` base live in
-:mod:`seqssl.data.vocab` and are re-exported here.
+:class:`~seqssl.data.tokenizers.vocab.Encoded` and the
+:class:`~seqssl.data.tokenizers.vocab.VocabularyTokenizer` base live in :mod:`seqssl.data.tokenizers.vocab` and
+are re-exported here.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ...errors import InputError
 from .bpe import BPETokenizer
 from .model_tokenizer import MODEL_ALPHABET, ModelTokenizer
 from .smiles import SmilesTokenizer
@@ -36,7 +37,8 @@ from .vocab import (  # noqa: F401  re-exported
 
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 ALPHABETS = {"protein": AMINO_ACIDS + "X"}
-FITTED_ALPHABETS = {"text": "seqssl.data.bpe.BPETokenizer.train", "smiles": "seqssl.data.smiles.SmilesTokenizer.fit"}
+FITTED_ALPHABETS = {"text": "seqssl.data.tokenizers.bpe.BPETokenizer.train",
+                    "smiles": "seqssl.data.tokenizers.smiles.SmilesTokenizer.fit"}
 UNKNOWN_POLICIES = ("error", "map-to-x")
 
 

@@ -11,8 +11,8 @@ import math
 import numpy as np
 import torch
 
-from ..errors import InputError
-from ..extras import require
+from ...errors import InputError
+from ...extras import require
 
 require("rdkit", "molecules (SMILES parsing, scaffolds, molecular graphs)")  # the extra's name, not a traceback
 require("torch_geometric", "molecular graphs")
@@ -196,7 +196,7 @@ def smiles_to_graphs(smiles_list, *, path: str | None = None, first_line: int = 
     """Graphs for the valid SMILES: ``(graphs, kept_indices, n_skipped)``.
 
     ``invalid="error"`` raises :class:`InputError` naming line ``first_line + index`` (CSV convention of
-    :mod:`seqssl.data.readers`: the header is line 1, row i is line i + 2); ``"skip"`` drops such rows.
+    :mod:`seqssl.data.formats.readers`: the header is line 1, row i is line i + 2); ``"skip"`` drops such rows.
     ``y``: optional labels, one (scalar or vector) per SMILES, attached to each kept graph."""
     if invalid not in INVALID_CHOICES:
         raise InputError(f"unknown --invalid-smiles '{invalid}'", fix="use error or skip")

@@ -7,8 +7,8 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 
-from ..errors import InputError
-from .table import SequenceTable, require_columns
+from ...errors import InputError
+from ..formats.table import SequenceTable, require_columns
 
 SPLITS = ("random", "stratified", "grouped", "scaffold", "cluster")
 GROUPED_SPLITS = ("grouped", "scaffold", "cluster")  # no group (Murcko scaffold, similarity cluster) on both sides
@@ -21,7 +21,7 @@ GROUP_WORDS = {  # grouped split: (what its groups are called, the error when no
                 "clusters"),
 }
 SPLIT_VALUES = {"train": "train", "test": "test", "valid": "valid", "validation": "valid"}
-NAMED_TEST = "test:"  # test:NAME, one of several test sets, each also scored alone (seqssl.data.benchmarks)
+NAMED_TEST = "test:"  # test:NAME, one of several test sets, each also scored alone (seqssl.data.formats.benchmarks)
 TRUE, FALSE = ("true", "1", "yes", "y", "t"), ("false", "0", "no", "n", "f", "")
 
 
@@ -58,7 +58,7 @@ def make_folds(n_folds: int, labels: np.ndarray, groups: np.ndarray | None, spli
     """``Split(train, test=...)`` per fold (``val`` is carved later, :func:`carve_validation`).
     ``grouped``: no group on both sides, stratified by label when ``stratify`` (``StratifiedGroupKFold``).
     ``scaffold``: the same with Bemis–Murcko scaffolds as the groups (pass :func:`scaffold_groups` of the
-    SMILES as ``groups``); ``cluster``: with similarity clusters (:func:`seqssl.data.clusters.cluster_ids`)."""
+    SMILES as ``groups``); ``cluster``: with similarity clusters (:func:`seqssl.data.splits.clusters.cluster_ids`)."""
     if split not in SPLITS:
         raise InputError(f"unknown split '{split}'", fix=f"use one of {', '.join(SPLITS)}")
     if n_folds < 2:
@@ -114,7 +114,7 @@ def scaffold_groups(smiles_list, acyclic: str = "together") -> np.ndarray:
     group, as MoleculeNet's scaffold split does (Wu et al. 2018): chains are one chemotype and none is
     on both sides. ``"separate"`` gives each acyclic molecule its own group. SMILES must be valid (drop
     invalid ones first, e.g. with :func:`~seqssl.data.molecules.smiles_to_graphs` ``invalid="skip"``)."""
-    from .molecules import murcko_scaffold
+    from ..molecules import murcko_scaffold
     if acyclic not in ("together", "separate"):
         raise ValueError("acyclic must be 'together' or 'separate'")
     scaffolds = [murcko_scaffold(s) for s in smiles_list]

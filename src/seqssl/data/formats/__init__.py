@@ -1,5 +1,5 @@
 """The table of input formats: one entry per format, with its suffixes, its default columns, a reader of the
-whole file into a :class:`~seqssl.data.table.SequenceTable` and a reader of its rows one by one.
+whole file into a :class:`~seqssl.data.formats.table.SequenceTable` and a reader of its rows one by one.
 
 Both readers of a format share its parser, so a file gives the same rows (and the same line numbers) in
 memory and streamed:
@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from ..errors import InputError
+from ...errors import InputError
 from .table import SequenceTable, base_name, check_columns, decode_text, is_gzipped, numbered_lines, text_lines
 from .tape import read_tape_json, read_tape_lmdb, table_rows
 

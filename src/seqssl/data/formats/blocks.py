@@ -1,0 +1,45 @@
+"""A table file as blocks of rows, read by its format's own row reader (so every error keeps its file, line and
+column): what ``predict --stream``, ``embed --stream`` and ``finetune --stream`` read. Memory holds one block."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from . import format_of
+from .readers import read_table
+from .table import SequenceTable
+
+STREAMED_FORMATS = ("csv", "tsv", "parquet")  # read block by block; other formats are read whole, then cut
+
+
+def file_columns(path: Path, fmt) -> list[str]:
+    """Every column of a table file, in order (its header or its schema)."""
+    if fmt.name == "parquet":
+        return list(pq.ParquetFile(path).schema_arrow.names)
+    return list(pd.read_csv(path, sep="\t" if fmt.name == "tsv" else ",", nrows=0, quoting=3 if fmt.name == "tsv"
+                            else 0).columns)
+
+
+def table_blocks(path: Path, block_rows: int) -> Iterator[SequenceTable]:
+    """The file as tables of at most ``block_rows`` rows, in order, each with its rows' own line numbers."""
+    fmt = format_of(path)
+    if fmt.name not in STREAMED_FORMATS:
+        table = read_table(path)
+        for start in range(0, len(table), block_rows):
+            yield table.subset(np.arange(start, min(start + block_rows, len(table))))
+        return
+    columns = file_columns(path, fmt)
+    lines: list[int] = []
+    values: list[tuple] = []
+    for line, row in fmt.rows(path, columns):
+        lines.append(line)
+        values.append(row)
+        if len(values) == block_rows:
+            yield SequenceTable(pd.DataFrame(values, columns=columns), str(path), np.asarray(lines))
+            lines, values = [], []
+    if values:
+        yield SequenceTable(pd.DataFrame(values, columns=columns), str(path), np.asarray(lines))

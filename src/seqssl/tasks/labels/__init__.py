@@ -1,0 +1,1 @@
+"""Label parsing that a task owns (its file layout, its checks), beside the tasks that read it."""
