@@ -65,7 +65,9 @@ def _parameter(component: str, spec: OptionSpec, kind: str) -> inspect.Parameter
     if spec.type == "bool":
         flag = f"{flag}/--no-{flag[2:]}"
     help_text = f"{component}: {spec.describe()}; {section}.{component}.{spec.name} = {spec.default}"
-    hint = Annotated[Optional[TYPES[spec.type]], typer.Option(flag, help=help_text, rich_help_panel=PANELS[kind])]
+    value_type = TYPES[spec.type]
+    hint = Annotated[Optional[value_type], typer.Option(flag, help=help_text,  # type: ignore[valid-type]
+                                                        rich_help_panel=PANELS[kind])]
     return inspect.Parameter(_dest(component, spec), inspect.Parameter.KEYWORD_ONLY, default=None, annotation=hint)
 
 
@@ -88,7 +90,7 @@ def generated_parameters(command: str, taken: set[str]) -> dict[str, tuple[inspe
 
 def _flags_of(callback) -> set[str]:
     hints = typing.get_type_hints(callback, include_extras=True)
-    flags = set()
+    flags: set[str] = set()
     for hint in hints.values():
         for extra in getattr(hint, "__metadata__", ()):
             flags.update(d.split("/")[0] for d in (getattr(extra, "param_decls", None) or ()) if d.startswith("--"))
@@ -113,7 +115,8 @@ def with_settings(callback, command: str):
     hints = typing.get_type_hints(original, include_extras=True)  # cli.py's annotations are strings
     signature = inspect.signature(original)
     own = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in signature.parameters.values()]
-    run.__signature__ = signature.replace(parameters=[*own, *(p for p, _ in generated.values())])
+    parameters = [*own, *(p for p, _ in generated.values())]
+    run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
     run.__annotations__ = {**hints, **{name: p.annotation for name, (p, _) in generated.items()}}
     return run
 
@@ -121,15 +124,15 @@ def with_settings(callback, command: str):
 def command_with_settings(app: typer.Typer):
     """The click command of ``app`` whose commands of :data:`COMMAND_KINDS` have the flags of the settings
     declared now (a plugin imported since adds its own); ``app`` itself is left as it was."""
-    infos = [info for info in app.registered_commands if info.callback is not None
-             and (info.name or info.callback.__name__) in COMMAND_KINDS]
-    originals = [info.callback for info in infos]
+    infos = [(info, info.name or info.callback.__name__) for info in app.registered_commands
+             if info.callback is not None and (info.name or info.callback.__name__) in COMMAND_KINDS]
+    originals = [info.callback for info, _ in infos]
     try:
-        for info in infos:
-            info.callback = with_settings(info.callback, info.name or info.callback.__name__)
+        for (info, name), callback in zip(infos, originals):
+            info.callback = with_settings(callback, name)
         return typer.main.get_command(app)
     finally:
-        for info, callback in zip(infos, originals):
+        for (info, _), callback in zip(infos, originals):
             info.callback = callback
 
 
