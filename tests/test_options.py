@@ -137,3 +137,18 @@ def test_the_shipped_configs_use_the_new_sections():
         warnings.simplefilter("error", RenamedKey)
         for path in configs:
             load_config(path)
+
+
+def test_an_old_key_through_the_cli_is_one_plain_line(small_corpus_csv, tmp_path, capsys):
+    from conftest import run_cli
+    config = tmp_path / "old.yaml"
+    config.write_text("pretrain:\n  moco_queue_size: 8\n  projection_dim: 8\n"
+                      "model: {hidden_size: 16, num_heads: 2, num_layers: 1, intermediate_size: 32}\n")
+    assert run_cli(["pretrain", "--config", str(config), "--data", str(small_corpus_csv), "--columns", "cdr3_b_aa",
+                    "--objective", "moco", "--max-steps", "1", "--batch-size", "16", "--out", str(tmp_path / "o"),
+                    "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: config key 'pretrain.moco_queue_size' is now 'pretrain.moco.queue_size'" in err
+    assert "config.py" not in err  # not Python's warning format with seqssl's own file and line
+    import yaml
+    assert yaml.safe_load((tmp_path / "o" / "config.yaml").read_text())["pretrain"]["moco"]["queue_size"] == 8
