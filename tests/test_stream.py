@@ -113,3 +113,46 @@ def test_the_memory_mapped_table_is_read_without_copying_its_columns(tmp_path):
     table = memory_mapped_table(path)
     assert pa.total_allocated_bytes() - before < 100_000  # the 4 MB of values stay in the map
     assert table.column("x").to_pylist()[123] == [123] * 50
+
+
+def _resident_kib(path) -> int:
+    """Resident KiB of this process's mappings of ``path`` (Linux /proc/self/smaps)."""
+    total, inside = 0, False
+    for line in open("/proc/self/smaps"):
+        fields = line.split()
+        if fields and "-" in fields[0] and len(fields) >= 5:  # a mapping's header line
+            inside = fields[-1] == str(path)
+        elif inside and fields[0] == "Rss:":
+            total += int(fields[1])
+    return total
+
+
+@pytest.mark.parametrize("release_every, most_kib", [(10**12, None), (2048, 2048)])
+def test_gathering_every_row_keeps_the_files_resident_pages_bounded(tmp_path, monkeypatch, release_every, most_kib):
+    """A pass over every row of a memory-mapped corpus touches every page; with the pages released every
+    RELEASE_EVERY_ROWS rows, what stays resident is what the last rows touched, not the file."""
+    import mmap
+    from pathlib import Path
+
+    import pyarrow as pa
+
+    import seqssl.data.stream as stream
+    if not Path("/proc/self/smaps").exists() or not hasattr(mmap, "MADV_DONTNEED"):
+        pytest.skip("needs Linux's /proc/self/smaps and madvise")
+    rows, width = 20_000, 100
+    ids = pa.array([np.full(width, 5 + i % 20, dtype=np.int32) for i in range(rows)], type=pa.list_(pa.int32()))
+    table = pa.table({"input_ids": ids, "length": pa.array(np.full(rows, width, dtype=np.int32))})
+    path = (tmp_path / "corpus.arrow").resolve()
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table, max_chunksize=4096)
+    monkeypatch.setattr(stream, "RELEASE_EVERY_ROWS", release_every)
+    corpus = ArrowCorpus(path)
+    for start in range(0, rows, 256):
+        batch = corpus.padded(np.arange(start, min(start + 256, rows)))
+    assert int(batch["input_ids"][-1, 0]) == 5 + (rows - 1) % 20
+    size_kib = path.stat().st_size // 1024
+    resident = _resident_kib(path)
+    if most_kib is None:
+        assert resident > 0.9 * size_kib  # the whole file counted: this test can tell the difference
+    else:
+        assert resident < most_kib < size_kib / 3

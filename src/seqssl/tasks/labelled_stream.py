@@ -357,6 +357,7 @@ class ArrowLabelled(ArrowCorpus):
             raise InputError("this labelled cache holds no molecular graphs", path=str(self.path),
                              fix="read it again with graphs (finetune --stream --mode gcn or gat writes them)")
         positions = np.asarray(positions, dtype=np.int64)
+        self._gathering(len(positions))
         atoms, atom_counts = self._ragged("atoms", positions)
         pairs, pair_counts = self._ragged("pairs", positions)
         bonds, _ = self._ragged("bonds", positions)
