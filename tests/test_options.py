@@ -152,3 +152,27 @@ def test_an_old_key_through_the_cli_is_one_plain_line(small_corpus_csv, tmp_path
     assert "config.py" not in err  # not Python's warning format with seqssl's own file and line
     import yaml
     assert yaml.safe_load((tmp_path / "o" / "config.yaml").read_text())["pretrain"]["moco"]["queue_size"] == 8
+
+
+def test_a_run_written_before_the_settings_moved_resumes(tmp_path):
+    """A config.yaml written by the previous release holds every moved key flat (pretrain.moco_queue_size, ...), used
+    or not: --resume reads them where they are now and refuses only a real difference."""
+    import yaml
+
+    from seqssl.options import old_key
+    from seqssl.resume import check_resume
+    now = load_config(None, {"crossval": {"arms": ["none", "moco"]}}).to_dict()
+    before = load_config(None, {"crossval": {"arms": ["none", "moco"]}}).to_dict()
+    for section in ("pretrain",):  # the old layout: every moved setting flat, at its default, no sections
+        for component, specs in declared("objective").items():
+            before[section].pop(component, None)
+            for spec in specs:
+                assert old_key(section, spec.old) == (component, spec)
+                before[section][spec.old] = spec.default
+    saved = tmp_path / "config.yaml"
+    saved.write_text(yaml.safe_dump(before))
+    check_resume(saved, now)  # nothing changed
+    before["pretrain"]["moco_queue_size"] = 80
+    saved.write_text(yaml.safe_dump(before))
+    with pytest.raises(InputError, match="pretrain.moco.queue_size was 80, this run has 4096"):
+        check_resume(saved, now)

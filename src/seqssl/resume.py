@@ -39,6 +39,31 @@ def flatten(d: dict, prefix: tuple = ()) -> dict:
     return out
 
 
+def with_renamed_keys(before: dict) -> dict:
+    """A run's config written before its components declared their settings: each flat key one of them replaced
+    (``pretrain.moco_queue_size``) moved to where it is now (``pretrain.moco.queue_size``); at its default it is
+    dropped, since such a config recorded every objective's settings, used or not."""
+    from .options import old_key
+    out = {section: dict(values) if isinstance(values, dict) else values for section, values in before.items()}
+    for section, values in out.items():
+        for key in list(values) if isinstance(values, dict) else ():
+            found = old_key(section, key)
+            if found is not None:
+                component, spec = found
+                value = values.pop(key)
+                if value != spec.default:
+                    values[component] = {**values.get(component, {}), spec.name: value}
+    return out
+
+
+def declared_defaults() -> dict:
+    """``(section, component, setting) → default`` of every declared setting (a component's section is written
+    only for the components a run uses, so an absent one is at its defaults)."""
+    from .options import SECTION_OF_KIND, declared
+    return {(section, component, spec.name): spec.default for kind, section in SECTION_OF_KIND.items()
+            for component, specs in declared(kind).items() for spec in specs}
+
+
 def check_resume(saved: Path, now: dict) -> None:
     """Refuse a resume whose settings differ from the run's own (``saved``: its config.yaml), naming the
     first difference; settings added to seqssl after the run started count as unchanged at their default."""
@@ -46,13 +71,15 @@ def check_resume(saved: Path, now: dict) -> None:
     if not saved.exists():
         raise InputError("--resume: no earlier run here (config.yaml missing)", path=str(saved.parent),
                          fix="run without --resume to start from scratch")
-    before = yaml.safe_load(saved.read_text()) or {}
-    old, new, defaults = flatten(before), flatten(now), flatten(Config().to_dict())
+    before = with_renamed_keys(yaml.safe_load(saved.read_text()) or {})
+    old, new, defaults = flatten(before), flatten(now), {**declared_defaults(), **flatten(Config().to_dict())}
     ignored = {tuple(k.split(".")) for k in MAY_CHANGE_ON_RESUME}
     for key in sorted(set(old) | set(new), key=str):
         if key in ignored or old.get(key) == new.get(key):
             continue
         if key not in old and new.get(key) == defaults.get(key):
             continue
+        if key not in new and key[:-1] not in {k[:-1] for k in new} and old.get(key) == defaults.get(key):
+            continue  # a component's section this run does not write (it does not use the component), at defaults
         raise InputError(f"--resume: {'.'.join(key)} was {old.get(key)!r}, this run has {new.get(key)!r}",
                          path=str(saved), fix=f"resume with the original settings (only {may_change()} may change)")
