@@ -95,6 +95,7 @@ from .cli_options import (
     _v_genes,
 )
 from .config import load_config, nested
+from .deprecated import renamed_keys_as_lines
 from .errors import InputError, TrainingStopped
 from .interrupts import on_interrupt
 from .resume import resume_note
@@ -588,26 +589,6 @@ def demo(quick: Annotated[bool, typer.Option("--quick", help="Smoke-sized run (~
                f"{Path(out) / 'encoders'}")
 
 
-def _renamed_keys_as_lines() -> None:
-    """A config key or flag read under its old name (:class:`seqssl.deprecated.RenamedKey`) is one plain line on
-    stderr, ``warning: config key 'pretrain.moco_queue_size' is now 'pretrain.moco.queue_size' ...``, not
-    Python's warning with a file and line of seqssl's own code; other warnings are shown as Python shows them."""
-    import warnings
-
-    from .deprecated import RenamedKey
-    shown = warnings.showwarning
-    if getattr(shown, "seqssl_plain_lines", False):
-        return
-
-    def show(message, category, filename, lineno, file=None, line=None):
-        if issubclass(category, RenamedKey):
-            typer.echo(f"warning: {message}", err=True)
-        else:
-            shown(message, category, filename, lineno, file, line)
-    show.seqssl_plain_lines = True  # type: ignore[attr-defined]
-    warnings.showwarning = show
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point: InputError → one line on stderr and exit code 2 (no traceback); SIGINT → 130 and SIGTERM →
     143, each with one line saying what was kept and how to resume (:mod:`seqssl.interrupts`)."""
@@ -616,7 +597,7 @@ def main(argv: list[str] | None = None) -> None:
     from .interrupts import EXIT_CODES, Terminated, interrupt_line, sigterm_raises
     argv = list(sys.argv[1:] if argv is None else argv)
     on_interrupt("nothing", None)  # until the command says what it keeps (an earlier call's note never carries over)
-    _renamed_keys_as_lines()
+    renamed_keys_as_lines()
     try:
         with sigterm_raises():
             if argv and argv[0] in COMMAND_KINDS:  # their components' settings are flags: plugins first

@@ -27,6 +27,23 @@ class RenamedKey(FutureWarning):
     (:mod:`seqssl.options`). A :class:`FutureWarning`, so that Python shows it by default."""
 
 
+def renamed_keys_as_lines() -> None:
+    """Show a :class:`RenamedKey` as one plain line on stderr (``warning: config key 'pretrain.moco_queue_size' is now
+    ...``), not as Python's warning with a file and line of seqssl's own code; other warnings as Python shows them.
+    Installed once by the command line."""
+    shown = warnings.showwarning
+    if getattr(shown, "seqssl_plain_lines", False):
+        return
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, RenamedKey):
+            print(f"warning: {message}", file=sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+    show.seqssl_plain_lines = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
+
+
 def renamed_key(old: str, new: str) -> None:
     """Say once that ``old`` is now ``new``; the value is used as given."""
     warnings.warn(RenamedKey(f"config key '{old}' is now '{new}' (the old name is still read in this release)"),
