@@ -223,7 +223,7 @@ CONFIG_GOOD = {  # key: valid values (the tiny model stays tiny)
     "model.dropout": ["0.1", "0"], "model.pooling": ["mean", "cls"], "pretrain.lr": ["1e-3", "0.01"],
     "pretrain.batch_size": ["4", "16"], "pretrain.temperature": ["0.2"], "pretrain.objective": ["mlm", "simclr"],
     "pretrain.mask_rate": ["0.2", "null"], "finetune.epochs": ["1"], "finetune.patience": ["2"],
-    "finetune.val_fraction": ["0.2"], "crossval.folds": ["2", "3"], "crossval.kmer_max_k": ["2", "3"],
+    "finetune.val_fraction": ["0.2"], "crossval.folds": ["2", "3"], "crossval.kmer.max_k": ["2", "3"],
     "crossval.label_fractions": ["[0.5, 1]"], "data.too_long": ["truncate", "error"], "data.alphabet": ["protein"],
     "seed": ["1", "7"], "threads": ["1"], "device": ["cpu"], "precision": ["fp32"], "crossval.arms": ["[kmer]"],
 }

@@ -7,6 +7,7 @@ flag mapped to the wrong key, or not at all, fails its row."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import shlex
 
@@ -171,7 +172,8 @@ ROWS = [
     ("crossval", "--quiet", None, "quiet", True),
     ("crossval", "--trust-remote-code", None, "model.trust_remote_code", True),
     ("crossval", "--plugin", "json", "plugins", ["json"]),
-    ("crossval", "--atom-features", "simple", "crossval.atom_features", "simple"),
+    ("crossval", "--atom-features", "simple", "crossval.gcn.atom_features", "simple"),  # both graph arms
+    ("crossval", "--atom-features", "simple", "crossval.gat.atom_features", "simple"),
     ("crossval", "--head-hidden", "96", "finetune.head_hidden", 96),
     ("crossval", "--head-dropout", "0.3", "finetune.head_dropout", 0.3),
     ("crossval", "--target-column", "protein_name", "data.target_column", "protein_name"),
@@ -186,7 +188,8 @@ ROWS = [
     ("crossval", "--unknown-v-genes", "skip", "data.unknown_v_genes", "skip"),
     ("crossval", "--organism", "mouse", "data.organism", "mouse"),
     ("crossval", "--remove-duplicates", None, "crossval.remove_duplicates", True),
-    ("crossval", "--bond-angles", None, "crossval.bond_angles", True),
+    ("crossval", "--bond-angles", None, "crossval.gcn.bond_angles", True),
+    ("crossval", "--bond-angles", None, "crossval.gat.bond_angles", True),
     ("crossval", "--jobs", "2", "crossval.jobs", 2),
     ("crossval", "--threads", "3", "threads", 3),
     ("crossval", "--repeats", "3", "finetune.repeats", 3),
@@ -282,8 +285,13 @@ def value_at(seen: dict, where: str):
         part, key = where.split(":")
         return seen.get(part, {}).get(key, False if key in ("resume", "list_parts") else None)
     value = seen["cfg"]
-    for attr in where.split("."):
-        value = getattr(value, attr)
+    for attr in where.split("."):  # a component's settings: a section's options (crossval.gcn.hidden)
+        if isinstance(value, dict):
+            value = value.get(attr)
+        elif dataclasses.is_dataclass(value) and attr not in {f.name for f in dataclasses.fields(value)}:
+            value = value.options.get(attr, {})
+        else:
+            value = getattr(value, attr)
     return value
 
 

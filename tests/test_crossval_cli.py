@@ -136,7 +136,7 @@ def test_killed_crossval_resumes_from_its_finished_parts(crossval_run, tmp_path,
     # a setting that a newer seqssl added (absent from the old config.yaml) at its default is accepted
     import yaml
     saved = yaml.safe_load((resumed / "config.yaml").read_text())
-    del saved["finetune"]["lora_rank"]
+    del saved["finetune"]["val_rows"]
     (resumed / "config.yaml").write_text(yaml.safe_dump(saved))
     assert run_cli([*_crossval_args(small_binding_csv, small_corpus_csv, resumed), "--resume"]) == 0
     # another setting than --arms is refused, naming it
@@ -246,9 +246,10 @@ def test_lora_trains_only_adapters_and_head_and_merges_to_the_same_function(tmp_
     ft = tmp_path / "ft"
     assert run_cli(["finetune", "--data", str(small_binding_csv), "--columns", "cdr3_b_aa,peptide",
                     "--label-column", "label", "--encoder", str(enc), "--mode", "lora", "--merge",
-                    "--epochs", "2", "--lr", "0.01", "--out", str(ft), "--quiet"]) == 0
+                    "--lora-rank", "3", "--epochs", "2", "--lr", "0.01", "--out", str(ft), "--quiet"]) == 0
     adapter = load_file(str(ft / "adapter" / "adapter_model.safetensors"))
     assert adapter and all("lora_" in k for k in adapter)
+    assert {v.shape[0] for k, v in adapter.items() if "lora_A" in k} == {3}  # --lora-rank: r rows of A
     assert any(v.abs().sum() > 0 for k, v in adapter.items() if "lora_B" in k)  # B starts at 0: it trained
     base, _ = load_encoder(str(enc))
     merged, tokenizer = load_encoder(str(ft / "encoder"))

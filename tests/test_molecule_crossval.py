@@ -107,6 +107,6 @@ def test_graph_arms_take_the_simple_atom_feature_set(bbbp_slice, moses_slice, tm
     assert run_cli(_args(bbbp_slice, moses_slice, out, "--arms", "gcn", "--atom-features", "simple",
                          "--invalid-smiles", "skip")) == 0
     results = json.loads((out / "results.json").read_text())
-    assert results["config"]["crossval"]["atom_features"] == "simple" and "gcn" in results["arms"]
+    assert results["config"]["crossval"]["gcn"]["atom_features"] == "simple" and "gcn" in results["arms"]
     assert run_cli(_args(bbbp_slice, moses_slice, tmp_path / "bad", "--arms", "gcn", "--atom-features",
                          "complex")) == 2

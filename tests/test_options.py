@@ -61,6 +61,63 @@ def test_old_flat_keys_keywords_and_attributes_still_work_with_a_line(tmp_path):
     assert new.pretrain == cfg.pretrain
 
 
+def test_old_keys_of_arm_and_mode_settings_land_in_every_component_that_took_them(tmp_path):
+    """crossval.gnn_hidden sized both graph arms, so it lands in both; finetune.lora_rank in the lora mode's
+    section; the old keyword and attribute of a section work too, each with a deprecation line."""
+    from seqssl.config import CrossvalConfig, FinetuneConfig
+    path = tmp_path / "old.yaml"
+    path.write_text("crossval:\n  arms: [kmer, gcn]\n  gnn_hidden: 64\n  kmer_max_k: 2\n  atom_features: simple\n"
+                    "finetune:\n  mode: lora\n  lora_rank: 4\n  lora_targets: [query]\n")
+    with pytest.warns(RenamedKey, match="'crossval.gnn_hidden' is now 'crossval.gcn.hidden' and "
+                                        "'crossval.gat.hidden'"):
+        cfg = load_config(path)
+    assert cfg.crossval.options["gcn"] == {"hidden": 64, "layers": 3, "heads": 4, "dropout": 0.1,
+                                           "atom_features": "simple", "bond_angles": False}
+    assert cfg.crossval.options["gat"] == {"hidden": 64, "atom_features": "simple"}  # given, not run: not filled
+    assert cfg.crossval.options["kmer"] == {"max_k": 2, "window": 3}
+    assert cfg.finetune.options["lora"] == {"rank": 4, "alpha": 16.0, "dropout": 0.0, "targets": ["query"]}
+    with pytest.warns(RenamedKey):
+        old = CrossvalConfig(gnn_layers=2)
+    assert old.options == {"gcn": {"layers": 2}, "gat": {"layers": 2}}
+    with pytest.warns(RenamedKey):
+        assert old.gnn_layers == 2 and FinetuneConfig().lora_alpha == 16.0
+    with pytest.raises(InputError, match="crossval.gcn.hidden' must be at least 1"):
+        load_config(None, {"crossval": {"gcn": {"hidden": 0}}})
+    with pytest.raises(InputError, match="unknown crossval.gat.atom_features 'complex'"):
+        load_config(None, {"crossval": {"gat": {"atom_features": "complex"}}})
+
+
+def test_the_graph_modes_read_the_settings_of_the_arms_of_their_name():
+    """finetune --mode gcn is sized by crossval.gcn (one description of the network), and records it."""
+    pytest.importorskip("torch_geometric")
+    from seqssl.transfer.modes import get_mode
+    cfg = load_config(None, {"finetune": {"mode": "gcn"}, "crossval": {"gcn": {"hidden": 32, "layers": 2},
+                                                                       "gat": {"hidden": 16}}})
+    graph = get_mode("gcn").configured(cfg).graph
+    assert (graph.hidden, graph.layers, graph.heads) == (32, 2, 4)
+    assert get_mode("gat").configured(cfg).graph.hidden == 16
+    assert get_mode("gcn").graph.hidden == 128  # the registered instance is left as it was
+    assert cfg.to_dict()["crossval"]["gcn"]["hidden"] == 32  # the run's config.yaml records what it ran
+
+
+def test_search_reaches_a_modes_declared_setting_and_reads_the_old_flat_name():
+    """finetune.search over lora.rank: each candidate's finetune section carries its rank in the lora section
+    (a copy: the run's own section is unchanged), and the lora mode reads it; lora_rank is read as lora.rank."""
+    from seqssl.evaluate.arms.base import Unit
+    from seqssl.transfer.modes import get_mode
+    with pytest.warns(RenamedKey, match="finetune.search.lora_rank' is now 'finetune.search.lora.rank"):
+        cfg = load_config(None, {"finetune": {"mode": "lora", "search": {"lora_rank": [2, 4], "lr": [0.1]}}})
+    assert cfg.finetune.search == {"lora.rank": [2, 4], "lr": [0.1]}
+    unit = Unit("x", 1.0, "lora", fit_idx=None, settings={"lora.rank": 2, "lr": 0.1})
+    tuned = unit.finetune(cfg.finetune)
+    assert tuned.lr == 0.1 and get_mode("lora").options(tuned).rank == 2
+    assert get_mode("lora").options(cfg.finetune).rank == 8 and cfg.finetune.options["lora"]["rank"] == 8
+    with pytest.raises(InputError, match="finetune.search.lora.rank' must be at least 1"):
+        load_config(None, {"finetune": {"search": {"lora.rank": [0, 4]}}})
+    with pytest.raises(InputError, match="'lora.targets' cannot be searched"):
+        load_config(None, {"finetune": {"search": {"lora.targets": [1]}}})
+
+
 @pytest.mark.parametrize("section, message", [
     ({"moco": {"queue_size": -1}}, "config key 'pretrain.moco.queue_size' must be at least 0, got -1"),
     ({"moco": {"momentum": 1.5}}, "must be at least 0 and at most 1"),
@@ -99,6 +156,9 @@ def _flag_cases():
                     elif spec.type == "int":
                         expected = spec.default + 1
                         tokens = [flag_of(component, spec), str(expected)]
+                    elif spec.type == "list[str]":  # A,B on the command line
+                        expected = ["query", "key"]
+                        tokens = [flag_of(component, spec), "query,key"]
                     else:
                         expected = spec.default / 2 if spec.default else 0.001
                         tokens = [flag_of(component, spec), str(expected)]
@@ -159,15 +219,18 @@ def test_a_run_written_before_the_settings_moved_resumes(tmp_path):
     or not: --resume reads them where they are now and refuses only a real difference."""
     import yaml
 
-    from seqssl.options import old_key
+    from seqssl.options import SECTION_OF_KIND, old_keys
     from seqssl.resume import check_resume
-    now = load_config(None, {"crossval": {"arms": ["none", "moco"]}}).to_dict()
-    before = load_config(None, {"crossval": {"arms": ["none", "moco"]}}).to_dict()
-    for section in ("pretrain",):  # the old layout: every moved setting flat, at its default, no sections
-        for component, specs in declared("objective").items():
-            before[section].pop(component, None)
+    arms = {"crossval": {"arms": ["none", "moco", "kmer", "gcn"]}}
+    now = load_config(None, arms).to_dict()
+    before = load_config(None, arms).to_dict()
+    for kind, section in SECTION_OF_KIND.items():  # the old layout: every moved setting flat, at its default
+        for component, specs in declared(kind).items():
             for spec in specs:
-                assert old_key(section, spec.old) == (component, spec)
+                if spec.old is None:
+                    continue
+                before[section].pop(component, None)
+                assert (component, spec) in old_keys(section, spec.old)
                 before[section][spec.old] = spec.default
     saved = tmp_path / "config.yaml"
     saved.write_text(yaml.safe_dump(before))

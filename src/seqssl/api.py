@@ -313,9 +313,8 @@ def molecule_rows(table, columns: list[str], bad: list) -> EncodedDataset:
 def labelled_data(cfg: Config, tokenizer=None) -> LabelledData:
     """``cfg.data.path`` read and validated for ``cfg.data.task`` (:func:`seqssl.tasks.labelled.load_labelled`);
     molecules are checked in RDKit for ``--alphabet smiles`` or molecule arms."""
-    from .evaluate.arms import resolve_arms
-    molecular = cfg.data.alphabet == "smiles" or any(a.needs_molecules for a in resolve_arms(cfg.crossval.arms))
-    return load_labelled(cfg, tokenizer, molecular=molecular)
+    from .evaluate.arms import reads_molecules, resolve_arms
+    return load_labelled(cfg, tokenizer, molecular=reads_molecules(cfg.data, resolve_arms(cfg.crossval.arms)))
 
 
 def finetune_data(cfg: Config, tokenizer=None) -> LabelledData | StreamedLabelled:
@@ -436,7 +435,7 @@ def encoder_and_data(cfg: Config) -> tuple[SequenceEncoder, LabelledData | Strea
     embedding per sequence column."""
     from .transfer.modes import get_mode
     problems = Problems()  # every problem found before training, raised together
-    mode = problems.check(lambda: get_mode(cfg.finetune.mode))
+    mode = problems.check(lambda: get_mode(cfg.finetune.mode).configured(cfg))
     if mode is not None and mode.encoder_free:  # refused before an encoder or a row is read
         problems.check(lambda: check_graph_mode(cfg, mode.name))
         problems.raise_all()

@@ -311,10 +311,9 @@ def crossval(data: Data = None, columns: Columns = None, label_column: LabelColu
                                                              "sequence (pair) is also a training row; counted in "
                                                              "the report either way.")] = False,
              atom_features: Annotated[Optional[str], typer.Option(
-                 help="gcn / gat arms: full (68 atom features) | simple (element, degree, formal charge, "
-                      "aromaticity).")] = None,
-             bond_angles: Annotated[bool, typer.Option("--bond-angles", help="gcn / gat arms: add a bond-angle "
-                                                       "feature from an RDKit conformer (slow).")] = False,
+                 help="gcn and gat arms both (kept for old scripts; one arm: --gcn-atom-features).")] = None,
+             bond_angles: Annotated[bool, typer.Option("--bond-angles", help="gcn and gat arms both (kept for old "
+                                                       "scripts; one arm: --gcn-bond-angles).")] = False,
              jobs: Jobs = None, threads: Threads = None,
              repeats: Annotated[Optional[int], typer.Option(
                  "--repeats", min=1, help="Fine-tune each (fold, arm, mode) N times with N seeds shared by every "

@@ -65,7 +65,7 @@ def _parameter(component: str, spec: OptionSpec, kind: str) -> inspect.Parameter
     if spec.type == "bool":
         flag = f"{flag}/--no-{flag[2:]}"
     help_text = f"{component}: {spec.describe()}; {section}.{component}.{spec.name} = {spec.default}"
-    value_type = TYPES[spec.type]
+    value_type = str if spec.type == "list[str]" else TYPES[spec.type]  # a list as A,B (checked as YAML's)
     hint = Annotated[Optional[value_type], typer.Option(flag, help=help_text,  # type: ignore[valid-type]
                                                         rich_help_panel=PANELS[kind])]
     return inspect.Parameter(_dest(component, spec), inspect.Parameter.KEYWORD_ONLY, default=None, annotation=hint)

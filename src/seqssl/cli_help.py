@@ -6,6 +6,8 @@ Only :mod:`seqssl.config` is imported (no torch), so ``--help`` stays fast.
 """
 from __future__ import annotations
 
+import dataclasses
+
 from .config import Config
 
 # the config sections an option of each command falls back to, in lookup order
@@ -46,8 +48,8 @@ def config_key(command: str, option: str) -> str | None:
     if option in TOP_LEVEL:
         return option
     defaults = Config()
-    for section in SECTIONS.get(command, ()):
-        if hasattr(getattr(defaults, section), option):
+    for section in SECTIONS.get(command, ()):  # its own fields (not an old key a component took over)
+        if option in {field.name for field in dataclasses.fields(getattr(defaults, section))}:
             return f"{section}.{option}"
     return None
 

@@ -16,7 +16,7 @@ import yaml
 
 from .deprecated import old_keywords, renamed_key
 from .errors import InputError
-from .options import KINDS_OF_SECTION, declared, old_key, resolved
+from .options import KINDS_OF_SECTION, declared, new_keys_text, old_keys, resolved
 from .registry import REGISTERED
 from .values import coerce as _coerce
 
@@ -138,11 +138,7 @@ class PretrainConfig(OptimConfig):
 @dataclass
 class FinetuneConfig(OptimConfig):
     mode: str = "full"  # full (fine-tune everything) | probe (frozen encoder + linear model) | lora (adapters)
-    lora_rank: int = 8
-    lora_alpha: float = 16.0
-    lora_dropout: float = 0.0
-    lora_targets: list[str] = field(default_factory=list)  # default: the attention query and value projections
-    merge: bool = False  # lora: also save the merged encoder
+    merge: bool = False  # lora: kept for old scripts (the merged encoder is always saved)
     encoder: str | None = "none"  # a seqssl or transformers encoder directory, or none (random init)
     lr: float = 1e-3
     batch_size: int = 128
@@ -182,15 +178,7 @@ class CrossvalConfig:
     #                           a group column, column if a split column, cluster if a cluster threshold)
     cluster_threshold: str | None = None  # --split cluster: edit:K (Levenshtein <= K) or identity:F (>= F)
     cluster_column: str | None = None  # the sequence column clustered (default: the first sequence column)
-    kmer_max_k: int = 3
     label_fractions: list[float] = field(default_factory=lambda: [1.0])  # learning curve: training-label shares
-    kmer_window: int = 3  # token-classification baseline: one-hot residues within ±window of each position
-    gnn_hidden: int = 128  # gcn / gat arms (molecules): width, message-passing layers, attention heads
-    gnn_layers: int = 3
-    gnn_heads: int = 4
-    gnn_dropout: float = 0.1
-    bond_angles: bool = False  # gcn / gat: add a bond-angle feature from an RDKit 3-D conformer (slow)
-    atom_features: str = "full"  # gcn / gat: full (68 columns) | simple (element, degree, charge, aromatic)
     embedding_map: bool = True  # report: t-SNE of fold 0's test embeddings per encoder arm, before fine-tuning
     remove_duplicates: bool = False  # drop test rows whose sequence (pair) is also a training row; counted either way
     modes: list[str] = field(default_factory=list)  # transfer modes compared per encoder arm (pretrained once
@@ -276,13 +264,12 @@ def _apply_component(section, key: str, value, prefix: str) -> bool:
                              f"mapping, got {value!r}")
         section.options[key] = {**section.options.get(key, {}), **value}
         return True
-    found = old_key(prefix[:-1], key)
-    if found is None:
-        return False
-    component, spec = found
-    renamed_key(f"{prefix}{key}", f"{prefix}{component}.{spec.name}")
-    section.options.setdefault(component, {})[spec.name] = value
-    return True
+    found = old_keys(prefix[:-1], key)
+    if found:
+        renamed_key(f"{prefix}{key}", new_keys_text(prefix[:-1], found))
+    for component, spec in found:
+        section.options.setdefault(component, {})[spec.name] = value
+    return bool(found)
 
 
 # seqssl.transfer.modes's names (tested)
@@ -318,7 +305,6 @@ RANGES = {  # dotted key: (predicate, what it must be)
     "data.jobs": (lambda v: v >= 1, "at least 1"),
     "finetune.mode": (lambda v: v in TRANSFER_MODES + GRAPH_MODES or v in REGISTERED.get("transfer mode", ()),
                       "one of " + ", ".join(TRANSFER_MODES + GRAPH_MODES) + " (or a plugin's)"),
-    "finetune.lora_rank": (lambda v: v >= 1, "at least 1"),
     "finetune.patience": (lambda v: v >= 1, "at least 1"),
     "finetune.head_hidden": (lambda v: v >= 1, "at least 1"),
     "finetune.head_dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
@@ -329,14 +315,12 @@ RANGES = {  # dotted key: (predicate, what it must be)
     "finetune.focal_gamma": (lambda v: v >= 0, "non-negative"),
     "finetune.repeats": (lambda v: v >= 1, "at least 1"),
     "data.invalid_smiles": (lambda v: v in ("error", "skip"), "error or skip"),
-    "crossval.gnn_layers": (lambda v: v >= 1, "at least 1"),
     "crossval.arms": (lambda v: len(v) > 0, "one or more arms (e.g. kmer)"),  # none: nothing to compare
     # what every generator accepts, scikit-learn's (NumPy's legacy RandomState, < 2^32) included, with room for the
     # per-fold seeds (seed + fold)
     "seed": (lambda v: 0 <= v < 2**31, "a non-negative integer below 2^31"),
     "crossval.modes": (lambda v: len(set(v)) == len(v) and all(m in TRANSFER_MODES for m in v),
                        "distinct modes among " + ", ".join(TRANSFER_MODES)),
-    "crossval.kmer_window": (lambda v: v >= 0, "non-negative"),
     "crossval.jobs": (lambda v: v >= 0, "0 (one per core) or more"),
     "crossval.ray_cpus": (lambda v: v >= 1, "at least 1"),
     "crossval.label_fractions": (lambda v: len(v) > 0 and all(0 < f <= 1 for f in v), "fractions in (0, 1]"),
@@ -358,7 +342,6 @@ CHOICES: dict[str, tuple[str, ...]] = {  # dotted key: its allowed values (the o
     "pretrain.positives": ("augment", "label", "neighbours", "smiles"),  # seqssl.positives
     "pretrain.chunk_unit": ("tokens", "sentences"),  # seqssl.positives.neighbour_batches
     "pretrain.distance": ("cosine", "euclidean"),  # seqssl.losses.pairwise_distance
-    "crossval.atom_features": ("full", "simple"),  # seqssl.data.molecules.ATOM_FEATURE_SETS
     "model.pooling": ("cls", "mean"),
     "finetune.head": ("mlp", "classifier"),  # seqssl.models.encoder.POOLINGS
     "model.loaded_pooling": ("auto", "cls", "mean"),
@@ -402,26 +385,51 @@ def check_ranges(config: Config) -> None:
 
 
 SEARCHABLE = ("lr", "encoder_lr", "epochs", "batch_size", "weight_decay", "warmup_ratio", "patience",
-              "head_hidden", "head_dropout", "lora_rank", "lora_alpha", "lora_dropout", "focal_gamma")
+              "head_hidden", "head_dropout", "focal_gamma")  # and a transfer mode's numbers: lora.rank
 
 
 def checked_search(cfg: FinetuneConfig) -> dict:
-    """``finetune.search`` with each value of the field's type and in its range; a key that is not a number
-    the fine-tuning reads, or an empty list, is refused."""
-    hints = typing.get_type_hints(FinetuneConfig)
+    """``finetune.search`` with each value of the setting's type and in its range: a number the fine-tuning reads
+    (:data:`SEARCHABLE`) or a transfer mode's declared one (``lora.rank``; the old flat ``lora_rank`` is read as
+    it, with a deprecation line); another key, or an empty list, is refused."""
     out = {}
     for key, values in cfg.search.items():
-        if key not in SEARCHABLE:
-            raise InputError(f"finetune.search: '{key}' cannot be searched", fix=f"use {', '.join(SEARCHABLE)}")
+        key = searched_key(key)
         if not values:
             raise InputError(f"finetune.search: no values for '{key}'", fix=f"e.g. {key}=V1,V2")
-        kind = int if int in (hints[key], *typing.get_args(hints[key])) else float
-        out[key] = [_coerce(v, kind, f"finetune.search.{key}") for v in values]
-        ok, what = RANGES.get(f"finetune.{key}", (lambda v: v >= 0, "non-negative"))
-        for v in out[key]:
-            if not ok(v):
-                raise InputError(f"finetune.search: '{key}' must be {what}, got {v!r}")
+        out[key] = [searched_value(key, v) for v in values]
     return out
+
+
+def searchable_settings() -> dict:
+    """``mode.setting`` → the :class:`~seqssl.options.OptionSpec` of each number a transfer mode declares."""
+    return {f"{mode}.{spec.name}": spec for mode, specs in declared("transfer mode").items() for spec in specs
+            if spec.type in ("int", "float")}
+
+
+def searched_key(key: str) -> str:
+    """A ``finetune.search`` key as it is now (an old flat key renamed), or the refusal naming what may be."""
+    found = old_keys("finetune", key)
+    if found and f"{found[0][0]}.{found[0][1].name}" in searchable_settings():
+        renamed_key(f"finetune.search.{key}", f"finetune.search.{found[0][0]}.{found[0][1].name}")
+        return f"{found[0][0]}.{found[0][1].name}"
+    if key not in SEARCHABLE and key not in searchable_settings():
+        raise InputError(f"finetune.search: '{key}' cannot be searched",
+                         fix=f"use {', '.join([*SEARCHABLE, *searchable_settings()])}")
+    return key
+
+
+def searched_value(key: str, value):
+    """One candidate value of ``finetune.search.<key>``, of the setting's type and in its range."""
+    where = f"finetune.search.{key}"
+    if key in searchable_settings():
+        return searchable_settings()[key].check(value, where)
+    hint = typing.get_type_hints(FinetuneConfig)[key]
+    checked = _coerce(value, int if int in (hint, *typing.get_args(hint)) else float, where)
+    ok, what = RANGES.get(f"finetune.{key}", (lambda v: v >= 0, "non-negative"))
+    if not ok(checked):
+        raise InputError(f"finetune.search: '{key}' must be {what}, got {checked!r}")
+    return checked
 
 
 def task_name(data: DataConfig) -> str:
@@ -487,8 +495,10 @@ def selected_components(config: Config) -> dict[str, set[str]]:
     """Section → the components this config runs there: the objective's parts (and the arms that are
     objectives), the transfer modes, the arms, the task."""
     parts = {p.strip() for name in (config.pretrain.objective, *config.crossval.arms) for p in name.split("+")}
-    return {"pretrain": parts, "finetune": {config.finetune.mode, *config.crossval.modes},
-            "crossval": set(config.crossval.arms), "data": {config.data.task or ""}}
+    modes = {config.finetune.mode, *config.crossval.modes}
+    # a transfer mode named like an arm (gcn, gat) reads that arm's settings (seqssl.transfer.modes.GraphNetwork)
+    arms = set(config.crossval.arms) | (modes & set(declared("arm")))
+    return {"pretrain": parts, "finetune": modes, "crossval": arms, "data": {config.data.task or ""}}
 
 
 def check_component_settings(config: Config) -> None:

@@ -54,32 +54,35 @@ def old_keywords(section: str):
     """Class decorator of a config section: the flat keywords and attributes it had before its components
     declared their own settings (``PretrainConfig(moco_queue_size=0)``, ``cfg.moco_queue_size``) still work for
     one release, each with a :class:`RenamedKey` line, reading and writing ``options[component][name]``."""
-    from .options import old_key
+    from .options import new_keys_text, old_keys
 
     def decorate(cls):
         init, names = cls.__init__, {f.name for f in dataclasses.fields(cls)}
 
         def renamed(key: str):
-            found = None if key.startswith("_") else old_key(section, key)
-            if found is not None:
-                renamed_key(f"{section}.{key}", f"{section}.{found[0]}.{found[1].name}")
+            found = [] if key.startswith("_") else old_keys(section, key)
+            if found:
+                renamed_key(f"{section}.{key}", new_keys_text(section, found))
             return found
 
         @functools.wraps(init)
         def __init__(self, *args, **kwargs):
             old = {key: kwargs.pop(key) for key in list(kwargs) if key not in names}
             init(self, *args, **kwargs)
+            if old:
+                self.options = {name: dict(settings) for name, settings in self.options.items()}  # not shared
             for key, value in old.items():
                 found = renamed(key)
-                if found is None:
+                if not found:
                     raise TypeError(f"{cls.__name__}() got an unexpected keyword argument '{key}'")
-                self.options.setdefault(found[0], {})[found[1].name] = value
+                for component, spec in found:
+                    self.options.setdefault(component, {})[spec.name] = value
 
         def __getattr__(self, key: str):  # called only for a name that is not an attribute
-            found = renamed(key)
-            if found is None:
+            found = renamed(key) if key != "options" else []
+            if not found:
                 raise AttributeError(f"{cls.__name__!r} object has no attribute {key!r}")
-            component, spec = found
+            component, spec = found[0]  # several share one value
             return self.options.get(component, {}).get(spec.name, spec.default)
 
         cls.__init__, cls.__getattr__ = __init__, __getattr__

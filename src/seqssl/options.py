@@ -31,6 +31,7 @@ import dataclasses
 import difflib
 import functools
 import json
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +42,7 @@ from .values import coerce
 SECTION_OF_KIND = {"objective": "pretrain", "transfer mode": "finetune", "arm": "crossval", "task": "data"}
 KINDS_OF_SECTION = {section: kind for kind, section in SECTION_OF_KIND.items()}
 MANIFEST = Path(__file__).with_name("options.json")
-TYPES = {"int": int, "float": float, "bool": bool, "str": str}
+TYPES = {"int": int, "float": float, "bool": bool, "str": str, "list[str]": list[str]}
 DECLARED: dict[str, dict[str, list[OptionSpec]]] = {}  # kind → component → its options, as registered live
 DECLARED_IN: dict[tuple[str, str], str] = {}  # (kind, component) → the module that declared it
 
@@ -51,7 +52,7 @@ class OptionSpec:
     """One declared option, as plain data (what ``options.json`` holds for each)."""
 
     name: str
-    type: str  # int | float | bool | str
+    type: str  # int | float | bool | str | list[str]
     optional: bool  # None is allowed
     default: object
     help: str
@@ -60,7 +61,8 @@ class OptionSpec:
     above: float | None = None
     below: float | None = None
     at_most: float | None = None
-    old: str | None = None  # the flat key of its section this option replaced (pretrain.moco_queue_size)
+    old: str | None = None  # the flat key of its section this option replaced (pretrain.moco_queue_size); several
+    #                         options may share one (crossval.gnn_hidden: the gcn and the gat arm's hidden)
 
     def check(self, value, key: str):
         """``value`` converted to the option's type and checked against its choices and bounds."""
@@ -68,9 +70,11 @@ class OptionSpec:
         value = coerce(value, hint, key)
         if value is None:
             return None
-        if self.choices is not None and value not in self.choices:
-            raise InputError(f"unknown {key} '{value}'", fix=f"use one of {', '.join(map(str, self.choices))}")
-        if not self.within_bounds(value):
+        choices = self.choices or ()
+        unknown = [v for v in (value if isinstance(value, list) else [value]) if choices and v not in choices]
+        if unknown:
+            raise InputError(f"unknown {key} '{unknown[0]}'", fix=f"use one of {', '.join(map(str, choices))}")
+        if not isinstance(value, list) and not self.within_bounds(value):
             raise InputError(f"config key '{key}' must be {self.bounds_text()}, got {value!r}")
         return value
 
@@ -92,9 +96,12 @@ class OptionSpec:
 
 def option(default, help: str, *, choices=None, at_least=None, above=None, below=None, at_most=None,
            old: str | None = None):
-    """A field of a component's options dataclass: its default and what :class:`OptionSpec` records of it."""
+    """A field of a component's options dataclass: its default and what :class:`OptionSpec` records of it (a list
+    default is copied for each instance)."""
     meta = {"help": help, "choices": tuple(choices) if choices else None, "at_least": at_least, "above": above,
             "below": below, "at_most": at_most, "old": old}
+    if isinstance(default, list):
+        return field(default_factory=functools.partial(list, default), metadata={"seqssl": meta})
     return field(default=default, metadata={"seqssl": meta})
 
 
@@ -104,13 +111,15 @@ def specs_of(options_class) -> list[OptionSpec]:
     specs = []
     for item in dataclasses.fields(options_class):
         hint = hints[item.name]
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        base = args[0] if args else hint
-        if base not in TYPES.values():
-            raise TypeError(f"{options_class.__name__}.{item.name}: options are int, float, bool or str")
+        optional = typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint)
+        base = next(a for a in typing.get_args(hint) if a is not type(None)) if optional else hint
+        names = [name for name, allowed in TYPES.items() if allowed == base]
+        if not names:
+            raise TypeError(f"{options_class.__name__}.{item.name}: options are int, float, bool, str or list[str]")
         meta = item.metadata.get("seqssl", {"help": ""})
-        specs.append(OptionSpec(item.name, base.__name__, type(None) in typing.get_args(hint), item.default,
-                                **meta))
+        made = item.default_factory
+        default = made() if item.default is dataclasses.MISSING and callable(made) else item.default
+        specs.append(OptionSpec(item.name, names[0], optional, default, **meta))
     return specs
 
 
@@ -144,14 +153,17 @@ def declared(kind: str) -> dict[str, list[OptionSpec]]:
     return {**manifest().get(kind, {}), **DECLARED.get(kind, {})}
 
 
-def old_key(section: str, key: str) -> tuple[str, OptionSpec] | None:
-    """The component and option that the flat key ``section.key`` became, if it was one."""
+def old_keys(section: str, key: str) -> list[tuple[str, OptionSpec]]:
+    """The components and options that the flat key ``section.key`` became (none: it was not one; several when
+    components share it, as the gcn and gat arms share ``crossval.gnn_hidden``)."""
     kind = KINDS_OF_SECTION.get(section)
-    for component, specs in declared(kind).items() if kind else ():
-        for spec in specs:
-            if spec.old == key:
-                return component, spec
-    return None
+    return [(component, spec) for component, specs in (declared(kind).items() if kind else ())
+            for spec in specs if spec.old == key]
+
+
+def new_keys_text(section: str, found: list[tuple[str, OptionSpec]]) -> str:
+    """Where an old flat key went, for its deprecation line: ``crossval.gcn.hidden' and 'crossval.gat.hidden``."""
+    return "' and '".join(f"{section}.{component}.{spec.name}" for component, spec in found)
 
 
 def resolved(kind: str, component: str, given: dict, *, fill: bool) -> dict:
@@ -174,8 +186,15 @@ def resolved(kind: str, component: str, given: dict, *, fill: bool) -> dict:
 def options_for(kind: str, component, section_config):
     """The ``Options`` instance of a registered component from its config section's values (defaults for the
     rest, each value checked): what the component reads as ``self.options``."""
-    given = section_config.options.get(component.name, {})
-    return component.Options(**resolved(kind, component.name, given, fill=False))
+    return options_named(kind, component.name, component.Options, section_config)
+
+
+def options_named(kind: str, name: str, options_class, section_config):
+    """``options_class`` filled from the settings of the component ``name`` of ``kind`` in its config section: how
+    a component reads the settings another declares (the gcn transfer mode those of the gcn arm) without
+    importing it."""
+    given = section_config.options.get(name, {})
+    return options_class(**resolved(kind, name, given, fill=False))
 
 
 class DeclaresOptions:

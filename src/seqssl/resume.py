@@ -43,14 +43,13 @@ def with_renamed_keys(before: dict) -> dict:
     """A run's config written before its components declared their settings: each flat key one of them replaced
     (``pretrain.moco_queue_size``) moved to where it is now (``pretrain.moco.queue_size``); at its default it is
     dropped, since such a config recorded every objective's settings, used or not."""
-    from .options import old_key
+    from .options import old_keys
     out = {section: dict(values) if isinstance(values, dict) else values for section, values in before.items()}
     for section, values in out.items():
         for key in list(values) if isinstance(values, dict) else ():
-            found = old_key(section, key)
-            if found is not None:
-                component, spec = found
-                value = values.pop(key)
+            found = old_keys(section, key)
+            value = values.pop(key) if found else None
+            for component, spec in found:
                 if value != spec.default:
                     values[component] = {**values.get(component, {}), spec.name: value}
     return out

@@ -23,7 +23,7 @@ from ..runtime import configure_process, resolve_device
 from ..tasks import get_task
 from ..tasks.labelled import LabelledData, load_labelled, named_test_sets
 from ..train.pretrain import initial_model
-from .arms import Arm, FoldContext, RunContext, Unit, baselines_of, resolve_arms
+from .arms import Arm, FoldContext, RunContext, Unit, baselines_of, reads_molecules, resolve_arms
 from .bootstrap import REPEAT, mean_metrics
 from .folds import deduplicated_test, extra_corpus, fold_corpus, plan_folds
 from .parts import PartStore
@@ -62,7 +62,7 @@ def prepare_run(cfg) -> PreparedRun:
     configure_process(cfg.threads, cfg.quiet)
     _, own_tokenizer = problems.must(lambda: initial_model(cfg))  # pretrain.init: its tokenizer reads the data
     data = problems.must(lambda: load_labelled(
-        cfg, own_tokenizer, molecular=cfg.data.alphabet == "smiles" or any(a.needs_molecules for a in arms)))
+        cfg, own_tokenizer, molecular=reads_molecules(cfg.data, arms)))
     folds, split, val_from_column = problems.must(lambda: plan_folds(cfg, data))
     extra = problems.must(lambda: extra_corpus(cfg, data.tokenizer) if any(a.needs_corpus for a in arms) else None)
     size_to_data(cfg.model, data.encoded.lengths(), [] if extra is None else extra.encoded.lengths())

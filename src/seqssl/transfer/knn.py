@@ -17,6 +17,11 @@ import numpy as np
 K_GRID = (1, 3, 5, 10)
 
 
+def predicts(task) -> bool:
+    """Whether the rule scores ``task``: one binary label or one number per row (the ``knn`` arm and mode)."""
+    return not task.per_token and bool(task.binary or task.standardise_targets)
+
+
 def top_k_mean(similarity: np.ndarray, k: int) -> np.ndarray:
     """Per row, the mean of its ``k`` largest entries (all of them when fewer); ``-inf`` entries are absent."""
     if similarity.shape[1] == 0:

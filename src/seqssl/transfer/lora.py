@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
 from ..io import make_readable
+from ..options import option
 
 # attention projections by model family: peft knows BERT's and RoBERTa's, not ESM's; the rest are the names of
 # other encoder families' query and value projections
@@ -20,8 +22,20 @@ DEFAULT_TARGETS = {"bert": ["query", "value"], "esm": ["query", "value"], "rober
 QUERY_VALUE_NAMES = (("query", "value"), ("q_proj", "v_proj"), ("q_lin", "v_lin"), ("query_proj", "value_proj"))
 
 
+@dataclass
+class LoraOptions:
+    """``finetune.lora``: the adapters' rank r, scale alpha (the update is scaled by alpha / r; Hu et al. 2022,
+    eq. 3), dropout on their input, and the modules adapted."""
+
+    rank: int = option(8, "rank r of the low-rank update", at_least=1, old="lora_rank")
+    alpha: float = option(16.0, "scale alpha of the update (alpha / r)", above=0, old="lora_alpha")
+    dropout: float = option(0.0, "dropout on the adapters' input", at_least=0, below=1, old="lora_dropout")
+    targets: list[str] = option([], "modules adapted, comma-separated (default: the attention query and value "
+                                "projections of the model family)", old="lora_targets")
+
+
 def lora_targets(backbone, configured: list[str]) -> list[str]:
-    """The modules LoRA adapts: ``finetune.lora_targets`` if given, else the family's attention query and
+    """The modules LoRA adapts: ``finetune.lora.targets`` if given, else the family's attention query and
     value projections (by ``model_type``, else found among the backbone's linear layers by name)."""
     if configured:
         return list(configured)
@@ -34,7 +48,7 @@ def lora_targets(backbone, configured: list[str]) -> list[str]:
         if set(pair) <= linear:
             return list(pair)
     raise InputError(f"no default LoRA targets for model type '{family}'",
-                     fix="name the modules with finetune.lora_targets, e.g. [query, value]")
+                     fix="name the modules with finetune.lora.targets, e.g. [query, value]")
 
 
 @contextmanager
@@ -45,21 +59,22 @@ def peft_deprecations_silenced():
         yield
 
 
-def with_lora(encoder, cfg):
-    """Wrap ``encoder.backbone`` in LoRA adapters in place; return the encoder. ``cfg``: FinetuneConfig."""
+def with_lora(encoder, options: LoraOptions):
+    """Wrap ``encoder.backbone`` in LoRA adapters in place; return the encoder."""
     try:
         from peft import LoraConfig, get_peft_model
     except ImportError:
         raise InputError("--mode lora needs the peft package", fix="pip install peft") from None
-    targets = lora_targets(encoder.backbone, cfg.lora_targets)
-    lora = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+    targets = lora_targets(encoder.backbone, options.targets)
+    lora = LoraConfig(r=options.rank, lora_alpha=options.alpha,  # type: ignore[arg-type]  # peft scales by alpha/r
+                      lora_dropout=options.dropout,
                       target_modules=targets, bias="none")
     try:
         with peft_deprecations_silenced():
             encoder.backbone = get_peft_model(encoder.backbone, lora)
     except ValueError as err:
         raise InputError(f"LoRA targets {targets} not found in the encoder ({str(err).splitlines()[0]})",
-                         fix="name existing modules in finetune.lora_targets") from None
+                         fix="name existing modules in finetune.lora.targets") from None
     return encoder
 
 

@@ -12,9 +12,11 @@ import torch
 
 from ..errors import InputError
 from ..io import save_tensors
-from ..options import DeclaresOptions
+from ..models.gnn_settings import GraphOptions
+from ..options import DeclaresOptions, options_named
 from ..registry import Registry
 from ..tasks import Task
+from .lora import LoraOptions
 
 TRANSFER_MODES: Registry[TransferMode] = Registry("transfer mode")
 
@@ -204,10 +206,11 @@ class Lora(Full):
     """Low-rank adapters on the attention projections, the rest frozen (:mod:`seqssl.transfer.lora`)."""
 
     name = "lora"
+    Options = LoraOptions  # finetune.lora: rank, alpha, dropout, targets
 
     def prepare(self, encoder, cfg):
         from .lora import with_lora
-        return with_lora(encoder, cfg)
+        return with_lora(encoder, self.options(cfg))
 
     def save(self, fitted, out, tokenizer, meta, merge):
         """``out/adapter`` (peft), the merged ``out/encoder`` (what ``seqssl predict`` reads; always written,
@@ -255,28 +258,28 @@ def head_settings(fitted: Fitted, cfg) -> dict:
 
 class GraphNetwork(TransferMode):
     """A graph network trained from scratch on the molecules of the first column (RDKit graphs; no encoder):
-    :class:`~seqssl.models.gnn.GraphPredictor` of kind :attr:`name`, sized by ``crossval.gnn_*`` and
-    ``crossval.atom_features`` as the crossval arms of the same name are. Streamed (``finetune --stream``), each
-    molecule is parsed and featurised once into the labelled cache and batches are rebuilt from its codes
-    (:mod:`seqssl.data.molecules.codes`); in memory, the graphs are built once per fit. Saved as
-    ``graph_model.safetensors`` with its sizes in the manifest, and the tokenizer (``encoder/``) ``predict``
-    checks new rows with."""
+    :class:`~seqssl.models.gnn.GraphPredictor` of kind :attr:`name`, with the settings of the crossval arm of the
+    same name (``crossval.gcn``: :class:`~seqssl.models.gnn_settings.GraphOptions`), so that one network is
+    described once. Streamed (``finetune --stream``), each molecule is parsed and featurised once into the
+    labelled cache and batches are rebuilt from its codes (:mod:`seqssl.data.molecules.codes`); in memory, the
+    graphs are built once per fit. Saved as ``graph_model.safetensors`` with its settings in the manifest, and
+    the tokenizer (``encoder/``) ``predict`` checks new rows with."""
 
     trains = True
     streams = True
     encoder_free = True
-    sizes: dict = {"hidden": 128, "layers": 3, "heads": 4, "dropout": 0.1}
-    atom_features = "full"
+    graph = GraphOptions()
 
     def configured(self, cfg):
-        return copy_with(self, atom_features=cfg.crossval.atom_features,
-                         sizes={"hidden": cfg.crossval.gnn_hidden, "layers": cfg.crossval.gnn_layers,
-                                "heads": cfg.crossval.gnn_heads, "dropout": cfg.crossval.gnn_dropout})
+        return copy_with(self, graph=options_named("arm", self.name, GraphOptions, cfg.crossval))
 
     def check(self, task, data):
         if not task.per_molecule:
             raise InputError(f"--mode {self.name} predicts one value (or one row of targets) per molecule, not "
                              f"{task.name}", fix="use a sequence --mode (full, lora, ...)")
+        if self.graph.bond_angles and hasattr(data, "graph_batch"):
+            raise InputError(f"crossval.{self.name}.bond_angles: the streamed cache holds no bond angles",
+                             fix="fine-tune without --stream, or without bond angles")
 
     def source(self, data):
         """The graph source of ``data``: a streamed cache's rows as they are, in-memory rows' molecules built."""
@@ -284,15 +287,18 @@ class GraphNetwork(TransferMode):
             return data
         from ..data.molecules import mol_to_graph, parse_smiles
         from .graph import MoleculeGraphs
-        return MoleculeGraphs([mol_to_graph(parse_smiles(row[0]), atom_set=self.atom_features) for row in data.rows])
+        return MoleculeGraphs([mol_to_graph(parse_smiles(row[0]), atom_set=self.graph.atom_features,
+                                            bond_angles=self.graph.bond_angles) for row in data.rows])
 
     def fit(self, encoder, train, val, cfg, task, *, device, precision, seed, progress, desc, start=None):
         from ..data.molecules import atom_feature_dim, bond_feature_dim
         from .graph import fit_graph_source
+        self.check(task, train)
         model, details = fit_graph_source(
             self.name, self.source(train), train.labels, self.source(val), val.labels, cfg, task, device=device,
-            seed=seed, atom_dim=atom_feature_dim(self.atom_features), bond_dim=bond_feature_dim(),
-            progress=progress, desc=desc, model_kwargs=self.sizes, start=start)
+            seed=seed, atom_dim=atom_feature_dim(self.graph.atom_features),
+            bond_dim=bond_feature_dim(self.graph.bond_angles), progress=progress, desc=desc,
+            model_kwargs=self.graph.sizes(), start=start)
         return Fitted(self, model, task, details, device, precision)
 
     def score(self, fitted, data):
@@ -300,7 +306,8 @@ class GraphNetwork(TransferMode):
         return predict_source(fitted.model, self.source(data), fitted.task, fitted.device)
 
     def settings(self, fitted):
-        return {"graph": {"kind": self.name, "atom_features": self.atom_features, **self.sizes,
+        return {"graph": {"kind": self.name, "atom_features": self.graph.atom_features,
+                          "bond_angles": self.graph.bond_angles, **self.graph.sizes(),
                           "n_outputs": fitted.model.n_outputs}}
 
     def save(self, fitted, out, tokenizer, meta, merge):
@@ -316,11 +323,12 @@ class GraphNetwork(TransferMode):
         from ..data.molecules import atom_feature_dim, bond_feature_dim
         from ..models.gnn import GraphPredictor
         graph, head = dict(manifest["graph"]), manifest["head"]
-        mode = copy_with(self, atom_features=graph["atom_features"],
-                         sizes={k: graph[k] for k in ("hidden", "layers", "heads", "dropout")})
-        model = GraphPredictor(self.name, atom_feature_dim(mode.atom_features), bond_feature_dim(),
-                               n_outputs=graph["n_outputs"], head_hidden=head["hidden"], head_dropout=head["dropout"],
-                               **mode.sizes)
+        mode = copy_with(self, graph=GraphOptions(**{k: graph[k] for k in ("hidden", "layers", "heads", "dropout",
+                                                                           "atom_features")},
+                                                  bond_angles=graph.get("bond_angles", False)))
+        model = GraphPredictor(self.name, atom_feature_dim(mode.graph.atom_features),
+                               bond_feature_dim(mode.graph.bond_angles), n_outputs=graph["n_outputs"],
+                               head_hidden=head["hidden"], head_dropout=head["dropout"], **mode.graph.sizes())
         model.load_state_dict(load_file(str(directory / "graph_model.safetensors")))
         return Fitted(mode, model.to(device).eval(), task, {}, device)
 
@@ -372,7 +380,8 @@ class NearestNeighbour(TransferMode):
     name = "knn"
 
     def check(self, task, data):
-        if task.per_token or not (task.binary or task.standardise_targets):
+        from .knn import predicts
+        if not predicts(task):
             raise InputError(f"--mode knn predicts binary labels or numbers, not {task.name}",
                              fix="use --mode probe, full or lora")
 

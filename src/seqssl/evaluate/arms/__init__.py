@@ -40,6 +40,12 @@ def resolve_arm(name: str) -> Arm:
                          "directory)")
 
 
+def reads_molecules(data_cfg, arms: list[Arm]) -> bool:
+    """Whether the labelled table's molecules are checked in RDKit as it is read: ``--alphabet smiles``, or an arm
+    that reads the first column as molecules (gcn, gat, ecfp)."""
+    return data_cfg.alphabet == "smiles" or any(arm.needs_molecules for arm in arms)
+
+
 def resolve_arms(names: list[str], task: Task | None = None, problems: Problems | None = None) -> list[Arm]:
     """Every arm of ``--arms``, checked (known, listed once, its extras installed, able to predict ``task``):
     every problem is raised at once, or with ``problems`` kept there (the arms without one are returned) for

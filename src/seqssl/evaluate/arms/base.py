@@ -73,9 +73,18 @@ class Unit:
     settings: dict = field(default_factory=dict)
 
     def finetune(self, cfg):
-        """``cfg`` (a finetune section) with this fit's settings."""
+        """``cfg`` (a finetune section) with this fit's settings: its own fields (``lr``), and a transfer mode's
+        declared ones (``lora.rank``) in that mode's section of ``options``."""
         from dataclasses import replace
-        return replace(cfg, **self.settings) if self.settings else cfg
+        if not self.settings:
+            return cfg
+        fields = {key: value for key, value in self.settings.items() if "." not in key}
+        options = {name: dict(values) for name, values in cfg.options.items()}
+        for key, value in self.settings.items():
+            if "." in key:
+                component, setting = key.split(".", 1)
+                options.setdefault(component, {})[setting] = value
+        return replace(cfg, **fields, options=options)
 
 
 class Arm(DeclaresOptions):

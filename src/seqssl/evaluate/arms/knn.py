@@ -6,7 +6,7 @@ every column but the last (which groups them: the peptide), edit distances summe
 from __future__ import annotations
 
 from ...errors import InputError
-from ...transfer.knn import Calibration, choose_k, knn_scores, rows_edit_similarity
+from ...transfer.knn import Calibration, choose_k, knn_scores, predicts, rows_edit_similarity
 from .base import Arm, register_arm
 
 
@@ -16,7 +16,7 @@ class NearestNeighbours(Arm):
     baseline_rank = 3
 
     def check(self, task) -> None:
-        if task.per_token or not (task.binary or task.standardise_targets):
+        if not predicts(task):
             raise InputError(f"the knn arm predicts binary labels or numbers, not {task.name}",
                              fix="drop knn from --arms")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tqdm.auto import tqdm
 
 from ...errors import InputError
+from ...models.gnn_settings import GraphOptions
 from ...transfer.fingerprint import fit_fingerprint_baseline
 from .base import Arm, RunContext, register_arm
 
@@ -30,22 +31,27 @@ class Fingerprint(MoleculeArm):
         return model.predict([smiles[i] for i in split.test]), details
 
 
-def molecule_graphs(run: RunContext) -> list:
-    """RDKit graphs of the (already validated) SMILES, computed once per run for every graph arm and fold."""
-    if "graphs" not in run.cache:
+def molecule_graphs(run: RunContext, options: GraphOptions) -> list:
+    """RDKit graphs of the (already validated) SMILES with the features ``options`` asks for, computed once per run
+    for every graph arm and fold that asks for the same."""
+    key = ("graphs", options.atom_features, options.bond_angles)
+    if key not in run.cache:
         from ...data.molecules import mol_to_graph, parse_smiles
         smiles = run.data.first_column()
-        run.cache["graphs"] = [mol_to_graph(parse_smiles(s), bond_angles=run.cfg.crossval.bond_angles,
-                                            atom_set=run.cfg.crossval.atom_features)
-                               for s in tqdm(smiles, desc="molecular graphs", disable=not run.progress, unit="mol",
-                                             leave=False)]
-    return run.cache["graphs"]
+        run.cache[key] = [mol_to_graph(parse_smiles(s), bond_angles=options.bond_angles,
+                                       atom_set=options.atom_features)
+                          for s in tqdm(smiles, desc="molecular graphs", disable=not run.progress, unit="mol",
+                                        leave=False)]
+    return run.cache[key]
 
 
 class GraphArm(MoleculeArm):
-    """A graph network (:class:`~seqssl.models.gnn.GraphPredictor` of kind ``name``) trained from scratch."""
+    """A graph network (:class:`~seqssl.models.gnn.GraphPredictor` of kind ``name``) trained from scratch; its
+    settings ``crossval.<name>`` (:class:`~seqssl.models.gnn_settings.GraphOptions`)."""
 
     requires = ("rdkit", "torch_geometric")
+    Options = GraphOptions
+
     def tunable(self, mode):
         return True
 
@@ -54,15 +60,15 @@ class GraphArm(MoleculeArm):
 
     def fit(self, run, fold, unit, state):
         from ...transfer.graph import fit_graph_model, predict_graphs
-        graphs, y, split, cfg = molecule_graphs(run), run.data.targets, fold.split, run.cfg
+        options = self.options(run.cfg)
+        graphs, y, split, cfg = molecule_graphs(run, options), run.data.targets, fold.split, run.cfg
         model, details = fit_graph_model(
             self.name, [graphs[i] for i in unit.fit_idx], y[unit.fit_idx], [graphs[i] for i in split.val],
             y[split.val], unit.finetune(cfg.finetune), run.task, device=run.device, seed=unit.seed,
             loss=cfg.finetune.loss,
             focal_alpha=cfg.finetune.focal_alpha, focal_gamma=cfg.finetune.focal_gamma, progress=run.progress,
             desc=f"{unit.name} fold {fold.k}",
-            model_kwargs={"hidden": cfg.crossval.gnn_hidden, "layers": cfg.crossval.gnn_layers,
-                          "heads": cfg.crossval.gnn_heads, "dropout": cfg.crossval.gnn_dropout})
+            model_kwargs=options.sizes())
         return predict_graphs(model, [graphs[i] for i in split.test], run.task, run.device), details
 
 
