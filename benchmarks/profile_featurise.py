@@ -22,7 +22,7 @@ def timed(name: str, work, n: int):
 
 
 def main() -> None:
-    from seqssl.data import molecule_codes
+    from seqssl.data.molecules import codes as molecule_codes
     from seqssl.data.builtin import builtin_path
     from seqssl.data.molecules import Chem, parse_smiles
     from seqssl.data.tokenizers.smiles import SmilesTokenizer

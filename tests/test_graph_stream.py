@@ -37,7 +37,9 @@ def molecules(tmp_path_factory):
 @pytest.mark.parametrize("feature_set", ["full", "simple"])
 def test_codes_rebuild_the_graph_features(molecules, feature_set):
     belka = pd.read_csv(builtin_path("belka_sample"))["molecule_smiles"].iloc[:40].tolist()  # [Dy], charges, rings
-    for smiles in pd.read_csv(molecules / "bbbp.csv")["smiles"].iloc[:60].tolist() + belka:
+    edges = ["[Na+]", "[CH2]C", "C[C@H](N)O", "F/C=C/F", "[NH4+].[Cl-]", "*C(=O)O", "[Uuo]", "c1ccccc1-c1ccco1",
+             "C#N", "[2H]C([2H])([2H])O", "O=[N+]([O-])c1ccccc1", "[Fe+2]", "C1CC2CCC1C2", "[Si](C)(C)(C)C"]
+    for smiles in pd.read_csv(molecules / "bbbp.csv")["smiles"].iloc[:60].tolist() + belka + edges:
         mol = parse_smiles(smiles)
         want, got = mol_to_graph(mol, atom_set=feature_set), graph_from_codes(atom_codes(mol), *bond_codes(mol),
                                                                               feature_set=feature_set)
