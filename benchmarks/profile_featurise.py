@@ -22,9 +22,9 @@ def timed(name: str, work, n: int):
 
 
 def main() -> None:
-    from seqssl.data.molecules import codes as molecule_codes
     from seqssl.data.builtin import builtin_path
     from seqssl.data.molecules import Chem, parse_smiles
+    from seqssl.data.molecules import codes as molecule_codes
     from seqssl.data.tokenizers.smiles import SmilesTokenizer
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--file", help="a BELKA-format file (default: the bundled sample)")
