@@ -69,12 +69,17 @@ def test_gcn_mode_trains_saves_and_predicts_its_own_test_scores(molecules, tmp_p
     out = tmp_path / "gcn"
     argv = ["finetune", "--data", str(molecules / "bbbp.csv"), "--columns", "smiles", "--label-column", "BBBP",
             "--alphabet", "smiles", "--mode", "gcn", "--split-column", "side", "--epochs", "2", "--batch-size", "32",
-            "--out", str(out), "--quiet", "--max-length", "256"]
+            "--out", str(out), "--quiet", "--max-length", "256", "--gcn-hidden", "24", "--gcn-layers", "2"]
     assert run_cli(argv + (["--stream", "--cache-dir", str(tmp_path / "cache")] if stream else [])) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_test"] == 48 and 0.0 <= metrics["test"]["auroc"] <= 1.0
     manifest = json.loads((out / "seqssl_model.json").read_text())
     assert manifest["mode"] == "gcn" and manifest["graph"]["kind"] == "gcn"
+    assert (manifest["graph"]["hidden"], manifest["graph"]["layers"]) == (24, 2)  # the gcn arm's settings, by flag
+    from safetensors.torch import load_file
+    weights = load_file(str(out / "graph_model.safetensors"))
+    assert weights["atom_in.weight"].shape[0] == 24
+    assert {k.split(".")[1] for k in weights if k.startswith("convs.")} == {"0", "1"}
     test = pd.read_csv(molecules / "bbbp.csv").query("side == 'test'")
     test.to_csv(tmp_path / "test.csv", index=False)
     assert run_cli(["predict", "--model", str(out), "--data", str(tmp_path / "test.csv"), "--out",
@@ -82,6 +87,15 @@ def test_gcn_mode_trains_saves_and_predicts_its_own_test_scores(molecules, tmp_p
     scores = pd.read_csv(tmp_path / "pred.csv")["y_score"].to_numpy()
     from sklearn.metrics import roc_auc_score
     assert roc_auc_score(test["BBBP"], scores) == pytest.approx(metrics["test"]["auroc"], abs=1e-6)
+
+
+def test_graph_modes_refuse_bond_angles_on_a_streamed_cache_before_work(molecules, tmp_path, capsys):
+    argv = ["finetune", "--data", str(molecules / "bbbp.csv"), "--columns", "smiles", "--label-column", "BBBP",
+            "--alphabet", "smiles", "--mode", "gcn", "--split-column", "side", "--out", str(tmp_path / "o"), "--quiet",
+            "--gcn-bond-angles", "--stream", "--cache-dir", str(tmp_path / "cache")]
+    assert run_cli(argv) == 2
+    assert "crossval.gcn.bond_angles: the streamed cache holds no bond angles" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "seqssl_model.json").exists()
 
 
 def test_graph_modes_refuse_an_encoder_and_other_alphabets(molecules, tmp_path, capsys):

@@ -142,11 +142,11 @@ def test_no_component_name_shadows_a_key_of_its_section():
 def _flag_cases():
     """(command, flag tokens, config section, component, setting, expected value) for every declared setting of
     the built-in components, on every command that runs its kind."""
-    from seqssl.cli_components import COMMAND_KINDS, flag_of
+    from seqssl.cli_components import COMMAND_KINDS, components_of, flag_of
     cases = []
     for command, kinds in COMMAND_KINDS.items():
         for kind in kinds:
-            for component, specs in declared(kind).items():
+            for component, specs in components_of(command, kind).items():
                 for spec in specs:
                     if spec.type == "bool":
                         tokens, expected = [flag_of(component, spec)], not spec.default

@@ -23,8 +23,9 @@ import yaml
 
 from .options import SECTION_OF_KIND, TYPES, OptionSpec, declared
 
-COMMAND_KINDS = {"pretrain": ("objective",), "finetune": ("transfer mode", "task"),
+COMMAND_KINDS = {"pretrain": ("objective",), "finetune": ("transfer mode", "task", "arm"),
                  "crossval": ("objective", "transfer mode", "arm", "task")}
+ARMS_OF_MODES_ONLY = {"finetune"}  # runs no arm; its gcn and gat modes read the settings of the arms of their names
 PANELS = {"objective": "Objective settings", "transfer mode": "Transfer mode settings", "arm": "Arm settings",
           "task": "Task settings"}
 _given: dict = {}  # the generated flags given on this command line, as nested config overrides
@@ -75,11 +76,21 @@ def _dest(component: str, spec: OptionSpec) -> str:
     return f"setting__{component}__{spec.name}".replace("-", "_")
 
 
+def components_of(command: str, kind: str) -> dict[str, list[OptionSpec]]:
+    """The components of ``kind`` whose settings ``command`` takes: all of them, but for a command that runs no arm
+    only the arms named like a transfer mode (:data:`ARMS_OF_MODES_ONLY`)."""
+    components = declared(kind)
+    if kind == "arm" and command in ARMS_OF_MODES_ONLY:
+        modes = declared("transfer mode")
+        components = {name: specs for name, specs in components.items() if name in modes}
+    return components
+
+
 def generated_parameters(command: str, taken: set[str]) -> dict[str, tuple[inspect.Parameter, tuple]]:
     """Parameter name → (the parameter, (section, component, setting)) of every flag generated for ``command``."""
     out = {}
     for kind in COMMAND_KINDS.get(command, ()):
-        for component, specs in sorted(declared(kind).items()):
+        for component, specs in sorted(components_of(command, kind).items()):
             for spec in specs:
                 if flag_of(component, spec) in taken or _dest(component, spec) in out:
                     continue
