@@ -11,17 +11,22 @@ import typer
 from .cli_components import COMMAND_KINDS, command_with_settings, given_settings, plugins_named
 from .cli_help import describe_defaults
 from .cli_options import (
-    ARM_CHOICES,
-    OBJECTIVE_CHOICES,
     Alphabet,
+    Arms,
+    AtomFeaturesBoth,
     BatchSize,
     BlockRows,
+    BondAnglesBoth,
     BothMaxSteps,
     CacheDir,
     ClusterColumn,
     ClusterThreshold,
     Columns,
     ConfigFile,
+    CrossvalGroupColumn,
+    CrossvalModes,
+    CrossvalResume,
+    CrossvalSplit,
     Data,
     Device,
     EmitSlurm,
@@ -34,6 +39,8 @@ from .cli_options import (
     FinetuneStream,
     FocalAlpha,
     FocalGamma,
+    Folds,
+    GroupMetric,
     HeadDropout,
     HeadHidden,
     Init,
@@ -41,11 +48,13 @@ from .cli_options import (
     Jobs,
     KeepColumns,
     LabelColumn,
+    LabelFractions,
     ListParts,
     Loss,
     Lr,
     MaxLength,
     MaxSteps,
+    NegativeTypeColumn,
     Objective,
     ObjectiveWeights,
     OnBadRows,
@@ -58,12 +67,18 @@ from .cli_options import (
     PositiveLabel,
     Positives,
     Precision,
+    PretrainColumns,
+    PretrainData,
     PretrainEpochs,
     PretrainLabel,
     PretrainLr,
     PretrainMaxSteps,
+    PrimaryMetric,
     Quiet,
     RayAddress,
+    RemoveDuplicates,
+    Repeats,
+    Search,
     Seed,
     Select,
     Slurm,
@@ -259,71 +274,30 @@ def _run_id(out) -> str:
 
 @app.command()
 def crossval(data: Data = None, columns: Columns = None, label_column: LabelColumn = None, task: Task = None,
-             arms: Annotated[Optional[str], typer.Option(help=f"Comma-separated: {ARM_CHOICES}, an objective "
-                                                         f"({OBJECTIVE_CHOICES}), a sum of objectives "
-                                                         "(mlm+simclr), or model:PATH (a seqssl or "
-                                                         "transformers model directory).")] = None,
-             init: Init = None, objective_weights: ObjectiveWeights = None, trust_remote_code: TrustRemoteCode = False,
-             head_hidden: HeadHidden = None, head_dropout: HeadDropout = None, plugin: Plugin = None,
-             folds: Annotated[Optional[int], typer.Option(help="Number of folds.")] = None,
-             label_fractions: Annotated[Optional[str], typer.Option(help="Learning curve: shares of each training "
-                                                                    "fold's labels, e.g. 0.1,0.3,1.")] = None,
-             group_column: Annotated[Optional[str], typer.Option(help="No group on both sides of a split.")] = None,
-             split: Annotated[Optional[str], typer.Option(help="random | stratified | grouped | scaffold | "
-                                                          "cluster | column")] = None,
-             split_column: SplitColumn = None, validation_column: ValidationColumn = None,
+             arms: Arms = None, init: Init = None, objective_weights: ObjectiveWeights = None,
+             trust_remote_code: TrustRemoteCode = False, head_hidden: HeadHidden = None,
+             head_dropout: HeadDropout = None, plugin: Plugin = None, folds: Folds = None,
+             label_fractions: LabelFractions = None, group_column: CrossvalGroupColumn = None,
+             split: CrossvalSplit = None, split_column: SplitColumn = None, validation_column: ValidationColumn = None,
              cluster_threshold: ClusterThreshold = None, cluster_column: ClusterColumn = None,
              token_labels: TokenLabels = None, token_classes: TokenClasses = None, too_long: TooLong = None,
-             pretrain_data: Annotated[Optional[str],
-                                      typer.Option(help="Unlabelled corpus file(s), comma-separated.")] = None,
-             pretrain_columns: Annotated[Optional[str], typer.Option(help="Column(s) of the corpus.")] = None,
-             negative_type_column: Annotated[Optional[str],
-                                             typer.Option(help="Also report metrics per negative type.")] = None,
-             mode: Annotated[Optional[str], typer.Option(help="full | probe (frozen encoder + linear model) | "
-                                                         "probe-mlp (frozen encoder + MLP head) | lora "
-                                                         "| knn (nearest neighbours in the frozen embedding) "
-                                                         "| per-value (full, one output per value of the last "
-                                                         "column) | probe+kmer (frozen embedding beside k-mer "
-                                                         "features, one linear model) | prototype (class "
-                                                         "means in the frozen embedding), or several, e.g. "
-                                                         "probe,full,lora,knn (each encoder pretrained once per "
-                                                         "fold)")] = None,
-             group_metric: Annotated[Optional[str], typer.Option(
-                 "--group-metric", help="Also report metrics per value of this column, macro-averaged "
-                 "(default for two or more columns: the last, e.g. the peptide).")] = None,
-             primary_metric: Annotated[Optional[str], typer.Option(
-                 "--primary-metric", help="The metric comparisons use, e.g. auroc or auroc_per_group "
-                 "(default: the task's).")] = None,
-             out: Out = None, config: ConfigFile = None, epochs: Epochs = None,
-             max_steps: BothMaxSteps = None, pretrain_max_steps: PretrainMaxSteps = None,
-             finetune_max_steps: FinetuneMaxSteps = None,
-             batch_size: BatchSize = None, lr: Lr = None,
-             pretrain_epochs: PretrainEpochs = None, pretrain_lr: PretrainLr = None,
-             seed: Seed = None, device: Device = None, precision: Precision = None, alphabet: Alphabet = None,
-             unknown_residues: Unknown = None, pooling: Pooling = None, max_length: MaxLength = None,
-             positives: Positives = None,
-             view: View = None, pretrain_label_column: PretrainLabel = None, quiet: Quiet = False,
-             target_column: TargetColumn = None, loss: Loss = None, focal_alpha: FocalAlpha = None,
-             focal_gamma: FocalGamma = None, invalid_smiles: InvalidSmiles = None,
-             encoder_lr: EncoderLr = None, select: Select = None, positive_label: PositiveLabel = None,
-             v_gene_columns: VGeneColumns = None, unknown_v_genes: UnknownVGenes = None, organism: Organism = None,
-             remove_duplicates: Annotated[bool, typer.Option("--remove-duplicates", help="Drop test rows whose "
-                                                             "sequence (pair) is also a training row; counted in "
-                                                             "the report either way.")] = False,
-             atom_features: Annotated[Optional[str], typer.Option(
-                 help="gcn and gat arms both (kept for old scripts; one arm: --gcn-atom-features).")] = None,
-             bond_angles: Annotated[bool, typer.Option("--bond-angles", help="gcn and gat arms both (kept for old "
-                                                       "scripts; one arm: --gcn-bond-angles).")] = False,
-             jobs: Jobs = None, threads: Threads = None,
-             repeats: Annotated[Optional[int], typer.Option(
-                 "--repeats", min=1, help="Fine-tune each (fold, arm, mode) N times with N seeds shared by every "
-                 "arm; each fold's value is the mean, a fixed split's ± the std over repeats.")] = None,
-             search: Annotated[Optional[str], typer.Option(
-                 "--search", help="Fine-tuning settings chosen per fold on the validation split only, e.g. "
-                 "lr=1e-4,3e-4,1e-3,epochs=10,30 (every combination).")] = None,
-             overwrite: Overwrite = False,
-             resume: Annotated[bool, typer.Option("--resume", help="Keep the finished folds and arms in --out; "
-                                                  "continue a cut-off pretraining. " + resume_note())] = False,
+             pretrain_data: PretrainData = None, pretrain_columns: PretrainColumns = None,
+             negative_type_column: NegativeTypeColumn = None, mode: CrossvalModes = None,
+             group_metric: GroupMetric = None, primary_metric: PrimaryMetric = None, out: Out = None,
+             config: ConfigFile = None, epochs: Epochs = None, max_steps: BothMaxSteps = None,
+             pretrain_max_steps: PretrainMaxSteps = None, finetune_max_steps: FinetuneMaxSteps = None,
+             batch_size: BatchSize = None, lr: Lr = None, pretrain_epochs: PretrainEpochs = None,
+             pretrain_lr: PretrainLr = None, seed: Seed = None, device: Device = None, precision: Precision = None,
+             alphabet: Alphabet = None, unknown_residues: Unknown = None, pooling: Pooling = None,
+             max_length: MaxLength = None, positives: Positives = None, view: View = None,
+             pretrain_label_column: PretrainLabel = None, quiet: Quiet = False, target_column: TargetColumn = None,
+             loss: Loss = None, focal_alpha: FocalAlpha = None, focal_gamma: FocalGamma = None,
+             invalid_smiles: InvalidSmiles = None, encoder_lr: EncoderLr = None, select: Select = None,
+             positive_label: PositiveLabel = None, v_gene_columns: VGeneColumns = None,
+             unknown_v_genes: UnknownVGenes = None, organism: Organism = None,
+             remove_duplicates: RemoveDuplicates = False, atom_features: AtomFeaturesBoth = None,
+             bond_angles: BondAnglesBoth = False, jobs: Jobs = None, threads: Threads = None, repeats: Repeats = None,
+             search: Search = None, overwrite: Overwrite = False, resume: CrossvalResume = False,
              list_parts: ListParts = False, part: Part = None, emit_slurm: EmitSlurm = None, slurm: Slurm = None,
              executor: Executor = None, ray_address: RayAddress = None):
     """Cross-validate pretraining arms against no pretraining and k-mers; write results and report."""

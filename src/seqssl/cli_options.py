@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from .options import component_names
+from .resume import resume_note
 
 Data = Annotated[Optional[str], typer.Option("--data", help="CSV/TSV (.gz ok), FASTA or Parquet file.")]
 Columns = Annotated[Optional[str], typer.Option("--columns", help="Sequence column(s), COL or COL_A,COL_B[,...] "
@@ -150,6 +151,46 @@ RayAddress = Annotated[Optional[str], typer.Option(
 Positives = Annotated[Optional[str], typer.Option(help="augment | label | neighbours | smiles")]
 View = Annotated[Optional[str], typer.Option(help="mask | substitute | blosum | crop | dropout")]
 PretrainLabel = Annotated[Optional[str], typer.Option(help="Corpus column whose shared values are positives.")]
+
+
+# crossval's own options
+Arms = Annotated[Optional[str], typer.Option(
+    help=f"Comma-separated: {ARM_CHOICES}, an objective ({OBJECTIVE_CHOICES}), a sum of objectives (mlm+simclr), "
+    "or model:PATH (a seqssl or transformers model directory).")]
+Folds = Annotated[Optional[int], typer.Option(help="Number of folds.")]
+LabelFractions = Annotated[Optional[str], typer.Option(
+    help="Learning curve: shares of each training fold's labels, e.g. 0.1,0.3,1.")]
+CrossvalGroupColumn = Annotated[Optional[str], typer.Option(help="No group on both sides of a split.")]
+CrossvalSplit = Annotated[Optional[str], typer.Option(help="random | stratified | grouped | scaffold | cluster | "
+                                                     "column")]
+PretrainData = Annotated[Optional[str], typer.Option(help="Unlabelled corpus file(s), comma-separated.")]
+PretrainColumns = Annotated[Optional[str], typer.Option(help="Column(s) of the corpus.")]
+NegativeTypeColumn = Annotated[Optional[str], typer.Option(help="Also report metrics per negative type.")]
+CrossvalModes = Annotated[Optional[str], typer.Option(
+    help="full | probe (frozen encoder + linear model) | probe-mlp (frozen encoder + MLP head) | lora | knn (nearest "
+    "neighbours in the frozen embedding) | per-value (full, one output per value of the last column) | probe+kmer "
+    "(frozen embedding beside k-mer features, one linear model) | prototype (class means in the frozen embedding), "
+    "or several, e.g. probe,full,lora,knn (each encoder pretrained once per fold)")]
+GroupMetric = Annotated[Optional[str], typer.Option(
+    "--group-metric", help="Also report metrics per value of this column, macro-averaged (default for two or more "
+    "columns: the last, e.g. the peptide).")]
+PrimaryMetric = Annotated[Optional[str], typer.Option(
+    "--primary-metric", help="The metric comparisons use, e.g. auroc or auroc_per_group (default: the task's).")]
+RemoveDuplicates = Annotated[bool, typer.Option(
+    "--remove-duplicates", help="Drop test rows whose sequence (pair) is also a training row; counted in the report "
+    "either way.")]
+AtomFeaturesBoth = Annotated[Optional[str], typer.Option(
+    help="gcn and gat arms both (kept for old scripts; one arm: --gcn-atom-features).")]
+BondAnglesBoth = Annotated[bool, typer.Option(
+    "--bond-angles", help="gcn and gat arms both (kept for old scripts; one arm: --gcn-bond-angles).")]
+Repeats = Annotated[Optional[int], typer.Option(
+    "--repeats", min=1, help="Fine-tune each (fold, arm, mode) N times with N seeds shared by every arm; each fold's "
+    "value is the mean, a fixed split's ± the std over repeats.")]
+Search = Annotated[Optional[str], typer.Option(
+    "--search", help="Fine-tuning settings chosen per fold on the validation split only, e.g. "
+    "lr=1e-4,3e-4,1e-3,epochs=10,30 or lora.rank=4,8 (every combination).")]
+CrossvalResume = Annotated[bool, typer.Option(
+    "--resume", help="Keep the finished folds and arms in --out; continue a cut-off pretraining. " + resume_note())]
 
 
 def _cols(text: str | None) -> list[str] | None:
