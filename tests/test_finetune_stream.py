@@ -180,3 +180,30 @@ def test_a_directory_of_shards_is_read_as_one_file(tmp_path):
     np.testing.assert_array_equal(shards.encoded.labels, whole.encoded.labels)
     np.testing.assert_array_equal(shards.encoded.sides, whole.encoded.sides)
     np.testing.assert_array_equal(shards.encoded.lengths(), whole.encoded.lengths())
+
+
+def test_the_split_and_its_subsets_read_the_map_by_record_batch(tmp_path):
+    """Several record batches (block_rows 333): the sides found batch by batch are the whole column's (marked, and
+    with no row marked validation, drawn below val_fraction), positions are int32, and a subset's labels are the
+    rows' own, gathered across batches."""
+    from seqssl.tasks.labelled_stream import side_positions
+    frame = pd.read_csv(BELKA).iloc[:2000]
+    frame[["molecule_smiles", "buildingblock1_smiles", "binds"]].to_csv(tmp_path / "wide.csv", index=False)
+    data = streamed(tmp_path / "wide.csv", tmp_path, columns=["molecule_smiles"], label_column="binds",
+                    task="classification", group_column="buildingblock1_smiles", block_rows=333)
+    base = data.encoded
+    assert len(base.table.column("side").chunks) >= 6
+    sides, draws, labels = base.sides, base.draws, base.labels  # whole columns, copied out for the check
+    found = side_positions(base, 0.15)
+    for code, positions in enumerate(found):
+        assert positions.dtype == np.int32 and np.array_equal(positions, np.flatnonzero(sides == code))
+    unmarked = np.where(sides == 1, 0, sides)  # as if no row were marked validation: the draw decides
+    chunks = list(base.side_chunks())
+    base.side_chunks = lambda: ((start, np.where(s == 1, 0, s), d) for start, s, d in chunks)
+    train, val, _ = side_positions(base, 0.5)
+    assert np.array_equal(val, np.flatnonzero((unmarked == 0) & (draws < 0.5)))
+    assert np.array_equal(train, np.flatnonzero((unmarked == 0) & (draws >= 0.5)))
+    rows = np.random.default_rng(0).choice(len(base), 300, replace=False)
+    subset = base.subset(rows)
+    assert np.array_equal(subset.labels, labels[rows]) and subset.positions.dtype == np.int32
+    assert np.array_equal(subset.subset(np.arange(10)).labels, labels[rows[:10]])

@@ -284,3 +284,12 @@ def test_an_inductor_compiled_run_has_the_loss_history_and_weights_of_an_eager_r
     """As above with torch.compile's default (inductor) backend, as a run with pretrain.compile gets it; its
     generated kernels may order float sums otherwise: rtol 1e-4."""
     _check_same_run(_pretraining_run(True), _pretraining_run(False), rtol=1e-4)
+
+
+def test_an_epochs_order_is_the_permutation_it_was_in_half_the_memory():
+    """int32 rows, the order Generator.permutation(n) draws (so runs, resumes included, shuffle as before)."""
+    from seqssl.data.collate import epoch_order
+    for n in (1, 7, 100_003):
+        order = epoch_order(n, np.random.default_rng(3))
+        assert order.dtype == np.int32 and np.array_equal(order, np.random.default_rng(3).permutation(n))
+    assert np.array_equal(epoch_order(5, None), np.arange(5))

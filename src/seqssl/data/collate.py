@@ -9,6 +9,13 @@ from .dataset import IGNORE_INDEX, EncodedDataset
 from .padding import pad_batch  # noqa: F401  re-exported: the padding of one batch lives in seqssl.data.padding
 
 
+def epoch_order(n: int, rng: np.random.Generator | None) -> np.ndarray:
+    """The rows of an epoch in order (``rng=None``) or shuffled: int32 when they fit, so that an epoch over millions
+    of streamed rows holds half the memory (``Generator.permutation`` draws the same order for either type)."""
+    rows = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
+    return rows if rng is None else rng.permutation(rows)
+
+
 def bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None,
                      bucket_batches: int = 50, drop_last: bool = False) -> list[np.ndarray]:
     """Index batches of similar length: shuffle, sort within windows of ``bucket_batches`` batches,
@@ -16,7 +23,7 @@ def bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Genera
     if batch_size < 1:
         raise InputError(f"batch size {batch_size}: it must be at least 1", fix="pass --batch-size 1 or more")
     n = len(lengths)
-    order = np.arange(n) if rng is None else rng.permutation(n)
+    order = epoch_order(n, rng)
     window = batch_size * bucket_batches
     batches = []
     for start in range(0, n, window):
@@ -56,7 +63,7 @@ def token_batches(lengths: np.ndarray, max_tokens: int, max_rows: int, rng: np.r
                          fix=f"raise --max-tokens to at least {row_multiple * longest}")
     per_batch = max(1, min(max_rows, int(max_tokens // max(float(lengths.mean()), 1.0))))
     window = per_batch * bucket_batches
-    order = np.arange(n) if rng is None else rng.permutation(n)
+    order = epoch_order(n, rng)
     batches = []
     for start in range(0, n, window):
         chunk = order[start:start + window]

@@ -167,7 +167,7 @@ class ArrowCorpus:
         self.table = table_of(self._map)
         if self.table.num_rows == 0:
             raise InputError("the pretraining corpus is empty", path=str(self.path))
-        self._lengths = self.table.column("length").to_numpy().astype(np.int32)
+        self._lengths = self.table.column("length").to_numpy().astype(np.int32, copy=False)
         chunks = self.table.column("input_ids").chunks
         self._starts = np.cumsum([0] + [len(c) for c in chunks])
         self._columns = {name: [(c.offsets.to_numpy(), c.values.to_numpy(zero_copy_only=True))
@@ -185,6 +185,11 @@ class ArrowCorpus:
         if "token_type_ids" not in self._columns:
             return 1
         return 1 + max((int(values.max()) for _, values in self._columns["token_type_ids"] if len(values)), default=0)
+
+    def release(self) -> None:
+        """Release the map's resident pages now (after a pass over a whole column: :func:`release_pages`)."""
+        release_pages(self._map)
+        self._gathered = 0
 
     def _gathering(self, rows: int) -> None:
         """Count ``rows`` about to be gathered; every :data:`RELEASE_EVERY_ROWS` rows, release the map's

@@ -314,18 +314,13 @@ def labelled_to_arrow(recipe: BlockRecipe, files: list[str], *, block_rows: int 
 
 class ArrowLabelled(ArrowCorpus):
     """A labelled cache memory-mapped (:func:`labelled_to_arrow`): token ids gathered per batch; labels, sides and
-    draws as arrays (a few bytes a row)."""
+    draws read from the map as zero-copy views of each record batch, so that no column of the whole file is copied
+    into memory (a subset's labels are gathered once, for its own rows: :meth:`gather_labels`)."""
 
     def __init__(self, path: str | Path):
         super().__init__(path)
         self.meta = json.loads(self.path.with_suffix(".json").read_text())
-        column = self.table.column("labels").combine_chunks()
-        if pa.types.is_fixed_size_list(column.type):
-            self.labels = column.flatten().to_numpy(zero_copy_only=False).reshape(len(self), column.type.list_size)
-        else:
-            self.labels = column.to_numpy(zero_copy_only=False)
-        self.sides = self.table.column("side").to_numpy()
-        self.draws = self.table.column("draw").to_numpy()
+        self._labels = [chunk_values(c) for c in self.table.column("labels").chunks]
         self.has_graphs = "atoms" in self.table.column_names
         for name in GRAPH_FIELDS if self.has_graphs else ():
             self._columns[name] = [(c.offsets.to_numpy(), c.values.to_numpy(zero_copy_only=True))
@@ -363,8 +358,51 @@ class ArrowLabelled(ArrowCorpus):
         bonds, _ = self._ragged("bonds", positions)
         return batch_from_codes(atoms, atom_counts // ATOM_CODE_WIDTH, pairs, pair_counts // 2, bonds, feature_set)
 
+    # Whole columns, copied out of the map when asked for (inspection, tests); fitting reads rows' labels only
+    # (gather_labels) and the split reads the sides record batch by record batch (side_chunks).
+    @property
+    def labels(self) -> np.ndarray:  # type: ignore[override]  # ArrowCorpus (unlabelled) has labels = None
+        return self.gather_labels(np.arange(len(self)))
+
+    @property
+    def sides(self) -> np.ndarray:
+        return np.concatenate([sides for _, sides, _ in self.side_chunks()])
+
+    @property
+    def draws(self) -> np.ndarray:
+        return np.concatenate([draws for _, _, draws in self.side_chunks()])
+
+    def gather_labels(self, positions: np.ndarray) -> np.ndarray:
+        """The labels of the rows at ``positions``, in their order, gathered chunk by chunk from the map."""
+        positions = np.asarray(positions)
+        chunk = np.searchsorted(self._starts, positions, side="right") - 1
+        first = self._labels[0]
+        out = np.empty((len(positions), *first.shape[1:]), dtype=first.dtype)
+        for c in np.unique(chunk):
+            rows = np.flatnonzero(chunk == c)
+            out[rows] = self._labels[c][positions[rows] - self._starts[c]]
+        return out
+
+    def side_chunks(self):
+        """``(first row, sides, draws)`` of each record batch, zero-copy views of the map."""
+        for start, side, draw in zip(self._starts, self.table.column("side").chunks, self.table.column("draw").chunks):
+            yield int(start), chunk_values(side), chunk_values(draw)
+
     def subset(self, positions) -> LabelledRows:
-        return LabelledRows(self, np.asarray(positions, dtype=np.int64))
+        return LabelledRows(self, np.asarray(positions, dtype=index_dtype(len(self))))
+
+
+def chunk_values(chunk: pa.Array) -> np.ndarray:
+    """One record batch's column as a NumPy view of the memory map: a number a row, or a fixed-size list of them as
+    ``(rows, width)``."""
+    if pa.types.is_fixed_size_list(chunk.type):
+        return chunk.flatten().to_numpy(zero_copy_only=True).reshape(len(chunk), chunk.type.list_size)
+    return chunk.to_numpy(zero_copy_only=True)
+
+
+def index_dtype(rows: int):
+    """Row positions as int32 when they fit (half the memory of int64 for a split of millions of rows)."""
+    return np.int32 if rows < 2**31 else np.int64
 
 
 class LabelledRows:
@@ -378,7 +416,7 @@ class LabelledRows:
 
     def __init__(self, base: ArrowLabelled, positions: np.ndarray):
         self.base, self.positions = base, positions
-        self.labels = np.asarray(base.labels)[positions]
+        self.labels = base.gather_labels(positions)
         self.meta = base.meta
 
     def __len__(self) -> int:
@@ -388,26 +426,39 @@ class LabelledRows:
         return self.base.lengths()[self.positions]
 
     def padded(self, positions) -> dict:
-        return self.base.padded(self.positions[np.asarray(positions, dtype=np.int64)])
+        return self.base.padded(self.positions[np.asarray(positions)])
 
     def subset(self, positions) -> LabelledRows:
-        return LabelledRows(self.base, self.positions[np.asarray(positions, dtype=np.int64)])
+        return LabelledRows(self.base, self.positions[np.asarray(positions)])
 
     def targets(self) -> np.ndarray:
         return self.labels
 
     def graph_batch(self, positions, feature_set: str = "full"):
-        return self.base.graph_batch(self.positions[np.asarray(positions, dtype=np.int64)], feature_set)
+        return self.base.graph_batch(self.positions[np.asarray(positions)], feature_set)
+
+
+def side_positions(data: ArrowLabelled, val_fraction: float) -> list[np.ndarray]:
+    """The positions of the training, validation and test rows, read record batch by record batch (no side or draw
+    column of the whole file in memory). With no row marked validation, the training rows whose draw is below
+    ``val_fraction`` are."""
+    marked = any((sides == 1).any() for _, sides, _ in data.side_chunks())
+    dtype = index_dtype(len(data))
+    found: tuple[list[np.ndarray], ...] = ([], [], [])
+    for start, sides, draws in data.side_chunks():
+        if not marked:
+            sides = np.where((sides == 0) & (draws < val_fraction), 1, sides)
+        for code, positions in enumerate(found):
+            positions.append((np.flatnonzero(sides == code) + start).astype(dtype))
+    data.release()
+    return [np.concatenate(positions) if positions else np.zeros(0, dtype) for positions in found]
 
 
 def streamed_split(data: ArrowLabelled, val_fraction: float, val_rows: int, seed: int) -> Split:
     """Training rows, a validation sample of at most ``val_rows`` (drawn with ``seed``; early stopping scores it
     every epoch) and the test rows (None when there are none). With no row marked validation, the training rows
     whose draw is below ``val_fraction`` are."""
-    sides = data.sides.copy()
-    if not (sides == 1).any():
-        sides[(sides == 0) & (data.draws < val_fraction)] = 1
-    train, val, test = (np.flatnonzero(sides == code) for code in (0, 1, 2))
+    train, val, test = side_positions(data, val_fraction)
     for name, rows in (("training", train), ("validation", val)):
         if not len(rows):
             raise InputError(f"no {name} rows in the streamed data", path=str(data.path),
