@@ -123,6 +123,26 @@ def test_worker_processes_write_the_same_cache(tmp_path):
     assert left.equals(right)
 
 
+def test_parquet_blocks_sent_to_workers_as_record_batches_write_the_csvs_cache(tmp_path):
+    """Parquet blocks travel to the worker processes as record batches (row groups of 70 cut into blocks of 100)
+    and are read there as the row reader reads a CSV: padded text stripped, labels as text, errors by row."""
+    import pyarrow.parquet as pq
+    frame = pd.read_csv(BELKA).iloc[:450][["molecule_smiles", "binds"]].reset_index(drop=True)
+    frame.loc[3, "molecule_smiles"] = "  " + frame.loc[3, "molecule_smiles"] + " "
+    frame.to_csv(tmp_path / "wide.csv", index=False)
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "wide.parquet", row_group_size=70)
+    options = {"columns": ["molecule_smiles"], "label_column": "binds", "task": "classification", "block_rows": 100}
+    from_csv = streamed(tmp_path / "wide.csv", tmp_path / "a", **options)
+    from_parquet = streamed(tmp_path / "wide.parquet", tmp_path / "b", jobs=2, **options)
+    left, right = (pa.ipc.open_file(pa.memory_map(str(d.encoded.path))).read_all() for d in (from_csv, from_parquet))
+    assert left.num_rows == 450 and left.equals(right)
+    frame.loc[321, "molecule_smiles"] = "C1CC"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "bad.parquet", row_group_size=70)
+    from seqssl.errors import InputError
+    with pytest.raises(InputError, match="line 322"):
+        streamed(tmp_path / "bad.parquet", tmp_path / "c", jobs=2, **options)
+
+
 def test_invalid_molecules_are_skipped_and_counted_or_named(tmp_path):
     frame = pd.DataFrame({"smiles": ["CCO", "C1CC", "c1ccccc1", "CC(=O)O"], "y": [0, 1, 0, 1]})
     frame.to_csv(tmp_path / "bad.csv", index=False)

@@ -127,7 +127,7 @@ def _resident_kib(path) -> int:
     return total
 
 
-@pytest.mark.parametrize("release_every, most_kib", [(10**12, None), (2048, 2048)])
+@pytest.mark.parametrize("release_every, most_kib", [(10**12, None), (2048, 2048), (1, 2048)])
 def test_gathering_every_row_keeps_the_files_resident_pages_bounded(tmp_path, monkeypatch, release_every, most_kib):
     """A pass over every row of a memory-mapped corpus touches every page; with the pages released every
     RELEASE_EVERY_ROWS rows, what stays resident is what the last rows touched, not the file."""
@@ -156,3 +156,39 @@ def test_gathering_every_row_keeps_the_files_resident_pages_bounded(tmp_path, mo
         assert resident > 0.9 * size_kib  # the whole file counted: this test can tell the difference
     else:
         assert resident < most_kib < size_kib / 3
+
+
+def test_scattered_gathers_keep_one_gathers_pages_of_the_file_resident(tmp_path, monkeypatch):
+    """Each fault maps the file's cached pages around it too (fault-around, whatever the map's advice; for a file
+    just written, whole large folios: :func:`drop_cached_pages`): random batches never released add up to most of
+    the file; released before each gather (the default), at most what one batch of 64 rows touched stays."""
+    import mmap
+    from pathlib import Path
+
+    import pyarrow as pa
+
+    import seqssl.data.stream as stream
+    if not Path("/proc/self/smaps").exists() or not hasattr(mmap, "MADV_DONTNEED"):
+        pytest.skip("needs Linux's /proc/self/smaps and madvise")
+    rows, width = 200_000, 100
+    values = pa.array((np.arange(rows * width, dtype=np.int32) // width) % 1000)
+    ids = pa.ListArray.from_arrays(pa.array(np.arange(0, rows * width + 1, width, dtype=np.int32)), values)
+    table = pa.table({"input_ids": ids, "length": pa.array(np.full(rows, width, dtype=np.int32))})
+    path = (tmp_path / "corpus.arrow").resolve()
+    with stream.arrow_written_atomically(path, table.schema, "test", False) as (writer, _):
+        writer.write_table(table, max_chunksize=65_536)
+    size_kib, rng = path.stat().st_size // 1024, np.random.default_rng(0)
+
+    def resident_after_batches(corpus, batches: int) -> int:
+        for _ in range(batches):
+            positions = rng.choice(rows, 64, replace=False)
+            batch = corpus.padded(positions)
+            assert batch["input_ids"][:, 0].tolist() == (positions % 1000).tolist()
+        return _resident_kib(path)
+
+    monkeypatch.setattr(stream, "RELEASE_EVERY_ROWS", 10**12)
+    never_released = resident_after_batches(ArrowCorpus(path), 400)
+    monkeypatch.undo()
+    released = resident_after_batches(ArrowCorpus(path), 400)
+    assert released <= 64 * 4 * 64 < never_released  # 64 rows, each its length's, offsets' and values' 64 KiB
+    assert never_released > 0.5 * size_kib

@@ -108,6 +108,7 @@ def arrow_written_atomically(target: Path, schema: pa.Schema, desc: str, progres
     try:
         with pa.OSFile(str(partial), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
             yield writer, bar
+        drop_cached_pages(partial)
         os.replace(partial, target)
     finally:
         bar.close()
@@ -115,7 +116,31 @@ def arrow_written_atomically(target: Path, schema: pa.Schema, desc: str, progres
             partial.unlink()
 
 
-RELEASE_EVERY_ROWS = 65_536  # rows gathered from a map between two drops of its resident pages (MADV_DONTNEED)
+# Rows gathered from a map between two drops of its resident pages (MADV_DONTNEED): 1, before every gather. A fault
+# maps the cached pages around it too (the kernel's fault-around, 64 KiB, which MADV_RANDOM does not turn off), so
+# scattered gathers add up: released every 65,536 rows, a test split's pass counted most of a 10M-row cache.
+# Dropping the pages costs ~0.1 ms a gather, re-faulting what the next gather reads.
+RELEASE_EVERY_ROWS = 1
+
+
+def drop_cached_pages(path: Path) -> None:
+    """Flush ``path`` to disk (dirty pages cannot be dropped; a clean file flushes at once) and drop its pages from
+    the page cache (``POSIX_FADV_DONTNEED``; pages some process has mapped stay).
+
+    A file just written (or read in order) sits in the page cache as large folios, and a fault on a map of it maps
+    the whole folio: touching one byte of a freshly written cache counted 2 MiB in RSS here (``FilePmdMapped``),
+    and random batches soon counted the whole file, whatever the map's advice. Read back through
+    :func:`advised_map` (``MADV_RANDOM``: no readahead), the pages come in one at a time, and a fault maps at most
+    the 64 KiB of cached pages around it. Flushing first also means a killed machine cannot leave a renamed but
+    empty cache. Where ``posix_fadvise`` is missing (macOS), nothing is dropped."""
+    if not hasattr(os, "posix_fadvise"):
+        return
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+        os.posix_fadvise(handle, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(handle)
 
 
 def advised_map(path: Path) -> mmap.mmap:
@@ -123,8 +148,11 @@ def advised_map(path: Path) -> mmap.mmap:
 
     Batches gather rows scattered over the whole file; with the kernel's default readahead each fault pages in
     the neighbours too (up to 128 KiB), and a few tens of thousands of random rows leave the whole file resident
-    (counted in the process's RSS). ``MADV_RANDOM`` pages in only what a gather touches. pyarrow's own
+    (counted in the process's RSS). ``MADV_RANDOM`` reads in only what a gather touches (pages already in the
+    page cache are still mapped 64 KiB at a time: :data:`RELEASE_EVERY_ROWS`; whole large folios unless dropped
+    first: :func:`drop_cached_pages`). pyarrow's own
     ``memory_map`` gives no way to advise the map, hence Python's :mod:`mmap` (under a ``pa.py_buffer``)."""
+    drop_cached_pages(path)
     with open(path, "rb") as handle:
         mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
     if hasattr(mmap, "MADV_RANDOM"):  # Linux and the BSDs; elsewhere the default advice stands
@@ -192,9 +220,9 @@ class ArrowCorpus:
         self._gathered = 0
 
     def _gathering(self, rows: int) -> None:
-        """Count ``rows`` about to be gathered; every :data:`RELEASE_EVERY_ROWS` rows, release the map's
-        resident pages (:func:`release_pages`), so the file's pages in RSS stay bounded by what recent
-        batches touched."""
+        """Count ``rows`` about to be gathered; every :data:`RELEASE_EVERY_ROWS` rows (every gather), release the
+        map's resident pages (:func:`release_pages`), so the file's pages in RSS stay bounded by what the last
+        gather touched."""
         self._gathered += rows
         if self._gathered >= RELEASE_EVERY_ROWS:
             release_pages(self._map)

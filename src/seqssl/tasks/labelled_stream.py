@@ -6,7 +6,9 @@ Each block of ``--block-rows`` rows (:func:`~seqssl.data.formats.blocks.table_bl
 errors name file, line and column) goes through the rules the in-memory path applies to the whole table: the
 task's labels (:meth:`Task.read_block_labels`), RDKit's check of every molecule (``--invalid-smiles``),
 tokenisation and the length rule (:func:`~seqssl.data.dataset.encode_row`). Blocks run in ``--jobs`` worker
-processes, a bounded number in flight, and are written in file order.
+processes, a bounded number in flight, and are written in file order; a Parquet block goes to its worker as a record
+batch and comes back as the cache's record batch (:func:`cache_block`), so the reading process holds Arrow buffers,
+never a Python object per row.
 
 What the cache holds per row: ``input_ids`` (and ``token_type_ids`` for several columns), ``labels`` (one float;
 multilabel: one column per target, NaN where unmeasured), ``side`` (0 train, 1 validation, 2 test) and ``draw``,
@@ -39,7 +41,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..data.dataset import encode_row, sequences_of
-from ..data.formats.blocks import table_blocks
+from ..data.formats.blocks import ParquetBlock, as_table, raw_blocks, table_blocks
 from ..data.formats.table import SequenceTable, check_file
 from ..data.splits import Split, split_sides
 from ..data.stream import ArrowCorpus, arrow_written_atomically, default_cache_dir
@@ -215,26 +217,37 @@ def whole_inputs(blocks: Iterator[SequenceTable], columns: list[str]) -> Iterato
         yield carry
 
 
-def file_blocks(recipe: BlockRecipe, files: list[str], block_rows: int) -> Iterator[SequenceTable]:
-    """Every file's blocks, in order (long multilabel: re-cut at input boundaries)."""
+def file_blocks(recipe: BlockRecipe, files: list[str], block_rows: int) -> Iterator[SequenceTable | ParquetBlock]:
+    """Every file's blocks, in order (long multilabel: re-cut at input boundaries; Parquet's otherwise left as
+    record batches for the worker processes to read)."""
     for path in files:
-        blocks = table_blocks(Path(path), block_rows)
         if recipe.data_cfg.target_column:
-            blocks = whole_inputs(blocks, recipe.columns)
-        yield from blocks
+            yield from whole_inputs(table_blocks(Path(path), block_rows), recipe.columns)
+        else:
+            yield from raw_blocks(Path(path), block_rows)
 
 
-def encoded_blocks(recipe: BlockRecipe, blocks: Iterator[SequenceTable], jobs: int) -> Iterator[EncodedBlock]:
-    """:func:`encode_block` over ``blocks`` in order; with ``jobs`` > 1 in worker processes, at most
+def cache_block(recipe: BlockRecipe, block: SequenceTable | ParquetBlock) -> tuple[pa.RecordBatch | None, dict]:
+    """One block's cache rows as a record batch (None when none was kept) and its counts: what a worker process
+    sends back, compact Arrow buffers rather than a Python object per row, so the writing process's memory stays
+    a few blocks' buffers whatever the file's size."""
+    encoded = encode_block(recipe, as_table(block))
+    batch = record_batch(encoded, cache_schema(recipe)) if encoded.input_ids else None
+    return batch, encoded.counts
+
+
+def cached_blocks(recipe: BlockRecipe, blocks: Iterator[SequenceTable | ParquetBlock],
+                  jobs: int) -> Iterator[tuple[pa.RecordBatch | None, dict]]:
+    """:func:`cache_block` over ``blocks`` in order; with ``jobs`` > 1 in worker processes, at most
     2 × ``jobs`` blocks in flight (memory stays bounded)."""
     if jobs <= 1:
         for block in blocks:
-            yield encode_block(recipe, block)
+            yield cache_block(recipe, block)
         return
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         pending: deque = deque()
         for block in blocks:
-            pending.append(pool.submit(encode_block, recipe, block))
+            pending.append(pool.submit(cache_block, recipe, block))
             if len(pending) >= 2 * jobs:
                 yield pending.popleft().result()
         while pending:
@@ -302,12 +315,12 @@ def labelled_to_arrow(recipe: BlockRecipe, files: list[str], *, block_rows: int 
     schema = cache_schema(recipe)
     counts: dict[str, Any] = {"targets": recipe.targets, "rows": 0}
     with arrow_written_atomically(target, schema, "reading labelled rows", progress) as (writer, bar):
-        for block in encoded_blocks(recipe, file_blocks(recipe, files, block_rows), jobs):
-            if block.input_ids:
-                writer.write_batch(record_batch(block, schema))
-            for name, value in block.counts.items():
+        for batch, block_counts in cached_blocks(recipe, file_blocks(recipe, files, block_rows), jobs):
+            if batch is not None:
+                writer.write_batch(batch)
+            for name, value in block_counts.items():
                 counts[name] = counts.get(name, 0) + value
-            bar.update(block.counts["rows"])
+            bar.update(block_counts["rows"])
         atomic_write_text(target.with_suffix(".json"), json.dumps(counts))  # before the cache itself appears
     return target
 
@@ -375,6 +388,7 @@ class ArrowLabelled(ArrowCorpus):
     def gather_labels(self, positions: np.ndarray) -> np.ndarray:
         """The labels of the rows at ``positions``, in their order, gathered chunk by chunk from the map."""
         positions = np.asarray(positions)
+        self._gathering(len(positions))
         chunk = np.searchsorted(self._starts, positions, side="right") - 1
         first = self._labels[0]
         out = np.empty((len(positions), *first.shape[1:]), dtype=first.dtype)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ...errors import InputError
@@ -248,15 +249,16 @@ def read_parquet(path: Path) -> SequenceTable:
     return SequenceTable(frame.reset_index(drop=True), str(path), np.arange(len(frame)) + 1)
 
 
-def parquet_rows(path: Path, columns: list[str]) -> Rows:
-    """The requested columns of each row (as stripped strings, missing values empty), row group by row group."""
+def parquet_batches(path: Path, columns: list[str],
+                    batch_rows: int = BLOCK_ROWS) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """``(line of its first row, record batch of at most batch_rows rows)``, reading only ``columns``, in order."""
     try:
         handle = pq.ParquetFile(path)
     except Exception as err:  # pyarrow raises several types
         raise _parquet_error(path, err) from None
     check_columns(str(path), handle.schema_arrow.names, columns)
     line = 1
-    batches = handle.iter_batches(columns=columns, batch_size=BLOCK_ROWS)
+    batches = handle.iter_batches(columns=columns, batch_size=batch_rows)
     while True:
         try:  # a damaged row group fails only when read
             batch = next(batches, None)
@@ -264,12 +266,22 @@ def parquet_rows(path: Path, columns: list[str]) -> Rows:
             raise _parquet_error(path, err) from None
         if batch is None:
             break
-        values = [batch.column(c).to_pylist() for c in columns]
-        for offset, row in enumerate(zip(*values)):
-            yield line + offset, tuple("" if v is None else str(v).strip() for v in row)
+        yield line, batch
         line += batch.num_rows
     if line == 1:
         raise InputError("no rows", path=str(path), fix="add rows")
+
+
+def batch_values(batch: pa.RecordBatch, columns: list[str]) -> list[list[str]]:
+    """Per column of ``columns``, its values as stripped strings (missing values empty), as every format reads."""
+    return [["" if v is None else str(v).strip() for v in batch.column(c).to_pylist()] for c in columns]
+
+
+def parquet_rows(path: Path, columns: list[str]) -> Rows:
+    """The requested columns of each row (as stripped strings, missing values empty), row group by row group."""
+    for line, batch in parquet_batches(path, columns):
+        for offset, row in enumerate(zip(*batch_values(batch, columns))):
+            yield line + offset, row
 
 
 # The table -----------------------------------------------------------------------------------------------
