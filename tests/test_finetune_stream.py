@@ -227,3 +227,11 @@ def test_the_split_and_its_subsets_read_the_map_by_record_batch(tmp_path):
     subset = base.subset(rows)
     assert np.array_equal(subset.labels, labels[rows]) and subset.positions.dtype == np.int32
     assert np.array_equal(subset.subset(np.arange(10)).labels, labels[rows[:10]])
+    from seqssl.data.collate import iterate_batches
+    assert not any(isinstance(v, np.ndarray) and len(v) == len(rows) and v.dtype.kind == "f"
+                   for v in vars(subset).values())  # no label array held: batches gather their own
+    seen = 0
+    for positions, batch in iterate_batches(subset, 64, np.random.default_rng(1)):
+        assert np.array_equal(batch["labels"].numpy(), labels[rows[positions]])
+        seen += len(positions)
+    assert seen == len(rows)

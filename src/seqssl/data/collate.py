@@ -99,8 +99,9 @@ def iterate_batches(data: EncodedDataset, batch_size: int, rng: np.random.Genera
         cut = bucketed_batches(data.lengths(), batch_size, rng, drop_last=drop_last)
     for positions in cut:
         batch = data.padded(positions)
-        if data.labels is not None:
-            batch["labels"] = torch.from_numpy(data.labels[positions])
+        labels = data.labels_at(positions)
+        if labels is not None:
+            batch["labels"] = torch.from_numpy(labels)
         if data.token_labels is not None:
             batch["token_labels"] = pad_token_labels([data.token_labels[i] for i in positions],
                                                      batch["input_ids"].shape[1])

@@ -40,6 +40,10 @@ class EncodedDataset:
         """The rows at ``positions`` as one batch padded to the longest of them."""
         return pad_batch([self.input_ids[i] for i in positions], [self.token_type_ids[i] for i in positions])
 
+    def labels_at(self, positions) -> np.ndarray | None:
+        """The labels of the rows at ``positions`` (None when unlabelled): what a batch reads."""
+        return None if self.labels is None else self.labels[positions]
+
     def subset(self, positions) -> EncodedDataset:
         positions = np.asarray(positions, dtype=np.int64)
         return EncodedDataset([self.input_ids[i] for i in positions],

@@ -214,6 +214,10 @@ class ArrowCorpus:
             return 1
         return 1 + max((int(values.max()) for _, values in self._columns["token_type_ids"] if len(values)), default=0)
 
+    def labels_at(self, positions) -> np.ndarray | None:
+        """What a batch reads of its rows' labels: an unlabelled corpus has none."""
+        return None
+
     def release(self) -> None:
         """Release the map's resident pages now (after a pass over a whole column: :func:`release_pages`)."""
         release_pages(self._map)

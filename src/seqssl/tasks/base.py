@@ -117,7 +117,8 @@ class Task(DeclaresOptions):
     # --- the model ------------------------------------------------------------------------------
     def score_shape(self, data) -> tuple:
         """The shape of one example's scores (``()``: one number; multilabel: one per target)."""
-        return () if data.labels is None else tuple(data.labels.shape[1:])
+        first = data.labels_at([0]) if len(data) else data.labels  # one row's: a streamed subset reads no more
+        return () if first is None else tuple(first.shape[1:])
 
     def n_outputs(self, data) -> int | None:
         """Outputs per example (``None``: one, squeezed)."""

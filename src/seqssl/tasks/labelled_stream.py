@@ -328,7 +328,7 @@ def labelled_to_arrow(recipe: BlockRecipe, files: list[str], *, block_rows: int 
 class ArrowLabelled(ArrowCorpus):
     """A labelled cache memory-mapped (:func:`labelled_to_arrow`): token ids gathered per batch; labels, sides and
     draws read from the map as zero-copy views of each record batch, so that no column of the whole file is copied
-    into memory (a subset's labels are gathered once, for its own rows: :meth:`gather_labels`)."""
+    into memory (a subset's labels are gathered for the rows a batch or a metric reads: :meth:`gather_labels`)."""
 
     def __init__(self, path: str | Path):
         super().__init__(path)
@@ -397,6 +397,9 @@ class ArrowLabelled(ArrowCorpus):
             out[rows] = self._labels[c][positions[rows] - self._starts[c]]
         return out
 
+    def labels_at(self, positions) -> np.ndarray:
+        return self.gather_labels(np.asarray(positions))
+
     def side_chunks(self):
         """``(first row, sides, draws)`` of each record batch, zero-copy views of the map."""
         for start, side, draw in zip(self._starts, self.table.column("side").chunks, self.table.column("draw").chunks):
@@ -430,8 +433,16 @@ class LabelledRows:
 
     def __init__(self, base: ArrowLabelled, positions: np.ndarray):
         self.base, self.positions = base, positions
-        self.labels = base.gather_labels(positions)
         self.meta = base.meta
+
+    @property
+    def labels(self) -> np.ndarray:
+        """The rows' labels, gathered from the map when asked for (a validation or test subset's metrics, a
+        regression's mean): the training rows' are read batch by batch (:meth:`labels_at`), never all at once."""
+        return self.base.gather_labels(self.positions)
+
+    def labels_at(self, positions) -> np.ndarray:
+        return self.base.gather_labels(self.positions[np.asarray(positions)])
 
     def __len__(self) -> int:
         return len(self.positions)

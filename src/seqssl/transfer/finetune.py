@@ -175,9 +175,10 @@ def fine_tune(encoder, train: EncodedDataset, val: EncodedDataset, cfg, task: st
     extras = batch_extras(model, train)
     if task.standardise_targets and not continuing:
         # regression: one output per example, labels to standardise
-        assert isinstance(model, SequencePredictor) and train.labels is not None
-        model.target_mean.fill_(float(train.labels.mean()))
-        model.target_std.fill_(float(train.labels.std() + 1e-8))
+        labels = train.labels  # a streamed subset gathers them on each read
+        assert isinstance(model, SequencePredictor) and labels is not None
+        model.target_mean.fill_(float(labels.mean()))
+        model.target_std.fill_(float(labels.std() + 1e-8))
     rng = np.random.default_rng(seed)
 
     def step_loss(batch) -> torch.Tensor:
