@@ -1,5 +1,7 @@
 """--stream: corpora tokenised once into a memory-mapped Arrow file give the same batches, the same
 errors and the same training as the in-memory corpus."""
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -192,3 +194,24 @@ def test_scattered_gathers_keep_one_gathers_pages_of_the_file_resident(tmp_path,
     released = resident_after_batches(ArrowCorpus(path), 400)
     assert released <= 64 * 4 * 64 < never_released  # 64 rows, each its length's, offsets' and values' 64 KiB
     assert never_released > 0.5 * size_kib
+
+
+def test_a_cache_just_written_maps_one_small_page_run_per_touch(tmp_path):
+    """Written through arrow_written_atomically, the file leaves the page cache (drop_cached_pages): a touch maps at
+    most the 64 KiB of fault-around, not a whole large folio (2 MiB on this machine's ext4 when still cached)."""
+    import mmap
+    from pathlib import Path
+
+    import pyarrow as pa
+
+    from seqssl.data.stream import advised_map, arrow_written_atomically
+    if not Path("/proc/self/smaps").exists() or not hasattr(os, "posix_fadvise"):
+        pytest.skip("needs Linux's /proc/self/smaps and posix_fadvise")
+    table = pa.table({"x": pa.array(np.arange(4_000_000, dtype=np.int32))})
+    path = (tmp_path / "written.arrow").resolve()
+    with arrow_written_atomically(path, table.schema, "test", False) as (writer, _):
+        writer.write_table(table)
+    mapped = advised_map(path)
+    assert mapped[len(mapped) // 2 + 1] is not None
+    assert _resident_kib(path) <= 64
+    assert isinstance(mapped, mmap.mmap)

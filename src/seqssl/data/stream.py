@@ -131,8 +131,9 @@ def drop_cached_pages(path: Path) -> None:
     the whole folio: touching one byte of a freshly written cache counted 2 MiB in RSS here (``FilePmdMapped``),
     and random batches soon counted the whole file, whatever the map's advice. Read back through
     :func:`advised_map` (``MADV_RANDOM``: no readahead), the pages come in one at a time, and a fault maps at most
-    the 64 KiB of cached pages around it. Flushing first also means a killed machine cannot leave a renamed but
-    empty cache. Where ``posix_fadvise`` is missing (macOS), nothing is dropped."""
+    the 64 KiB of cached pages around it, and later runs find those small pages cached (so a map is not dropped
+    when opened). Flushing first also means a killed machine cannot leave a renamed but empty cache. Where
+    ``posix_fadvise`` is missing (macOS), nothing is dropped."""
     if not hasattr(os, "posix_fadvise"):
         return
     handle = os.open(path, os.O_RDONLY)
@@ -149,10 +150,9 @@ def advised_map(path: Path) -> mmap.mmap:
     Batches gather rows scattered over the whole file; with the kernel's default readahead each fault pages in
     the neighbours too (up to 128 KiB), and a few tens of thousands of random rows leave the whole file resident
     (counted in the process's RSS). ``MADV_RANDOM`` reads in only what a gather touches (pages already in the
-    page cache are still mapped 64 KiB at a time: :data:`RELEASE_EVERY_ROWS`; whole large folios unless dropped
-    first: :func:`drop_cached_pages`). pyarrow's own
+    page cache are still mapped 64 KiB at a time: :data:`RELEASE_EVERY_ROWS`; whole large folios straight after
+    writing, hence :func:`drop_cached_pages`). pyarrow's own
     ``memory_map`` gives no way to advise the map, hence Python's :mod:`mmap` (under a ``pa.py_buffer``)."""
-    drop_cached_pages(path)
     with open(path, "rb") as handle:
         mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
     if hasattr(mmap, "MADV_RANDOM"):  # Linux and the BSDs; elsewhere the default advice stands
