@@ -2,6 +2,7 @@
 (``read_table``) and streamed (``rows_of``); unknown suffixes and bad files are clear errors on both paths."""
 import gzip
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -78,6 +79,28 @@ def test_parquet_rows_are_numbered_from_one(name, tmp_path):
     frame = pd.DataFrame({"a": ["AC", " DE ", "FG"], "b": ["x", "y", "z"], "n": [1, 2, 3]})
     frame.to_parquet(tmp_path / name)
     assert _both(tmp_path / name, ["a", "b"]) == [(1, ("AC", "x")), (2, ("DE", "y")), (3, ("FG", "z"))]
+
+
+@pytest.mark.parametrize("group_rows, block_rows", [(70, 100), (250, 100), (100, 100), (1000, 7)])
+def test_parquet_blocks_cut_and_join_row_groups_into_full_blocks(tmp_path, group_rows, block_rows):
+    """Read row group by row group, the blocks are the file's rows in order, block_rows each (the last fewer),
+    numbered from 1, whatever the row groups' size."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from seqssl.data.formats import parquet_batches
+    from seqssl.data.formats.blocks import table_blocks
+    n = 513
+    pq.write_table(pa.table({"s": [f"S{i}" for i in range(n)], "n": list(range(n))}), tmp_path / "t.parquet",
+                   row_group_size=group_rows)
+    batches = list(parquet_batches(tmp_path / "t.parquet", ["s", "n"], block_rows))
+    sizes = [block_rows] * (n // block_rows) + [n % block_rows] * bool(n % block_rows)
+    assert [b.num_rows for _, b in batches] == sizes
+    assert [line for line, _ in batches] == list(range(1, n + 1, block_rows))
+    assert sum((b.column("n").to_pylist() for _, b in batches), []) == list(range(n))
+    tables = list(table_blocks(tmp_path / "t.parquet", block_rows))
+    assert np.concatenate([t.lines for t in tables]).tolist() == list(range(1, n + 1))
+    assert sum((t.frame["s"].tolist() for t in tables), []) == [f"S{i}" for i in range(n)]
 
 
 def test_unknown_suffix_is_a_clear_error_on_both_paths(tmp_path):

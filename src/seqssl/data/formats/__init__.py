@@ -251,25 +251,34 @@ def read_parquet(path: Path) -> SequenceTable:
 
 def parquet_batches(path: Path, columns: list[str],
                     batch_rows: int = BLOCK_ROWS) -> Iterator[tuple[int, pa.RecordBatch]]:
-    """``(line of its first row, record batch of at most batch_rows rows)``, reading only ``columns``, in order."""
+    """``(line of its first row, record batch of batch_rows rows, the last fewer)``, reading only ``columns``, in
+    order. Row group by row group (``read_row_group``), cut and joined into batches here: pyarrow's
+    ``iter_batches`` kept memory a batch (reading the 10M-row benchmark file grew the reading process from 155 to
+    533 MB over its 153 batches; row group by row group it stays at ~105 MB)."""
     try:
         handle = pq.ParquetFile(path)
     except Exception as err:  # pyarrow raises several types
         raise _parquet_error(path, err) from None
     check_columns(str(path), handle.schema_arrow.names, columns)
-    line = 1
-    batches = handle.iter_batches(columns=columns, batch_size=batch_rows)
-    while True:
+    line, carry = 1, None
+    for group in range(handle.num_row_groups):
         try:  # a damaged row group fails only when read
-            batch = next(batches, None)
+            table = handle.read_row_group(group, columns=columns)
         except Exception as err:  # pyarrow raises several types
             raise _parquet_error(path, err) from None
-        if batch is None:
-            break
-        yield line, batch
-        line += batch.num_rows
+        carry = table if carry is None else pa.concat_tables([carry, table])
+        while carry.num_rows >= batch_rows:
+            yield line, _one_batch(carry.slice(0, batch_rows))
+            line, carry = line + batch_rows, carry.slice(batch_rows)
+    if carry is not None and carry.num_rows:
+        yield line, _one_batch(carry)
+        line += carry.num_rows
     if line == 1:
         raise InputError("no rows", path=str(path), fix="add rows")
+
+
+def _one_batch(table: pa.Table) -> pa.RecordBatch:
+    return table.combine_chunks().to_batches()[0]
 
 
 def batch_values(batch: pa.RecordBatch, columns: list[str]) -> list[list[str]]:
