@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch_geometric.loader import DataLoader
 
+from ..data.collate import epoch_order
 from ..errors import InputError
 from ..losses import BINARY_LOSSES
 from ..models.gnn import GraphPredictor
@@ -139,7 +140,7 @@ class MoleculeGraphs:
 
 def source_batches(source, y: np.ndarray, batch_size: int, rng: np.random.Generator):
     """One epoch of a graph source in random order, each batch carrying its ``(B, n_targets)`` labels as ``y``."""
-    order = rng.permutation(len(source))
+    order = epoch_order(len(source), rng)  # int32: the same order as rng.permutation, half the memory
     for start in range(0, len(order), batch_size):
         positions = order[start:start + batch_size]
         batch = source.graph_batch(positions)
