@@ -134,9 +134,10 @@ def _long_frames(kind: str, rng):
     return frames
 
 
-@pytest.mark.parametrize("kind, metric", [("multiclass", "macro_auroc"), ("token-classification",
-                                                                          "per_residue_accuracy"),
-                                          ("multilabel", "map")])
+@pytest.mark.parametrize("kind, metric", [  # multiclass and token: 17-23 s each, run by `make test-slow`
+    pytest.param("multiclass", "macro_auroc", marks=pytest.mark.slow),
+    pytest.param("token-classification", "per_residue_accuracy", marks=pytest.mark.slow),
+    ("multilabel", "map")])
 def test_tasks_with_several_rows_per_example_get_a_bootstrap_over_examples(kind, metric):
     task = get_task(kind)
     frames = _long_frames(kind, np.random.default_rng(0))
