@@ -31,6 +31,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import InputError
+from ..heap import trim_heap
 from .dataset import encode_row
 from .formats import format_of
 from .formats.table import check_file
@@ -226,10 +227,12 @@ class ArrowCorpus:
     def _gathering(self, rows: int) -> None:
         """Count ``rows`` about to be gathered; every :data:`RELEASE_EVERY_ROWS` rows (every gather), release the
         map's resident pages (:func:`release_pages`), so the file's pages in RSS stay bounded by what the last
-        gather touched."""
+        gather touched, and the C heap's free pages (:func:`~seqssl.heap.trim_heap`), so the last batches' freed
+        activations do not pile up in it."""
         self._gathered += rows
         if self._gathered >= RELEASE_EVERY_ROWS:
             release_pages(self._map)
+            trim_heap()
             self._gathered = 0
 
     def _dense(self, name: str, positions: np.ndarray, fill: int) -> torch.Tensor:
