@@ -105,3 +105,34 @@ def test_graph_modes_refuse_an_encoder_and_other_alphabets(molecules, tmp_path, 
     assert "--mode gat reads molecules as graphs" in capsys.readouterr().err
     assert run_cli(base + ["--alphabet", "smiles", "--encoder", str(tmp_path)]) == 2
     assert "reads no encoder" in capsys.readouterr().err
+
+
+def test_streamed_gcn_reads_the_training_labels_batch_by_batch(molecules, tmp_path):
+    """A streamed training set's labels are read for each batch's rows (and one row for the output count), never
+    gathered whole: the fit runs with a training subset whose whole-column ``labels`` fails."""
+    from seqssl.tasks.labelled_stream import LabelledRows, streamed_split
+    from seqssl.transfer.modes import get_mode
+    cfg = load_config(None, {"data": {"path": str(molecules / "bbbp.csv"), "columns": ["smiles"], "label_column":
+                                      "BBBP", "alphabet": "smiles", "split_column": "side",
+                                      "cache_dir": str(tmp_path)},
+                             "model": {"max_length": 256}, "quiet": True, "finetune": {"epochs": 2, "batch_size": 32},
+                             "crossval": {"gcn": {"hidden": 16, "layers": 1}}})
+    data = load_streamed(cfg, molecular=True, graphs=True)
+    split = streamed_split(data.encoded, 0.1, 10_000, 0)
+    reads: list[int] = []
+
+    class WholeColumnRefused(LabelledRows):
+        @property
+        def labels(self):
+            raise AssertionError("the training labels were gathered whole")
+
+        def labels_at(self, positions):
+            reads.append(len(positions))
+            return super().labels_at(positions)
+
+    train = WholeColumnRefused(data.encoded, data.encoded.subset(split.train).positions)
+    fitted = get_mode("gcn").configured(cfg).fit(None, train, data.encoded.subset(split.val), cfg.finetune,
+                                                 data.task, device=torch.device("cpu"), precision="fp32", seed=0,
+                                                 progress=False, desc="gcn")
+    assert len(fitted.details["history"]) == 2
+    assert reads[0] == 1 and max(reads[1:]) == 32 and sum(reads[1:]) == 2 * len(train)

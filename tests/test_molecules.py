@@ -293,3 +293,21 @@ def test_simple_atom_features_are_element_degree_charge_and_aromaticity():
         assert element.argmax() == ELEMENTS.index(atom.GetSymbol()) and element.sum() == 1
         assert degree.argmax() == atom.GetDegree() and charge.argmax() == atom.GetFormalCharge() + 2
         assert aromatic == float(atom.GetIsAromatic())
+
+
+@pytest.mark.parametrize("rows, chunk_rows", [(1, 4), (7, 3), (1000, 64), (1000, 1000), (999, 1 << 20)])
+def test_label_moments_read_by_chunks_equal_numpys(rows, chunk_rows):
+    """Chan, Golub and LeVeque's merge of chunk moments gives NumPy's mean and population std of the whole column,
+    for a column far from zero too (where the textbook sum of squares loses digits)."""
+    from seqssl.transfer.graph import label_moments
+    values = 1e6 + np.random.default_rng(rows).normal(3.0, 2.0, rows)
+    reads = []
+
+    def labels_at(positions):
+        reads.append(len(positions))
+        return values[positions].astype(np.float32).astype(np.float64)
+
+    mean, std = label_moments(labels_at, rows, chunk_rows)
+    want = values.astype(np.float32).astype(np.float64)
+    assert mean == pytest.approx(want.mean(), rel=1e-12) and std == pytest.approx(want.std(), rel=1e-9, abs=1e-9)
+    assert max(reads) <= chunk_rows and sum(reads) == rows

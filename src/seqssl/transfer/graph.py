@@ -3,6 +3,7 @@ stopping on the validation primary metric, like :func:`~seqssl.transfer.finetune
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import numpy as np
@@ -28,7 +29,9 @@ def _labelled(graphs, y: np.ndarray) -> list:
     return out
 
 
-def _check(task: Task, loss: str, graphs, y: np.ndarray, name: str) -> None:
+def _check(task: Task, loss: str, graphs, y: np.ndarray | None, name: str) -> None:
+    """The task, the loss and the molecules (``y``: their labels, checked to be as many; None for labels read by
+    rows, as many as the rows by construction)."""
     if not task.per_molecule:
         raise InputError(f"task '{task.name}' is not supported for graphs",
                          fix="use a task with one label (or one row of targets) per molecule")
@@ -38,7 +41,7 @@ def _check(task: Task, loss: str, graphs, y: np.ndarray, name: str) -> None:
         raise InputError("focal loss needs a classification or multilabel task", fix="use --loss bce")
     if not len(graphs):
         raise InputError(f"no {name} molecules", fix="check the data and --invalid-smiles")
-    if len(graphs) != len(y):
+    if y is not None and len(graphs) != len(y):
         raise ValueError(f"{name}: {len(graphs)} graphs but {len(y)} labels")
 
 
@@ -65,15 +68,33 @@ def predict_graphs(model: GraphPredictor, graphs, task: str | Task, device: torc
     return np.concatenate(parts)
 
 
-def new_graph_model(kind: str, atom_dim: int, bond_dim: int, train_y: np.ndarray, task: Task, cfg,
-                    model_kwargs: dict | None = None) -> GraphPredictor:
-    """A :class:`GraphPredictor` for ``task`` (one output, or one per target column of ``train_y``) with the head
-    of the finetune section ``cfg``; regression: standardised on ``train_y``."""
+def label_moments(labels_at: Callable[[np.ndarray], np.ndarray], rows: int, chunk_rows: int = 1 << 20
+                  ) -> tuple[float, float]:
+    """The mean and (population) standard deviation of the labels of rows ``0 .. rows - 1``, read ``chunk_rows`` at a
+    time and merged by the pairwise update of Chan, Golub and LeVeque (1979; eq. 2.1), so that a streamed training
+    set's labels are never held whole. Written by hand: NumPy's ``mean``/``std`` need the whole array."""
+    count, mean, m2 = 0, 0.0, 0.0
+    for start in range(0, rows, chunk_rows):
+        values = np.asarray(labels_at(np.arange(start, min(start + chunk_rows, rows))), dtype=np.float64).ravel()
+        n, chunk_mean = len(values), float(values.mean())
+        delta, total = chunk_mean - mean, count + n
+        m2 += float(((values - chunk_mean) ** 2).sum()) + delta * delta * count * n / total
+        mean, count = mean + delta * n / total, total
+    return mean, (m2 / count) ** 0.5 if count else 0.0
+
+
+def new_graph_model(kind: str, atom_dim: int, bond_dim: int, labels_at: Callable[[np.ndarray], np.ndarray],
+                    rows: int, task: Task, cfg, model_kwargs: dict | None = None) -> GraphPredictor:
+    """A :class:`GraphPredictor` for ``task`` (one output, or one per target column of the labels: read from the
+    first row) with the head of the finetune section ``cfg``; regression: standardised on the ``rows`` training
+    labels (:func:`label_moments`). ``labels_at(positions)``: the training labels of those rows."""
     kwargs = {"head_hidden": cfg.head_hidden, "head_dropout": cfg.head_dropout, **(model_kwargs or {})}
-    model = GraphPredictor(kind, atom_dim, bond_dim, n_outputs=train_y.shape[1] if train_y.ndim == 2 else 1, **kwargs)
+    first = np.asarray(labels_at(np.arange(1)))
+    model = GraphPredictor(kind, atom_dim, bond_dim, n_outputs=first.shape[1] if first.ndim == 2 else 1, **kwargs)
     if task.standardise_targets:
-        model.target_mean.fill_(float(train_y.mean()))
-        model.target_std.fill_(float(train_y.std() + 1e-8))
+        mean, std = label_moments(labels_at, rows)
+        model.target_mean.fill_(mean)
+        model.target_std.fill_(std + 1e-8)
     return model
 
 
@@ -103,8 +124,8 @@ def fit_graph_model(kind: str, train_graphs, train_y, val_graphs, val_y, cfg, ta
     loss_cfg = SimpleNamespace(loss=loss, focal_alpha=focal_alpha if loss == "focal" else None, focal_gamma=focal_gamma)
     with PeakMemory(device) as memory:
         torch.manual_seed(seed)
-        model = new_graph_model(kind, train_graphs[0].x.shape[1], train_graphs[0].edge_attr.shape[1], train_y,
-                                task, cfg, model_kwargs).to(device)
+        model = new_graph_model(kind, train_graphs[0].x.shape[1], train_graphs[0].edge_attr.shape[1],
+                                train_y.__getitem__, len(train_y), task, cfg, model_kwargs).to(device)
         generator = torch.Generator()
         generator.manual_seed(seed)
         loader = DataLoader(_labelled(train_graphs, train_y), batch_size=cfg.batch_size, shuffle=True,
@@ -138,13 +159,15 @@ class MoleculeGraphs:
         return Batch.from_data_list([self.graphs[i] for i in positions])
 
 
-def source_batches(source, y: np.ndarray, batch_size: int, rng: np.random.Generator):
-    """One epoch of a graph source in random order, each batch carrying its ``(B, n_targets)`` labels as ``y``."""
+def source_batches(source, labels_at: Callable[[np.ndarray], np.ndarray], batch_size: int,
+                   rng: np.random.Generator):
+    """One epoch of a graph source in random order, each batch carrying its ``(B, n_targets)`` labels as ``y``
+    (``labels_at(positions)``: read for the batch's rows only)."""
     order = epoch_order(len(source), rng)  # int32: the same order as rng.permutation, half the memory
     for start in range(0, len(order), batch_size):
         positions = order[start:start + batch_size]
         batch = source.graph_batch(positions)
-        batch.y = torch.from_numpy(np.asarray(y[positions], dtype=np.float32)).reshape(len(positions), -1)
+        batch.y = torch.from_numpy(np.asarray(labels_at(positions), dtype=np.float32)).reshape(len(positions), -1)
         yield batch
 
 
@@ -162,19 +185,22 @@ def predict_source(model: GraphPredictor, source, task: str | Task, device: torc
     return np.concatenate(parts)
 
 
-def fit_graph_source(kind: str, train, train_y: np.ndarray, val, val_y: np.ndarray, cfg, task: Task, *,
+def fit_graph_source(kind: str, train, train_labels_at: Callable[[np.ndarray], np.ndarray], val, val_y: np.ndarray,
+                     cfg, task: Task, *,
                      device: torch.device, seed: int, atom_dim: int, bond_dim: int, progress: bool = False,
                      desc: str = "gnn", model_kwargs: dict | None = None, start: GraphPredictor | None = None):
     """:func:`fit_graph_model` on graph sources (objects with ``len`` and ``graph_batch(positions)``: a streamed
     labelled cache, or :class:`MoleculeGraphs`), so that training reads one batch of molecules at a time; ``cfg``
     the finetune section (its loss settings included). Batches are drawn by ``numpy``'s generator seeded with
-    ``seed``, not by torch_geometric's loader. ``start``: a model to continue training (``finetune --resume``)."""
-    train_y, val_y = np.asarray(train_y, dtype=np.float64), np.asarray(val_y, dtype=np.float64)
-    _check(task, cfg.loss, range(len(train)), train_y, "training")
+    ``seed``, not by torch_geometric's loader. ``train_labels_at(positions)``: the training rows' labels, read
+    batch by batch (a streamed training set's are never gathered whole); ``val_y``: the validation rows' (a bounded
+    sample). ``start``: a model to continue training (``finetune --resume``)."""
+    val_y = np.asarray(val_y, dtype=np.float64)
+    _check(task, cfg.loss, range(len(train)), None, "training")
     _check(task, cfg.loss, range(len(val)), val_y, "validation")
     torch.manual_seed(seed)
     model = (start if start is not None else
-             new_graph_model(kind, atom_dim, bond_dim, train_y, task, cfg, model_kwargs)).to(device)
+             new_graph_model(kind, atom_dim, bond_dim, train_labels_at, len(train), task, cfg, model_kwargs)).to(device)
     rng = np.random.default_rng(seed)
     loss_cfg = SimpleNamespace(loss=cfg.loss, focal_alpha=cfg.focal_alpha if cfg.loss == "focal" else None,
                                focal_gamma=cfg.focal_gamma)
@@ -188,7 +214,7 @@ def fit_graph_source(kind: str, train, train_y: np.ndarray, val, val_y: np.ndarr
 
     with PeakMemory(device) as memory:
         details = train_with_early_stopping(
-            model, batches=lambda: source_batches(train, train_y, cfg.batch_size, rng),
+            model, batches=lambda: source_batches(train, train_labels_at, cfg.batch_size, rng),
             per_epoch=-(-len(train) // cfg.batch_size), step_loss=step_loss, validate=validate, cfg=cfg,
             metric=task.primary_metric, device=device, progress=progress, desc=desc)
     return model, {**details, "peak_memory_mb": memory.peak_mb}

@@ -295,7 +295,7 @@ class GraphNetwork(TransferMode):
         from .graph import fit_graph_source
         self.check(task, train)
         model, details = fit_graph_source(
-            self.name, self.source(train), train.labels, self.source(val), val.labels, cfg, task, device=device,
+            self.name, self.source(train), train.labels_at, self.source(val), val.labels, cfg, task, device=device,
             seed=seed, atom_dim=atom_feature_dim(self.graph.atom_features),
             bond_dim=bond_feature_dim(self.graph.bond_angles), progress=progress, desc=desc,
             model_kwargs=self.graph.sizes(), start=start)
