@@ -61,3 +61,28 @@ def test_every_gather_of_a_streamed_corpus_trims_the_heap(tmp_path, monkeypatch)
     for start in range(0, rows, 100):
         corpus.padded(np.arange(start, start + 100))
     assert len(calls) == 10
+
+
+def test_featurisation_trims_the_heap_before_each_block_and_streamed_prediction_after_each(tmp_path, monkeypatch):
+    """The other loops of a streamed run: each block a worker featurises (here in-process, ``jobs`` 1), and each block
+    ``predict --stream`` scores."""
+    import pandas as pd
+
+    import seqssl.streamed_output as streamed_output
+    import seqssl.tasks.labelled_stream as labelled_stream
+    from seqssl.config import load_config
+    from seqssl.data.builtin import builtin_path
+    frame = pd.read_csv(builtin_path("bbbp")).iloc[:230]
+    frame[["smiles", "BBBP"]].to_csv(tmp_path / "m.csv", index=False)
+    calls: list[str] = []
+    monkeypatch.setattr(labelled_stream, "trim_heap", lambda: calls.append("block") or True)
+    cfg = load_config(None, {"data": {"path": str(tmp_path / "m.csv"), "columns": ["smiles"], "label_column": "BBBP",
+                                      "alphabet": "smiles", "block_rows": 50, "cache_dir": str(tmp_path / "c"),
+                                      "invalid_smiles": "skip"},
+                             "model": {"max_length": 256}, "quiet": True})
+    data = labelled_stream.load_streamed(cfg, molecular=True)
+    assert calls == ["block"] * 5 and len(data) > 200
+    monkeypatch.setattr(streamed_output, "trim_heap", lambda: calls.append("scored") or True)
+    out = streamed_output.streamed_rows(tmp_path / "m.csv", tmp_path / "out.parquet", 100, False,
+                                        lambda block, offset: block.frame.iloc[:, :1].reset_index(drop=True))
+    assert calls[5:] == ["scored"] * 3 and len(pd.read_parquet(out)) == 230

@@ -46,6 +46,7 @@ from ..data.formats.table import SequenceTable, check_file
 from ..data.splits import Split, split_sides
 from ..data.stream import ArrowCorpus, arrow_written_atomically, default_cache_dir
 from ..errors import InputError
+from ..heap import trim_heap
 from ..io import atomic_write_text
 from . import get_task
 
@@ -230,7 +231,9 @@ def file_blocks(recipe: BlockRecipe, files: list[str], block_rows: int) -> Itera
 def cache_block(recipe: BlockRecipe, block: SequenceTable | ParquetBlock) -> tuple[pa.RecordBatch | None, dict]:
     """One block's cache rows as a record batch (None when none was kept) and its counts: what a worker process
     sends back, compact Arrow buffers rather than a Python object per row, so the writing process's memory stays
-    a few blocks' buffers whatever the file's size."""
+    a few blocks' buffers whatever the file's size. The C heap is trimmed first (:func:`~seqssl.heap.trim_heap`):
+    a block's Python rows and RDKit molecules, freed when the last block was sent, are handed back."""
+    trim_heap()
     encoded = encode_block(recipe, as_table(block))
     batch = record_batch(encoded, cache_schema(recipe)) if encoded.input_ids else None
     return batch, encoded.counts
