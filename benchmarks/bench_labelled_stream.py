@@ -258,12 +258,16 @@ def run_phase(name: str, work: Path, args) -> dict:
     """A phase in a child process; its figures and peak memory (its own and its workers')."""
     argv = [sys.executable, __file__, "--phase", name, "--work", str(work), "--rows", str(args.rows), "--jobs",
             str(args.jobs), "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--threads",
-            str(args.threads), "--predict-rows", str(args.predict_rows), *(("--no-graphs",) if args.no_graphs else ())]
+            str(args.threads), "--predict-rows", str(args.predict_rows), *(("--no-graphs",) if args.no_graphs else ()),
+            *(("--no-heap-trim",) if args.no_heap_trim else ())]
     done = subprocess.run(argv, check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def child(args) -> None:
+    if args.no_heap_trim:
+        import seqssl.heap
+        seqssl.heap._malloc_trim = lambda: None  # trim_heap then trims nothing (workers forked from here inherit it)
     sampler = PeakPss()
     figures = phase(args.phase, Path(args.work), args)
     figures["pss_gb"], figures["anonymous_pss_gb"] = sampler.stop()
@@ -285,6 +289,8 @@ def main() -> None:
     parser.add_argument("--no-graphs", action="store_true",
                         help="featurise for the SMILES encoder only (RDKit check and tokens; no graph codes, no GCN)")
     parser.add_argument("--work", help="working directory (default: a temporary one, removed at the end)")
+    parser.add_argument("--no-heap-trim", action="store_true",
+                        help="seqssl.heap.trim_heap off in every phase (the contrast: benchmarks/bench_heap_trim.py)")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:

@@ -1,0 +1,62 @@
+"""The C heap trimmed during a streamed fine-tuning run (``seqssl.heap.trim_heap``) against not trimmed: the training
+phase of ``bench_labelled_stream.py`` (``--steps`` steps of ``--batch-size``, then the validation sample and the test
+split scored) run on the same labelled cache, alternating trimmed and untrimmed, each run in a process of its own.
+
+    python benchmarks/bench_labelled_stream.py --rows 10000000 --no-graphs --predict-rows 1000000 --work W
+    python benchmarks/bench_heap_trim.py --work W --runs 2
+
+``--work``: a working directory ``bench_labelled_stream.py`` filled (its file, encoder and cache; the training
+phase's output folder is replaced each run). Prints one ``name: value`` a line: each run's peak (proportional set size
+of the process, and its anonymous part) and step time, then the medians' ratios trimmed / untrimmed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).with_name("bench_labelled_stream.py")
+
+
+def train_phase(work: Path, args, trimmed: bool) -> dict:
+    shutil.rmtree(work / "train", ignore_errors=True)
+    argv = [sys.executable, str(BENCH), "--phase", "train", "--work", str(work), "--rows", "0", "--no-graphs",
+            "--jobs", "2", "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--threads",
+            str(args.threads), *(() if trimmed else ("--no-heap-trim",))]
+    done = subprocess.run(argv, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work", required=True, help="a bench_labelled_stream.py working directory")
+    parser.add_argument("--runs", type=int, default=2, help="runs of each (alternating)")
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    work = Path(args.work)
+    if not any((work / "cache").glob("labelled-*.arrow")):
+        raise SystemExit(f"{work}: no labelled cache; run bench_labelled_stream.py --work {work} first")
+    figures: dict[str, list[dict]] = {"trimmed": [], "untrimmed": []}
+    for run in range(1, args.runs + 1):
+        for name in ("untrimmed", "trimmed"):
+            result = train_phase(work, args, name == "trimmed")
+            figures[name].append(result)
+            print(f"{name}_{run}_train_peak_rss_gb: {result['pss_gb']:.2f}")
+            print(f"{name}_{run}_train_peak_anonymous_gb: {result['anonymous_pss_gb']:.2f}")
+            print(f"{name}_{run}_train_step_s: {result['step_seconds']:.4f}")
+            print(f"{name}_{run}_val_map: {result['val_map']:.6f}", flush=True)
+    print(f"n_fit: {figures['trimmed'][0]['n_fit']}")
+    for key, label in (("pss_gb", "peak"), ("anonymous_pss_gb", "peak_anonymous"), ("step_seconds", "step")):
+        ratio = (statistics.median(r[key] for r in figures["trimmed"])
+                 / statistics.median(r[key] for r in figures["untrimmed"]))
+        print(f"median_{label}_ratio_trimmed_vs_untrimmed: {ratio:.3f}")
+
+
+if __name__ == "__main__":
+    main()
