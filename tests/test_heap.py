@@ -86,3 +86,16 @@ def test_featurisation_trims_the_heap_before_each_block_and_streamed_prediction_
     out = streamed_output.streamed_rows(tmp_path / "m.csv", tmp_path / "out.parquet", 100, False,
                                         lambda block, offset: block.frame.iloc[:, :1].reset_index(drop=True))
     assert calls[5:] == ["scored"] * 3 and len(pd.read_parquet(out)) == 230
+
+
+def test_finding_malloc_trim_starts_no_process(monkeypatch):
+    """Found among the symbols already loaded: a lookup by ctypes.util.find_library would run ldconfig in a child
+    process, forking what may by then be a process of gigabytes (its ru_maxrss counted as a child's)."""
+    import subprocess as sp
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a process was started: {args}")
+
+    monkeypatch.setattr(sp, "Popen", refuse)
+    found = _malloc_trim.__wrapped__()
+    assert found is not None or not sys.platform.startswith("linux")

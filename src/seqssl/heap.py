@@ -14,17 +14,18 @@ Written by hand: neither the standard library nor torch exposes ``malloc_trim``;
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 from collections.abc import Callable
 
 
 @functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim`` (None where the C library lacks it)."""
+    """glibc's ``malloc_trim`` (None where the C library lacks it), looked up among the symbols already loaded
+    (``dlopen(NULL)``): ``ctypes.util.find_library`` would start ``ldconfig`` in a child process, a fork of what may by
+    then be a process of gigabytes."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    except OSError:
+        libc = ctypes.CDLL(None)
+    except (OSError, TypeError):  # TypeError: Windows has no dlopen(NULL)
         return None
     trim = getattr(libc, "malloc_trim", None)
     if trim is not None:
