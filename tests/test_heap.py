@@ -63,12 +63,10 @@ def test_every_gather_of_a_streamed_corpus_trims_the_heap(tmp_path, monkeypatch)
     assert len(calls) == 10
 
 
-def test_featurisation_trims_the_heap_before_each_block_and_streamed_prediction_after_each(tmp_path, monkeypatch):
-    """The other loops of a streamed run: each block a worker featurises (here in-process, ``jobs`` 1), and each block
-    ``predict --stream`` scores."""
+def test_featurisation_trims_the_heap_before_each_block(tmp_path, monkeypatch):
+    """Each block a worker featurises (here in-process, ``jobs`` 1) starts with the heap trimmed."""
     import pandas as pd
 
-    import seqssl.streamed_output as streamed_output
     import seqssl.tasks.labelled_stream as labelled_stream
     from seqssl.config import load_config
     from seqssl.data.builtin import builtin_path
@@ -82,10 +80,6 @@ def test_featurisation_trims_the_heap_before_each_block_and_streamed_prediction_
                              "model": {"max_length": 256}, "quiet": True})
     data = labelled_stream.load_streamed(cfg, molecular=True)
     assert calls == ["block"] * 5 and len(data) > 200
-    monkeypatch.setattr(streamed_output, "trim_heap", lambda: calls.append("scored") or True)
-    out = streamed_output.streamed_rows(tmp_path / "m.csv", tmp_path / "out.parquet", 100, False,
-                                        lambda block, offset: block.frame.iloc[:, :1].reset_index(drop=True))
-    assert calls[5:] == ["scored"] * 3 and len(pd.read_parquet(out)) == 230
 
 
 def test_finding_malloc_trim_starts_no_process(monkeypatch):

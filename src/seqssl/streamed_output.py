@@ -2,7 +2,7 @@
 is read ``block_rows`` rows at a time by its format's own row reader (so errors keep their file, line and column),
 each block's output is written as a Parquet file of its own as soon as it is done (atomically), and at the end the
 blocks are joined into one Parquet file, one row group per block, read back one block at a time. Memory holds one
-block, never the table (the C heap trimmed after each: :func:`~seqssl.heap.trim_heap`).
+block, never the table.
 
 A killed run leaves its finished blocks in ``OUT.parts/`` beside the output; the same command with ``resume``
 skips them and goes on (the input and block size must be the same: ``OUT.parts/stream.json`` records them).
@@ -23,7 +23,6 @@ import pyarrow.parquet as pq
 from .data.formats.blocks import table_blocks
 from .data.formats.table import SequenceTable
 from .errors import InputError
-from .heap import trim_heap
 from .io import atomic_write_text, write_table
 
 
@@ -82,7 +81,6 @@ def streamed_rows(data, out: Path | None, block_rows: int, resume: bool,
         part = parts / f"part-{k:06d}.parquet"
         if not part.exists():  # a resumed run skips the blocks it has
             write_table(rows_of(table, offset), part)
-            trim_heap()  # the block's scored rows and activations, freed, back to the system
         written.append(part)
         offset += len(table)
     if not written:
