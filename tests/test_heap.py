@@ -43,9 +43,10 @@ def test_trim_heap_returns_the_free_pages_a_fragmented_heap_keeps():
     assert held > 150 and after < 30 and released == "True"
 
 
-def test_every_gather_of_a_streamed_corpus_trims_the_heap(tmp_path, monkeypatch):
+@pytest.mark.parametrize("every, trims", [(32, 3), (1, 100), (7, 14)])
+def test_a_streamed_corpus_trims_the_heap_every_so_many_gathers(tmp_path, monkeypatch, every, trims):
     """A streamed run gathers every batch through ArrowCorpus._gathering (padded rows here; graph batches and
-    labels too): each gather trims the heap once."""
+    labels too): the heap is trimmed once every TRIM_EVERY_GATHERS gathers."""
     import pyarrow as pa
 
     import seqssl.data.stream as stream
@@ -57,10 +58,11 @@ def test_every_gather_of_a_streamed_corpus_trims_the_heap(tmp_path, monkeypatch)
         writer.write_table(table, max_chunksize=256)
     calls = []
     monkeypatch.setattr(stream, "trim_heap", lambda: calls.append(1) or True)
+    monkeypatch.setattr(stream, "TRIM_EVERY_GATHERS", every)
     corpus = stream.ArrowCorpus(path)
-    for start in range(0, rows, 100):
-        corpus.padded(np.arange(start, start + 100))
-    assert len(calls) == 10
+    for start in range(0, rows, 10):
+        corpus.padded(np.arange(start, start + 10))
+    assert len(calls) == trims
 
 
 def test_featurisation_trims_the_heap_before_each_block(tmp_path, monkeypatch):
