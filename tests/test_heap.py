@@ -43,7 +43,7 @@ def test_trim_heap_returns_the_free_pages_a_fragmented_heap_keeps():
     assert held > 150 and after < 30 and released == "True"
 
 
-@pytest.mark.parametrize("every, trims", [(32, 3), (1, 100), (7, 14)])
+@pytest.mark.parametrize("every, trims", [(None, 100), (32, 3), (7, 14)])
 def test_a_streamed_corpus_trims_the_heap_every_so_many_gathers(tmp_path, monkeypatch, every, trims):
     """A streamed run gathers every batch through ArrowCorpus._gathering (padded rows here; graph batches and
     labels too): the heap is trimmed once every TRIM_EVERY_GATHERS gathers."""
@@ -58,7 +58,8 @@ def test_a_streamed_corpus_trims_the_heap_every_so_many_gathers(tmp_path, monkey
         writer.write_table(table, max_chunksize=256)
     calls = []
     monkeypatch.setattr(stream, "trim_heap", lambda: calls.append(1) or True)
-    monkeypatch.setattr(stream, "TRIM_EVERY_GATHERS", every)
+    if every is not None:  # None: the default, every gather
+        monkeypatch.setattr(stream, "TRIM_EVERY_GATHERS", every)
     corpus = stream.ArrowCorpus(path)
     for start in range(0, rows, 10):
         corpus.padded(np.arange(start, start + 10))

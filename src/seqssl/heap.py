@@ -5,9 +5,11 @@ A streamed run allocates tensors of a different shape every batch (batches padde
 large block it frees (up to 32 MiB), so after the first batches every activation comes from a heap; the free
 space left between blocks still in use is kept by the process, not returned. Measured on the 10M-row benchmark's
 cache (``benchmarks/bench_labelled_stream.py``, the training phase: 100 steps, then scoring 10,000 validation and
-~200,000 test rows), the anonymous memory grew all run long, 0.59 → 1.73 GB, most of it while scoring, so a run's
-peak grew with its test split. ``malloc_trim(0)`` before each gather kept the same run at 0.73 GB, with no slower
-steps; a fixed mmap threshold (``MALLOC_MMAP_THRESHOLD_``) kept it at 0.74 GB with slower ones.
+~200,000 test rows), the anonymous memory grew all run long, 0.59 → 1.73 GB, most of it while scoring
+(``benchmarks/trace_phase_memory.py``), so a run's peak grew with its test split. ``malloc_trim(0)`` before each
+gather (:data:`seqssl.data.stream.TRIM_EVERY_GATHERS`) kept the phase at 0.91-0.93 GB against 1.41-1.68 GB untrimmed,
+its steps 1.14× as long (``benchmarks/bench_heap_trim.py``). A fixed mmap threshold (``MALLOC_MMAP_THRESHOLD_``, tried
+by environment) kept it at 0.74 GB in one run, steps no faster.
 
 Written by hand: neither the standard library nor torch exposes ``malloc_trim``; it is one call through
 :mod:`ctypes`, and a no-op where the C library has none (macOS, musl)."""
@@ -35,7 +37,7 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 def trim_heap() -> bool:
     """Return the C heap's free pages to the system (``malloc_trim(0)``: every arena, free pages inside a heap
-    included, not only its top); True when memory was released. About 3 ms on a heap of 1 GB here, less than 2% of
-    a training step of the benchmark's tiny encoder."""
+    included, not only its top); True when memory was released. About 3 ms a call on a fragmented heap of 1 GB here
+    (a scratch loop of varying tensor shapes); what the next allocations fault back in costs more."""
     trim = _malloc_trim()
     return bool(trim(0)) if trim is not None else False

@@ -123,10 +123,12 @@ def arrow_written_atomically(target: Path, schema: pa.Schema, desc: str, progres
 # Dropping the pages costs ~0.1 ms a gather, re-faulting what the next gather reads.
 RELEASE_EVERY_ROWS = 1
 
-# Gathers between two trims of the C heap (seqssl.heap.trim_heap). Trimmed before every gather, the 10M-row benchmark's
-# training phase peaked at 0.91-0.93 GB against 1.41-1.68 GB untrimmed, but its steps took 1.14x as long (the trim, and
-# the pages that the next batch faults back in); every 32 gathers keeps most of the saving for a 32nd of the cost.
-TRIM_EVERY_GATHERS = 32
+# Gathers between two trims of the C heap (seqssl.heap.trim_heap): 1, before every gather. On the 10M-row benchmark's
+# training phase (benchmarks/bench_heap_trim.py, 2 runs each), trimmed before every gather it peaked at 0.91 and
+# 0.93 GB against 1.68 and 1.41 GB untrimmed, its steps 1.14x as long (the trim, and the pages the next batch faults
+# back in); trimmed every 32 gathers, at 1.16 and 1.17 GB against 1.58 and 1.22: the heap regrows within 32 gathers.
+# Memory that does not grow with the rows is what --stream is for, so every gather.
+TRIM_EVERY_GATHERS = 1
 
 
 def drop_cached_pages(path: Path) -> None:
