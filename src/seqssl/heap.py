@@ -8,8 +8,9 @@ cache (``benchmarks/bench_labelled_stream.py``, the training phase: 100 steps, t
 ~200,000 test rows), the anonymous memory grew all run long, 0.59 → 1.73 GB, most of it while scoring
 (``benchmarks/trace_phase_memory.py``; ``docs/results/trace_train_10m_cpu.txt``), so a run's peak grew with its test
 split. ``malloc_trim(0)`` before each gather (:data:`seqssl.data.stream.TRIM_EVERY_GATHERS`) kept the phase at
-0.91-0.93 GB against 1.41-1.68 GB untrimmed, its steps 1.14× as long (``benchmarks/bench_heap_trim.py``; at 1M rows, one pair: 1.37×). A fixed mmap threshold of
-128 KiB (``MALLOC_MMAP_THRESHOLD_``, tried by environment) kept it at 0.73 and 0.74 GB, steps no faster.
+0.91-0.93 GB against 1.41-1.68 GB untrimmed, its steps 1.14× as long (``benchmarks/bench_heap_trim.py``; at 1M
+rows, one pair: 1.37×). A fixed mmap threshold of 128 KiB (``MALLOC_MMAP_THRESHOLD_``, tried by environment) kept it
+at 0.73 and 0.74 GB, steps no faster.
 
 Written by hand: neither the standard library nor torch exposes ``malloc_trim``; it is one call through
 :mod:`ctypes`, and a no-op where the C library has none (macOS, musl)."""
