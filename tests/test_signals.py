@@ -60,6 +60,7 @@ def test_finetune_keeps_its_best_model_and_resumes_from_it(small_binding_csv, tm
     assert json.loads((out / "metrics.json").read_text()) == metrics
 
 
+@pytest.mark.slow  # 34 s; SIGINT, then --resume: also test_finetune_keeps_its_best_model_and_resumes_from_it
 def test_finetune_resume_runs_the_epochs_left(small_binding_csv, tmp_path):
     out = tmp_path / "ft"
     proc = _start(["finetune", "--data", str(small_binding_csv), "--columns", "cdr3_b_aa,peptide",
