@@ -6,8 +6,10 @@ split scored) run on the same labelled cache, alternating trimmed and untrimmed,
     python benchmarks/bench_heap_trim.py --work W --runs 2
 
 ``--work``: a working directory ``bench_labelled_stream.py`` filled (its file, encoder and cache; the training
-phase's output folder is replaced each run). Prints one ``name: value`` a line: each run's peak (proportional set size
-of the process, and its anonymous part) and step time, then the medians' ratios trimmed / untrimmed.
+phase's output folder is replaced each run). ``trimmed`` is the library's default (a gather trims the heap when it
+holds more than ``seqssl.data.stream.TRIM_ABOVE_BYTES`` free); ``--also-above MB ...`` adds an arm ``above_MBmb`` for
+each threshold given (0: a trim before every gather). Prints one ``name: value`` a line: each run's peak (proportional
+set size of the process, and its anonymous part) and step time, then each arm's medians' ratios to untrimmed.
 """
 from __future__ import annotations
 
@@ -22,11 +24,20 @@ from pathlib import Path
 BENCH = Path(__file__).with_name("bench_labelled_stream.py")
 
 
-def train_phase(work: Path, args, trimmed: bool) -> dict:
+def arm_options(arm: str) -> tuple[str, ...]:
+    """``bench_labelled_stream.py``'s options for an arm: untrimmed, trimmed (the default), above_MBmb."""
+    if arm == "untrimmed":
+        return ("--no-heap-trim",)
+    if arm.startswith("above_"):
+        return ("--heap-trim-above", arm.removeprefix("above_").removesuffix("mb"))
+    return ()
+
+
+def train_phase(work: Path, args, arm: str) -> dict:
     shutil.rmtree(work / "train", ignore_errors=True)
     argv = [sys.executable, str(BENCH), "--phase", "train", "--work", str(work), "--rows", "0", "--no-graphs",
             "--jobs", "2", "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--threads",
-            str(args.threads), *(() if trimmed else ("--no-heap-trim",))]
+            str(args.threads), *arm_options(arm)]
     done = subprocess.run(argv, check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -38,25 +49,28 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--also-above", type=float, nargs="*", default=[], metavar="MB",
+                        help="arms trimming when the heap holds more than MB free (0: before every gather)")
     args = parser.parse_args()
     work = Path(args.work)
     if not any((work / "cache").glob("labelled-*.arrow")):
         raise SystemExit(f"{work}: no labelled cache; run bench_labelled_stream.py --work {work} first")
-    figures: dict[str, list[dict]] = {"trimmed": [], "untrimmed": []}
+    arms = ["untrimmed", "trimmed", *(f"above_{mb:g}mb" for mb in args.also_above)]
+    figures: dict[str, list[dict]] = {arm: [] for arm in arms}
     for run in range(1, args.runs + 1):
-        for name in ("untrimmed", "trimmed"):
-            result = train_phase(work, args, name == "trimmed")
-            figures[name].append(result)
-            print(f"{name}_{run}_train_peak_rss_gb: {result['pss_gb']:.2f}")
-            print(f"{name}_{run}_train_peak_anonymous_gb: {result['anonymous_pss_gb']:.2f}")
-            print(f"{name}_{run}_train_step_s: {result['step_seconds']:.4f}")
-            print(f"{name}_{run}_val_map: {result['val_map']:.6f}", flush=True)
+        for arm in arms:
+            result = train_phase(work, args, arm)
+            figures[arm].append(result)
+            print(f"{arm}_{run}_train_peak_rss_gb: {result['pss_gb']:.2f}")
+            print(f"{arm}_{run}_train_peak_anonymous_gb: {result['anonymous_pss_gb']:.2f}")
+            print(f"{arm}_{run}_train_step_s: {result['step_seconds']:.4f}")
+            print(f"{arm}_{run}_val_map: {result['val_map']:.6f}", flush=True)
     print(f"n_fit: {figures['trimmed'][0]['n_fit']}")
-    for key, label in (("pss_gb", "peak"), ("anonymous_pss_gb", "peak_anonymous"), ("step_seconds", "step")):
-        ratio = (statistics.median(r[key] for r in figures["trimmed"])
-                 / statistics.median(r[key] for r in figures["untrimmed"]))
-        print(f"median_{label}_ratio_trimmed_vs_untrimmed: {ratio:.3f}")
-
+    for arm in arms[1:]:
+        for key, label in (("pss_gb", "peak"), ("anonymous_pss_gb", "peak_anonymous"), ("step_seconds", "step")):
+            ratio = (statistics.median(r[key] for r in figures[arm])
+                     / statistics.median(r[key] for r in figures["untrimmed"]))
+            print(f"median_{label}_ratio_{arm}_vs_untrimmed: {ratio:.3f}")
 
 if __name__ == "__main__":
     main()

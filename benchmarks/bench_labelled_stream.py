@@ -259,7 +259,8 @@ def run_phase(name: str, work: Path, args) -> dict:
     argv = [sys.executable, __file__, "--phase", name, "--work", str(work), "--rows", str(args.rows), "--jobs",
             str(args.jobs), "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--threads",
             str(args.threads), "--predict-rows", str(args.predict_rows), *(("--no-graphs",) if args.no_graphs else ()),
-            *(("--no-heap-trim",) if args.no_heap_trim else ())]
+            *(("--no-heap-trim",) if args.no_heap_trim else ()),
+            *(("--heap-trim-above", str(args.heap_trim_above)) if args.heap_trim_above is not None else ())]
     done = subprocess.run(argv, check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -268,6 +269,9 @@ def child(args) -> None:
     if args.no_heap_trim:
         import seqssl.heap
         seqssl.heap._malloc_trim = lambda: None  # trim_heap then trims nothing (workers forked from here inherit it)
+    if args.heap_trim_above is not None:
+        import seqssl.data.stream
+        seqssl.data.stream.TRIM_ABOVE_BYTES = int(args.heap_trim_above * 2**20)
     sampler = PeakPss()
     figures = phase(args.phase, Path(args.work), args)
     figures["pss_gb"], figures["anonymous_pss_gb"] = sampler.stop()
@@ -291,6 +295,9 @@ def main() -> None:
     parser.add_argument("--work", help="working directory (default: a temporary one, removed at the end)")
     parser.add_argument("--no-heap-trim", action="store_true",
                         help="seqssl.heap.trim_heap off in every phase (the contrast: benchmarks/bench_heap_trim.py)")
+    parser.add_argument("--heap-trim-above", type=float, default=None, metavar="MB",
+                        help="a streamed gather trims the C heap when it holds more than MB free (default: "
+                             "seqssl.data.stream.TRIM_ABOVE_BYTES; 0: before every gather)")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:

@@ -5,6 +5,7 @@ import sys
 import numpy as np
 import pytest
 
+from seqssl import heap
 from seqssl.heap import _malloc_trim
 
 # A process whose heap keeps 200 MiB it freed: a freed 16 MiB block raises glibc's mmap threshold to 16 MiB, so the
@@ -13,7 +14,7 @@ from seqssl.heap import _malloc_trim
 FRAGMENTED = """
 import os, sys
 import numpy as np
-from seqssl.heap import trim_heap
+from seqssl.heap import heap_free_bytes, trim_heap
 def resident_mib():
     return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 big = np.ones(16 * 2**20, np.uint8)
@@ -25,45 +26,55 @@ for _ in range(200):
     pins.append(bytearray(2000))
 del blocks
 freed = resident_mib()
-released = trim_heap() if sys.argv[1] == "trim" else False
-print(freed - before, resident_mib() - before, released)
+free = heap_free_bytes()
+released = trim_heap(above=int(sys.argv[2]) * 2**20) if sys.argv[1] == "trim" else False
+print(freed - before, resident_mib() - before, released, -1 if free is None else free / 2**20)
 """
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or _malloc_trim() is None, reason="glibc's malloc_trim")
 def test_trim_heap_returns_the_free_pages_a_fragmented_heap_keeps():
-    def run(mode: str) -> tuple[float, float, str]:
-        out = subprocess.run([sys.executable, "-c", FRAGMENTED, mode], capture_output=True, text=True, check=True)
-        held, after, released = out.stdout.split()
-        return float(held), float(after), released
+    def run(mode: str, above_mib: int = 0) -> tuple[float, float, str, float]:
+        out = subprocess.run([sys.executable, "-c", FRAGMENTED, mode, str(above_mib)], capture_output=True, text=True,
+                             check=True)
+        held, after, released, free = out.stdout.split()
+        return float(held), float(after), released, float(free)
 
-    held, after, released = run("keep")
+    held, after, released, free = run("keep")
     assert held > 150 and after > 150 and released == "False"  # freed, yet still resident: what the test tells apart
-    held, after, released = run("trim")
+    assert free == -1 or free > 150  # mallinfo2 (glibc 2.33 on) counts what the heap keeps free
+    held, after, released, _ = run("trim")
     assert held > 150 and after < 30 and released == "True"
+    if free != -1:  # with a threshold, only a heap holding more than it free is trimmed
+        held, after, released, _ = run("trim", above_mib=int(free) + 50)
+        assert after > 150 and released == "False"
+        held, after, released, _ = run("trim", above_mib=int(free) - 50)
+        assert after < 30 and released == "True"
 
 
-@pytest.mark.parametrize("every, trims", [(None, 100), (32, 3), (7, 14)])
-def test_a_streamed_corpus_trims_the_heap_every_so_many_gathers(tmp_path, monkeypatch, every, trims):
+def test_a_streamed_gather_trims_the_heap_when_it_holds_more_than_the_threshold_free(tmp_path, monkeypatch):
     """A streamed run gathers every batch through ArrowCorpus._gathering (padded rows here; graph batches and
-    labels too): the heap is trimmed once every TRIM_EVERY_GATHERS gathers."""
+    labels too): before each gather the heap's free bytes are read, and it is trimmed when they pass
+    TRIM_ABOVE_BYTES."""
     import pyarrow as pa
 
     import seqssl.data.stream as stream
-    rows = 1000
+    rows = 100
     ids = pa.array([np.full(3 + i % 5, 5, dtype=np.int32) for i in range(rows)], type=pa.list_(pa.int32()))
     table = pa.table({"input_ids": ids, "length": pa.array(np.array([3 + i % 5 for i in range(rows)], np.int32))})
     path = tmp_path / "corpus.arrow"
     with stream.arrow_written_atomically(path, table.schema, "test", False) as (writer, _):
-        writer.write_table(table, max_chunksize=256)
-    calls = []
-    monkeypatch.setattr(stream, "trim_heap", lambda: calls.append(1) or True)
-    if every is not None:  # None: the default, every gather
-        monkeypatch.setattr(stream, "TRIM_EVERY_GATHERS", every)
+        writer.write_table(table, max_chunksize=32)
+    mib = 2**20
+    free_bytes = iter([10 * mib, 64 * mib, 65 * mib, 300 * mib, 0, 200 * mib, 1 * mib, 64 * mib + 1, 5, 70 * mib])
+    trims = []
+    monkeypatch.setattr(heap, "heap_free_bytes", lambda: next(free_bytes))
+    monkeypatch.setattr(heap, "_malloc_trim", lambda: lambda pad: trims.append(pad) or 1)
+    monkeypatch.setattr(stream, "TRIM_ABOVE_BYTES", 64 * mib)
     corpus = stream.ArrowCorpus(path)
     for start in range(0, rows, 10):
         corpus.padded(np.arange(start, start + 10))
-    assert len(calls) == trims
+    assert len(trims) == 5  # 65, 300, 200 MiB, 64 MiB + 1 byte and 70 MiB: above 64 MiB; 64 MiB itself is not
 
 
 def test_featurisation_trims_the_heap_before_each_block(tmp_path, monkeypatch):
@@ -94,5 +105,7 @@ def test_finding_malloc_trim_starts_no_process(monkeypatch):
         raise AssertionError(f"a process was started: {args}")
 
     monkeypatch.setattr(sp, "Popen", refuse)
-    found = _malloc_trim.__wrapped__()
-    assert found is not None or not sys.platform.startswith("linux")
+    for lookup in (heap._libc, heap._malloc_trim, heap._mallinfo2):
+        lookup.cache_clear()
+    assert heap._malloc_trim() is not None or not sys.platform.startswith("linux")
+    assert heap.heap_free_bytes() is not None or not sys.platform.startswith("linux")

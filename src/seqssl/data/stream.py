@@ -123,12 +123,9 @@ def arrow_written_atomically(target: Path, schema: pa.Schema, desc: str, progres
 # Dropping the pages costs ~0.1 ms a gather, re-faulting what the next gather reads.
 RELEASE_EVERY_ROWS = 1
 
-# Gathers between two trims of the C heap (seqssl.heap.trim_heap): 1, before every gather. On the 10M-row benchmark's
-# training phase (benchmarks/bench_heap_trim.py, 2 runs each), trimmed before every gather it peaked at 0.91 and
-# 0.93 GB against 1.68 and 1.41 GB untrimmed, its steps 1.14x as long (the trim, and the pages the next batch faults
-# back in); trimmed every 32 gathers, at 1.16 and 1.17 GB against 1.58 and 1.22: the heap regrows within 32 gathers.
-# Memory that does not grow with the rows is what --stream is for, so every gather.
-TRIM_EVERY_GATHERS = 1
+# Free bytes the C heap may hold at a gather before it is trimmed (seqssl.heap.trim_heap; checked before every gather,
+# ~20 us). MEASURED_PLACEHOLDER
+TRIM_ABOVE_BYTES = 64 * 2**20
 
 
 def drop_cached_pages(path: Path) -> None:
@@ -200,7 +197,6 @@ class ArrowCorpus:
         self.path = Path(path)
         self._map = advised_map(self.path)
         self._gathered = 0  # rows gathered since the map's pages were last released
-        self._gathers = 0  # gathers since the C heap was last trimmed
         self.table = table_of(self._map)
         if self.table.num_rows == 0:
             raise InputError("the pretraining corpus is empty", path=str(self.path))
@@ -235,16 +231,13 @@ class ArrowCorpus:
     def _gathering(self, rows: int) -> None:
         """Count ``rows`` about to be gathered; every :data:`RELEASE_EVERY_ROWS` rows (every gather), release the
         map's resident pages (:func:`release_pages`), so the file's pages in RSS stay bounded by what the last
-        gather touched; every :data:`TRIM_EVERY_GATHERS` gathers, trim the C heap (:func:`~seqssl.heap.trim_heap`),
-        so the freed activations of batches of changing shapes do not pile up in it."""
+        gather touched; and trim the C heap (:func:`~seqssl.heap.trim_heap`) when it holds more than
+        :data:`TRIM_ABOVE_BYTES` free, so the freed activations of batches of changing shapes do not pile up in it."""
         self._gathered += rows
         if self._gathered >= RELEASE_EVERY_ROWS:
             release_pages(self._map)
             self._gathered = 0
-        self._gathers += 1
-        if self._gathers >= TRIM_EVERY_GATHERS:
-            trim_heap()
-            self._gathers = 0
+        trim_heap(above=TRIM_ABOVE_BYTES)
 
     def _dense(self, name: str, positions: np.ndarray, fill: int) -> torch.Tensor:
         lengths = self._lengths[positions]

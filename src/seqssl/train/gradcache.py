@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import InputError
-from .memory import release_freed_cpu_memory
+from ..heap import trim_heap
 
 
 def _rng_state(device: torch.device):
@@ -60,7 +60,7 @@ def cached_backward(objective, batch: dict, generator: torch.Generator | None, c
     out = objective.loss_from_embeddings(leaves, batch)  # the full batch: every negative counts
     (out["loss"] * objective.loss_weight).backward()  # projector/predictor gradients, and the cache d loss / d emb.
     if device.type == "cpu":
-        release_freed_cpu_memory()  # pass 1's workspace, before pass 2 allocates its graphs
+        trim_heap()  # pass 1's workspace, before pass 2 allocates its graphs
     index = 0
     for part, leaf in zip(parts, leaves):  # pass 2: replay each chunk with a graph
         assert leaf.grad is not None  # d loss / d embedding, from the backward above
@@ -69,6 +69,6 @@ def cached_backward(objective, batch: dict, generator: torch.Generator | None, c
             index += 1
             objective.embed(chunk).backward(leaf.grad[start:start + chunk_size])
             if device.type == "cpu":
-                release_freed_cpu_memory()
+                trim_heap()
     _set_rng_state(after, device)
     return {k: v.detach() if torch.is_tensor(v) else v for k, v in out.items()}

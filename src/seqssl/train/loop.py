@@ -19,12 +19,12 @@ from tqdm.auto import tqdm
 
 from ..data.dataset import EncodedDataset
 from ..errors import InputError, TrainingStopped
+from ..heap import trim_heap
 from ..objectives.base import Objective
 from ..positives import pretraining_batches
 from ..runtime import autocast, generator_for
 from .checkpoint import clear_checkpoints, latest_checkpoint, load_checkpoint, restore_rng, save_checkpoint
 from .distributed import is_main, world
-from .memory import release_freed_cpu_memory
 from .optim import Player, build_players
 
 if TYPE_CHECKING:
@@ -265,7 +265,7 @@ def log_step(run: PretrainingRun, logged: dict) -> None:
     if run.step % run.log_every == 0 or run.step == run.total:
         now = time.time()
         if run.device.type == "cpu" and now - run.last_trim >= TRIM_EVERY_S:
-            release_freed_cpu_memory()  # batches of varying width fragment the C heap over a long run
+            trim_heap()  # batches of varying width fragment the C heap over a long run
             run.last_trim = now
         run.history.append({"step": run.step, "epoch": run.epoch, **mean_logs(run.running),
                             **learning_rates(run.players), "seconds": time.time() - run.start})

@@ -2,12 +2,8 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Literal
 
 import torch
-
-if TYPE_CHECKING:
-    import ctypes
 
 MIB = 2**20
 
@@ -56,23 +52,3 @@ class PeakMemory:
             assert self._thread is not None  # started by __enter__
             self._thread.join()
             self.peak_mb = self._peak_bytes / MIB
-
-
-def release_freed_cpu_memory() -> None:
-    """Hand the C heap's freed pages back to the operating system (glibc ``malloc_trim``; a no-op
-    elsewhere). Gradient caching calls it between its passes: the first pass frees many differently sized
-    blocks that glibc would otherwise keep resident while the second pass allocates new ones."""
-    global _LIBC
-    if _LIBC is None:
-        import ctypes
-        import ctypes.util
-        try:
-            _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-            _LIBC.malloc_trim  # noqa: B018 (glibc only)
-        except (OSError, AttributeError):
-            _LIBC = False
-    if _LIBC:
-        _LIBC.malloc_trim(0)
-
-
-_LIBC: ctypes.CDLL | Literal[False] | None = None  # None: not looked up yet; False: no malloc_trim
