@@ -6,10 +6,11 @@ split scored) run on the same labelled cache, alternating trimmed and untrimmed,
     python benchmarks/bench_heap_trim.py --work W --runs 2
 
 ``--work``: a working directory ``bench_labelled_stream.py`` filled (its file, encoder and cache; the training
-phase's output folder is replaced each run). ``trimmed`` is the library's default (a gather trims the heap when it
-holds more than ``seqssl.data.stream.TRIM_ABOVE_BYTES`` free); ``--also-above MB ...`` adds an arm ``above_MBmb`` for
-each threshold given (0: a trim before every gather). Prints one ``name: value`` a line: each run's peak (proportional
-set size of the process, and its anonymous part) and step time, then each arm's medians' ratios to untrimmed.
+phase's output folder is replaced each run). ``trimmed`` is the library's default (a gather trims the heap once the
+process has grown by ``seqssl.data.stream.TRIM_AFTER_GROWTH_BYTES`` since the last trim); ``--also-after MB ...``
+adds an arm ``after_MBmb`` for each growth given (0: a trim before every gather). Prints one ``name: value`` a line:
+each run's peak (proportional set size of the process, and its anonymous part), step time and heap trims, then each
+arm's medians' ratios to untrimmed.
 """
 from __future__ import annotations
 
@@ -25,11 +26,11 @@ BENCH = Path(__file__).with_name("bench_labelled_stream.py")
 
 
 def arm_options(arm: str) -> tuple[str, ...]:
-    """``bench_labelled_stream.py``'s options for an arm: untrimmed, trimmed (the default), above_MBmb."""
+    """``bench_labelled_stream.py``'s options for an arm: untrimmed, trimmed (the default), after_MBmb."""
     if arm == "untrimmed":
         return ("--no-heap-trim",)
-    if arm.startswith("above_"):
-        return ("--heap-trim-above", arm.removeprefix("above_").removesuffix("mb"))
+    if arm.startswith("after_"):
+        return ("--heap-trim-after", arm.removeprefix("after_").removesuffix("mb"))
     return ()
 
 
@@ -49,13 +50,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--also-above", type=float, nargs="*", default=[], metavar="MB",
-                        help="arms trimming when the heap holds more than MB free (0: before every gather)")
+    parser.add_argument("--also-after", type=float, nargs="*", default=[], metavar="MB",
+                        help="arms trimming once the process has grown by MB since the last trim (0: every gather)")
     args = parser.parse_args()
     work = Path(args.work)
     if not any((work / "cache").glob("labelled-*.arrow")):
         raise SystemExit(f"{work}: no labelled cache; run bench_labelled_stream.py --work {work} first")
-    arms = ["untrimmed", "trimmed", *(f"above_{mb:g}mb" for mb in args.also_above)]
+    arms = ["untrimmed", "trimmed", *(f"after_{mb:g}mb" for mb in args.also_after)]
     figures: dict[str, list[dict]] = {arm: [] for arm in arms}
     for run in range(1, args.runs + 1):
         for arm in arms:
@@ -64,6 +65,7 @@ def main() -> None:
             print(f"{arm}_{run}_train_peak_rss_gb: {result['pss_gb']:.2f}")
             print(f"{arm}_{run}_train_peak_anonymous_gb: {result['anonymous_pss_gb']:.2f}")
             print(f"{arm}_{run}_train_step_s: {result['step_seconds']:.4f}")
+            print(f"{arm}_{run}_heap_trims: {result['heap_trims']}")
             print(f"{arm}_{run}_val_map: {result['val_map']:.6f}", flush=True)
     print(f"n_fit: {figures['trimmed'][0]['n_fit']}")
     for arm in arms[1:]:

@@ -260,21 +260,35 @@ def run_phase(name: str, work: Path, args) -> dict:
             str(args.jobs), "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--threads",
             str(args.threads), "--predict-rows", str(args.predict_rows), *(("--no-graphs",) if args.no_graphs else ()),
             *(("--no-heap-trim",) if args.no_heap_trim else ()),
-            *(("--heap-trim-above", str(args.heap_trim_above)) if args.heap_trim_above is not None else ())]
+            *(("--heap-trim-after", str(args.heap_trim_after)) if args.heap_trim_after is not None else ())]
     done = subprocess.run(argv, check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def counted_trims() -> dict:
+    """Count this process's heap trims from here on (``seqssl.heap``'s ``malloc_trim`` wrapped): ``{"trims": n}``."""
+    import seqssl.heap
+    real, count = seqssl.heap._malloc_trim(), {"trims": 0}
+    if real is not None:
+        def counted(pad: int) -> int:
+            count["trims"] += 1
+            return real(pad)
+        seqssl.heap._malloc_trim = lambda: counted
+    return count
 
 
 def child(args) -> None:
     if args.no_heap_trim:
         import seqssl.heap
         seqssl.heap._malloc_trim = lambda: None  # trim_heap then trims nothing (workers forked from here inherit it)
-    if args.heap_trim_above is not None:
+    trims = counted_trims()
+    if args.heap_trim_after is not None:
         import seqssl.data.stream
-        seqssl.data.stream.TRIM_ABOVE_BYTES = int(args.heap_trim_above * 2**20)
+        seqssl.data.stream.TRIM_AFTER_GROWTH_BYTES = int(args.heap_trim_after * 2**20)
     sampler = PeakPss()
     figures = phase(args.phase, Path(args.work), args)
     figures["pss_gb"], figures["anonymous_pss_gb"] = sampler.stop()
+    figures["heap_trims"] = trims["trims"]
     gib = 1024 ** 2  # ru_maxrss is in KiB on Linux
     figures["rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / gib
     figures["worker_rss_gb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / gib
@@ -295,9 +309,9 @@ def main() -> None:
     parser.add_argument("--work", help="working directory (default: a temporary one, removed at the end)")
     parser.add_argument("--no-heap-trim", action="store_true",
                         help="seqssl.heap.trim_heap off in every phase (the contrast: benchmarks/bench_heap_trim.py)")
-    parser.add_argument("--heap-trim-above", type=float, default=None, metavar="MB",
-                        help="a streamed gather trims the C heap when it holds more than MB free (default: "
-                             "seqssl.data.stream.TRIM_ABOVE_BYTES; 0: before every gather)")
+    parser.add_argument("--heap-trim-after", type=float, default=None, metavar="MB",
+                        help="a streamed gather trims the C heap once the process has grown by MB since the last trim "
+                             "(default: seqssl.data.stream.TRIM_AFTER_GROWTH_BYTES; 0: before every gather)")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:

@@ -14,9 +14,11 @@ from seqssl.heap import _malloc_trim
 FRAGMENTED = """
 import os, sys
 import numpy as np
-from seqssl.heap import heap_free_bytes, trim_heap
+from seqssl.heap import anonymous_resident_bytes, trim_heap
 def resident_mib():
     return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+trim_heap()  # where the growth is counted from
+start = anonymous_resident_bytes()
 big = np.ones(16 * 2**20, np.uint8)
 del big
 before = resident_mib()
@@ -26,36 +28,36 @@ for _ in range(200):
     pins.append(bytearray(2000))
 del blocks
 freed = resident_mib()
-free = heap_free_bytes()
-released = trim_heap(above=int(sys.argv[2]) * 2**20) if sys.argv[1] == "trim" else False
-print(freed - before, resident_mib() - before, released, -1 if free is None else free / 2**20)
+grown = (anonymous_resident_bytes() - start) / 2**20
+released = trim_heap(grown=int(sys.argv[2]) * 2**20) if sys.argv[1] == "trim" else False
+print(freed - before, resident_mib() - before, released, grown)
 """
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or _malloc_trim() is None, reason="glibc's malloc_trim")
 def test_trim_heap_returns_the_free_pages_a_fragmented_heap_keeps():
-    def run(mode: str, above_mib: int = 0) -> tuple[float, float, str, float]:
-        out = subprocess.run([sys.executable, "-c", FRAGMENTED, mode, str(above_mib)], capture_output=True, text=True,
+    def run(mode: str, grown_mib: int = 0) -> tuple[float, float, str, float]:
+        out = subprocess.run([sys.executable, "-c", FRAGMENTED, mode, str(grown_mib)], capture_output=True, text=True,
                              check=True)
-        held, after, released, free = out.stdout.split()
-        return float(held), float(after), released, float(free)
+        held, after, released, grown = out.stdout.split()
+        return float(held), float(after), released, float(grown)
 
-    held, after, released, free = run("keep")
+    held, after, released, grown = run("keep")
     assert held > 150 and after > 150 and released == "False"  # freed, yet still resident: what the test tells apart
-    assert free == -1 or free > 150  # mallinfo2 (glibc 2.33 on) counts what the heap keeps free
+    assert grown > 150  # the anonymous memory counts the heap's resident free pages
     held, after, released, _ = run("trim")
     assert held > 150 and after < 30 and released == "True"
-    if free != -1:  # with a threshold, only a heap holding more than it free is trimmed
-        held, after, released, _ = run("trim", above_mib=int(free) + 50)
-        assert after > 150 and released == "False"
-        held, after, released, _ = run("trim", above_mib=int(free) - 50)
-        assert after < 30 and released == "True"
+    # with a growth: trimmed only once the process has grown by more than it since the last trim
+    held, after, released, _ = run("trim", grown_mib=int(grown) + 50)
+    assert after > 150 and released == "False"
+    held, after, released, _ = run("trim", grown_mib=int(grown) - 50)
+    assert after < 30 and released == "True"
 
 
-def test_a_streamed_gather_trims_the_heap_when_it_holds_more_than_the_threshold_free(tmp_path, monkeypatch):
+def test_a_streamed_gather_trims_the_heap_once_the_process_has_grown_past_the_threshold(tmp_path, monkeypatch):
     """A streamed run gathers every batch through ArrowCorpus._gathering (padded rows here; graph batches and
-    labels too): before each gather the heap's free bytes are read, and it is trimmed when they pass
-    TRIM_ABOVE_BYTES."""
+    labels too): before each gather the process's anonymous memory is read, and the heap is trimmed once it is more
+    than TRIM_AFTER_GROWTH_BYTES above where the last trim left it."""
     import pyarrow as pa
 
     import seqssl.data.stream as stream
@@ -66,15 +68,26 @@ def test_a_streamed_gather_trims_the_heap_when_it_holds_more_than_the_threshold_
     with stream.arrow_written_atomically(path, table.schema, "test", False) as (writer, _):
         writer.write_table(table, max_chunksize=32)
     mib = 2**20
-    free_bytes = iter([10 * mib, 64 * mib, 65 * mib, 300 * mib, 0, 200 * mib, 1 * mib, 64 * mib + 1, 5, 70 * mib])
+    # the anonymous memory each read sees: before a gather's check, and just after each trim
+    readings = iter([500 * mib,  # after the first trim (a process's first gather always trims)
+                     540 * mib, 564 * mib, 565 * mib,  # 565 > 500 + 64: trim
+                     510 * mib,  # left by that trim
+                     560 * mib, 574 * mib, 575 * mib,  # 575 > 510 + 64: trim
+                     400 * mib,  # left by that trim
+                     464 * mib, 700 * mib,  # trim
+                     450 * mib,  # left by that trim
+                     451 * mib])  # the tenth gather: no trim
     trims = []
-    monkeypatch.setattr(heap, "heap_free_bytes", lambda: next(free_bytes))
+    monkeypatch.setattr(heap, "_anonymous_after_trim", None)
+    monkeypatch.setattr(heap, "anonymous_resident_bytes", lambda: next(readings))
     monkeypatch.setattr(heap, "_malloc_trim", lambda: lambda pad: trims.append(pad) or 1)
-    monkeypatch.setattr(stream, "TRIM_ABOVE_BYTES", 64 * mib)
+    monkeypatch.setattr(stream, "TRIM_AFTER_GROWTH_BYTES", 64 * mib)
     corpus = stream.ArrowCorpus(path)
     for start in range(0, rows, 10):
         corpus.padded(np.arange(start, start + 10))
-    assert len(trims) == 5  # 65, 300, 200 MiB, 64 MiB + 1 byte and 70 MiB: above 64 MiB; 64 MiB itself is not
+    assert len(trims) == 4 and heap._anonymous_after_trim == 450 * mib
+    with pytest.raises(StopIteration):  # every reading used: one before each gather but the first, one after each trim
+        next(readings)
 
 
 def test_featurisation_trims_the_heap_before_each_block(tmp_path, monkeypatch):
@@ -105,7 +118,6 @@ def test_finding_malloc_trim_starts_no_process(monkeypatch):
         raise AssertionError(f"a process was started: {args}")
 
     monkeypatch.setattr(sp, "Popen", refuse)
-    for lookup in (heap._libc, heap._malloc_trim, heap._mallinfo2):
+    for lookup in (heap._libc, heap._malloc_trim):
         lookup.cache_clear()
     assert heap._malloc_trim() is not None or not sys.platform.startswith("linux")
-    assert heap.heap_free_bytes() is not None or not sys.platform.startswith("linux")

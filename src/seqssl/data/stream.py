@@ -123,9 +123,9 @@ def arrow_written_atomically(target: Path, schema: pa.Schema, desc: str, progres
 # Dropping the pages costs ~0.1 ms a gather, re-faulting what the next gather reads.
 RELEASE_EVERY_ROWS = 1
 
-# Free bytes the C heap may hold at a gather before it is trimmed (seqssl.heap.trim_heap; checked before every gather,
-# ~20 us). MEASURED_PLACEHOLDER
-TRIM_ABOVE_BYTES = 64 * 2**20
+# How far the process's anonymous memory may grow past where the last trim left it before a gather trims the C heap
+# (seqssl.heap.trim_heap, checked before every gather). MEASURED_PLACEHOLDER
+TRIM_AFTER_GROWTH_BYTES = 64 * 2**20
 
 
 def drop_cached_pages(path: Path) -> None:
@@ -231,13 +231,14 @@ class ArrowCorpus:
     def _gathering(self, rows: int) -> None:
         """Count ``rows`` about to be gathered; every :data:`RELEASE_EVERY_ROWS` rows (every gather), release the
         map's resident pages (:func:`release_pages`), so the file's pages in RSS stay bounded by what the last
-        gather touched; and trim the C heap (:func:`~seqssl.heap.trim_heap`) when it holds more than
-        :data:`TRIM_ABOVE_BYTES` free, so the freed activations of batches of changing shapes do not pile up in it."""
+        gather touched; and trim the C heap (:func:`~seqssl.heap.trim_heap`) once the process has grown by more than
+        :data:`TRIM_AFTER_GROWTH_BYTES` since the last trim, so the freed activations of batches of changing shapes
+        do not pile up in it."""
         self._gathered += rows
         if self._gathered >= RELEASE_EVERY_ROWS:
             release_pages(self._map)
             self._gathered = 0
-        trim_heap(above=TRIM_ABOVE_BYTES)
+        trim_heap(grown=TRIM_AFTER_GROWTH_BYTES)
 
     def _dense(self, name: str, positions: np.ndarray, fill: int) -> torch.Tensor:
         lengths = self._lengths[positions]
