@@ -36,7 +36,9 @@ the proportional set size (``Pss`` in ``/proc/PID/smaps_rollup``: a shared page 
 process is its resident set. The processes' own ``ru_maxrss`` are printed too (``*_process_rss_gb``,
 ``featurise_worker_rss_gb``), and the anonymous part of the peak (``*_peak_anonymous_gb``: without the pages of
 files, the memory-mapped cache's among them, which the kernel may drop and read again). ``--predict-rows`` limits
-the prediction pass to the file's first rows (its memory is one block whatever the file's size). ``--no-graphs``:
+the prediction pass to the file's first rows (its memory is one block whatever the file's size);
+``predict_anonymous_mb_after_*_block`` is the prediction process's anonymous memory between blocks (without the
+activations of the batch being scored, which the peaks include). ``--no-graphs``:
 the SMILES encoder's cache only (no graph codes, no ``train_gcn``).
 """
 from __future__ import annotations
@@ -165,10 +167,28 @@ def phase(name: str, work: Path, args) -> dict:
         if args.predict_rows < args.rows:
             source = first_rows(source, args.predict_rows, work / "predict_input.parquet")
             started = time.perf_counter()
+        between_blocks = anonymous_after_each_block()
         api.predict(work / "train", source, out=work / "predictions.parquet", stream=True, keep_columns=["id"],
                     device="cpu")
-        return {"seconds": time.perf_counter() - started, "rows": min(args.rows, args.predict_rows)}
+        return {"seconds": time.perf_counter() - started, "rows": min(args.rows, args.predict_rows),
+                "anonymous_mb_between_blocks": between_blocks}
     raise SystemExit(f"unknown phase {name}")
+
+
+def anonymous_after_each_block() -> list[int]:
+    """A list that fills, as ``predict --stream`` runs, with this process's anonymous memory (MB) just after each
+    block's output is written (``seqssl.streamed_output.write_table`` wrapped): what a pass keeps from block to block,
+    without the activations of the batch being scored, which come and go within a block."""
+    import seqssl.streamed_output as streamed
+    from seqssl.heap import anonymous_resident_bytes
+    after: list[int] = []
+    write = streamed.write_table
+
+    def written(rows, path) -> None:
+        write(rows, path)
+        after.append((anonymous_resident_bytes() or 0) >> 20)
+    streamed.write_table = written
+    return after
 
 
 def gcn_phase(work: Path, args, started: float) -> dict:
@@ -346,6 +366,11 @@ def report(results: dict, args) -> None:
         print(f"gcn_train_rows_per_s: {args.batch_size / gcn['step_seconds']:.0f}")
     print(f"predict_rows: {pred['rows']}")
     print(f"predict_rows_per_s: {pred['rows'] / pred['seconds']:.0f}")
+    between = pred["anonymous_mb_between_blocks"]
+    print(f"predict_blocks: {len(between)}")
+    print(f"predict_anonymous_mb_after_first_block: {between[0]}")
+    print(f"predict_anonymous_mb_after_last_block: {between[-1]}")
+    print(f"predict_anonymous_mb_between_blocks_max: {max(between)}")
     if "train_in_memory" in results:
         memory = results["train_in_memory"]
         print(f"in_memory_train_step_s: {memory['step_seconds']:.4f}")

@@ -124,8 +124,12 @@ def arrow_written_atomically(target: Path, schema: pa.Schema, desc: str, progres
 RELEASE_EVERY_ROWS = 1
 
 # How far the process's anonymous memory may grow past where the last trim left it before a gather trims the C heap
-# (seqssl.heap.trim_heap, checked before every gather). MEASURED_PLACEHOLDER
-TRIM_AFTER_GROWTH_BYTES = 64 * 2**20
+# (seqssl.heap.trim_heap, checked before every gather): the memory a streamed run adds stays below this whatever the
+# rows. The 1M-row benchmark's training phase (benchmarks/bench_heap_trim.py, 2 runs each, 326 gathers a run;
+# docs/results/bench_heap_trim_1m_growth_cpu.txt) peaked at 1.25 and 1.12 GB untrimmed; trimmed before every gather,
+# 0.79 and 0.77; after 64 MiB of growth, 0.78 and 0.81 (158 trims); after 256 MiB, 0.87 and 0.91 with 29-30 trims.
+# Step times (0.18-0.25 s) did not tell the arms apart: two untrimmed runs alone differed by 14%.
+TRIM_AFTER_GROWTH_BYTES = 256 * 2**20
 
 
 def drop_cached_pages(path: Path) -> None:
