@@ -281,8 +281,20 @@ def run_phase(name: str, work: Path, args) -> dict:
             str(args.threads), "--predict-rows", str(args.predict_rows), *(("--no-graphs",) if args.no_graphs else ()),
             *(("--no-heap-trim",) if args.no_heap_trim else ()),
             *(("--heap-trim-after", str(args.heap_trim_after)) if args.heap_trim_after is not None else ())]
-    done = subprocess.run(argv, check=True, capture_output=True, text=True)
+    done = subprocess.run(argv, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"phase {name} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def fresh(work: Path) -> None:
+    """What an earlier run left in ``work`` removed (the cache, the runs' folders, the predictions), so that every
+    phase is measured again: a cache left in place would be read, not written."""
+    import shutil
+    for name in ("cache", "train", "train_in_memory", "train_gcn", "predictions.parquet.parts"):
+        shutil.rmtree(work / name, ignore_errors=True)
+    for name in ("predictions.parquet", "predict_input.parquet"):
+        (work / name).unlink(missing_ok=True)
 
 
 def counted_trims() -> dict:
@@ -339,6 +351,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.work or tmp)
         work.mkdir(parents=True, exist_ok=True)
+        fresh(work)
         started = time.perf_counter()
         make(args.rows, work / "belka.parquet")
         make_encoder(work / "belka.parquet", work / "encoder")

@@ -2,8 +2,10 @@
 is read ``block_rows`` rows at a time by its format's own row reader (so errors keep their file, line and column),
 each block's output is written as a Parquet file of its own as soon as it is done (atomically), and at the end the
 blocks are joined into one Parquet file, one row group per block, read back one block at a time. Memory holds one
-block's rows, never the table; the process still grows slowly over a pass (traced on the 1M-row benchmark: 1.20 GB
-after the first block, 1.55 GB by the last; cause not found, a heap trim per block did not help: docs/results).
+block's rows, never the table, and the activations of the batch being scored: with the default 512 rows a batch,
+most of the peak (an attention matrix is rows × heads × length² floats), whatever the file's size. Measured on the
+benchmark (``benchmarks/bench_labelled_stream.py``: ``predict_anonymous_mb_after_*_block``, results in docs/results),
+what the process holds between blocks moves by tens of MB over a pass; a lower ``batch_size`` lowers the peak.
 
 A killed run leaves its finished blocks in ``OUT.parts/`` beside the output; the same command with ``resume``
 skips them and goes on (the input and block size must be the same: ``OUT.parts/stream.json`` records them).
