@@ -2,19 +2,20 @@
 
 A streamed run allocates tensors of a different shape every batch (batches padded to their own longest row). glibc's
 ``malloc`` serves any request below its mmap threshold from its heaps, and raises that threshold to the size of each
-large block it frees (up to 32 MiB), so after the first batches every activation comes from a heap; the free
-space left between blocks still in use is kept by the process, not returned. Measured on the 10M-row benchmark's
-cache (``benchmarks/bench_labelled_stream.py``, the training phase: 100 steps, then scoring 10,000 validation and
-~200,000 test rows), the anonymous memory grew all run long, 0.59 → 1.73 GB, most of it while scoring
+large block it frees (up to 32 MiB), so after the first batches every activation comes from a heap; the free space left
+between blocks still in use is kept by the process, not returned. Measured on the 10M-row benchmark's cache
+(``benchmarks/bench_labelled_stream.py``, the training phase: 100 steps, then scoring 10,000 validation and ~200,000
+test rows), the anonymous memory grew all run long, 0.59 → 1.73 GB, most of it while scoring
 (``benchmarks/trace_phase_memory.py``; ``docs/results/trace_train_10m_cpu.txt``), so a run's peak grew with its test
 split. ``malloc_trim(0)`` before each gather kept the phase at 0.91-0.93 GB against 1.41-1.68 GB untrimmed
 (``benchmarks/bench_heap_trim.py``). A gather now trims only once the process's anonymous memory has grown past
 :data:`seqssl.data.stream.TRIM_AFTER_GROWTH_BYTES` since the last trim (:func:`trim_heap`'s ``grown``): at 1M rows,
-29-30 trims a run instead of 326, peaks 0.87 and 0.91 GB against 1.25 and 1.12 untrimmed. glibc's own count of
-free heap bytes (``mallinfo2``) was tried as the signal and dropped: a trim releases a free chunk's pages but leaves the
-chunk free, still counted, so after the first trim that count no longer says what the heap holds. A fixed mmap threshold of 128 KiB (``MALLOC_MMAP_THRESHOLD_``, tried
-by environment) kept the 10M phase at 0.73 and 0.74 GB, steps no faster. Training (gradient caching's passes, and a
-pretraining log every 10 s) trims too.
+29-30 trims a run instead of 326, peaks 0.87 and 0.91 GB against 1.25 and 1.12 untrimmed; at 10M, 43-45 trims instead of
+670, peaks 1.01 and 1.01 GB against 1.31 and 1.41 (0.93 trimmed before every gather). glibc's own count of free heap
+bytes (``mallinfo2``) was tried as the signal and dropped: a trim releases a free chunk's pages but leaves the chunk
+free, still counted, so after the first trim that count no longer says what the heap holds. A fixed mmap threshold of
+128 KiB (``MALLOC_MMAP_THRESHOLD_``, tried by environment) kept the 10M phase at 0.73 and 0.74 GB, steps no faster.
+Training (gradient caching's passes, and a pretraining log every 10 s) trims too.
 
 Written by hand: neither the standard library nor torch exposes ``malloc_trim``; it is one call through
 :mod:`ctypes`, and a no-op where the C library has none (macOS, musl)."""
