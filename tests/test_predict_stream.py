@@ -90,15 +90,3 @@ def test_streamed_embeddings_equal_the_in_memory_ones(model_dir, tmp_path):
     np.testing.assert_allclose(streamed[vectors].to_numpy(), whole[vectors].to_numpy(), rtol=1e-5, atol=1e-5)
     assert pq.ParquetFile(tmp_path / "streamed.parquet").metadata.num_row_groups == 5
 
-
-def test_each_scored_block_is_followed_by_a_heap_trim(model_dir, tmp_path, monkeypatch):
-    """The C heap is trimmed after every block written (seqssl.heap.trim_heap), so that what one block freed is
-    not carried into the next; a resumed run's kept blocks are not scored, so not trimmed after."""
-    import seqssl.streamed_output as streamed
-    events: list[str] = []
-    write = streamed.write_table
-    monkeypatch.setattr(streamed, "write_table", lambda rows, path: events.append("block") or write(rows, path))
-    monkeypatch.setattr(streamed, "trim_heap", lambda: events.append("trim") or True)
-    out = tmp_path / "p.parquet"
-    seqssl.api.predict(str(model_dir / "model"), str(model_dir / "data.csv"), out=out, stream=True, block_rows=100)
-    assert events == ["block", "trim"] * 3  # 300 rows in blocks of 100

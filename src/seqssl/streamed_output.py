@@ -26,7 +26,6 @@ import pyarrow.parquet as pq
 from .data.formats.blocks import table_blocks
 from .data.formats.table import SequenceTable
 from .errors import InputError
-from .heap import trim_heap
 from .io import atomic_write_text, write_table
 
 
@@ -85,7 +84,6 @@ def streamed_rows(data, out: Path | None, block_rows: int, resume: bool,
         part = parts / f"part-{k:06d}.parquet"
         if not part.exists():  # a resumed run skips the blocks it has
             write_table(rows_of(table, offset), part)
-            trim_heap()  # the block's freed activations and rows, so that they do not pile up from block to block
         written.append(part)
         offset += len(table)
     if not written:
