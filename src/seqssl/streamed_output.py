@@ -2,10 +2,11 @@
 is read ``block_rows`` rows at a time by its format's own row reader (so errors keep their file, line and column),
 each block's output is written as a Parquet file of its own as soon as it is done (atomically), and at the end the
 blocks are joined into one Parquet file, one row group per block, read back one block at a time. Memory holds one
-block's rows, never the table, and the activations of the batch being scored: with the default 512 rows a batch,
-most of the peak (an attention matrix is rows × heads × length² floats), whatever the file's size. Measured on the
-benchmark (``benchmarks/bench_labelled_stream.py``: ``predict_anonymous_mb_after_*_block``, results in docs/results),
-what the process holds between blocks moves by tens of MB over a pass; a lower ``batch_size`` lowers the peak.
+block's rows, never the table, and the activations of the batch being scored (an attention matrix alone is rows ×
+heads × length² floats: 210 MB at 512 rows, 4 heads and 160 tokens), whatever the file's size; a lower
+``batch_size`` lowers that part. What the process holds between blocks still rose over 1M-row passes of the BELKA
+benchmark, by 135 and 200 MB in 16 blocks (two runs; ``benchmarks/bench_labelled_stream.py``,
+``predict_anonymous_mb_after_*_block``); a heap trim after each block raised it instead (docs/results).
 
 A killed run leaves its finished blocks in ``OUT.parts/`` beside the output; the same command with ``resume``
 skips them and goes on (the input and block size must be the same: ``OUT.parts/stream.json`` records them).
