@@ -34,12 +34,16 @@ def arm_options(arm: str) -> tuple[str, ...]:
     return ()
 
 
-def train_phase(work: Path, args, arm: str) -> dict:
-    shutil.rmtree(work / "train", ignore_errors=True)
-    argv = [sys.executable, str(BENCH), "--phase", "train", "--work", str(work), "--rows", "0", "--no-graphs",
+def train_phase(work: Path, args, arm: str, phase: str = "train") -> dict:
+    """``bench_labelled_stream.py``'s training ``phase`` (``train``, or ``train_in_memory``) on ``work``'s cache in a
+    process of its own, with ``arm``'s options; its figures. The phase's output folder is replaced."""
+    shutil.rmtree(work / phase, ignore_errors=True)
+    argv = [sys.executable, str(BENCH), "--phase", phase, "--work", str(work), "--rows", "0", "--no-graphs",
             "--jobs", "2", "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--threads",
             str(args.threads), *arm_options(arm)]
-    done = subprocess.run(argv, check=True, capture_output=True, text=True)
+    done = subprocess.run(argv, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"phase {phase} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
