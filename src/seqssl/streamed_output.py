@@ -4,9 +4,10 @@ each block's output is written as a Parquet file of its own as soon as it is don
 blocks are joined into one Parquet file, one row group per block, read back one block at a time. Memory holds one
 block's rows, never the table, and the activations of the batch being scored (an attention matrix alone is rows ×
 heads × length² floats: 210 MB at 512 rows, 4 heads and 160 tokens), whatever the file's size; a lower
-``batch_size`` lowers that part. What the process holds between blocks still rose over 1M-row passes of the BELKA
-benchmark, by 135 and 200 MB in 16 blocks (two runs; ``benchmarks/bench_labelled_stream.py``,
-``predict_anonymous_mb_after_*_block``); a heap trim after each block raised it instead (docs/results).
+``batch_size`` lowers that part. On the BELKA benchmark (``benchmarks/bench_labelled_stream.py``,
+``predict_anonymous_mb_after_*_block``), what the process holds between blocks rose by 135 and 200 MB over the 16
+blocks of two 1M-row passes and levelled off over 3M rows (at most 856 MB in the first ten blocks, 863 in the last
+ten); the peak was 1.04 GB for 1M rows and 1.09 for 3M. A heap trim after each block raised it instead (docs/results).
 
 A killed run leaves its finished blocks in ``OUT.parts/`` beside the output; the same command with ``resume``
 skips them and goes on (the input and block size must be the same: ``OUT.parts/stream.json`` records them).
