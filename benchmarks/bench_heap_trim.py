@@ -47,13 +47,19 @@ def train_phase(work: Path, args, arm: str, phase: str = "train") -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def phase_parser(description: str) -> argparse.ArgumentParser:
+    """The options of a script that alternates training phases on a ``bench_labelled_stream.py`` working directory."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--work", required=True, help="a bench_labelled_stream.py working directory")
     parser.add_argument("--runs", type=int, default=2, help="runs of each (alternating)")
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
+    return parser
+
+
+def main() -> None:
+    parser = phase_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--also-after", type=float, nargs="*", default=[], metavar="MB",
                         help="arms trimming once the process has grown by MB since the last trim (0: every gather)")
     args = parser.parse_args()

@@ -11,21 +11,14 @@ trim). Prints one ``name: value`` a line: each run's step time, peak (proportion
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 from pathlib import Path
 
-from bench_heap_trim import train_phase
+from bench_heap_trim import phase_parser, train_phase
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--work", required=True, help="a bench_labelled_stream.py working directory")
-    parser.add_argument("--runs", type=int, default=2, help="runs of each (alternating)")
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
+    args = phase_parser(__doc__.split("\n\n")[0]).parse_args()
     work = Path(args.work)
     arms = {"stream": "train", "in_memory": "train_in_memory"}
     steps: dict[str, list[float]] = {arm: [] for arm in arms}
