@@ -128,7 +128,8 @@ RELEASE_EVERY_ROWS = 1
 # rows. The 1M-row benchmark's training phase (benchmarks/bench_heap_trim.py, 2 runs each, 326 gathers a run;
 # docs/results/bench_heap_trim_1m_growth_cpu.txt) peaked at 1.25 and 1.12 GB untrimmed; trimmed before every gather,
 # 0.79 and 0.77; after 64 MiB of growth, 0.78 and 0.81 (158 trims); after 256 MiB, 0.87 and 0.91 with 29-30 trims.
-# Step times (0.18-0.25 s) did not tell the arms apart: two untrimmed runs alone differed by 14%.
+# At 10M (670 gathers): 1.31 and 1.41 untrimmed, 1.01 and 1.01 after 256 MiB (43-45 trims), 0.93 every gather.
+# Step times (0.18-0.31 s) did not tell the arms apart: two untrimmed runs alone differed by 14%.
 TRIM_AFTER_GROWTH_BYTES = 256 * 2**20
 
 
